@@ -1,0 +1,759 @@
+//! Parsing: text → [`ast::Body`] and diagnostics. The only module that
+//! knows pest; no pest type leaves it.
+//!
+//! Parsing never fails: a file with errors still gives a tree (the lines it
+//! could not read are left out) and one diagnostic per bad line, so every
+//! syntax error of a file is reported at once.
+
+pub mod ast;
+
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+use ast::*;
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use pest::Parser as _;
+use std::sync::OnceLock;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "syntax/grammar.pest"]
+struct ImmParser;
+
+/// Brackets nested deeper than this are refused before pest sees them
+/// (pest is recursive descent; deep nesting would exhaust the stack).
+pub const MAX_NESTING: usize = 256;
+
+/// Guards pest against pathological backtracking on hostile input.
+const CALL_LIMIT: usize = 50_000_000;
+
+/// A parsed file: the tree and the problems found.
+#[derive(Debug)]
+pub struct Parsed {
+    pub body: Body,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses a whole `.imm` file.
+pub fn parse_file(file: FileId, text: &str) -> Parsed {
+    if let Some(diag) = check_nesting(file, text) {
+        return Parsed {
+            body: Body::default(),
+            diagnostics: vec![diag],
+        };
+    }
+    pest::set_call_limit(std::num::NonZeroUsize::new(CALL_LIMIT));
+    let mut builder = Builder {
+        file,
+        text,
+        diagnostics: Vec::new(),
+    };
+    let body = match ImmParser::parse(Rule::file, text) {
+        Ok(mut pairs) => {
+            let file_pair = pairs.next();
+            let body_pair = file_pair.and_then(|p| p.into_inner().next());
+            match body_pair {
+                Some(p) => builder.body(p, true),
+                None => Body::default(),
+            }
+        }
+        Err(err) => {
+            builder.diagnostics.push(builder.pest_error(err, 0));
+            Body::default()
+        }
+    };
+    Parsed {
+        body,
+        diagnostics: builder.diagnostics,
+    }
+}
+
+/// Parses a standalone expression (a `--var` value, a test case).
+pub fn parse_expression(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
+    if let Some(diag) = check_nesting(file, text) {
+        return Err(diag);
+    }
+    let mut builder = Builder {
+        file,
+        text,
+        diagnostics: Vec::new(),
+    };
+    let pairs = ImmParser::parse(Rule::expr_alone, text).map_err(|e| builder.pest_error(e, 0))?;
+    let expr_pair = pairs
+        .into_iter()
+        .next()
+        .and_then(|p| p.into_inner().next())
+        .ok_or_else(|| Diagnostic::at(Code::Syntax, Span::new(file, 0, 0), "expected an expression"))?;
+    let expr = builder.expr(expr_pair);
+    match builder.diagnostics.into_iter().next() {
+        Some(d) => Err(d),
+        None => Ok(expr),
+    }
+}
+
+/// Parses a template file (`templatefile`): text with `${ }` interpolations.
+pub fn parse_template(file: FileId, text: &str) -> Result<Vec<TemplatePart>, Diagnostic> {
+    if let Some(diag) = check_nesting(file, text) {
+        return Err(diag);
+    }
+    let mut builder = Builder {
+        file,
+        text,
+        diagnostics: Vec::new(),
+    };
+    let pairs = ImmParser::parse(Rule::template, text).map_err(|e| builder.pest_error(e, 0))?;
+    let mut parts = Vec::new();
+    for pair in pairs.flat_map(|p| p.into_inner()) {
+        builder.template_part(pair, &mut parts);
+    }
+    match builder.diagnostics.into_iter().next() {
+        Some(d) => Err(d),
+        None => Ok(parts),
+    }
+}
+
+/// Refuses input nested deeper than [`MAX_NESTING`], counting brackets
+/// outside strings and comments.
+fn check_nesting(file: FileId, text: &str) -> Option<Diagnostic> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' | b'\n' => in_string = false,
+                b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                    depth += 1;
+                    i += 1;
+                }
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'#' => i = skip_line(bytes, i),
+                b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if depth > MAX_NESTING {
+            return Some(
+                Diagnostic::at(
+                    Code::TooDeep,
+                    Span::new(file, i, i + 1),
+                    format!("brackets are nested more than {MAX_NESTING} levels deep"),
+                )
+                .with_primary_label("too deep")
+                .with_help("flatten the expression, or move parts of it into locals"),
+            );
+        }
+        i += 1;
+    }
+    None
+}
+
+fn skip_line(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() && bytes[i] != b'\n' {
+        i += 1;
+    }
+    i
+}
+
+fn pratt() -> &'static PrattParser<Rule> {
+    static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
+    PRATT.get_or_init(|| {
+        // Loosest first (LANGUAGE.md §3); the conditional is handled above.
+        PrattParser::new()
+            .op(Op::infix(Rule::or, Assoc::Left))
+            .op(Op::infix(Rule::and, Assoc::Left))
+            .op(Op::infix(Rule::eq, Assoc::Left) | Op::infix(Rule::ne, Assoc::Left))
+            .op(Op::infix(Rule::lt, Assoc::Left)
+                | Op::infix(Rule::le, Assoc::Left)
+                | Op::infix(Rule::gt, Assoc::Left)
+                | Op::infix(Rule::ge, Assoc::Left))
+            .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
+            .op(Op::infix(Rule::mul, Assoc::Left)
+                | Op::infix(Rule::div, Assoc::Left)
+                | Op::infix(Rule::rem, Assoc::Left))
+            .op(Op::prefix(Rule::neg) | Op::prefix(Rule::not))
+    })
+}
+
+/// Human names for pest rules in "expected …" messages.
+fn rule_name(rule: &Rule) -> &'static str {
+    match rule {
+        Rule::EOI => "end of file",
+        Rule::ident => "a name",
+        Rule::attribute | Rule::block => "an attribute or block",
+        Rule::block_body | Rule::bad_line_in_block => "`}`",
+        Rule::expr | Rule::operation | Rule::postfixed => "an expression",
+        Rule::string_lit => "a string",
+        Rule::number => "a number",
+        Rule::heredoc | Rule::heredoc_intro => "a heredoc",
+        Rule::call => "a function call",
+        Rule::tuple | Rule::for_tuple => "a list",
+        Rule::object | Rule::for_object => "an object",
+        Rule::object_item | Rule::object_key => "an object key",
+        Rule::question => "`?`",
+        Rule::index | Rule::splat => "`[`",
+        Rule::get_attr => "`.`",
+        Rule::ellipsis => "`...`",
+        Rule::for_cond | Rule::kw_if => "`if`",
+        Rule::kw_in => "`in`",
+        Rule::kw_for => "`for`",
+        Rule::escape => "an escape sequence",
+        Rule::interpolation => "`${`",
+        Rule::heredoc_line => "a heredoc line",
+        Rule::or | Rule::and | Rule::eq | Rule::ne | Rule::lt | Rule::le | Rule::gt
+        | Rule::ge | Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::rem => "an operator",
+        _ => "valid syntax",
+    }
+}
+
+struct Builder<'t> {
+    file: FileId,
+    text: &'t str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'t> Builder<'t> {
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    /// A pair's span without the trailing whitespace pest may count in.
+    fn trimmed_span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        let trimmed = s.as_str().trim_end_matches([' ', '\t', '\r', '\n']);
+        Span::new(self.file, s.start(), s.start() + trimmed.len())
+    }
+
+    /// Turns a pest error into a diagnostic, shifting it by `offset` bytes.
+    fn pest_error(&self, err: pest::error::Error<Rule>, offset: usize) -> Diagnostic {
+        use pest::error::{ErrorVariant, InputLocation};
+        let (start, end) = match err.location {
+            InputLocation::Pos(p) => (p, p),
+            InputLocation::Span((s, e)) => (s, e),
+        };
+        let (start, end) = (start + offset, end + offset);
+        let found = self.text[start.min(self.text.len())..]
+            .chars()
+            .next()
+            .map(|c| match c {
+                '\n' => "a newline".to_string(),
+                c => format!("`{c}`"),
+            })
+            .unwrap_or_else(|| "the end of the file".into());
+        let message = match &err.variant {
+            ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
+                let mut names: Vec<&str> = positives.iter().map(rule_name).collect();
+                names.sort();
+                names.dedup();
+                format!("expected {}, found {found}", join_alternatives(&names))
+            }
+            ErrorVariant::CustomError { message } => message.clone(),
+            _ => format!("unexpected {found}"),
+        };
+        let end = if end > start { end } else { next_char_end(self.text, start) };
+        Diagnostic::at(Code::Syntax, Span::new(self.file, start, end), message)
+            .with_primary_label("here")
+    }
+
+    /// Explains a line the grammar could not read, by parsing it as an item
+    /// on its own to get pest's precise expectation.
+    fn bad_line(&mut self, pair: &Pair<'_, Rule>) {
+        let start = pair.as_span().start();
+        let rest = &self.text[start..];
+        let diag = match ImmParser::parse(Rule::item_alone, rest) {
+            Err(err) => self.pest_error(err, start),
+            Ok(_) => {
+                let end = pair.as_span().end();
+                Diagnostic::at(Code::Syntax, Span::new(self.file, start, end), "this line is not a valid attribute or block")
+                    .with_help("an attribute is NAME = VALUE on one line; a block is TYPE \"LABEL\" { ... }")
+            }
+        };
+        self.diagnostics.push(diag);
+    }
+
+    fn body(&mut self, pair: Pair<'_, Rule>, top_level: bool) -> Body {
+        let mut items = Vec::new();
+        let mut previous_end: Option<usize> = None;
+        for child in pair.into_inner() {
+            match child.as_rule() {
+                Rule::attribute | Rule::block => {
+                    let start = child.as_span().start();
+                    if let Some(prev) = previous_end {
+                        self.require_newline_between(prev, start);
+                    }
+                    let item = if child.as_rule() == Rule::attribute {
+                        Item::Attribute(self.attribute(child))
+                    } else {
+                        Item::Block(self.block(child))
+                    };
+                    previous_end = Some(match &item {
+                        Item::Attribute(a) => a.span.end as usize,
+                        Item::Block(b) => b.span.end as usize,
+                    });
+                    items.push(item);
+                }
+                Rule::bad_line | Rule::bad_line_in_block => {
+                    self.bad_line(&child);
+                    previous_end = None;
+                }
+                _ => {}
+            }
+        }
+        let _ = top_level;
+        Body { items }
+    }
+
+    fn require_newline_between(&mut self, prev_end: usize, next_start: usize) {
+        let gap = &self.text[prev_end..next_start];
+        if gap.contains('\n') {
+            return;
+        }
+        self.diagnostics.push(
+            Diagnostic::at(
+                Code::NewlineExpected,
+                Span::new(self.file, next_start, next_char_end(self.text, next_start)),
+                "expected a newline before the next attribute or block",
+            )
+            .with_primary_label("starts on the same line")
+            .with_help("put each attribute and block on its own line"),
+        );
+    }
+
+    fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
+    }
+
+    fn attribute(&mut self, pair: Pair<'_, Rule>) -> Attribute {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = inner.next().map(|p| self.ident(p));
+        let value = inner.next().map(|p| self.expr(p));
+        let name = name.unwrap_or_else(|| Ident { name: String::new(), span });
+        let value = value.unwrap_or_else(|| Expr::new(ExprKind::Null, span));
+        // "a = \n 1": the value must start on the attribute's line.
+        let between = &self.text[name.span.end as usize..value.span.start as usize];
+        if between.contains('\n') {
+            self.diagnostics.push(
+                Diagnostic::at(Code::NewlineExpected, name.span, "the value of an attribute must start on the same line as its name")
+                    .with_help("write NAME = VALUE on one line; the value itself may continue inside brackets"),
+            );
+        }
+        // pest counts trailing whitespace into the pair; end at the value.
+        let span = Span::new(self.file, span.start as usize, value.span.end as usize);
+        Attribute { name, value, span }
+    }
+
+    fn block(&mut self, pair: Pair<'_, Rule>) -> Block {
+        let span = self.span(&pair);
+        let mut kind = Ident { name: String::new(), span };
+        let mut labels = Vec::new();
+        let mut body = Body::default();
+        for (i, child) in pair.into_inner().enumerate() {
+            match child.as_rule() {
+                Rule::ident if i == 0 => kind = self.ident(child),
+                Rule::ident => labels.push(self.ident(child)),
+                Rule::string_lit => labels.push(self.label(child)),
+                Rule::block_body => body = self.body(child, false),
+                _ => {}
+            }
+        }
+        Block { kind, labels, body, span }
+    }
+
+    fn label(&mut self, pair: Pair<'_, Rule>) -> Ident {
+        let span = self.span(&pair);
+        let expr = self.string(pair);
+        match expr.as_literal_string() {
+            Some(s) => Ident { name: s.to_string(), span },
+            None => {
+                self.diagnostics.push(
+                    Diagnostic::at(Code::InterpolatedLabel, span, "a block label cannot contain ${...}")
+                        .with_help("write the label as a plain string"),
+                );
+                Ident { name: String::new(), span }
+            }
+        }
+    }
+
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.trimmed_span(&pair);
+        let mut inner = pair.into_inner();
+        let Some(operation) = inner.next() else {
+            return Expr::new(ExprKind::Null, span);
+        };
+        let condition = self.operation(operation);
+        if inner.next().is_none() {
+            return condition;
+        }
+        let then = inner.next().map(|p| self.expr(p));
+        let otherwise = inner.next().map(|p| self.expr(p));
+        match (then, otherwise) {
+            (Some(a), Some(b)) => Expr::new(
+                ExprKind::Conditional(Box::new(condition), Box::new(a), Box::new(b)),
+                span,
+            ),
+            _ => condition,
+        }
+    }
+
+    fn operation(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let file = self.file;
+        // The closures below need the builder mutably; collect the pairs
+        // first so the Pratt parser sees a well-formed sequence.
+        let pairs: Pairs<'_, Rule> = pair.into_inner();
+        let cell = std::cell::RefCell::new(self);
+        pratt()
+            .map_primary(|p| cell.borrow_mut().postfixed(p))
+            .map_prefix(move |op, operand| {
+                let span = Span::new(file, op.as_span().start(), operand.span.end as usize);
+                match op.as_rule() {
+                    Rule::neg => match operand.kind {
+                        ExprKind::Number(n) => Expr::new(ExprKind::Number(-n), span),
+                        _ => Expr::new(ExprKind::Unary(UnaryOp::Neg, Box::new(operand)), span),
+                    },
+                    _ => Expr::new(ExprKind::Unary(UnaryOp::Not, Box::new(operand)), span),
+                }
+            })
+            .map_infix(|lhs, op, rhs| {
+                let op = match op.as_rule() {
+                    Rule::or => BinaryOp::Or,
+                    Rule::and => BinaryOp::And,
+                    Rule::eq => BinaryOp::Eq,
+                    Rule::ne => BinaryOp::Ne,
+                    Rule::lt => BinaryOp::Lt,
+                    Rule::le => BinaryOp::Le,
+                    Rule::gt => BinaryOp::Gt,
+                    Rule::ge => BinaryOp::Ge,
+                    Rule::add => BinaryOp::Add,
+                    Rule::sub => BinaryOp::Sub,
+                    Rule::mul => BinaryOp::Mul,
+                    Rule::div => BinaryOp::Div,
+                    _ => BinaryOp::Rem,
+                };
+                let span = lhs.span.to(rhs.span);
+                Expr::new(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span)
+            })
+            .parse(pairs)
+    }
+
+    fn postfixed(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let mut inner = pair.into_inner();
+        let Some(primary) = inner.next() else {
+            return Expr::new(ExprKind::Null, Span::new(self.file, 0, 0));
+        };
+        let mut expr = self.primary(primary);
+        for postfix in inner {
+            let end = postfix.as_span().end();
+            expr = self.apply_postfix(expr, postfix, end);
+        }
+        expr
+    }
+
+    /// Applies `.name`, `[i]` or `[*]`. After a splat, later traversals
+    /// apply to each element, so they go inside the splat.
+    fn apply_postfix(&mut self, expr: Expr, postfix: Pair<'_, Rule>, end: usize) -> Expr {
+        let span = Span::new(self.file, expr.span.start as usize, end);
+        if let ExprKind::Splat(source, each) = expr.kind {
+            if postfix.as_rule() != Rule::splat {
+                let each = self.apply_postfix(*each, postfix, end);
+                return Expr::new(ExprKind::Splat(source, Box::new(each)), span);
+            }
+            let expr = Expr::new(ExprKind::Splat(source, each), span);
+            let item = Expr::new(ExprKind::SplatItem, span);
+            return Expr::new(ExprKind::Splat(Box::new(expr), Box::new(item)), span);
+        }
+        match postfix.as_rule() {
+            Rule::splat => {
+                let item = Expr::new(ExprKind::SplatItem, span);
+                Expr::new(ExprKind::Splat(Box::new(expr), Box::new(item)), span)
+            }
+            Rule::get_attr => {
+                let name = postfix.into_inner().next();
+                match name {
+                    Some(n) if n.as_rule() == Rule::attr_number => {
+                        let index_span = self.span(&n);
+                        let number = n.as_str().parse::<f64>().unwrap_or(0.0);
+                        let index = Expr::new(ExprKind::Number(number), index_span);
+                        Expr::new(ExprKind::Index(Box::new(expr), Box::new(index)), span)
+                    }
+                    Some(n) => {
+                        let ident = self.ident(n);
+                        Expr::new(ExprKind::GetAttr(Box::new(expr), ident), span)
+                    }
+                    None => expr,
+                }
+            }
+            _ => match postfix.into_inner().next() {
+                Some(index) => {
+                    let index = self.expr(index);
+                    Expr::new(ExprKind::Index(Box::new(expr), Box::new(index)), span)
+                }
+                None => expr,
+            },
+        }
+    }
+
+    fn primary(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::number => ExprKind::Number(pair.as_str().parse::<f64>().unwrap_or(f64::NAN)),
+            Rule::keyword_literal => match pair.as_str() {
+                "true" => ExprKind::Bool(true),
+                "false" => ExprKind::Bool(false),
+                _ => ExprKind::Null,
+            },
+            Rule::string_lit => return self.string(pair),
+            Rule::heredoc => return self.heredoc(pair),
+            Rule::variable => match pair.into_inner().next() {
+                Some(ident) => ExprKind::Variable(self.ident(ident)),
+                None => ExprKind::Null,
+            },
+            Rule::paren => match pair.into_inner().next() {
+                Some(inner) => ExprKind::Paren(Box::new(self.expr(inner))),
+                None => ExprKind::Null,
+            },
+            Rule::call => return self.call(pair),
+            Rule::tuple => ExprKind::Tuple(pair.into_inner().map(|p| self.expr(p)).collect()),
+            Rule::object => ExprKind::Object(pair.into_inner().filter_map(|p| self.object_item(p)).collect()),
+            Rule::for_tuple | Rule::for_object => return self.for_expr(pair),
+            _ => ExprKind::Null,
+        };
+        Expr::new(kind, span)
+    }
+
+    fn call(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = match inner.next() {
+            Some(n) => self.ident(n),
+            None => return Expr::new(ExprKind::Null, span),
+        };
+        let mut args = Vec::new();
+        let mut expand_final = false;
+        for p in inner {
+            match p.as_rule() {
+                Rule::ellipsis => expand_final = true,
+                _ => args.push(self.expr(p)),
+            }
+        }
+        Expr::new(ExprKind::Call { name, args, expand_final }, span)
+    }
+
+    fn object_item(&mut self, pair: Pair<'_, Rule>) -> Option<(ObjectKey, Expr)> {
+        let mut inner = pair.into_inner();
+        let key_pair = inner.next()?.into_inner().next()?;
+        let value = self.expr(inner.next()?);
+        let key = match key_pair.as_rule() {
+            Rule::ident => ObjectKey::Name(self.ident(key_pair)),
+            Rule::string_lit => ObjectKey::Expr(self.string(key_pair)),
+            _ => ObjectKey::Expr(self.primary(key_pair)),
+        };
+        Some((key, value))
+    }
+
+    fn for_expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&pair);
+        let is_object = pair.as_rule() == Rule::for_object;
+        let mut key_var = None;
+        let mut value_var = None;
+        let mut collection = None;
+        let mut exprs = Vec::new();
+        let mut condition = None;
+        let mut grouping = false;
+        for child in pair.into_inner() {
+            match child.as_rule() {
+                Rule::for_intro => {
+                    let mut names = Vec::new();
+                    for p in child.into_inner() {
+                        match p.as_rule() {
+                            Rule::ident => names.push(self.ident(p)),
+                            Rule::expr => collection = Some(self.expr(p)),
+                            _ => {}
+                        }
+                    }
+                    if names.len() == 2 {
+                        value_var = names.pop();
+                        key_var = names.pop();
+                    } else {
+                        value_var = names.pop();
+                    }
+                }
+                Rule::expr => exprs.push(self.expr(child)),
+                Rule::ellipsis => grouping = true,
+                Rule::for_cond => {
+                    condition = child
+                        .into_inner()
+                        .find(|p| p.as_rule() == Rule::expr)
+                        .map(|p| self.expr(p));
+                }
+                _ => {}
+            }
+        }
+        let null = || Expr::new(ExprKind::Null, span);
+        let (key, value) = if is_object && exprs.len() == 2 {
+            let value = exprs.pop().unwrap_or_else(null);
+            (exprs.pop(), value)
+        } else {
+            (None, exprs.pop().unwrap_or_else(null))
+        };
+        let for_expr = ForExpr {
+            key_var,
+            value_var: value_var.unwrap_or(Ident { name: String::new(), span }),
+            collection: collection.unwrap_or_else(null),
+            key,
+            value,
+            condition,
+            grouping,
+        };
+        Expr::new(ExprKind::For(Box::new(for_expr)), span)
+    }
+
+    fn string(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&pair);
+        let mut parts = Vec::new();
+        for part in pair.into_inner() {
+            self.template_part(part, &mut parts);
+        }
+        Expr::new(ExprKind::Template(parts), span)
+    }
+
+    fn template_part(&mut self, part: Pair<'_, Rule>, parts: &mut Vec<TemplatePart>) {
+        match part.as_rule() {
+            Rule::string_text | Rule::heredoc_text | Rule::template_text => push_literal(parts, part.as_str()),
+            Rule::escaped_dollar => push_literal(parts, "${"),
+            Rule::escape => {
+                let text = unescape(part.as_str());
+                match text {
+                    Some(t) => push_literal(parts, &t),
+                    None => self.diagnostics.push(
+                        Diagnostic::at(Code::Syntax, self.span(&part), "invalid escape: not a Unicode scalar value")
+                            .with_help("use \\uXXXX with a valid code point"),
+                    ),
+                }
+            }
+            Rule::interpolation => {
+                if let Some(e) = part.into_inner().next() {
+                    let expr = self.expr(e);
+                    parts.push(TemplatePart::Interpolation(expr));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn heredoc(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&pair);
+        let mut strip_indent = false;
+        let mut lines: Vec<Vec<TemplatePart>> = Vec::new();
+        for child in pair.into_inner() {
+            match child.as_rule() {
+                Rule::heredoc_intro => strip_indent = child.as_str() == "<<-",
+                Rule::heredoc_line => {
+                    let mut parts = Vec::new();
+                    for p in child.into_inner() {
+                        self.template_part(p, &mut parts);
+                    }
+                    push_literal(&mut parts, "\n");
+                    lines.push(parts);
+                }
+                _ => {}
+            }
+        }
+        if strip_indent {
+            strip_common_indent(&mut lines);
+        }
+        let mut parts = Vec::new();
+        for line in lines {
+            for part in line {
+                match part {
+                    TemplatePart::Literal(s) => push_literal(&mut parts, &s),
+                    other => parts.push(other),
+                }
+            }
+        }
+        Expr::new(ExprKind::Template(parts), span)
+    }
+}
+
+fn next_char_end(text: &str, start: usize) -> usize {
+    text.get(start..)
+        .and_then(|rest| rest.chars().next())
+        .map(|c| start + c.len_utf8())
+        .unwrap_or(start)
+}
+
+fn join_alternatives(names: &[&str]) -> String {
+    match names {
+        [] => "valid syntax".into(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn push_literal(parts: &mut Vec<TemplatePart>, text: &str) {
+    if let Some(TemplatePart::Literal(s)) = parts.last_mut() {
+        s.push_str(text);
+        return;
+    }
+    parts.push(TemplatePart::Literal(text.to_string()));
+}
+
+fn unescape(escape: &str) -> Option<String> {
+    let body = &escape[1..];
+    let c = match body.chars().next()? {
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        '"' => '"',
+        '\\' => '\\',
+        'u' | 'U' => char::from_u32(u32::from_str_radix(&body[1..], 16).ok()?)?,
+        _ => return None,
+    };
+    Some(c.to_string())
+}
+
+/// `<<-`: removes the indentation common to every non-blank line, as
+/// Terraform does (interpolations count as non-space text).
+fn strip_common_indent(lines: &mut [Vec<TemplatePart>]) {
+    let indent_of = |line: &Vec<TemplatePart>| -> Option<usize> {
+        match line.first() {
+            Some(TemplatePart::Literal(s)) => {
+                let n = s.chars().take_while(|c| *c == ' ' || *c == '\t').count();
+                let blank = s.trim().is_empty() && line.len() == 1;
+                (!blank).then_some(n)
+            }
+            Some(TemplatePart::Interpolation(_)) => Some(0),
+            None => None,
+        }
+    };
+    let Some(common) = lines.iter().filter_map(indent_of).min() else {
+        return;
+    };
+    for line in lines.iter_mut() {
+        if let Some(TemplatePart::Literal(s)) = line.first_mut() {
+            let strip = s
+                .char_indices()
+                .take(common)
+                .take_while(|(_, c)| *c == ' ' || *c == '\t')
+                .last()
+                .map(|(i, c)| i + c.len_utf8())
+                .unwrap_or(0);
+            s.drain(..strip);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,291 @@
+//! The built-in functions of LANGUAGE.md §9, behaving like Terraform's
+//! functions of the same name.
+//!
+//! [`call`] is the single entry point: it strips sensitive marks from the
+//! arguments and puts them back on the result, and answers "unknown" when an
+//! argument is not known yet, so no function has to think about either.
+//! `templatefile`, `try` and `can` need the evaluator and live in `imm-lang`.
+
+mod collections;
+mod encoding;
+mod files;
+mod numbers;
+mod strings;
+
+use crate::value::{Type, Value};
+use std::path::Path;
+
+/// What a function needs from its surroundings.
+pub struct CallContext<'a> {
+    /// The directory of the module that calls it: file paths are relative to it.
+    pub module_dir: &'a Path,
+}
+
+/// Why a call failed. `argument` is the 0-based index of the argument at
+/// fault, when there is one, so the caller can point at it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionError {
+    pub message: String,
+    pub argument: Option<usize>,
+}
+
+impl FunctionError {
+    pub fn new(message: impl Into<String>) -> Self {
+        FunctionError {
+            message: message.into(),
+            argument: None,
+        }
+    }
+
+    pub fn at(argument: usize, message: impl Into<String>) -> Self {
+        FunctionError {
+            message: message.into(),
+            argument: Some(argument),
+        }
+    }
+}
+
+pub type FunctionResult = Result<Value, FunctionError>;
+
+/// A function's signature and documentation (shown on hover and in errors).
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionSpec {
+    pub name: &'static str,
+    pub signature: &'static str,
+    pub min_args: usize,
+    /// `None` when the function takes any number of arguments.
+    pub max_args: Option<usize>,
+    pub summary: &'static str,
+}
+
+const fn spec(
+    name: &'static str,
+    signature: &'static str,
+    min_args: usize,
+    max_args: Option<usize>,
+    summary: &'static str,
+) -> FunctionSpec {
+    FunctionSpec {
+        name,
+        signature,
+        min_args,
+        max_args,
+        summary,
+    }
+}
+
+/// Every built-in function, in the order of LANGUAGE.md §9.
+pub const FUNCTIONS: &[FunctionSpec] = &[
+    spec("format", "format(spec string, args...) string", 1, None, "Formats values following a printf-style specification."),
+    spec("join", "join(separator string, lists...) string", 2, None, "Concatenates the strings of one or more lists with a separator."),
+    spec("split", "split(separator string, str string) list(string)", 2, Some(2), "Splits a string at every separator."),
+    spec("upper", "upper(str string) string", 1, Some(1), "Converts letters to upper case."),
+    spec("lower", "lower(str string) string", 1, Some(1), "Converts letters to lower case."),
+    spec("trim", "trim(str string, cutset string) string", 2, Some(2), "Removes the characters of cutset from both ends."),
+    spec("trimprefix", "trimprefix(str string, prefix string) string", 2, Some(2), "Removes a prefix if present."),
+    spec("trimsuffix", "trimsuffix(str string, suffix string) string", 2, Some(2), "Removes a suffix if present."),
+    spec("replace", "replace(str string, substr string, replacement string) string", 3, Some(3), "Replaces every occurrence of substr (a regex when written /like this/)."),
+    spec("substr", "substr(str string, offset number, length number) string", 3, Some(3), "Extracts characters; a negative offset counts from the end, length -1 means to the end."),
+    spec("startswith", "startswith(str string, prefix string) bool", 2, Some(2), "Whether str starts with prefix."),
+    spec("endswith", "endswith(str string, suffix string) bool", 2, Some(2), "Whether str ends with suffix."),
+    spec("regex", "regex(pattern string, str string) any", 2, Some(2), "The first match: a string, a list of captures, or a map of named captures."),
+    spec("length", "length(value list|map|string) number", 1, Some(1), "Number of elements, or of characters of a string."),
+    spec("concat", "concat(lists...) list", 1, None, "Joins lists into one."),
+    spec("merge", "merge(maps...) map", 0, None, "Merges maps; later keys win."),
+    spec("keys", "keys(map) list(string)", 1, Some(1), "The keys of a map, sorted."),
+    spec("values", "values(map) list", 1, Some(1), "The values of a map, in key order."),
+    spec("lookup", "lookup(map, key string, default?) any", 2, Some(3), "The value of a key, or the default."),
+    spec("contains", "contains(list, value) bool", 2, Some(2), "Whether the list holds the value."),
+    spec("distinct", "distinct(list) list", 1, Some(1), "Removes duplicates, keeping the first of each."),
+    spec("flatten", "flatten(list) list", 1, Some(1), "Flattens nested lists."),
+    spec("range", "range(start?, limit, step?) list(number)", 1, Some(3), "A list of numbers."),
+    spec("zipmap", "zipmap(keys list(string), values list) map", 2, Some(2), "A map from a list of keys and a list of values."),
+    spec("element", "element(list, index number) any", 2, Some(2), "The element at index, wrapping around the end."),
+    spec("slice", "slice(list, start number, end number) list", 3, Some(3), "The elements from start up to, not including, end."),
+    spec("sort", "sort(list(string)) list(string)", 1, Some(1), "Sorts strings lexicographically."),
+    spec("reverse", "reverse(list) list", 1, Some(1), "The list in reverse order."),
+    spec("coalesce", "coalesce(values...) any", 1, None, "The first argument that is neither null nor an empty string."),
+    spec("min", "min(numbers...) number", 1, None, "The smallest number."),
+    spec("max", "max(numbers...) number", 1, None, "The largest number."),
+    spec("abs", "abs(number) number", 1, Some(1), "The absolute value."),
+    spec("ceil", "ceil(number) number", 1, Some(1), "The closest whole number not less than the argument."),
+    spec("floor", "floor(number) number", 1, Some(1), "The closest whole number not greater than the argument."),
+    spec("parseint", "parseint(str string, base number) number", 2, Some(2), "Parses an integer in a base from 2 to 62."),
+    spec("tostring", "tostring(value) string", 1, Some(1), "Converts a primitive to a string."),
+    spec("tonumber", "tonumber(value) number", 1, Some(1), "Converts to a number."),
+    spec("tobool", "tobool(value) bool", 1, Some(1), "Converts to a bool."),
+    spec("tolist", "tolist(value) list", 1, Some(1), "Converts a set or tuple to a list."),
+    spec("toset", "toset(value) set", 1, Some(1), "Converts to a set (sorted, without duplicates)."),
+    spec("tomap", "tomap(value) map", 1, Some(1), "Converts an object to a map."),
+    spec("jsonencode", "jsonencode(value) string", 1, Some(1), "JSON text with sorted keys."),
+    spec("jsondecode", "jsondecode(str string) any", 1, Some(1), "Parses JSON text."),
+    spec("yamlencode", "yamlencode(value) string", 1, Some(1), "YAML text with sorted keys."),
+    spec("base64encode", "base64encode(str string) string", 1, Some(1), "Base64 of the UTF-8 bytes."),
+    spec("base64decode", "base64decode(str string) string", 1, Some(1), "Decodes Base64 that holds UTF-8 text."),
+    spec("sha256", "sha256(str string) string", 1, Some(1), "Hex SHA-256 of the UTF-8 bytes."),
+    spec("filesha256", "filesha256(path string) string", 1, Some(1), "Hex SHA-256 of a file's contents (path relative to the module)."),
+    spec("file", "file(path string) string", 1, Some(1), "A file's contents as UTF-8 text (path relative to the module)."),
+    spec("fileexists", "fileexists(path string) bool", 1, Some(1), "Whether a file exists (path relative to the module)."),
+    spec("templatefile", "templatefile(path string, vars map) string", 2, Some(2), "Renders a file as a template with the given variables."),
+    spec("try", "try(expressions...) any", 1, None, "The first expression that evaluates without an error."),
+    spec("can", "can(expression) bool", 1, Some(1), "Whether the expression evaluates without an error."),
+];
+
+/// The specification of a function, if it exists.
+pub fn lookup_function(name: &str) -> Option<&'static FunctionSpec> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// Calls a built-in function (not `templatefile`, `try`, `can`).
+pub fn call(name: &str, args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResult {
+    let mut any_sensitive = false;
+    let mut any_unknown = false;
+    let args: Vec<Value> = args
+        .into_iter()
+        .map(|arg| {
+            let (arg, marked) = arg.unmark_deep();
+            any_sensitive |= marked;
+            any_unknown |= arg.contains_unknown();
+            arg
+        })
+        .collect();
+    let result = if any_unknown && !tolerates_unknown(name) {
+        Ok(Value::Unknown(Type::Any))
+    } else {
+        dispatch(name, args, ctx)
+    };
+    result.map(|v| if any_sensitive { v.mark_sensitive() } else { v })
+}
+
+/// Functions whose result can be known although an argument is not.
+fn tolerates_unknown(name: &str) -> bool {
+    matches!(name, "length" | "keys" | "concat" | "merge")
+}
+
+fn dispatch(name: &str, args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResult {
+    match name {
+        "format" => strings::format(args),
+        "join" => strings::join(args),
+        "split" => strings::split(args),
+        "upper" => strings::upper(args),
+        "lower" => strings::lower(args),
+        "trim" => strings::trim(args),
+        "trimprefix" => strings::trimprefix(args),
+        "trimsuffix" => strings::trimsuffix(args),
+        "replace" => strings::replace(args),
+        "substr" => strings::substr(args),
+        "startswith" => strings::startswith(args),
+        "endswith" => strings::endswith(args),
+        "regex" => strings::regex(args),
+        "length" => collections::length(args),
+        "concat" => collections::concat(args),
+        "merge" => collections::merge(args),
+        "keys" => collections::keys(args),
+        "values" => collections::values(args),
+        "lookup" => collections::lookup(args),
+        "contains" => collections::contains(args),
+        "distinct" => collections::distinct(args),
+        "flatten" => collections::flatten(args),
+        "range" => collections::range(args),
+        "zipmap" => collections::zipmap(args),
+        "element" => collections::element(args),
+        "slice" => collections::slice(args),
+        "sort" => collections::sort(args),
+        "reverse" => collections::reverse(args),
+        "coalesce" => collections::coalesce(args),
+        "min" => numbers::min(args),
+        "max" => numbers::max(args),
+        "abs" => numbers::abs(args),
+        "ceil" => numbers::ceil(args),
+        "floor" => numbers::floor(args),
+        "parseint" => numbers::parseint(args),
+        "tostring" => encoding::tostring(args),
+        "tonumber" => encoding::tonumber(args),
+        "tobool" => encoding::tobool(args),
+        "tolist" => encoding::tolist(args),
+        "toset" => encoding::toset(args),
+        "tomap" => encoding::tomap(args),
+        "jsonencode" => encoding::jsonencode(args),
+        "jsondecode" => encoding::jsondecode(args),
+        "yamlencode" => encoding::yamlencode(args),
+        "base64encode" => encoding::base64encode(args),
+        "base64decode" => encoding::base64decode(args),
+        "sha256" => encoding::sha256(args),
+        "filesha256" => files::filesha256(args, ctx),
+        "file" => files::file(args, ctx),
+        "fileexists" => files::fileexists(args, ctx),
+        other => Err(FunctionError::new(format!(
+            "there is no function named \"{other}\""
+        ))),
+    }
+}
+
+// Argument helpers shared by the function modules.
+
+pub(crate) fn arg(args: &[Value], index: usize) -> Result<&Value, FunctionError> {
+    args.get(index)
+        .ok_or_else(|| FunctionError::new(format!("argument {} is missing", index + 1)))
+}
+
+pub(crate) fn string_arg(args: &[Value], index: usize) -> Result<String, FunctionError> {
+    match arg(args, index)? {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(crate::value::format_number(*n)),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Null => Err(FunctionError::at(index, "argument must not be null")),
+        other => Err(FunctionError::at(
+            index,
+            format!("a string is required, but this is a {}", other.type_name()),
+        )),
+    }
+}
+
+pub(crate) fn number_arg(args: &[Value], index: usize) -> Result<f64, FunctionError> {
+    match arg(args, index)? {
+        Value::Number(n) => Ok(*n),
+        Value::String(s) => crate::value::parse_number(s).ok_or_else(|| {
+            FunctionError::at(index, format!("a number is required, but \"{s}\" is not a number"))
+        }),
+        Value::Null => Err(FunctionError::at(index, "argument must not be null")),
+        other => Err(FunctionError::at(
+            index,
+            format!("a number is required, but this is a {}", other.type_name()),
+        )),
+    }
+}
+
+pub(crate) fn integer_arg(args: &[Value], index: usize) -> Result<i64, FunctionError> {
+    let n = number_arg(args, index)?;
+    if n.fract() != 0.0 {
+        return Err(FunctionError::at(index, format!("a whole number is required, but this is {n}")));
+    }
+    Ok(n as i64)
+}
+
+pub(crate) fn list_arg(args: &[Value], index: usize) -> Result<Vec<Value>, FunctionError> {
+    match arg(args, index)? {
+        Value::List(items) | Value::Set(items) => Ok(items.clone()),
+        Value::Null => Err(FunctionError::at(index, "argument must not be null")),
+        other => Err(FunctionError::at(
+            index,
+            format!("a list is required, but this is a {}", other.type_name()),
+        )),
+    }
+}
+
+pub(crate) fn map_arg(
+    args: &[Value],
+    index: usize,
+) -> Result<std::collections::BTreeMap<String, Value>, FunctionError> {
+    match arg(args, index)? {
+        Value::Map(map) => Ok(map.clone()),
+        Value::Null => Err(FunctionError::at(index, "argument must not be null")),
+        other => Err(FunctionError::at(
+            index,
+            format!("a map is required, but this is a {}", other.type_name()),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,619 @@
+//! Values and types of the `.imm` language (LANGUAGE.md §3).
+//!
+//! A [`Value`] is what an expression evaluates to. Two extra variants carry
+//! what the language must never lose track of: [`Value::Unknown`] (known only
+//! after apply, or not given during `imm validate`) and [`Value::Sensitive`]
+//! (a secret, or anything computed from one).
+
+use indexmap::IndexMap;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A value of the language. Maps keep their keys sorted, as Terraform's
+/// objects do, so iteration order is stable everywhere (plans, JSON, hashes).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    List(Vec<Value>),
+    /// Unordered, without duplicates; kept sorted by [`Value::sort_key`].
+    Set(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+    /// Not known yet; the type is known when it is not `Any`.
+    Unknown(Type),
+    /// A value that must never be shown or stored in clear.
+    Sensitive(Box<Value>),
+}
+
+/// A type constraint (LANGUAGE.md §3).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Type {
+    Any,
+    String,
+    Number,
+    Bool,
+    List(Box<Type>),
+    Map(Box<Type>),
+    Set(Box<Type>),
+    Object(IndexMap<String, Type>),
+    Tuple(Vec<Type>),
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Any => write!(f, "any"),
+            Type::String => write!(f, "string"),
+            Type::Number => write!(f, "number"),
+            Type::Bool => write!(f, "bool"),
+            Type::List(t) => write!(f, "list({t})"),
+            Type::Map(t) => write!(f, "map({t})"),
+            Type::Set(t) => write!(f, "set({t})"),
+            Type::Object(attrs) => {
+                write!(f, "object({{")?;
+                for (i, (k, t)) in attrs.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ",")?;
+                    }
+                    write!(f, " {k} = {t}")?;
+                }
+                write!(f, " }})")
+            }
+            Type::Tuple(items) => {
+                write!(f, "tuple([")?;
+                for (i, t) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{t}")?;
+                }
+                write!(f, "])")
+            }
+        }
+    }
+}
+
+impl Value {
+    pub fn string(s: impl Into<String>) -> Value {
+        Value::String(s.into())
+    }
+
+    /// A short name of the value's kind, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::Map(_) => "object",
+            Value::Unknown(_) => "unknown",
+            Value::Sensitive(inner) => inner.type_name(),
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        match self {
+            Value::Null => true,
+            Value::Sensitive(inner) => inner.is_null(),
+            _ => false,
+        }
+    }
+
+    /// True when the value or anything inside it is unknown.
+    pub fn contains_unknown(&self) -> bool {
+        match self {
+            Value::Unknown(_) => true,
+            Value::List(items) | Value::Set(items) => items.iter().any(Value::contains_unknown),
+            Value::Map(map) => map.values().any(Value::contains_unknown),
+            Value::Sensitive(inner) => inner.contains_unknown(),
+            _ => false,
+        }
+    }
+
+    /// True when the value or anything inside it is sensitive.
+    pub fn contains_sensitive(&self) -> bool {
+        match self {
+            Value::Sensitive(_) => true,
+            Value::List(items) | Value::Set(items) => items.iter().any(Value::contains_sensitive),
+            Value::Map(map) => map.values().any(Value::contains_sensitive),
+            _ => false,
+        }
+    }
+
+    /// Removes every sensitive mark, deeply, returning whether there was one.
+    pub fn unmark_deep(self) -> (Value, bool) {
+        match self {
+            Value::Sensitive(inner) => (inner.unmark_deep().0, true),
+            Value::List(items) => {
+                let (items, marked) = unmark_all(items);
+                (Value::List(items), marked)
+            }
+            Value::Set(items) => {
+                let (items, marked) = unmark_all(items);
+                (Value::Set(items), marked)
+            }
+            Value::Map(map) => {
+                let mut marked = false;
+                let map = map
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let (v, m) = v.unmark_deep();
+                        marked |= m;
+                        (k, v)
+                    })
+                    .collect();
+                (Value::Map(map), marked)
+            }
+            other => (other, false),
+        }
+    }
+
+    /// Marks the value sensitive (once).
+    pub fn mark_sensitive(self) -> Value {
+        match self {
+            Value::Sensitive(_) => self,
+            other => Value::Sensitive(Box::new(other)),
+        }
+    }
+
+    /// The value without a top-level sensitive mark.
+    pub fn unmarked(&self) -> &Value {
+        match self {
+            Value::Sensitive(inner) => inner.unmarked(),
+            other => other,
+        }
+    }
+
+    /// A key that orders values of one kind as Terraform sorts set members.
+    pub fn sort_key(&self) -> String {
+        match self.unmarked() {
+            Value::String(s) => s.clone(),
+            other => other.to_json_string(),
+        }
+    }
+
+    /// The type of a known value, as precise as the value allows.
+    pub fn type_of(&self) -> Type {
+        match self {
+            Value::Null | Value::Unknown(Type::Any) => Type::Any,
+            Value::Unknown(t) => t.clone(),
+            Value::Bool(_) => Type::Bool,
+            Value::Number(_) => Type::Number,
+            Value::String(_) => Type::String,
+            Value::List(items) => Type::Tuple(items.iter().map(Value::type_of).collect()),
+            Value::Set(items) => Type::Set(Box::new(
+                items.first().map(Value::type_of).unwrap_or(Type::Any),
+            )),
+            Value::Map(map) => {
+                Type::Object(map.iter().map(|(k, v)| (k.clone(), v.type_of())).collect())
+            }
+            Value::Sensitive(inner) => inner.type_of(),
+        }
+    }
+
+    /// JSON text in the form of Terraform's `jsonencode`: keys sorted, no
+    /// spaces, numbers in their shortest form. Unknown is `null`.
+    pub fn to_json_string(&self) -> String {
+        let mut out = String::new();
+        write_json(self, &mut out);
+        out
+    }
+
+    /// Converts to `serde_json`; sensitive leaves become `"(sensitive)"` and
+    /// unknown ones `"(known after apply)"` so nothing secret leaves this way.
+    pub fn to_redacted_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => number_to_json(*n),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::List(items) | Value::Set(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_redacted_json).collect())
+            }
+            Value::Map(map) => serde_json::Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), v.to_redacted_json()))
+                    .collect(),
+            ),
+            Value::Unknown(_) => serde_json::Value::String(UNKNOWN_TEXT.to_string()),
+            Value::Sensitive(_) => serde_json::Value::String(SENSITIVE_TEXT.to_string()),
+        }
+    }
+
+    /// Converts from JSON as `jsondecode` does.
+    pub fn from_json(json: &serde_json::Value) -> Value {
+        match json {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(map) => Value::Map(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// How a value is shown to a person: strings bare, everything else as
+    /// the language would write it. Secrets are never shown.
+    pub fn display(&self) -> String {
+        match self {
+            Value::String(s) => s.clone(),
+            other => other.to_literal(),
+        }
+    }
+
+    /// The value written in `.imm` syntax (strings quoted).
+    pub fn to_literal(&self) -> String {
+        match self {
+            Value::Null => "null".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => format_number(*n),
+            Value::String(s) => quote_string(s),
+            Value::List(items) | Value::Set(items) => {
+                let inner: Vec<String> = items.iter().map(Value::to_literal).collect();
+                format!("[{}]", inner.join(", "))
+            }
+            Value::Map(map) => {
+                if map.is_empty() {
+                    return "{}".into();
+                }
+                let inner: Vec<String> = map
+                    .iter()
+                    .map(|(k, v)| format!("{} = {}", object_key_literal(k), v.to_literal()))
+                    .collect();
+                format!("{{ {} }}", inner.join(", "))
+            }
+            Value::Unknown(_) => UNKNOWN_TEXT.into(),
+            Value::Sensitive(_) => SENSITIVE_TEXT.into(),
+        }
+    }
+}
+
+pub const SENSITIVE_TEXT: &str = "(sensitive)";
+pub const UNKNOWN_TEXT: &str = "(known after apply)";
+
+fn unmark_all(items: Vec<Value>) -> (Vec<Value>, bool) {
+    let mut marked = false;
+    let items = items
+        .into_iter()
+        .map(|v| {
+            let (v, m) = v.unmark_deep();
+            marked |= m;
+            v
+        })
+        .collect();
+    (items, marked)
+}
+
+fn object_key_literal(key: &str) -> String {
+    let is_ident = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if is_ident {
+        key.to_string()
+    } else {
+        quote_string(key)
+    }
+}
+
+/// Quotes a string with the language's escapes.
+pub fn quote_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Formats a number as Terraform does: integers without a fraction, other
+/// numbers in their shortest round-tripping decimal form.
+pub fn format_number(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    if n == n.trunc() && n.abs() < 1e21 {
+        // `{}` on an integral f64 prints no fraction and no exponent below 1e21.
+        return format!("{}", n);
+    }
+    format!("{}", n)
+}
+
+fn number_to_json(n: f64) -> serde_json::Value {
+    if n == n.trunc() && n.abs() < 9.0e15 {
+        serde_json::Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+fn write_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Null | Value::Unknown(_) => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&format_number(*n)),
+        Value::String(s) => out.push_str(&json_quote(s)),
+        Value::List(items) | Value::Set(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Map(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&json_quote(k));
+                out.push(':');
+                write_json(v, out);
+            }
+            out.push('}');
+        }
+        Value::Sensitive(inner) => write_json(inner, out),
+    }
+}
+
+/// JSON string quoting as Go's encoding/json does it (Terraform escapes
+/// `<`, `>` and `&` for HTML safety).
+fn json_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Why a conversion failed, for the caller to place at a span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversionError {
+    pub message: String,
+}
+
+impl ConversionError {
+    fn new(message: impl Into<String>) -> Self {
+        ConversionError {
+            message: message.into(),
+        }
+    }
+}
+
+/// Converts a value to a type as Terraform does for variables and function
+/// arguments: numbers and bools to strings, numeric strings to numbers,
+/// tuples to lists, objects to maps, missing object attributes are errors.
+pub fn convert(value: Value, ty: &Type) -> Result<Value, ConversionError> {
+    if let Value::Sensitive(inner) = value {
+        return convert(*inner, ty).map(Value::mark_sensitive);
+    }
+    if matches!(ty, Type::Any) || value.is_null() {
+        return Ok(value);
+    }
+    if let Value::Unknown(_) = value {
+        return Ok(Value::Unknown(ty.clone()));
+    }
+    match ty {
+        Type::Any => Ok(value),
+        Type::String => to_string_value(value),
+        Type::Number => to_number_value(value),
+        Type::Bool => to_bool_value(value),
+        Type::List(elem) => match value {
+            Value::List(items) | Value::Set(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| convert(v, elem).map_err(|e| nested(&format!("[{i}]"), e)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::List),
+            other => Err(ConversionError::new(format!(
+                "a list is required, but this is a {}",
+                other.type_name()
+            ))),
+        },
+        Type::Set(elem) => match value {
+            Value::List(items) | Value::Set(items) => items
+                .into_iter()
+                .map(|v| convert(v, elem))
+                .collect::<Result<Vec<_>, _>>()
+                .map(make_set),
+            other => Err(ConversionError::new(format!(
+                "a set is required, but this is a {}",
+                other.type_name()
+            ))),
+        },
+        Type::Map(elem) => match value {
+            Value::Map(map) => map
+                .into_iter()
+                .map(|(k, v)| {
+                    let converted = convert(v, elem).map_err(|e| nested(&format!("[\"{k}\"]"), e))?;
+                    Ok((k, converted))
+                })
+                .collect::<Result<BTreeMap<_, _>, _>>()
+                .map(Value::Map),
+            other => Err(ConversionError::new(format!(
+                "a map is required, but this is a {}",
+                other.type_name()
+            ))),
+        },
+        Type::Object(attrs) => match value {
+            Value::Map(mut map) => {
+                let mut out = BTreeMap::new();
+                for (name, attr_ty) in attrs {
+                    let Some(v) = map.remove(name) else {
+                        return Err(ConversionError::new(format!(
+                            "attribute \"{name}\" is required"
+                        )));
+                    };
+                    out.insert(
+                        name.clone(),
+                        convert(v, attr_ty).map_err(|e| nested(&format!(".{name}"), e))?,
+                    );
+                }
+                Ok(Value::Map(out))
+            }
+            other => Err(ConversionError::new(format!(
+                "an object is required, but this is a {}",
+                other.type_name()
+            ))),
+        },
+        Type::Tuple(types) => match value {
+            Value::List(items) if items.len() == types.len() => items
+                .into_iter()
+                .zip(types)
+                .map(|(v, t)| convert(v, t))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::List),
+            other => Err(ConversionError::new(format!(
+                "a tuple of {} elements is required, but this is a {}",
+                types.len(),
+                other.type_name()
+            ))),
+        },
+    }
+}
+
+fn nested(path: &str, err: ConversionError) -> ConversionError {
+    ConversionError::new(format!("element {path}: {}", err.message))
+}
+
+fn to_string_value(value: Value) -> Result<Value, ConversionError> {
+    match value {
+        Value::String(_) => Ok(value),
+        Value::Number(n) => Ok(Value::String(format_number(n))),
+        Value::Bool(b) => Ok(Value::String(b.to_string())),
+        other => Err(ConversionError::new(format!(
+            "a string is required, but this is a {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn to_number_value(value: Value) -> Result<Value, ConversionError> {
+    match value {
+        Value::Number(_) => Ok(value),
+        Value::String(s) => parse_number(&s)
+            .map(Value::Number)
+            .ok_or_else(|| ConversionError::new(format!("a number is required, but \"{s}\" is not a number"))),
+        other => Err(ConversionError::new(format!(
+            "a number is required, but this is a {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn to_bool_value(value: Value) -> Result<Value, ConversionError> {
+    match value {
+        Value::Bool(_) => Ok(value),
+        Value::String(s) if s == "true" => Ok(Value::Bool(true)),
+        Value::String(s) if s == "false" => Ok(Value::Bool(false)),
+        Value::String(s) => Err(ConversionError::new(format!(
+            "a bool is required, but \"{s}\" is neither \"true\" nor \"false\""
+        ))),
+        other => Err(ConversionError::new(format!(
+            "a bool is required, but this is a {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Parses a decimal number as the language writes it (`42`, `-7`, `3.5`, `1e3`).
+pub fn parse_number(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let valid = !t.is_empty()
+        && t
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
+    if !valid {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+/// Builds a set: duplicates removed, members sorted.
+pub fn make_set(items: Vec<Value>) -> Value {
+    let mut keyed: Vec<(String, Value)> = items.into_iter().map(|v| (v.sort_key(), v)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    Value::Set(keyed.into_iter().map(|(_, v)| v).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_format_like_terraform() {
+        assert_eq!(format_number(1000.0), "1000");
+        assert_eq!(format_number(3.5), "3.5");
+        assert_eq!(format_number(-7.0), "-7");
+        assert_eq!(format_number(0.1 + 0.2), "0.30000000000000004");
+    }
+
+    #[test]
+    fn conversion_follows_terraform() {
+        assert_eq!(
+            convert(Value::string("5"), &Type::Number),
+            Ok(Value::Number(5.0))
+        );
+        assert_eq!(
+            convert(Value::Number(5.0), &Type::String),
+            Ok(Value::string("5"))
+        );
+        assert!(convert(Value::string("x"), &Type::Number).is_err());
+        assert!(convert(Value::List(vec![]), &Type::String).is_err());
+    }
+
+    #[test]
+    fn json_escapes_html_characters_and_sorts_keys() {
+        let mut m = BTreeMap::new();
+        m.insert("b".to_string(), Value::string("<a&b>"));
+        m.insert("a".to_string(), Value::Number(1.0));
+        assert_eq!(
+            Value::Map(m).to_json_string(),
+            r#"{"a":1,"b":"\u003ca\u0026b\u003e"}"#
+        );
+    }
+}
