@@ -1,0 +1,622 @@
+//! Declarations: the top-level blocks of one module's files, collected
+//! into typed tables, with the structural checks that need no evaluation —
+//! unknown and duplicate blocks and attributes, label counts, required
+//! attributes, resource schemas, `count` with `for_each`.
+
+use crate::diagnostics::{did_you_mean, Code, Diagnostic, Diagnostics};
+use crate::schema::{self, BlockSchema, ResourceSchema};
+use crate::source::Span;
+use crate::syntax::ast::*;
+use imm_stdlib::Type;
+use indexmap::IndexMap;
+
+#[derive(Debug, Clone)]
+pub struct Variable {
+    pub name: Ident,
+    pub ty: Type,
+    pub default: Option<Expr>,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub nullable: bool,
+    pub validations: Vec<Validation>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Validation {
+    pub condition: Expr,
+    pub message: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct Local {
+    pub name: Ident,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub name: Ident,
+    pub value: Expr,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: Ident,
+    /// Every attribute, the reserved ones (`vars`, …) included.
+    pub attributes: Vec<Attribute>,
+    pub span: Span,
+}
+
+impl Environment {
+    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name.name == name)
+    }
+
+    /// The names of the variables this environment sets in `vars`.
+    pub fn var_names(&self) -> Vec<&Ident> {
+        let Some(vars) = self.attribute("vars") else {
+            return Vec::new();
+        };
+        let ExprKind::Object(items) = &vars.value.kind else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|(key, _)| match key {
+                ObjectKey::Name(ident) => Some(ident),
+                ObjectKey::Expr(_) => None,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub name: Ident,
+    pub from: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub name: Ident,
+    pub block: Block,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModuleCall {
+    pub name: Ident,
+    pub source: String,
+    pub source_span: Span,
+    pub arguments: Vec<Attribute>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub type_name: Ident,
+    pub name: Ident,
+    pub body: Body,
+    pub count: Option<Expr>,
+    pub for_each: Option<Expr>,
+    pub schema: &'static ResourceSchema,
+    pub span: Span,
+}
+
+impl Resource {
+    /// `TYPE.NAME`.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.type_name.name, self.name.name)
+    }
+}
+
+/// The declarations of one module.
+#[derive(Debug, Default, Clone)]
+pub struct ModuleDecl {
+    pub variables: IndexMap<String, Variable>,
+    pub locals: IndexMap<String, Local>,
+    pub outputs: IndexMap<String, Output>,
+    pub environments: IndexMap<String, Environment>,
+    pub secrets: IndexMap<String, Secret>,
+    pub stores: IndexMap<String, Store>,
+    pub state: Option<Block>,
+    pub modules: IndexMap<String, ModuleCall>,
+    /// By `TYPE.NAME`.
+    pub resources: IndexMap<String, Resource>,
+}
+
+/// Collects the declarations of a module's files.
+pub fn collect(bodies: &[Body], diags: &mut Diagnostics) -> ModuleDecl {
+    let mut decl = ModuleDecl::default();
+    let mut first_state: Option<Span> = None;
+    for body in bodies {
+        for item in &body.items {
+            match item {
+                Item::Attribute(attr) => diags.push(
+                    Diagnostic::at(Code::TopLevelAttribute, attr.name.span, format!("attribute \"{}\" cannot stand at the top level", attr.name.name))
+                        .with_help(format!("put it into a block, e.g. locals {{ {} = ... }}", attr.name.name)),
+                ),
+                Item::Block(block) => collect_block(block, &mut decl, &mut first_state, diags),
+            }
+        }
+    }
+    decl
+}
+
+fn collect_block(block: &Block, decl: &mut ModuleDecl, first_state: &mut Option<Span>, diags: &mut Diagnostics) {
+    let Some(top) = schema::top_level(&block.kind.name) else {
+        let names: Vec<&str> = schema::TOP_LEVEL.iter().map(|t| t.name).collect();
+        let mut d = Diagnostic::at(Code::UnknownBlock, block.kind.span, format!("unknown block type \"{}\"", block.kind.name));
+        d = match did_you_mean(&block.kind.name, names.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+            None => d.with_help(format!("the top-level blocks are: {}", names.join(", "))),
+        };
+        diags.push(d);
+        return;
+    };
+    if block.labels.len() != top.labels.len() {
+        let expected = if top.labels.is_empty() {
+            format!("{} {{ ... }}", top.name)
+        } else {
+            let labels: Vec<String> = top.labels.iter().map(|l| format!("\"{l}\"")).collect();
+            format!("{} {} {{ ... }}", top.name, labels.join(" "))
+        };
+        diags.push(
+            Diagnostic::at(
+                Code::WrongLabels,
+                block.kind.span,
+                format!("a {} block takes {} label(s), found {}", top.name, top.labels.len(), block.labels.len()),
+            )
+            .with_help(format!("write {expected}")),
+        );
+        return;
+    }
+    let label = |i: usize| block.labels[i].clone();
+    match top.name {
+        "variable" => {
+            check_body(&block.body, &top.body, &[&schema::VALIDATION_BLOCK], diags);
+            let v = variable(block, label(0), diags);
+            insert_unique(&mut decl.variables, v.name.clone(), v, "variable", diags);
+        }
+        "locals" => {
+            check_duplicate_attributes(&block.body, diags);
+            for b in block.body.blocks() {
+                unexpected_block(b, "locals", diags);
+            }
+            for a in block.body.attributes() {
+                let local = Local { name: a.name.clone(), value: a.value.clone() };
+                insert_unique(&mut decl.locals, a.name.clone(), local, "local value", diags);
+            }
+        }
+        "output" => {
+            check_body(&block.body, &top.body, &[], diags);
+            let o = output(block, label(0), diags);
+            insert_unique(&mut decl.outputs, o.name.clone(), o, "output", diags);
+        }
+        "environment" => {
+            check_duplicate_attributes(&block.body, diags);
+            for b in block.body.blocks() {
+                unexpected_block(b, "environment", diags);
+            }
+            let env = Environment { name: label(0), attributes: block.body.attributes().cloned().collect(), span: block.span };
+            insert_unique(&mut decl.environments, env.name.clone(), env, "environment", diags);
+        }
+        "secret" => {
+            check_body(&block.body, &top.body, &[], diags);
+            if let Some(from) = block.body.attribute("from") {
+                let s = Secret { name: label(0), from: from.value.clone(), span: block.span };
+                insert_unique(&mut decl.secrets, s.name.clone(), s, "secret", diags);
+            }
+        }
+        "store" => {
+            check_body(&block.body, &top.body, &[], diags);
+            let s = Store { name: label(0), block: block.clone() };
+            insert_unique(&mut decl.stores, s.name.clone(), s, "store", diags);
+        }
+        "state" => {
+            check_body(&block.body, &top.body, &[], diags);
+            match first_state {
+                Some(first) => diags.push(
+                    Diagnostic::at(Code::Duplicate, block.kind.span, "a project has at most one state block")
+                        .with_label(*first, "first state block here")
+                        .with_help("remove one of the two state blocks"),
+                ),
+                None => {
+                    *first_state = Some(block.kind.span);
+                    decl.state = Some(block.clone());
+                }
+            }
+        }
+        "module" => {
+            check_duplicate_attributes(&block.body, diags);
+            for b in block.body.blocks() {
+                unexpected_block(b, "module", diags);
+            }
+            if let Some(m) = module_call(block, label(0), diags) {
+                insert_unique(&mut decl.modules, m.name.clone(), m, "module", diags);
+            }
+        }
+        "resource" => {
+            if let Some(r) = resource(block, label(0), label(1), diags) {
+                let key = r.key();
+                if let Some(previous) = decl.resources.get(&key) {
+                    diags.push(duplicate("resource", &key, r.name.span, previous.name.span));
+                } else {
+                    decl.resources.insert(key, r);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn duplicate(what: &str, name: &str, second: Span, first: Span) -> Diagnostic {
+    Diagnostic::at(Code::Duplicate, second, format!("{what} \"{name}\" is defined twice"))
+        .with_primary_label("defined again here")
+        .with_label(first, "first defined here")
+        .with_help(format!("rename or remove one of the two definitions of \"{name}\""))
+}
+
+fn insert_unique<T>(map: &mut IndexMap<String, T>, name: Ident, value: T, what: &str, diags: &mut Diagnostics)
+where
+    T: HasName,
+{
+    if let Some(previous) = map.get(&name.name) {
+        diags.push(duplicate(what, &name.name, name.span, previous.name_span()));
+        return;
+    }
+    map.insert(name.name, value);
+}
+
+trait HasName {
+    fn name_span(&self) -> Span;
+}
+
+macro_rules! has_name {
+    ($($t:ty),*) => { $(impl HasName for $t { fn name_span(&self) -> Span { self.name.span } })* };
+}
+has_name!(Variable, Local, Output, Environment, Secret, Store, ModuleCall);
+
+fn check_duplicate_attributes(body: &Body, diags: &mut Diagnostics) {
+    let mut seen: IndexMap<&str, Span> = IndexMap::new();
+    for a in body.attributes() {
+        if let Some(first) = seen.get(a.name.name.as_str()) {
+            diags.push(duplicate("attribute", &a.name.name, a.name.span, *first));
+        } else {
+            seen.insert(&a.name.name, a.name.span);
+        }
+    }
+}
+
+fn unexpected_block(block: &Block, parent: &str, diags: &mut Diagnostics) {
+    diags.push(
+        Diagnostic::at(Code::UnexpectedBlock, block.kind.span, format!("a {parent} block cannot contain a \"{}\" block", block.kind.name))
+            .with_help(format!("write it as an attribute: {} = {{ ... }}", block.kind.name)),
+    );
+}
+
+/// Checks a body against a block schema: known attributes, required ones,
+/// duplicates, and nested blocks from `nested`.
+fn check_body(body: &Body, schema: &BlockSchema, nested: &[&BlockSchema], diags: &mut Diagnostics) {
+    check_duplicate_attributes(body, diags);
+    if !schema.open {
+        for a in body.attributes() {
+            if schema.attrs.iter().any(|s| s.name == a.name.name) {
+                continue;
+            }
+            diags.push(unknown_attribute(&a.name, schema.name, schema.attrs.iter().map(|s| s.name)));
+        }
+    }
+    for required in schema.attrs.iter().filter(|a| a.required) {
+        if body.attribute(required.name).is_none() {
+            diags.push(
+                Diagnostic::at(Code::MissingAttribute, body_anchor(body, schema), format!("the {} block needs the attribute \"{}\"", schema.name, required.name))
+                    .with_help(format!("add {} = ... ({})", required.name, required.doc)),
+            );
+        }
+    }
+    let mut seen_single: IndexMap<&str, Span> = IndexMap::new();
+    for b in body.blocks() {
+        let Some(nested_schema) = nested.iter().find(|n| n.name == b.kind.name) else {
+            let names: Vec<&str> = nested.iter().map(|n| n.name).collect();
+            let mut d = Diagnostic::at(Code::UnexpectedBlock, b.kind.span, format!("a {} block cannot contain a \"{}\" block", schema.name, b.kind.name));
+            d = match did_you_mean(&b.kind.name, names.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                None if names.is_empty() => d.with_help(format!("the {} block takes no nested blocks", schema.name)),
+                None => d.with_help(format!("allowed here: {}", names.join(", "))),
+            };
+            diags.push(d);
+            continue;
+        };
+        if !b.labels.is_empty() {
+            diags.push(
+                Diagnostic::at(Code::WrongLabels, b.labels[0].span, format!("a {} block takes no labels", b.kind.name))
+                    .with_help(format!("write {} {{ ... }}", b.kind.name)),
+            );
+        }
+        if !nested_schema.repeatable {
+            if let Some(first) = seen_single.get(b.kind.name.as_str()) {
+                diags.push(duplicate("block", &b.kind.name, b.kind.span, *first));
+            } else {
+                seen_single.insert(&b.kind.name, b.kind.span);
+            }
+        }
+        check_body(&b.body, nested_schema, &[], diags);
+    }
+}
+
+/// Where to point when something is missing from a body: its first item,
+/// else nothing better than the start of the file.
+fn body_anchor(body: &Body, _schema: &BlockSchema) -> Span {
+    body.items
+        .first()
+        .map(|i| match i {
+            Item::Attribute(a) => a.name.span,
+            Item::Block(b) => b.kind.span,
+        })
+        .unwrap_or_default()
+}
+
+pub fn unknown_attribute<'a>(name: &Ident, owner: &str, known: impl Iterator<Item = &'a str> + Clone) -> Diagnostic {
+    let d = Diagnostic::at(Code::UnknownAttribute, name.span, format!("\"{}\" is not an attribute of {owner}", name.name));
+    match did_you_mean(&name.name, known.clone()) {
+        Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+        None => {
+            let all: Vec<&str> = known.collect();
+            if all.is_empty() {
+                d.with_help(format!("{owner} takes no attributes"))
+            } else {
+                d.with_help(format!("known attributes: {}", all.join(", ")))
+            }
+        }
+    }
+}
+
+fn literal_bool(body: &Body, name: &str, diags: &mut Diagnostics) -> bool {
+    let Some(a) = body.attribute(name) else {
+        return false;
+    };
+    match a.value.kind {
+        ExprKind::Bool(b) => b,
+        _ => {
+            diags.push(
+                Diagnostic::at(Code::TypeMismatch, a.value.span, format!("\"{name}\" must be the literal true or false"))
+                    .with_help(format!("write {name} = true")),
+            );
+            false
+        }
+    }
+}
+
+fn literal_string(body: &Body, name: &str, diags: &mut Diagnostics) -> Option<String> {
+    let a = body.attribute(name)?;
+    match a.value.as_literal_string() {
+        Some(s) => Some(s.to_string()),
+        None => {
+            diags.push(
+                Diagnostic::at(Code::TypeMismatch, a.value.span, format!("\"{name}\" must be a literal string"))
+                    .with_help("write it as a plain \"string\" with no ${...}"),
+            );
+            None
+        }
+    }
+}
+
+fn variable(block: &Block, name: Ident, diags: &mut Diagnostics) -> Variable {
+    let body = &block.body;
+    let ty = match body.attribute("type") {
+        Some(a) => parse_type(&a.value, diags).unwrap_or(Type::Any),
+        None => Type::Any,
+    };
+    let validations = body
+        .blocks_named("validation")
+        .filter_map(|b| {
+            let condition = b.body.attribute("condition")?.value.clone();
+            let message = b.body.attribute("message")?.value.clone();
+            Some(Validation { condition, message })
+        })
+        .collect();
+    let nullable = match body.attribute("nullable") {
+        Some(_) => literal_bool(body, "nullable", diags),
+        None => true,
+    };
+    Variable {
+        name,
+        ty,
+        default: body.attribute("default").map(|a| a.value.clone()),
+        description: literal_string(body, "description", diags),
+        sensitive: literal_bool(body, "sensitive", diags),
+        nullable,
+        validations,
+        span: block.span,
+    }
+}
+
+/// Reads a type constraint expression (`list(string)`, `object({…})`).
+pub fn parse_type(expr: &Expr, diags: &mut Diagnostics) -> Option<Type> {
+    let bad = |diags: &mut Diagnostics, span: Span, what: &str| {
+        diags.push(
+            Diagnostic::at(Code::InvalidTypeExpression, span, format!("{what} is not a type"))
+                .with_help("use string, number, bool, any, list(T), map(T), set(T), object({ name = T }) or tuple([T, ...])"),
+        );
+        None
+    };
+    match &expr.kind {
+        ExprKind::Variable(name) => match name.name.as_str() {
+            "string" => Some(Type::String),
+            "number" => Some(Type::Number),
+            "bool" => Some(Type::Bool),
+            "any" => Some(Type::Any),
+            "list" | "map" | "set" => Some(match name.name.as_str() {
+                "list" => Type::List(Box::new(Type::Any)),
+                "map" => Type::Map(Box::new(Type::Any)),
+                _ => Type::Set(Box::new(Type::Any)),
+            }),
+            other => bad(diags, name.span, &format!("\"{other}\"")),
+        },
+        ExprKind::Call { name, args, .. } => {
+            let [arg] = args.as_slice() else {
+                return bad(diags, expr.span, &format!("{}(...) with {} arguments", name.name, args.len()));
+            };
+            match name.name.as_str() {
+                "list" => parse_type(arg, diags).map(|t| Type::List(Box::new(t))),
+                "map" => parse_type(arg, diags).map(|t| Type::Map(Box::new(t))),
+                "set" => parse_type(arg, diags).map(|t| Type::Set(Box::new(t))),
+                "object" => {
+                    let ExprKind::Object(items) = &arg.kind else {
+                        return bad(diags, arg.span, "the argument of object(...)");
+                    };
+                    let mut attrs = IndexMap::new();
+                    for (key, value) in items {
+                        let key_name = match key {
+                            ObjectKey::Name(i) => i.name.clone(),
+                            ObjectKey::Expr(e) => e.as_literal_string()?.to_string(),
+                        };
+                        attrs.insert(key_name, parse_type(value, diags)?);
+                    }
+                    Some(Type::Object(attrs))
+                }
+                "tuple" => {
+                    let ExprKind::Tuple(items) = &arg.kind else {
+                        return bad(diags, arg.span, "the argument of tuple(...)");
+                    };
+                    items.iter().map(|i| parse_type(i, diags)).collect::<Option<Vec<_>>>().map(Type::Tuple)
+                }
+                other => bad(diags, name.span, &format!("\"{other}(...)\"")),
+            }
+        }
+        ExprKind::Template(_) => bad(diags, expr.span, "a string (types are written without quotes)"),
+        _ => bad(diags, expr.span, "this expression"),
+    }
+}
+
+fn output(block: &Block, name: Ident, diags: &mut Diagnostics) -> Output {
+    let body = &block.body;
+    Output {
+        name,
+        value: body
+            .attribute("value")
+            .map(|a| a.value.clone())
+            .unwrap_or_else(|| Expr::new(ExprKind::Null, block.span)),
+        description: literal_string(body, "description", diags),
+        sensitive: literal_bool(body, "sensitive", diags),
+        span: block.span,
+    }
+}
+
+fn module_call(block: &Block, name: Ident, diags: &mut Diagnostics) -> Option<ModuleCall> {
+    let Some(source_attr) = block.body.attribute("source") else {
+        diags.push(
+            Diagnostic::at(Code::MissingAttribute, name.span, format!("module \"{}\" needs the attribute \"source\"", name.name))
+                .with_help("add source = \"./dir\" or source = \"std/NAME\""),
+        );
+        return None;
+    };
+    let source = literal_string(&block.body, "source", diags)?;
+    Some(ModuleCall {
+        name,
+        source,
+        source_span: source_attr.value.span,
+        arguments: block.body.attributes().filter(|a| a.name.name != "source").cloned().collect(),
+        span: block.span,
+    })
+}
+
+fn resource(block: &Block, type_name: Ident, name: Ident, diags: &mut Diagnostics) -> Option<Resource> {
+    let Some(schema) = schema::resource_type(&type_name.name) else {
+        let d = Diagnostic::at(Code::UnknownResourceType, type_name.span, format!("unknown resource type \"{}\"", type_name.name));
+        let d = match did_you_mean(&type_name.name, schema::resource_type_names()) {
+            Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+            None => d.with_help(format!("the resource types are: {}", schema::resource_type_names().collect::<Vec<_>>().join(", "))),
+        };
+        diags.push(d);
+        return None;
+    };
+    let body = &block.body;
+    check_duplicate_attributes(body, diags);
+    let owner = format!("resource type {}", schema.type_name);
+    for a in body.attributes() {
+        if schema.attr(&a.name.name).is_none() {
+            let known = schema.attrs.iter().chain(schema::META_ATTRS).map(|s| s.name);
+            diags.push(unknown_attribute(&a.name, &owner, known));
+        }
+    }
+    for required in schema.attrs.iter().filter(|a| a.required) {
+        if body.attribute(required.name).is_none() {
+            diags.push(
+                Diagnostic::at(Code::MissingAttribute, name.span, format!("resource {}.{} needs the attribute \"{}\"", type_name.name, name.name, required.name))
+                    .with_help(format!("add {} = ... ({})", required.name, required.doc)),
+            );
+        }
+    }
+    let nested: Vec<&BlockSchema> = schema.blocks.iter().chain(schema::META_BLOCKS).collect();
+    let mut seen_single: IndexMap<&str, Span> = IndexMap::new();
+    for b in body.blocks() {
+        let Some(block_schema) = nested.iter().find(|n| n.name == b.kind.name) else {
+            let names: Vec<&str> = nested.iter().map(|n| n.name).collect();
+            let d = Diagnostic::at(Code::UnexpectedBlock, b.kind.span, format!("resource type {} has no \"{}\" block", schema.type_name, b.kind.name));
+            let d = match did_you_mean(&b.kind.name, names.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                None => d.with_help(format!("allowed blocks: {}", names.join(", "))),
+            };
+            diags.push(d);
+            continue;
+        };
+        if !block_schema.repeatable {
+            if let Some(first) = seen_single.get(b.kind.name.as_str()) {
+                diags.push(duplicate("block", &b.kind.name, b.kind.span, *first));
+            } else {
+                seen_single.insert(&b.kind.name, b.kind.span);
+            }
+        }
+        if !b.labels.is_empty() {
+            diags.push(
+                Diagnostic::at(Code::WrongLabels, b.labels[0].span, format!("a {} block takes no labels", b.kind.name))
+                    .with_help(format!("write {} {{ ... }}", b.kind.name)),
+            );
+        }
+        check_nested_attributes(b, block_schema, diags);
+    }
+    let count = body.attribute("count");
+    let for_each = body.attribute("for_each");
+    if let (Some(c), Some(f)) = (count, for_each) {
+        diags.push(
+            Diagnostic::at(Code::CountAndForEach, f.name.span, "a resource cannot set both count and for_each")
+                .with_label(c.name.span, "count is set here")
+                .with_help("keep only one of count and for_each"),
+        );
+    }
+    Some(Resource {
+        type_name,
+        name,
+        body: body.clone(),
+        count: count.map(|a| a.value.clone()),
+        for_each: for_each.map(|a| a.value.clone()),
+        schema,
+        span: block.span,
+    })
+}
+
+fn check_nested_attributes(b: &Block, schema: &BlockSchema, diags: &mut Diagnostics) {
+    check_duplicate_attributes(&b.body, diags);
+    for a in b.body.attributes() {
+        if !schema.attrs.iter().any(|s| s.name == a.name.name) {
+            diags.push(unknown_attribute(&a.name, &format!("the {} block", schema.name), schema.attrs.iter().map(|s| s.name)));
+        }
+    }
+    for required in schema.attrs.iter().filter(|a| a.required) {
+        if b.body.attribute(required.name).is_none() {
+            diags.push(
+                Diagnostic::at(Code::MissingAttribute, b.kind.span, format!("the {} block needs the attribute \"{}\"", schema.name, required.name))
+                    .with_help(format!("add {} = ... ({})", required.name, required.doc)),
+            );
+        }
+    }
+    for inner in b.body.blocks() {
+        unexpected_block(inner, schema.name, diags);
+    }
+}

@@ -1,0 +1,69 @@
+//! `imm validate`: load, check, and evaluate the project once for every
+//! declared environment, needing no variable values, secrets or network.
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::evaluate::{self, Inputs, Mode};
+use crate::project::{self, Project};
+use crate::source::Span;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Every problem of the project at `dir`, sorted, each reported once.
+pub fn validate(dir: &Path) -> (Project, Vec<Diagnostic>) {
+    let mut project = project::load(dir);
+    let mut diags = std::mem::take(&mut project.diagnostics);
+    if project.has_syntax_errors {
+        return (project, sorted_unique(diags.0));
+    }
+    let environments = evaluate::environment_names(&project);
+    let inputs = Inputs::default();
+    // A problem seen in only some environments says which.
+    let mut seen: Vec<(Diagnostic, Vec<String>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for env in &environments {
+        let (_, env_diags) = evaluate::evaluate(&mut project, env, &inputs, Mode::Validate);
+        for d in env_diags.0 {
+            let key = format!("{}|{:?}|{}", d.code, d.span, d.message);
+            match index.get(&key) {
+                Some(&i) => seen[i].1.push(env.clone()),
+                None => {
+                    index.insert(key, seen.len());
+                    seen.push((d, vec![env.clone()]));
+                }
+            }
+        }
+    }
+    let static_spans: Vec<Span> = diags.iter().filter(|d| d.is_error()).filter_map(|d| d.span).collect();
+    for (mut d, envs) in seen {
+        if covered_by(&d, &static_spans) {
+            continue;
+        }
+        if envs.len() < environments.len() {
+            d.message = format!("{} (in environment {})", d.message, envs.join(", "));
+        }
+        diags.push(d);
+    }
+    (project, sorted_unique(diags.0))
+}
+
+/// An evaluation error inside the span of a static error is the same
+/// problem seen twice (an unknown name evaluates to nothing useful).
+pub fn covered_by(d: &Diagnostic, static_spans: &[Span]) -> bool {
+    let Some(span) = d.span else {
+        return false;
+    };
+    static_spans
+        .iter()
+        .any(|s| s.file == span.file && s.start <= span.start && span.end <= s.end)
+}
+
+/// Sorted by position; one diagnostic per code and span.
+pub fn sorted_unique(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut sorted = Diagnostics(diags).sorted();
+    let mut seen = std::collections::HashSet::new();
+    sorted.retain(|d| match d.span {
+        Some(span) => seen.insert((d.code, span)),
+        None => true,
+    });
+    sorted
+}

@@ -1,0 +1,80 @@
+//! `imm output [NAME] [--json]`: the outputs recorded by the last apply.
+//! Sensitive values print as `(sensitive)`: they were never stored.
+
+use imm_planner::state::{self, StatePaths, StoredOutput};
+use imm_stdlib::value::SENSITIVE_TEXT;
+use imm_stdlib::Value;
+use indexmap::IndexMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> ExitCode {
+    let environment = env.unwrap_or("default");
+    let paths = StatePaths::local(dir, environment);
+    let recorded = match state::load(&paths.state) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            eprintln!("error: there is no state for environment \"{environment}\" in {}", dir.display());
+            eprintln!("  help: run `imm apply` first{}", if env.is_none() { ", or pass --env NAME" } else { "" });
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("error[E0603]: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let outputs = recorded.outputs;
+    let Some(name) = name else {
+        if json {
+            let doc: serde_json::Map<String, serde_json::Value> = outputs
+                .iter()
+                .map(|(k, o)| (k.clone(), serde_json::json!({ "value": json_value(o), "sensitive": o.sensitive })))
+                .collect();
+            crate::report::out(&format!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+        } else {
+            print_outputs_human(&outputs);
+        }
+        return ExitCode::SUCCESS;
+    };
+    let Some(output) = outputs.get(name) else {
+        eprintln!("error: there is no output named \"{name}\"");
+        let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+        match imm_lang::diagnostics::did_you_mean(name, names.iter().copied()) {
+            Some(s) => eprintln!("  help: did you mean \"{s}\"?"),
+            None => eprintln!("  help: the outputs are: {}", names.join(", ")),
+        }
+        return ExitCode::from(1);
+    };
+    if json {
+        crate::report::out(&format!("{}", serde_json::to_string(&json_value(output)).unwrap_or_default()));
+    } else {
+        crate::report::out(&format!("{}", human_value(output)));
+    }
+    ExitCode::SUCCESS
+}
+
+fn json_value(output: &StoredOutput) -> serde_json::Value {
+    match (&output.value, output.sensitive) {
+        (_, true) | (None, _) => serde_json::Value::String(SENSITIVE_TEXT.into()),
+        (Some(v), false) => v.clone(),
+    }
+}
+
+fn human_value(output: &StoredOutput) -> String {
+    match (&output.value, output.sensitive) {
+        (Some(v), false) => Value::from_json(v).to_literal(),
+        _ => SENSITIVE_TEXT.into(),
+    }
+}
+
+/// `name = value` lines under an "Outputs:" heading.
+pub fn print_outputs_human(outputs: &IndexMap<String, StoredOutput>) {
+    if outputs.is_empty() {
+        return;
+    }
+    crate::report::out(&format!("\nOutputs:\n"));
+    let width = outputs.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+    for (name, output) in outputs {
+        crate::report::out(&format!("{name:width$} = {}", human_value(output)));
+    }
+}

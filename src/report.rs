@@ -1,0 +1,49 @@
+//! Printing diagnostics: miette's graphical form on stderr for people
+//! (colour only on a terminal, `NO_COLOR` honoured), or one JSON object per
+//! line on stdout for machines.
+
+use crate::DiagnosticFormat;
+use imm_lang::diagnostics::{render_human, render_json, Diagnostic, Severity};
+use imm_lang::source::SourceMap;
+use std::io::IsTerminal;
+
+/// Prints the diagnostics; returns true when one of them is an error.
+pub fn print_diagnostics(diags: &[Diagnostic], sources: &SourceMap, format: DiagnosticFormat) -> bool {
+    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = diags.len() - errors;
+    match format {
+        DiagnosticFormat::Json => {
+            for d in diags {
+                out(&render_json(d, sources));
+            }
+        }
+        DiagnosticFormat::Human => {
+            let color = use_color();
+            for d in diags {
+                eprint!("{}", render_human(d, sources, color, terminal_width()));
+            }
+            if !diags.is_empty() {
+                eprintln!("{errors} error(s), {warnings} warning(s)");
+            }
+        }
+    }
+    errors > 0
+}
+
+pub fn use_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
+}
+
+/// Prints a line to stdout. A closed pipe (`imm … | head`) is not an error
+/// worth a panic: the reader has what it wanted, so the process just ends.
+pub fn out(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{line}").is_err() {
+        std::process::exit(0);
+    }
+}
