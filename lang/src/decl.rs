@@ -276,10 +276,47 @@ trait HasName {
     fn name_span(&self) -> Span;
 }
 
-macro_rules! has_name {
-    ($($t:ty),*) => { $(impl HasName for $t { fn name_span(&self) -> Span { self.name.span } })* };
+impl HasName for Variable {
+    fn name_span(&self) -> Span {
+        self.name.span
+    }
 }
-has_name!(Variable, Local, Output, Environment, Secret, Store, ModuleCall);
+
+impl HasName for Local {
+    fn name_span(&self) -> Span {
+        self.name.span
+    }
+}
+
+impl HasName for Output {
+    fn name_span(&self) -> Span {
+        self.name.span
+    }
+}
+
+impl HasName for Environment {
+    fn name_span(&self) -> Span {
+        self.name.span
+    }
+}
+
+impl HasName for Secret {
+    fn name_span(&self) -> Span {
+        self.name.span
+    }
+}
+
+impl HasName for Store {
+    fn name_span(&self) -> Span {
+        self.name.span
+    }
+}
+
+impl HasName for ModuleCall {
+    fn name_span(&self) -> Span {
+        self.name.span
+    }
+}
 
 fn check_duplicate_attributes(body: &Body, diags: &mut Diagnostics) {
     let mut seen: IndexMap<&str, Span> = IndexMap::new();

@@ -76,14 +76,9 @@ impl<'a> Evaluator<'a> {
     fn traversal(&mut self, expr: &Expr) -> EvalResult {
         let mut steps: Vec<&Expr> = Vec::new();
         let mut cursor = expr;
-        loop {
-            match &cursor.kind {
-                ExprKind::GetAttr(inner, _) | ExprKind::Index(inner, _) => {
-                    steps.push(cursor);
-                    cursor = inner;
-                }
-                _ => break,
-            }
+        while let ExprKind::GetAttr(inner, _) | ExprKind::Index(inner, _) = &cursor.kind {
+            steps.push(cursor);
+            cursor = inner;
         }
         steps.reverse();
         // Index keys are evaluated first; they may need `&mut self`.
@@ -250,9 +245,7 @@ impl<'a> Evaluator<'a> {
             self.bound.push((f.value_var.name.clone(), value));
             let result = self.for_item(f, &mut list, &mut map, &mut grouped);
             self.bound.truncate(depth);
-            if let Err(d) = result {
-                return Err(d);
-            }
+            result?;
         }
         let _ = span;
         let value = if f.key.is_some() {
@@ -470,6 +463,11 @@ impl<'a> Evaluator<'a> {
         };
         let full = self.module_dir.join(&path);
         let parts = self.load_template(&full, spans[0])?;
+        if let Some(missing) = first_unbound_name(&parts, &vars) {
+            let location = self.sources.location(missing.root_span);
+            return Err(Diagnostic::at(Code::FunctionFailed, spans[1], format!("templatefile(\"{path}\"): the template uses \"{}\" (at {location}), which is not among the variables passed", missing.root))
+                .with_help(format!("pass it: templatefile(\"{path}\", {{ {} = ... }})", missing.root)));
+        }
         // A template sees only its variables and the functions.
         let saved_roots = std::mem::take(&mut self.roots);
         let saved_bound = std::mem::take(&mut self.bound);
@@ -500,6 +498,14 @@ impl<'a> Evaluator<'a> {
         self.templates.parsed.insert(full.to_path_buf(), parts.clone());
         Ok(parts)
     }
+}
+
+/// The first name a template refers to that its variables do not define.
+fn first_unbound_name(parts: &[TemplatePart], vars: &BTreeMap<String, Value>) -> Option<Reference> {
+    parts.iter().find_map(|part| match part {
+        TemplatePart::Interpolation(e) => references(e).into_iter().find(|r| !r.bound && !vars.contains_key(&r.root)),
+        TemplatePart::Literal(_) => None,
+    })
 }
 
 fn steps_after<'s, 'e>(steps: &'s [&'e Expr], current: &Expr) -> &'s [&'e Expr] {

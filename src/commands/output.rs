@@ -30,7 +30,7 @@ pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> Exi
                 .iter()
                 .map(|(k, o)| (k.clone(), serde_json::json!({ "value": json_value(o), "sensitive": o.sensitive })))
                 .collect();
-            crate::report::out(&format!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()));
+            crate::report::out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
         } else {
             print_outputs_human(&outputs);
         }
@@ -46,9 +46,9 @@ pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> Exi
         return ExitCode::from(1);
     };
     if json {
-        crate::report::out(&format!("{}", serde_json::to_string(&json_value(output)).unwrap_or_default()));
+        crate::report::out(&serde_json::to_string(&json_value(output)).unwrap_or_default());
     } else {
-        crate::report::out(&format!("{}", human_value(output)));
+        crate::report::out(&human_value(output));
     }
     ExitCode::SUCCESS
 }
@@ -72,7 +72,7 @@ pub fn print_outputs_human(outputs: &IndexMap<String, StoredOutput>) {
     if outputs.is_empty() {
         return;
     }
-    crate::report::out(&format!("\nOutputs:\n"));
+    crate::report::out("\nOutputs:\n");
     let width = outputs.keys().map(|k| k.chars().count()).max().unwrap_or(0);
     for (name, output) in outputs {
         crate::report::out(&format!("{name:width$} = {}", human_value(output)));

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 pub(crate) fn length(args: Vec<Value>) -> FunctionResult {
     match arg(&args, 0)? {
-        Value::String(s) => Ok(Value::Number(s.chars().count() as f64)),
+        // Terraform counts what a reader sees: grapheme clusters.
+        Value::String(s) => Ok(Value::Number(unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).count() as f64)),
         Value::List(items) | Value::Set(items) => Ok(Value::Number(items.len() as f64)),
         Value::Map(map) => Ok(Value::Number(map.len() as f64)),
         Value::Unknown(_) => Ok(Value::Unknown(Type::Number)),

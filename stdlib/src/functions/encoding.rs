@@ -129,22 +129,9 @@ fn yaml_scalar(value: &Value) -> String {
     }
 }
 
+/// Terraform's yamlencode double-quotes every string, keys included.
 fn yaml_scalar_string(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
-        && !matches!(
-            s.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "~" | "y" | "n"
-        )
-        && crate::value::parse_number(s).is_none()
-        && !s.starts_with('-');
-    if plain {
-        s.to_string()
-    } else {
-        quote_string(s)
-    }
+    quote_string(s)
 }
 
 pub(crate) fn base64encode(args: Vec<Value>) -> FunctionResult {

@@ -89,7 +89,9 @@ pub(crate) fn replace(args: Vec<Value>) -> FunctionResult {
 }
 
 pub(crate) fn substr(args: Vec<Value>) -> FunctionResult {
-    let chars: Vec<char> = string_arg(&args, 0)?.chars().collect();
+    let text = string_arg(&args, 0)?;
+    // Offsets count grapheme clusters, as in Terraform.
+    let chars: Vec<&str> = unicode_segmentation::UnicodeSegmentation::graphemes(text.as_str(), true).collect();
     let len = chars.len() as i64;
     let mut offset = integer_arg(&args, 1)?;
     let length = integer_arg(&args, 2)?;
@@ -104,7 +106,7 @@ pub(crate) fn substr(args: Vec<Value>) -> FunctionResult {
         return Err(FunctionError::at(1, "offset is before the start of the string"));
     }
     let end = if length < 0 { len } else { (offset + length).min(len) };
-    Ok(Value::String(chars[offset as usize..end as usize].iter().collect()))
+    Ok(Value::String(chars[offset as usize..end as usize].concat()))
 }
 
 pub(crate) fn startswith(args: Vec<Value>) -> FunctionResult {
