@@ -183,7 +183,7 @@ fn collect_block(block: &Block, decl: &mut ModuleDecl, first_state: &mut Option<
             insert_unique(&mut decl.variables, v.name.clone(), v, "variable", diags);
         }
         "locals" => {
-            check_duplicate_attributes(&block.body, diags);
+            // Duplicates are reported once, as duplicate local values, below.
             for b in block.body.blocks() {
                 unexpected_block(b, "locals", diags);
             }

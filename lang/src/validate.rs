@@ -57,13 +57,7 @@ pub fn covered_by(d: &Diagnostic, static_spans: &[Span]) -> bool {
         .any(|s| s.file == span.file && s.start <= span.start && span.end <= s.end)
 }
 
-/// Sorted by position; one diagnostic per code and span.
+/// Sorted by position, each problem once.
 pub fn sorted_unique(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let mut sorted = Diagnostics(diags).sorted();
-    let mut seen = std::collections::HashSet::new();
-    sorted.retain(|d| match d.span {
-        Some(span) => seen.insert((d.code, span)),
-        None => true,
-    });
-    sorted
+    Diagnostics(diags).sorted()
 }

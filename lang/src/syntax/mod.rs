@@ -249,11 +249,26 @@ impl<'t> Builder<'t> {
                 c => format!("`{c}`"),
             })
             .unwrap_or_else(|| "the end of the file".into());
+        let punctuation = expected_punctuation(&err);
+        let in_string = matches!(&err.variant, ErrorVariant::ParsingError { positives, .. } if positives.contains(&Rule::escape));
+        let at_line_end = matches!(self.text[start.min(self.text.len())..].chars().next(), None | Some('\n'));
+        if in_string && at_line_end {
+            return Diagnostic::at(Code::Syntax, Span::new(self.file, start, start), "this string is not closed")
+                .with_primary_label("the line ends here")
+                .with_help("add the closing `\"`; a string cannot span lines (use a heredoc <<EOT for that)");
+        }
         let message = match &err.variant {
+            ErrorVariant::ParsingError { .. } if !punctuation.is_empty() => {
+                let names: Vec<&str> = punctuation.iter().map(String::as_str).collect();
+                format!("expected {}, found {found}", join_alternatives(&names))
+            }
             ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
                 let mut names: Vec<&str> = positives.iter().map(rule_name).collect();
                 names.sort();
                 names.dedup();
+                if names.len() > 1 {
+                    names.retain(|n| *n != "valid syntax");
+                }
                 format!("expected {}, found {found}", join_alternatives(&names))
             }
             ErrorVariant::CustomError { message } => message.clone(),
@@ -266,10 +281,27 @@ impl<'t> Builder<'t> {
 
     /// Explains a line the grammar could not read, by parsing it as an item
     /// on its own to get pest's precise expectation.
-    fn bad_line(&mut self, pair: &Pair<'_, Rule>) {
+    fn bad_line(&mut self, pair: &Pair<'_, Rule>, continues: Option<usize>) {
+        if let Some(value_start) = continues {
+            // `z = f(1 2)`: pest backtracked to `z = f`; the value up to the
+            // end of the line shows where it really went wrong.
+            let end = pair.as_span().end();
+            pest::set_error_detail(true);
+            let reparsed = ImmParser::parse(Rule::expr_alone, &self.text[value_start..end]);
+            pest::set_error_detail(false);
+            if let Err(err) = reparsed {
+                let diag = self.pest_error(err, value_start);
+                self.diagnostics.push(diag);
+                return;
+            }
+        }
         let start = pair.as_span().start();
         let rest = &self.text[start..];
-        let diag = match ImmParser::parse(Rule::item_alone, rest) {
+        // Detail (the literal tokens tried) costs time, so only on errors.
+        pest::set_error_detail(true);
+        let reparsed = ImmParser::parse(Rule::item_alone, rest);
+        pest::set_error_detail(false);
+        let diag = match reparsed {
             Err(err) => self.pest_error(err, start),
             Ok(_) => {
                 let end = pair.as_span().end();
@@ -283,6 +315,7 @@ impl<'t> Builder<'t> {
     fn body(&mut self, pair: Pair<'_, Rule>, top_level: bool) -> Body {
         let mut items = Vec::new();
         let mut previous_end: Option<usize> = None;
+        let mut previous_value_start: Option<usize> = None;
         for child in pair.into_inner() {
             match child.as_rule() {
                 Rule::attribute | Rule::block => {
@@ -299,11 +332,18 @@ impl<'t> Builder<'t> {
                         Item::Attribute(a) => a.span.end as usize,
                         Item::Block(b) => b.span.end as usize,
                     });
+                    previous_value_start = match &item {
+                        Item::Attribute(a) => Some(a.value.span.start as usize),
+                        Item::Block(_) => None,
+                    };
                     items.push(item);
                 }
                 Rule::bad_line | Rule::bad_line_in_block => {
-                    self.bad_line(&child);
+                    let start = child.as_span().start();
+                    let same_line = previous_end.is_some_and(|end| !self.text[end..start].contains('\n'));
+                    self.bad_line(&child, if same_line { previous_value_start } else { None });
                     previous_end = None;
+                    previous_value_start = None;
                 }
                 _ => {}
             }
@@ -526,7 +566,7 @@ impl<'t> Builder<'t> {
             },
             Rule::call => return self.call(pair),
             Rule::tuple => ExprKind::Tuple(pair.into_inner().map(|p| self.expr(p)).collect()),
-            Rule::object => ExprKind::Object(pair.into_inner().filter_map(|p| self.object_item(p)).collect()),
+            Rule::object => ExprKind::Object(self.object(pair)),
             Rule::for_tuple | Rule::for_object => return self.for_expr(pair),
             _ => ExprKind::Null,
         };
@@ -549,6 +589,30 @@ impl<'t> Builder<'t> {
             }
         }
         Expr::new(ExprKind::Call { name, args, expand_final }, span)
+    }
+
+    /// Object items, each separated from the next by a comma or a newline.
+    fn object(&mut self, pair: Pair<'_, Rule>) -> Vec<(ObjectKey, Expr)> {
+        let mut items = Vec::new();
+        let mut previous_end: Option<usize> = None;
+        for item in pair.into_inner() {
+            let start = item.as_span().start();
+            let Some((key, value)) = self.object_item(item) else {
+                continue;
+            };
+            if let Some(end) = previous_end {
+                let gap = &self.text[end..start];
+                if !gap.contains(',') && !gap.contains('\n') {
+                    self.diagnostics.push(
+                        Diagnostic::at(Code::Syntax, Span::new(self.file, start, next_char_end(self.text, start)), "expected `,` or a newline between object items")
+                            .with_help("separate the items: { a = 1, b = 2 }"),
+                    );
+                }
+            }
+            previous_end = Some(value.span.end as usize);
+            items.push((key, value));
+        }
+        items
     }
 
     fn object_item(&mut self, pair: Pair<'_, Rule>) -> Option<(ObjectKey, Expr)> {
@@ -685,6 +749,26 @@ impl<'t> Builder<'t> {
         }
         Expr::new(ExprKind::Template(parts), span)
     }
+}
+
+/// Separators and closing brackets pest tried at the error, which say
+/// more to a user than rule names ("expected `,` or `]`").
+fn expected_punctuation(err: &pest::error::Error<Rule>) -> Vec<String> {
+    // Openers (`{`, `"`) are tried wherever an expression may start; only
+    // separators and closers say what is missing.
+    const USEFUL: &[&str] = &[",", "]", ")", "}", "=", ":", "=>"];
+    let Some(attempts) = err.parse_attempts() else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = attempts
+        .expected_tokens()
+        .into_iter()
+        .map(|t| t.to_string())
+        .filter(|token| USEFUL.contains(&token.as_str()))
+        .map(|token| format!("`{token}`"))
+        .collect();
+    out.dedup();
+    out
 }
 
 fn next_char_end(text: &str, start: usize) -> usize {
