@@ -121,11 +121,24 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { dir, format } => commands::validate::run(&dir, format),
-        Command::Fmt { check, recursive, paths } => commands::fmt::run(&paths, check, recursive),
-        Command::Apply { dir, env, vars, auto_approve, format } => {
-            commands::apply::run(&dir, env.as_deref(), &vars, auto_approve, format)
-        }
-        Command::Output { name, json, dir, env } => commands::output::run(&dir, env.as_deref(), name.as_deref(), json),
+        Command::Fmt {
+            check,
+            recursive,
+            paths,
+        } => commands::fmt::run(&paths, check, recursive),
+        Command::Apply {
+            dir,
+            env,
+            vars,
+            auto_approve,
+            format,
+        } => commands::apply::run(&dir, env.as_deref(), &vars, auto_approve, format),
+        Command::Output {
+            name,
+            json,
+            dir,
+            env,
+        } => commands::output::run(&dir, env.as_deref(), name.as_deref(), json),
         Command::Plan(_) => commands::not_yet("plan", "the planner (issue 3)"),
         Command::Destroy(_) => commands::not_yet("destroy", "the planner (issue 3)"),
         Command::Show(_) => commands::not_yet("show", "the planner (issue 3)"),

@@ -8,8 +8,15 @@ use imm_lang::source::SourceMap;
 use std::io::IsTerminal;
 
 /// Prints the diagnostics; returns true when one of them is an error.
-pub fn print_diagnostics(diags: &[Diagnostic], sources: &SourceMap, format: DiagnosticFormat) -> bool {
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+pub fn print_diagnostics(
+    diags: &[Diagnostic],
+    sources: &SourceMap,
+    format: DiagnosticFormat,
+) -> bool {
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diags.len() - errors;
     match format {
         DiagnosticFormat::Json => {
@@ -35,7 +42,10 @@ pub fn use_color() -> bool {
 }
 
 fn terminal_width() -> usize {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
 }
 
 /// Prints a line to stdout. A closed pipe (`imm … | head`) is not an error

@@ -12,7 +12,9 @@ use imm_lang::source::SourceMap;
 use std::path::{Path, PathBuf};
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(kind);
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("fixture directory")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -23,19 +25,30 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
 }
 
 fn relative(path: &Path, root: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 fn positions(diags: &[Diagnostic], sources: &SourceMap, root: &Path) -> Vec<String> {
     diags
         .iter()
-        .map(|d| match d.span.and_then(|s| sources.get(s.file).map(|f| (f, s))) {
-            Some((file, span)) => {
-                let lc = file.line_col(span.start as usize);
-                format!("{} {}:{}:{}", d.code, relative(&file.path, root), lc.line, lc.column)
-            }
-            None => format!("{} -", d.code),
-        })
+        .map(
+            |d| match d.span.and_then(|s| sources.get(s.file).map(|f| (f, s))) {
+                Some((file, span)) => {
+                    let lc = file.line_col(span.start as usize);
+                    format!(
+                        "{} {}:{}:{}",
+                        d.code,
+                        relative(&file.path, root),
+                        lc.line,
+                        lc.column
+                    )
+                }
+                None => format!("{} -", d.code),
+            },
+        )
         .collect()
 }
 
@@ -59,9 +72,16 @@ fn invalid_projects_report_the_expected_codes_and_positions() {
             .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
             .map(str::to_string)
             .collect();
-        assert!(!expected.is_empty(), "{}: an invalid fixture must expect a diagnostic", dir.display());
+        assert!(
+            !expected.is_empty(),
+            "{}: an invalid fixture must expect a diagnostic",
+            dir.display()
+        );
         if actual != expected {
-            failures.push(format!("{}\n  expected: {expected:?}\n  actual:   {actual:?}", dir.display()));
+            failures.push(format!(
+                "{}\n  expected: {expected:?}\n  actual:   {actual:?}",
+                dir.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -76,7 +96,11 @@ fn rendered_reports_match_snapshots() {
             .iter()
             .map(|d| render_human(d, &project.sources, false, 100).replace(&prefix, ""))
             .collect();
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("fixture").to_string();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("fixture")
+            .to_string();
         insta::assert_snapshot!(name, rendered);
     }
 }
@@ -85,8 +109,16 @@ fn rendered_reports_match_snapshots() {
 fn valid_projects_have_no_diagnostics() {
     for dir in fixtures("valid") {
         let (project, diags) = imm_lang::validate::validate(&dir);
-        let rendered: Vec<String> = diags.iter().map(|d| render_human(d, &project.sources, false, 100)).collect();
-        assert!(diags.is_empty(), "{} should be valid:\n{}", dir.display(), rendered.join("\n"));
+        let rendered: Vec<String> = diags
+            .iter()
+            .map(|d| render_human(d, &project.sources, false, 100))
+            .collect();
+        assert!(
+            diags.is_empty(),
+            "{} should be valid:\n{}",
+            dir.display(),
+            rendered.join("\n")
+        );
     }
 }
 
@@ -96,11 +128,26 @@ fn json_diagnostics_follow_the_documented_shape() {
     let (project, diags) = imm_lang::validate::validate(&dir);
     let first = imm_lang::diagnostics::render_json(&diags[0], &project.sources);
     let json: serde_json::Value = serde_json::from_str(&first).expect("valid JSON");
-    for key in ["severity", "code", "message", "file", "line", "column", "end_line", "end_column", "labels", "help"] {
+    for key in [
+        "severity",
+        "code",
+        "message",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "labels",
+        "help",
+    ] {
         assert!(json.get(key).is_some(), "missing key {key} in {first}");
     }
     assert_eq!(json["code"], "E0206");
     assert_eq!(json["line"], 2);
     assert_eq!(json["column"], 7);
-    assert_eq!(json["labels"].as_array().map(Vec::len), Some(2), "every other edge of the 3-cycle is labelled");
+    assert_eq!(
+        json["labels"].as_array().map(Vec::len),
+        Some(2),
+        "every other edge of the 3-cycle is labelled"
+    );
 }

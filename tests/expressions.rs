@@ -15,12 +15,14 @@ enum Expected {
 }
 
 fn eval(text: &str) -> Result<Value, (String, String)> {
-    imm_lang::eval_standalone(text, &fixtures().join("files")).map_err(|(_, d)| (d.code.as_str().to_string(), d.message))
+    imm_lang::eval_standalone(text, &fixtures().join("files"))
+        .map_err(|d| (d.code.as_str().to_string(), d.message))
 }
 
 #[test]
 fn expression_table_matches_terraform() {
-    let table = std::fs::read_to_string(fixtures().join("expressions.txt")).expect("read the table");
+    let table =
+        std::fs::read_to_string(fixtures().join("expressions.txt")).expect("read the table");
     let mut failures = Vec::new();
     let mut cases = 0;
     for (n, line) in table.lines().enumerate() {
@@ -39,7 +41,10 @@ fn expression_table_matches_terraform() {
             None => match eval(expected) {
                 Ok(v) => Expected::Value(v),
                 Err(e) => {
-                    failures.push(format!("line {}: the expected side {expected:?} fails: {e:?}", n + 1));
+                    failures.push(format!(
+                        "line {}: the expected side {expected:?} fails: {e:?}",
+                        n + 1
+                    ));
                     continue;
                 }
             },
@@ -48,21 +53,42 @@ fn expression_table_matches_terraform() {
         match (&expected, &actual) {
             (Expected::Value(want), Ok(got)) if want == got => {}
             (Expected::Error(code), Err((got, _))) if code == got => {}
-            (Expected::Value(want), _) => failures.push(format!("line {}: {input}\n    want {}\n    got  {:?}", n + 1, want.to_literal(), actual.map(|v| v.to_literal()))),
-            (Expected::Error(code), _) => failures.push(format!("line {}: {input}\n    want error {code}\n    got  {:?}", n + 1, actual.map(|v| v.to_literal()))),
+            (Expected::Value(want), _) => failures.push(format!(
+                "line {}: {input}\n    want {}\n    got  {:?}",
+                n + 1,
+                want.to_literal(),
+                actual.map(|v| v.to_literal())
+            )),
+            (Expected::Error(code), _) => failures.push(format!(
+                "line {}: {input}\n    want error {code}\n    got  {:?}",
+                n + 1,
+                actual.map(|v| v.to_literal())
+            )),
         }
     }
-    assert!(cases > 200, "the table should hold every function and operator, found {cases} cases");
-    assert!(failures.is_empty(), "{} of {cases} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        cases > 200,
+        "the table should hold every function and operator, found {cases} cases"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn every_builtin_function_is_in_the_table() {
-    let table = std::fs::read_to_string(fixtures().join("expressions.txt")).expect("read the table");
+    let table =
+        std::fs::read_to_string(fixtures().join("expressions.txt")).expect("read the table");
     let missing: Vec<&str> = imm_stdlib::FUNCTIONS
         .iter()
         .map(|f| f.name)
         .filter(|name| !table.contains(&format!("{name}(")))
         .collect();
-    assert!(missing.is_empty(), "functions without a case in expressions.txt: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "functions without a case in expressions.txt: {missing:?}"
+    );
 }

@@ -68,8 +68,17 @@ struct Site<'r> {
     in_count_expr: bool,
 }
 
-pub fn check_module(decl: &ModuleDecl, ctx: &ModuleContext<'_>, diags: &mut Diagnostics) -> Analysis {
-    let mut checker = Checker { decl, ctx, diags, used_vars: HashSet::new() };
+pub fn check_module(
+    decl: &ModuleDecl,
+    ctx: &ModuleContext<'_>,
+    diags: &mut Diagnostics,
+) -> Analysis {
+    let mut checker = Checker {
+        decl,
+        ctx,
+        diags,
+        used_vars: HashSet::new(),
+    };
     checker.resolve_all();
     checker.check_purity();
     let analysis = checker.graph();
@@ -89,7 +98,10 @@ impl<'a> Checker<'a, '_> {
 
     fn resolve_all(&mut self) {
         let decl = self.decl;
-        let plain = Site { resource: None, in_count_expr: false };
+        let plain = Site {
+            resource: None,
+            in_count_expr: false,
+        };
         for local in decl.locals.values() {
             self.resolve_expr(&local.value, plain);
         }
@@ -116,8 +128,14 @@ impl<'a> Checker<'a, '_> {
             }
         }
         for resource in decl.resources.values() {
-            let site = Site { resource: Some(resource), in_count_expr: false };
-            let count_site = Site { resource: Some(resource), in_count_expr: true };
+            let site = Site {
+                resource: Some(resource),
+                in_count_expr: false,
+            };
+            let count_site = Site {
+                resource: Some(resource),
+                in_count_expr: true,
+            };
             for attr in resource.body.attributes() {
                 let is_meta = matches!(attr.name.name.as_str(), "count" | "for_each");
                 self.resolve_expr(&attr.value, if is_meta { count_site } else { site });
@@ -136,8 +154,12 @@ impl<'a> Checker<'a, '_> {
     fn forbid_references(&mut self, expr: &Expr, what: &str) {
         for r in references(expr).into_iter().filter(|r| !r.bound) {
             self.diags.push(
-                Diagnostic::at(Code::UnknownName, r.span, format!("{what} cannot refer to other values"))
-                    .with_help("write a literal value here"),
+                Diagnostic::at(
+                    Code::UnknownName,
+                    r.span,
+                    format!("{what} cannot refer to other values"),
+                )
+                .with_help("write a literal value here"),
             );
         }
         self.check_calls(expr);
@@ -146,19 +168,28 @@ impl<'a> Checker<'a, '_> {
     fn check_depends_on(&mut self, expr: &Expr) {
         let ExprKind::Tuple(items) = &expr.kind else {
             self.diags.push(
-                Diagnostic::at(Code::TypeMismatch, expr.span, "depends_on must be a list of resources")
-                    .with_help("write depends_on = [TYPE.NAME, ...]"),
+                Diagnostic::at(
+                    Code::TypeMismatch,
+                    expr.span,
+                    "depends_on must be a list of resources",
+                )
+                .with_help("write depends_on = [TYPE.NAME, ...]"),
             );
             return;
         };
         for item in items {
-            let is_resource_ref = item
-                .as_traversal()
-                .is_some_and(|(root, names)| (schema::resource_type(&root.name).is_some() && names.len() == 1) || (root.name == "module" && names.len() == 1));
+            let is_resource_ref = item.as_traversal().is_some_and(|(root, names)| {
+                (schema::resource_type(&root.name).is_some() && names.len() == 1)
+                    || (root.name == "module" && names.len() == 1)
+            });
             if !is_resource_ref {
                 self.diags.push(
-                    Diagnostic::at(Code::TypeMismatch, item.span, "depends_on lists whole resources, like docker_image.web")
-                        .with_help("remove the attribute or index after TYPE.NAME"),
+                    Diagnostic::at(
+                        Code::TypeMismatch,
+                        item.span,
+                        "depends_on lists whole resources, like docker_image.web",
+                    )
+                    .with_help("remove the attribute or index after TYPE.NAME"),
                 );
             }
         }
@@ -176,11 +207,20 @@ impl<'a> Checker<'a, '_> {
     fn check_calls(&mut self, expr: &Expr) {
         let mut problems = Vec::new();
         expr.walk(&mut |e| {
-            let ExprKind::Call { name, args, expand_final } = &e.kind else {
+            let ExprKind::Call {
+                name,
+                args,
+                expand_final,
+            } = &e.kind
+            else {
                 return;
             };
             let Some(spec) = imm_stdlib::lookup_function(&name.name) else {
-                let d = Diagnostic::at(Code::UnknownFunction, name.span, format!("there is no function named \"{}\"", name.name));
+                let d = Diagnostic::at(
+                    Code::UnknownFunction,
+                    name.span,
+                    format!("there is no function named \"{}\"", name.name),
+                );
                 let hint = did_you_mean(&name.name, imm_stdlib::FUNCTIONS.iter().map(|f| f.name));
                 problems.push(match hint {
                     Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
@@ -193,8 +233,16 @@ impl<'a> Checker<'a, '_> {
             let too_many = spec.max_args.is_some_and(|m| n > m);
             if too_few || too_many {
                 problems.push(
-                    Diagnostic::at(Code::ArgumentCount, e.span, format!("{} takes {}, but {n} were given", spec.name, arity_text(spec)))
-                        .with_help(format!("the signature is {}", spec.signature)),
+                    Diagnostic::at(
+                        Code::ArgumentCount,
+                        e.span,
+                        format!(
+                            "{} takes {}, but {n} were given",
+                            spec.name,
+                            arity_text(spec)
+                        ),
+                    )
+                    .with_help(format!("the signature is {}", spec.signature)),
                 );
             }
         });
@@ -212,7 +260,11 @@ impl<'a> Checker<'a, '_> {
             "store" => self.resolve_named(r, first, "store", "store", decl.stores.keys()),
             "env" => {
                 if first.is_none() {
-                    self.push_needs_member(r, "env", "env.name or another attribute of the environment");
+                    self.push_needs_member(
+                        r,
+                        "env",
+                        "env.name or another attribute of the environment",
+                    );
                 }
             }
             "module" => {
@@ -224,23 +276,38 @@ impl<'a> Checker<'a, '_> {
                     return;
                 };
                 if !outputs.iter().any(|o| o == out) {
-                    let d = Diagnostic::at(Code::UnknownMember, member_span, format!("module \"{name}\" has no output \"{out}\""));
-                    self.diags.push(match did_you_mean(out, outputs.iter().map(String::as_str)) {
-                        Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                        None => d.with_help(format!("its outputs are: {}", outputs.join(", "))),
-                    });
+                    let d = Diagnostic::at(
+                        Code::UnknownMember,
+                        member_span,
+                        format!("module \"{name}\" has no output \"{out}\""),
+                    );
+                    self.diags.push(
+                        match did_you_mean(out, outputs.iter().map(String::as_str)) {
+                            Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                            None => d.with_help(format!("its outputs are: {}", outputs.join(", "))),
+                        },
+                    );
                 }
             }
             "count" => {
                 let has_count = site.resource.is_some_and(|res| res.count.is_some());
                 if !has_count || site.in_count_expr {
                     self.diags.push(
-                        Diagnostic::at(Code::CountIndexOutsideCount, r.span, "count.index is only valid inside a resource that sets count")
-                            .with_help("add count = N to this resource, or remove count.index"),
+                        Diagnostic::at(
+                            Code::CountIndexOutsideCount,
+                            r.span,
+                            "count.index is only valid inside a resource that sets count",
+                        )
+                        .with_help("add count = N to this resource, or remove count.index"),
                     );
                 } else if first != Some("index") {
                     self.diags.push(
-                        Diagnostic::at(Code::UnknownMember, r.span, "count has only the attribute \"index\"").with_help("write count.index"),
+                        Diagnostic::at(
+                            Code::UnknownMember,
+                            r.span,
+                            "count has only the attribute \"index\"",
+                        )
+                        .with_help("write count.index"),
                     );
                 }
             }
@@ -253,24 +320,38 @@ impl<'a> Checker<'a, '_> {
                     );
                 } else if !matches!(first, Some("key") | Some("value")) {
                     self.diags.push(
-                        Diagnostic::at(Code::UnknownMember, r.span, "each has only the attributes \"key\" and \"value\"")
-                            .with_help("write each.key or each.value"),
+                        Diagnostic::at(
+                            Code::UnknownMember,
+                            r.span,
+                            "each has only the attributes \"key\" and \"value\"",
+                        )
+                        .with_help("write each.key or each.value"),
                     );
                 }
             }
             "self" => {
                 if site.resource.is_none() {
                     self.diags.push(
-                        Diagnostic::at(Code::SelfOutsideResource, r.span, "self is only valid inside a resource")
-                            .with_help("refer to the resource as TYPE.NAME"),
+                        Diagnostic::at(
+                            Code::SelfOutsideResource,
+                            r.span,
+                            "self is only valid inside a resource",
+                        )
+                        .with_help("refer to the resource as TYPE.NAME"),
                     );
                 }
             }
             root if schema::resource_type(root).is_some() => self.resolve_resource(r, root, first),
             root => {
-                let mut candidates: Vec<&str> = vec!["var", "local", "env", "secret", "module", "store", "count", "each", "self"];
+                let mut candidates: Vec<&str> = vec![
+                    "var", "local", "env", "secret", "module", "store", "count", "each", "self",
+                ];
                 candidates.extend(schema::resource_type_names());
-                let d = Diagnostic::at(Code::UnknownName, r.root_span, format!("unknown name \"{root}\""));
+                let d = Diagnostic::at(
+                    Code::UnknownName,
+                    r.root_span,
+                    format!("unknown name \"{root}\""),
+                );
                 self.diags.push(match did_you_mean(root, candidates) {
                     Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
                     None => d.with_help("references start with var., local., env., secret., module., or a resource type"),
@@ -281,8 +362,12 @@ impl<'a> Checker<'a, '_> {
 
     fn push_needs_member(&mut self, r: &Reference, root: &str, example: &str) {
         self.diags.push(
-            Diagnostic::at(Code::UnknownName, r.span, format!("\"{root}\" cannot be used on its own"))
-                .with_help(format!("write {example}")),
+            Diagnostic::at(
+                Code::UnknownName,
+                r.span,
+                format!("\"{root}\" cannot be used on its own"),
+            )
+            .with_help(format!("write {example}")),
         );
     }
 
@@ -304,42 +389,83 @@ impl<'a> Checker<'a, '_> {
         if known.clone().any(|k| k == name) {
             return;
         }
-        let d = Diagnostic::at(Code::UnknownName, r.span, format!("{what} \"{name}\" is not declared"));
-        self.diags.push(match did_you_mean(name, known.map(String::as_str)) {
-            Some(s) => d.with_help(format!("did you mean {root}.{s}?")),
-            None => d.with_help(format!("declare it with a {} block", if root == "local" { "locals" } else { root_block(root) })),
-        });
+        let d = Diagnostic::at(
+            Code::UnknownName,
+            r.span,
+            format!("{what} \"{name}\" is not declared"),
+        );
+        self.diags
+            .push(match did_you_mean(name, known.map(String::as_str)) {
+                Some(s) => d.with_help(format!("did you mean {root}.{s}?")),
+                None => d.with_help(format!(
+                    "declare it with a {} block",
+                    if root == "local" {
+                        "locals"
+                    } else {
+                        root_block(root)
+                    }
+                )),
+            });
     }
 
     fn resolve_resource(&mut self, r: &Reference, type_name: &str, name: Option<&str>) {
         let Some(name) = name else {
             self.diags.push(
-                Diagnostic::at(Code::UnknownName, r.span, format!("\"{type_name}\" must be followed by a resource name"))
-                    .with_help(format!("write {type_name}.NAME")),
+                Diagnostic::at(
+                    Code::UnknownName,
+                    r.span,
+                    format!("\"{type_name}\" must be followed by a resource name"),
+                )
+                .with_help(format!("write {type_name}.NAME")),
             );
             return;
         };
         let key = format!("{type_name}.{name}");
         let Some(resource) = self.decl.resources.get(&key) else {
-            let same_type = self.decl.resources.values().filter(|res| res.type_name.name == type_name).map(|res| res.name.name.as_str());
-            let d = Diagnostic::at(Code::UnknownName, r.span, format!("resource {key} is not declared"));
+            let same_type = self
+                .decl
+                .resources
+                .values()
+                .filter(|res| res.type_name.name == type_name)
+                .map(|res| res.name.name.as_str());
+            let d = Diagnostic::at(
+                Code::UnknownName,
+                r.span,
+                format!("resource {key} is not declared"),
+            );
             self.diags.push(match did_you_mean(name, same_type) {
                 Some(s) => d.with_help(format!("did you mean {type_name}.{s}?")),
-                None => d.with_help(format!("declare it with resource \"{type_name}\" \"{name}\" {{ ... }}")),
+                None => d.with_help(format!(
+                    "declare it with resource \"{type_name}\" \"{name}\" {{ ... }}"
+                )),
             });
             return;
         };
         let Some(member) = r.path.get(1) else {
             return;
         };
-        if resource.schema.member_names().any(|m| m == member) || schema::META_ATTRS.iter().any(|m| m.name == member) {
+        if resource.schema.member_names().any(|m| m == member)
+            || schema::META_ATTRS.iter().any(|m| m.name == member)
+        {
             return;
         }
-        let d = Diagnostic::at(Code::UnknownMember, r.span, format!("{key} has no attribute \"{member}\""));
-        self.diags.push(match did_you_mean(member, resource.schema.member_names()) {
-            Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-            None => d.with_help(format!("its attributes are: {}", resource.schema.member_names().collect::<Vec<_>>().join(", "))),
-        });
+        let d = Diagnostic::at(
+            Code::UnknownMember,
+            r.span,
+            format!("{key} has no attribute \"{member}\""),
+        );
+        self.diags
+            .push(match did_you_mean(member, resource.schema.member_names()) {
+                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                None => d.with_help(format!(
+                    "its attributes are: {}",
+                    resource
+                        .schema
+                        .member_names()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            });
     }
 
     fn warn_unused_variables(&mut self) {
@@ -349,8 +475,12 @@ impl<'a> Checker<'a, '_> {
         for v in self.decl.variables.values() {
             if !self.used_vars.contains(&v.name.name) {
                 self.diags.push(
-                    Diagnostic::at(Code::UnusedVariable, v.name.span, format!("variable \"{}\" is never used", v.name.name))
-                        .with_help("remove the variable, or refer to it as var.NAME"),
+                    Diagnostic::at(
+                        Code::UnusedVariable,
+                        v.name.span,
+                        format!("variable \"{}\" is never used", v.name.name),
+                    )
+                    .with_help("remove the variable, or refer to it as var.NAME"),
                 );
             }
         }
@@ -376,14 +506,24 @@ impl<'a> Checker<'a, '_> {
 
     /// The chain of references from `r` to something environment-specific,
     /// if there is one: each hop is (span, text).
-    fn impure_path(&self, r: &Reference, visited: &mut HashSet<String>) -> Option<Vec<(Span, String)>> {
+    fn impure_path(
+        &self,
+        r: &Reference,
+        visited: &mut HashSet<String>,
+    ) -> Option<Vec<(Span, String)>> {
         let first = r.path.first().map(String::as_str).unwrap_or("");
         match r.root.as_str() {
-            "env" => Some(vec![(r.span, format!("env.{first} differs per environment"))]),
+            "env" => Some(vec![(
+                r.span,
+                format!("env.{first} differs per environment"),
+            )]),
             "secret" => Some(vec![(r.span, format!("secret.{first} is a secret"))]),
-            "var" if self.ctx.impure_vars.contains(first) => {
-                Some(vec![(r.span, format!("var.{first} is set per environment (or from an environment-specific value)"))])
-            }
+            "var" if self.ctx.impure_vars.contains(first) => Some(vec![(
+                r.span,
+                format!(
+                    "var.{first} is set per environment (or from an environment-specific value)"
+                ),
+            )]),
             "local" => {
                 if !visited.insert(first.to_string()) {
                     return None;
@@ -398,8 +538,13 @@ impl<'a> Checker<'a, '_> {
                 None
             }
             "self" if first == "runtime" => Some(vec![(r.span, "a runtime value".into())]),
-            root if schema::resource_type(root).is_some() && r.path.get(1).map(String::as_str) == Some("runtime") => {
-                Some(vec![(r.span, format!("{root}.{first}.runtime is run-time configuration"))])
+            root if schema::resource_type(root).is_some()
+                && r.path.get(1).map(String::as_str) == Some("runtime") =>
+            {
+                Some(vec![(
+                    r.span,
+                    format!("{root}.{first}.runtime is run-time configuration"),
+                )])
             }
             _ => None,
         }
@@ -411,7 +556,10 @@ impl<'a> Checker<'a, '_> {
         for (name, call) in &self.decl.modules {
             let mut impure = HashSet::new();
             for arg in &call.arguments {
-                let tainted = references(&arg.value).iter().filter(|r| !r.bound).any(|r| self.impure_path(r, &mut HashSet::new()).is_some());
+                let tainted = references(&arg.value)
+                    .iter()
+                    .filter(|r| !r.bound)
+                    .any(|r| self.impure_path(r, &mut HashSet::new()).is_some());
                 if tainted {
                     impure.insert(arg.name.name.clone());
                 }
@@ -431,9 +579,22 @@ impl<'a> Checker<'a, '_> {
             .locals
             .values()
             .map(|l| (Symbol::Local(l.name.name.clone()), vec![&l.value]))
-            .chain(decl.resources.values().map(|r| (Symbol::Resource(r.key()), resource_exprs(r))))
-            .chain(decl.modules.values().map(|m| (Symbol::Module(m.name.name.clone()), m.arguments.iter().map(|a| &a.value).collect())))
-            .chain(decl.outputs.values().map(|o| (Symbol::Output(o.name.name.clone()), vec![&o.value])))
+            .chain(
+                decl.resources
+                    .values()
+                    .map(|r| (Symbol::Resource(r.key()), resource_exprs(r))),
+            )
+            .chain(decl.modules.values().map(|m| {
+                (
+                    Symbol::Module(m.name.name.clone()),
+                    m.arguments.iter().map(|a| &a.value).collect(),
+                )
+            }))
+            .chain(
+                decl.outputs
+                    .values()
+                    .map(|o| (Symbol::Output(o.name.name.clone()), vec![&o.value])),
+            )
             .collect();
         for (symbol, _) in &symbols {
             let node = graph.add_node(symbol.clone());
@@ -459,10 +620,13 @@ impl<'a> Checker<'a, '_> {
                     }
                 }
             }
-            let deps: Vec<String> = seen.iter().filter_map(|s| match s {
-                Symbol::Resource(k) => Some(k.clone()),
-                _ => None,
-            }).collect();
+            let deps: Vec<String> = seen
+                .iter()
+                .filter_map(|s| match s {
+                    Symbol::Resource(k) => Some(k.clone()),
+                    _ => None,
+                })
+                .collect();
             match symbol {
                 Symbol::Resource(k) => {
                     resource_deps.insert(k.clone(), deps);
@@ -489,7 +653,12 @@ impl<'a> Checker<'a, '_> {
                 }
             }
         }
-        Analysis { order, resource_deps, module_deps, impure_module_args: self.impure_module_args() }
+        Analysis {
+            order,
+            resource_deps,
+            module_deps,
+            impure_module_args: self.impure_module_args(),
+        }
     }
 
     fn target_symbol(&self, r: &Reference) -> Option<Symbol> {
@@ -497,7 +666,9 @@ impl<'a> Checker<'a, '_> {
         match r.root.as_str() {
             "local" => Some(Symbol::Local(first.clone())),
             "module" => Some(Symbol::Module(first.clone())),
-            root if schema::resource_type(root).is_some() => Some(Symbol::Resource(format!("{root}.{first}"))),
+            root if schema::resource_type(root).is_some() => {
+                Some(Symbol::Resource(format!("{root}.{first}")))
+            }
             _ => None,
         }
     }
@@ -517,7 +688,14 @@ impl<'a> Checker<'a, '_> {
                 for e in graph.edges(n) {
                     use petgraph::visit::EdgeRef;
                     if members.contains(&e.target()) {
-                        edges.push((*e.weight(), format!("{} refers to {}", graph[n].display(), graph[e.target()].display())));
+                        edges.push((
+                            *e.weight(),
+                            format!(
+                                "{} refers to {}",
+                                graph[n].display(),
+                                graph[e.target()].display()
+                            ),
+                        ));
                     }
                 }
             }
@@ -525,9 +703,13 @@ impl<'a> Checker<'a, '_> {
             let mut names: Vec<String> = scc.iter().map(|n| graph[*n].display()).collect();
             names.sort();
             let (first_span, first_text) = edges[0].clone();
-            let mut d = Diagnostic::at(Code::Cycle, first_span, format!("a cycle of references: {}", names.join(" → ")))
-                .with_primary_label(first_text)
-                .with_help("break the cycle: one of these values must not depend on the others");
+            let mut d = Diagnostic::at(
+                Code::Cycle,
+                first_span,
+                format!("a cycle of references: {}", names.join(" → ")),
+            )
+            .with_primary_label(first_text)
+            .with_help("break the cycle: one of these values must not depend on the others");
             for (span, text) in edges.into_iter().skip(1) {
                 d = d.with_label(span, text);
             }
@@ -542,8 +724,16 @@ pub fn env_references(decl: &ModuleDecl) -> Vec<Reference> {
     let mut exprs: Vec<&Expr> = Vec::new();
     exprs.extend(decl.locals.values().map(|l| &l.value));
     exprs.extend(decl.outputs.values().map(|o| &o.value));
-    exprs.extend(decl.modules.values().flat_map(|m| m.arguments.iter().map(|a| &a.value)));
-    exprs.extend(decl.variables.values().flat_map(|v| v.validations.iter().flat_map(|x| [&x.condition, &x.message])));
+    exprs.extend(
+        decl.modules
+            .values()
+            .flat_map(|m| m.arguments.iter().map(|a| &a.value)),
+    );
+    exprs.extend(decl.variables.values().flat_map(|v| {
+        v.validations
+            .iter()
+            .flat_map(|x| [&x.condition, &x.message])
+    }));
     for r in decl.resources.values() {
         exprs.extend(resource_exprs(r));
     }

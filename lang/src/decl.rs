@@ -137,8 +137,18 @@ pub fn collect(bodies: &[Body], diags: &mut Diagnostics) -> ModuleDecl {
         for item in &body.items {
             match item {
                 Item::Attribute(attr) => diags.push(
-                    Diagnostic::at(Code::TopLevelAttribute, attr.name.span, format!("attribute \"{}\" cannot stand at the top level", attr.name.name))
-                        .with_help(format!("put it into a block, e.g. locals {{ {} = ... }}", attr.name.name)),
+                    Diagnostic::at(
+                        Code::TopLevelAttribute,
+                        attr.name.span,
+                        format!(
+                            "attribute \"{}\" cannot stand at the top level",
+                            attr.name.name
+                        ),
+                    )
+                    .with_help(format!(
+                        "put it into a block, e.g. locals {{ {} = ... }}",
+                        attr.name.name
+                    )),
                 ),
                 Item::Block(block) => collect_block(block, &mut decl, &mut first_state, diags),
             }
@@ -147,10 +157,19 @@ pub fn collect(bodies: &[Body], diags: &mut Diagnostics) -> ModuleDecl {
     decl
 }
 
-fn collect_block(block: &Block, decl: &mut ModuleDecl, first_state: &mut Option<Span>, diags: &mut Diagnostics) {
+fn collect_block(
+    block: &Block,
+    decl: &mut ModuleDecl,
+    first_state: &mut Option<Span>,
+    diags: &mut Diagnostics,
+) {
     let Some(top) = schema::top_level(&block.kind.name) else {
         let names: Vec<&str> = schema::TOP_LEVEL.iter().map(|t| t.name).collect();
-        let mut d = Diagnostic::at(Code::UnknownBlock, block.kind.span, format!("unknown block type \"{}\"", block.kind.name));
+        let mut d = Diagnostic::at(
+            Code::UnknownBlock,
+            block.kind.span,
+            format!("unknown block type \"{}\"", block.kind.name),
+        );
         d = match did_you_mean(&block.kind.name, names.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
             None => d.with_help(format!("the top-level blocks are: {}", names.join(", "))),
@@ -169,7 +188,12 @@ fn collect_block(block: &Block, decl: &mut ModuleDecl, first_state: &mut Option<
             Diagnostic::at(
                 Code::WrongLabels,
                 block.kind.span,
-                format!("a {} block takes {} label(s), found {}", top.name, top.labels.len(), block.labels.len()),
+                format!(
+                    "a {} block takes {} label(s), found {}",
+                    top.name,
+                    top.labels.len(),
+                    block.labels.len()
+                ),
             )
             .with_help(format!("write {expected}")),
         );
@@ -188,8 +212,17 @@ fn collect_block(block: &Block, decl: &mut ModuleDecl, first_state: &mut Option<
                 unexpected_block(b, "locals", diags);
             }
             for a in block.body.attributes() {
-                let local = Local { name: a.name.clone(), value: a.value.clone() };
-                insert_unique(&mut decl.locals, a.name.clone(), local, "local value", diags);
+                let local = Local {
+                    name: a.name.clone(),
+                    value: a.value.clone(),
+                };
+                insert_unique(
+                    &mut decl.locals,
+                    a.name.clone(),
+                    local,
+                    "local value",
+                    diags,
+                );
             }
         }
         "output" => {
@@ -202,28 +235,49 @@ fn collect_block(block: &Block, decl: &mut ModuleDecl, first_state: &mut Option<
             for b in block.body.blocks() {
                 unexpected_block(b, "environment", diags);
             }
-            let env = Environment { name: label(0), attributes: block.body.attributes().cloned().collect(), span: block.span };
-            insert_unique(&mut decl.environments, env.name.clone(), env, "environment", diags);
+            let env = Environment {
+                name: label(0),
+                attributes: block.body.attributes().cloned().collect(),
+                span: block.span,
+            };
+            insert_unique(
+                &mut decl.environments,
+                env.name.clone(),
+                env,
+                "environment",
+                diags,
+            );
         }
         "secret" => {
             check_body(&block.body, &top.body, &[], diags);
             if let Some(from) = block.body.attribute("from") {
-                let s = Secret { name: label(0), from: from.value.clone(), span: block.span };
+                let s = Secret {
+                    name: label(0),
+                    from: from.value.clone(),
+                    span: block.span,
+                };
                 insert_unique(&mut decl.secrets, s.name.clone(), s, "secret", diags);
             }
         }
         "store" => {
             check_body(&block.body, &top.body, &[], diags);
-            let s = Store { name: label(0), block: block.clone() };
+            let s = Store {
+                name: label(0),
+                block: block.clone(),
+            };
             insert_unique(&mut decl.stores, s.name.clone(), s, "store", diags);
         }
         "state" => {
             check_body(&block.body, &top.body, &[], diags);
             match first_state {
                 Some(first) => diags.push(
-                    Diagnostic::at(Code::Duplicate, block.kind.span, "a project has at most one state block")
-                        .with_label(*first, "first state block here")
-                        .with_help("remove one of the two state blocks"),
+                    Diagnostic::at(
+                        Code::Duplicate,
+                        block.kind.span,
+                        "a project has at most one state block",
+                    )
+                    .with_label(*first, "first state block here")
+                    .with_help("remove one of the two state blocks"),
                 ),
                 None => {
                     *first_state = Some(block.kind.span);
@@ -255,14 +309,25 @@ fn collect_block(block: &Block, decl: &mut ModuleDecl, first_state: &mut Option<
 }
 
 fn duplicate(what: &str, name: &str, second: Span, first: Span) -> Diagnostic {
-    Diagnostic::at(Code::Duplicate, second, format!("{what} \"{name}\" is defined twice"))
-        .with_primary_label("defined again here")
-        .with_label(first, "first defined here")
-        .with_help(format!("rename or remove one of the two definitions of \"{name}\""))
+    Diagnostic::at(
+        Code::Duplicate,
+        second,
+        format!("{what} \"{name}\" is defined twice"),
+    )
+    .with_primary_label("defined again here")
+    .with_label(first, "first defined here")
+    .with_help(format!(
+        "rename or remove one of the two definitions of \"{name}\""
+    ))
 }
 
-fn insert_unique<T>(map: &mut IndexMap<String, T>, name: Ident, value: T, what: &str, diags: &mut Diagnostics)
-where
+fn insert_unique<T>(
+    map: &mut IndexMap<String, T>,
+    name: Ident,
+    value: T,
+    what: &str,
+    diags: &mut Diagnostics,
+) where
     T: HasName,
 {
     if let Some(previous) = map.get(&name.name) {
@@ -331,8 +396,18 @@ fn check_duplicate_attributes(body: &Body, diags: &mut Diagnostics) {
 
 fn unexpected_block(block: &Block, parent: &str, diags: &mut Diagnostics) {
     diags.push(
-        Diagnostic::at(Code::UnexpectedBlock, block.kind.span, format!("a {parent} block cannot contain a \"{}\" block", block.kind.name))
-            .with_help(format!("write it as an attribute: {} = {{ ... }}", block.kind.name)),
+        Diagnostic::at(
+            Code::UnexpectedBlock,
+            block.kind.span,
+            format!(
+                "a {parent} block cannot contain a \"{}\" block",
+                block.kind.name
+            ),
+        )
+        .with_help(format!(
+            "write it as an attribute: {} = {{ ... }}",
+            block.kind.name
+        )),
     );
 }
 
@@ -345,14 +420,25 @@ fn check_body(body: &Body, schema: &BlockSchema, nested: &[&BlockSchema], diags:
             if schema.attrs.iter().any(|s| s.name == a.name.name) {
                 continue;
             }
-            diags.push(unknown_attribute(&a.name, schema.name, schema.attrs.iter().map(|s| s.name)));
+            diags.push(unknown_attribute(
+                &a.name,
+                schema.name,
+                schema.attrs.iter().map(|s| s.name),
+            ));
         }
     }
     for required in schema.attrs.iter().filter(|a| a.required) {
         if body.attribute(required.name).is_none() {
             diags.push(
-                Diagnostic::at(Code::MissingAttribute, body_anchor(body, schema), format!("the {} block needs the attribute \"{}\"", schema.name, required.name))
-                    .with_help(format!("add {} = ... ({})", required.name, required.doc)),
+                Diagnostic::at(
+                    Code::MissingAttribute,
+                    body_anchor(body, schema),
+                    format!(
+                        "the {} block needs the attribute \"{}\"",
+                        schema.name, required.name
+                    ),
+                )
+                .with_help(format!("add {} = ... ({})", required.name, required.doc)),
             );
         }
     }
@@ -360,10 +446,19 @@ fn check_body(body: &Body, schema: &BlockSchema, nested: &[&BlockSchema], diags:
     for b in body.blocks() {
         let Some(nested_schema) = nested.iter().find(|n| n.name == b.kind.name) else {
             let names: Vec<&str> = nested.iter().map(|n| n.name).collect();
-            let mut d = Diagnostic::at(Code::UnexpectedBlock, b.kind.span, format!("a {} block cannot contain a \"{}\" block", schema.name, b.kind.name));
+            let mut d = Diagnostic::at(
+                Code::UnexpectedBlock,
+                b.kind.span,
+                format!(
+                    "a {} block cannot contain a \"{}\" block",
+                    schema.name, b.kind.name
+                ),
+            );
             d = match did_you_mean(&b.kind.name, names.iter().copied()) {
                 Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                None if names.is_empty() => d.with_help(format!("the {} block takes no nested blocks", schema.name)),
+                None if names.is_empty() => {
+                    d.with_help(format!("the {} block takes no nested blocks", schema.name))
+                }
                 None => d.with_help(format!("allowed here: {}", names.join(", "))),
             };
             diags.push(d);
@@ -371,8 +466,12 @@ fn check_body(body: &Body, schema: &BlockSchema, nested: &[&BlockSchema], diags:
         };
         if !b.labels.is_empty() {
             diags.push(
-                Diagnostic::at(Code::WrongLabels, b.labels[0].span, format!("a {} block takes no labels", b.kind.name))
-                    .with_help(format!("write {} {{ ... }}", b.kind.name)),
+                Diagnostic::at(
+                    Code::WrongLabels,
+                    b.labels[0].span,
+                    format!("a {} block takes no labels", b.kind.name),
+                )
+                .with_help(format!("write {} {{ ... }}", b.kind.name)),
             );
         }
         if !nested_schema.repeatable {
@@ -398,8 +497,16 @@ fn body_anchor(body: &Body, _schema: &BlockSchema) -> Span {
         .unwrap_or_default()
 }
 
-pub fn unknown_attribute<'a>(name: &Ident, owner: &str, known: impl Iterator<Item = &'a str> + Clone) -> Diagnostic {
-    let d = Diagnostic::at(Code::UnknownAttribute, name.span, format!("\"{}\" is not an attribute of {owner}", name.name));
+pub fn unknown_attribute<'a>(
+    name: &Ident,
+    owner: &str,
+    known: impl Iterator<Item = &'a str> + Clone,
+) -> Diagnostic {
+    let d = Diagnostic::at(
+        Code::UnknownAttribute,
+        name.span,
+        format!("\"{}\" is not an attribute of {owner}", name.name),
+    );
     match did_you_mean(&name.name, known.clone()) {
         Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
         None => {
@@ -421,8 +528,12 @@ fn literal_bool(body: &Body, name: &str, diags: &mut Diagnostics) -> bool {
         ExprKind::Bool(b) => b,
         _ => {
             diags.push(
-                Diagnostic::at(Code::TypeMismatch, a.value.span, format!("\"{name}\" must be the literal true or false"))
-                    .with_help(format!("write {name} = true")),
+                Diagnostic::at(
+                    Code::TypeMismatch,
+                    a.value.span,
+                    format!("\"{name}\" must be the literal true or false"),
+                )
+                .with_help(format!("write {name} = true")),
             );
             false
         }
@@ -435,8 +546,12 @@ fn literal_string(body: &Body, name: &str, diags: &mut Diagnostics) -> Option<St
         Some(s) => Some(s.to_string()),
         None => {
             diags.push(
-                Diagnostic::at(Code::TypeMismatch, a.value.span, format!("\"{name}\" must be a literal string"))
-                    .with_help("write it as a plain \"string\" with no ${...}"),
+                Diagnostic::at(
+                    Code::TypeMismatch,
+                    a.value.span,
+                    format!("\"{name}\" must be a literal string"),
+                )
+                .with_help("write it as a plain \"string\" with no ${...}"),
             );
             None
         }
@@ -497,7 +612,11 @@ pub fn parse_type(expr: &Expr, diags: &mut Diagnostics) -> Option<Type> {
         },
         ExprKind::Call { name, args, .. } => {
             let [arg] = args.as_slice() else {
-                return bad(diags, expr.span, &format!("{}(...) with {} arguments", name.name, args.len()));
+                return bad(
+                    diags,
+                    expr.span,
+                    &format!("{}(...) with {} arguments", name.name, args.len()),
+                );
             };
             match name.name.as_str() {
                 "list" => parse_type(arg, diags).map(|t| Type::List(Box::new(t))),
@@ -521,12 +640,20 @@ pub fn parse_type(expr: &Expr, diags: &mut Diagnostics) -> Option<Type> {
                     let ExprKind::Tuple(items) = &arg.kind else {
                         return bad(diags, arg.span, "the argument of tuple(...)");
                     };
-                    items.iter().map(|i| parse_type(i, diags)).collect::<Option<Vec<_>>>().map(Type::Tuple)
+                    items
+                        .iter()
+                        .map(|i| parse_type(i, diags))
+                        .collect::<Option<Vec<_>>>()
+                        .map(Type::Tuple)
                 }
                 other => bad(diags, name.span, &format!("\"{other}(...)\"")),
             }
         }
-        ExprKind::Template(_) => bad(diags, expr.span, "a string (types are written without quotes)"),
+        ExprKind::Template(_) => bad(
+            diags,
+            expr.span,
+            "a string (types are written without quotes)",
+        ),
         _ => bad(diags, expr.span, "this expression"),
     }
 }
@@ -548,8 +675,12 @@ fn output(block: &Block, name: Ident, diags: &mut Diagnostics) -> Output {
 fn module_call(block: &Block, name: Ident, diags: &mut Diagnostics) -> Option<ModuleCall> {
     let Some(source_attr) = block.body.attribute("source") else {
         diags.push(
-            Diagnostic::at(Code::MissingAttribute, name.span, format!("module \"{}\" needs the attribute \"source\"", name.name))
-                .with_help("add source = \"./dir\" or source = \"std/NAME\""),
+            Diagnostic::at(
+                Code::MissingAttribute,
+                name.span,
+                format!("module \"{}\" needs the attribute \"source\"", name.name),
+            )
+            .with_help("add source = \"./dir\" or source = \"std/NAME\""),
         );
         return None;
     };
@@ -558,17 +689,34 @@ fn module_call(block: &Block, name: Ident, diags: &mut Diagnostics) -> Option<Mo
         name,
         source,
         source_span: source_attr.value.span,
-        arguments: block.body.attributes().filter(|a| a.name.name != "source").cloned().collect(),
+        arguments: block
+            .body
+            .attributes()
+            .filter(|a| a.name.name != "source")
+            .cloned()
+            .collect(),
         span: block.span,
     })
 }
 
-fn resource(block: &Block, type_name: Ident, name: Ident, diags: &mut Diagnostics) -> Option<Resource> {
+fn resource(
+    block: &Block,
+    type_name: Ident,
+    name: Ident,
+    diags: &mut Diagnostics,
+) -> Option<Resource> {
     let Some(schema) = schema::resource_type(&type_name.name) else {
-        let d = Diagnostic::at(Code::UnknownResourceType, type_name.span, format!("unknown resource type \"{}\"", type_name.name));
+        let d = Diagnostic::at(
+            Code::UnknownResourceType,
+            type_name.span,
+            format!("unknown resource type \"{}\"", type_name.name),
+        );
         let d = match did_you_mean(&type_name.name, schema::resource_type_names()) {
             Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-            None => d.with_help(format!("the resource types are: {}", schema::resource_type_names().collect::<Vec<_>>().join(", "))),
+            None => d.with_help(format!(
+                "the resource types are: {}",
+                schema::resource_type_names().collect::<Vec<_>>().join(", ")
+            )),
         };
         diags.push(d);
         return None;
@@ -578,15 +726,26 @@ fn resource(block: &Block, type_name: Ident, name: Ident, diags: &mut Diagnostic
     let owner = format!("resource type {}", schema.type_name);
     for a in body.attributes() {
         if schema.attr(&a.name.name).is_none() {
-            let known = schema.attrs.iter().chain(schema::META_ATTRS).map(|s| s.name);
+            let known = schema
+                .attrs
+                .iter()
+                .chain(schema::META_ATTRS)
+                .map(|s| s.name);
             diags.push(unknown_attribute(&a.name, &owner, known));
         }
     }
     for required in schema.attrs.iter().filter(|a| a.required) {
         if body.attribute(required.name).is_none() {
             diags.push(
-                Diagnostic::at(Code::MissingAttribute, name.span, format!("resource {}.{} needs the attribute \"{}\"", type_name.name, name.name, required.name))
-                    .with_help(format!("add {} = ... ({})", required.name, required.doc)),
+                Diagnostic::at(
+                    Code::MissingAttribute,
+                    name.span,
+                    format!(
+                        "resource {}.{} needs the attribute \"{}\"",
+                        type_name.name, name.name, required.name
+                    ),
+                )
+                .with_help(format!("add {} = ... ({})", required.name, required.doc)),
             );
         }
     }
@@ -595,7 +754,14 @@ fn resource(block: &Block, type_name: Ident, name: Ident, diags: &mut Diagnostic
     for b in body.blocks() {
         let Some(block_schema) = nested.iter().find(|n| n.name == b.kind.name) else {
             let names: Vec<&str> = nested.iter().map(|n| n.name).collect();
-            let d = Diagnostic::at(Code::UnexpectedBlock, b.kind.span, format!("resource type {} has no \"{}\" block", schema.type_name, b.kind.name));
+            let d = Diagnostic::at(
+                Code::UnexpectedBlock,
+                b.kind.span,
+                format!(
+                    "resource type {} has no \"{}\" block",
+                    schema.type_name, b.kind.name
+                ),
+            );
             let d = match did_you_mean(&b.kind.name, names.iter().copied()) {
                 Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
                 None => d.with_help(format!("allowed blocks: {}", names.join(", "))),
@@ -612,8 +778,12 @@ fn resource(block: &Block, type_name: Ident, name: Ident, diags: &mut Diagnostic
         }
         if !b.labels.is_empty() {
             diags.push(
-                Diagnostic::at(Code::WrongLabels, b.labels[0].span, format!("a {} block takes no labels", b.kind.name))
-                    .with_help(format!("write {} {{ ... }}", b.kind.name)),
+                Diagnostic::at(
+                    Code::WrongLabels,
+                    b.labels[0].span,
+                    format!("a {} block takes no labels", b.kind.name),
+                )
+                .with_help(format!("write {} {{ ... }}", b.kind.name)),
             );
         }
         check_nested_attributes(b, block_schema, diags);
@@ -622,9 +792,13 @@ fn resource(block: &Block, type_name: Ident, name: Ident, diags: &mut Diagnostic
     let for_each = body.attribute("for_each");
     if let (Some(c), Some(f)) = (count, for_each) {
         diags.push(
-            Diagnostic::at(Code::CountAndForEach, f.name.span, "a resource cannot set both count and for_each")
-                .with_label(c.name.span, "count is set here")
-                .with_help("keep only one of count and for_each"),
+            Diagnostic::at(
+                Code::CountAndForEach,
+                f.name.span,
+                "a resource cannot set both count and for_each",
+            )
+            .with_label(c.name.span, "count is set here")
+            .with_help("keep only one of count and for_each"),
         );
     }
     Some(Resource {
@@ -642,14 +816,25 @@ fn check_nested_attributes(b: &Block, schema: &BlockSchema, diags: &mut Diagnost
     check_duplicate_attributes(&b.body, diags);
     for a in b.body.attributes() {
         if !schema.attrs.iter().any(|s| s.name == a.name.name) {
-            diags.push(unknown_attribute(&a.name, &format!("the {} block", schema.name), schema.attrs.iter().map(|s| s.name)));
+            diags.push(unknown_attribute(
+                &a.name,
+                &format!("the {} block", schema.name),
+                schema.attrs.iter().map(|s| s.name),
+            ));
         }
     }
     for required in schema.attrs.iter().filter(|a| a.required) {
         if b.body.attribute(required.name).is_none() {
             diags.push(
-                Diagnostic::at(Code::MissingAttribute, b.kind.span, format!("the {} block needs the attribute \"{}\"", schema.name, required.name))
-                    .with_help(format!("add {} = ... ({})", required.name, required.doc)),
+                Diagnostic::at(
+                    Code::MissingAttribute,
+                    b.kind.span,
+                    format!(
+                        "the {} block needs the attribute \"{}\"",
+                        schema.name, required.name
+                    ),
+                )
+                .with_help(format!("add {} = ... ({})", required.name, required.doc)),
             );
         }
     }

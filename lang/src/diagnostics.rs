@@ -290,7 +290,10 @@ impl Diagnostics {
 }
 
 /// Suggests the closest candidate by edit distance ("did you mean …").
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
@@ -316,7 +319,12 @@ pub fn render_human(diag: &Diagnostic, sources: &SourceMap, color: bool, width: 
     let adapter = MietteAdapter::new(diag, sources);
     let mut out = String::new();
     if handler.render_report(&mut out, &adapter).is_err() {
-        return format!("{}[{}]: {}\n", severity_word(diag.severity), diag.code, diag.message);
+        return format!(
+            "{}[{}]: {}\n",
+            severity_word(diag.severity),
+            diag.code,
+            diag.message
+        );
     }
     out
 }
@@ -384,9 +392,10 @@ impl MietteAdapter {
         let mut source = None;
         if let Some(span) = diag.span {
             if let Some(file) = sources.get(span.file) {
-                source = Some(
-                    miette::NamedSource::new(file.path.display().to_string(), file.text.to_string()),
-                );
+                source = Some(miette::NamedSource::new(
+                    file.path.display().to_string(),
+                    file.text.to_string(),
+                ));
                 labels.push(miette::LabeledSpan::new_primary_with_span(
                     diag.primary_label.clone(),
                     (span.start as usize, (span.end - span.start) as usize),
@@ -396,10 +405,17 @@ impl MietteAdapter {
                 if label.span.file == span.file {
                     labels.push(miette::LabeledSpan::new_with_span(
                         Some(label.message.clone()),
-                        (label.span.start as usize, (label.span.end - label.span.start) as usize),
+                        (
+                            label.span.start as usize,
+                            (label.span.end - label.span.start) as usize,
+                        ),
                     ));
                 } else {
-                    help_lines.push(format!("{}: {}", sources.location(label.span), label.message));
+                    help_lines.push(format!(
+                        "{}: {}",
+                        sources.location(label.span),
+                        label.message
+                    ));
                 }
             }
         }
@@ -466,13 +482,20 @@ mod tests {
     fn codes_are_unique_and_all_listed() {
         let mut seen = std::collections::HashSet::new();
         for (code, _, _) in Code::ALL {
-            assert!(seen.insert(code.as_str()), "duplicate code {}", code.as_str());
+            assert!(
+                seen.insert(code.as_str()),
+                "duplicate code {}",
+                code.as_str()
+            );
         }
     }
 
     #[test]
     fn did_you_mean_finds_close_names() {
-        assert_eq!(did_you_mean("regoin", ["region", "name"]), Some("region".into()));
+        assert_eq!(
+            did_you_mean("regoin", ["region", "name"]),
+            Some("region".into())
+        );
         assert_eq!(did_you_mean("zzz", ["region", "name"]), None);
     }
 }

@@ -37,7 +37,11 @@ pub struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    pub fn new(module_dir: &Path, sources: &'a mut SourceMap, templates: &'a mut TemplateCache) -> Evaluator<'a> {
+    pub fn new(
+        module_dir: &Path,
+        sources: &'a mut SourceMap,
+        templates: &'a mut TemplateCache,
+    ) -> Evaluator<'a> {
         Evaluator {
             roots: HashMap::new(),
             module_dir: module_dir.to_path_buf(),
@@ -53,11 +57,24 @@ impl<'a> Evaluator<'a> {
             ExprKind::Bool(b) => Ok(Value::Bool(*b)),
             ExprKind::Number(n) => Ok(Value::Number(*n)),
             ExprKind::Template(parts) => self.template(parts),
-            ExprKind::Variable(_) | ExprKind::GetAttr(..) | ExprKind::Index(..) => self.traversal(expr),
+            ExprKind::Variable(_) | ExprKind::GetAttr(..) | ExprKind::Index(..) => {
+                self.traversal(expr)
+            }
             ExprKind::Splat(source, each) => self.splat(source, each),
-            ExprKind::SplatItem => Ok(self.lookup_bound("[*]").cloned().unwrap_or(Value::Unknown(Type::Any))),
-            ExprKind::Call { name, args, expand_final } => self.call(expr, name, args, *expand_final),
-            ExprKind::Tuple(items) => items.iter().map(|e| self.eval(e)).collect::<Result<Vec<_>, _>>().map(Value::List),
+            ExprKind::SplatItem => Ok(self
+                .lookup_bound("[*]")
+                .cloned()
+                .unwrap_or(Value::Unknown(Type::Any))),
+            ExprKind::Call {
+                name,
+                args,
+                expand_final,
+            } => self.call(expr, name, args, *expand_final),
+            ExprKind::Tuple(items) => items
+                .iter()
+                .map(|e| self.eval(e))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::List),
             ExprKind::Object(items) => self.object(items),
             ExprKind::For(f) => self.for_expr(expr.span, f),
             ExprKind::Conditional(c, a, b) => self.conditional(c, a, b),
@@ -68,7 +85,11 @@ impl<'a> Evaluator<'a> {
     }
 
     fn lookup_bound(&self, name: &str) -> Option<&Value> {
-        self.bound.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.bound
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     /// `a.b[0].c`: borrowed from the roots as far as possible, so looking
@@ -91,7 +112,10 @@ impl<'a> Evaluator<'a> {
         }
         let owned_root;
         let mut current: &Value = match &cursor.kind {
-            ExprKind::Variable(name) => match self.lookup_bound(&name.name).or_else(|| self.roots.get(&name.name)) {
+            ExprKind::Variable(name) => match self
+                .lookup_bound(&name.name)
+                .or_else(|| self.roots.get(&name.name))
+            {
                 Some(v) => v,
                 None => return Ok(Value::Unknown(Type::Any)),
             },
@@ -108,7 +132,9 @@ impl<'a> Evaluator<'a> {
             }
             let next = match (&step.kind, key) {
                 (ExprKind::GetAttr(_, name), _) => get_attr(current, name)?,
-                (ExprKind::Index(_, index), Some(key)) => index_value(current, &key, index.span, step.span)?,
+                (ExprKind::Index(_, index), Some(key)) => {
+                    index_value(current, &key, index.span, step.span)?
+                }
                 _ => return Ok(Value::Unknown(Type::Any)),
             };
             match next {
@@ -120,10 +146,19 @@ impl<'a> Evaluator<'a> {
             }
         }
         let value = current.clone();
-        Ok(if sensitive { value.mark_sensitive() } else { value })
+        Ok(if sensitive {
+            value.mark_sensitive()
+        } else {
+            value
+        })
     }
 
-    fn finish_owned(&mut self, mut value: Value, rest: &[&Expr], mut sensitive: bool) -> EvalResult {
+    fn finish_owned(
+        &mut self,
+        mut value: Value,
+        rest: &[&Expr],
+        mut sensitive: bool,
+    ) -> EvalResult {
         for step in rest {
             if let Value::Sensitive(inner) = value {
                 sensitive = true;
@@ -138,7 +173,11 @@ impl<'a> Evaluator<'a> {
                 _ => Value::Unknown(Type::Any),
             };
         }
-        Ok(if sensitive { value.mark_sensitive() } else { value })
+        Ok(if sensitive {
+            value.mark_sensitive()
+        } else {
+            value
+        })
     }
 
     fn splat(&mut self, source: &Expr, each: &Expr) -> EvalResult {
@@ -162,7 +201,11 @@ impl<'a> Evaluator<'a> {
             out.push(result?);
         }
         let list = Value::List(out);
-        Ok(if sensitive { list.mark_sensitive() } else { list })
+        Ok(if sensitive {
+            list.mark_sensitive()
+        } else {
+            list
+        })
     }
 
     fn template(&mut self, parts: &[TemplatePart]) -> EvalResult {
@@ -184,19 +227,40 @@ impl<'a> Evaluator<'a> {
                         Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
                         Value::Unknown(_) => unknown = true,
                         Value::Null => {
-                            return Err(Diagnostic::at(Code::TypeMismatch, e.span, "a null value cannot be interpolated")
-                                .with_help("give the value a default, e.g. coalesce(x, \"\")"))
+                            return Err(Diagnostic::at(
+                                Code::TypeMismatch,
+                                e.span,
+                                "a null value cannot be interpolated",
+                            )
+                            .with_help("give the value a default, e.g. coalesce(x, \"\")"))
                         }
                         other => {
-                            return Err(Diagnostic::at(Code::TypeMismatch, e.span, format!("a {} cannot be interpolated into a string", other.type_name()))
-                                .with_help("convert it first, e.g. join(\",\", list) or jsonencode(value)"))
+                            return Err(Diagnostic::at(
+                                Code::TypeMismatch,
+                                e.span,
+                                format!(
+                                    "a {} cannot be interpolated into a string",
+                                    other.type_name()
+                                ),
+                            )
+                            .with_help(
+                                "convert it first, e.g. join(\",\", list) or jsonencode(value)",
+                            ))
                         }
                     }
                 }
             }
         }
-        let value = if unknown { Value::Unknown(Type::String) } else { Value::String(out) };
-        Ok(if sensitive { value.mark_sensitive() } else { value })
+        let value = if unknown {
+            Value::Unknown(Type::String)
+        } else {
+            Value::String(out)
+        };
+        Ok(if sensitive {
+            value.mark_sensitive()
+        } else {
+            value
+        })
     }
 
     fn object(&mut self, items: &[(ObjectKey, Expr)]) -> EvalResult {
@@ -210,7 +274,14 @@ impl<'a> Evaluator<'a> {
                     Value::Bool(b) => b.to_string(),
                     Value::Unknown(_) => return Ok(Value::Unknown(Type::Any)),
                     other => {
-                        return Err(Diagnostic::at(Code::TypeMismatch, e.span, format!("an object key must be a string, not a {}", other.type_name())))
+                        return Err(Diagnostic::at(
+                            Code::TypeMismatch,
+                            e.span,
+                            format!(
+                                "an object key must be a string, not a {}",
+                                other.type_name()
+                            ),
+                        ))
                     }
                 },
             };
@@ -222,16 +293,34 @@ impl<'a> Evaluator<'a> {
     fn for_expr(&mut self, span: Span, f: &ForExpr) -> EvalResult {
         let (collection, sensitive) = self.eval(&f.collection)?.unmark_deep();
         let pairs: Vec<(Value, Value)> = match collection {
-            Value::List(items) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
+            Value::List(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Number(i as f64), v))
+                .collect(),
             Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
-            Value::Map(map) => map.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Value::Map(map) => map
+                .into_iter()
+                .map(|(k, v)| (Value::String(k), v))
+                .collect(),
             Value::Unknown(_) => return Ok(Value::Unknown(Type::Any)),
             Value::Null => {
-                return Err(Diagnostic::at(Code::TypeMismatch, f.collection.span, "a for expression cannot iterate over null")
-                    .with_help("use an empty list [] instead of null"))
+                return Err(Diagnostic::at(
+                    Code::TypeMismatch,
+                    f.collection.span,
+                    "a for expression cannot iterate over null",
+                )
+                .with_help("use an empty list [] instead of null"))
             }
             other => {
-                return Err(Diagnostic::at(Code::TypeMismatch, f.collection.span, format!("a for expression needs a list, set or map, not a {}", other.type_name())))
+                return Err(Diagnostic::at(
+                    Code::TypeMismatch,
+                    f.collection.span,
+                    format!(
+                        "a for expression needs a list, set or map, not a {}",
+                        other.type_name()
+                    ),
+                ))
             }
         };
         let mut list = Vec::new();
@@ -250,14 +339,23 @@ impl<'a> Evaluator<'a> {
         let _ = span;
         let value = if f.key.is_some() {
             if f.grouping {
-                Value::Map(grouped.into_iter().map(|(k, v)| (k, Value::List(v))).collect())
+                Value::Map(
+                    grouped
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::List(v)))
+                        .collect(),
+                )
             } else {
                 Value::Map(map)
             }
         } else {
             Value::List(list)
         };
-        Ok(if sensitive { value.mark_sensitive() } else { value })
+        Ok(if sensitive {
+            value.mark_sensitive()
+        } else {
+            value
+        })
     }
 
     fn for_item(
@@ -273,7 +371,14 @@ impl<'a> Evaluator<'a> {
                 Value::Bool(false) => return Ok(()),
                 Value::Unknown(_) => return Ok(()),
                 other => {
-                    return Err(Diagnostic::at(Code::TypeMismatch, cond.span, format!("the if condition must be a bool, not a {}", other.type_name())))
+                    return Err(Diagnostic::at(
+                        Code::TypeMismatch,
+                        cond.span,
+                        format!(
+                            "the if condition must be a bool, not a {}",
+                            other.type_name()
+                        ),
+                    ))
                 }
             }
         }
@@ -286,7 +391,14 @@ impl<'a> Evaluator<'a> {
             Value::Number(n) => format_number(n),
             Value::Bool(b) => b.to_string(),
             other => {
-                return Err(Diagnostic::at(Code::TypeMismatch, key_expr.span, format!("an object key must be a string, not a {}", other.type_name())))
+                return Err(Diagnostic::at(
+                    Code::TypeMismatch,
+                    key_expr.span,
+                    format!(
+                        "an object key must be a string, not a {}",
+                        other.type_name()
+                    ),
+                ))
             }
         };
         let value = self.eval(&f.value)?;
@@ -295,8 +407,12 @@ impl<'a> Evaluator<'a> {
             return Ok(());
         }
         if map.contains_key(&key) {
-            return Err(Diagnostic::at(Code::Duplicate, key_expr.span, format!("two elements produce the key \"{key}\""))
-                .with_help("make the keys unique, or add ... after the value to group values by key"));
+            return Err(Diagnostic::at(
+                Code::Duplicate,
+                key_expr.span,
+                format!("two elements produce the key \"{key}\""),
+            )
+            .with_help("make the keys unique, or add ... after the value to group values by key"));
         }
         map.insert(key, value);
         Ok(())
@@ -315,25 +431,45 @@ impl<'a> Evaluator<'a> {
                 return Ok(Value::Unknown(Type::Any));
             }
             other => {
-                return Err(Diagnostic::at(Code::TypeMismatch, cond.span, format!("the condition must be a bool, not a {}", other.type_name()))
-                    .with_help("compare it, e.g. x != \"\" ? a : b"))
+                return Err(Diagnostic::at(
+                    Code::TypeMismatch,
+                    cond.span,
+                    format!("the condition must be a bool, not a {}", other.type_name()),
+                )
+                .with_help("compare it, e.g. x != \"\" ? a : b"))
             }
         };
         let value = self.eval(chosen)?;
-        Ok(if sensitive { value.mark_sensitive() } else { value })
+        Ok(if sensitive {
+            value.mark_sensitive()
+        } else {
+            value
+        })
     }
 
     fn unary(&mut self, span: Span, op: UnaryOp, operand: &Expr) -> EvalResult {
         let (v, sensitive) = self.eval(operand)?.unmark_deep();
         let result = match (op, v) {
-            (_, Value::Unknown(_)) => Value::Unknown(if op == UnaryOp::Not { Type::Bool } else { Type::Number }),
+            (_, Value::Unknown(_)) => Value::Unknown(if op == UnaryOp::Not {
+                Type::Bool
+            } else {
+                Type::Number
+            }),
             (UnaryOp::Not, Value::Bool(b)) => Value::Bool(!b),
             (UnaryOp::Neg, v) => Value::Number(-operand_number(&v, operand.span, "-")?),
             (UnaryOp::Not, other) => {
-                return Err(Diagnostic::at(Code::InvalidOperand, span, format!("! needs a bool, not a {}", other.type_name())))
+                return Err(Diagnostic::at(
+                    Code::InvalidOperand,
+                    span,
+                    format!("! needs a bool, not a {}", other.type_name()),
+                ))
             }
         };
-        Ok(if sensitive { result.mark_sensitive() } else { result })
+        Ok(if sensitive {
+            result.mark_sensitive()
+        } else {
+            result
+        })
     }
 
     fn binary(&mut self, span: Span, op: BinaryOp, a: &Expr, b: &Expr) -> EvalResult {
@@ -349,7 +485,9 @@ impl<'a> Evaluator<'a> {
         let sensitive = ls || rs;
         if left.contains_unknown() || right.contains_unknown() {
             let ty = match op {
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => Type::Number,
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
+                    Type::Number
+                }
                 _ => Type::Bool,
             };
             return Ok(mark(Value::Unknown(ty), sensitive));
@@ -378,12 +516,18 @@ impl<'a> Evaluator<'a> {
                 let Some(arg) = args.first() else {
                     return Err(arity_error(expr.span, name));
                 };
-                return Ok(Value::Bool(self.eval(arg).is_ok_and(|v| !v.contains_unknown())));
+                return Ok(Value::Bool(
+                    self.eval(arg).is_ok_and(|v| !v.contains_unknown()),
+                ));
             }
             _ => {}
         }
         let Some(spec) = imm_stdlib::lookup_function(&name.name) else {
-            let d = Diagnostic::at(Code::UnknownFunction, name.span, format!("there is no function named \"{}\"", name.name));
+            let d = Diagnostic::at(
+                Code::UnknownFunction,
+                name.span,
+                format!("there is no function named \"{}\"", name.name),
+            );
             let names = imm_stdlib::FUNCTIONS.iter().map(|f| f.name);
             return Err(match did_you_mean(&name.name, names) {
                 Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
@@ -404,7 +548,11 @@ impl<'a> Evaluator<'a> {
                     }
                     (Value::Unknown(_), _) => return Ok(Value::Unknown(Type::Any)),
                     (other, _) => {
-                        return Err(Diagnostic::at(Code::TypeMismatch, arg.span, format!("... needs a list to expand, not a {}", other.type_name())))
+                        return Err(Diagnostic::at(
+                            Code::TypeMismatch,
+                            arg.span,
+                            format!("... needs a list to expand, not a {}", other.type_name()),
+                        ))
                     }
                 }
                 continue;
@@ -412,18 +560,28 @@ impl<'a> Evaluator<'a> {
             values.push(v);
             arg_spans.push(arg.span);
         }
-        let arity_ok = values.len() >= spec.min_args && spec.max_args.is_none_or(|m| values.len() <= m);
+        let arity_ok =
+            values.len() >= spec.min_args && spec.max_args.is_none_or(|m| values.len() <= m);
         if !arity_ok {
             return Err(arity_error(expr.span, name));
         }
         if spec.name == "templatefile" {
             return self.templatefile(expr, values, &arg_spans);
         }
-        let ctx = CallContext { module_dir: &self.module_dir };
+        let ctx = CallContext {
+            module_dir: &self.module_dir,
+        };
         imm_stdlib::call(spec.name, values, &ctx).map_err(|e| {
-            let span = e.argument.and_then(|i| arg_spans.get(i).copied()).unwrap_or(expr.span);
-            Diagnostic::at(Code::FunctionFailed, span, format!("{}: {}", spec.name, e.message))
-                .with_help(format!("the signature is {}", spec.signature))
+            let span = e
+                .argument
+                .and_then(|i| arg_spans.get(i).copied())
+                .unwrap_or(expr.span);
+            Diagnostic::at(
+                Code::FunctionFailed,
+                span,
+                format!("{}: {}", spec.name, e.message),
+            )
+            .with_help(format!("the signature is {}", spec.signature))
         })
     }
 
@@ -436,11 +594,15 @@ impl<'a> Evaluator<'a> {
                 Err(d) => last_error = Some(d),
             }
         }
-        Err(Diagnostic::at(Code::FunctionFailed, expr.span, "try: no argument evaluated without an error")
-            .with_help(match last_error {
-                Some(d) => format!("the last error was: {}", d.message),
-                None => "give try at least one argument".into(),
-            }))
+        Err(Diagnostic::at(
+            Code::FunctionFailed,
+            expr.span,
+            "try: no argument evaluated without an error",
+        )
+        .with_help(match last_error {
+            Some(d) => format!("the last error was: {}", d.message),
+            None => "give try at least one argument".into(),
+        }))
     }
 
     fn templatefile(&mut self, expr: &Expr, args: Vec<Value>, spans: &[Span]) -> EvalResult {
@@ -454,12 +616,30 @@ impl<'a> Evaluator<'a> {
         let path = match &plain[0] {
             Value::String(s) => s.clone(),
             Value::Unknown(_) => return Ok(Value::Unknown(Type::String)),
-            other => return Err(Diagnostic::at(Code::TypeMismatch, spans[0], format!("templatefile: the path must be a string, not a {}", other.type_name()))),
+            other => {
+                return Err(Diagnostic::at(
+                    Code::TypeMismatch,
+                    spans[0],
+                    format!(
+                        "templatefile: the path must be a string, not a {}",
+                        other.type_name()
+                    ),
+                ))
+            }
         };
         let vars = match &plain[1] {
             Value::Map(m) => m.clone(),
             Value::Unknown(_) => return Ok(Value::Unknown(Type::String)),
-            other => return Err(Diagnostic::at(Code::TypeMismatch, spans[1], format!("templatefile: the variables must be an object, not a {}", other.type_name()))),
+            other => {
+                return Err(Diagnostic::at(
+                    Code::TypeMismatch,
+                    spans[1],
+                    format!(
+                        "templatefile: the variables must be an object, not a {}",
+                        other.type_name()
+                    ),
+                ))
+            }
         };
         let full = self.module_dir.join(&path);
         let parts = self.load_template(&full, spans[0])?;
@@ -479,23 +659,40 @@ impl<'a> Evaluator<'a> {
         self.bound = saved_bound;
         let value = result.map_err(|d| {
             let location = d.span.map(|s| self.sources.location(s)).unwrap_or_default();
-            Diagnostic::at(d.code, expr.span, format!("templatefile(\"{path}\"): {} (at {location})", d.message))
-                .with_help(d.help.unwrap_or_else(|| "fix the template or the variables passed to it".into()))
+            Diagnostic::at(
+                d.code,
+                expr.span,
+                format!("templatefile(\"{path}\"): {} (at {location})", d.message),
+            )
+            .with_help(
+                d.help
+                    .unwrap_or_else(|| "fix the template or the variables passed to it".into()),
+            )
         })?;
         Ok(mark(value, sensitive))
     }
 
-    fn load_template(&mut self, full: &Path, span: Span) -> Result<Rc<Vec<TemplatePart>>, Diagnostic> {
+    fn load_template(
+        &mut self,
+        full: &Path,
+        span: Span,
+    ) -> Result<Rc<Vec<TemplatePart>>, Diagnostic> {
         if let Some(parts) = self.templates.parsed.get(full) {
             return Ok(parts.clone());
         }
         let text = std::fs::read_to_string(full).map_err(|e| {
-            Diagnostic::at(Code::FunctionFailed, span, format!("templatefile: cannot read \"{}\": {e}", full.display()))
-                .with_help("the path is relative to the module's directory")
+            Diagnostic::at(
+                Code::FunctionFailed,
+                span,
+                format!("templatefile: cannot read \"{}\": {e}", full.display()),
+            )
+            .with_help("the path is relative to the module's directory")
         })?;
         let file = self.sources.add(full.to_path_buf(), text.clone());
         let parts = Rc::new(parse_template(file, &text)?);
-        self.templates.parsed.insert(full.to_path_buf(), parts.clone());
+        self.templates
+            .parsed
+            .insert(full.to_path_buf(), parts.clone());
         Ok(parts)
     }
 }
@@ -503,13 +700,19 @@ impl<'a> Evaluator<'a> {
 /// The first name a template refers to that its variables do not define.
 fn first_unbound_name(parts: &[TemplatePart], vars: &BTreeMap<String, Value>) -> Option<Reference> {
     parts.iter().find_map(|part| match part {
-        TemplatePart::Interpolation(e) => references(e).into_iter().find(|r| !r.bound && !vars.contains_key(&r.root)),
+        TemplatePart::Interpolation(e) => references(e)
+            .into_iter()
+            .find(|r| !r.bound && !vars.contains_key(&r.root)),
         TemplatePart::Literal(_) => None,
     })
 }
 
 fn steps_after<'s, 'e>(steps: &'s [&'e Expr], current: &Expr) -> &'s [&'e Expr] {
-    let position = steps.iter().position(|s| std::ptr::eq(*s, current)).map(|i| i + 1).unwrap_or(steps.len());
+    let position = steps
+        .iter()
+        .position(|s| std::ptr::eq(*s, current))
+        .map(|i| i + 1)
+        .unwrap_or(steps.len());
     &steps[position..]
 }
 
@@ -522,9 +725,15 @@ fn mark(value: Value, sensitive: bool) -> Value {
 }
 
 fn arity_error(span: Span, name: &Ident) -> Diagnostic {
-    let signature = imm_stdlib::lookup_function(&name.name).map(|s| s.signature).unwrap_or("");
-    Diagnostic::at(Code::ArgumentCount, span, format!("wrong number of arguments to {}", name.name))
-        .with_help(format!("the signature is {signature}"))
+    let signature = imm_stdlib::lookup_function(&name.name)
+        .map(|s| s.signature)
+        .unwrap_or("");
+    Diagnostic::at(
+        Code::ArgumentCount,
+        span,
+        format!("wrong number of arguments to {}", name.name),
+    )
+    .with_help(format!("the signature is {signature}"))
 }
 
 enum Step<'v> {
@@ -546,24 +755,55 @@ fn get_attr<'v>(value: &'v Value, name: &Ident) -> Result<Step<'v>, Diagnostic> 
         Value::Map(map) => match map.get(&name.name) {
             Some(v) => Ok(Step::Borrowed(v)),
             None => {
-                let d = Diagnostic::at(Code::UnknownMember, name.span, format!("this object has no attribute \"{}\"", name.name));
-                Err(match did_you_mean(&name.name, map.keys().map(String::as_str)) {
-                    Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                    None => d.with_help(format!("its attributes are: {}", map.keys().cloned().collect::<Vec<_>>().join(", "))),
-                })
+                let d = Diagnostic::at(
+                    Code::UnknownMember,
+                    name.span,
+                    format!("this object has no attribute \"{}\"", name.name),
+                );
+                Err(
+                    match did_you_mean(&name.name, map.keys().map(String::as_str)) {
+                        Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                        None => d.with_help(format!(
+                            "its attributes are: {}",
+                            map.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )),
+                    },
+                )
             }
         },
         Value::Unknown(_) => Ok(Step::Owned(Value::Unknown(Type::Any))),
-        Value::Sensitive(inner) => get_attr(inner, name).map(|s| Step::Owned(s.into_owned().mark_sensitive())),
-        Value::Null => Err(Diagnostic::at(Code::UnknownMember, name.span, format!("cannot read \"{}\" of a null value", name.name))
-            .with_help("check for null first, e.g. x == null ? default : x.attr")),
-        Value::List(_) | Value::Set(_) => Err(Diagnostic::at(Code::UnknownMember, name.span, format!("a list has no attribute \"{}\"", name.name))
-            .with_help(format!("pick an element first (x[0].{0}) or use a splat (x[*].{0})", name.name))),
-        other => Err(Diagnostic::at(Code::UnknownMember, name.span, format!("a {} has no attribute \"{}\"", other.type_name(), name.name))),
+        Value::Sensitive(inner) => {
+            get_attr(inner, name).map(|s| Step::Owned(s.into_owned().mark_sensitive()))
+        }
+        Value::Null => Err(Diagnostic::at(
+            Code::UnknownMember,
+            name.span,
+            format!("cannot read \"{}\" of a null value", name.name),
+        )
+        .with_help("check for null first, e.g. x == null ? default : x.attr")),
+        Value::List(_) | Value::Set(_) => Err(Diagnostic::at(
+            Code::UnknownMember,
+            name.span,
+            format!("a list has no attribute \"{}\"", name.name),
+        )
+        .with_help(format!(
+            "pick an element first (x[0].{0}) or use a splat (x[*].{0})",
+            name.name
+        ))),
+        other => Err(Diagnostic::at(
+            Code::UnknownMember,
+            name.span,
+            format!("a {} has no attribute \"{}\"", other.type_name(), name.name),
+        )),
     }
 }
 
-fn index_value<'v>(value: &'v Value, key: &Value, key_span: Span, span: Span) -> Result<Step<'v>, Diagnostic> {
+fn index_value<'v>(
+    value: &'v Value,
+    key: &Value,
+    key_span: Span,
+    span: Span,
+) -> Result<Step<'v>, Diagnostic> {
     let (key, _) = key.clone().unmark_deep();
     if let Value::Unknown(_) = key {
         return Ok(Step::Owned(Value::Unknown(Type::Any)));
@@ -573,11 +813,29 @@ fn index_value<'v>(value: &'v Value, key: &Value, key_span: Span, span: Span) ->
             let n = match key {
                 Value::Number(n) => n,
                 Value::String(ref s) => imm_stdlib::value::parse_number(s).unwrap_or(f64::NAN),
-                ref other => return Err(Diagnostic::at(Code::TypeMismatch, key_span, format!("a list index must be a number, not a {}", other.type_name()))),
+                ref other => {
+                    return Err(Diagnostic::at(
+                        Code::TypeMismatch,
+                        key_span,
+                        format!("a list index must be a number, not a {}", other.type_name()),
+                    ))
+                }
             };
             if n.fract() != 0.0 || n < 0.0 || n as usize >= items.len() {
-                return Err(Diagnostic::at(Code::InvalidIndex, key_span, format!("index {} is out of range for a list of {} elements", format_number(n), items.len()))
-                    .with_help(if items.is_empty() { "the list is empty".to_string() } else { format!("use an index from 0 to {}", items.len() - 1) }));
+                return Err(Diagnostic::at(
+                    Code::InvalidIndex,
+                    key_span,
+                    format!(
+                        "index {} is out of range for a list of {} elements",
+                        format_number(n),
+                        items.len()
+                    ),
+                )
+                .with_help(if items.is_empty() {
+                    "the list is empty".to_string()
+                } else {
+                    format!("use an index from 0 to {}", items.len() - 1)
+                }));
             }
             Ok(Step::Borrowed(&items[n as usize]))
         }
@@ -585,25 +843,50 @@ fn index_value<'v>(value: &'v Value, key: &Value, key_span: Span, span: Span) ->
             let k = match key {
                 Value::String(s) => s,
                 Value::Number(n) => format_number(n),
-                other => return Err(Diagnostic::at(Code::TypeMismatch, key_span, format!("a map key must be a string, not a {}", other.type_name()))),
+                other => {
+                    return Err(Diagnostic::at(
+                        Code::TypeMismatch,
+                        key_span,
+                        format!("a map key must be a string, not a {}", other.type_name()),
+                    ))
+                }
             };
             match map.get(&k) {
                 Some(v) => Ok(Step::Borrowed(v)),
                 None => {
-                    let d = Diagnostic::at(Code::InvalidIndex, key_span, format!("the map has no key \"{k}\""));
+                    let d = Diagnostic::at(
+                        Code::InvalidIndex,
+                        key_span,
+                        format!("the map has no key \"{k}\""),
+                    );
                     Err(match did_you_mean(&k, map.keys().map(String::as_str)) {
                         Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                        None => d.with_help("use lookup(map, key, default) for keys that may be missing"),
+                        None => d.with_help(
+                            "use lookup(map, key, default) for keys that may be missing",
+                        ),
                     })
                 }
             }
         }
         Value::Unknown(_) => Ok(Step::Owned(Value::Unknown(Type::Any))),
-        Value::Sensitive(inner) => index_value(inner, &key, key_span, span).map(|s| Step::Owned(s.into_owned().mark_sensitive())),
-        Value::Set(_) => Err(Diagnostic::at(Code::InvalidIndex, span, "a set has no order and cannot be indexed")
-            .with_help("convert it with tolist(...) first, or iterate with for")),
-        Value::Null => Err(Diagnostic::at(Code::InvalidIndex, span, "cannot index a null value")),
-        other => Err(Diagnostic::at(Code::InvalidIndex, span, format!("a {} cannot be indexed", other.type_name()))),
+        Value::Sensitive(inner) => index_value(inner, &key, key_span, span)
+            .map(|s| Step::Owned(s.into_owned().mark_sensitive())),
+        Value::Set(_) => Err(Diagnostic::at(
+            Code::InvalidIndex,
+            span,
+            "a set has no order and cannot be indexed",
+        )
+        .with_help("convert it with tolist(...) first, or iterate with for")),
+        Value::Null => Err(Diagnostic::at(
+            Code::InvalidIndex,
+            span,
+            "cannot index a null value",
+        )),
+        other => Err(Diagnostic::at(
+            Code::InvalidIndex,
+            span,
+            format!("a {} cannot be indexed", other.type_name()),
+        )),
     }
 }
 
@@ -611,11 +894,19 @@ fn operand_number(v: &Value, span: Span, op: &str) -> Result<f64, Diagnostic> {
     match v {
         Value::Number(n) => Ok(*n),
         Value::String(s) => imm_stdlib::value::parse_number(s).ok_or_else(|| {
-            Diagnostic::at(Code::InvalidOperand, span, format!("{op} needs a number, but \"{s}\" is not one"))
-                .with_help("use a number, or convert with tonumber(...)")
+            Diagnostic::at(
+                Code::InvalidOperand,
+                span,
+                format!("{op} needs a number, but \"{s}\" is not one"),
+            )
+            .with_help("use a number, or convert with tonumber(...)")
         }),
-        other => Err(Diagnostic::at(Code::InvalidOperand, span, format!("{op} needs a number, not a {}", other.type_name()))
-            .with_help("use a number, or convert with tonumber(...)")),
+        other => Err(Diagnostic::at(
+            Code::InvalidOperand,
+            span,
+            format!("{op} needs a number, not a {}", other.type_name()),
+        )
+        .with_help("use a number, or convert with tonumber(...)")),
     }
 }
 
@@ -624,7 +915,11 @@ fn operand_bool(v: &Value, span: Span, op: &str) -> Result<bool, Diagnostic> {
         Value::Bool(b) => Ok(*b),
         Value::String(s) if s == "true" => Ok(true),
         Value::String(s) if s == "false" => Ok(false),
-        other => Err(Diagnostic::at(Code::InvalidOperand, span, format!("{op} needs a bool, not a {}", other.type_name()))),
+        other => Err(Diagnostic::at(
+            Code::InvalidOperand,
+            span,
+            format!("{op} needs a bool, not a {}", other.type_name()),
+        )),
     }
 }
 
@@ -634,8 +929,10 @@ fn arithmetic(op: BinaryOp, l: f64, r: f64, span: Span, right_span: Span) -> Eva
         BinaryOp::Sub => l - r,
         BinaryOp::Mul => l * r,
         BinaryOp::Div | BinaryOp::Rem if r == 0.0 => {
-            return Err(Diagnostic::at(Code::InvalidOperand, right_span, "division by zero")
-                .with_help("make sure the divisor cannot be 0"))
+            return Err(
+                Diagnostic::at(Code::InvalidOperand, right_span, "division by zero")
+                    .with_help("make sure the divisor cannot be 0"),
+            )
         }
         BinaryOp::Div => l / r,
         BinaryOp::Rem => l % r,
@@ -643,10 +940,20 @@ fn arithmetic(op: BinaryOp, l: f64, r: f64, span: Span, right_span: Span) -> Eva
         BinaryOp::Le => return Ok(Value::Bool(l <= r)),
         BinaryOp::Gt => return Ok(Value::Bool(l > r)),
         BinaryOp::Ge => return Ok(Value::Bool(l >= r)),
-        _ => return Err(Diagnostic::at(Code::InvalidOperand, span, "unsupported operator")),
+        _ => {
+            return Err(Diagnostic::at(
+                Code::InvalidOperand,
+                span,
+                "unsupported operator",
+            ))
+        }
     };
     if !n.is_finite() {
-        return Err(Diagnostic::at(Code::InvalidOperand, span, "the result is too large to represent"));
+        return Err(Diagnostic::at(
+            Code::InvalidOperand,
+            span,
+            "the result is too large to represent",
+        ));
     }
     Ok(Value::Number(n))
 }

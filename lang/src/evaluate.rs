@@ -52,10 +52,17 @@ impl Inputs {
         let process_env: HashMap<String, String> = std::env::vars().collect();
         let mut process_vars: Vec<(String, String)> = process_env
             .iter()
-            .filter_map(|(k, v)| k.strip_prefix("IMM_VAR_").map(|n| (n.to_string(), v.clone())))
+            .filter_map(|(k, v)| {
+                k.strip_prefix("IMM_VAR_")
+                    .map(|n| (n.to_string(), v.clone()))
+            })
             .collect();
         process_vars.sort();
-        Inputs { process_vars, process_env, ..Inputs::default() }
+        Inputs {
+            process_vars,
+            process_env,
+            ..Inputs::default()
+        }
     }
 }
 
@@ -123,33 +130,72 @@ pub fn environment_names(project: &Project) -> Vec<String> {
 }
 
 /// Picks the environment `--env` names, or reports why it cannot.
-pub fn select_environment(project: &Project, requested: Option<&str>) -> Result<String, Diagnostic> {
+pub fn select_environment(
+    project: &Project,
+    requested: Option<&str>,
+) -> Result<String, Diagnostic> {
     let envs = &project.root.decl.environments;
     match requested {
         None if envs.is_empty() || envs.contains_key("default") => Ok("default".into()),
-        None => Err(Diagnostic::new(Code::EnvironmentRequired, "this project declares environments; choose one with --env")
-            .with_help(format!("environments: {}", envs.keys().cloned().collect::<Vec<_>>().join(", ")))),
-        Some(name) if envs.contains_key(name) || (envs.is_empty() && name == "default") => Ok(name.to_string()),
+        None => Err(Diagnostic::new(
+            Code::EnvironmentRequired,
+            "this project declares environments; choose one with --env",
+        )
+        .with_help(format!(
+            "environments: {}",
+            envs.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))),
+        Some(name) if envs.contains_key(name) || (envs.is_empty() && name == "default") => {
+            Ok(name.to_string())
+        }
         Some(name) => {
-            let d = Diagnostic::new(Code::UnknownEnvironment, format!("environment \"{name}\" is not declared"));
+            let d = Diagnostic::new(
+                Code::UnknownEnvironment,
+                format!("environment \"{name}\" is not declared"),
+            );
             Err(match did_you_mean(name, envs.keys().map(String::as_str)) {
                 Some(s) => d.with_help(format!("did you mean --env {s}?")),
-                None if envs.is_empty() => d.with_help("this project declares no environments; omit --env or use --env default"),
-                None => d.with_help(format!("environments: {}", envs.keys().cloned().collect::<Vec<_>>().join(", "))),
+                None if envs.is_empty() => d.with_help(
+                    "this project declares no environments; omit --env or use --env default",
+                ),
+                None => d.with_help(format!(
+                    "environments: {}",
+                    envs.keys().cloned().collect::<Vec<_>>().join(", ")
+                )),
             })
         }
     }
 }
 
 /// Evaluates the project for `environment`.
-pub fn evaluate(project: &mut Project, environment: &str, inputs: &Inputs, mode: Mode) -> (Evaluated, Diagnostics) {
+pub fn evaluate(
+    project: &mut Project,
+    environment: &str,
+    inputs: &Inputs,
+    mode: Mode,
+) -> (Evaluated, Diagnostics) {
     let mut diags = Diagnostics::default();
     let mut templates = TemplateCache::default();
     let root = &project.root;
     let sources = &mut project.sources;
     let env_value = environment_value(&root.decl, environment, sources, &mut templates, &mut diags);
-    let var_values = root_variable_values(root, environment, inputs, mode, sources, &mut templates, &mut diags);
-    let mut run = Run { mode, inputs, env_value, diags, templates, instances: Vec::new() };
+    let var_values = root_variable_values(
+        root,
+        environment,
+        inputs,
+        mode,
+        sources,
+        &mut templates,
+        &mut diags,
+    );
+    let mut run = Run {
+        mode,
+        inputs,
+        env_value,
+        diags,
+        templates,
+        instances: Vec::new(),
+    };
     let outputs_values = run.module(root, var_values.clone(), sources);
     let outputs = outputs_values;
     let evaluated = Evaluated {
@@ -162,7 +208,13 @@ pub fn evaluate(project: &mut Project, environment: &str, inputs: &Inputs, mode:
 }
 
 /// `env.*`: the environment's own attributes (not the reserved ones) and `name`.
-fn environment_value(decl: &ModuleDecl, environment: &str, sources: &mut SourceMap, templates: &mut TemplateCache, diags: &mut Diagnostics) -> Value {
+fn environment_value(
+    decl: &ModuleDecl,
+    environment: &str,
+    sources: &mut SourceMap,
+    templates: &mut TemplateCache,
+    diags: &mut Diagnostics,
+) -> Value {
     let mut map = BTreeMap::new();
     map.insert("name".to_string(), Value::string(environment));
     let Some(env) = decl.environments.get(environment) else {
@@ -205,7 +257,15 @@ fn root_variable_values(
     // Rising priority: environment < var-file < IMM_VAR_ < --var.
     if let Some(env) = decl.environments.get(environment) {
         if let Some(vars) = env.attribute("vars") {
-            environment_vars(vars, environment, decl, sources, templates, diags, &mut given);
+            environment_vars(
+                vars,
+                environment,
+                decl,
+                sources,
+                templates,
+                diags,
+                &mut given,
+            );
         }
     }
     for file in &inputs.var_files {
@@ -215,28 +275,56 @@ fn root_variable_values(
         // Unknown IMM_VAR_ names are ignored: the environment is shared.
         if let Some(variable) = decl.variables.get(name) {
             let origin = format!("IMM_VAR_{name}");
-            if let Some(value) = parse_raw_value(text, variable, &origin, sources, templates, diags) {
-                given.insert(name.clone(), Given { value, span: None, origin });
+            if let Some(value) = parse_raw_value(text, variable, &origin, sources, templates, diags)
+            {
+                given.insert(
+                    name.clone(),
+                    Given {
+                        value,
+                        span: None,
+                        origin,
+                    },
+                );
             }
         }
     }
     for (name, text) in &inputs.cli_vars {
         let Some(variable) = decl.variables.get(name) else {
-            let d = Diagnostic::new(Code::InvalidVariableValue, format!("--var {name}: there is no variable named \"{name}\""));
-            diags.push(match did_you_mean(name, decl.variables.keys().map(String::as_str)) {
-                Some(s) => d.with_help(format!("did you mean --var {s}=...?")),
-                None => d.with_help("declare it with a variable block, or remove the --var"),
-            });
+            let d = Diagnostic::new(
+                Code::InvalidVariableValue,
+                format!("--var {name}: there is no variable named \"{name}\""),
+            );
+            diags.push(
+                match did_you_mean(name, decl.variables.keys().map(String::as_str)) {
+                    Some(s) => d.with_help(format!("did you mean --var {s}=...?")),
+                    None => d.with_help("declare it with a variable block, or remove the --var"),
+                },
+            );
             continue;
         };
         let origin = format!("--var {name}");
         if let Some(value) = parse_raw_value(text, variable, &origin, sources, templates, diags) {
-            given.insert(name.clone(), Given { value, span: None, origin });
+            given.insert(
+                name.clone(),
+                Given {
+                    value,
+                    span: None,
+                    origin,
+                },
+            );
         }
     }
     let mut values = HashMap::new();
     for (name, variable) in &decl.variables {
-        let value = finish_variable(variable, given.remove(name), mode, &root.dir, sources, templates, diags);
+        let value = finish_variable(
+            variable,
+            given.remove(name),
+            mode,
+            &root.dir,
+            sources,
+            templates,
+            diags,
+        );
         values.insert(name.clone(), value);
     }
     values
@@ -252,27 +340,56 @@ fn environment_vars(
     given: &mut HashMap<String, Given>,
 ) {
     let ExprKind::Object(items) = &vars.value.kind else {
-        diags.push(Diagnostic::at(Code::TypeMismatch, vars.value.span, "vars must be an object of variable values")
-            .with_help("write vars = { NAME = VALUE, ... }"));
+        diags.push(
+            Diagnostic::at(
+                Code::TypeMismatch,
+                vars.value.span,
+                "vars must be an object of variable values",
+            )
+            .with_help("write vars = { NAME = VALUE, ... }"),
+        );
         return;
     };
     let mut ev = Evaluator::new(std::path::Path::new("."), sources, templates);
     for (key, expr) in items {
         let ObjectKey::Name(ident) = key else {
-            diags.push(Diagnostic::at(Code::TypeMismatch, expr.span, "variable names in vars are written bare").with_help("write NAME = VALUE"));
+            diags.push(
+                Diagnostic::at(
+                    Code::TypeMismatch,
+                    expr.span,
+                    "variable names in vars are written bare",
+                )
+                .with_help("write NAME = VALUE"),
+            );
             continue;
         };
         if !decl.variables.contains_key(&ident.name) {
-            let d = Diagnostic::at(Code::UnknownName, ident.span, format!("environment \"{environment}\" sets \"{}\", which is not a declared variable", ident.name));
-            diags.push(match did_you_mean(&ident.name, decl.variables.keys().map(String::as_str)) {
-                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                None => d.with_help("declare it with a variable block, or remove it from vars"),
-            });
+            let d = Diagnostic::at(
+                Code::UnknownName,
+                ident.span,
+                format!(
+                    "environment \"{environment}\" sets \"{}\", which is not a declared variable",
+                    ident.name
+                ),
+            );
+            diags.push(
+                match did_you_mean(&ident.name, decl.variables.keys().map(String::as_str)) {
+                    Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                    None => d.with_help("declare it with a variable block, or remove it from vars"),
+                },
+            );
             continue;
         }
         match ev.eval(expr) {
             Ok(value) => {
-                given.insert(ident.name.clone(), Given { value, span: Some(expr.span), origin: format!("environment \"{environment}\"") });
+                given.insert(
+                    ident.name.clone(),
+                    Given {
+                        value,
+                        span: Some(expr.span),
+                        origin: format!("environment \"{environment}\""),
+                    },
+                );
             }
             Err(d) => diags.push(d),
         }
@@ -290,7 +407,10 @@ fn var_file_values(
     let mut file_diags = Diagnostics::default();
     let Some(id) = crate::project::read_source(file, sources, &mut file_diags) else {
         for d in file_diags.0 {
-            diags.push(Diagnostic { code: Code::InvalidVariableValue, ..d });
+            diags.push(Diagnostic {
+                code: Code::InvalidVariableValue,
+                ..d
+            });
         }
         return;
     };
@@ -304,21 +424,41 @@ fn var_file_values(
     for item in &parsed.body.items {
         let Item::Attribute(attr) = item else {
             if let Item::Block(b) = item {
-                diags.push(Diagnostic::at(Code::InvalidVariableValue, b.kind.span, "a variable file holds only NAME = VALUE lines").with_help("remove the block"));
+                diags.push(
+                    Diagnostic::at(
+                        Code::InvalidVariableValue,
+                        b.kind.span,
+                        "a variable file holds only NAME = VALUE lines",
+                    )
+                    .with_help("remove the block"),
+                );
             }
             continue;
         };
         if !decl.variables.contains_key(&attr.name.name) {
-            let d = Diagnostic::at(Code::InvalidVariableValue, attr.name.span, format!("there is no variable named \"{}\"", attr.name.name));
-            diags.push(match did_you_mean(&attr.name.name, decl.variables.keys().map(String::as_str)) {
-                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                None => d.with_help("remove the line, or declare the variable"),
-            });
+            let d = Diagnostic::at(
+                Code::InvalidVariableValue,
+                attr.name.span,
+                format!("there is no variable named \"{}\"", attr.name.name),
+            );
+            diags.push(
+                match did_you_mean(&attr.name.name, decl.variables.keys().map(String::as_str)) {
+                    Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                    None => d.with_help("remove the line, or declare the variable"),
+                },
+            );
             continue;
         }
         match ev.eval(&attr.value) {
             Ok(value) => {
-                given.insert(attr.name.name.clone(), Given { value, span: Some(attr.value.span), origin: format!("{}", file.display()) });
+                given.insert(
+                    attr.name.name.clone(),
+                    Given {
+                        value,
+                        span: Some(attr.value.span),
+                        origin: format!("{}", file.display()),
+                    },
+                );
             }
             Err(d) => diags.push(d),
         }
@@ -340,6 +480,14 @@ fn parse_raw_value(
     }
     let id = sources.add(PathBuf::from(format!("<{origin}>")), text.to_string());
     let parsed = syntax::parse_expression(id, text).and_then(|expr| {
+        // A value given from outside is a literal: `abc` is not a reference.
+        if let Some(r) = references(&expr).into_iter().next() {
+            return Err(Diagnostic::at(
+                Code::InvalidVariableValue,
+                r.span,
+                format!("\"{}\" is a name, not a value", r.root),
+            ));
+        }
         let mut ev = Evaluator::new(std::path::Path::new("."), sources, templates);
         ev.eval(&expr)
     });
@@ -348,8 +496,17 @@ fn parse_raw_value(
         Err(_) if matches!(variable.ty, Type::Any) => Some(Value::string(text)),
         Err(d) => {
             diags.push(
-                Diagnostic::new(Code::InvalidVariableValue, format!("{origin}: \"{text}\" is not a valid {} value: {}", variable.ty, d.message))
-                    .with_help(format!("write the value as the type {} expects, e.g. --var '{}=[\"a\", \"b\"]'", variable.ty, variable.name.name)),
+                Diagnostic::new(
+                    Code::InvalidVariableValue,
+                    format!(
+                        "{origin}: \"{text}\" is not a valid {} value: {}",
+                        variable.ty, d.message
+                    ),
+                )
+                .with_help(format!(
+                    "write the value as the type {} expects, e.g. --var '{}=[\"a\", \"b\"]'",
+                    variable.ty, variable.name.name
+                )),
             );
             None
         }
@@ -373,7 +530,11 @@ fn finish_variable(
             Some(default) => {
                 let mut ev = Evaluator::new(module_dir, sources, templates);
                 match ev.eval(default) {
-                    Ok(value) => Some(Given { value, span: Some(default.span), origin: "its default".into() }),
+                    Ok(value) => Some(Given {
+                        value,
+                        span: Some(default.span),
+                        origin: "its default".into(),
+                    }),
                     Err(d) => {
                         diags.push(d);
                         None
@@ -393,15 +554,33 @@ fn finish_variable(
         return mark(Value::Unknown(variable.ty.clone()), variable.sensitive);
     };
     if given.value.is_null() && !variable.nullable {
-        diags.push(at_or_new(Code::TypeMismatch, given.span, format!("variable \"{name}\" must not be null (from {})", given.origin))
-            .with_help("give it a value, or remove nullable = false"));
+        diags.push(
+            at_or_new(
+                Code::TypeMismatch,
+                given.span,
+                format!(
+                    "variable \"{name}\" must not be null (from {})",
+                    given.origin
+                ),
+            )
+            .with_help("give it a value, or remove nullable = false"),
+        );
     }
     let value = match convert(given.value, &variable.ty) {
         Ok(v) => v,
         Err(e) => {
-            diags.push(at_or_new(Code::TypeMismatch, given.span, format!("variable \"{name}\" must be {}: {} (from {})", variable.ty, e.message, given.origin))
+            diags.push(
+                at_or_new(
+                    Code::TypeMismatch,
+                    given.span,
+                    format!(
+                        "variable \"{name}\" must be {}: {} (from {})",
+                        variable.ty, e.message, given.origin
+                    ),
+                )
                 .with_label(variable.name.span, format!("declared as {}", variable.ty))
-                .with_help(format!("give a value of type {}", variable.ty)));
+                .with_help(format!("give a value of type {}", variable.ty)),
+            );
             Value::Unknown(variable.ty.clone())
         }
     };
@@ -448,12 +627,26 @@ fn check_validations(
                     .map(|m| m.display())
                     .unwrap_or_else(|_| "the validation condition is false".into());
                 diags.push(
-                    Diagnostic::at(Code::ValidationFailed, validation.condition.span, format!("invalid value for variable \"{}\": {message}", variable.name.name))
-                        .with_primary_label("this condition is false")
-                        .with_help("pass a value that satisfies the condition"),
+                    Diagnostic::at(
+                        Code::ValidationFailed,
+                        validation.condition.span,
+                        format!(
+                            "invalid value for variable \"{}\": {message}",
+                            variable.name.name
+                        ),
+                    )
+                    .with_primary_label("this condition is false")
+                    .with_help("pass a value that satisfies the condition"),
                 );
             }
-            other => diags.push(Diagnostic::at(Code::TypeMismatch, validation.condition.span, format!("a validation condition must be a bool, not a {}", other.type_name()))),
+            other => diags.push(Diagnostic::at(
+                Code::TypeMismatch,
+                validation.condition.span,
+                format!(
+                    "a validation condition must be a bool, not a {}",
+                    other.type_name()
+                ),
+            )),
         }
     }
 }
@@ -478,36 +671,67 @@ struct Run<'i> {
 
 impl Run<'_> {
     /// Evaluates one module with its variable values; returns its outputs.
-    fn module(&mut self, node: &ModuleNode, var_values: HashMap<String, Value>, sources: &mut SourceMap) -> IndexMap<String, OutputValue> {
+    fn module(
+        &mut self,
+        node: &ModuleNode,
+        var_values: HashMap<String, Value>,
+        sources: &mut SourceMap,
+    ) -> IndexMap<String, OutputValue> {
         let mut templates = std::mem::take(&mut self.templates);
         let mut ev = Evaluator::new(&node.dir, sources, &mut templates);
-        ev.roots.insert("var".into(), Value::Map(var_values.into_iter().collect()));
+        ev.roots
+            .insert("var".into(), Value::Map(var_values.into_iter().collect()));
         ev.roots.insert("env".into(), self.env_value.clone());
         ev.roots.insert("local".into(), Value::Map(BTreeMap::new()));
-        ev.roots.insert("module".into(), Value::Map(BTreeMap::new()));
+        ev.roots
+            .insert("module".into(), Value::Map(BTreeMap::new()));
         for type_name in schema::resource_type_names() {
-            ev.roots.insert(type_name.into(), Value::Map(BTreeMap::new()));
+            ev.roots
+                .insert(type_name.into(), Value::Map(BTreeMap::new()));
         }
         let secrets = self.secrets(&node.decl, &mut ev);
         ev.roots.insert("secret".into(), Value::Map(secrets));
-        let stores = node.decl.stores.keys().map(|k| (k.clone(), store_value(k))).collect();
+        let stores = node
+            .decl
+            .stores
+            .keys()
+            .map(|k| (k.clone(), store_value(k)))
+            .collect();
         ev.roots.insert("store".into(), Value::Map(stores));
         let mut outputs = IndexMap::new();
         for symbol in &node.analysis.order {
             match symbol {
                 Symbol::Local(name) => {
-                    let Some(local) = node.decl.locals.get(name) else { continue };
+                    let Some(local) = node.decl.locals.get(name) else {
+                        continue;
+                    };
                     let value = self.eval_or_unknown(&mut ev, &local.value);
                     insert_root(&mut ev, "local", name, value);
                 }
                 Symbol::Resource(key) => {
-                    let Some(resource) = node.decl.resources.get(key) else { continue };
-                    let deps = node.analysis.resource_deps.get(key).cloned().unwrap_or_default();
+                    let Some(resource) = node.decl.resources.get(key) else {
+                        continue;
+                    };
+                    let deps = node
+                        .analysis
+                        .resource_deps
+                        .get(key)
+                        .cloned()
+                        .unwrap_or_default();
                     let value = self.resource(&mut ev, node, resource, &deps);
-                    insert_root(&mut ev, &resource.type_name.name, &resource.name.name, value);
+                    insert_root(
+                        &mut ev,
+                        &resource.type_name.name,
+                        &resource.name.name,
+                        value,
+                    );
                 }
                 Symbol::Module(name) => {
-                    let (Some(call), Some(child)) = (node.decl.modules.get(name), node.children.get(name)) else { continue };
+                    let (Some(call), Some(child)) =
+                        (node.decl.modules.get(name), node.children.get(name))
+                    else {
+                        continue;
+                    };
                     let mut args = HashMap::new();
                     for arg in &call.arguments {
                         let value = self.eval_or_unknown(&mut ev, &arg.value);
@@ -518,21 +742,39 @@ impl Run<'_> {
                         let sources = &mut *ev.sources;
                         self.module(child, child_vars, sources)
                     };
-                    let value = Value::Map(child_outputs.into_iter().map(|(k, o)| (k, mark(o.value, o.sensitive))).collect());
+                    let value = Value::Map(
+                        child_outputs
+                            .into_iter()
+                            .map(|(k, o)| (k, mark(o.value, o.sensitive)))
+                            .collect(),
+                    );
                     insert_root(&mut ev, "module", name, value);
                 }
                 Symbol::Output(name) => {
-                    let Some(output) = node.decl.outputs.get(name) else { continue };
+                    let Some(output) = node.decl.outputs.get(name) else {
+                        continue;
+                    };
                     let value = self.eval_or_unknown(&mut ev, &output.value);
                     if value.contains_sensitive() && !output.sensitive {
                         self.diags.push(
-                            Diagnostic::at(Code::SensitiveOutput, output.value.span, format!("output \"{name}\" shows a sensitive value"))
-                                .with_label(output.name.span, "this output is not marked sensitive")
-                                .with_help("add sensitive = true to the output block"),
+                            Diagnostic::at(
+                                Code::SensitiveOutput,
+                                output.value.span,
+                                format!("output \"{name}\" shows a sensitive value"),
+                            )
+                            .with_label(output.name.span, "this output is not marked sensitive")
+                            .with_help("add sensitive = true to the output block"),
                         );
                     }
                     let sensitive = output.sensitive || value.contains_sensitive();
-                    outputs.insert(name.clone(), OutputValue { value, sensitive, description: output.description.clone() });
+                    outputs.insert(
+                        name.clone(),
+                        OutputValue {
+                            value,
+                            sensitive,
+                            description: output.description.clone(),
+                        },
+                    );
                 }
             }
         }
@@ -548,20 +790,35 @@ impl Run<'_> {
         ordered
     }
 
-    fn child_variables(&mut self, child: &ModuleNode, mut args: HashMap<String, Value>, ev: &mut Evaluator<'_>) -> HashMap<String, Value> {
+    fn child_variables(
+        &mut self,
+        child: &ModuleNode,
+        mut args: HashMap<String, Value>,
+        ev: &mut Evaluator<'_>,
+    ) -> HashMap<String, Value> {
         let mut out = HashMap::new();
         for (name, variable) in &child.decl.variables {
             let given = match args.remove(name) {
                 Some(value) => Some(value),
-                None => variable.default.as_ref().map(|d| self.eval_or_unknown(ev, d)),
+                None => variable
+                    .default
+                    .as_ref()
+                    .map(|d| self.eval_or_unknown(ev, d)),
             };
             let value = match given {
                 Some(v) => match convert(v, &variable.ty) {
                     Ok(v) => v,
                     Err(e) => {
                         self.diags.push(
-                            Diagnostic::at(Code::TypeMismatch, variable.name.span, format!("module variable \"{name}\" must be {}: {}", variable.ty, e.message))
-                                .with_help(format!("pass a value of type {}", variable.ty)),
+                            Diagnostic::at(
+                                Code::TypeMismatch,
+                                variable.name.span,
+                                format!(
+                                    "module variable \"{name}\" must be {}: {}",
+                                    variable.ty, e.message
+                                ),
+                            )
+                            .with_help(format!("pass a value of type {}", variable.ty)),
                         );
                         Value::Unknown(variable.ty.clone())
                     }
@@ -588,15 +845,23 @@ impl Run<'_> {
         let mut out = BTreeMap::new();
         for (name, secret) in &decl.secrets {
             let Some(from) = secret.from.as_literal_string() else {
-                self.diags.push(Diagnostic::at(Code::InvalidSecretSource, secret.from.span, "a secret's from must be a literal string")
-                    .with_help("write from = \"env:VAR\", \"file:PATH\" or \"store:KEY\""));
+                self.diags.push(
+                    Diagnostic::at(
+                        Code::InvalidSecretSource,
+                        secret.from.span,
+                        "a secret's from must be a literal string",
+                    )
+                    .with_help("write from = \"env:VAR\", \"file:PATH\" or \"store:KEY\""),
+                );
                 continue;
             };
             let source = match parse_secret_source(from) {
                 Ok(s) => s,
                 Err(message) => {
-                    self.diags.push(Diagnostic::at(Code::InvalidSecretSource, secret.from.span, message)
-                        .with_help("write from = \"env:VAR\", \"file:PATH\" or \"store:KEY\""));
+                    self.diags.push(
+                        Diagnostic::at(Code::InvalidSecretSource, secret.from.span, message)
+                            .with_help("write from = \"env:VAR\", \"file:PATH\" or \"store:KEY\""),
+                    );
                     continue;
                 }
             };
@@ -609,13 +874,25 @@ impl Run<'_> {
         out
     }
 
-    fn read_secret(&mut self, name: &str, source: &SecretSource, span: Span, module_dir: &std::path::Path) -> Value {
+    fn read_secret(
+        &mut self,
+        name: &str,
+        source: &SecretSource,
+        span: Span,
+        module_dir: &std::path::Path,
+    ) -> Value {
         match source {
             SecretSource::Env(var) => match self.inputs.process_env.get(var) {
                 Some(v) => Value::string(v.clone()),
                 None => {
-                    self.diags.push(Diagnostic::at(Code::SecretUnavailable, span, format!("secret \"{name}\": the environment variable {var} is not set"))
-                        .with_help(format!("export {var}=... before running imm")));
+                    self.diags.push(
+                        Diagnostic::at(
+                            Code::SecretUnavailable,
+                            span,
+                            format!("secret \"{name}\": the environment variable {var} is not set"),
+                        )
+                        .with_help(format!("export {var}=... before running imm")),
+                    );
                     Value::Unknown(Type::String)
                 }
             },
@@ -623,8 +900,14 @@ impl Run<'_> {
                 // A trailing newline is an editor's, not the secret's.
                 Ok(text) => Value::string(text.strip_suffix('\n').unwrap_or(&text).to_string()),
                 Err(e) => {
-                    self.diags.push(Diagnostic::at(Code::SecretUnavailable, span, format!("secret \"{name}\": cannot read {path}: {}", e.kind()))
-                        .with_help("create the file, or fix the path (relative to the module)"));
+                    self.diags.push(
+                        Diagnostic::at(
+                            Code::SecretUnavailable,
+                            span,
+                            format!("secret \"{name}\": cannot read {path}: {}", e.kind()),
+                        )
+                        .with_help("create the file, or fix the path (relative to the module)"),
+                    );
                     Value::Unknown(Type::String)
                 }
             },
@@ -638,25 +921,50 @@ impl Run<'_> {
 
     /// Expands and evaluates a resource; returns its value for references:
     /// an object, or a list (`count`) or map (`for_each`) of objects.
-    fn resource(&mut self, ev: &mut Evaluator<'_>, node: &ModuleNode, resource: &Resource, deps: &[String]) -> Value {
+    fn resource(
+        &mut self,
+        ev: &mut Evaluator<'_>,
+        node: &ModuleNode,
+        resource: &Resource,
+        deps: &[String],
+    ) -> Value {
         let prefix = &node.address_prefix;
-        let depends_on: Vec<String> = deps.iter().map(|d| format!("{prefix}{d}")).chain(self.explicit_depends_on(resource, prefix)).collect();
+        let depends_on: Vec<String> = deps
+            .iter()
+            .map(|d| format!("{prefix}{d}"))
+            .chain(self.explicit_depends_on(resource, prefix))
+            .collect();
         let prevent_destroy = resource
             .body
             .blocks_named("lifecycle")
             .filter_map(|b| b.body.attribute("prevent_destroy"))
             .any(|a| matches!(a.value.kind, ExprKind::Bool(true)));
-        let base = InstanceBase { node, resource, depends_on, prevent_destroy };
+        let base = InstanceBase {
+            node,
+            resource,
+            depends_on,
+            prevent_destroy,
+        };
         if let Some(count_expr) = &resource.count {
             return match self.count(ev, count_expr) {
-                Some(n) => Value::List((0..n).map(|i| {
-                    ev.roots.insert("count".into(), object([("index", Value::Number(i as f64))]));
-                    let v = self.instance(ev, &base, Some(InstanceKey::Index(i)));
-                    ev.roots.remove("count");
-                    v
-                }).collect()),
+                Some(n) => Value::List(
+                    (0..n)
+                        .map(|i| {
+                            ev.roots.insert(
+                                "count".into(),
+                                object([("index", Value::Number(i as f64))]),
+                            );
+                            let v = self.instance(ev, &base, Some(InstanceKey::Index(i)));
+                            ev.roots.remove("count");
+                            v
+                        })
+                        .collect(),
+                ),
                 None => {
-                    ev.roots.insert("count".into(), object([("index", Value::Unknown(Type::Number))]));
+                    ev.roots.insert(
+                        "count".into(),
+                        object([("index", Value::Unknown(Type::Number))]),
+                    );
                     self.instance_unexpanded(ev, &base);
                     ev.roots.remove("count");
                     Value::Unknown(Type::List(Box::new(Type::Any)))
@@ -665,14 +973,28 @@ impl Run<'_> {
         }
         if let Some(for_each_expr) = &resource.for_each {
             return match self.for_each(ev, for_each_expr) {
-                Some(entries) => Value::Map(entries.into_iter().map(|(k, v)| {
-                    ev.roots.insert("each".into(), object([("key", Value::string(k.clone())), ("value", v)]));
-                    let value = self.instance(ev, &base, Some(InstanceKey::Key(k.clone())));
-                    ev.roots.remove("each");
-                    (k, value)
-                }).collect()),
+                Some(entries) => Value::Map(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| {
+                            ev.roots.insert(
+                                "each".into(),
+                                object([("key", Value::string(k.clone())), ("value", v)]),
+                            );
+                            let value = self.instance(ev, &base, Some(InstanceKey::Key(k.clone())));
+                            ev.roots.remove("each");
+                            (k, value)
+                        })
+                        .collect(),
+                ),
                 None => {
-                    ev.roots.insert("each".into(), object([("key", Value::Unknown(Type::String)), ("value", Value::Unknown(Type::Any))]));
+                    ev.roots.insert(
+                        "each".into(),
+                        object([
+                            ("key", Value::Unknown(Type::String)),
+                            ("value", Value::Unknown(Type::Any)),
+                        ]),
+                    );
                     self.instance_unexpanded(ev, &base);
                     ev.roots.remove("each");
                     Value::Unknown(Type::Map(Box::new(Type::Any)))
@@ -693,7 +1015,9 @@ impl Run<'_> {
             .iter()
             .filter_map(|i| i.as_traversal())
             .map(|(root, names)| {
-                let path: Vec<&str> = std::iter::once(root.name.as_str()).chain(names.iter().map(|n| n.name.as_str())).collect();
+                let path: Vec<&str> = std::iter::once(root.name.as_str())
+                    .chain(names.iter().map(|n| n.name.as_str()))
+                    .collect();
                 format!("{prefix}{}", path.join("."))
             })
             .collect()
@@ -712,13 +1036,26 @@ impl Run<'_> {
                 return None;
             }
             ref other => {
-                self.diags.push(Diagnostic::at(Code::InvalidCount, expr.span, format!("count must be a number, not a {}", other.type_name())));
+                self.diags.push(Diagnostic::at(
+                    Code::InvalidCount,
+                    expr.span,
+                    format!("count must be a number, not a {}", other.type_name()),
+                ));
                 return None;
             }
         };
         if n.fract() != 0.0 || n < 0.0 || n.is_nan() {
-            self.diags.push(Diagnostic::at(Code::InvalidCount, expr.span, format!("count must be a whole number of 0 or more, not {}", format_number(n)))
-                .with_help("use e.g. count = 2"));
+            self.diags.push(
+                Diagnostic::at(
+                    Code::InvalidCount,
+                    expr.span,
+                    format!(
+                        "count must be a whole number of 0 or more, not {}",
+                        format_number(n)
+                    ),
+                )
+                .with_help("use e.g. count = 2"),
+            );
             return None;
         }
         Some(n as usize)
@@ -727,8 +1064,14 @@ impl Run<'_> {
     fn for_each(&mut self, ev: &mut Evaluator<'_>, expr: &Expr) -> Option<Vec<(String, Value)>> {
         let (value, sensitive) = self.eval_or_unknown(ev, expr).unmark_deep();
         if sensitive {
-            self.diags.push(Diagnostic::at(Code::InvalidForEach, expr.span, "for_each cannot use sensitive values: instance keys are shown in plans")
-                .with_help("iterate over non-sensitive keys, e.g. keys(...)"));
+            self.diags.push(
+                Diagnostic::at(
+                    Code::InvalidForEach,
+                    expr.span,
+                    "for_each cannot use sensitive values: instance keys are shown in plans",
+                )
+                .with_help("iterate over non-sensitive keys, e.g. keys(...)"),
+            );
             return None;
         }
         match value {
@@ -739,7 +1082,14 @@ impl Run<'_> {
                     match item {
                         Value::String(s) => out.push((s.clone(), Value::String(s))),
                         other => {
-                            self.diags.push(Diagnostic::at(Code::InvalidForEach, expr.span, format!("for_each over a set needs strings, but one element is a {}", other.type_name())));
+                            self.diags.push(Diagnostic::at(
+                                Code::InvalidForEach,
+                                expr.span,
+                                format!(
+                                    "for_each over a set needs strings, but one element is a {}",
+                                    other.type_name()
+                                ),
+                            ));
                             return None;
                         }
                     }
@@ -754,13 +1104,28 @@ impl Run<'_> {
                 None
             }
             Value::List(_) => {
-                self.diags.push(Diagnostic::at(Code::InvalidForEach, expr.span, "for_each needs a map or a set of strings, not a list")
-                    .with_help("convert the list with toset(...)"));
+                self.diags.push(
+                    Diagnostic::at(
+                        Code::InvalidForEach,
+                        expr.span,
+                        "for_each needs a map or a set of strings, not a list",
+                    )
+                    .with_help("convert the list with toset(...)"),
+                );
                 None
             }
             other => {
-                self.diags.push(Diagnostic::at(Code::InvalidForEach, expr.span, format!("for_each needs a map or a set of strings, not a {}", other.type_name()))
-                    .with_help("use a map, or toset([...]) of strings"));
+                self.diags.push(
+                    Diagnostic::at(
+                        Code::InvalidForEach,
+                        expr.span,
+                        format!(
+                            "for_each needs a map or a set of strings, not a {}",
+                            other.type_name()
+                        ),
+                    )
+                    .with_help("use a map, or toset([...]) of strings"),
+                );
                 None
             }
         }
@@ -773,18 +1138,32 @@ impl Run<'_> {
         let _ = config;
     }
 
-    fn instance(&mut self, ev: &mut Evaluator<'_>, base: &InstanceBase<'_>, key: Option<InstanceKey>) -> Value {
+    fn instance(
+        &mut self,
+        ev: &mut Evaluator<'_>,
+        base: &InstanceBase<'_>,
+        key: Option<InstanceKey>,
+    ) -> Value {
         let resource = base.resource;
         let prefix = &base.node.address_prefix;
         let resource_address = format!("{prefix}{}", resource.key());
-        let address = format!("{resource_address}{}", key.as_ref().map(InstanceKey::suffix).unwrap_or_default());
-        ev.roots.insert("self".into(), object([("name", Value::string(resource.name.name.clone()))]));
+        let address = format!(
+            "{resource_address}{}",
+            key.as_ref().map(InstanceKey::suffix).unwrap_or_default()
+        );
+        ev.roots.insert(
+            "self".into(),
+            object([("name", Value::string(resource.name.name.clone()))]),
+        );
         let config = self.config(ev, resource);
         ev.roots.remove("self");
         let mut value = config.clone();
         let known = self.inputs.known_outs.get(&address);
         for out in resource.schema.outs {
-            let v = known.and_then(|k| k.get(out.name)).cloned().unwrap_or_else(|| Value::Unknown(out.kind.to_type()));
+            let v = known
+                .and_then(|k| k.get(out.name))
+                .cloned()
+                .unwrap_or_else(|| Value::Unknown(out.kind.to_type()));
             value.insert(out.name.to_string(), v);
         }
         self.instances.push(Instance {
@@ -811,22 +1190,36 @@ impl Run<'_> {
                 continue;
             }
             let value = self.eval_or_unknown(ev, &attr.value);
-            let kind = resource.schema.attr(name).map(|a| a.kind).unwrap_or(Kind::Any);
+            let kind = resource
+                .schema
+                .attr(name)
+                .map(|a| a.kind)
+                .unwrap_or(Kind::Any);
             let value = self.typed(value, kind, attr, &resource.type_name.name);
             config.insert(name.to_string(), value);
         }
         let mut repeated: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for block in resource.body.blocks() {
-            let Some(block_schema) = resource.schema.block(&block.kind.name) else { continue };
+            let Some(block_schema) = resource.schema.block(&block.kind.name) else {
+                continue;
+            };
             let mut fields = BTreeMap::new();
             for attr in block.body.attributes() {
                 let value = self.eval_or_unknown(ev, &attr.value);
-                let kind = block_schema.attrs.iter().find(|a| a.name == attr.name.name).map(|a| a.kind).unwrap_or(Kind::Any);
+                let kind = block_schema
+                    .attrs
+                    .iter()
+                    .find(|a| a.name == attr.name.name)
+                    .map(|a| a.kind)
+                    .unwrap_or(Kind::Any);
                 let value = self.typed(value, kind, attr, &block.kind.name);
                 fields.insert(attr.name.name.clone(), value);
             }
             if block_schema.repeatable {
-                repeated.entry(block.kind.name.clone()).or_default().push(Value::Map(fields));
+                repeated
+                    .entry(block.kind.name.clone())
+                    .or_default()
+                    .push(Value::Map(fields));
             } else {
                 config.insert(block.kind.name.clone(), Value::Map(fields));
             }
@@ -845,8 +1238,17 @@ impl Run<'_> {
             Ok(v) => v,
             Err(e) => {
                 self.diags.push(
-                    Diagnostic::at(Code::TypeMismatch, attr.value.span, format!("{owner}.{} must be {}: {}", attr.name.name, kind.to_type(), e.message))
-                        .with_help(format!("give a value of type {}", kind.to_type())),
+                    Diagnostic::at(
+                        Code::TypeMismatch,
+                        attr.value.span,
+                        format!(
+                            "{owner}.{} must be {}: {}",
+                            attr.name.name,
+                            kind.to_type(),
+                            e.message
+                        ),
+                    )
+                    .with_help(format!("give a value of type {}", kind.to_type())),
                 );
                 Value::Unknown(kind.to_type())
             }
@@ -868,7 +1270,12 @@ fn insert_root(ev: &mut Evaluator<'_>, root: &str, name: &str, value: Value) {
 }
 
 fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Map(entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 fn store_value(name: &str) -> Value {
@@ -884,7 +1291,9 @@ pub enum SecretSource {
 }
 
 pub fn parse_secret_source(from: &str) -> Result<SecretSource, String> {
-    let (kind, rest) = from.split_once(':').ok_or_else(|| format!("\"{from}\" is not a secret source"))?;
+    let (kind, rest) = from
+        .split_once(':')
+        .ok_or_else(|| format!("\"{from}\" is not a secret source"))?;
     if rest.is_empty() {
         return Err(format!("\"{from}\" names no {kind}"));
     }

@@ -123,7 +123,12 @@ fn scan(text: &str) -> Vec<Line> {
             if raw.trim() == marker {
                 heredoc = None;
             }
-            lines.push(Line { text: raw.to_string(), depth, raw: true, attribute: None });
+            lines.push(Line {
+                text: raw.to_string(),
+                depth,
+                raw: true,
+                attribute: None,
+            });
             continue;
         }
         let top = *stack.last().unwrap_or(&Mode::Code);
@@ -131,24 +136,42 @@ fn scan(text: &str) -> Vec<Line> {
             // A line that starts inside a comment or string is kept as it is.
             let (_, opened, closed) = scan_line(raw, &mut stack);
             depth = (depth + opened).saturating_sub(closed);
-            lines.push(Line { text: raw.to_string(), depth, raw: true, attribute: None });
+            lines.push(Line {
+                text: raw.to_string(),
+                depth,
+                raw: true,
+                attribute: None,
+            });
             continue;
         }
         let trimmed = raw.trim();
-        let leading_closers = trimmed.chars().take_while(|c| matches!(c, '}' | ']' | ')')).count();
+        let leading_closers = trimmed
+            .chars()
+            .take_while(|c| matches!(c, '}' | ']' | ')'))
+            .count();
         let line_depth = depth.saturating_sub(leading_closers);
         let (normalized, opened, closed) = scan_line(trimmed, &mut stack);
         depth = (depth + opened).saturating_sub(closed);
         if let Some(marker) = heredoc_marker(&normalized) {
             heredoc = Some(marker);
         }
-        let single_line = opened == closed && heredoc.is_none() && stack.last() == Some(&Mode::Code);
-        let attribute = if single_line { split_attribute(&normalized) } else { None };
+        let single_line =
+            opened == closed && heredoc.is_none() && stack.last() == Some(&Mode::Code);
+        let attribute = if single_line {
+            split_attribute(&normalized)
+        } else {
+            None
+        };
         let text = match &attribute {
             Some((name, rest)) => format!("{name} = {rest}"),
             None => normalize_equals(&normalized),
         };
-        lines.push(Line { text, depth: line_depth, raw: false, attribute });
+        lines.push(Line {
+            text,
+            depth: line_depth,
+            raw: false,
+            attribute,
+        });
     }
     // A trailing newline leaves one empty last element.
     if lines.last().is_some_and(|l| l.text.is_empty() && !l.raw) {
@@ -268,7 +291,10 @@ fn heredoc_marker(line: &str) -> Option<String> {
     let code = strip_strings_and_comments(line);
     let at = code.find("<<")?;
     let rest = code[at + 2..].trim_start_matches('-');
-    let marker: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-').collect();
+    let marker: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
     let after = rest[marker.len()..].trim();
     (!marker.is_empty() && after.is_empty()).then_some(marker)
 }
@@ -356,7 +382,11 @@ fn align(mut lines: Vec<Line>) -> Vec<Line> {
         }
         let depth = lines[i].depth;
         let mut j = i;
-        while j < lines.len() && lines[j].attribute.is_some() && !lines[j].raw && lines[j].depth == depth {
+        while j < lines.len()
+            && lines[j].attribute.is_some()
+            && !lines[j].raw
+            && lines[j].depth == depth
+        {
             j += 1;
         }
         let width = lines[i..j]
@@ -385,7 +415,11 @@ mod tests {
         let input = "resource \"file\" \"a\" {\npath=\"x\"\n    content   =  \"hello\"  # greeting\n  mode = \"0644\"\n\n\n  lifecycle {\nprevent_destroy = true\n}\n}\n";
         let expected = "resource \"file\" \"a\" {\n  path    = \"x\"\n  content = \"hello\" # greeting\n  mode    = \"0644\"\n\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n";
         assert_eq!(format_source(input).as_deref(), Ok(expected));
-        assert_eq!(format_source(expected).as_deref(), Ok(expected), "idempotent");
+        assert_eq!(
+            format_source(expected).as_deref(),
+            Ok(expected),
+            "idempotent"
+        );
     }
 
     #[test]

@@ -61,7 +61,12 @@ pub fn load(dir: &Path) -> Project {
     let files = match read_imm_files(dir, &mut sources, &mut diags) {
         Some(files) => files,
         None => {
-            return Project { sources, root: empty_node(dir), diagnostics: diags, has_syntax_errors: true };
+            return Project {
+                sources,
+                root: empty_node(dir),
+                diagnostics: diags,
+                has_syntax_errors: true,
+            };
         }
     };
     load_with_files(dir, files, sources, diags)
@@ -93,16 +98,39 @@ pub fn load_with_overlay(dir: &Path, overlay: &HashMap<PathBuf, String>) -> Proj
     load_with_files(dir, files, sources, diags)
 }
 
-fn load_with_files(dir: &Path, files: Vec<FileId>, mut sources: SourceMap, mut diags: Diagnostics) -> Project {
+fn load_with_files(
+    dir: &Path,
+    files: Vec<FileId>,
+    mut sources: SourceMap,
+    mut diags: Diagnostics,
+) -> Project {
     let mut syntax_errors = diags.has_errors();
     let mut stack = vec![canonical(dir)];
-    let mut root = parse_module(dir, String::new(), files, &mut sources, &mut diags, &mut syntax_errors);
-    load_children(&mut root, &mut sources, &mut diags, &mut syntax_errors, &mut stack);
+    let mut root = parse_module(
+        dir,
+        String::new(),
+        files,
+        &mut sources,
+        &mut diags,
+        &mut syntax_errors,
+    );
+    load_children(
+        &mut root,
+        &mut sources,
+        &mut diags,
+        &mut syntax_errors,
+        &mut stack,
+    );
     if !syntax_errors {
         check_tree(&mut root, &HashSet::new(), true, &mut diags);
         check_environment_references(&root, &mut diags);
     }
-    Project { sources, root, diagnostics: diags, has_syntax_errors: syntax_errors }
+    Project {
+        sources,
+        root,
+        diagnostics: diags,
+        has_syntax_errors: syntax_errors,
+    }
 }
 
 fn empty_node(dir: &Path) -> ModuleNode {
@@ -134,36 +162,58 @@ fn list_imm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Reads every `*.imm` file of `dir`, sorted by name.
-fn read_imm_files(dir: &Path, sources: &mut SourceMap, diags: &mut Diagnostics) -> Option<Vec<FileId>> {
+fn read_imm_files(
+    dir: &Path,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<Vec<FileId>> {
     let paths = match list_imm_files(dir) {
         Ok(p) => p,
         Err(e) => {
             diags.push(
-                Diagnostic::new(Code::ProjectUnreadable, format!("cannot read the project directory {}: {e}", dir.display()))
-                    .with_help("pass the directory that holds your .imm files"),
+                Diagnostic::new(
+                    Code::ProjectUnreadable,
+                    format!("cannot read the project directory {}: {e}", dir.display()),
+                )
+                .with_help("pass the directory that holds your .imm files"),
             );
             return None;
         }
     };
     if paths.is_empty() {
         diags.push(
-            Diagnostic::new(Code::NoImmFiles, format!("{} has no .imm files", dir.display()))
-                .with_help("pass the directory that holds your .imm files"),
+            Diagnostic::new(
+                Code::NoImmFiles,
+                format!("{} has no .imm files", dir.display()),
+            )
+            .with_help("pass the directory that holds your .imm files"),
         );
         return None;
     }
-    Some(paths.iter().filter_map(|p| read_source(p, sources, diags)).collect())
+    Some(
+        paths
+            .iter()
+            .filter_map(|p| read_source(p, sources, diags))
+            .collect(),
+    )
 }
 
 /// Reads one file; invalid UTF-8 is reported at its position and the file
 /// is kept (lossily decoded) so the position can be shown.
-pub fn read_source(path: &Path, sources: &mut SourceMap, diags: &mut Diagnostics) -> Option<FileId> {
+pub fn read_source(
+    path: &Path,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<FileId> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
             diags.push(
-                Diagnostic::new(Code::ProjectUnreadable, format!("cannot read {}: {e}", path.display()))
-                    .with_help("check that the file exists and is readable"),
+                Diagnostic::new(
+                    Code::ProjectUnreadable,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+                .with_help("check that the file exists and is readable"),
             );
             return None;
         }
@@ -176,9 +226,13 @@ pub fn read_source(path: &Path, sources: &mut SourceMap, diags: &mut Diagnostics
             let id = sources.add(path.to_path_buf(), text);
             // The lossy text keeps the valid prefix byte for byte.
             diags.push(
-                Diagnostic::at(Code::InvalidUtf8, Span::new(id, valid_up_to, valid_up_to + 1), format!("{} is not valid UTF-8 text", path.display()))
-                    .with_primary_label("invalid byte here")
-                    .with_help("save the file as UTF-8; if it is not an .imm source, rename it"),
+                Diagnostic::at(
+                    Code::InvalidUtf8,
+                    Span::new(id, valid_up_to, valid_up_to + 1),
+                    format!("{} is not valid UTF-8 text", path.display()),
+                )
+                .with_primary_label("invalid byte here")
+                .with_help("save the file as UTF-8; if it is not an .imm source, rename it"),
             );
             None
         }
@@ -195,13 +249,20 @@ fn parse_module(
 ) -> ModuleNode {
     let mut bodies = Vec::with_capacity(files.len());
     for &file in &files {
-        let text = sources.get(file).map(|f| f.text.clone()).unwrap_or_default();
+        let text = sources
+            .get(file)
+            .map(|f| f.text.clone())
+            .unwrap_or_default();
         let parsed = syntax::parse_file(file, &text);
         *syntax_errors |= !parsed.diagnostics.is_empty();
         diags.extend(parsed.diagnostics);
         bodies.push(parsed.body);
     }
-    let decl = if *syntax_errors { ModuleDecl::default() } else { decl::collect(&bodies, diags) };
+    let decl = if *syntax_errors {
+        ModuleDecl::default()
+    } else {
+        decl::collect(&bodies, diags)
+    };
     ModuleNode {
         dir: dir.to_path_buf(),
         address_prefix,
@@ -226,7 +287,15 @@ fn load_children(
         let child = if let Some(std_name) = call.source.strip_prefix("std/") {
             load_std_module(std_name, &call, prefix, sources, diags, syntax_errors)
         } else {
-            load_local_module(&node.dir, &call, prefix, sources, diags, syntax_errors, stack)
+            load_local_module(
+                &node.dir,
+                &call,
+                prefix,
+                sources,
+                diags,
+                syntax_errors,
+                stack,
+            )
         };
         if let Some(mut child) = child {
             let key = canonical(&child.dir);
@@ -247,16 +316,36 @@ fn load_std_module(
     syntax_errors: &mut bool,
 ) -> Option<ModuleNode> {
     let Some(files) = imm_stdlib::std_module(name) else {
-        let d = Diagnostic::at(Code::ModuleNotFound, call.source_span, format!("there is no standard module \"std/{name}\""));
+        let d = Diagnostic::at(
+            Code::ModuleNotFound,
+            call.source_span,
+            format!("there is no standard module \"std/{name}\""),
+        );
         diags.push(match did_you_mean(name, imm_stdlib::std_module_names()) {
             Some(s) => d.with_help(format!("did you mean \"std/{s}\"?")),
-            None => d.with_help(format!("standard modules: {}", imm_stdlib::std_module_names().map(|n| format!("std/{n}")).collect::<Vec<_>>().join(", "))),
+            None => d.with_help(format!(
+                "standard modules: {}",
+                imm_stdlib::std_module_names()
+                    .map(|n| format!("std/{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         });
         return None;
     };
     let dir = PathBuf::from(format!("std/{name}"));
-    let ids = files.iter().map(|f| sources.add(dir.join(f.name), f.text)).collect();
-    Some(parse_module(&dir, prefix, ids, sources, diags, syntax_errors))
+    let ids = files
+        .iter()
+        .map(|f| sources.add(dir.join(f.name), f.text))
+        .collect();
+    Some(parse_module(
+        &dir,
+        prefix,
+        ids,
+        sources,
+        diags,
+        syntax_errors,
+    ))
 }
 
 fn load_local_module(
@@ -271,15 +360,26 @@ fn load_local_module(
     let dir = parent_dir.join(&call.source);
     if !dir.is_dir() {
         diags.push(
-            Diagnostic::at(Code::ModuleNotFound, call.source_span, format!("module directory {} does not exist", dir.display()))
-                .with_help("module sources are ./relative/dir (from this module) or std/NAME"),
+            Diagnostic::at(
+                Code::ModuleNotFound,
+                call.source_span,
+                format!("module directory {} does not exist", dir.display()),
+            )
+            .with_help("module sources are ./relative/dir (from this module) or std/NAME"),
         );
         return None;
     }
     if stack.contains(&canonical(&dir)) {
         diags.push(
-            Diagnostic::at(Code::ModuleCycle, call.source_span, format!("module \"{}\" includes a module that includes it", call.name.name))
-                .with_help("remove the module block that closes the loop"),
+            Diagnostic::at(
+                Code::ModuleCycle,
+                call.source_span,
+                format!(
+                    "module \"{}\" includes a module that includes it",
+                    call.name.name
+                ),
+            )
+            .with_help("remove the module block that closes the loop"),
         );
         return None;
     }
@@ -288,17 +388,33 @@ fn load_local_module(
     let Some(files) = files else {
         for d in local_diags.0 {
             let help = d.help.clone().unwrap_or_default();
-            diags.push(Diagnostic { span: Some(call.source_span), help: Some(help), ..d });
+            diags.push(Diagnostic {
+                span: Some(call.source_span),
+                help: Some(help),
+                ..d
+            });
         }
         return None;
     };
     diags.extend(local_diags.0);
-    Some(parse_module(&dir, prefix, files, sources, diags, syntax_errors))
+    Some(parse_module(
+        &dir,
+        prefix,
+        files,
+        sources,
+        diags,
+        syntax_errors,
+    ))
 }
 
 /// Checks every module, top-down: a child learns from its parent which of
 /// its variables carry environment-specific values.
-fn check_tree(node: &mut ModuleNode, impure_vars: &HashSet<String>, is_root: bool, diags: &mut Diagnostics) {
+fn check_tree(
+    node: &mut ModuleNode,
+    impure_vars: &HashSet<String>,
+    is_root: bool,
+    diags: &mut Diagnostics,
+) {
     let mut impure = impure_vars.clone();
     if is_root {
         for env in node.decl.environments.values() {
@@ -310,7 +426,11 @@ fn check_tree(node: &mut ModuleNode, impure_vars: &HashSet<String>, is_root: boo
         .iter()
         .map(|(name, child)| (name.clone(), child.decl.outputs.keys().cloned().collect()))
         .collect();
-    let ctx = ModuleContext { impure_vars: &impure, child_outputs: &child_outputs, is_root };
+    let ctx = ModuleContext {
+        impure_vars: &impure,
+        child_outputs: &child_outputs,
+        is_root,
+    };
     node.analysis = check::check_module(&node.decl, &ctx, diags);
     check_module_arguments(node, diags);
     let impure_args = node.analysis.impure_module_args.clone();
@@ -331,19 +451,32 @@ fn check_module_arguments(node: &ModuleNode, diags: &mut Diagnostics) {
             if variables.contains_key(&arg.name.name) {
                 continue;
             }
-            let d = Diagnostic::at(Code::ModuleArgument, arg.name.span, format!("module \"{name}\" has no variable \"{}\"", arg.name.name));
-            diags.push(match did_you_mean(&arg.name.name, variables.keys().map(String::as_str)) {
-                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                None => d.with_help(format!("its variables are: {}", variables.keys().cloned().collect::<Vec<_>>().join(", "))),
-            });
+            let d = Diagnostic::at(
+                Code::ModuleArgument,
+                arg.name.span,
+                format!("module \"{name}\" has no variable \"{}\"", arg.name.name),
+            );
+            diags.push(
+                match did_you_mean(&arg.name.name, variables.keys().map(String::as_str)) {
+                    Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                    None => d.with_help(format!(
+                        "its variables are: {}",
+                        variables.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )),
+                },
+            );
         }
         for (var_name, variable) in variables {
             let given = call.arguments.iter().any(|a| &a.name.name == var_name);
             if !given && variable.default.is_none() {
                 diags.push(
-                    Diagnostic::at(Code::ModuleArgument, call.name.span, format!("module \"{name}\" needs a value for its variable \"{var_name}\""))
-                        .with_label(variable.name.span, "declared here without a default")
-                        .with_help(format!("add {var_name} = ... to the module block")),
+                    Diagnostic::at(
+                        Code::ModuleArgument,
+                        call.name.span,
+                        format!("module \"{name}\" needs a value for its variable \"{var_name}\""),
+                    )
+                    .with_label(variable.name.span, "declared here without a default")
+                    .with_help(format!("add {var_name} = ... to the module block")),
                 );
             }
         }
@@ -364,23 +497,47 @@ fn check_environment_references(root: &ModuleNode, diags: &mut Diagnostics) {
         }
         if environments.is_empty() {
             diags.push(
-                Diagnostic::at(Code::MissingEnvAttribute, r.span, format!("env.{attr} is used, but no environment block declares it"))
-                    .with_help(format!("declare environments, e.g. environment \"dev\" {{ {attr} = ... }}")),
+                Diagnostic::at(
+                    Code::MissingEnvAttribute,
+                    r.span,
+                    format!("env.{attr} is used, but no environment block declares it"),
+                )
+                .with_help(format!(
+                    "declare environments, e.g. environment \"dev\" {{ {attr} = ... }}"
+                )),
             );
             continue;
         }
         let missing: Vec<_> = environments
             .values()
-            .filter(|e| e.attribute(attr).is_none() || crate::schema::ENVIRONMENT_RESERVED.contains(&attr.as_str()))
+            .filter(|e| {
+                e.attribute(attr).is_none()
+                    || crate::schema::ENVIRONMENT_RESERVED.contains(&attr.as_str())
+            })
             .collect();
         if missing.is_empty() {
             continue;
         }
-        let names: Vec<String> = missing.iter().map(|e| format!("\"{}\"", e.name.name)).collect();
-        let mut d = Diagnostic::at(Code::MissingEnvAttribute, r.span, format!("env.{attr} is not defined in environment {}", names.join(", ")))
-            .with_help(format!("add {attr} = ... to every environment block, or stop using env.{attr}"));
+        let names: Vec<String> = missing
+            .iter()
+            .map(|e| format!("\"{}\"", e.name.name))
+            .collect();
+        let mut d = Diagnostic::at(
+            Code::MissingEnvAttribute,
+            r.span,
+            format!(
+                "env.{attr} is not defined in environment {}",
+                names.join(", ")
+            ),
+        )
+        .with_help(format!(
+            "add {attr} = ... to every environment block, or stop using env.{attr}"
+        ));
         for env in missing {
-            d = d.with_label(env.name.span, format!("environment \"{}\" has no {attr}", env.name.name));
+            d = d.with_label(
+                env.name.span,
+                format!("environment \"{}\" has no {attr}", env.name.name),
+            );
         }
         diags.push(d);
     }

@@ -74,7 +74,10 @@ impl ResourceSchema {
     }
 
     pub fn block(&self, name: &str) -> Option<&'static BlockSchema> {
-        self.blocks.iter().chain(META_BLOCKS).find(|b| b.name == name)
+        self.blocks
+            .iter()
+            .chain(META_BLOCKS)
+            .find(|b| b.name == name)
     }
 
     pub fn out(&self, name: &str) -> Option<&'static AttrSchema> {
@@ -92,11 +95,21 @@ impl ResourceSchema {
 }
 
 const fn attr(name: &'static str, kind: Kind, required: bool, doc: &'static str) -> AttrSchema {
-    AttrSchema { name, kind, required, doc }
+    AttrSchema {
+        name,
+        kind,
+        required,
+        doc,
+    }
 }
 
 const fn out(name: &'static str, kind: Kind, doc: &'static str) -> AttrSchema {
-    AttrSchema { name, kind, required: false, doc }
+    AttrSchema {
+        name,
+        kind,
+        required: false,
+        doc,
+    }
 }
 
 const fn block(
@@ -106,7 +119,14 @@ const fn block(
     attrs: &'static [AttrSchema],
     doc: &'static str,
 ) -> BlockSchema {
-    BlockSchema { name, repeatable, phase, attrs, open: false, doc }
+    BlockSchema {
+        name,
+        repeatable,
+        phase,
+        attrs,
+        open: false,
+        doc,
+    }
 }
 
 /// Meta-arguments valid in every resource (LANGUAGE.md §5).
@@ -128,7 +148,12 @@ const TEST_BLOCK: BlockSchema = block(
     "test",
     true,
     Phase::Deploy,
-    &[attr("command", Kind::ListOfString, true, "Command to run; exit status 0 means the test passed.")],
+    &[attr(
+        "command",
+        Kind::ListOfString,
+        true,
+        "Command to run; exit status 0 means the test passed.",
+    )],
     "A check run against a new instance before it is accepted. Repeatable.",
 );
 
@@ -311,11 +336,24 @@ pub struct TopLevelSchema {
     pub body: BlockSchema,
 }
 
-const fn top(name: &'static str, labels: &'static [&'static str], attrs: &'static [AttrSchema], open: bool, doc: &'static str) -> TopLevelSchema {
+const fn top(
+    name: &'static str,
+    labels: &'static [&'static str],
+    attrs: &'static [AttrSchema],
+    open: bool,
+    doc: &'static str,
+) -> TopLevelSchema {
     TopLevelSchema {
         name,
         labels,
-        body: BlockSchema { name, repeatable: true, phase: Phase::Deploy, attrs, open, doc },
+        body: BlockSchema {
+            name,
+            repeatable: true,
+            phase: Phase::Deploy,
+            attrs,
+            open,
+            doc,
+        },
     }
 }
 
@@ -411,8 +449,18 @@ pub const VALIDATION_BLOCK: BlockSchema = block(
     true,
     Phase::Deploy,
     &[
-        attr("condition", Kind::Bool, true, "Must be true for the value to be accepted; refers to var.NAME."),
-        attr("message", Kind::String, true, "Shown when the condition is false."),
+        attr(
+            "condition",
+            Kind::Bool,
+            true,
+            "Must be true for the value to be accepted; refers to var.NAME.",
+        ),
+        attr(
+            "message",
+            Kind::String,
+            true,
+            "Shown when the condition is false.",
+        ),
     ],
     "A rule the variable's value must satisfy.",
 );

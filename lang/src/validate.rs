@@ -33,7 +33,11 @@ pub fn validate(dir: &Path) -> (Project, Vec<Diagnostic>) {
             }
         }
     }
-    let static_spans: Vec<Span> = diags.iter().filter(|d| d.is_error()).filter_map(|d| d.span).collect();
+    let static_spans: Vec<Span> = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .filter_map(|d| d.span)
+        .collect();
     for (mut d, envs) in seen {
         if covered_by(&d, &static_spans) {
             continue;

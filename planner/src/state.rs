@@ -111,22 +111,35 @@ pub fn load(path: &Path) -> Result<Option<State>, StateError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StateError::Io(anyhow::Error::new(e).context(format!("reading {}", path.display())))),
+        Err(e) => {
+            return Err(StateError::Io(
+                anyhow::Error::new(e).context(format!("reading {}", path.display())),
+            ))
+        }
     };
     let raw: serde_json::Value = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
         path: path.to_path_buf(),
         detail: format!("invalid JSON at line {} column {}", e.line(), e.column()),
     })?;
-    let version = raw.get("version").and_then(|v| v.as_u64()).ok_or_else(|| StateError::Corrupt {
-        path: path.to_path_buf(),
-        detail: "no \"version\" field".into(),
-    })?;
+    let version =
+        raw.get("version")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| StateError::Corrupt {
+                path: path.to_path_buf(),
+                detail: "no \"version\" field".into(),
+            })?;
     if version > u64::from(STATE_VERSION) {
-        return Err(StateError::TooNew { path: path.to_path_buf(), version: version as u32 });
+        return Err(StateError::TooNew {
+            path: path.to_path_buf(),
+            version: version as u32,
+        });
     }
     serde_json::from_value(raw)
         .map(Some)
-        .map_err(|e| StateError::Corrupt { path: path.to_path_buf(), detail: e.to_string() })
+        .map_err(|e| StateError::Corrupt {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })
 }
 
 /// Writes the state atomically, keeping the previous one as the backup.
@@ -135,11 +148,19 @@ pub fn save(paths: &StatePaths, state: &State) -> Result<(), StateError> {
 }
 
 fn save_inner(paths: &StatePaths, state: &State) -> anyhow::Result<()> {
-    let dir = paths.state.parent().context("state path has no directory")?;
+    let dir = paths
+        .state
+        .parent()
+        .context("state path has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     if paths.state.exists() {
-        std::fs::copy(&paths.state, &paths.backup)
-            .with_context(|| format!("backing up {} to {}", paths.state.display(), paths.backup.display()))?;
+        std::fs::copy(&paths.state, &paths.backup).with_context(|| {
+            format!(
+                "backing up {} to {}",
+                paths.state.display(),
+                paths.backup.display()
+            )
+        })?;
     }
     let mut text = serde_json::to_string_pretty(state).context("serialising state")?;
     text.push('\n');
@@ -156,10 +177,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     ));
     {
         let mut file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        file.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
-        file.sync_all().with_context(|| format!("syncing {}", tmp.display()))?;
+        file.write_all(bytes)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        file.sync_all()
+            .with_context(|| format!("syncing {}", tmp.display()))?;
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     if let Ok(d) = File::open(dir) {
         // Makes the rename durable; not all filesystems support it.
         let _ = d.sync_all();
@@ -186,8 +210,12 @@ struct LockInfo {
 impl Lock {
     /// Takes the lock, or says who holds it.
     pub fn acquire(path: &Path, operation: &str) -> Result<Lock, StateError> {
-        let dir = path.parent().ok_or_else(|| StateError::Io(anyhow::anyhow!("lock path has no directory")))?;
-        std::fs::create_dir_all(dir).map_err(|e| StateError::Io(anyhow::Error::new(e).context(format!("creating {}", dir.display()))))?;
+        let dir = path
+            .parent()
+            .ok_or_else(|| StateError::Io(anyhow::anyhow!("lock path has no directory")))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StateError::Io(anyhow::Error::new(e).context(format!("creating {}", dir.display())))
+        })?;
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             holder: format!("{}@{}", whoami(), hostname()),
@@ -201,19 +229,33 @@ impl Lock {
         match OpenOptions::new().write(true).create_new(true).open(path) {
             Ok(mut file) => {
                 let text = serde_json::to_string(&info).map_err(|e| StateError::Io(e.into()))?;
-                file.write_all(text.as_bytes()).map_err(|e| StateError::Io(e.into()))?;
+                file.write_all(text.as_bytes())
+                    .map_err(|e| StateError::Io(e.into()))?;
                 file.sync_all().map_err(|e| StateError::Io(e.into()))?;
-                Ok(Lock { path: path.to_path_buf(), id: info.id })
+                Ok(Lock {
+                    path: path.to_path_buf(),
+                    id: info.id,
+                })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = std::fs::read_to_string(path)
                     .ok()
                     .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok())
-                    .map(|l| format!("{} (pid {}, {} since {}, lock id {})", l.holder, l.pid, l.operation, l.created, l.id))
+                    .map(|l| {
+                        format!(
+                            "{} (pid {}, {} since {}, lock id {})",
+                            l.holder, l.pid, l.operation, l.created, l.id
+                        )
+                    })
                     .unwrap_or_else(|| "an unknown process".into());
-                Err(StateError::Locked { path: path.to_path_buf(), holder })
+                Err(StateError::Locked {
+                    path: path.to_path_buf(),
+                    holder,
+                })
             }
-            Err(e) => Err(StateError::Io(anyhow::Error::new(e).context(format!("creating lock {}", path.display())))),
+            Err(e) => Err(StateError::Io(
+                anyhow::Error::new(e).context(format!("creating lock {}", path.display())),
+            )),
         }
     }
 }
@@ -251,9 +293,15 @@ mod tests {
         assert_eq!(backup.serial, 0);
 
         std::fs::write(&paths.state, "{ not json").expect("write");
-        assert!(matches!(load(&paths.state), Err(StateError::Corrupt { .. })));
+        assert!(matches!(
+            load(&paths.state),
+            Err(StateError::Corrupt { .. })
+        ));
         std::fs::write(&paths.state, r#"{"version": 99}"#).expect("write");
-        assert!(matches!(load(&paths.state), Err(StateError::TooNew { version: 99, .. })));
+        assert!(matches!(
+            load(&paths.state),
+            Err(StateError::TooNew { version: 99, .. })
+        ));
 
         let held = Lock::acquire(&paths.lock, "apply").expect("lock");
         let second = Lock::acquire(&paths.lock, "apply");

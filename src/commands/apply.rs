@@ -10,7 +10,13 @@ use imm_planner::state::{self, Lock, State, StatePaths, StoredOutput};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(dir: &Path, env: Option<&str>, vars: &VarArgs, _auto_approve: bool, format: DiagnosticFormat) -> ExitCode {
+pub fn run(
+    dir: &Path,
+    env: Option<&str>,
+    vars: &VarArgs,
+    _auto_approve: bool,
+    format: DiagnosticFormat,
+) -> ExitCode {
     let mut project = imm_lang::project::load(dir);
     let mut diags = std::mem::take(&mut project.diagnostics).0;
     let inputs = match inputs_from(vars) {
@@ -22,19 +28,30 @@ pub fn run(dir: &Path, env: Option<&str>, vars: &VarArgs, _auto_approve: bool, f
         }
     };
     if diags.iter().any(Diagnostic::is_error) {
-        print_diagnostics(&imm_lang::validate::sorted_unique(diags), &project.sources, format);
+        print_diagnostics(
+            &imm_lang::validate::sorted_unique(diags),
+            &project.sources,
+            format,
+        );
         return ExitCode::from(1);
     }
-    let environment = match evaluate::select_environment(&project, env.or(inputs.environment.as_deref())) {
-        Ok(e) => e,
-        Err(d) => {
-            print_diagnostics(&[d], &project.sources, format);
-            return ExitCode::from(1);
-        }
-    };
-    let (evaluated, eval_diags) = evaluate::evaluate(&mut project, &environment, &inputs, Mode::Plan);
+    let environment =
+        match evaluate::select_environment(&project, env.or(inputs.environment.as_deref())) {
+            Ok(e) => e,
+            Err(d) => {
+                print_diagnostics(&[d], &project.sources, format);
+                return ExitCode::from(1);
+            }
+        };
+    let (evaluated, eval_diags) =
+        evaluate::evaluate(&mut project, &environment, &inputs, Mode::Plan);
     let static_spans: Vec<_> = diags.iter().filter_map(|d| d.span).collect();
-    diags.extend(eval_diags.0.into_iter().filter(|d| !imm_lang::validate::covered_by(d, &static_spans)));
+    diags.extend(
+        eval_diags
+            .0
+            .into_iter()
+            .filter(|d| !imm_lang::validate::covered_by(d, &static_spans)),
+    );
     let diags = imm_lang::validate::sorted_unique(diags);
     if print_diagnostics(&diags, &project.sources, format) {
         return ExitCode::from(1);
@@ -45,6 +62,18 @@ pub fn run(dir: &Path, env: Option<&str>, vars: &VarArgs, _auto_approve: bool, f
         print_diagnostics(&[d], &project.sources, format);
         return ExitCode::from(1);
     }
+    if let Some((name, _)) = evaluated
+        .outputs
+        .iter()
+        .find(|(_, o)| o.value.contains_unknown())
+    {
+        eprintln!(
+            "error[{}]: output \"{name}\" has no known value; nothing was recorded",
+            Code::MissingVariable
+        );
+        eprintln!("  help: give every variable it depends on a value");
+        return ExitCode::from(1);
+    }
     match record_outputs(dir, &environment, &evaluated) {
         Ok(()) => {}
         Err(message) => {
@@ -52,8 +81,16 @@ pub fn run(dir: &Path, env: Option<&str>, vars: &VarArgs, _auto_approve: bool, f
             return ExitCode::from(1);
         }
     }
-    crate::report::out(&format!("Apply complete! Resources: 0 added, 0 replaced, 0 destroyed. (environment {environment})"));
-    super::output::print_outputs_human(&evaluated.outputs.iter().map(|(k, o)| (k.clone(), stored(o))).collect());
+    crate::report::out(&format!(
+        "Apply complete! Resources: 0 added, 0 replaced, 0 destroyed. (environment {environment})"
+    ));
+    super::output::print_outputs_human(
+        &evaluated
+            .outputs
+            .iter()
+            .map(|(k, o)| (k.clone(), stored(o)))
+            .collect(),
+    );
     ExitCode::SUCCESS
 }
 
@@ -61,10 +98,15 @@ fn inputs_from(vars: &VarArgs) -> Result<Inputs, Diagnostic> {
     let mut inputs = Inputs::from_process();
     for raw in &vars.vars {
         let Some((name, value)) = raw.split_once('=') else {
-            return Err(Diagnostic::new(Code::InvalidVariableValue, format!("--var {raw}: expected NAME=VALUE"))
-                .with_help(format!("write --var {raw}=VALUE")));
+            return Err(Diagnostic::new(
+                Code::InvalidVariableValue,
+                format!("--var {raw}: expected NAME=VALUE"),
+            )
+            .with_help(format!("write --var {raw}=VALUE")));
         };
-        inputs.cli_vars.push((name.trim().to_string(), value.to_string()));
+        inputs
+            .cli_vars
+            .push((name.trim().to_string(), value.to_string()));
     }
     inputs.var_files = vars.var_files.clone();
     Ok(inputs)
@@ -72,16 +114,32 @@ fn inputs_from(vars: &VarArgs) -> Result<Inputs, Diagnostic> {
 
 fn stored(output: &evaluate::OutputValue) -> StoredOutput {
     if output.sensitive {
-        return StoredOutput { value: None, sensitive: true };
+        return StoredOutput {
+            value: None,
+            sensitive: true,
+        };
     }
-    StoredOutput { value: Some(output.value.to_redacted_json()), sensitive: false }
+    StoredOutput {
+        value: Some(output.value.to_redacted_json()),
+        sensitive: false,
+    }
 }
 
-fn record_outputs(dir: &Path, environment: &str, evaluated: &evaluate::Evaluated) -> Result<(), String> {
+fn record_outputs(
+    dir: &Path,
+    environment: &str,
+    evaluated: &evaluate::Evaluated,
+) -> Result<(), String> {
     let paths = StatePaths::local(dir, environment);
     let _lock = Lock::acquire(&paths.lock, "apply").map_err(|e| e.to_string())?;
-    let mut current = state::load(&paths.state).map_err(|e| e.to_string())?.unwrap_or_else(|| State::new(environment));
-    current.outputs = evaluated.outputs.iter().map(|(k, o)| (k.clone(), stored(o))).collect();
+    let mut current = state::load(&paths.state)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_else(|| State::new(environment));
+    current.outputs = evaluated
+        .outputs
+        .iter()
+        .map(|(k, o)| (k.clone(), stored(o)))
+        .collect();
     current.serial += 1;
     state::save(&paths, &current).map_err(|e| e.to_string())
 }

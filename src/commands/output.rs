@@ -14,8 +14,18 @@ pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> Exi
     let recorded = match state::load(&paths.state) {
         Ok(Some(s)) => s,
         Ok(None) => {
-            eprintln!("error: there is no state for environment \"{environment}\" in {}", dir.display());
-            eprintln!("  help: run `imm apply` first{}", if env.is_none() { ", or pass --env NAME" } else { "" });
+            eprintln!(
+                "error: there is no state for environment \"{environment}\" in {}",
+                dir.display()
+            );
+            eprintln!(
+                "  help: run `imm apply` first{}",
+                if env.is_none() {
+                    ", or pass --env NAME"
+                } else {
+                    ""
+                }
+            );
             return ExitCode::from(1);
         }
         Err(e) => {
@@ -28,7 +38,12 @@ pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> Exi
         if json {
             let doc: serde_json::Map<String, serde_json::Value> = outputs
                 .iter()
-                .map(|(k, o)| (k.clone(), serde_json::json!({ "value": json_value(o), "sensitive": o.sensitive })))
+                .map(|(k, o)| {
+                    (
+                        k.clone(),
+                        serde_json::json!({ "value": json_value(o), "sensitive": o.sensitive }),
+                    )
+                })
                 .collect();
             crate::report::out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
         } else {

@@ -13,7 +13,10 @@ pub fn run(dir: &Path, format: DiagnosticFormat) -> ExitCode {
     }
     if format == DiagnosticFormat::Human {
         let envs = imm_lang::evaluate::environment_names(&project);
-        eprintln!("The configuration is valid (environments checked: {}).", envs.join(", "));
+        eprintln!(
+            "The configuration is valid (environments checked: {}).",
+            envs.join(", ")
+        );
     }
     ExitCode::SUCCESS
 }

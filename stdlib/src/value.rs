@@ -231,7 +231,9 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
             serde_json::Value::String(s) => Value::String(s.clone()),
-            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(items) => {
+                Value::List(items.iter().map(Value::from_json).collect())
+            }
             serde_json::Value::Object(map) => Value::Map(
                 map.iter()
                     .map(|(k, v)| (k.clone(), Value::from_json(v)))
@@ -333,7 +335,11 @@ pub fn format_number(n: f64) -> String {
         return "NaN".into();
     }
     if n.is_infinite() {
-        return if n > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if n > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     if n == n.trunc() && n.abs() < 1e21 {
         // `{}` on an integral f64 prints no fraction and no exponent below 1e21.
@@ -468,7 +474,8 @@ pub fn convert(value: Value, ty: &Type) -> Result<Value, ConversionError> {
             Value::Map(map) => map
                 .into_iter()
                 .map(|(k, v)| {
-                    let converted = convert(v, elem).map_err(|e| nested(&format!("[\"{k}\"]"), e))?;
+                    let converted =
+                        convert(v, elem).map_err(|e| nested(&format!("[\"{k}\"]"), e))?;
                     Ok((k, converted))
                 })
                 .collect::<Result<BTreeMap<_, _>, _>>()
@@ -534,9 +541,9 @@ fn to_string_value(value: Value) -> Result<Value, ConversionError> {
 fn to_number_value(value: Value) -> Result<Value, ConversionError> {
     match value {
         Value::Number(_) => Ok(value),
-        Value::String(s) => parse_number(&s)
-            .map(Value::Number)
-            .ok_or_else(|| ConversionError::new(format!("a number is required, but \"{s}\" is not a number"))),
+        Value::String(s) => parse_number(&s).map(Value::Number).ok_or_else(|| {
+            ConversionError::new(format!("a number is required, but \"{s}\" is not a number"))
+        }),
         other => Err(ConversionError::new(format!(
             "a number is required, but this is a {}",
             other.type_name()
@@ -563,8 +570,7 @@ fn to_bool_value(value: Value) -> Result<Value, ConversionError> {
 pub fn parse_number(s: &str) -> Option<f64> {
     let t = s.trim();
     let valid = !t.is_empty()
-        && t
-            .chars()
+        && t.chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
     if !valid {
         return None;

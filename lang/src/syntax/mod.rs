@@ -82,7 +82,13 @@ pub fn parse_expression(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
         .into_iter()
         .next()
         .and_then(|p| p.into_inner().next())
-        .ok_or_else(|| Diagnostic::at(Code::Syntax, Span::new(file, 0, 0), "expected an expression"))?;
+        .ok_or_else(|| {
+            Diagnostic::at(
+                Code::Syntax,
+                Span::new(file, 0, 0),
+                "expected an expression",
+            )
+        })?;
     let expr = builder.expr(expr_pair);
     match builder.diagnostics.into_iter().next() {
         Some(d) => Err(d),
@@ -208,8 +214,19 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::escape => "an escape sequence",
         Rule::interpolation => "`${`",
         Rule::heredoc_line => "a heredoc line",
-        Rule::or | Rule::and | Rule::eq | Rule::ne | Rule::lt | Rule::le | Rule::gt
-        | Rule::ge | Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::rem => "an operator",
+        Rule::or
+        | Rule::and
+        | Rule::eq
+        | Rule::ne
+        | Rule::lt
+        | Rule::le
+        | Rule::gt
+        | Rule::ge
+        | Rule::add
+        | Rule::sub
+        | Rule::mul
+        | Rule::div
+        | Rule::rem => "an operator",
         _ => "valid syntax",
     }
 }
@@ -251,11 +268,20 @@ impl<'t> Builder<'t> {
             .unwrap_or_else(|| "the end of the file".into());
         let punctuation = expected_punctuation(&err);
         let in_string = matches!(&err.variant, ErrorVariant::ParsingError { positives, .. } if positives.contains(&Rule::escape));
-        let at_line_end = matches!(self.text[start.min(self.text.len())..].chars().next(), None | Some('\n'));
+        let at_line_end = matches!(
+            self.text[start.min(self.text.len())..].chars().next(),
+            None | Some('\n')
+        );
         if in_string && at_line_end {
-            return Diagnostic::at(Code::Syntax, Span::new(self.file, start, start), "this string is not closed")
-                .with_primary_label("the line ends here")
-                .with_help("add the closing `\"`; a string cannot span lines (use a heredoc <<EOT for that)");
+            return Diagnostic::at(
+                Code::Syntax,
+                Span::new(self.file, start, start),
+                "this string is not closed",
+            )
+            .with_primary_label("the line ends here")
+            .with_help(
+                "add the closing `\"`; a string cannot span lines (use a heredoc <<EOT for that)",
+            );
         }
         let message = match &err.variant {
             ErrorVariant::ParsingError { .. } if !punctuation.is_empty() => {
@@ -274,7 +300,11 @@ impl<'t> Builder<'t> {
             ErrorVariant::CustomError { message } => message.clone(),
             _ => format!("unexpected {found}"),
         };
-        let end = if end > start { end } else { next_char_end(self.text, start) };
+        let end = if end > start {
+            end
+        } else {
+            next_char_end(self.text, start)
+        };
         Diagnostic::at(Code::Syntax, Span::new(self.file, start, end), message)
             .with_primary_label("here")
     }
@@ -305,8 +335,14 @@ impl<'t> Builder<'t> {
             Err(err) => self.pest_error(err, start),
             Ok(_) => {
                 let end = pair.as_span().end();
-                Diagnostic::at(Code::Syntax, Span::new(self.file, start, end), "this line is not a valid attribute or block")
-                    .with_help("an attribute is NAME = VALUE on one line; a block is TYPE \"LABEL\" { ... }")
+                Diagnostic::at(
+                    Code::Syntax,
+                    Span::new(self.file, start, end),
+                    "this line is not a valid attribute or block",
+                )
+                .with_help(
+                    "an attribute is NAME = VALUE on one line; a block is TYPE \"LABEL\" { ... }",
+                )
             }
         };
         self.diagnostics.push(diag);
@@ -340,8 +376,16 @@ impl<'t> Builder<'t> {
                 }
                 Rule::bad_line | Rule::bad_line_in_block => {
                     let start = child.as_span().start();
-                    let same_line = previous_end.is_some_and(|end| !self.text[end..start].contains('\n'));
-                    self.bad_line(&child, if same_line { previous_value_start } else { None });
+                    let same_line =
+                        previous_end.is_some_and(|end| !self.text[end..start].contains('\n'));
+                    self.bad_line(
+                        &child,
+                        if same_line {
+                            previous_value_start
+                        } else {
+                            None
+                        },
+                    );
                     previous_end = None;
                     previous_value_start = None;
                 }
@@ -380,14 +424,23 @@ impl<'t> Builder<'t> {
         let mut inner = pair.into_inner();
         let name = inner.next().map(|p| self.ident(p));
         let value = inner.next().map(|p| self.expr(p));
-        let name = name.unwrap_or_else(|| Ident { name: String::new(), span });
+        let name = name.unwrap_or_else(|| Ident {
+            name: String::new(),
+            span,
+        });
         let value = value.unwrap_or_else(|| Expr::new(ExprKind::Null, span));
         // "a = \n 1": the value must start on the attribute's line.
         let between = &self.text[name.span.end as usize..value.span.start as usize];
         if between.contains('\n') {
             self.diagnostics.push(
-                Diagnostic::at(Code::NewlineExpected, name.span, "the value of an attribute must start on the same line as its name")
-                    .with_help("write NAME = VALUE on one line; the value itself may continue inside brackets"),
+                Diagnostic::at(
+                    Code::NewlineExpected,
+                    name.span,
+                    "the value of an attribute must start on the same line as its name",
+                )
+                .with_help(
+                    "write NAME = VALUE on one line; the value itself may continue inside brackets",
+                ),
             );
         }
         // pest counts trailing whitespace into the pair; end at the value.
@@ -397,7 +450,10 @@ impl<'t> Builder<'t> {
 
     fn block(&mut self, pair: Pair<'_, Rule>) -> Block {
         let span = self.span(&pair);
-        let mut kind = Ident { name: String::new(), span };
+        let mut kind = Ident {
+            name: String::new(),
+            span,
+        };
         let mut labels = Vec::new();
         let mut body = Body::default();
         for (i, child) in pair.into_inner().enumerate() {
@@ -409,20 +465,35 @@ impl<'t> Builder<'t> {
                 _ => {}
             }
         }
-        Block { kind, labels, body, span }
+        Block {
+            kind,
+            labels,
+            body,
+            span,
+        }
     }
 
     fn label(&mut self, pair: Pair<'_, Rule>) -> Ident {
         let span = self.span(&pair);
         let expr = self.string(pair);
         match expr.as_literal_string() {
-            Some(s) => Ident { name: s.to_string(), span },
+            Some(s) => Ident {
+                name: s.to_string(),
+                span,
+            },
             None => {
                 self.diagnostics.push(
-                    Diagnostic::at(Code::InterpolatedLabel, span, "a block label cannot contain ${...}")
-                        .with_help("write the label as a plain string"),
+                    Diagnostic::at(
+                        Code::InterpolatedLabel,
+                        span,
+                        "a block label cannot contain ${...}",
+                    )
+                    .with_help("write the label as a plain string"),
                 );
-                Ident { name: String::new(), span }
+                Ident {
+                    name: String::new(),
+                    span,
+                }
             }
         }
     }
@@ -588,7 +659,14 @@ impl<'t> Builder<'t> {
                 _ => args.push(self.expr(p)),
             }
         }
-        Expr::new(ExprKind::Call { name, args, expand_final }, span)
+        Expr::new(
+            ExprKind::Call {
+                name,
+                args,
+                expand_final,
+            },
+            span,
+        )
     }
 
     /// Object items, each separated from the next by a comma or a newline.
@@ -604,8 +682,12 @@ impl<'t> Builder<'t> {
                 let gap = &self.text[end..start];
                 if !gap.contains(',') && !gap.contains('\n') {
                     self.diagnostics.push(
-                        Diagnostic::at(Code::Syntax, Span::new(self.file, start, next_char_end(self.text, start)), "expected `,` or a newline between object items")
-                            .with_help("separate the items: { a = 1, b = 2 }"),
+                        Diagnostic::at(
+                            Code::Syntax,
+                            Span::new(self.file, start, next_char_end(self.text, start)),
+                            "expected `,` or a newline between object items",
+                        )
+                        .with_help("separate the items: { a = 1, b = 2 }"),
                     );
                 }
             }
@@ -674,7 +756,10 @@ impl<'t> Builder<'t> {
         };
         let for_expr = ForExpr {
             key_var,
-            value_var: value_var.unwrap_or(Ident { name: String::new(), span }),
+            value_var: value_var.unwrap_or(Ident {
+                name: String::new(),
+                span,
+            }),
             collection: collection.unwrap_or_else(null),
             key,
             value,
@@ -695,15 +780,21 @@ impl<'t> Builder<'t> {
 
     fn template_part(&mut self, part: Pair<'_, Rule>, parts: &mut Vec<TemplatePart>) {
         match part.as_rule() {
-            Rule::string_text | Rule::heredoc_text | Rule::template_text => push_literal(parts, part.as_str()),
+            Rule::string_text | Rule::heredoc_text | Rule::template_text => {
+                push_literal(parts, part.as_str())
+            }
             Rule::escaped_dollar => push_literal(parts, "${"),
             Rule::escape => {
                 let text = unescape(part.as_str());
                 match text {
                     Some(t) => push_literal(parts, &t),
                     None => self.diagnostics.push(
-                        Diagnostic::at(Code::Syntax, self.span(&part), "invalid escape: not a Unicode scalar value")
-                            .with_help("use \\uXXXX with a valid code point"),
+                        Diagnostic::at(
+                            Code::Syntax,
+                            self.span(&part),
+                            "invalid escape: not a Unicode scalar value",
+                        )
+                        .with_help("use \\uXXXX with a valid code point"),
                     ),
                 }
             }

@@ -2,7 +2,11 @@ use super::*;
 
 fn parse_ok(text: &str) -> Body {
     let parsed = parse_file(FileId(0), text);
-    assert!(parsed.diagnostics.is_empty(), "unexpected diagnostics: {:#?}", parsed.diagnostics);
+    assert!(
+        parsed.diagnostics.is_empty(),
+        "unexpected diagnostics: {:#?}",
+        parsed.diagnostics
+    );
     parsed.body
 }
 
@@ -26,18 +30,33 @@ fn blocks_attributes_and_labels() {
 #[test]
 fn precedence_follows_the_reference() {
     let e = expr("1 + 2 * 3 == 7 && !false || x ? a : b");
-    let ExprKind::Conditional(cond, _, _) = e.kind else { panic!("not a conditional") };
-    let ExprKind::Binary(BinaryOp::Or, lhs, _) = cond.kind else { panic!("not ||") };
-    let ExprKind::Binary(BinaryOp::And, eq, _) = lhs.kind else { panic!("not &&") };
-    let ExprKind::Binary(BinaryOp::Eq, sum, _) = eq.kind else { panic!("not ==") };
-    let ExprKind::Binary(BinaryOp::Add, _, product) = sum.kind else { panic!("not +") };
-    assert!(matches!(product.kind, ExprKind::Binary(BinaryOp::Mul, _, _)));
+    let ExprKind::Conditional(cond, _, _) = e.kind else {
+        panic!("not a conditional")
+    };
+    let ExprKind::Binary(BinaryOp::Or, lhs, _) = cond.kind else {
+        panic!("not ||")
+    };
+    let ExprKind::Binary(BinaryOp::And, eq, _) = lhs.kind else {
+        panic!("not &&")
+    };
+    let ExprKind::Binary(BinaryOp::Eq, sum, _) = eq.kind else {
+        panic!("not ==")
+    };
+    let ExprKind::Binary(BinaryOp::Add, _, product) = sum.kind else {
+        panic!("not +")
+    };
+    assert!(matches!(
+        product.kind,
+        ExprKind::Binary(BinaryOp::Mul, _, _)
+    ));
 }
 
 #[test]
 fn splat_applies_following_traversals_to_each_element() {
     let e = expr("docker_container.web[*].id");
-    let ExprKind::Splat(source, each) = e.kind else { panic!("not a splat") };
+    let ExprKind::Splat(source, each) = e.kind else {
+        panic!("not a splat")
+    };
     assert!(matches!(source.kind, ExprKind::GetAttr(_, _)));
     assert!(matches!(each.kind, ExprKind::GetAttr(_, ref n) if n.name == "id"));
 }
@@ -51,6 +70,9 @@ fn heredoc_strips_common_indent() {
 
 #[test]
 fn reports_every_bad_line() {
-    let parsed = parse_file(FileId(0), "a = \nb = 1\nc = [1,\nd = )\nresource \"x\" \"y\" {\n  e = = 2\n}\n");
+    let parsed = parse_file(
+        FileId(0),
+        "a = \nb = 1\nc = [1,\nd = )\nresource \"x\" \"y\" {\n  e = = 2\n}\n",
+    );
     assert!(parsed.diagnostics.len() >= 2, "{:#?}", parsed.diagnostics);
 }

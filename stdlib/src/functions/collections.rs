@@ -2,21 +2,28 @@
 //! `lookup`, `contains`, `distinct`, `flatten`, `range`, `zipmap`, `element`,
 //! `slice`, `sort`, `reverse`, `coalesce`.
 
-use super::{arg, integer_arg, list_arg, map_arg, number_arg, string_arg, FunctionError, FunctionResult};
+use super::{
+    arg, integer_arg, list_arg, map_arg, number_arg, string_arg, FunctionError, FunctionResult,
+};
 use crate::value::{Type, Value};
 use std::collections::BTreeMap;
 
 pub(crate) fn length(args: Vec<Value>) -> FunctionResult {
     match arg(&args, 0)? {
         // Terraform counts what a reader sees: grapheme clusters.
-        Value::String(s) => Ok(Value::Number(unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).count() as f64)),
+        Value::String(s) => Ok(Value::Number(
+            unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).count() as f64,
+        )),
         Value::List(items) | Value::Set(items) => Ok(Value::Number(items.len() as f64)),
         Value::Map(map) => Ok(Value::Number(map.len() as f64)),
         Value::Unknown(_) => Ok(Value::Unknown(Type::Number)),
         Value::Null => Err(FunctionError::at(0, "argument must not be null")),
         other => Err(FunctionError::at(
             0,
-            format!("length needs a string, list or map, but this is a {}", other.type_name()),
+            format!(
+                "length needs a string, list or map, but this is a {}",
+                other.type_name()
+            ),
         )),
     }
 }
@@ -77,7 +84,10 @@ pub(crate) fn lookup(args: Vec<Value>) -> FunctionResult {
     }
     match args.get(2) {
         Some(default) => Ok(default.clone()),
-        None => Err(FunctionError::at(1, format!("the map has no key \"{key}\" and no default was given"))),
+        None => Err(FunctionError::at(
+            1,
+            format!("the map has no key \"{key}\" and no default was given"),
+        )),
     }
 }
 
@@ -121,7 +131,11 @@ pub(crate) fn range(args: Vec<Value>) -> FunctionResult {
             let (s, l) = (number_arg(&args, 0)?, number_arg(&args, 1)?);
             (s, l, if l >= s { 1.0 } else { -1.0 })
         }
-        _ => (number_arg(&args, 0)?, number_arg(&args, 1)?, number_arg(&args, 2)?),
+        _ => (
+            number_arg(&args, 0)?,
+            number_arg(&args, 1)?,
+            number_arg(&args, 2)?,
+        ),
     };
     if step == 0.0 {
         return Err(FunctionError::at(args.len() - 1, "step must not be zero"));
@@ -134,7 +148,9 @@ pub(crate) fn range(args: Vec<Value>) -> FunctionResult {
         )));
     }
     if ((limit - start) / step).abs() > RANGE_LIMIT {
-        return Err(FunctionError::new("more than 1048576 values were generated; use a smaller range"));
+        return Err(FunctionError::new(
+            "more than 1048576 values were generated; use a smaller range",
+        ));
     }
     let mut out = Vec::new();
     let mut n = start;
@@ -161,7 +177,10 @@ pub(crate) fn zipmap(args: Vec<Value>) -> FunctionResult {
             Value::String(s) => s,
             Value::Number(n) => crate::value::format_number(n),
             other => {
-                return Err(FunctionError::at(0, format!("keys must be strings, but one is a {}", other.type_name())))
+                return Err(FunctionError::at(
+                    0,
+                    format!("keys must be strings, but one is a {}", other.type_name()),
+                ))
             }
         };
         out.insert(key, v);
@@ -173,10 +192,16 @@ pub(crate) fn element(args: Vec<Value>) -> FunctionResult {
     let list = list_arg(&args, 0)?;
     let index = integer_arg(&args, 1)?;
     if list.is_empty() {
-        return Err(FunctionError::at(0, "cannot use element function with an empty list"));
+        return Err(FunctionError::at(
+            0,
+            "cannot use element function with an empty list",
+        ));
     }
     if index < 0 {
-        return Err(FunctionError::at(1, "cannot use element function with a negative index"));
+        return Err(FunctionError::at(
+            1,
+            "cannot use element function with a negative index",
+        ));
     }
     Ok(list[(index as usize) % list.len()].clone())
 }
@@ -186,13 +211,22 @@ pub(crate) fn slice(args: Vec<Value>) -> FunctionResult {
     let start = integer_arg(&args, 1)?;
     let end = integer_arg(&args, 2)?;
     if start < 0 {
-        return Err(FunctionError::at(1, "start index must not be less than zero"));
+        return Err(FunctionError::at(
+            1,
+            "start index must not be less than zero",
+        ));
     }
     if end > list.len() as i64 {
-        return Err(FunctionError::at(2, "end index must not be greater than the length of the list"));
+        return Err(FunctionError::at(
+            2,
+            "end index must not be greater than the length of the list",
+        ));
     }
     if start > end {
-        return Err(FunctionError::at(1, "start index must not be greater than end index"));
+        return Err(FunctionError::at(
+            1,
+            "start index must not be greater than end index",
+        ));
     }
     Ok(Value::List(list[start as usize..end as usize].to_vec()))
 }
@@ -206,12 +240,17 @@ pub(crate) fn sort(args: Vec<Value>) -> FunctionResult {
             Value::Number(n) => strings.push(crate::value::format_number(n)),
             Value::Bool(b) => strings.push(b.to_string()),
             other => {
-                return Err(FunctionError::at(0, format!("element {i} is a {}; sort needs strings", other.type_name())))
+                return Err(FunctionError::at(
+                    0,
+                    format!("element {i} is a {}; sort needs strings", other.type_name()),
+                ))
             }
         }
     }
     strings.sort();
-    Ok(Value::List(strings.into_iter().map(Value::String).collect()))
+    Ok(Value::List(
+        strings.into_iter().map(Value::String).collect(),
+    ))
 }
 
 pub(crate) fn reverse(args: Vec<Value>) -> FunctionResult {

@@ -27,7 +27,10 @@ pub(crate) fn tolist(args: Vec<Value>) -> FunctionResult {
     match arg(&args, 0)? {
         Value::List(items) | Value::Set(items) => Ok(Value::List(items.clone())),
         Value::Null => Ok(Value::Null),
-        other => Err(FunctionError::at(0, format!("cannot convert a {} to a list", other.type_name()))),
+        other => Err(FunctionError::at(
+            0,
+            format!("cannot convert a {} to a list", other.type_name()),
+        )),
     }
 }
 
@@ -35,7 +38,10 @@ pub(crate) fn toset(args: Vec<Value>) -> FunctionResult {
     match arg(&args, 0)? {
         Value::List(items) | Value::Set(items) => Ok(make_set(items.clone())),
         Value::Null => Ok(Value::Null),
-        other => Err(FunctionError::at(0, format!("cannot convert a {} to a set", other.type_name()))),
+        other => Err(FunctionError::at(
+            0,
+            format!("cannot convert a {} to a set", other.type_name()),
+        )),
     }
 }
 
@@ -43,7 +49,10 @@ pub(crate) fn tomap(args: Vec<Value>) -> FunctionResult {
     match arg(&args, 0)? {
         Value::Map(map) => Ok(Value::Map(map.clone())),
         Value::Null => Ok(Value::Null),
-        other => Err(FunctionError::at(0, format!("cannot convert a {} to a map", other.type_name()))),
+        other => Err(FunctionError::at(
+            0,
+            format!("cannot convert a {} to a map", other.type_name()),
+        )),
     }
 }
 
@@ -136,7 +145,9 @@ fn yaml_scalar_string(s: &str) -> String {
 
 pub(crate) fn base64encode(args: Vec<Value>) -> FunctionResult {
     let s = string_arg(&args, 0)?;
-    Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(s.as_bytes())))
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
+    ))
 }
 
 pub(crate) fn base64decode(args: Vec<Value>) -> FunctionResult {
@@ -151,6 +162,7 @@ pub(crate) fn base64decode(args: Vec<Value>) -> FunctionResult {
 
 pub(crate) fn sha256(args: Vec<Value>) -> FunctionResult {
     let s = string_arg(&args, 0)?;
-    Ok(Value::String(hex::encode(sha2::Sha256::digest(s.as_bytes()))))
+    Ok(Value::String(hex::encode(sha2::Sha256::digest(
+        s.as_bytes(),
+    ))))
 }
-

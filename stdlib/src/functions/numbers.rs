@@ -38,20 +38,29 @@ pub(crate) fn parseint(args: Vec<Value>) -> FunctionResult {
     let text = string_arg(&args, 0)?;
     let base = integer_arg(&args, 1)?;
     if !(2..=62).contains(&base) {
-        return Err(FunctionError::at(1, "base must be a whole number between 2 and 62 inclusive"));
+        return Err(FunctionError::at(
+            1,
+            "base must be a whole number between 2 and 62 inclusive",
+        ));
     }
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(&text)),
     };
     if digits.is_empty() {
-        return Err(FunctionError::at(0, format!("cannot parse \"{text}\" as a base {base} integer")));
+        return Err(FunctionError::at(
+            0,
+            format!("cannot parse \"{text}\" as a base {base} integer"),
+        ));
     }
     let mut n: f64 = 0.0;
     for c in digits.chars() {
         let d = digit_value(c, base);
         let Some(d) = d.filter(|d| (*d as i64) < base) else {
-            return Err(FunctionError::at(0, format!("cannot parse \"{text}\" as a base {base} integer")));
+            return Err(FunctionError::at(
+                0,
+                format!("cannot parse \"{text}\" as a base {base} integer"),
+            ));
         };
         n = n * base as f64 + d as f64;
     }

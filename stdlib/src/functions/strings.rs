@@ -55,7 +55,9 @@ pub(crate) fn lower(args: Vec<Value>) -> FunctionResult {
 pub(crate) fn trim(args: Vec<Value>) -> FunctionResult {
     let s = string_arg(&args, 0)?;
     let cutset: Vec<char> = string_arg(&args, 1)?.chars().collect();
-    Ok(Value::String(s.trim_matches(|c| cutset.contains(&c)).to_string()))
+    Ok(Value::String(
+        s.trim_matches(|c| cutset.contains(&c)).to_string(),
+    ))
 }
 
 pub(crate) fn trimprefix(args: Vec<Value>) -> FunctionResult {
@@ -85,13 +87,16 @@ pub(crate) fn replace(args: Vec<Value>) -> FunctionResult {
     let pattern = &substr[1..substr.len() - 1];
     let re = compile(pattern, 1)?;
     // Terraform uses Go's `$1` syntax, which is also the regex crate's.
-    Ok(Value::String(re.replace_all(&s, replacement.as_str()).into_owned()))
+    Ok(Value::String(
+        re.replace_all(&s, replacement.as_str()).into_owned(),
+    ))
 }
 
 pub(crate) fn substr(args: Vec<Value>) -> FunctionResult {
     let text = string_arg(&args, 0)?;
     // Offsets count grapheme clusters, as in Terraform.
-    let chars: Vec<&str> = unicode_segmentation::UnicodeSegmentation::graphemes(text.as_str(), true).collect();
+    let chars: Vec<&str> =
+        unicode_segmentation::UnicodeSegmentation::graphemes(text.as_str(), true).collect();
     let len = chars.len() as i64;
     let mut offset = integer_arg(&args, 1)?;
     let length = integer_arg(&args, 2)?;
@@ -103,18 +108,29 @@ pub(crate) fn substr(args: Vec<Value>) -> FunctionResult {
         if offset > len {
             return Ok(Value::string(""));
         }
-        return Err(FunctionError::at(1, "offset is before the start of the string"));
+        return Err(FunctionError::at(
+            1,
+            "offset is before the start of the string",
+        ));
     }
-    let end = if length < 0 { len } else { (offset + length).min(len) };
+    let end = if length < 0 {
+        len
+    } else {
+        (offset + length).min(len)
+    };
     Ok(Value::String(chars[offset as usize..end as usize].concat()))
 }
 
 pub(crate) fn startswith(args: Vec<Value>) -> FunctionResult {
-    Ok(Value::Bool(string_arg(&args, 0)?.starts_with(&string_arg(&args, 1)?)))
+    Ok(Value::Bool(
+        string_arg(&args, 0)?.starts_with(&string_arg(&args, 1)?),
+    ))
 }
 
 pub(crate) fn endswith(args: Vec<Value>) -> FunctionResult {
-    Ok(Value::Bool(string_arg(&args, 0)?.ends_with(&string_arg(&args, 1)?)))
+    Ok(Value::Bool(
+        string_arg(&args, 0)?.ends_with(&string_arg(&args, 1)?),
+    ))
 }
 
 pub(crate) fn regex(args: Vec<Value>) -> FunctionResult {
@@ -122,14 +138,20 @@ pub(crate) fn regex(args: Vec<Value>) -> FunctionResult {
     let s = string_arg(&args, 1)?;
     let re = compile(&pattern, 0)?;
     let Some(caps) = re.captures(&s) else {
-        return Err(FunctionError::at(1, "pattern did not match any part of the given string"));
+        return Err(FunctionError::at(
+            1,
+            "pattern did not match any part of the given string",
+        ));
     };
     let named: Vec<&str> = re.capture_names().flatten().collect();
     if !named.is_empty() {
         let map: BTreeMap<String, Value> = named
             .iter()
             .map(|name| {
-                let v = caps.name(name).map(|m| Value::string(m.as_str())).unwrap_or(Value::Null);
+                let v = caps
+                    .name(name)
+                    .map(|m| Value::string(m.as_str()))
+                    .unwrap_or(Value::Null);
                 (name.to_string(), v)
             })
             .collect();
@@ -137,7 +159,11 @@ pub(crate) fn regex(args: Vec<Value>) -> FunctionResult {
     }
     if re.captures_len() > 1 {
         let list = (1..re.captures_len())
-            .map(|i| caps.get(i).map(|m| Value::string(m.as_str())).unwrap_or(Value::Null))
+            .map(|i| {
+                caps.get(i)
+                    .map(|m| Value::string(m.as_str()))
+                    .unwrap_or(Value::Null)
+            })
             .collect();
         return Ok(Value::List(list));
     }
@@ -179,7 +205,10 @@ pub(crate) fn format(args: Vec<Value>) -> FunctionResult {
             verb.precision = Some(take_digits(&mut chars).unwrap_or(0));
         }
         let Some(kind) = chars.next() else {
-            return Err(FunctionError::at(0, "format specification ends with an unfinished verb"));
+            return Err(FunctionError::at(
+                0,
+                "format specification ends with an unfinished verb",
+            ));
         };
         if kind == '%' {
             out.push('%');
@@ -188,7 +217,10 @@ pub(crate) fn format(args: Vec<Value>) -> FunctionResult {
         let Some(value) = args.get(next_arg) else {
             return Err(FunctionError::at(
                 0,
-                format!("not enough arguments for the verb %{kind} (there are {} values)", args.len() - 1),
+                format!(
+                    "not enough arguments for the verb %{kind} (there are {} values)",
+                    args.len() - 1
+                ),
             ));
         };
         let text = format_verb(kind, &verb, value, next_arg)?;
@@ -198,7 +230,10 @@ pub(crate) fn format(args: Vec<Value>) -> FunctionResult {
     if next_arg < args.len() {
         return Err(FunctionError::at(
             next_arg,
-            format!("too many arguments; only {} used by format string", next_arg - 1),
+            format!(
+                "too many arguments; only {} used by format string",
+                next_arg - 1
+            ),
         ));
     }
     Ok(Value::String(out))
@@ -227,16 +262,27 @@ fn take_digits(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<u
     digits.parse().ok()
 }
 
-fn format_verb(kind: char, verb: &Verb, value: &Value, index: usize) -> Result<String, FunctionError> {
+fn format_verb(
+    kind: char,
+    verb: &Verb,
+    value: &Value,
+    index: usize,
+) -> Result<String, FunctionError> {
     let number = |v: &Value| -> Result<f64, FunctionError> {
         match v {
             Value::Number(n) => Ok(*n),
             Value::String(s) => crate::value::parse_number(s).ok_or_else(|| {
-                FunctionError::at(index, format!("%{kind} needs a number, but \"{s}\" is not one"))
+                FunctionError::at(
+                    index,
+                    format!("%{kind} needs a number, but \"{s}\" is not one"),
+                )
             }),
             other => Err(FunctionError::at(
                 index,
-                format!("%{kind} needs a number, but this is a {}", other.type_name()),
+                format!(
+                    "%{kind} needs a number, but this is a {}",
+                    other.type_name()
+                ),
             )),
         }
     };
@@ -271,7 +317,10 @@ fn format_verb(kind: char, verb: &Verb, value: &Value, index: usize) -> Result<S
         'd' => {
             let n = number(value)?;
             if n.fract() != 0.0 {
-                return Err(FunctionError::at(index, format!("%d needs a whole number, but this is {}", format_number(n))));
+                return Err(FunctionError::at(
+                    index,
+                    format!("%d needs a whole number, but this is {}", format_number(n)),
+                ));
             }
             signed(format!("{}", n as i64), n)
         }
@@ -282,7 +331,11 @@ fn format_verb(kind: char, verb: &Verb, value: &Value, index: usize) -> Result<S
         'e' | 'E' => {
             let n = number(value)?;
             let text = go_exponent(n, verb.precision.unwrap_or(6));
-            let text = if kind == 'E' { text.to_uppercase() } else { text };
+            let text = if kind == 'E' {
+                text.to_uppercase()
+            } else {
+                text
+            };
             signed(text, n)
         }
         'g' | 'G' => {
@@ -292,7 +345,10 @@ fn format_verb(kind: char, verb: &Verb, value: &Value, index: usize) -> Result<S
         'x' | 'X' | 'o' | 'b' => {
             let n = number(value)?;
             if n.fract() != 0.0 {
-                return Err(FunctionError::at(index, format!("%{kind} needs a whole number")));
+                return Err(FunctionError::at(
+                    index,
+                    format!("%{kind} needs a whole number"),
+                ));
             }
             let i = n as i64;
             let (neg, u) = (i < 0, i.unsigned_abs());
@@ -333,7 +389,10 @@ fn format_verb(kind: char, verb: &Verb, value: &Value, index: usize) -> Result<S
             }
         },
         other => {
-            return Err(FunctionError::at(0, format!("unsupported format verb %{other}")));
+            return Err(FunctionError::at(
+                0,
+                format!("unsupported format verb %{other}"),
+            ));
         }
     })
 }
@@ -363,7 +422,10 @@ fn pad(text: &str, verb: &Verb, kind: char) -> String {
     if verb.left {
         return format!("{text}{}", " ".repeat(fill));
     }
-    let numeric = matches!(kind, 'd' | 'f' | 'F' | 'e' | 'E' | 'g' | 'G' | 'x' | 'X' | 'o' | 'b');
+    let numeric = matches!(
+        kind,
+        'd' | 'f' | 'F' | 'e' | 'E' | 'g' | 'G' | 'x' | 'X' | 'o' | 'b'
+    );
     if verb.zero && numeric {
         let (sign, digits) = match text.chars().next() {
             Some(c @ ('-' | '+' | ' ')) => (c.to_string(), &text[1..]),
@@ -373,4 +435,3 @@ fn pad(text: &str, verb: &Verb, kind: char) -> String {
     }
     format!("{}{text}", " ".repeat(fill))
 }
-

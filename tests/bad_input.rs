@@ -1,0 +1,138 @@
+//! Hostile input never panics: every case gives a clear diagnostic (or is
+//! simply valid) through the real binary.
+
+mod common;
+use common::Project;
+
+#[test]
+fn empty_file_is_a_valid_project() {
+    let p = Project::new(&[("main.imm", "")]);
+    p.imm(&["validate", "."]).assert_ok();
+}
+
+#[test]
+fn binary_file_is_reported_as_not_utf8_with_its_position() {
+    let p = Project::new(&[]);
+    let mut bytes = b"locals {\n  a = 1\n".to_vec();
+    bytes.extend([0x00, 0xff, 0xfe, 0x80, 0x01, 0x02]);
+    std::fs::write(p.file("main.imm"), bytes).expect("write");
+    let run = p.imm(&["validate", ".", "--format", "json"]);
+    run.assert_fails_with("E0001");
+    let json: serde_json::Value =
+        serde_json::from_str(run.stdout.lines().next().expect("a line")).expect("json");
+    assert_eq!(json["line"], 3);
+    assert_eq!(
+        json["column"], 2,
+        "the NUL byte is valid UTF-8; the 0xff after it is not"
+    );
+}
+
+#[test]
+fn invalid_utf8_in_the_middle_of_a_string() {
+    let p = Project::new(&[]);
+    let mut bytes = b"output \"o\" {\n  value = \"caf".to_vec();
+    bytes.extend([0xe9, b'"', b'\n', b'}', b'\n']);
+    std::fs::write(p.file("main.imm"), bytes).expect("write");
+    let run = p.imm(&["validate", "."]);
+    run.assert_fails_with("E0001");
+    assert!(run.stderr.contains("main.imm:2:15"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn one_megabyte_single_line_string_is_fine() {
+    let long = "x".repeat(1024 * 1024);
+    let text = format!("output \"long\" {{\n  value = length(\"{long}\")\n}}\n");
+    let p = Project::new(&[("main.imm", &text)]);
+    p.imm(&["apply", "."]).assert_ok();
+    let run = p.imm(&["output", "long"]);
+    run.assert_ok();
+    assert_eq!(run.stdout.trim(), "1048576");
+}
+
+#[test]
+fn ten_thousand_deep_nesting_is_refused_clearly() {
+    let depth = 10_000;
+    let text = format!(
+        "locals {{\n  deep = {}1{}\n}}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let p = Project::new(&[("main.imm", &text)]);
+    let run = p.imm(&["validate", "."]);
+    run.assert_fails_with("E0003");
+    assert!(
+        run.stderr.contains("nested more than 256 levels"),
+        "{}",
+        run.stderr
+    );
+    let parens = format!(
+        "locals {{\n  deep = {}1{}\n}}\n",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    std::fs::write(p.file("main.imm"), parens).expect("write");
+    p.imm(&["validate", "."]).assert_fails_with("E0003");
+}
+
+#[test]
+fn nesting_just_under_the_limit_works() {
+    let depth = 200;
+    let text = format!(
+        "output \"deep\" {{\n  value = {}1{}\n}}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let p = Project::new(&[("main.imm", &text)]);
+    p.imm(&["validate", "."]).assert_ok();
+}
+
+#[test]
+fn garbage_of_every_kind_gives_syntax_errors_not_panics() {
+    let cases = [
+        "}}}}",
+        "{{{{",
+        "resource",
+        "resource \"a\"",
+        "a = ",
+        "= = =",
+        "\"unterminated",
+        "<<EOT\nno end",
+        "locals { a = <<EOT\n",
+        "/* unterminated comment",
+        "locals { a = \"${\" }",
+        "locals { a = [for] }",
+        "\u{feff}\u{200b}locals {}",
+        "locals { a = 1e999999 }",
+        "locals { a = \"\\uD800\" }",
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        let p = Project::new(&[("main.imm", text)]);
+        let run = p.imm(&["validate", "."]);
+        assert!(
+            !run.stderr.contains("panicked") && !run.stderr.contains("stopped unexpectedly"),
+            "case {i} {text:?}:\n{}",
+            run.stderr
+        );
+        assert!(
+            run.code == 0 || run.code == 1,
+            "case {i}: exit {}",
+            run.code
+        );
+        if run.code == 1 {
+            assert!(
+                run.stderr.contains("E0"),
+                "case {i} {text:?}: no code in\n{}",
+                run.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_directory_and_directory_without_files() {
+    let p = Project::new(&[]);
+    p.imm(&["validate", "does-not-exist"])
+        .assert_fails_with("E0601");
+    p.imm(&["validate", "."]).assert_fails_with("E0602");
+}

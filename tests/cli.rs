@@ -1,0 +1,418 @@
+//! End-to-end tests of the `imm` binary: validate, fmt, apply of a project
+//! without resources, output, variables, environments, secrets, state.
+
+mod common;
+use common::Project;
+
+const VARS: &str = r#"
+variable "size" {
+  type    = string
+  default = "from-default"
+}
+
+variable "count" {
+  type    = number
+  default = 1
+  validation {
+    condition     = var.count < 100
+    message       = "count must stay below 100"
+  }
+}
+
+variable "tags" {
+  type    = list(string)
+  default = []
+}
+
+output "size" {
+  value = var.size
+}
+
+output "count" {
+  value = var.count * 2
+}
+
+output "tags" {
+  value = var.tags
+}
+"#;
+
+#[test]
+fn apply_records_outputs_and_output_prints_them() {
+    let p = Project::new(&[("main.imm", VARS)]);
+    let run = p.imm(&["apply", "."]);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("size  = \"from-default\""),
+        "{}",
+        run.stdout
+    );
+    let json = p.imm(&["output", "--json"]);
+    json.assert_ok();
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(
+        doc["count"],
+        serde_json::json!({ "value": 2, "sensitive": false })
+    );
+    assert_eq!(doc["tags"]["value"], serde_json::json!([]));
+    let one = p.imm(&["output", "count", "--json"]);
+    assert_eq!(one.stdout.trim(), "2");
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.file(".imm/state/default.json")).expect("state"),
+    )
+    .expect("json");
+    assert_eq!(state["serial"], 1);
+    assert_eq!(state["version"], 1);
+    p.imm(&["apply", "."]).assert_ok();
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.file(".imm/state/default.json")).expect("state"),
+    )
+    .expect("json");
+    assert_eq!(state["serial"], 2, "every apply is a new serial");
+    assert!(
+        p.file(".imm/state/default.json.backup").exists(),
+        "the previous serial is kept"
+    );
+    p.imm(&["output", "nope"])
+        .assert_fails_with("no output named");
+}
+
+#[test]
+fn variable_precedence_default_env_file_process_cli() {
+    let text =
+        format!("{VARS}\nenvironment \"default\" {{\n  vars = {{ size = \"from-env\" }}\n}}\n");
+    let p = Project::new(&[
+        ("main.imm", &text),
+        ("values.vars", "size = \"from-file\"\ncount = 5\n"),
+    ]);
+    let size = |p: &Project, args: &[&str], env: &[(&str, &str)]| {
+        let mut full = vec!["apply", "."];
+        full.extend_from_slice(args);
+        p.imm_with_env(&full, env).assert_ok();
+        p.imm(&["output", "size", "--json"])
+            .stdout
+            .trim()
+            .to_string()
+    };
+    assert_eq!(size(&p, &[], &[]), "\"from-env\"");
+    assert_eq!(
+        size(&p, &["--var-file", "values.vars"], &[]),
+        "\"from-file\""
+    );
+    assert_eq!(
+        size(
+            &p,
+            &["--var-file", "values.vars"],
+            &[("IMM_VAR_size", "from-process")]
+        ),
+        "\"from-process\""
+    );
+    assert_eq!(
+        size(
+            &p,
+            &["--var-file", "values.vars", "--var", "size=from-cli"],
+            &[("IMM_VAR_size", "from-process")]
+        ),
+        "\"from-cli\""
+    );
+    p.imm(&[
+        "apply",
+        ".",
+        "--var",
+        "tags=[\"a\", \"b\"]",
+        "--var",
+        "count=3",
+    ])
+    .assert_ok();
+    assert_eq!(
+        p.imm(&["output", "tags", "--json"]).stdout.trim(),
+        "[\"a\",\"b\"]"
+    );
+    assert_eq!(p.imm(&["output", "count", "--json"]).stdout.trim(), "6");
+}
+
+#[test]
+fn bad_variable_values_are_refused_before_anything_is_written() {
+    let p = Project::new(&[(
+        "main.imm",
+        "variable \"need\" {\n  type = number\n}\n\noutput \"o\" {\n  value = var.need\n}\n",
+    )]);
+    p.imm(&["apply", "."]).assert_fails_with("E0309");
+    p.imm(&["apply", ".", "--var", "need=abc"])
+        .assert_fails_with("E0310");
+    p.imm(&["apply", ".", "--var", "nede=1"])
+        .assert_fails_with("did you mean --var need");
+    p.imm(&["apply", ".", "--var", "need"])
+        .assert_fails_with("expected NAME=VALUE");
+    assert!(!p.file(".imm").exists(), "a failed apply writes nothing");
+    let v = Project::new(&[("main.imm", VARS)]);
+    v.imm(&["apply", ".", "--var", "count=500"])
+        .assert_fails_with("count must stay below 100");
+}
+
+#[test]
+fn secrets_never_reach_state_output_or_logs() {
+    let secret = "s3cr3t-value-9f8e7d";
+    let text = r#"
+secret "token" {
+  from = "env:IMM_TEST_TOKEN"
+}
+
+secret "key" {
+  from = "file:key.txt"
+}
+
+variable "password" {
+  type      = string
+  sensitive = true
+  default   = "pw-default-1234"
+}
+
+output "token" {
+  value     = secret.token
+  sensitive = true
+}
+
+output "derived" {
+  value     = "Bearer ${secret.key}"
+  sensitive = true
+}
+
+output "length" {
+  value     = length(var.password)
+  sensitive = true
+}
+"#;
+    let p = Project::new(&[("main.imm", text), ("key.txt", &format!("{secret}-file\n"))]);
+    let env = [("IMM_TEST_TOKEN", secret)];
+    let run = p.imm_with_env(&["apply", "."], &env);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("token   = (sensitive)"),
+        "{}",
+        run.stdout
+    );
+    let out = p.imm_with_env(&["output", "--json"], &env);
+    let all = format!(
+        "{}{}{}",
+        run.all(),
+        out.all(),
+        p.imm(&["output", "token"]).all()
+    );
+    assert!(
+        !all.contains(secret),
+        "the secret leaked into output:\n{all}"
+    );
+    assert!(
+        !all.contains("pw-default-1234"),
+        "a sensitive variable leaked:\n{all}"
+    );
+    assert!(all.contains("(sensitive)"));
+    for entry in walk(&p.file(".imm")) {
+        let content = std::fs::read_to_string(&entry).unwrap_or_default();
+        assert!(
+            !content.contains(secret),
+            "the secret leaked into {}",
+            entry.display()
+        );
+        assert!(
+            !content.contains("pw-default-1234"),
+            "a sensitive variable leaked into {}",
+            entry.display()
+        );
+    }
+    let missing = p.imm(&["apply", "."]);
+    missing.assert_fails_with("E0406");
+    assert!(
+        missing.stderr.contains("IMM_TEST_TOKEN is not set"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn an_output_showing_a_secret_must_be_marked_sensitive() {
+    let p = Project::new(&[(
+        "main.imm",
+        "secret \"t\" {\n  from = \"env:T\"\n}\n\noutput \"t\" {\n  value = upper(secret.t)\n}\n",
+    )]);
+    let run = p.imm_with_env(&["apply", "."], &[("T", "hidden-value")]);
+    run.assert_fails_with("E0311");
+    assert!(
+        !run.all().contains("hidden-value") && !run.all().contains("HIDDEN-VALUE"),
+        "{}",
+        run.all()
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn environments_are_selected_and_checked() {
+    let text = r#"
+environment "dev" {
+  region = "eu"
+}
+
+environment "prod" {
+  region = "us"
+}
+
+output "where" {
+  value = "${env.name} in ${env.region}"
+}
+"#;
+    let p = Project::new(&[("main.imm", text)]);
+    p.imm(&["apply", "."]).assert_fails_with("E0404");
+    p.imm(&["apply", ".", "--env", "prd"])
+        .assert_fails_with("did you mean --env prod");
+    p.imm(&["apply", ".", "--env", "prod"]).assert_ok();
+    assert_eq!(
+        p.imm(&["output", "where", "--env", "prod", "--json"])
+            .stdout
+            .trim(),
+        "\"prod in us\""
+    );
+    p.imm(&["apply", ".", "--env", "dev"]).assert_ok();
+    assert_eq!(
+        p.imm(&["output", "where", "--env", "dev", "--json"])
+            .stdout
+            .trim(),
+        "\"dev in eu\""
+    );
+    assert!(
+        p.file(".imm/state/prod.json").exists() && p.file(".imm/state/dev.json").exists(),
+        "state per environment"
+    );
+    let validate = p.imm(&["validate", "."]);
+    validate.assert_ok();
+    assert!(validate.stderr.contains("dev, prod"), "{}", validate.stderr);
+}
+
+#[test]
+fn modules_local_and_standard_feed_outputs() {
+    let text = r#"
+module "greeter" {
+  source = "./greeter"
+  who    = "world"
+}
+
+output "greeting" {
+  value = module.greeter.text
+}
+"#;
+    let child = "variable \"who\" {\n  type = string\n}\n\noutput \"text\" {\n  value = \"hello, ${var.who}\"\n}\n";
+    let p = Project::new(&[("main.imm", text), ("greeter/main.imm", child)]);
+    p.imm(&["apply", "."]).assert_ok();
+    assert_eq!(
+        p.imm(&["output", "greeting", "--json"]).stdout.trim(),
+        "\"hello, world\""
+    );
+}
+
+#[test]
+fn projects_with_resources_are_refused_cleanly_for_now() {
+    let p = Project::new(&[(
+        "main.imm",
+        "resource \"file\" \"f\" {\n  path    = \"out.txt\"\n  content = \"x\"\n}\n",
+    )]);
+    p.imm(&["validate", "."]).assert_ok();
+    p.imm(&["apply", "."]).assert_fails_with("E0901");
+    assert!(!p.file("out.txt").exists() && !p.file(".imm").exists());
+}
+
+#[test]
+fn state_problems_are_clear_errors() {
+    let p = Project::new(&[("main.imm", "output \"o\" {\n  value = 1\n}\n")]);
+    p.imm(&["output"])
+        .assert_fails_with("run `imm apply` first");
+    std::fs::create_dir_all(p.file(".imm/state")).expect("mkdir");
+    std::fs::write(p.file(".imm/state/default.json"), "{ this is not json").expect("write");
+    p.imm(&["output"]).assert_fails_with("E0603");
+    p.imm(&["apply", "."]).assert_fails_with("is corrupt");
+    std::fs::write(
+        p.file(".imm/state/default.json"),
+        r#"{"version": 7, "lineage": "x", "serial": 1, "environment": "default"}"#,
+    )
+    .expect("write");
+    p.imm(&["apply", "."])
+        .assert_fails_with("newer than this imm");
+    std::fs::remove_file(p.file(".imm/state/default.json")).expect("rm");
+    std::fs::write(
+        p.file(".imm/state/default.lock"),
+        r#"{"id":"abc","holder":"ci@runner","pid":1,"created":0,"operation":"apply"}"#,
+    )
+    .expect("write");
+    p.imm(&["apply", "."])
+        .assert_fails_with("locked by ci@runner");
+}
+
+#[test]
+fn validate_reports_every_problem_as_json_lines() {
+    let p = Project::new(&[(
+        "main.imm",
+        "locals {\n  a = var.nope\n  b = lenght([])\n}\n",
+    )]);
+    let run = p.imm(&["validate", ".", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let codes: Vec<&str> = lines.iter().filter_map(|l| l["code"].as_str()).collect();
+    assert_eq!(codes, ["E0201", "E0303"]);
+    assert_eq!(lines[1]["help"], "did you mean \"length\"?");
+}
+
+#[test]
+fn fmt_check_rewrite_idempotent_and_safe() {
+    let ugly = "# top comment\nlocals {\nname=\"x\"   # why\n    longer_name = [\n1,\n2,\n]\n}\n";
+    let pretty = "# top comment\nlocals {\n  name = \"x\" # why\n  longer_name = [\n    1,\n    2,\n  ]\n}\n";
+    let p = Project::new(&[
+        ("main.imm", ugly),
+        ("ok.imm", "output \"o\" {\n  value = 1\n}\n"),
+    ]);
+    let check = p.imm(&["fmt", "--check"]);
+    assert_eq!(check.code, 1);
+    assert_eq!(check.stdout.trim(), "./main.imm");
+    assert_eq!(
+        std::fs::read_to_string(p.file("main.imm")).expect("read"),
+        ugly,
+        "--check changes nothing"
+    );
+    p.imm(&["fmt"]).assert_ok();
+    assert_eq!(
+        std::fs::read_to_string(p.file("main.imm")).expect("read"),
+        pretty
+    );
+    p.imm(&["fmt", "--check"]).assert_ok();
+    std::fs::write(p.file("bad.imm"), "a = = 1\n").expect("write");
+    p.imm(&["fmt", "bad.imm"])
+        .assert_fails_with("syntax errors");
+    assert_eq!(
+        std::fs::read_to_string(p.file("bad.imm")).expect("read"),
+        "a = = 1\n"
+    );
+}
+
+#[test]
+fn commands_of_later_milestones_say_so() {
+    let p = Project::new(&[("main.imm", "")]);
+    for cmd in ["plan", "destroy", "graph", "lsp"] {
+        p.imm(&[cmd]).assert_fails_with("E0901");
+    }
+}
