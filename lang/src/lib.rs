@@ -20,10 +20,7 @@ use std::path::Path;
 /// Evaluates one expression with no names in scope (only literals and
 /// functions), with `module_dir` as the base of file paths. For tests, the
 /// language server and `--var` values.
-pub fn eval_standalone(
-    text: &str,
-    module_dir: &Path,
-) -> Result<Value, (source::SourceMap, Diagnostic)> {
+pub fn eval_standalone(text: &str, module_dir: &Path) -> Result<Value, Diagnostic> {
     let mut sources = source::SourceMap::new();
     let file = sources.add("<expression>".into(), text.to_string());
     let expr = match syntax::parse_expression(file, text) {
