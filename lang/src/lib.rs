@@ -23,10 +23,7 @@ use std::path::Path;
 pub fn eval_standalone(text: &str, module_dir: &Path) -> Result<Value, Diagnostic> {
     let mut sources = source::SourceMap::new();
     let file = sources.add("<expression>".into(), text.to_string());
-    let expr = match syntax::parse_expression(file, text) {
-        Ok(e) => e,
-        Err(d) => return Err(d),
-    };
+    let expr = syntax::parse_expression(file, text)?;
     let mut templates = eval::TemplateCache::default();
     let result = eval::Evaluator::new(module_dir, &mut sources, &mut templates).eval(&expr);
     result
