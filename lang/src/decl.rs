@@ -130,11 +130,11 @@ pub struct ModuleDecl {
 }
 
 /// Collects the declarations of a module's files.
-pub fn collect(bodies: &[Body], diags: &mut Diagnostics) -> ModuleDecl {
+pub fn collect(bodies: Vec<Body>, diags: &mut Diagnostics) -> ModuleDecl {
     let mut decl = ModuleDecl::default();
     let mut first_state: Option<Span> = None;
     for body in bodies {
-        for item in &body.items {
+        for item in body.items {
             match item {
                 Item::Attribute(attr) => diags.push(
                     Diagnostic::at(
@@ -157,8 +157,10 @@ pub fn collect(bodies: &[Body], diags: &mut Diagnostics) -> ModuleDecl {
     decl
 }
 
+/// Takes the block by value: resources and locals, the bulk of a large
+/// project, are moved into the tables rather than copied.
 fn collect_block(
-    block: &Block,
+    block: Block,
     decl: &mut ModuleDecl,
     first_state: &mut Option<Span>,
     diags: &mut Diagnostics,
@@ -203,7 +205,7 @@ fn collect_block(
     match top.name {
         "variable" => {
             check_body(&block.body, &top.body, &[&schema::VALIDATION_BLOCK], diags);
-            let v = variable(block, label(0), diags);
+            let v = variable(&block, label(0), diags);
             insert_unique(&mut decl.variables, v.name.clone(), v, "variable", diags);
         }
         "locals" => {
@@ -227,7 +229,7 @@ fn collect_block(
         }
         "output" => {
             check_body(&block.body, &top.body, &[], diags);
-            let o = output(block, label(0), diags);
+            let o = output(&block, label(0), diags);
             insert_unique(&mut decl.outputs, o.name.clone(), o, "output", diags);
         }
         "environment" => {
@@ -290,12 +292,13 @@ fn collect_block(
             for b in block.body.blocks() {
                 unexpected_block(b, "module", diags);
             }
-            if let Some(m) = module_call(block, label(0), diags) {
+            if let Some(m) = module_call(&block, label(0), diags) {
                 insert_unique(&mut decl.modules, m.name.clone(), m, "module", diags);
             }
         }
         "resource" => {
-            if let Some(r) = resource(block, label(0), label(1), diags) {
+            let (type_name, name) = (label(0), label(1));
+            if let Some(r) = resource(block, type_name, name, diags) {
                 let key = r.key();
                 if let Some(previous) = decl.resources.get(&key) {
                     diags.push(duplicate("resource", &key, r.name.span, previous.name.span));
@@ -700,7 +703,7 @@ fn module_call(block: &Block, name: Ident, diags: &mut Diagnostics) -> Option<Mo
 }
 
 fn resource(
-    block: &Block,
+    block: Block,
     type_name: Ident,
     name: Ident,
     diags: &mut Diagnostics,
@@ -801,12 +804,14 @@ fn resource(
             .with_help("keep only one of count and for_each"),
         );
     }
+    let count = count.map(|a| a.value.clone());
+    let for_each = for_each.map(|a| a.value.clone());
     Some(Resource {
         type_name,
         name,
-        body: body.clone(),
-        count: count.map(|a| a.value.clone()),
-        for_each: for_each.map(|a| a.value.clone()),
+        body: block.body,
+        count,
+        for_each,
         schema,
         span: block.span,
     })

@@ -195,6 +195,7 @@ pub fn evaluate(
         diags,
         templates,
         instances: Vec::new(),
+        pending: Vec::new(),
     };
     let outputs_values = run.module(root, var_values.clone(), sources);
     let outputs = outputs_values;
@@ -667,6 +668,15 @@ struct Run<'i> {
     diags: Diagnostics,
     templates: TemplateCache,
     instances: Vec<Instance>,
+    /// Instances of the module being evaluated whose configuration still
+    /// sits in the reference table.
+    pending: Vec<Pending>,
+}
+
+struct Pending {
+    instance: usize,
+    /// Configured values that an out attribute of the same name covers.
+    shadowed: Vec<(String, Value)>,
 }
 
 impl Run<'_> {
@@ -677,6 +687,7 @@ impl Run<'_> {
         var_values: HashMap<String, Value>,
         sources: &mut SourceMap,
     ) -> IndexMap<String, OutputValue> {
+        let outer_pending = std::mem::take(&mut self.pending);
         let mut templates = std::mem::take(&mut self.templates);
         let mut ev = Evaluator::new(&node.dir, sources, &mut templates);
         ev.roots
@@ -778,6 +789,8 @@ impl Run<'_> {
                 }
             }
         }
+        self.take_back_configs(&mut ev.roots, node);
+        self.pending = outer_pending;
         drop(ev);
         self.templates = templates;
         // Keep the declared order of outputs, not the evaluation order.
@@ -788,6 +801,41 @@ impl Run<'_> {
             }
         }
         ordered
+    }
+
+    /// Moves each instance's configuration out of the reference table.
+    fn take_back_configs(&mut self, roots: &mut HashMap<String, Value>, node: &ModuleNode) {
+        for pending in std::mem::take(&mut self.pending) {
+            let Some(instance) = self.instances.get_mut(pending.instance) else {
+                continue;
+            };
+            let Some(Value::Map(by_name)) = roots.get_mut(&instance.type_name) else {
+                continue;
+            };
+            let Some(slot) = by_name.get_mut(&instance.name) else {
+                continue;
+            };
+            let slot = match (&instance.key, slot) {
+                (None, slot) => Some(slot),
+                (Some(InstanceKey::Index(i)), Value::List(items)) => items.get_mut(*i),
+                (Some(InstanceKey::Key(k)), Value::Map(items)) => items.get_mut(k),
+                _ => None,
+            };
+            let Some(Value::Map(mut config)) = slot.map(|s| std::mem::replace(s, Value::Null))
+            else {
+                continue;
+            };
+            let schema = node
+                .decl
+                .resources
+                .get(&format!("{}.{}", instance.type_name, instance.name))
+                .map(|r| r.schema);
+            for out in schema.map(|s| s.outs).unwrap_or_default() {
+                config.remove(out.name);
+            }
+            config.extend(pending.shadowed);
+            instance.config = config;
+        }
     }
 
     fn child_variables(
@@ -1155,24 +1203,33 @@ impl Run<'_> {
             "self".into(),
             object([("name", Value::string(resource.name.name.clone()))]),
         );
-        let config = self.config(ev, resource);
+        let mut value = self.config(ev, resource);
         ev.roots.remove("self");
-        let mut value = config.clone();
+        // The configuration goes to the reference table, with the out
+        // attributes over it; `take_back_configs` returns it to the
+        // instance afterwards, which saves a deep copy per instance.
         let known = self.inputs.known_outs.get(&address);
+        let mut shadowed = Vec::new();
         for out in resource.schema.outs {
             let v = known
                 .and_then(|k| k.get(out.name))
                 .cloned()
                 .unwrap_or_else(|| Value::Unknown(out.kind.to_type()));
-            value.insert(out.name.to_string(), v);
+            if let Some(configured) = value.insert(out.name.to_string(), v) {
+                shadowed.push((out.name.to_string(), configured));
+            }
         }
+        self.pending.push(Pending {
+            instance: self.instances.len(),
+            shadowed,
+        });
         self.instances.push(Instance {
             address,
             resource: resource_address,
             type_name: resource.type_name.name.clone(),
             name: resource.name.name.clone(),
             key,
-            config,
+            config: BTreeMap::new(),
             depends_on: base.depends_on.clone(),
             prevent_destroy: base.prevent_destroy,
             module_dir: base.node.dir.clone(),
@@ -1231,7 +1288,7 @@ impl Run<'_> {
     }
 
     fn typed(&mut self, value: Value, kind: Kind, attr: &Attribute, owner: &str) -> Value {
-        if value.is_null() {
+        if value.is_null() || conforms(&value, kind) {
             return value;
         }
         match convert(value, &kind.to_type()) {
@@ -1253,6 +1310,21 @@ impl Run<'_> {
                 Value::Unknown(kind.to_type())
             }
         }
+    }
+}
+
+/// Whether a value already has the attribute's type, so converting it
+/// would only copy it.
+fn conforms(value: &Value, kind: Kind) -> bool {
+    let is_string = |v: &Value| matches!(v, Value::String(_));
+    match (kind, value) {
+        (Kind::Any, _) => true,
+        (Kind::String, Value::String(_))
+        | (Kind::Number, Value::Number(_))
+        | (Kind::Bool, Value::Bool(_)) => true,
+        (Kind::ListOfString, Value::List(items)) => items.iter().all(is_string),
+        (Kind::MapOfString, Value::Map(map)) => map.values().all(is_string),
+        _ => false,
     }
 }
 

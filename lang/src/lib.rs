@@ -1,6 +1,9 @@
 //! The `.imm` language: parsing, evaluation, checking, formatting and
 //! diagnostics. See `ARCHITECTURE.md` for how the modules fit together.
 
+// pest_derive without its `std` feature (see syntax/mod.rs) names `alloc`.
+extern crate alloc;
+
 pub mod check;
 pub mod decl;
 pub mod diagnostics;

@@ -6,10 +6,11 @@ use crate::check::{self, Analysis, ModuleContext};
 use crate::decl::{self, ModuleDecl};
 use crate::diagnostics::{did_you_mean, Code, Diagnostic, Diagnostics};
 use crate::source::{FileId, SourceMap, Span};
-use crate::syntax::{self, ast::Body};
+use crate::syntax;
 use indexmap::IndexMap;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One module of a project, with its child modules by call name.
 #[derive(Debug)]
@@ -19,7 +20,6 @@ pub struct ModuleNode {
     /// `""` for the root, else `module.a.module.b.` (prefix of addresses).
     pub address_prefix: String,
     pub files: Vec<FileId>,
-    pub bodies: Vec<Body>,
     pub decl: ModuleDecl,
     pub analysis: Analysis,
     pub children: IndexMap<String, ModuleNode>,
@@ -138,7 +138,6 @@ fn empty_node(dir: &Path) -> ModuleNode {
         dir: dir.to_path_buf(),
         address_prefix: String::new(),
         files: Vec::new(),
-        bodies: Vec::new(),
         decl: ModuleDecl::default(),
         analysis: Analysis::default(),
         children: IndexMap::new(),
@@ -247,13 +246,12 @@ fn parse_module(
     diags: &mut Diagnostics,
     syntax_errors: &mut bool,
 ) -> ModuleNode {
-    let mut bodies = Vec::with_capacity(files.len());
-    for &file in &files {
-        let text = sources
-            .get(file)
-            .map(|f| f.text.clone())
-            .unwrap_or_default();
-        let parsed = syntax::parse_file(file, &text);
+    let texts: Vec<(FileId, Arc<str>)> = files
+        .iter()
+        .filter_map(|&f| sources.get(f).map(|s| (f, s.text.clone())))
+        .collect();
+    let mut bodies = Vec::with_capacity(texts.len());
+    for parsed in parse_all(&texts) {
         *syntax_errors |= !parsed.diagnostics.is_empty();
         diags.extend(parsed.diagnostics);
         bodies.push(parsed.body);
@@ -261,18 +259,60 @@ fn parse_module(
     let decl = if *syntax_errors {
         ModuleDecl::default()
     } else {
-        decl::collect(&bodies, diags)
+        decl::collect(bodies, diags)
     };
     ModuleNode {
         dir: dir.to_path_buf(),
         address_prefix,
         files,
-        bodies,
         decl,
         analysis: Analysis::default(),
         children: IndexMap::new(),
     }
 }
+
+/// Parses files on all cores (files are independent), keeping their order.
+fn parse_all(texts: &[(FileId, Arc<str>)]) -> Vec<syntax::Parsed> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let total: usize = texts.iter().map(|(_, t)| t.len()).sum();
+    // Threads cost more than they save on small projects.
+    if threads < 2 || texts.len() < 2 || total < 256 * 1024 {
+        return texts
+            .iter()
+            .map(|(f, t)| syntax::parse_file(*f, t))
+            .collect();
+    }
+    let chunk = texts.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = texts
+            .chunks(chunk)
+            .map(|part| {
+                std::thread::Builder::new()
+                    .stack_size(PARSER_STACK)
+                    .spawn_scoped(scope, move || {
+                        part.iter()
+                            .map(|(f, t)| syntax::parse_file(*f, t))
+                            .collect::<Vec<_>>()
+                    })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(texts.len());
+        for (handle, part) in handles.into_iter().zip(texts.chunks(chunk)) {
+            // A thread that could not start or stopped: parse its files here.
+            match handle.map(|h| h.join()) {
+                Ok(Ok(parsed)) => out.extend(parsed),
+                _ => out.extend(part.iter().map(|(f, t)| syntax::parse_file(*f, t))),
+            }
+        }
+        out
+    })
+}
+
+/// Parsing recurses once per nesting level (at most
+/// [`syntax::MAX_NESTING`]); this is ample even for debug builds.
+const PARSER_STACK: usize = 64 * 1024 * 1024;
 
 fn load_children(
     node: &mut ModuleNode,

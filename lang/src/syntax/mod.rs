@@ -23,9 +23,6 @@ struct ImmParser;
 /// (pest is recursive descent; deep nesting would exhaust the stack).
 pub const MAX_NESTING: usize = 256;
 
-/// Guards pest against pathological backtracking on hostile input.
-const CALL_LIMIT: usize = 50_000_000;
-
 /// A parsed file: the tree and the problems found.
 #[derive(Debug)]
 pub struct Parsed {
@@ -41,7 +38,6 @@ pub fn parse_file(file: FileId, text: &str) -> Parsed {
             diagnostics: vec![diag],
         };
     }
-    pest::set_call_limit(std::num::NonZeroUsize::new(CALL_LIMIT));
     let mut builder = Builder {
         file,
         text,

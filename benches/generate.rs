@@ -1,0 +1,90 @@
+//! Generates the benchmark project: `artifacts` docker images, each used by
+//! `per_artifact` containers (a layered DAG), spread over files of 100
+//! resources, with variables, locals and environments. Shared by the
+//! benches; `scripts/bench-frontend.sh` writes the same shape.
+
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+pub fn write_project(dir: &Path, artifacts: usize, per_artifact: usize) {
+    std::fs::create_dir_all(dir).expect("create project dir");
+    let header = r#"variable "log_level" {
+  type    = string
+  default = "info"
+}
+
+environment "staging" {
+  region = "eu-west"
+}
+
+environment "prod" {
+  region = "eu-central"
+  vars   = { log_level = "warn" }
+}
+
+locals {
+  common_env = { REGION = env.region, LOG_LEVEL = var.log_level }
+}
+
+resource "docker_network" "backend" {
+  name = "backend"
+}
+"#;
+    std::fs::write(dir.join("main.imm"), header).expect("write main.imm");
+    let mut file = String::new();
+    let mut in_file = 0;
+    let mut file_no = 0;
+    for i in 0..artifacts {
+        let _ = write!(
+            file,
+            r#"resource "docker_image" "app_{i}" {{
+  name = "app-{i}"
+  build {{
+    context = "./app"
+    args    = {{ VERSION = "1.{i}.0", COMPONENT = "app-{i}" }}
+  }}
+  test {{
+    command = ["/bin/app", "--self-test"]
+  }}
+}}
+
+"#
+        );
+        for j in 0..per_artifact {
+            let _ = write!(
+                file,
+                r#"resource "docker_container" "app_{i}_{j}" {{
+  image   = docker_image.app_{i}.id
+  name    = "app-{i}-{j}"
+  command = ["httpd", "-f", "-p", "8080", "-h", "/www"]
+  network {{
+    name    = docker_network.backend.name
+    aliases = ["app-{i}"]
+  }}
+  runtime {{
+    env = merge(local.common_env, {{ INDEX = "{j}" }})
+  }}
+  health {{
+    command  = ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+    interval = "1s"
+    retries  = 30
+  }}
+}}
+
+"#
+            );
+        }
+        in_file += 1 + per_artifact;
+        if in_file >= 100 {
+            std::fs::write(dir.join(format!("part_{file_no:04}.imm")), &file).expect("write part");
+            file.clear();
+            in_file = 0;
+            file_no += 1;
+        }
+    }
+    if !file.is_empty() {
+        std::fs::write(dir.join(format!("part_{file_no:04}.imm")), &file).expect("write part");
+    }
+}
