@@ -4,7 +4,7 @@
 
 mod generate;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -48,4 +48,13 @@ fn frontend(c: &mut Criterion) {
 }
 
 criterion_group!(benches, frontend);
-criterion_main!(benches);
+
+fn main() {
+    // scripts/bench-frontend.sh asks for the project itself, to time the binary.
+    if let Some(dir) = std::env::var_os("IMM_BENCH_WRITE_PROJECT") {
+        generate::write_project(std::path::Path::new(&dir), 1_000, 9);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -151,3 +151,31 @@ fn json_diagnostics_follow_the_documented_shape() {
         "every other edge of the 3-cycle is labelled"
     );
 }
+
+fn diagnostics_doc() -> String {
+    let mut doc = String::from(
+        "# Diagnostic codes\n\n\
+         Every problem imm reports carries one of these stable codes (`E…` errors, `W…` warnings).\n\
+         Codes are never renumbered; tools and tests may rely on them. This file is checked against\n\
+         the code registry (`lang/src/diagnostics.rs`) by `tests/diagnostics.rs`.\n\n\
+         | code | meaning | example fix |\n|---|---|---|\n",
+    );
+    for (code, meaning, fix) in imm_lang::diagnostics::Code::ALL {
+        doc.push_str(&format!("| {} | {meaning} | {fix} |\n", code.as_str()));
+    }
+    doc
+}
+
+#[test]
+fn docs_list_every_code() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/diagnostics.md");
+    let expected = diagnostics_doc();
+    if std::env::var_os("IMM_BLESS").is_some() {
+        std::fs::write(&path, &expected).expect("write docs/diagnostics.md");
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        actual, expected,
+        "docs/diagnostics.md is out of date: run IMM_BLESS=1 cargo test --test diagnostics"
+    );
+}

@@ -34,7 +34,7 @@ pub fn run(paths: &[PathBuf], check: bool, recursive: bool) -> ExitCode {
         }
     }
     if check && unformatted > 0 {
-        eprintln!("{unformatted} file(s) need formatting; run `imm fmt` to fix them");
+        eprintln!("warning[W0201]: {unformatted} file(s) are not in canonical format; run `imm fmt` to fix them");
         return ExitCode::from(1);
     }
     if failed {

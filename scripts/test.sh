@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Installs what it needs first (idempotent), so it
+# works on a fresh machine: see README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Later milestones need Docker's base image and etcd; this one needs only Rust.
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo is not installed; install Rust (https://rustup.rs) and retry" >&2
+  exit 1
+fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+  # nextest does not run doc tests.
+  cargo test --workspace --doc --quiet
+else
+  cargo test --workspace --no-fail-fast
+fi
