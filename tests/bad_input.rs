@@ -136,3 +136,35 @@ fn missing_directory_and_directory_without_files() {
         .assert_fails_with("E0601");
     p.imm(&["validate", "."]).assert_fails_with("E0602");
 }
+
+#[test]
+fn many_unclosed_braces_recover_in_linear_time() {
+    // Found by the fuzzer: brace matching in error recovery was exponential.
+    let mut text = String::new();
+    for i in 0..40 {
+        text.push_str(&format!("  broken{i} \"x\" {{ {{\n  a = (\n"));
+    }
+    let p = Project::new(&[("main.imm", &text)]);
+    let started = std::time::Instant::now();
+    let run = p.imm(&["validate", "."]);
+    run.assert_fails_with("E0002");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "recovery took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_file_of_garbage_lines_is_reported_without_blowing_up() {
+    let text = "@@@ not valid @@@\n".repeat(20_000);
+    let p = Project::new(&[("main.imm", &text)]);
+    let run = p.imm(&["validate", ".", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let lines = run.stdout.lines().count();
+    assert!(
+        (100..=102).contains(&lines),
+        "explained up to 100 lines, then one summary: {lines}"
+    );
+    assert!(run.stdout.contains("too many syntax errors"));
+}

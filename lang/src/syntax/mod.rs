@@ -6,6 +6,9 @@
 //! syntax error of a file is reported at once.
 
 pub mod ast;
+mod brackets;
+
+pub use brackets::MAX_NESTING;
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
@@ -19,10 +22,6 @@ use std::sync::OnceLock;
 #[grammar = "syntax/grammar.pest"]
 struct ImmParser;
 
-/// Brackets nested deeper than this are refused before pest sees them
-/// (pest is recursive descent; deep nesting would exhaust the stack).
-pub const MAX_NESTING: usize = 256;
-
 /// A parsed file: the tree and the problems found.
 #[derive(Debug)]
 pub struct Parsed {
@@ -32,17 +31,25 @@ pub struct Parsed {
 
 /// Parses a whole `.imm` file.
 pub fn parse_file(file: FileId, text: &str) -> Parsed {
-    if let Some(diag) = check_nesting(file, text) {
-        return Parsed {
-            body: Body::default(),
-            diagnostics: vec![diag],
-        };
+    let (checked, bracket_problems) = brackets::check_file(file, text);
+    let mut parsed = parse_balanced(file, &checked);
+    if !bracket_problems.is_empty() {
+        parsed.diagnostics.extend(bracket_problems);
+        parsed.diagnostics.sort_by_key(|d| d.span.map(|s| s.start));
     }
+    parsed
+}
+
+/// Parses text whose brackets are balanced (see `brackets`).
+fn parse_balanced(file: FileId, text: &str) -> Parsed {
     let mut builder = Builder {
         file,
         text,
         diagnostics: Vec::new(),
+        unclosed_by_bad_lines: 0,
+        explained: 0,
     };
+    limit_calls(text.len());
     let body = match ImmParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let file_pair = pairs.next();
@@ -65,13 +72,15 @@ pub fn parse_file(file: FileId, text: &str) -> Parsed {
 
 /// Parses a standalone expression (a `--var` value, a test case).
 pub fn parse_expression(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
-    if let Some(diag) = check_nesting(file, text) {
+    if let Some(diag) = brackets::check(file, text) {
         return Err(diag);
     }
     let mut builder = Builder {
         file,
         text,
         diagnostics: Vec::new(),
+        unclosed_by_bad_lines: 0,
+        explained: 0,
     };
     let pairs = ImmParser::parse(Rule::expr_alone, text).map_err(|e| builder.pest_error(e, 0))?;
     let expr_pair = pairs
@@ -94,13 +103,15 @@ pub fn parse_expression(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
 
 /// Parses a template file (`templatefile`): text with `${ }` interpolations.
 pub fn parse_template(file: FileId, text: &str) -> Result<Vec<TemplatePart>, Diagnostic> {
-    if let Some(diag) = check_nesting(file, text) {
+    if let Some(diag) = brackets::check(file, text) {
         return Err(diag);
     }
     let mut builder = Builder {
         file,
         text,
         diagnostics: Vec::new(),
+        unclosed_by_bad_lines: 0,
+        explained: 0,
     };
     let pairs = ImmParser::parse(Rule::template, text).map_err(|e| builder.pest_error(e, 0))?;
     let mut parts = Vec::new();
@@ -113,57 +124,22 @@ pub fn parse_template(file: FileId, text: &str) -> Result<Vec<TemplatePart>, Dia
     }
 }
 
-/// Refuses input nested deeper than [`MAX_NESTING`], counting brackets
-/// outside strings and comments.
-fn check_nesting(file: FileId, text: &str) -> Option<Diagnostic> {
-    let bytes = text.as_bytes();
-    let mut depth = 0usize;
-    let mut i = 0;
-    let mut in_string = false;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_string {
-            match b {
-                b'\\' => i += 1,
-                b'"' | b'\n' => in_string = false,
-                b'$' if bytes.get(i + 1) == Some(&b'{') => {
-                    depth += 1;
-                    i += 1;
-                }
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'#' => i = skip_line(bytes, i),
-                b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_line(bytes, i),
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-        if depth > MAX_NESTING {
-            return Some(
-                Diagnostic::at(
-                    Code::TooDeep,
-                    Span::new(file, i, i + 1),
-                    format!("brackets are nested more than {MAX_NESTING} levels deep"),
-                )
-                .with_primary_label("too deep")
-                .with_help("flatten the expression, or move parts of it into locals"),
-            );
-        }
-        i += 1;
+/// A safety net under the bracket check: a parse may make at most this
+/// many rule calls per byte (normal text needs a few), so no input can
+/// make pest backtrack for minutes. Past it, pest reports an error.
+const CALLS_PER_BYTE: usize = 500;
+
+fn limit_calls(len: usize) {
+    let limit = len.saturating_mul(CALLS_PER_BYTE).saturating_add(1_000_000);
+    // The limit is process-wide; never lower it while another thread parses
+    // a larger file.
+    let current = CURRENT_LIMIT.fetch_max(limit, std::sync::atomic::Ordering::Relaxed);
+    if limit > current {
+        pest::set_call_limit(std::num::NonZeroUsize::new(limit));
     }
-    None
 }
 
-fn skip_line(bytes: &[u8], mut i: usize) -> usize {
-    while i < bytes.len() && bytes[i] != b'\n' {
-        i += 1;
-    }
-    i
-}
+static CURRENT_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn pratt() -> &'static PrattParser<Rule> {
     static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
@@ -196,7 +172,8 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::string_lit => "a string",
         Rule::number => "a number",
         Rule::heredoc | Rule::heredoc_intro => "a heredoc",
-        Rule::call => "a function call",
+        Rule::call_or_variable => "a name",
+        Rule::call_args => "`(`",
         Rule::tuple | Rule::for_tuple => "a list",
         Rule::object | Rule::for_object => "an object",
         Rule::object_item | Rule::object_key => "an object key",
@@ -231,7 +208,16 @@ struct Builder<'t> {
     file: FileId,
     text: &'t str,
     diagnostics: Vec<Diagnostic>,
+    /// `{` opened by bad lines and not yet closed: a later line holding
+    /// only `}` closes one of them and is not a new error.
+    unclosed_by_bad_lines: usize,
+    /// Bad lines explained so far; each explanation re-parses to the end
+    /// of the file, so past a limit they are reported without one.
+    explained: usize,
 }
+
+/// How many bad lines per file get a precise "expected …" message.
+const MAX_EXPLAINED_LINES: usize = 100;
 
 impl<'t> Builder<'t> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
@@ -293,6 +279,9 @@ impl<'t> Builder<'t> {
                 }
                 format!("expected {}, found {found}", join_alternatives(&names))
             }
+            ErrorVariant::CustomError { message } if message.contains("limit") => {
+                "this file is too complex to parse (the parser gave up)".to_string()
+            }
             ErrorVariant::CustomError { message } => message.clone(),
             _ => format!("unexpected {found}"),
         };
@@ -308,6 +297,28 @@ impl<'t> Builder<'t> {
     /// Explains a line the grammar could not read, by parsing it as an item
     /// on its own to get pest's precise expectation.
     fn bad_line(&mut self, pair: &Pair<'_, Rule>, continues: Option<usize>) {
+        let line = pair.as_str();
+        if line.trim() == "}" && self.unclosed_by_bad_lines > 0 {
+            self.unclosed_by_bad_lines -= 1;
+            return;
+        }
+        self.unclosed_by_bad_lines += brace_balance(line);
+        if self.explained >= MAX_EXPLAINED_LINES {
+            let span = self.span(pair);
+            if self.explained == MAX_EXPLAINED_LINES {
+                self.diagnostics.push(
+                    Diagnostic::at(
+                        Code::Syntax,
+                        span,
+                        "too many syntax errors; the rest of this file is not checked line by line",
+                    )
+                    .with_help("fix the errors above first"),
+                );
+            }
+            self.explained += 1;
+            return;
+        }
+        self.explained += 1;
         if let Some(value_start) = continues {
             // `z = f(1 2)`: pest backtracked to `z = f`; the value up to the
             // end of the line shows where it really went wrong.
@@ -322,14 +333,9 @@ impl<'t> Builder<'t> {
             }
         }
         let start = pair.as_span().start();
-        let rest = &self.text[start..];
-        // Detail (the literal tokens tried) costs time, so only on errors.
-        pest::set_error_detail(true);
-        let reparsed = ImmParser::parse(Rule::item_alone, rest);
-        pest::set_error_detail(false);
-        let diag = match reparsed {
-            Err(err) => self.pest_error(err, start),
-            Ok(_) => {
+        let diag = match self.reparse_item(start, pair.as_span().end()) {
+            Err(diag) => diag,
+            Ok(()) => {
                 let end = pair.as_span().end();
                 Diagnostic::at(
                     Code::Syntax,
@@ -342,6 +348,27 @@ impl<'t> Builder<'t> {
             }
         };
         self.diagnostics.push(diag);
+    }
+
+    /// Parses one item starting at `start` to learn what pest expected.
+    /// The text given to pest is a window a little past the bad line:
+    /// pest's error positions cost time proportional to the text after
+    /// them, so "the rest of the file" would make recovery quadratic.
+    fn reparse_item(&self, start: usize, line_end: usize) -> Result<(), Diagnostic> {
+        const WINDOW: usize = 4096;
+        let mut end = (line_end + WINDOW).min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end += 1;
+        }
+        // Detail (the literal tokens tried) costs time, so only on errors.
+        pest::set_error_detail(true);
+        let mut result = ImmParser::parse(Rule::item_alone, &self.text[start..end]);
+        let hit_window_edge = matches!(&result, Err(e) if error_position(e) + start >= end);
+        if hit_window_edge && end < self.text.len() {
+            result = ImmParser::parse(Rule::item_alone, &self.text[start..]);
+        }
+        pest::set_error_detail(false);
+        result.map(|_| ()).map_err(|e| self.pest_error(e, start))
     }
 
     fn body(&mut self, pair: Pair<'_, Rule>, top_level: bool) -> Body {
@@ -623,15 +650,11 @@ impl<'t> Builder<'t> {
             },
             Rule::string_lit => return self.string(pair),
             Rule::heredoc => return self.heredoc(pair),
-            Rule::variable => match pair.into_inner().next() {
-                Some(ident) => ExprKind::Variable(self.ident(ident)),
-                None => ExprKind::Null,
-            },
+            Rule::call_or_variable => return self.call_or_variable(pair),
             Rule::paren => match pair.into_inner().next() {
                 Some(inner) => ExprKind::Paren(Box::new(self.expr(inner))),
                 None => ExprKind::Null,
             },
-            Rule::call => return self.call(pair),
             Rule::tuple => ExprKind::Tuple(pair.into_inner().map(|p| self.expr(p)).collect()),
             Rule::object => ExprKind::Object(self.object(pair)),
             Rule::for_tuple | Rule::for_object => return self.for_expr(pair),
@@ -640,16 +663,19 @@ impl<'t> Builder<'t> {
         Expr::new(kind, span)
     }
 
-    fn call(&mut self, pair: Pair<'_, Rule>) -> Expr {
-        let span = self.span(&pair);
+    fn call_or_variable(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.trimmed_span(&pair);
         let mut inner = pair.into_inner();
         let name = match inner.next() {
             Some(n) => self.ident(n),
             None => return Expr::new(ExprKind::Null, span),
         };
+        let Some(call_args) = inner.next() else {
+            return Expr::new(ExprKind::Variable(name), span);
+        };
         let mut args = Vec::new();
         let mut expand_final = false;
-        for p in inner {
+        for p in call_args.into_inner() {
             match p.as_rule() {
                 Rule::ellipsis => expand_final = true,
                 _ => args.push(self.expr(p)),
@@ -856,6 +882,32 @@ fn expected_punctuation(err: &pest::error::Error<Rule>) -> Vec<String> {
         .collect();
     out.dedup();
     out
+}
+
+fn error_position(err: &pest::error::Error<Rule>) -> usize {
+    match err.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((_, e)) => e,
+    }
+}
+
+/// How many more `{` than `}` a line opens, outside strings.
+fn brace_balance(line: &str) -> usize {
+    let mut depth: isize = 0;
+    let mut in_string = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (in_string, c) {
+            (true, '\\') => {
+                chars.next();
+            }
+            (_, '"') => in_string = !in_string,
+            (false, '{') => depth += 1,
+            (false, '}') => depth -= 1,
+            _ => {}
+        }
+    }
+    depth.max(0) as usize
 }
 
 fn next_char_end(text: &str, start: usize) -> usize {
