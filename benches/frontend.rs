@@ -11,9 +11,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use imm_lang::evaluate::{self, Inputs, Mode};
 
 fn frontend(c: &mut Criterion) {
+    for (name, shape) in [
+        ("compact", generate::Shape::Compact),
+        ("rich", generate::Shape::Rich),
+    ] {
+        shape_bench(c, name, shape);
+    }
+}
+
+fn shape_bench(c: &mut Criterion, name: &str, shape: generate::Shape) {
     let dir = tempfile::tempdir().expect("tempdir");
-    generate::write_project(dir.path(), 1_000, 9);
-    let mut group = c.benchmark_group("frontend_10k_resources");
+    generate::write_project(dir.path(), 1_000, 9, shape);
+    let mut group = c.benchmark_group(format!("frontend_10k_{name}"));
     group.sample_size(10);
     group.bench_function("parse_only", |b| {
         let texts: Vec<String> = std::fs::read_dir(dir.path())
@@ -52,7 +61,11 @@ criterion_group!(benches, frontend);
 fn main() {
     // scripts/bench-frontend.sh asks for the project itself, to time the binary.
     if let Some(dir) = std::env::var_os("IMM_BENCH_WRITE_PROJECT") {
-        generate::write_project(std::path::Path::new(&dir), 1_000, 9);
+        let shape = match std::env::var("IMM_BENCH_SHAPE").as_deref() {
+            Ok("compact") => generate::Shape::Compact,
+            _ => generate::Shape::Rich,
+        };
+        generate::write_project(std::path::Path::new(&dir), 1_000, 9, shape);
         return;
     }
     benches();

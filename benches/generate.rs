@@ -8,7 +8,18 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub fn write_project(dir: &Path, artifacts: usize, per_artifact: usize) {
+/// How much each generated resource says.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Two or three attributes per resource, as generated benchmarks of
+    /// Terraform usually are (about 100 bytes a resource).
+    Compact,
+    /// Containers with a network, run-time env, health check and command,
+    /// as this tool's users write them (about 400 bytes a resource).
+    Rich,
+}
+
+pub fn write_project(dir: &Path, artifacts: usize, per_artifact: usize, shape: Shape) {
     std::fs::create_dir_all(dir).expect("create project dir");
     let header = r#"variable "log_level" {
   type    = string
@@ -37,9 +48,15 @@ resource "docker_network" "backend" {
     let mut in_file = 0;
     let mut file_no = 0;
     for i in 0..artifacts {
-        let _ = write!(
-            file,
-            r#"resource "docker_image" "app_{i}" {{
+        if shape == Shape::Compact {
+            let _ = write!(
+                file,
+                "resource \"docker_image\" \"app_{i}\" {{\n  build {{\n    context = \"./app\"\n    args    = {{ VERSION = \"1.{i}.0\" }}\n  }}\n}}\n\n"
+            );
+        } else {
+            let _ = write!(
+                file,
+                r#"resource "docker_image" "app_{i}" {{
   name = "app-{i}"
   build {{
     context = "./app"
@@ -51,8 +68,16 @@ resource "docker_network" "backend" {
 }}
 
 "#
-        );
+            );
+        }
         for j in 0..per_artifact {
+            if shape == Shape::Compact {
+                let _ = write!(
+                    file,
+                    "resource \"docker_container\" \"app_{i}_{j}\" {{\n  image = docker_image.app_{i}.id\n  name  = \"app-{i}-{j}\"\n}}\n\n"
+                );
+                continue;
+            }
             let _ = write!(
                 file,
                 r#"resource "docker_container" "app_{i}_{j}" {{

@@ -6,12 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --quiet
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-IMM_BENCH_WRITE_PROJECT="$dir" cargo bench --quiet --bench frontend >/dev/null
-echo "project: $(ls "$dir" | wc -l) files, $(du -sh "$dir" | cut -f1)"
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-for i in 1 2 3; do
-  /usr/bin/time -f "imm validate: %e s wall, %M KiB peak RSS" target/release/imm validate "$dir" 2>&1 | tail -1
+for shape in compact rich; do
+  dir=$(mktemp -d)
+  IMM_BENCH_SHAPE=$shape IMM_BENCH_WRITE_PROJECT="$dir" cargo bench --quiet --bench frontend >/dev/null
+  echo "== $shape: $(ls "$dir" | wc -l) files, $(du -sh --apparent-size "$dir" | cut -f1)"
+  for i in 1 2 3; do
+    /usr/bin/time -f "imm validate (2 environments): %e s wall, %M KiB peak RSS" target/release/imm validate "$dir" 2>&1 | tail -1
+  done
+  rm -rf "$dir"
 done
 cargo bench --bench frontend

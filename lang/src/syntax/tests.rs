@@ -1,3 +1,5 @@
+//! Parser unit tests: structure, precedence, splats, heredocs, recovery.
+
 use super::*;
 
 fn parse_ok(text: &str) -> Body {
