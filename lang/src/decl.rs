@@ -637,7 +637,7 @@ pub fn parse_type(expr: &Expr, diags: &mut Diagnostics) -> Option<Type> {
                         };
                         attrs.insert(key_name, parse_type(value, diags)?);
                     }
-                    Some(Type::Object(attrs))
+                    Some(Type::Object(Box::new(attrs)))
                 }
                 "tuple" => {
                     let ExprKind::Tuple(items) = &arg.kind else {
@@ -647,7 +647,7 @@ pub fn parse_type(expr: &Expr, diags: &mut Diagnostics) -> Option<Type> {
                         .iter()
                         .map(|i| parse_type(i, diags))
                         .collect::<Option<Vec<_>>>()
-                        .map(Type::Tuple)
+                        .map(|items| Type::Tuple(Box::new(items)))
                 }
                 other => bad(diags, name.span, &format!("\"{other}(...)\"")),
             }

@@ -76,7 +76,7 @@ impl<'a> Evaluator<'a> {
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::List),
             ExprKind::Object(items) => self.object(items),
-            ExprKind::For(f) => self.for_expr(expr.span, f),
+            ExprKind::For(f) => self.for_expr(f),
             ExprKind::Conditional(c, a, b) => self.conditional(c, a, b),
             ExprKind::Binary(op, a, b) => self.binary(expr.span, *op, a, b),
             ExprKind::Unary(op, e) => self.unary(expr.span, *op, e),
@@ -290,7 +290,7 @@ impl<'a> Evaluator<'a> {
         Ok(Value::Map(map))
     }
 
-    fn for_expr(&mut self, span: Span, f: &ForExpr) -> EvalResult {
+    fn for_expr(&mut self, f: &ForExpr) -> EvalResult {
         let (collection, sensitive) = self.eval(&f.collection)?.unmark_deep();
         let pairs: Vec<(Value, Value)> = match collection {
             Value::List(items) => items
@@ -336,7 +336,6 @@ impl<'a> Evaluator<'a> {
             self.bound.truncate(depth);
             result?;
         }
-        let _ = span;
         let value = if f.key.is_some() {
             if f.grouping {
                 Value::Map(

@@ -1182,8 +1182,7 @@ impl Run<'_> {
     /// Evaluates the body once with unknown count.index / each.*, to check
     /// it, when the instances cannot be known.
     fn instance_unexpanded(&mut self, ev: &mut Evaluator<'_>, base: &InstanceBase<'_>) {
-        let config = self.config(ev, base.resource);
-        let _ = config;
+        self.config(ev, base.resource);
     }
 
     fn instance(

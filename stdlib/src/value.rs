@@ -37,8 +37,10 @@ pub enum Type {
     List(Box<Type>),
     Map(Box<Type>),
     Set(Box<Type>),
-    Object(IndexMap<String, Type>),
-    Tuple(Vec<Type>),
+    /// Boxed, like `Tuple`: they are rare, and an unboxed map would make
+    /// every `Value` (which can hold an unknown of any type) twice as big.
+    Object(Box<IndexMap<String, Type>>),
+    Tuple(Box<Vec<Type>>),
 }
 
 impl fmt::Display for Type {
@@ -184,12 +186,12 @@ impl Value {
             Value::Bool(_) => Type::Bool,
             Value::Number(_) => Type::Number,
             Value::String(_) => Type::String,
-            Value::List(items) => Type::Tuple(items.iter().map(Value::type_of).collect()),
+            Value::List(items) => Type::Tuple(Box::new(items.iter().map(Value::type_of).collect())),
             Value::Set(items) => Type::Set(Box::new(
                 items.first().map(Value::type_of).unwrap_or(Type::Any),
             )),
             Value::Map(map) => {
-                Type::Object(map.iter().map(|(k, v)| (k.clone(), v.type_of())).collect())
+                Type::Object(Box::new(map.iter().map(|(k, v)| (k.clone(), v.type_of())).collect()))
             }
             Value::Sensitive(inner) => inner.type_of(),
         }
@@ -488,7 +490,7 @@ pub fn convert(value: Value, ty: &Type) -> Result<Value, ConversionError> {
         Type::Object(attrs) => match value {
             Value::Map(mut map) => {
                 let mut out = BTreeMap::new();
-                for (name, attr_ty) in attrs {
+                for (name, attr_ty) in attrs.iter() {
                     let Some(v) = map.remove(name) else {
                         return Err(ConversionError::new(format!(
                             "attribute \"{name}\" is required"
@@ -509,7 +511,7 @@ pub fn convert(value: Value, ty: &Type) -> Result<Value, ConversionError> {
         Type::Tuple(types) => match value {
             Value::List(items) if items.len() == types.len() => items
                 .into_iter()
-                .zip(types)
+                .zip(types.iter())
                 .map(|(v, t)| convert(v, t))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::List),
@@ -589,6 +591,12 @@ pub fn make_set(items: Vec<Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_stay_small() {
+        // Every list element and map entry is a Value: size is memory.
+        assert!(std::mem::size_of::<Value>() <= 32, "{}", std::mem::size_of::<Value>());
+    }
 
     #[test]
     fn numbers_format_like_terraform() {

@@ -55,7 +55,7 @@ fn parse_balanced(file: FileId, text: &str) -> Parsed {
             let file_pair = pairs.next();
             let body_pair = file_pair.and_then(|p| p.into_inner().next());
             match body_pair {
-                Some(p) => builder.body(p, true),
+                Some(p) => builder.body(p),
                 None => Body::default(),
             }
         }
@@ -371,7 +371,7 @@ impl<'t> Builder<'t> {
         result.map(|_| ()).map_err(|e| self.pest_error(e, start))
     }
 
-    fn body(&mut self, pair: Pair<'_, Rule>, top_level: bool) -> Body {
+    fn body(&mut self, pair: Pair<'_, Rule>) -> Body {
         let mut items = Vec::new();
         let mut previous_end: Option<usize> = None;
         let mut previous_value_start: Option<usize> = None;
@@ -415,7 +415,6 @@ impl<'t> Builder<'t> {
                 _ => {}
             }
         }
-        let _ = top_level;
         Body { items }
     }
 
@@ -484,7 +483,7 @@ impl<'t> Builder<'t> {
                 Rule::ident if i == 0 => kind = self.ident(child),
                 Rule::ident => labels.push(self.ident(child)),
                 Rule::string_lit => labels.push(self.label(child)),
-                Rule::block_body => body = self.body(child, false),
+                Rule::block_body => body = self.body(child),
                 _ => {}
             }
         }
