@@ -2,6 +2,7 @@
 //! planner and the executors together. Every command lives in `commands/`.
 
 mod commands;
+mod lsp;
 mod report;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -103,8 +104,8 @@ enum Command {
     State(commands::NotYet),
     /// Release a stuck state lock (comes with the planner).
     ForceUnlock(commands::NotYet),
-    /// Language server over stdio (comes with editor support).
-    Lsp(commands::NotYet),
+    /// Language server over stdio, for editors.
+    Lsp,
 }
 
 fn main() -> ExitCode {
@@ -150,6 +151,6 @@ fn run(cli: Cli) -> ExitCode {
         Command::Graph(_) => commands::not_yet("graph", "the planner (issue 3)"),
         Command::State(_) => commands::not_yet("state", "the planner (issue 3)"),
         Command::ForceUnlock(_) => commands::not_yet("force-unlock", "the planner (issue 3)"),
-        Command::Lsp(_) => commands::not_yet("lsp", "editor support (issue 6)"),
+        Command::Lsp => lsp::run(),
     }
 }

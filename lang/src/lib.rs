@@ -10,6 +10,7 @@ pub mod diagnostics;
 pub mod eval;
 pub mod evaluate;
 pub mod fmt;
+pub mod ide;
 pub mod project;
 pub mod schema;
 pub mod source;

@@ -256,8 +256,11 @@ fn parse_module(
         diags.extend(parsed.diagnostics);
         bodies.push(parsed.body);
     }
+    // Declarations are collected even from files with syntax errors (the
+    // editor needs them while the user types); their problems are only
+    // reported when the syntax is right, as they would mostly echo it.
     let decl = if *syntax_errors {
-        ModuleDecl::default()
+        decl::collect(bodies, &mut Diagnostics::default())
     } else {
         decl::collect(bodies, diags)
     };

@@ -6,11 +6,22 @@ use crate::evaluate::{self, Inputs, Mode};
 use crate::project::{self, Project};
 use crate::source::Span;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Every problem of the project at `dir`, sorted, each reported once.
 pub fn validate(dir: &Path) -> (Project, Vec<Diagnostic>) {
-    let mut project = project::load(dir);
+    validate_project(project::load(dir))
+}
+
+/// The same, with the texts of files open in an editor instead of disk.
+pub fn validate_with_overlay(
+    dir: &Path,
+    overlay: &HashMap<PathBuf, String>,
+) -> (Project, Vec<Diagnostic>) {
+    validate_project(project::load_with_overlay(dir, overlay))
+}
+
+fn validate_project(mut project: Project) -> (Project, Vec<Diagnostic>) {
     let mut diags = std::mem::take(&mut project.diagnostics);
     if project.has_syntax_errors {
         return (project, sorted_unique(diags.0));

@@ -190,9 +190,9 @@ impl Value {
             Value::Set(items) => Type::Set(Box::new(
                 items.first().map(Value::type_of).unwrap_or(Type::Any),
             )),
-            Value::Map(map) => {
-                Type::Object(Box::new(map.iter().map(|(k, v)| (k.clone(), v.type_of())).collect()))
-            }
+            Value::Map(map) => Type::Object(Box::new(
+                map.iter().map(|(k, v)| (k.clone(), v.type_of())).collect(),
+            )),
             Value::Sensitive(inner) => inner.type_of(),
         }
     }
@@ -595,7 +595,11 @@ mod tests {
     #[test]
     fn values_stay_small() {
         // Every list element and map entry is a Value: size is memory.
-        assert!(std::mem::size_of::<Value>() <= 32, "{}", std::mem::size_of::<Value>());
+        assert!(
+            std::mem::size_of::<Value>() <= 32,
+            "{}",
+            std::mem::size_of::<Value>()
+        );
     }
 
     #[test]
