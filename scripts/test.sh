@@ -11,9 +11,8 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 if cargo nextest --version >/dev/null 2>&1; then
+  # The project has no doc tests (nextest does not run them).
   cargo nextest run --workspace --no-fail-fast
-  # nextest does not run doc tests.
-  cargo test --workspace --doc --quiet
 else
   cargo test --workspace --no-fail-fast
 fi
