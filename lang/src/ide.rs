@@ -470,6 +470,18 @@ pub fn completions(
         return top_level_keywords();
     };
     let decl = &module.decl;
+    if let Some(partial) = before.trim_start().strip_prefix("resource \"") {
+        if !partial.contains('"') {
+            return schema::RESOURCE_TYPES
+                .iter()
+                .map(|t| Completion {
+                    label: t.type_name.to_string(),
+                    detail: t.doc.to_string(),
+                    kind: CompletionKind::Type,
+                })
+                .collect();
+        }
+    }
     let chain = trailing_chain(before);
     if let Some((root, rest)) = chain.split_once('.') {
         return member_completions(decl, root, rest);
@@ -491,6 +503,22 @@ pub fn completions(
         }
         Some(r) if at_line_start && !before.contains('=') => {
             let schema = r.schema;
+            let nested = r.body.blocks().find(|b| {
+                contains(b.span, file, offset)
+                    && (b.span.start as usize) < offset
+                    && offset < b.span.end as usize
+            });
+            if let Some(block_schema) = nested.and_then(|b| schema.block(&b.kind.name)) {
+                return block_schema
+                    .attrs
+                    .iter()
+                    .map(|a| Completion {
+                        label: a.name.to_string(),
+                        detail: a.doc.to_string(),
+                        kind: CompletionKind::Field,
+                    })
+                    .collect();
+            }
             let mut out: Vec<Completion> = schema
                 .attrs
                 .iter()
