@@ -206,31 +206,39 @@ fn collect_block(
         "variable" => {
             check_body(&block.body, &top.body, &[&schema::VALIDATION_BLOCK], diags);
             let v = variable(&block, label(0), diags);
-            insert_unique(&mut decl.variables, v.name.clone(), v, "variable", diags);
+            insert_unique(
+                &mut decl.variables,
+                v.name.clone(),
+                v,
+                "variable",
+                diags,
+                |v| v.name.span,
+            );
         }
         "locals" => {
             // Duplicates are reported once, as duplicate local values, below.
             for b in block.body.blocks() {
                 unexpected_block(b, "locals", diags);
             }
-            for a in block.body.attributes() {
-                let local = Local {
-                    name: a.name.clone(),
-                    value: a.value.clone(),
-                };
-                insert_unique(
-                    &mut decl.locals,
-                    a.name.clone(),
-                    local,
-                    "local value",
-                    diags,
-                );
+            for item in block.body.items {
+                if let Item::Attribute(a) = item {
+                    let name = a.name.clone();
+                    let local = Local {
+                        name: a.name,
+                        value: a.value,
+                    };
+                    insert_unique(&mut decl.locals, name, local, "local value", diags, |l| {
+                        l.name.span
+                    });
+                }
             }
         }
         "output" => {
             check_body(&block.body, &top.body, &[], diags);
             let o = output(&block, label(0), diags);
-            insert_unique(&mut decl.outputs, o.name.clone(), o, "output", diags);
+            insert_unique(&mut decl.outputs, o.name.clone(), o, "output", diags, |o| {
+                o.name.span
+            });
         }
         "environment" => {
             check_duplicate_attributes(&block.body, diags);
@@ -248,6 +256,7 @@ fn collect_block(
                 env,
                 "environment",
                 diags,
+                |e| e.name.span,
             );
         }
         "secret" => {
@@ -258,7 +267,9 @@ fn collect_block(
                     from: from.value.clone(),
                     span: block.span,
                 };
-                insert_unique(&mut decl.secrets, s.name.clone(), s, "secret", diags);
+                insert_unique(&mut decl.secrets, s.name.clone(), s, "secret", diags, |s| {
+                    s.name.span
+                });
             }
         }
         "store" => {
@@ -267,7 +278,9 @@ fn collect_block(
                 name: label(0),
                 block: block.clone(),
             };
-            insert_unique(&mut decl.stores, s.name.clone(), s, "store", diags);
+            insert_unique(&mut decl.stores, s.name.clone(), s, "store", diags, |s| {
+                s.name.span
+            });
         }
         "state" => {
             check_body(&block.body, &top.body, &[], diags);
@@ -293,7 +306,9 @@ fn collect_block(
                 unexpected_block(b, "module", diags);
             }
             if let Some(m) = module_call(&block, label(0), diags) {
-                insert_unique(&mut decl.modules, m.name.clone(), m, "module", diags);
+                insert_unique(&mut decl.modules, m.name.clone(), m, "module", diags, |m| {
+                    m.name.span
+                });
             }
         }
         "resource" => {
@@ -324,66 +339,21 @@ fn duplicate(what: &str, name: &str, second: Span, first: Span) -> Diagnostic {
     ))
 }
 
+/// Inserts a declaration unless its name is taken; `name_span` finds the
+/// name of the one already there, to label both ends of the duplicate.
 fn insert_unique<T>(
     map: &mut IndexMap<String, T>,
     name: Ident,
     value: T,
     what: &str,
     diags: &mut Diagnostics,
-) where
-    T: HasName,
-{
+    name_span: fn(&T) -> Span,
+) {
     if let Some(previous) = map.get(&name.name) {
-        diags.push(duplicate(what, &name.name, name.span, previous.name_span()));
+        diags.push(duplicate(what, &name.name, name.span, name_span(previous)));
         return;
     }
     map.insert(name.name, value);
-}
-
-trait HasName {
-    fn name_span(&self) -> Span;
-}
-
-impl HasName for Variable {
-    fn name_span(&self) -> Span {
-        self.name.span
-    }
-}
-
-impl HasName for Local {
-    fn name_span(&self) -> Span {
-        self.name.span
-    }
-}
-
-impl HasName for Output {
-    fn name_span(&self) -> Span {
-        self.name.span
-    }
-}
-
-impl HasName for Environment {
-    fn name_span(&self) -> Span {
-        self.name.span
-    }
-}
-
-impl HasName for Secret {
-    fn name_span(&self) -> Span {
-        self.name.span
-    }
-}
-
-impl HasName for Store {
-    fn name_span(&self) -> Span {
-        self.name.span
-    }
-}
-
-impl HasName for ModuleCall {
-    fn name_span(&self) -> Span {
-        self.name.span
-    }
 }
 
 fn check_duplicate_attributes(body: &Body, diags: &mut Diagnostics) {
