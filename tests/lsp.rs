@@ -356,3 +356,42 @@ fn malformed_requests_and_other_files_do_not_stop_the_server() {
     let status = server.child.wait().expect("exit");
     assert!(status.success());
 }
+
+#[test]
+fn definition_of_env_secret_and_module_references() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "environment \"dev\" {\n  region = \"eu\"\n}\n\nsecret \"token\" {\n  from = \"env:TOKEN\"\n}\n\nmodule \"child\" {\n  source = \"./child\"\n}\n\noutput \"o\" {\n  value     = [env.region, secret.token, module.child.out]\n  sensitive = true\n}\n";
+    std::fs::write(dir.path().join("main.imm"), text).expect("write");
+    std::fs::create_dir_all(dir.path().join("child")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("child/main.imm"),
+        "output \"out\" {\n  value = 1\n}\n",
+    )
+    .expect("write");
+    let main = uri(&dir.path().join("main.imm"));
+    let mut server = Server::start();
+    server.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": main, "languageId": "imm", "version": 1, "text": text } }),
+    );
+    assert!(server.diagnostics_for(&main).is_empty());
+    let start = |v: &Value| v["result"]["range"]["start"].clone();
+    // env.region → the attribute in environment "dev".
+    let def = server.request("textDocument/definition", at(&main, 13, 19));
+    assert_eq!(start(&def), json!({ "line": 1, "character": 2 }), "{def}");
+    // secret.token → the secret's label.
+    let def = server.request("textDocument/definition", at(&main, 13, 33));
+    assert_eq!(start(&def), json!({ "line": 4, "character": 7 }), "{def}");
+    // module.child → the module's label.
+    let def = server.request("textDocument/definition", at(&main, 13, 47));
+    assert_eq!(start(&def), json!({ "line": 8, "character": 7 }), "{def}");
+    // Hover on env.region lists the value per environment.
+    let hover = server.request("textDocument/hover", at(&main, 13, 19));
+    assert!(
+        hover["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .contains("dev: `\"eu\"`"),
+        "{hover}"
+    );
+}
