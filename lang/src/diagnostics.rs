@@ -398,7 +398,10 @@ impl MietteAdapter {
                 ));
                 labels.push(miette::LabeledSpan::new_primary_with_span(
                     diag.primary_label.clone(),
-                    (span.start as usize, (span.end - span.start) as usize),
+                    (
+                        span.start as usize,
+                        span.end.saturating_sub(span.start) as usize,
+                    ),
                 ));
             }
             for label in &diag.labels {
@@ -407,7 +410,7 @@ impl MietteAdapter {
                         Some(label.message.clone()),
                         (
                             label.span.start as usize,
-                            (label.span.end - label.span.start) as usize,
+                            label.span.end.saturating_sub(label.span.start) as usize,
                         ),
                     ));
                 } else {

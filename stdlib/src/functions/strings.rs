@@ -204,6 +204,13 @@ pub(crate) fn format(args: Vec<Value>) -> FunctionResult {
             chars.next();
             verb.precision = Some(take_digits(&mut chars).unwrap_or(0));
         }
+        let too_wide = |n: Option<usize>| n.is_some_and(|n| n > MAX_WIDTH);
+        if too_wide(verb.width) || too_wide(verb.precision) {
+            return Err(FunctionError::at(
+                0,
+                format!("width and precision are limited to {MAX_WIDTH}"),
+            ));
+        }
         let Some(kind) = chars.next() else {
             return Err(FunctionError::at(
                 0,
@@ -238,6 +245,9 @@ pub(crate) fn format(args: Vec<Value>) -> FunctionResult {
     }
     Ok(Value::String(out))
 }
+
+/// Bounds `%Nd` so that a typo cannot ask for gigabytes of padding.
+const MAX_WIDTH: usize = 10_000;
 
 #[derive(Default)]
 struct Verb {
