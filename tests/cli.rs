@@ -245,6 +245,61 @@ fn an_output_showing_a_secret_must_be_marked_sensitive() {
     );
 }
 
+#[test]
+fn errors_about_sensitive_values_do_not_quote_them() {
+    let text = r#"
+secret "port" {
+  from = "env:IMM_TEST_PORT"
+}
+
+variable "pin" {
+  type      = number
+  sensitive = true
+}
+
+output "n" {
+  value     = tonumber(secret.port) + 1
+  sensitive = true
+}
+
+output "m" {
+  value     = "${secret.port}" * 2
+  sensitive = true
+}
+
+output "p" {
+  value     = var.pin
+  sensitive = true
+}
+"#;
+    let p = Project::new(&[("main.imm", text)]);
+    let run = p.imm_with_env(
+        &["apply", ".", "--var", "pin=hunter2-pin"],
+        &[("IMM_TEST_PORT", "very-secret-port")],
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.all().contains("sensitive"), "{}", run.all());
+    assert!(
+        !run.all().contains("very-secret-port"),
+        "a secret was quoted in an error:\n{}",
+        run.all()
+    );
+    assert!(
+        !run.all().contains("hunter2-pin"),
+        "a sensitive variable was quoted in an error:\n{}",
+        run.all()
+    );
+    let json = p.imm_with_env(
+        &["apply", ".", "--var", "pin=hunter2-pin", "--format", "json"],
+        &[("IMM_TEST_PORT", "very-secret-port")],
+    );
+    assert!(
+        !json.all().contains("very-secret-port") && !json.all().contains("hunter2-pin"),
+        "{}",
+        json.all()
+    );
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {

@@ -448,6 +448,18 @@ impl<'a> Evaluator<'a> {
 
     fn unary(&mut self, span: Span, op: UnaryOp, operand: &Expr) -> EvalResult {
         let (v, sensitive) = self.eval(operand)?.unmark_deep();
+        self.unary_plain(span, op, operand, v, sensitive)
+            .map_err(|d| redact_if(d, sensitive))
+    }
+
+    fn unary_plain(
+        &mut self,
+        span: Span,
+        op: UnaryOp,
+        operand: &Expr,
+        v: Value,
+        sensitive: bool,
+    ) -> EvalResult {
         let result = match (op, v) {
             (_, Value::Unknown(_)) => Value::Unknown(if op == UnaryOp::Not {
                 Type::Bool
@@ -482,6 +494,18 @@ impl<'a> Evaluator<'a> {
         }
         let (right, rs) = self.eval(b)?.unmark_deep();
         let sensitive = ls || rs;
+        self.binary_plain(span, op, (a, left), (b, right), sensitive)
+            .map_err(|d| redact_if(d, sensitive))
+    }
+
+    fn binary_plain(
+        &mut self,
+        span: Span,
+        op: BinaryOp,
+        (a, left): (&Expr, Value),
+        (b, right): (&Expr, Value),
+        sensitive: bool,
+    ) -> EvalResult {
         if left.contains_unknown() || right.contains_unknown() {
             let ty = match op {
                 BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
@@ -706,6 +730,14 @@ fn first_unbound_name(parts: &[TemplatePart], vars: &BTreeMap<String, Value>) ->
     })
 }
 
+/// A problem with a sensitive value must not quote it.
+fn redact_if(mut d: Diagnostic, sensitive: bool) -> Diagnostic {
+    if sensitive {
+        d.message = "this operation failed on a sensitive value (its value is not shown)".into();
+    }
+    d
+}
+
 fn steps_after<'s, 'e>(steps: &'s [&'e Expr], current: &Expr) -> &'s [&'e Expr] {
     let position = steps
         .iter()
@@ -803,7 +835,16 @@ fn index_value<'v>(
     key_span: Span,
     span: Span,
 ) -> Result<Step<'v>, Diagnostic> {
-    let (key, _) = key.clone().unmark_deep();
+    let (key, key_sensitive) = key.clone().unmark_deep();
+    index_plain(value, key, key_span, span).map_err(|d| redact_if(d, key_sensitive))
+}
+
+fn index_plain<'v>(
+    value: &'v Value,
+    key: Value,
+    key_span: Span,
+    span: Span,
+) -> Result<Step<'v>, Diagnostic> {
     if let Value::Unknown(_) = key {
         return Ok(Step::Owned(Value::Unknown(Type::Any)));
     }

@@ -499,18 +499,38 @@ fn parse_raw_value(
             diags.push(
                 Diagnostic::new(
                     Code::InvalidVariableValue,
-                    format!(
-                        "{origin}: \"{text}\" is not a valid {} value: {}",
-                        variable.ty, d.message
-                    ),
+                    if variable.sensitive {
+                        format!(
+                            "{origin}: the value is not a valid {} (it is sensitive and not shown)",
+                            variable.ty
+                        )
+                    } else {
+                        format!(
+                            "{origin}: \"{text}\" is not a valid {} value: {}",
+                            variable.ty, d.message
+                        )
+                    },
                 )
                 .with_help(format!(
-                    "write the value as the type {} expects, e.g. --var '{}=[\"a\", \"b\"]'",
-                    variable.ty, variable.name.name
+                    "write the value as the type {} expects, e.g. --var '{}={}'",
+                    variable.ty,
+                    variable.name.name,
+                    example_of(&variable.ty)
                 )),
             );
             None
         }
+    }
+}
+
+/// A literal of the type, for help texts.
+fn example_of(ty: &Type) -> &'static str {
+    match ty {
+        Type::Number => "3",
+        Type::Bool => "true",
+        Type::List(_) | Type::Set(_) | Type::Tuple(_) => "[\"a\", \"b\"]",
+        Type::Map(_) | Type::Object(_) => "{ key = \"value\" }",
+        Type::String | Type::Any => "text",
     }
 }
 
@@ -574,10 +594,11 @@ fn finish_variable(
                 at_or_new(
                     Code::TypeMismatch,
                     given.span,
-                    format!(
-                        "variable \"{name}\" must be {}: {} (from {})",
-                        variable.ty, e.message, given.origin
-                    ),
+                    if variable.sensitive {
+                        format!("variable \"{name}\" must be {} (from {}; the value is sensitive and not shown)", variable.ty, given.origin)
+                    } else {
+                        format!("variable \"{name}\" must be {}: {} (from {})", variable.ty, e.message, given.origin)
+                    },
                 )
                 .with_label(variable.name.span, format!("declared as {}", variable.ty))
                 .with_help(format!("give a value of type {}", variable.ty)),

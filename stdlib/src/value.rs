@@ -436,7 +436,12 @@ impl ConversionError {
 /// tuples to lists, objects to maps, missing object attributes are errors.
 pub fn convert(value: Value, ty: &Type) -> Result<Value, ConversionError> {
     if let Value::Sensitive(inner) = value {
-        return convert(*inner, ty).map(Value::mark_sensitive);
+        // The message may quote the value; a secret is never quoted.
+        return convert(*inner, ty).map(Value::mark_sensitive).map_err(|_| {
+            ConversionError::new(format!(
+                "a sensitive value cannot be converted to {ty} (its value is not shown)"
+            ))
+        });
     }
     if matches!(ty, Type::Any) || value.is_null() {
         return Ok(value);

@@ -472,7 +472,16 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResu
     } else {
         dispatch(name, args, ctx)
     };
-    result.map(|v| if any_sensitive { v.mark_sensitive() } else { v })
+    match result {
+        Ok(v) if any_sensitive => Ok(v.mark_sensitive()),
+        Ok(v) => Ok(v),
+        // Error messages may quote arguments; a secret is never quoted.
+        Err(e) if any_sensitive => Err(FunctionError {
+            message: "the call failed on a sensitive argument (its value is not shown)".into(),
+            argument: e.argument,
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// Functions whose result can be known although an argument is not.
