@@ -998,10 +998,13 @@ impl Run<'_> {
         deps: &[String],
     ) -> Value {
         let prefix = &node.address_prefix;
+        // `depends_on = [x]` is also a reference to x: list each once.
         let depends_on: Vec<String> = deps
             .iter()
             .map(|d| format!("{prefix}{d}"))
             .chain(self.explicit_depends_on(resource, prefix))
+            .collect::<indexmap::IndexSet<String>>()
+            .into_iter()
             .collect();
         let prevent_destroy = resource
             .body
