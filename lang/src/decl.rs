@@ -405,7 +405,7 @@ fn check_body(body: &Body, schema: &BlockSchema, nested: &[&BlockSchema], diags:
             diags.push(
                 Diagnostic::at(
                     Code::MissingAttribute,
-                    body_anchor(body, schema),
+                    body_anchor(body),
                     format!(
                         "the {} block needs the attribute \"{}\"",
                         schema.name, required.name
@@ -437,30 +437,41 @@ fn check_body(body: &Body, schema: &BlockSchema, nested: &[&BlockSchema], diags:
             diags.push(d);
             continue;
         };
-        if !b.labels.is_empty() {
-            diags.push(
-                Diagnostic::at(
-                    Code::WrongLabels,
-                    b.labels[0].span,
-                    format!("a {} block takes no labels", b.kind.name),
-                )
-                .with_help(format!("write {} {{ ... }}", b.kind.name)),
-            );
-        }
-        if !nested_schema.repeatable {
-            if let Some(first) = seen_single.get(b.kind.name.as_str()) {
-                diags.push(duplicate("block", &b.kind.name, b.kind.span, *first));
-            } else {
-                seen_single.insert(&b.kind.name, b.kind.span);
-            }
-        }
-        check_body(&b.body, nested_schema, &[], diags);
+        check_nested_block(b, nested_schema, &mut seen_single, diags);
     }
+}
+
+/// A nested block (`build`, `validation`, …): no labels, at most once
+/// unless repeatable, and its attributes checked against its schema.
+fn check_nested_block<'b>(
+    b: &'b Block,
+    schema: &BlockSchema,
+    seen_single: &mut IndexMap<&'b str, Span>,
+    diags: &mut Diagnostics,
+) {
+    if let Some(label) = b.labels.first() {
+        diags.push(
+            Diagnostic::at(
+                Code::WrongLabels,
+                label.span,
+                format!("a {} block takes no labels", b.kind.name),
+            )
+            .with_help(format!("write {} {{ ... }}", b.kind.name)),
+        );
+    }
+    if !schema.repeatable {
+        if let Some(first) = seen_single.get(b.kind.name.as_str()) {
+            diags.push(duplicate("block", &b.kind.name, b.kind.span, *first));
+        } else {
+            seen_single.insert(&b.kind.name, b.kind.span);
+        }
+    }
+    check_nested_attributes(b, schema, diags);
 }
 
 /// Where to point when something is missing from a body: its first item,
 /// else nothing better than the start of the file.
-fn body_anchor(body: &Body, _schema: &BlockSchema) -> Span {
+fn body_anchor(body: &Body) -> Span {
     body.items
         .first()
         .map(|i| match i {
@@ -742,24 +753,7 @@ fn resource(
             diags.push(d);
             continue;
         };
-        if !block_schema.repeatable {
-            if let Some(first) = seen_single.get(b.kind.name.as_str()) {
-                diags.push(duplicate("block", &b.kind.name, b.kind.span, *first));
-            } else {
-                seen_single.insert(&b.kind.name, b.kind.span);
-            }
-        }
-        if !b.labels.is_empty() {
-            diags.push(
-                Diagnostic::at(
-                    Code::WrongLabels,
-                    b.labels[0].span,
-                    format!("a {} block takes no labels", b.kind.name),
-                )
-                .with_help(format!("write {} {{ ... }}", b.kind.name)),
-            );
-        }
-        check_nested_attributes(b, block_schema, diags);
+        check_nested_block(b, block_schema, &mut seen_single, diags);
     }
     let count = body.attribute("count");
     let for_each = body.attribute("for_each");

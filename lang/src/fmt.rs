@@ -67,6 +67,18 @@ struct Line {
     attribute: Option<(String, String)>,
 }
 
+impl Line {
+    /// A line emitted as it is (heredoc body, inside a comment or string).
+    fn verbatim(text: &str, depth: usize) -> Line {
+        Line {
+            text: text.to_string(),
+            depth,
+            raw: true,
+            attribute: None,
+        }
+    }
+}
+
 fn layout(text: &str) -> String {
     let lines = scan(text);
     let lines = align(lines);
@@ -123,12 +135,7 @@ fn scan(text: &str) -> Vec<Line> {
             if raw.trim() == marker {
                 heredoc = None;
             }
-            lines.push(Line {
-                text: raw.to_string(),
-                depth,
-                raw: true,
-                attribute: None,
-            });
+            lines.push(Line::verbatim(raw, depth));
             continue;
         }
         let top = *stack.last().unwrap_or(&Mode::Code);
@@ -136,12 +143,7 @@ fn scan(text: &str) -> Vec<Line> {
             // A line that starts inside a comment or string is kept as it is.
             let (_, opened, closed) = scan_line(raw, &mut stack);
             depth = (depth + opened).saturating_sub(closed);
-            lines.push(Line {
-                text: raw.to_string(),
-                depth,
-                raw: true,
-                attribute: None,
-            });
+            lines.push(Line::verbatim(raw, depth));
             continue;
         }
         let trimmed = raw.trim();
