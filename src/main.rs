@@ -98,8 +98,20 @@ enum Command {
     Destroy(commands::NotYet),
     /// Render a saved plan (comes with the planner).
     Show(commands::NotYet),
-    /// Print the dependency graph (comes with the planner).
-    Graph(commands::NotYet),
+    /// Print the dependency graph between resource instances.
+    Graph {
+        /// Project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Environment whose instances to show.
+        #[arg(long)]
+        env: Option<String>,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "dot")]
+        format: commands::graph::GraphFormat,
+    },
     /// Inspect and repair state (comes with the planner).
     State(commands::NotYet),
     /// Release a stuck state lock (comes with the planner).
@@ -148,7 +160,12 @@ fn run(cli: Cli) -> ExitCode {
         Command::Plan(_) => commands::not_yet("plan", "the planner (issue 3)"),
         Command::Destroy(_) => commands::not_yet("destroy", "the planner (issue 3)"),
         Command::Show(_) => commands::not_yet("show", "the planner (issue 3)"),
-        Command::Graph(_) => commands::not_yet("graph", "the planner (issue 3)"),
+        Command::Graph {
+            dir,
+            env,
+            vars,
+            format,
+        } => commands::graph::run(&dir, env.as_deref(), &vars, format),
         Command::State(_) => commands::not_yet("state", "the planner (issue 3)"),
         Command::ForceUnlock(_) => commands::not_yet("force-unlock", "the planner (issue 3)"),
         Command::Lsp => lsp::run(),

@@ -467,7 +467,7 @@ fn fmt_check_rewrite_idempotent_and_safe() {
 #[test]
 fn commands_of_later_milestones_say_so() {
     let p = Project::new(&[("main.imm", "")]);
-    for cmd in ["plan", "destroy", "graph"] {
+    for cmd in ["plan", "destroy", "show"] {
         p.imm(&[cmd]).assert_fails_with("E0901");
     }
 }

@@ -40,9 +40,11 @@ impl Symbol {
 pub struct Analysis {
     /// Evaluation order; symbols in a cycle are left out.
     pub order: Vec<Symbol>,
-    /// For each resource key, the resource keys it depends on directly.
+    /// For each resource key, what it depends on: resource keys
+    /// (`TYPE.NAME`) and module calls (`module.NAME`) of this module,
+    /// looking through locals.
     pub resource_deps: HashMap<String, Vec<String>>,
-    /// For each module call, the resource keys of this module it depends on.
+    /// For each module call, the same.
     pub module_deps: HashMap<String, Vec<String>>,
     /// Module arguments that carry environment-specific or secret values:
     /// the child's variables of these names may not reach a build block.
@@ -600,8 +602,7 @@ impl<'a> Checker<'a, '_> {
             let node = graph.add_node(symbol.clone());
             nodes.insert(symbol.clone(), node);
         }
-        let mut resource_deps: HashMap<String, Vec<String>> = HashMap::new();
-        let mut module_deps: HashMap<String, Vec<String>> = HashMap::new();
+        let mut direct: HashMap<Symbol, IndexSet<Symbol>> = HashMap::new();
         for (symbol, exprs) in &symbols {
             let Some(&from) = nodes.get(symbol) else {
                 continue;
@@ -620,13 +621,13 @@ impl<'a> Checker<'a, '_> {
                     }
                 }
             }
-            let deps: Vec<String> = seen
-                .iter()
-                .filter_map(|s| match s {
-                    Symbol::Resource(k) => Some(k.clone()),
-                    _ => None,
-                })
-                .collect();
+            direct.insert(symbol.clone(), seen);
+        }
+        let mut resource_deps: HashMap<String, Vec<String>> = HashMap::new();
+        let mut module_deps: HashMap<String, Vec<String>> = HashMap::new();
+        let mut through_locals: HashMap<String, Vec<String>> = HashMap::new();
+        for (symbol, _) in &symbols {
+            let deps = object_dependencies(symbol, &direct, &mut through_locals);
             match symbol {
                 Symbol::Resource(k) => {
                     resource_deps.insert(k.clone(), deps);
@@ -742,6 +743,71 @@ pub fn env_references(decl: &ModuleDecl) -> Vec<Reference> {
         .flat_map(references)
         .filter(|r| !r.bound && r.root == "env" && !r.path.is_empty())
         .collect()
+}
+
+/// The resources (`TYPE.NAME`) and module calls (`module.NAME`) a symbol
+/// depends on, looking through locals, which are only names for values.
+fn object_dependencies(
+    symbol: &Symbol,
+    direct: &HashMap<Symbol, IndexSet<Symbol>>,
+    through_locals: &mut HashMap<String, Vec<String>>,
+) -> Vec<String> {
+    let mut out: IndexSet<String> = IndexSet::new();
+    for dep in direct.get(symbol).into_iter().flatten() {
+        match dep {
+            Symbol::Resource(k) => {
+                out.insert(k.clone());
+            }
+            Symbol::Module(m) => {
+                out.insert(format!("module.{m}"));
+            }
+            Symbol::Local(name) => out.extend(local_dependencies(
+                name,
+                direct,
+                through_locals,
+                &mut Vec::new(),
+            )),
+            Symbol::Output(_) => {}
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn local_dependencies(
+    name: &str,
+    direct: &HashMap<Symbol, IndexSet<Symbol>>,
+    memo: &mut HashMap<String, Vec<String>>,
+    visiting: &mut Vec<String>,
+) -> Vec<String> {
+    if let Some(done) = memo.get(name) {
+        return done.clone();
+    }
+    // A cycle among locals is reported elsewhere; here it only ends the walk.
+    if visiting.iter().any(|v| v == name) {
+        return Vec::new();
+    }
+    visiting.push(name.to_string());
+    let mut out: IndexSet<String> = IndexSet::new();
+    for dep in direct
+        .get(&Symbol::Local(name.to_string()))
+        .into_iter()
+        .flatten()
+    {
+        match dep {
+            Symbol::Resource(k) => {
+                out.insert(k.clone());
+            }
+            Symbol::Module(m) => {
+                out.insert(format!("module.{m}"));
+            }
+            Symbol::Local(inner) => out.extend(local_dependencies(inner, direct, memo, visiting)),
+            Symbol::Output(_) => {}
+        }
+    }
+    visiting.pop();
+    let out: Vec<String> = out.into_iter().collect();
+    memo.insert(name.to_string(), out.clone());
+    out
 }
 
 fn root_block(root: &str) -> &str {

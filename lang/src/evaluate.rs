@@ -196,6 +196,7 @@ pub fn evaluate(
         templates,
         instances: Vec::new(),
         pending: Vec::new(),
+        inherited_deps: Vec::new(),
     };
     let outputs_values = run.module(root, var_values.clone(), sources);
     let outputs = outputs_values;
@@ -692,6 +693,9 @@ struct Run<'i> {
     /// Instances of the module being evaluated whose configuration still
     /// sits in the reference table.
     pending: Vec<Pending>,
+    /// Resources that the module calls leading to the current module
+    /// depend on: every instance inside waits for them.
+    inherited_deps: Vec<String>,
 }
 
 struct Pending {
@@ -770,10 +774,16 @@ impl Run<'_> {
                         args.insert(arg.name.name.clone(), value);
                     }
                     let child_vars = self.child_variables(child, args, &mut ev);
+                    // Everything in the child waits for what its arguments use.
+                    let call_deps = node.analysis.module_deps.get(name).into_iter().flatten();
+                    let mut inherited = self.inherited_deps.clone();
+                    inherited.extend(call_deps.map(|d| format!("{}{d}", node.address_prefix)));
+                    let outer_deps = std::mem::replace(&mut self.inherited_deps, inherited);
                     let child_outputs = {
                         let sources = &mut *ev.sources;
                         self.module(child, child_vars, sources)
                     };
+                    self.inherited_deps = outer_deps;
                     let value = Value::Map(
                         child_outputs
                             .into_iter()
@@ -1003,6 +1013,7 @@ impl Run<'_> {
             .iter()
             .map(|d| format!("{prefix}{d}"))
             .chain(self.explicit_depends_on(resource, prefix))
+            .chain(self.inherited_deps.iter().cloned())
             .collect::<indexmap::IndexSet<String>>()
             .into_iter()
             .collect();

@@ -1,4 +1,5 @@
-//! The planner: recorded state now; the dependency graph, fingerprints and
-//! the replace-only diff come next (issue 3).
+//! The planner: recorded state and the dependency graph between resource
+//! instances now; fingerprints and the replace-only diff come next (issue 3).
 
+pub mod graph;
 pub mod state;

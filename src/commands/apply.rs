@@ -94,7 +94,7 @@ pub fn run(
     ExitCode::SUCCESS
 }
 
-fn inputs_from(vars: &VarArgs) -> Result<Inputs, Diagnostic> {
+pub fn inputs_from(vars: &VarArgs) -> Result<Inputs, Diagnostic> {
     let mut inputs = Inputs::from_process();
     for raw in &vars.vars {
         let Some((name, value)) = raw.split_once('=') else {

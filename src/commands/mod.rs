@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod fmt;
+pub mod graph;
 pub mod output;
 pub mod validate;
 
