@@ -209,14 +209,10 @@ impl<'a> Checker<'a, '_> {
     fn check_calls(&mut self, expr: &Expr) {
         let mut problems = Vec::new();
         expr.walk(&mut |e| {
-            let ExprKind::Call {
-                name,
-                args,
-                expand_final,
-            } = &e.kind
-            else {
+            let ExprKind::Call(call) = &e.kind else {
                 return;
             };
+            let (name, args, expand_final) = (&call.name, &call.args, call.expand_final);
             let Some(spec) = imm_stdlib::lookup_function(&name.name) else {
                 let d = Diagnostic::at(
                     Code::UnknownFunction,

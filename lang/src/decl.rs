@@ -594,7 +594,8 @@ pub fn parse_type(expr: &Expr, diags: &mut Diagnostics) -> Option<Type> {
             }),
             other => bad(diags, name.span, &format!("\"{other}\"")),
         },
-        ExprKind::Call { name, args, .. } => {
+        ExprKind::Call(call) => {
+            let (name, args) = (&call.name, &call.args);
             let [arg] = args.as_slice() else {
                 return bad(
                     diags,

@@ -65,11 +65,7 @@ impl<'a> Evaluator<'a> {
                 .lookup_bound("[*]")
                 .cloned()
                 .unwrap_or(Value::Unknown(Type::Any))),
-            ExprKind::Call {
-                name,
-                args,
-                expand_final,
-            } => self.call(expr, name, args, *expand_final),
+            ExprKind::Call(call) => self.call(expr, &call.name, &call.args, call.expand_final),
             ExprKind::Tuple(items) => items
                 .iter()
                 .map(|e| self.eval(e))

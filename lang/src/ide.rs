@@ -147,9 +147,9 @@ pub fn target_at(project: &Project, file: FileId, offset: usize) -> Option<Targe
 fn call_name_at(expr: &Expr, file: FileId, offset: usize) -> Option<String> {
     let mut found = None;
     expr.walk(&mut |e| {
-        if let ExprKind::Call { name, .. } = &e.kind {
-            if contains(name.span, file, offset) {
-                found = Some(name.name.clone());
+        if let ExprKind::Call(call) = &e.kind {
+            if contains(call.name.span, file, offset) {
+                found = Some(call.name.name.clone());
             }
         }
     });

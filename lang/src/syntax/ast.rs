@@ -111,7 +111,8 @@ pub enum UnaryOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TemplatePart {
     Literal(String),
-    Interpolation(Expr),
+    /// Boxed: most parts are literals, and every string has a part.
+    Interpolation(Box<Expr>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +121,14 @@ pub enum ObjectKey {
     Name(Ident),
     /// A quoted or parenthesised key, evaluated.
     Expr(Expr),
+}
+
+/// `name(args)`, with `expand_final` for `name(args...)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub name: Ident,
+    pub args: Vec<Expr>,
+    pub expand_final: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -150,11 +159,8 @@ pub enum ExprKind {
     /// traversals are written on [`ExprKind::SplatItem`].
     Splat(Box<Expr>, Box<Expr>),
     SplatItem,
-    Call {
-        name: Ident,
-        args: Vec<Expr>,
-        expand_final: bool,
-    },
+    /// Boxed: the largest variant would otherwise size every `Expr`.
+    Call(Box<Call>),
     Tuple(Vec<Expr>),
     Object(Vec<(ObjectKey, Expr)>),
     For(Box<ForExpr>),
@@ -220,7 +226,12 @@ impl Expr {
                 source.walk(visit);
                 each.walk(visit);
             }
-            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => {
+            ExprKind::Call(call) => {
+                for a in &call.args {
+                    a.walk(visit);
+                }
+            }
+            ExprKind::Tuple(args) => {
                 for a in args {
                     a.walk(visit);
                 }
@@ -394,7 +405,8 @@ fn for_each_child<'a>(expr: &'a Expr, f: &mut dyn FnMut(&'a Expr)) {
             f(source);
             f(each);
         }
-        ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter().for_each(f),
+        ExprKind::Call(call) => call.args.iter().for_each(f),
+        ExprKind::Tuple(args) => args.iter().for_each(f),
         ExprKind::Object(items) => {
             for (key, value) in items {
                 if let ObjectKey::Expr(k) = key {

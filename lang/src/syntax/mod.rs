@@ -681,11 +681,11 @@ impl<'t> Builder<'t> {
             }
         }
         Expr::new(
-            ExprKind::Call {
+            ExprKind::Call(Box::new(Call {
                 name,
                 args,
                 expand_final,
-            },
+            })),
             span,
         )
     }
@@ -822,7 +822,7 @@ impl<'t> Builder<'t> {
             Rule::interpolation => {
                 if let Some(e) = part.into_inner().next() {
                     let expr = self.expr(e);
-                    parts.push(TemplatePart::Interpolation(expr));
+                    parts.push(TemplatePart::Interpolation(Box::new(expr)));
                 }
             }
             _ => {}

@@ -78,3 +78,18 @@ fn reports_every_bad_line() {
     );
     assert!(parsed.diagnostics.len() >= 2, "{:#?}", parsed.diagnostics);
 }
+
+#[test]
+fn tree_nodes_stay_small() {
+    // A large project holds millions of these: size is memory.
+    assert!(
+        std::mem::size_of::<Expr>() <= 72,
+        "Expr is {} bytes",
+        std::mem::size_of::<Expr>()
+    );
+    assert!(
+        std::mem::size_of::<TemplatePart>() <= 32,
+        "TemplatePart is {} bytes",
+        std::mem::size_of::<TemplatePart>()
+    );
+}
