@@ -1,5 +1,7 @@
-//! The planner: recorded state and the dependency graph between resource
-//! instances now; fingerprints and the replace-only diff come next (issue 3).
+//! The planner: recorded state, the dependency graph between resource
+//! instances and content fingerprints of build inputs now; the
+//! replace-only diff comes next (issue 3).
 
+pub mod fingerprint;
 pub mod graph;
 pub mod state;
