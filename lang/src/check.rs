@@ -716,8 +716,10 @@ impl<'a> Checker<'a, '_> {
     }
 }
 
-/// Every `env.X` reference of a module, for the per-environment check.
-pub fn env_references(decl: &ModuleDecl) -> Vec<Reference> {
+/// Every expression of a module that may refer to other values: locals,
+/// outputs, module arguments, validations and everything in resources
+/// (variable defaults and environment attributes are literals).
+pub fn module_exprs(decl: &ModuleDecl) -> Vec<&Expr> {
     let mut exprs: Vec<&Expr> = Vec::new();
     exprs.extend(decl.locals.values().map(|l| &l.value));
     exprs.extend(decl.outputs.values().map(|o| &o.value));
@@ -735,6 +737,11 @@ pub fn env_references(decl: &ModuleDecl) -> Vec<Reference> {
         exprs.extend(resource_exprs(r));
     }
     exprs
+}
+
+/// Every `env.X` reference of a module, for the per-environment check.
+pub fn env_references(decl: &ModuleDecl) -> Vec<Reference> {
+    module_exprs(decl)
         .into_iter()
         .flat_map(references)
         .filter(|r| !r.bound && r.root == "env" && !r.path.is_empty())

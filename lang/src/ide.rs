@@ -67,32 +67,12 @@ pub enum CompletionKind {
     Type,
 }
 
-/// Every expression of a module with the resource it belongs to (if any).
-fn module_exprs(decl: &ModuleDecl) -> Vec<(&Expr, Option<&str>)> {
-    let mut out: Vec<(&Expr, Option<&str>)> = Vec::new();
-    out.extend(decl.locals.values().map(|l| (&l.value, None)));
-    out.extend(decl.outputs.values().map(|o| (&o.value, None)));
-    out.extend(
-        decl.modules
-            .values()
-            .flat_map(|m| m.arguments.iter().map(|a| (&a.value, None))),
-    );
-    for v in decl.variables.values() {
-        out.extend(v.default.iter().map(|d| (d, None)));
-        out.extend(
-            v.validations
-                .iter()
-                .flat_map(|x| [(&x.condition, None), (&x.message, None)]),
-        );
-    }
-    for r in decl.resources.values() {
-        out.extend(
-            check::resource_exprs(r)
-                .into_iter()
-                .map(|e| (e, Some(r.type_name.name.as_str()))),
-        );
-    }
-    out
+/// Every expression of a module, variable defaults included (a function
+/// call there still has a hover).
+fn module_exprs(decl: &ModuleDecl) -> Vec<&Expr> {
+    let mut exprs = check::module_exprs(decl);
+    exprs.extend(decl.variables.values().filter_map(|v| v.default.as_ref()));
+    exprs
 }
 
 /// The module a file belongs to.
@@ -128,7 +108,7 @@ fn target_of_reference(r: &Reference) -> Option<Target> {
 pub fn target_at(project: &Project, file: FileId, offset: usize) -> Option<Target> {
     let module = module_of(project, file)?;
     let decl = &module.decl;
-    for (expr, _) in module_exprs(decl) {
+    for expr in module_exprs(decl) {
         if !contains(expr.span, file, offset) {
             continue;
         }
@@ -255,7 +235,7 @@ pub fn uses(project: &Project, file: FileId, target: &Target) -> Vec<Span> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (expr, _) in module_exprs(&module.decl) {
+    for expr in module_exprs(&module.decl) {
         for r in references(expr) {
             if !r.bound && target_of_reference(&r).as_ref() == Some(target) {
                 out.push(r.span);
