@@ -39,6 +39,19 @@ pub struct VarArgs {
     pub var_files: Vec<PathBuf>,
 }
 
+/// The project, environment and variable values a command evaluates.
+#[derive(clap::Args, Clone)]
+pub struct ProjectArgs {
+    /// Project directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Environment to use.
+    #[arg(long)]
+    pub env: Option<String>,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Parse, resolve and type-check every environment; needs no values or network.
@@ -63,14 +76,8 @@ enum Command {
     },
     /// Evaluate and apply the project (this version: variables, locals and outputs only).
     Apply {
-        /// Project directory.
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-        /// Environment to apply.
-        #[arg(long)]
-        env: Option<String>,
         #[command(flatten)]
-        vars: VarArgs,
+        project: ProjectArgs,
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
@@ -100,14 +107,8 @@ enum Command {
     Show(commands::NotYet),
     /// Print the dependency graph between resource instances.
     Graph {
-        /// Project directory.
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-        /// Environment whose instances to show.
-        #[arg(long)]
-        env: Option<String>,
         #[command(flatten)]
-        vars: VarArgs,
+        project: ProjectArgs,
         /// Output format.
         #[arg(long, value_enum, default_value = "dot")]
         format: commands::graph::GraphFormat,
@@ -145,12 +146,10 @@ fn run(cli: Cli) -> ExitCode {
             paths,
         } => commands::fmt::run(&paths, check, recursive),
         Command::Apply {
-            dir,
-            env,
-            vars,
+            project,
             auto_approve,
             format,
-        } => commands::apply::run(&dir, env.as_deref(), &vars, auto_approve, format),
+        } => commands::apply::run(&project, auto_approve, format),
         Command::Output {
             name,
             json,
@@ -160,12 +159,7 @@ fn run(cli: Cli) -> ExitCode {
         Command::Plan(_) => commands::not_yet("plan", "the planner (issue 3)"),
         Command::Destroy(_) => commands::not_yet("destroy", "the planner (issue 3)"),
         Command::Show(_) => commands::not_yet("show", "the planner (issue 3)"),
-        Command::Graph {
-            dir,
-            env,
-            vars,
-            format,
-        } => commands::graph::run(&dir, env.as_deref(), &vars, format),
+        Command::Graph { project, format } => commands::graph::run(&project, format),
         Command::State(_) => commands::not_yet("state", "the planner (issue 3)"),
         Command::ForceUnlock(_) => commands::not_yet("force-unlock", "the planner (issue 3)"),
         Command::Lsp => lsp::run(),

@@ -3,59 +3,20 @@
 //! resources are refused before anything is written.
 
 use crate::report::print_diagnostics;
-use crate::{DiagnosticFormat, VarArgs};
+use crate::{DiagnosticFormat, ProjectArgs, VarArgs};
 use imm_lang::diagnostics::{Code, Diagnostic};
-use imm_lang::evaluate::{self, Inputs, Mode};
+use imm_lang::evaluate::{self, Inputs};
 use imm_planner::state::{self, Lock, State, StatePaths, StoredOutput};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(
-    dir: &Path,
-    env: Option<&str>,
-    vars: &VarArgs,
-    _auto_approve: bool,
-    format: DiagnosticFormat,
-) -> ExitCode {
-    let mut project = imm_lang::project::load(dir);
-    let mut diags = std::mem::take(&mut project.diagnostics).0;
-    let inputs = match inputs_from(vars) {
-        Ok(i) => i,
-        Err(d) => {
-            diags.push(d);
-            print_diagnostics(&diags, &project.sources, format);
-            return ExitCode::from(1);
-        }
+pub fn run(project_args: &ProjectArgs, _auto_approve: bool, format: DiagnosticFormat) -> ExitCode {
+    let dir = project_args.dir.as_path();
+    let (project, environment, evaluated) = match super::evaluate_environment(project_args, format)
+    {
+        Ok(done) => done,
+        Err(code) => return code,
     };
-    if diags.iter().any(Diagnostic::is_error) {
-        print_diagnostics(
-            &imm_lang::validate::sorted_unique(diags),
-            &project.sources,
-            format,
-        );
-        return ExitCode::from(1);
-    }
-    let environment =
-        match evaluate::select_environment(&project, env.or(inputs.environment.as_deref())) {
-            Ok(e) => e,
-            Err(d) => {
-                print_diagnostics(&[d], &project.sources, format);
-                return ExitCode::from(1);
-            }
-        };
-    let (evaluated, eval_diags) =
-        evaluate::evaluate(&mut project, &environment, &inputs, Mode::Plan);
-    let static_spans: Vec<_> = diags.iter().filter_map(|d| d.span).collect();
-    diags.extend(
-        eval_diags
-            .0
-            .into_iter()
-            .filter(|d| !imm_lang::validate::covered_by(d, &static_spans)),
-    );
-    let diags = imm_lang::validate::sorted_unique(diags);
-    if print_diagnostics(&diags, &project.sources, format) {
-        return ExitCode::from(1);
-    }
     if let Some(first) = evaluated.instances.first() {
         let d = Diagnostic::at(Code::UnsupportedYet, first.span, format!("this version cannot apply resources yet ({} declared)", evaluated.instances.len()))
             .with_help("plan and apply of resources come with the planner and the executors; `imm validate` checks this project now");
