@@ -74,13 +74,18 @@ enum Command {
         /// Files or directories (default: the current directory).
         paths: Vec<PathBuf>,
     },
-    /// Evaluate and apply the project (this version: variables, locals and outputs only).
+    /// Carry out the plan (or a saved plan file) and record the outcome.
     Apply {
         #[command(flatten)]
         project: ProjectArgs,
+        #[command(flatten)]
+        plan: commands::plan::PlanArgs,
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// Steps carried out at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value = "human")]
         format: DiagnosticFormat,
@@ -99,12 +104,41 @@ enum Command {
         #[arg(long)]
         env: Option<String>,
     },
-    /// Show the plan (comes with the planner).
-    Plan(commands::NotYet),
-    /// Destroy what an environment's state records (comes with the planner).
-    Destroy(commands::NotYet),
-    /// Render a saved plan (comes with the planner).
-    Show(commands::NotYet),
+    /// Show what apply would do: every instance's action, and why.
+    Plan {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        plan: commands::plan::PlanArgs,
+        /// Save the plan, for `imm apply FILE` and `imm show FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// How to print the plan.
+        #[arg(long, value_enum, default_value = "human")]
+        format: commands::plan::PlanFormat,
+        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Destroy everything an environment's state records.
+    Destroy {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Steps carried out at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Render a saved plan.
+    Show {
+        /// The file written by `imm plan --out`.
+        planfile: PathBuf,
+        /// How to print the plan.
+        #[arg(long, value_enum, default_value = "human")]
+        format: commands::plan::PlanFormat,
+    },
     /// Print the dependency graph between resource instances.
     Graph {
         #[command(flatten)]
@@ -113,10 +147,20 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: commands::graph::GraphFormat,
     },
-    /// Inspect and repair state (comes with the planner).
-    State(commands::NotYet),
-    /// Release a stuck state lock (comes with the planner).
-    ForceUnlock(commands::NotYet),
+    /// Inspect and repair state.
+    #[command(subcommand)]
+    State(commands::state::StateCommand),
+    /// Release a state lock left by a run that died.
+    ForceUnlock {
+        /// The lock id, as the lock error printed it.
+        id: String,
+        /// Project directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Environment.
+        #[arg(long, default_value = "default")]
+        env: String,
+    },
     /// Language server over stdio, for editors.
     Lsp,
 }
@@ -147,21 +191,39 @@ fn run(cli: Cli) -> ExitCode {
         } => commands::fmt::run(&paths, check, recursive),
         Command::Apply {
             project,
+            plan,
             auto_approve,
+            parallelism,
             format,
-        } => commands::apply::run(&project, auto_approve, format),
+        } => commands::apply::run(commands::apply::ApplyArgs {
+            project,
+            plan,
+            auto_approve,
+            parallelism,
+            format,
+        }),
         Command::Output {
             name,
             json,
             dir,
             env,
         } => commands::output::run(&dir, env.as_deref(), name.as_deref(), json),
-        Command::Plan(_) => commands::not_yet("plan", "the planner (issue 3)"),
-        Command::Destroy(_) => commands::not_yet("destroy", "the planner (issue 3)"),
-        Command::Show(_) => commands::not_yet("show", "the planner (issue 3)"),
+        Command::Plan {
+            project,
+            plan,
+            out,
+            format,
+            detailed_exitcode,
+        } => commands::plan::run(&project, &plan, out.as_deref(), format, detailed_exitcode),
+        Command::Destroy {
+            project,
+            auto_approve,
+            parallelism,
+        } => commands::destroy::run(&project, auto_approve, parallelism),
+        Command::Show { planfile, format } => commands::plan::show(&planfile, format),
         Command::Graph { project, format } => commands::graph::run(&project, format),
-        Command::State(_) => commands::not_yet("state", "the planner (issue 3)"),
-        Command::ForceUnlock(_) => commands::not_yet("force-unlock", "the planner (issue 3)"),
+        Command::State(command) => commands::state::run(&command),
+        Command::ForceUnlock { id, dir, env } => commands::state::force_unlock(&dir, &env, &id),
         Command::Lsp => lsp::run(),
     }
 }

@@ -1,2 +1,153 @@
-//! The executors (Docker, configuration stores, files, commands): they
-//! come with the next milestones; only they will do I/O against the world.
+//! Executors carry a plan out against the outside world, one per resource
+//! type behind the [`Executor`] interface, and the apply [`engine`] walks
+//! the plan's graph with them. This is the only crate that creates or
+//! destroys anything outside imm's own state.
+
+pub mod engine;
+pub mod exec;
+pub mod file;
+
+use async_trait::async_trait;
+use imm_lang::evaluate::Instance;
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What an executor knows of the run it works for; every object it creates
+/// is labelled with it where the outside world has labels.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub project: String,
+    pub environment: String,
+    pub lineage: String,
+}
+
+/// A new object: its out attributes (`id`, `sha256`, …) and what the
+/// executor needs to find it again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Created {
+    pub outs: Map<String, Json>,
+    pub private: Json,
+}
+
+/// A recorded object, as destroy and read see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Existing<'a> {
+    pub address: &'a str,
+    pub type_name: &'a str,
+    pub attributes: &'a Json,
+    pub outs: &'a Map<String, Json>,
+    pub private: &'a Json,
+}
+
+/// What a refresh found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    AsRecorded,
+    /// Missing or changed outside imm: the plan replaces it.
+    Drifted(String),
+}
+
+/// A failed action: what happened, for the user (never holding a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionError {
+    pub message: String,
+}
+
+impl ActionError {
+    pub fn new(message: impl Into<String>) -> ActionError {
+        ActionError {
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ActionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The operations of one resource type. `create` returns once the object
+/// exists; `test` runs the instance's tests against it (an executor whose
+/// type has none accepts it); `destroy` removes a recorded object, knowing
+/// the one replacing it when there is one (a file replaced at the same path
+/// must not be deleted); `read` refreshes a record against what exists.
+#[async_trait]
+pub trait Executor: Send + Sync {
+    async fn create(&self, instance: &Instance, run: &RunContext) -> Result<Created, ActionError>;
+
+    async fn test(
+        &self,
+        _instance: &Instance,
+        _created: &Created,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        Ok(())
+    }
+
+    async fn destroy(
+        &self,
+        existing: Existing<'_>,
+        successor: Option<&Created>,
+        run: &RunContext,
+    ) -> Result<(), ActionError>;
+
+    async fn read(&self, existing: Existing<'_>, run: &RunContext)
+        -> Result<Observed, ActionError>;
+
+    /// A new revision of run-time values (`config` only).
+    async fn reconfigure(
+        &self,
+        instance: &Instance,
+        _existing: Existing<'_>,
+        _run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        Err(ActionError::new(format!(
+            "{} cannot be reconfigured in place",
+            instance.type_name
+        )))
+    }
+}
+
+/// The executors available, by resource type.
+#[derive(Clone, Default)]
+pub struct Registry {
+    by_type: HashMap<&'static str, Arc<dyn Executor>>,
+}
+
+impl Registry {
+    /// The executors that need nothing but the local machine.
+    pub fn local() -> Registry {
+        let mut registry = Registry::default();
+        registry.register("file", Arc::new(file::FileExecutor));
+        registry.register("exec", Arc::new(exec::ExecExecutor));
+        registry
+    }
+
+    pub fn register(&mut self, type_name: &'static str, executor: Arc<dyn Executor>) {
+        self.by_type.insert(type_name, executor);
+    }
+
+    pub fn get(&self, type_name: &str) -> Option<Arc<dyn Executor>> {
+        self.by_type.get(type_name).cloned()
+    }
+}
+
+/// A string attribute of an instance's configuration.
+pub(crate) fn config_string(instance: &Instance, name: &str) -> Option<String> {
+    match instance.config.get(name).map(imm_stdlib::Value::unmarked) {
+        Some(imm_stdlib::Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// A list of strings, sensitive marks removed (for commands).
+pub(crate) fn config_strings(value: Option<&imm_stdlib::Value>) -> Vec<String> {
+    match value.map(imm_stdlib::Value::unmarked) {
+        Some(imm_stdlib::Value::List(items)) => {
+            items.iter().map(|i| i.unmarked().display()).collect()
+        }
+        _ => Vec::new(),
+    }
+}

@@ -42,8 +42,36 @@ pub struct Inputs {
     pub process_vars: Vec<(String, String)>,
     /// Process environment, for `secret { from = "env:VAR" }`.
     pub process_env: HashMap<String, String>,
-    /// Out attributes known from state, by instance address.
+    /// Out attributes known from state, by instance address (used when no
+    /// [`OutsOracle`] is given).
     pub known_outs: HashMap<String, BTreeMap<String, Value>>,
+}
+
+/// Decides, per instance and in dependency order, what its out attributes
+/// will be. The planner answers with the recorded values for an instance it
+/// keeps, and with what it can predict for one it creates or replaces, so
+/// that a change flows to exactly the instances whose values it reaches.
+pub trait OutsOracle {
+    /// `instance` has no configuration yet; `config` is its evaluated one.
+    /// Out attributes missing from the answer are unknown.
+    fn outs(
+        &mut self,
+        instance: &Instance,
+        config: &BTreeMap<String, Value>,
+    ) -> BTreeMap<String, Value>;
+}
+
+/// The oracle of plain evaluation: out attributes from `Inputs::known_outs`.
+struct KnownOuts<'a>(&'a HashMap<String, BTreeMap<String, Value>>);
+
+impl OutsOracle for KnownOuts<'_> {
+    fn outs(
+        &mut self,
+        instance: &Instance,
+        _config: &BTreeMap<String, Value>,
+    ) -> BTreeMap<String, Value> {
+        self.0.get(&instance.address).cloned().unwrap_or_default()
+    }
 }
 
 impl Inputs {
@@ -174,6 +202,19 @@ pub fn evaluate(
     inputs: &Inputs,
     mode: Mode,
 ) -> (Evaluated, Diagnostics) {
+    let mut oracle = KnownOuts(&inputs.known_outs);
+    evaluate_with(project, environment, inputs, mode, &mut oracle)
+}
+
+/// Evaluates the project for `environment`, asking `oracle` for the out
+/// attributes of each instance as soon as its configuration is known.
+pub fn evaluate_with(
+    project: &mut Project,
+    environment: &str,
+    inputs: &Inputs,
+    mode: Mode,
+    oracle: &mut dyn OutsOracle,
+) -> (Evaluated, Diagnostics) {
     let mut diags = Diagnostics::default();
     let mut templates = TemplateCache::default();
     let root = &project.root;
@@ -197,6 +238,7 @@ pub fn evaluate(
         instances: Vec::new(),
         pending: Vec::new(),
         inherited_deps: Vec::new(),
+        oracle,
     };
     let outputs_values = run.module(root, var_values.clone(), sources);
     let outputs = outputs_values;
@@ -683,7 +725,7 @@ fn mark(value: Value, sensitive: bool) -> Value {
 }
 
 /// State of one evaluation run across the module tree.
-struct Run<'i> {
+struct Run<'i, 'o> {
     mode: Mode,
     inputs: &'i Inputs,
     env_value: Value,
@@ -696,6 +738,7 @@ struct Run<'i> {
     /// Resources that the module calls leading to the current module
     /// depend on: every instance inside waits for them.
     inherited_deps: Vec<String>,
+    oracle: &'o mut dyn OutsOracle,
 }
 
 struct Pending {
@@ -704,7 +747,7 @@ struct Pending {
     shadowed: Vec<(String, Value)>,
 }
 
-impl Run<'_> {
+impl Run<'_, '_> {
     /// Evaluates one module with its variable values; returns its outputs.
     fn module(
         &mut self,
@@ -1239,25 +1282,7 @@ impl Run<'_> {
         );
         let mut value = self.config(ev, resource);
         ev.roots.remove("self");
-        // The configuration goes to the reference table, with the out
-        // attributes over it; `take_back_configs` returns it to the
-        // instance afterwards, which saves a deep copy per instance.
-        let known = self.inputs.known_outs.get(&address);
-        let mut shadowed = Vec::new();
-        for out in resource.schema.outs {
-            let v = known
-                .and_then(|k| k.get(out.name))
-                .cloned()
-                .unwrap_or_else(|| Value::Unknown(out.kind.to_type()));
-            if let Some(configured) = value.insert(out.name.to_string(), v) {
-                shadowed.push((out.name.to_string(), configured));
-            }
-        }
-        self.pending.push(Pending {
-            instance: self.instances.len(),
-            shadowed,
-        });
-        self.instances.push(Instance {
+        let instance = Instance {
             address,
             resource: resource_address,
             type_name: resource.type_name.name.clone(),
@@ -1268,7 +1293,25 @@ impl Run<'_> {
             prevent_destroy: base.prevent_destroy,
             module_dir: base.node.dir.clone(),
             span: resource.span,
+        };
+        let mut known = self.oracle.outs(&instance, &value);
+        // The configuration goes to the reference table, with the out
+        // attributes over it; `take_back_configs` returns it to the
+        // instance afterwards, which saves a deep copy per instance.
+        let mut shadowed = Vec::new();
+        for out in resource.schema.outs {
+            let v = known
+                .remove(out.name)
+                .unwrap_or_else(|| Value::Unknown(out.kind.to_type()));
+            if let Some(configured) = value.insert(out.name.to_string(), v) {
+                shadowed.push((out.name.to_string(), configured));
+            }
+        }
+        self.pending.push(Pending {
+            instance: self.instances.len(),
+            shadowed,
         });
+        self.instances.push(instance);
         Value::Map(value)
     }
 

@@ -12,39 +12,16 @@ pub struct InstanceGraph {
 }
 
 impl InstanceGraph {
-    /// Builds the graph. A dependency on `TYPE.NAME` means every instance of
-    /// it; one on `module.NAME` means every instance inside that module.
+    /// Builds the graph (see [`instance_dependencies`]).
     pub fn build(instances: &[Instance]) -> InstanceGraph {
         let mut graph = DiGraph::new();
-        let mut by_resource: HashMap<&str, Vec<NodeIndex>> = HashMap::new();
         let nodes: Vec<NodeIndex> = instances
             .iter()
-            .map(|i| {
-                let node = graph.add_node(i.address.clone());
-                by_resource
-                    .entry(i.resource.as_str())
-                    .or_default()
-                    .push(node);
-                node
-            })
+            .map(|i| graph.add_node(i.address.clone()))
             .collect();
-        for (instance, &from) in instances.iter().zip(&nodes) {
-            for dep in &instance.depends_on {
-                let mut targets: Vec<NodeIndex> =
-                    by_resource.get(dep.as_str()).cloned().unwrap_or_default();
-                if dep.starts_with("module.") {
-                    let prefix = format!("{dep}.");
-                    for (resource, nodes) in &by_resource {
-                        if resource.starts_with(&prefix) {
-                            targets.extend(nodes);
-                        }
-                    }
-                }
-                for to in targets {
-                    if to != from {
-                        graph.update_edge(from, to, ());
-                    }
-                }
+        for (from, deps) in instance_dependencies(instances).into_iter().enumerate() {
+            for to in deps {
+                graph.update_edge(nodes[from], nodes[to], ());
             }
         }
         InstanceGraph { graph }
@@ -95,6 +72,43 @@ impl InstanceGraph {
         }
         out
     }
+}
+
+/// For each instance, the indices of the instances it depends on. A
+/// dependency on `TYPE.NAME` means every instance of it; one on
+/// `module.NAME` means every instance inside that module.
+pub fn instance_dependencies(instances: &[Instance]) -> Vec<Vec<usize>> {
+    let mut by_resource: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, instance) in instances.iter().enumerate() {
+        by_resource
+            .entry(instance.resource.as_str())
+            .or_default()
+            .push(index);
+    }
+    instances
+        .iter()
+        .enumerate()
+        .map(|(from, instance)| {
+            let mut targets: Vec<usize> = Vec::new();
+            for dep in &instance.depends_on {
+                if let Some(found) = by_resource.get(dep.as_str()) {
+                    targets.extend(found);
+                }
+                if dep.starts_with("module.") {
+                    let prefix = format!("{dep}.");
+                    for (resource, found) in &by_resource {
+                        if resource.starts_with(&prefix) {
+                            targets.extend(found);
+                        }
+                    }
+                }
+            }
+            targets.sort_unstable();
+            targets.dedup();
+            targets.retain(|&t| t != from);
+            targets
+        })
+        .collect()
 }
 
 fn dot_quote(s: &str) -> String {

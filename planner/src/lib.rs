@@ -1,7 +1,11 @@
-//! The planner: recorded state, the dependency graph between resource
-//! instances and content fingerprints of build inputs now; the
-//! replace-only diff comes next (issue 3).
+//! The planner: recorded state and its journal, the dependency graph
+//! between resource instances, content fingerprints of build inputs, the
+//! replace-only diff, and the plan's three renderings.
 
 pub mod fingerprint;
 pub mod graph;
+pub mod journal;
+pub mod plan;
+pub mod render;
 pub mod state;
+pub mod stored;

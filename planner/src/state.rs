@@ -9,6 +9,7 @@
 use anyhow::Context;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +28,115 @@ pub struct State {
     #[serde(default)]
     pub outputs: IndexMap<String, StoredOutput>,
     #[serde(default)]
-    pub resources: Vec<serde_json::Value>,
+    pub resources: Vec<ResourceRecord>,
+    /// Artifact fingerprints built here, and whether they were applied and
+    /// passed their tests (read by `promote_from`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactEntry>,
+}
+
+/// One resource instance as it exists. Sensitive leaves of `attributes`
+/// are the string `"(sensitive)"`; `sensitive` keeps a keyed hash of each,
+/// by path, so that a changed secret is still detected.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResourceRecord {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    pub attributes: serde_json::Value,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sensitive: BTreeMap<String, String>,
+    /// Out attributes (`id`, `sha256`, …).
+    #[serde(default)]
+    pub outs: serde_json::Map<String, serde_json::Value>,
+    /// What the executor needs to find the object again (resolved paths,
+    /// object ids); not visible to the language.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub private: serde_json::Value,
+    /// Instance addresses this one depended on when it was created.
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prevent_destroy: bool,
+    #[serde(default)]
+    pub status: Status,
+    /// Earlier objects of this instance, replaced but not yet destroyed
+    /// (an apply stopped between the two halves of a replacement).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Deposed>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created and accepted (healthy, tests passed).
+    #[default]
+    Ready,
+    /// Created but not accepted: the next plan replaces it.
+    Tainted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Deposed {
+    pub attributes: serde_json::Value,
+    #[serde(default)]
+    pub outs: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub private: serde_json::Value,
+}
+
+/// An artifact fingerprint this environment built or applied.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArtifactEntry {
+    pub fingerprint: String,
+    pub address: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Seconds since the Unix epoch.
+    pub built_at: u64,
+    pub tested: bool,
+    pub applied: bool,
+}
+
+impl State {
+    /// The record of an instance address.
+    pub fn resource(&self, address: &str) -> Option<&ResourceRecord> {
+        self.resources.iter().find(|r| r.address == address)
+    }
+
+    /// Inserts or replaces the record of `record.address`.
+    pub fn put_resource(&mut self, record: ResourceRecord) {
+        match self
+            .resources
+            .iter_mut()
+            .find(|r| r.address == record.address)
+        {
+            Some(slot) => *slot = record,
+            None => self.resources.push(record),
+        }
+    }
+
+    pub fn remove_resource(&mut self, address: &str) -> Option<ResourceRecord> {
+        let index = self.resources.iter().position(|r| r.address == address)?;
+        Some(self.resources.remove(index))
+    }
+
+    /// Records (or updates) a ledger entry.
+    pub fn put_artifact(&mut self, entry: ArtifactEntry) {
+        match self
+            .artifacts
+            .iter_mut()
+            .find(|a| a.fingerprint == entry.fingerprint)
+        {
+            Some(slot) => {
+                slot.tested |= entry.tested;
+                slot.applied |= entry.applied;
+            }
+            None => self.artifacts.push(entry),
+        }
+    }
 }
 
 /// An output as recorded: sensitive values are never written.
@@ -47,6 +156,7 @@ impl State {
             environment: environment.to_string(),
             outputs: IndexMap::new(),
             resources: Vec::new(),
+            artifacts: Vec::new(),
         }
     }
 }
@@ -57,6 +167,8 @@ pub struct StatePaths {
     pub state: PathBuf,
     pub backup: PathBuf,
     pub lock: PathBuf,
+    /// Actions completed since the state document was last written.
+    pub journal: PathBuf,
 }
 
 impl StatePaths {
@@ -67,6 +179,7 @@ impl StatePaths {
             state: dir.join(format!("{environment}.json")),
             backup: dir.join(format!("{environment}.json.backup")),
             lock: dir.join(format!("{environment}.lock")),
+            journal: dir.join(format!("{environment}.journal")),
         }
     }
 }
@@ -74,9 +187,19 @@ impl StatePaths {
 /// Why state could not be used; each says what to do.
 #[derive(Debug)]
 pub enum StateError {
-    Corrupt { path: PathBuf, detail: String },
-    TooNew { path: PathBuf, version: u32 },
-    Locked { path: PathBuf, holder: String },
+    Corrupt {
+        path: PathBuf,
+        detail: String,
+    },
+    TooNew {
+        path: PathBuf,
+        version: u32,
+    },
+    Locked {
+        path: PathBuf,
+        holder: String,
+        id: String,
+    },
     Io(anyhow::Error),
 }
 
@@ -94,9 +217,9 @@ impl std::fmt::Display for StateError {
                 "the state file {} has format version {version}, newer than this imm understands ({STATE_VERSION}); upgrade imm",
                 path.display()
             ),
-            StateError::Locked { path, holder } => write!(
+            StateError::Locked { path, holder, id } => write!(
                 f,
-                "the state is locked by {holder} (lock file {}); wait for that run to finish, or run `imm force-unlock` if it died",
+                "the state is locked by {holder} (lock file {}); wait for that run to finish, or run `imm force-unlock {id}` if it died",
                 path.display()
             ),
             StateError::Io(e) => write!(f, "{e:#}"),
@@ -238,19 +361,20 @@ impl Lock {
                 })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = std::fs::read_to_string(path)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok())
+                let info = read_lock(path);
+                let holder = info
+                    .as_ref()
                     .map(|l| {
                         format!(
-                            "{} (pid {}, {} since {}, lock id {})",
-                            l.holder, l.pid, l.operation, l.created, l.id
+                            "{} (pid {}, {} since {})",
+                            l.holder, l.pid, l.operation, l.created
                         )
                     })
                     .unwrap_or_else(|| "an unknown process".into());
                 Err(StateError::Locked {
                     path: path.to_path_buf(),
                     holder,
+                    id: info.map(|l| l.id).unwrap_or_else(|| "ID".into()),
                 })
             }
             Err(e) => Err(StateError::Io(
@@ -258,6 +382,32 @@ impl Lock {
             )),
         }
     }
+}
+
+fn read_lock(path: &Path) -> Option<LockInfo> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Why `imm force-unlock ID` did nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UnlockError {
+    NotLocked,
+    /// The lock has another id (shown so the user can check).
+    OtherId(String),
+    Io(String),
+}
+
+/// Removes a lock left by a process that died, if its id is `id`.
+pub fn force_unlock(path: &Path, id: &str) -> Result<(), UnlockError> {
+    if !path.exists() {
+        return Err(UnlockError::NotLocked);
+    }
+    let held = read_lock(path).map(|l| l.id).unwrap_or_default();
+    if held != id {
+        return Err(UnlockError::OtherId(held));
+    }
+    std::fs::remove_file(path).map_err(|e| UnlockError::Io(format!("{}: {e}", path.display())))
 }
 
 impl Drop for Lock {

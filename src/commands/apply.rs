@@ -1,58 +1,346 @@
-//! `imm apply [DIR]`. This version applies what needs no executor:
-//! variables, locals and outputs, recorded in state. Projects with
-//! resources are refused before anything is written.
+//! `imm apply [DIR | PLANFILE]`: make the plan (or check that a saved one
+//! still holds), ask for confirmation, carry it out with the apply engine,
+//! and record the outputs. State is journalled step by step, so however
+//! the run ends, it is true to what exists.
 
-use crate::report::print_diagnostics;
+use super::plan::{print_plan, read_plan_file, PlanArgs, PlanFormat};
+use super::session::{self, fail, Planned, StateSite};
 use crate::{DiagnosticFormat, ProjectArgs, VarArgs};
+use imm_executors::engine::{Engine, Event, Outcome};
+use imm_executors::Registry;
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Inputs};
-use imm_planner::state::{self, Lock, State, StatePaths, StoredOutput};
-use std::path::Path;
+use imm_planner::journal::Journal;
+use imm_planner::plan::{Action, Plan};
+use imm_planner::state::{self, State, StoredOutput};
+use indexmap::IndexMap;
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-pub fn run(project_args: &ProjectArgs, _auto_approve: bool, format: DiagnosticFormat) -> ExitCode {
-    let dir = project_args.dir.as_path();
-    let (project, environment, evaluated) = match super::evaluate_environment(project_args, format)
-    {
-        Ok(done) => done,
+/// How `imm apply` was asked to run.
+pub struct ApplyArgs {
+    pub project: ProjectArgs,
+    pub plan: PlanArgs,
+    pub auto_approve: bool,
+    pub parallelism: usize,
+    pub format: DiagnosticFormat,
+}
+
+pub fn run(args: ApplyArgs) -> ExitCode {
+    let (project_args, plan_args, saved) = match from_plan_file(&args) {
+        Ok(found) => found,
         Err(code) => return code,
     };
-    if let Some(first) = evaluated.instances.first() {
-        let d = Diagnostic::at(Code::UnsupportedYet, first.span, format!("this version cannot apply resources yet ({} declared)", evaluated.instances.len()))
-            .with_help("plan and apply of resources come with the planner and the executors; `imm validate` checks this project now");
-        print_diagnostics(&[d], &project.sources, format);
-        return ExitCode::from(1);
+    let loaded = match session::load(&project_args, args.format) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let site = StateSite::new(&project_args.dir, &loaded.environment);
+    let _lock = match site.lock("apply") {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let mut options = plan_args.options();
+    let planned = match session::make_plan(
+        &project_args,
+        &mut options,
+        plan_args.refresh,
+        &site,
+        loaded,
+        args.format,
+    ) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if let Some(saved) = &saved {
+        if let Err(code) = check_not_stale(saved, &planned.plan) {
+            return code;
+        }
+    } else {
+        print_plan(&planned.plan, PlanFormat::Human);
     }
-    if let Some((name, _)) = evaluated
+    if let Err(code) = check_executors(&planned.plan) {
+        return code;
+    }
+    let outputs_change = planned
+        .plan
         .outputs
         .iter()
-        .find(|(_, o)| o.value.contains_unknown())
-    {
-        eprintln!(
-            "error[{}]: output \"{name}\" has no known value; nothing was recorded",
-            Code::MissingVariable
-        );
-        eprintln!("  help: give every variable it depends on a value");
-        return ExitCode::from(1);
-    }
-    match record_outputs(dir, &environment, &evaluated) {
-        Ok(()) => {}
-        Err(message) => {
-            eprintln!("error[{}]: {message}", Code::StateUnreadable);
-            return ExitCode::from(1);
+        .any(|o| o.action != Action::Noop);
+    if planned.plan.summary.has_changes() || outputs_change || planned.state.serial == 0 {
+        if saved.is_none() && !args.auto_approve && planned.plan.summary.has_changes() {
+            if let Err(code) = confirm_or_refuse() {
+                return code;
+            }
         }
+        carry_out(planned, &site, &project_args, args.parallelism)
+    } else {
+        crate::report::out("\nApply complete! Nothing to do.");
+        ExitCode::SUCCESS
     }
-    crate::report::out(&format!(
-        "Apply complete! Resources: 0 added, 0 replaced, 0 destroyed. (environment {environment})"
-    ));
-    super::output::print_outputs_human(
-        &evaluated
+}
+
+/// The project, arguments and saved plan when the target is a plan file.
+fn from_plan_file(args: &ApplyArgs) -> Result<(ProjectArgs, PlanArgs, Option<Plan>), ExitCode> {
+    if !args.project.dir.is_file() {
+        return Ok((args.project.clone(), args.plan.clone(), None));
+    }
+    let file = read_plan_file(&args.project.dir)?;
+    let mut vars = file.vars.clone();
+    vars.extend(args.project.vars.vars.iter().cloned());
+    let project = ProjectArgs {
+        dir: file.project_dir.clone(),
+        env: Some(file.plan.environment.clone()),
+        vars: VarArgs {
+            vars,
+            var_files: file.var_files.clone(),
+        },
+    };
+    let plan_args = PlanArgs {
+        replace: file.replace.clone(),
+        refresh: args.plan.refresh,
+    };
+    Ok((project, plan_args, Some(file.plan)))
+}
+
+/// A saved plan is applied only if making it again now gives the same.
+fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), ExitCode> {
+    if saved.state != now.state {
+        return Err(fail(
+            Code::StalePlan,
+            format!(
+                "the saved plan is stale: state changed since it was made (serial {} then, {} now)",
+                saved.state.serial, now.state.serial
+            ),
+            "run `imm plan --out FILE` again, review it, and apply the new plan",
+        ));
+    }
+    if saved.config_hash != now.config_hash || saved.changes != now.changes {
+        return Err(fail(
+            Code::StalePlan,
+            "the saved plan is stale: the configuration or its inputs (files, variables, secrets, build contexts) changed since it was made",
+            "run `imm plan --out FILE` again, review it, and apply the new plan",
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_executors(plan: &Plan) -> Result<(), ExitCode> {
+    let registry = Registry::local();
+    let mut missing: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Noop && registry.get(&c.type_name).is_none())
+        .map(|c| c.type_name.as_str())
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(fail(
+        Code::UnsupportedYet,
+        format!(
+            "this version cannot apply {} resources yet; nothing was changed",
+            missing.join(", ")
+        ),
+        "`imm plan` shows what would change; file and exec resources apply now, Docker and config stores come next",
+    ))
+}
+
+pub fn confirm_or_refuse() -> Result<(), ExitCode> {
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(
+            Code::ActionFailed,
+            "imm apply asks for confirmation, and stdin is not a terminal; nothing was changed",
+            "pass --auto-approve (in CI), or apply a reviewed plan file: imm plan --out plan.json && imm apply plan.json",
+        ));
+    }
+    print!("\nApply this plan? Only 'yes' is accepted: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim() == "yes" {
+        return Ok(());
+    }
+    eprintln!("Apply cancelled; nothing was changed.");
+    Err(ExitCode::from(1))
+}
+
+fn carry_out(
+    planned: Planned,
+    site: &StateSite,
+    project_args: &ProjectArgs,
+    parallelism: usize,
+) -> ExitCode {
+    let Planned {
+        mut loaded,
+        state,
+        key,
+        evaluated,
+        plan,
+    } = planned;
+    let journal = match Journal::open(&site.paths.journal) {
+        Ok(j) => j,
+        Err(e) => {
+            return fail(
+                Code::StateUnreadable,
+                format!("{e:#}"),
+                "check that .imm/state is writable",
+            )
+        }
+    };
+    let runtime = match session::runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let registry = Registry::local();
+    let engine = Engine {
+        plan: &plan,
+        run: session::run_context(&project_args.dir, &loaded.environment, &state),
+        state,
+        journal,
+        key: &key,
+        registry: &registry,
+        parallelism,
+    };
+    let (state, outcome) = {
+        let mut reevaluate = |known: &_| loaded.reevaluate(known);
+        let mut events = print_event;
+        runtime.block_on(engine.apply(evaluated, &mut reevaluate, &mut events))
+    };
+    let outputs = if outcome.succeeded() {
+        final_outputs(&mut loaded, &state)
+    } else {
+        None
+    };
+    let mut state = state;
+    if let Some(outputs) = &outputs {
+        state.outputs = outputs.clone();
+    }
+    record_and_report(state, site, &outcome, outputs.as_ref())
+}
+
+/// Writes the state document (a new serial), drops the journal it now
+/// holds, and reports the outcome.
+pub fn record_and_report(
+    mut state: State,
+    site: &StateSite,
+    outcome: &Outcome,
+    outputs: Option<&IndexMap<String, StoredOutput>>,
+) -> ExitCode {
+    state.serial += 1;
+    if let Err(e) = state::save(&site.paths, &state) {
+        return session::state_error(&e);
+    }
+    let _ = std::fs::remove_file(&site.paths.journal);
+    report(outcome, outputs)
+}
+
+/// The outputs with every value now known.
+fn final_outputs(
+    loaded: &mut session::Loaded,
+    state: &State,
+) -> Option<IndexMap<String, StoredOutput>> {
+    let known = state
+        .resources
+        .iter()
+        .map(|r| {
+            (
+                r.address.clone(),
+                r.outs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), imm_stdlib::Value::from_json(v)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let evaluated = loaded.reevaluate(&known).ok()?;
+    Some(
+        evaluated
             .outputs
             .iter()
             .map(|(k, o)| (k.clone(), stored(o)))
             .collect(),
+    )
+}
+
+pub fn print_event(event: Event) {
+    match event {
+        Event::Started { address, what } => crate::report::out(&format!("{address}: {what}…")),
+        Event::Finished {
+            address,
+            what,
+            elapsed,
+            error,
+        } => match error {
+            None => crate::report::out(&format!(
+                "{address}: {what} done ({:.1}s)",
+                elapsed.as_secs_f64()
+            )),
+            Some(_) => crate::report::out(&format!(
+                "{address}: {what} FAILED ({:.1}s)",
+                elapsed.as_secs_f64()
+            )),
+        },
+        Event::Stopping => eprintln!(
+            "Interrupted: no new step starts; waiting for the running ones to finish, then state is saved."
+        ),
+    }
+}
+
+fn report(outcome: &Outcome, outputs: Option<&IndexMap<String, StoredOutput>>) -> ExitCode {
+    let counts = format!(
+        "{} created, {} replaced, {} reconfigured, {} destroyed",
+        outcome.created, outcome.replaced, outcome.reconfigured, outcome.destroyed
     );
-    ExitCode::SUCCESS
+    if outcome.succeeded() {
+        crate::report::out(&format!("\nApply complete! Resources: {counts}."));
+        if let Some(outputs) = outputs {
+            super::output::print_outputs_human(outputs);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let mut diags: Vec<Diagnostic> = outcome
+        .failed
+        .iter()
+        .map(|(address, message)| {
+            Diagnostic::new(Code::ActionFailed, format!("{address}: {message}")).with_help(
+                "the old object, if there was one, is untouched; fix the cause and apply again",
+            )
+        })
+        .collect();
+    if !outcome.skipped.is_empty() {
+        diags.push(
+            Diagnostic::new(
+                Code::ActionFailed,
+                format!(
+                    "not attempted because something they wait for failed: {}",
+                    outcome.skipped.join(", ")
+                ),
+            )
+            .with_help("they are planned again on the next apply"),
+        );
+    }
+    if !outcome.not_started.is_empty() {
+        diags.push(
+            Diagnostic::new(
+                Code::ActionFailed,
+                format!(
+                    "interrupted before starting: {}",
+                    outcome.not_started.join(", ")
+                ),
+            )
+            .with_help("apply again to finish"),
+        );
+    }
+    crate::report::print_diagnostics(
+        &diags,
+        &imm_lang::source::SourceMap::default(),
+        DiagnosticFormat::Human,
+    );
+    eprintln!("Apply failed after: {counts}. State records exactly what exists.");
+    ExitCode::from(1)
 }
 
 pub fn inputs_from(vars: &VarArgs) -> Result<Inputs, Diagnostic> {
@@ -73,7 +361,7 @@ pub fn inputs_from(vars: &VarArgs) -> Result<Inputs, Diagnostic> {
     Ok(inputs)
 }
 
-fn stored(output: &evaluate::OutputValue) -> StoredOutput {
+pub fn stored(output: &evaluate::OutputValue) -> StoredOutput {
     if output.sensitive {
         return StoredOutput {
             value: None,
@@ -84,23 +372,4 @@ fn stored(output: &evaluate::OutputValue) -> StoredOutput {
         value: Some(output.value.to_redacted_json()),
         sensitive: false,
     }
-}
-
-fn record_outputs(
-    dir: &Path,
-    environment: &str,
-    evaluated: &evaluate::Evaluated,
-) -> Result<(), String> {
-    let paths = StatePaths::local(dir, environment);
-    let _lock = Lock::acquire(&paths.lock, "apply").map_err(|e| e.to_string())?;
-    let mut current = state::load(&paths.state)
-        .map_err(|e| e.to_string())?
-        .unwrap_or_else(|| State::new(environment));
-    current.outputs = evaluated
-        .outputs
-        .iter()
-        .map(|(k, o)| (k.clone(), stored(o)))
-        .collect();
-    current.serial += 1;
-    state::save(&paths, &current).map_err(|e| e.to_string())
 }

@@ -1,0 +1,663 @@
+//! The apply engine: walks a plan's graph with bounded parallelism,
+//! starting every step as soon as the steps it waits for are done.
+//!
+//! A change becomes up to two steps: *up* (create the new object, test it;
+//! or write a new revision) and *down* (destroy the old one). Up waits for
+//! the up steps of what the new configuration refers to; down waits for
+//! its own up, and for every step of what referred to the old object, so
+//! that nothing is destroyed while something still uses it. A failed up
+//! skips its down (the old object keeps serving) and everything after it.
+//!
+//! Every step is journalled as it starts and ends, so state stays true to
+//! what exists whenever the process stops. A configuration that waits on
+//! values known only after an upstream step (an image id, a command's
+//! outputs) is evaluated again, with the values now known, just before its
+//! step starts.
+
+use crate::{ActionError, Created, Executor, Existing, Registry, RunContext};
+use imm_lang::evaluate::{Evaluated, Instance};
+use imm_planner::journal::{Entry, Journal};
+use imm_planner::plan::{self, Action, ContextCache, Plan};
+use imm_planner::state::{ArtifactEntry, Deposed, ResourceRecord, State};
+use imm_planner::stored::FingerprintKey;
+use imm_stdlib::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Known out attributes by instance address, for a fresh evaluation.
+pub type KnownOuts = HashMap<String, BTreeMap<String, Value>>;
+
+/// Evaluates the configuration again with more out attributes known.
+pub type Reevaluate<'a> = dyn FnMut(&KnownOuts) -> Result<Evaluated, String> + 'a;
+
+/// What the engine reports as it goes (the progress display).
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started {
+        address: String,
+        what: &'static str,
+    },
+    Finished {
+        address: String,
+        what: &'static str,
+        elapsed: Duration,
+        error: Option<String>,
+    },
+    /// Ctrl-C: no new step starts; running ones finish.
+    Stopping,
+}
+
+/// How the apply went.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// `(address, message)` of each failed step.
+    pub failed: Vec<(String, String)>,
+    /// Steps not attempted because something they wait for failed.
+    pub skipped: Vec<String>,
+    /// Steps not started because the apply was interrupted.
+    pub not_started: Vec<String>,
+    pub created: usize,
+    pub replaced: usize,
+    pub reconfigured: usize,
+    pub destroyed: usize,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Destroy the objects an interrupted replacement left behind.
+    Cleanup,
+    Up,
+    Down,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+struct Step {
+    change: usize,
+    kind: Kind,
+    blockers: usize,
+    dependents: Vec<usize>,
+    progress: Progress,
+}
+
+/// One apply: the plan, the evaluation it was made from, and the state it
+/// changes (kept in memory and in the journal as steps complete).
+pub struct Engine<'a> {
+    pub plan: &'a Plan,
+    pub state: State,
+    pub journal: Journal,
+    pub key: &'a FingerprintKey,
+    pub registry: &'a Registry,
+    pub run: RunContext,
+    pub parallelism: usize,
+}
+
+/// What a finished step hands back to the orchestrator.
+struct StepResult {
+    step: usize,
+    started: Instant,
+    result: Result<StepOutput, ActionError>,
+}
+
+enum StepOutput {
+    Created(Box<(Instance, Created)>),
+    Destroyed,
+    CleanedUp(usize),
+}
+
+impl Engine<'_> {
+    /// Carries the plan out. `evaluated` is the evaluation the plan was made
+    /// from; `reevaluate` gives a fresh one when a step needs values that
+    /// are only now known; `events` receives the progress.
+    pub async fn apply(
+        mut self,
+        evaluated: Evaluated,
+        reevaluate: &mut Reevaluate<'_>,
+        events: &mut dyn FnMut(Event),
+    ) -> (State, Outcome) {
+        let mut instances: HashMap<String, Instance> = evaluated
+            .instances
+            .into_iter()
+            .map(|i| (i.address.clone(), i))
+            .collect();
+        let original: HashMap<String, ResourceRecord> = self
+            .state
+            .resources
+            .iter()
+            .map(|r| (r.address.clone(), r.clone()))
+            .collect();
+        let mut steps = self.steps(&original);
+        let mut outcome = Outcome::default();
+        let mut ready: Vec<usize> = (0..steps.len())
+            .filter(|&s| steps[s].blockers == 0)
+            .collect();
+        ready.reverse();
+        let mut running = tokio::task::JoinSet::new();
+        let mut stale_evaluation = false;
+        let mut stopping = false;
+        let mut contexts = ContextCache::new();
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            while !stopping && running.len() < self.parallelism.max(1) {
+                let Some(index) = ready.pop() else { break };
+                let change = &self.plan.changes[steps[index].change];
+                let address = change.address.clone();
+                let Some(executor) = self.registry.get(&change.type_name) else {
+                    let message = format!("no executor for {} in this version", change.type_name);
+                    self.fail(&mut steps, index, message, &mut outcome, events);
+                    continue;
+                };
+                let instance = if steps[index].kind == Kind::Up {
+                    match self.known_instance(
+                        &steps,
+                        &address,
+                        &mut instances,
+                        &mut stale_evaluation,
+                        reevaluate,
+                    ) {
+                        Ok(i) => Some(i),
+                        Err(message) => {
+                            self.fail(&mut steps, index, message, &mut outcome, events);
+                            continue;
+                        }
+                    }
+                } else {
+                    None
+                };
+                let what = step_name(steps[index].kind, change.action);
+                let _ = self.journal.append(&Entry::Start {
+                    address: address.clone(),
+                    action: what.to_string(),
+                });
+                events(Event::Started {
+                    address: address.clone(),
+                    what,
+                });
+                steps[index].progress = Progress::Running;
+                let job = self.job(index, &steps[index], instance, &original, executor);
+                running.spawn(job);
+            }
+            if running.is_empty() {
+                break;
+            }
+            tokio::select! {
+                joined = running.join_next() => {
+                    let Some(joined) = joined else { break };
+                    let finished = match joined {
+                        Ok(f) => f,
+                        Err(e) => {
+                            // A step's task panicked: nothing is known of its object.
+                            let index = steps.iter().position(|s| s.progress == Progress::Running);
+                            if let Some(index) = index {
+                                self.fail(&mut steps, index, format!("internal error: {e}"), &mut outcome, events);
+                            }
+                            continue;
+                        }
+                    };
+                    stale_evaluation = true;
+                    self.finish(finished, &mut steps, &mut ready, &original, &mut instances, &mut contexts, &mut outcome, events);
+                }
+                _ = &mut ctrl_c, if !stopping => {
+                    stopping = true;
+                    events(Event::Stopping);
+                }
+            }
+        }
+        for step in &steps {
+            if step.progress == Progress::Waiting {
+                outcome
+                    .not_started
+                    .push(self.plan.changes[step.change].address.clone());
+            }
+        }
+        (self.state, outcome)
+    }
+
+    /// The steps of the plan and the order between them.
+    fn steps(&self, original: &HashMap<String, ResourceRecord>) -> Vec<Step> {
+        let changes = &self.plan.changes;
+        let mut steps = Vec::new();
+        let mut up: HashMap<&str, usize> = HashMap::new();
+        let mut down: HashMap<&str, usize> = HashMap::new();
+        let mut cleanup: HashMap<&str, usize> = HashMap::new();
+        let add = |steps: &mut Vec<Step>, change: usize, kind: Kind| {
+            steps.push(Step {
+                change,
+                kind,
+                blockers: 0,
+                dependents: Vec::new(),
+                progress: Progress::Waiting,
+            });
+            steps.len() - 1
+        };
+        for (i, change) in changes.iter().enumerate() {
+            let address = change.address.as_str();
+            if change.deposed > 0 {
+                cleanup.insert(address, add(&mut steps, i, Kind::Cleanup));
+            }
+            if matches!(
+                change.action,
+                Action::Create | Action::Replace | Action::Reconfigure
+            ) {
+                up.insert(address, add(&mut steps, i, Kind::Up));
+            }
+            if matches!(change.action, Action::Replace | Action::Destroy) {
+                down.insert(address, add(&mut steps, i, Kind::Down));
+            }
+        }
+        let mut edges: Vec<(usize, usize)> = Vec::new();
+        for change in changes {
+            let address = change.address.as_str();
+            if let Some(&u) = up.get(address) {
+                edges.extend(cleanup.get(address).map(|&c| (c, u)));
+                for dep in &change.depends_on {
+                    edges.extend(up.get(dep.as_str()).map(|&d| (d, u)));
+                }
+            }
+            if let Some(&d) = down.get(address) {
+                edges.extend(up.get(address).map(|&u| (u, d)));
+                edges.extend(cleanup.get(address).map(|&c| (c, d)));
+            }
+        }
+        // The old object goes after everything that used it has moved on.
+        for record in original.values() {
+            for used in &record.dependencies {
+                let Some(&d) = down.get(used.as_str()) else {
+                    continue;
+                };
+                let user = record.address.as_str();
+                let last_of_user = down.get(user).or_else(|| up.get(user));
+                edges.extend(last_of_user.map(|&s| (s, d)));
+            }
+        }
+        edges.sort_unstable();
+        edges.dedup();
+        for (before, after) in edges {
+            if before != after {
+                steps[before].dependents.push(after);
+                steps[after].blockers += 1;
+            }
+        }
+        steps
+    }
+
+    /// The instance with a fully known configuration, evaluating again if
+    /// it waits on values that became known since the last evaluation.
+    fn known_instance(
+        &self,
+        steps: &[Step],
+        address: &str,
+        instances: &mut HashMap<String, Instance>,
+        stale: &mut bool,
+        reevaluate: &mut Reevaluate<'_>,
+    ) -> Result<Instance, String> {
+        let needs_values = instances
+            .get(address)
+            .is_none_or(|i| i.config.values().any(Value::contains_unknown));
+        if needs_values && *stale {
+            let fresh = reevaluate(&self.known_outs(steps))?;
+            for instance in fresh.instances {
+                instances.insert(instance.address.clone(), instance);
+            }
+            *stale = false;
+        }
+        let instance = instances
+            .get(address)
+            .ok_or_else(|| format!("{address} is no longer in the configuration"))?;
+        if let Some((name, _)) = instance.config.iter().find(|(_, v)| v.contains_unknown()) {
+            return Err(format!(
+                "{address}: `{name}` is still unknown when it is to be created (it refers to something this apply did not produce)"
+            ));
+        }
+        Ok(instance.clone())
+    }
+
+    /// Out attributes of every recorded instance whose record is current:
+    /// not one whose new object or revision is still to come.
+    fn known_outs(&self, steps: &[Step]) -> KnownOuts {
+        let pending: std::collections::HashSet<&str> = steps
+            .iter()
+            .filter(|s| s.kind == Kind::Up && s.progress != Progress::Done)
+            .map(|s| self.plan.changes[s.change].address.as_str())
+            .collect();
+        self.state
+            .resources
+            .iter()
+            .filter(|r| !pending.contains(r.address.as_str()))
+            .map(|r| {
+                (
+                    r.address.clone(),
+                    r.outs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn job(
+        &self,
+        index: usize,
+        step: &Step,
+        instance: Option<Instance>,
+        original: &HashMap<String, ResourceRecord>,
+        executor: Arc<dyn Executor>,
+    ) -> impl std::future::Future<Output = StepResult> + Send + 'static {
+        let change = &self.plan.changes[step.change];
+        let run = self.run.clone();
+        let kind = step.kind;
+        let action = change.action;
+        let old = original.get(&change.address).cloned();
+        let current = self.state.resource(&change.address).cloned();
+        // The object replacing the old one, for a down step (a file at the
+        // same path must survive the old one's removal).
+        let successor = current
+            .as_ref()
+            .filter(|_| action == Action::Replace)
+            .map(|r| Created {
+                outs: r.outs.clone(),
+                private: r.private.clone(),
+            });
+        async move {
+            let started = Instant::now();
+            let result = match (kind, instance) {
+                (Kind::Up, Some(instance)) => {
+                    up(&*executor, instance, action, old.as_ref(), &run).await
+                }
+                (Kind::Down, _) => match &old {
+                    Some(old) => executor
+                        .destroy(existing(old), successor.as_ref(), &run)
+                        .await
+                        .map(|()| StepOutput::Destroyed),
+                    None => Ok(StepOutput::Destroyed),
+                },
+                (Kind::Cleanup, _) => cleanup(&*executor, current.as_ref(), &run).await,
+                (Kind::Up, None) => Err(ActionError::new("no configuration to create from")),
+            };
+            StepResult {
+                step: index,
+                started,
+                result,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        finished: StepResult,
+        steps: &mut [Step],
+        ready: &mut Vec<usize>,
+        original: &HashMap<String, ResourceRecord>,
+        instances: &mut HashMap<String, Instance>,
+        contexts: &mut ContextCache,
+        outcome: &mut Outcome,
+        events: &mut dyn FnMut(Event),
+    ) {
+        let index = finished.step;
+        let change = &self.plan.changes[steps[index].change];
+        let address = change.address.clone();
+        let what = step_name(steps[index].kind, change.action);
+        let output = match finished.result {
+            Ok(output) => output,
+            Err(e) => {
+                events(Event::Finished {
+                    address: address.clone(),
+                    what,
+                    elapsed: finished.started.elapsed(),
+                    error: Some(e.message.clone()),
+                });
+                self.fail(steps, index, e.message, outcome, events);
+                return;
+            }
+        };
+        match output {
+            StepOutput::Created(made) => {
+                let (instance, created) = *made;
+                self.record_created(&instance, created, change.action, original, contexts);
+                instances.insert(instance.address.clone(), instance);
+                match change.action {
+                    Action::Create => outcome.created += 1,
+                    Action::Replace => outcome.replaced += 1,
+                    _ => outcome.reconfigured += 1,
+                }
+            }
+            StepOutput::Destroyed => {
+                if change.action == Action::Destroy {
+                    self.state.remove_resource(&address);
+                    let _ = self.journal.append(&Entry::Remove {
+                        address: address.clone(),
+                    });
+                    outcome.destroyed += 1;
+                } else if let Some(mut record) = self.state.resource(&address).cloned() {
+                    if !record.deposed.is_empty() {
+                        record.deposed.remove(0);
+                    }
+                    self.put(record);
+                }
+            }
+            StepOutput::CleanedUp(count) => {
+                if let Some(mut record) = self.state.resource(&address).cloned() {
+                    record.deposed.drain(..count.min(record.deposed.len()));
+                    self.put(record);
+                }
+            }
+        }
+        events(Event::Finished {
+            address,
+            what,
+            elapsed: finished.started.elapsed(),
+            error: None,
+        });
+        steps[index].progress = Progress::Done;
+        for dependent in steps[index].dependents.clone() {
+            let step = &mut steps[dependent];
+            step.blockers = step.blockers.saturating_sub(1);
+            if step.blockers == 0 && step.progress == Progress::Waiting {
+                ready.push(dependent);
+            }
+        }
+    }
+
+    /// Records a new object (or revision), keeping a replaced one as
+    /// deposed until its down step removes it.
+    fn record_created(
+        &mut self,
+        instance: &Instance,
+        created: Created,
+        action: Action,
+        original: &HashMap<String, ResourceRecord>,
+        contexts: &mut ContextCache,
+    ) {
+        let change = self.plan.change(&instance.address);
+        let fingerprint = match change.and_then(|c| c.fingerprint.clone()) {
+            Some(fp) => Some(fp),
+            None if plan::is_artifact(&instance.type_name) => {
+                plan::fingerprint_of(instance, &instance.config, self.key, contexts)
+                    .ok()
+                    .flatten()
+            }
+            None => None,
+        };
+        let dependencies = change.map(|c| c.depends_on.clone()).unwrap_or_default();
+        let mut record = plan::new_record(
+            instance,
+            self.key,
+            fingerprint.clone(),
+            dependencies,
+            created.outs,
+            created.private,
+        );
+        if action == Action::Replace {
+            if let Some(old) = original.get(&instance.address) {
+                record.deposed.push(Deposed {
+                    attributes: old.attributes.clone(),
+                    outs: old.outs.clone(),
+                    private: old.private.clone(),
+                });
+            }
+        }
+        if let (Some(fp), true) = (&fingerprint, plan::is_artifact(&instance.type_name)) {
+            let entry = ArtifactEntry {
+                fingerprint: fp.clone(),
+                address: instance.address.clone(),
+                type_name: instance.type_name.clone(),
+                built_at: now(),
+                tested: true,
+                applied: true,
+            };
+            self.state.put_artifact(entry.clone());
+            let _ = self.journal.append(&Entry::Artifact { entry });
+        }
+        self.put(record);
+    }
+
+    fn put(&mut self, record: ResourceRecord) {
+        let _ = self.journal.append(&Entry::Put {
+            record: Box::new(record.clone()),
+        });
+        self.state.put_resource(record);
+    }
+
+    /// Marks a step failed and everything after it skipped.
+    fn fail(
+        &mut self,
+        steps: &mut [Step],
+        index: usize,
+        message: String,
+        outcome: &mut Outcome,
+        _events: &mut dyn FnMut(Event),
+    ) {
+        let address = self.plan.changes[steps[index].change].address.clone();
+        let _ = self.journal.append(&Entry::Failed {
+            address: address.clone(),
+            message: message.clone(),
+        });
+        steps[index].progress = Progress::Failed;
+        outcome.failed.push((address, message));
+        let mut stack = steps[index].dependents.clone();
+        while let Some(next) = stack.pop() {
+            if steps[next].progress != Progress::Waiting {
+                continue;
+            }
+            steps[next].progress = Progress::Skipped;
+            outcome
+                .skipped
+                .push(self.plan.changes[steps[next].change].address.clone());
+            stack.extend(steps[next].dependents.iter().copied());
+        }
+    }
+}
+
+/// Creates and tests a new object; one that fails its tests is removed.
+async fn up(
+    executor: &dyn Executor,
+    instance: Instance,
+    action: Action,
+    old: Option<&ResourceRecord>,
+    run: &RunContext,
+) -> Result<StepOutput, ActionError> {
+    if action == Action::Reconfigure {
+        let Some(old) = old else {
+            return Err(ActionError::new("nothing recorded to reconfigure"));
+        };
+        let created = executor.reconfigure(&instance, existing(old), run).await?;
+        return Ok(StepOutput::Created(Box::new((instance, created))));
+    }
+    let created = executor.create(&instance, run).await?;
+    if let Err(failure) = executor.test(&instance, &created, run).await {
+        let attributes = serde_json::Value::Null;
+        let removal = executor
+            .destroy(
+                Existing {
+                    address: &instance.address,
+                    type_name: &instance.type_name,
+                    attributes: &attributes,
+                    outs: &created.outs,
+                    private: &created.private,
+                },
+                None,
+                run,
+            )
+            .await;
+        let left = match removal {
+            Ok(()) => String::new(),
+            Err(e) => format!(" (and removing the new object failed: {e})"),
+        };
+        return Err(ActionError::new(format!("{failure}{left}")));
+    }
+    Ok(StepOutput::Created(Box::new((instance, created))))
+}
+
+async fn cleanup(
+    executor: &dyn Executor,
+    current: Option<&ResourceRecord>,
+    run: &RunContext,
+) -> Result<StepOutput, ActionError> {
+    let Some(record) = current else {
+        return Ok(StepOutput::CleanedUp(0));
+    };
+    for deposed in &record.deposed {
+        executor
+            .destroy(
+                Existing {
+                    address: &record.address,
+                    type_name: &record.type_name,
+                    attributes: &deposed.attributes,
+                    outs: &deposed.outs,
+                    private: &deposed.private,
+                },
+                Some(&Created {
+                    outs: record.outs.clone(),
+                    private: record.private.clone(),
+                }),
+                run,
+            )
+            .await?;
+    }
+    Ok(StepOutput::CleanedUp(record.deposed.len()))
+}
+
+fn existing(record: &ResourceRecord) -> Existing<'_> {
+    Existing {
+        address: &record.address,
+        type_name: &record.type_name,
+        attributes: &record.attributes,
+        outs: &record.outs,
+        private: &record.private,
+    }
+}
+
+fn step_name(kind: Kind, action: Action) -> &'static str {
+    match (kind, action) {
+        (Kind::Cleanup, _) => "removing a leftover of an interrupted replacement",
+        (Kind::Up, Action::Create) => "create",
+        (Kind::Up, Action::Replace) => "create replacement",
+        (Kind::Up, _) => "reconfigure",
+        (Kind::Down, Action::Replace) => "destroy replaced",
+        (Kind::Down, _) => "destroy",
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

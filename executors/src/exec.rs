@@ -1,0 +1,176 @@
+//! `exec`: commands that create and destroy something imm has no executor
+//! for. `create` runs with `runtime.env` in `working_dir`; the last line of
+//! its stdout, when it is a JSON object, becomes the `outputs` attribute.
+//! `destroy` runs with the recorded values (a sensitive one is not
+//! recorded, so it is not passed) and `IMM_OUTPUTS` holding the outputs.
+//! A non-zero exit fails the action and shows the command's stderr, with
+//! every sensitive value of the environment masked.
+
+use crate::{config_strings, ActionError, Created, Executor, Existing, Observed, RunContext};
+use async_trait::async_trait;
+use imm_lang::evaluate::Instance;
+use imm_stdlib::Value;
+use serde_json::{json, Map, Value as Json};
+use std::path::{Path, PathBuf};
+
+pub struct ExecExecutor;
+
+#[async_trait]
+impl Executor for ExecExecutor {
+    async fn create(&self, instance: &Instance, run: &RunContext) -> Result<Created, ActionError> {
+        let argv = config_strings(instance.config.get("create"));
+        let dir = working_dir(&instance.module_dir, instance.config.get("working_dir"));
+        let (env, secrets) = environment(instance);
+        let stdout = run_command("create", &argv, &dir, &env, &secrets, run).await?;
+        // What a command prints may echo a secret it was given.
+        let stdout = mask(&stdout, &secrets);
+        let outputs = stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .and_then(|l| serde_json::from_str::<Json>(l.trim()).ok())
+            .filter(Json::is_object)
+            .unwrap_or_else(|| json!({}));
+        let mut outs = Map::new();
+        outs.insert("outputs".into(), outputs);
+        outs.insert(
+            "id".into(),
+            json!(uuid::Uuid::new_v4().simple().to_string()),
+        );
+        Ok(Created {
+            outs,
+            private: json!({ "working_dir": dir.display().to_string() }),
+        })
+    }
+
+    async fn destroy(
+        &self,
+        existing: Existing<'_>,
+        _successor: Option<&Created>,
+        run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let argv: Vec<String> = existing
+            .attributes
+            .get("destroy")
+            .and_then(Json::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if argv.is_empty() {
+            return Ok(());
+        }
+        let dir = existing
+            .private
+            .get("working_dir")
+            .and_then(Json::as_str)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut env: Vec<(String, String)> = existing
+            .attributes
+            .pointer("/runtime/env")
+            .and_then(Json::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .filter(|(_, v)| v != imm_stdlib::value::SENSITIVE_TEXT)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let outputs = existing.outs.get("outputs").cloned().unwrap_or(json!({}));
+        env.push(("IMM_OUTPUTS".into(), outputs.to_string()));
+        run_command("destroy", &argv, &dir, &env, &[], run).await?;
+        Ok(())
+    }
+
+    async fn read(
+        &self,
+        _existing: Existing<'_>,
+        _run: &RunContext,
+    ) -> Result<Observed, ActionError> {
+        // What a command made cannot be observed by imm.
+        Ok(Observed::AsRecorded)
+    }
+}
+
+fn working_dir(module_dir: &Path, configured: Option<&Value>) -> PathBuf {
+    let dir = match configured.map(Value::unmarked) {
+        Some(Value::String(d)) => module_dir.join(d),
+        _ => module_dir.to_path_buf(),
+    };
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
+/// `runtime.env`, and the sensitive values in it (to mask in messages).
+fn environment(instance: &Instance) -> (Vec<(String, String)>, Vec<String>) {
+    let mut env = Vec::new();
+    let mut secrets = Vec::new();
+    if let Some(Value::Map(runtime)) = instance.config.get("runtime").map(Value::unmarked) {
+        if let Some(Value::Map(vars)) = runtime.get("env").map(Value::unmarked) {
+            for (name, value) in vars {
+                let (plain, sensitive) = value.clone().unmark_deep();
+                let text = plain.display();
+                if sensitive && !text.is_empty() {
+                    secrets.push(text.clone());
+                }
+                env.push((name.clone(), text));
+            }
+        }
+    }
+    (env, secrets)
+}
+
+async fn run_command(
+    what: &str,
+    argv: &[String],
+    dir: &Path,
+    env: &[(String, String)],
+    secrets: &[String],
+    run: &RunContext,
+) -> Result<String, ActionError> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(ActionError::new(format!("the {what} command is empty")));
+    };
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("IMM_ENVIRONMENT", &run.environment)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| {
+            ActionError::new(format!(
+                "cannot run the {what} command `{program}` in {}: {e}",
+                dir.display()
+            ))
+        })?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        return Ok(stdout);
+    }
+    let stderr = mask(&String::from_utf8_lossy(&output.stderr), secrets);
+    let status = output
+        .status
+        .code()
+        .map(|c| format!("exit status {c}"))
+        .unwrap_or_else(|| "killed by a signal".into());
+    Err(ActionError::new(format!(
+        "the {what} command `{}` failed ({status}){}",
+        mask(&argv.join(" "), secrets),
+        if stderr.trim().is_empty() {
+            String::new()
+        } else {
+            format!(":\n{}", stderr.trim_end())
+        }
+    )))
+}
+
+fn mask(text: &str, secrets: &[String]) -> String {
+    secrets.iter().fold(text.to_string(), |acc, secret| {
+        acc.replace(secret.as_str(), imm_stdlib::value::SENSITIVE_TEXT)
+    })
+}

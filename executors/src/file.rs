@@ -1,0 +1,122 @@
+//! `file`: a file on the local host, written atomically (temporary file,
+//! fsync, rename) with its mode; destroy removes it unless its successor
+//! took the same path. A refresh compares its checksum with the record.
+
+use crate::{config_string, ActionError, Created, Executor, Existing, Observed, RunContext};
+use async_trait::async_trait;
+use imm_lang::evaluate::Instance;
+use serde_json::{json, Map};
+use sha2::Digest;
+use std::path::{Path, PathBuf};
+
+pub struct FileExecutor;
+
+#[async_trait]
+impl Executor for FileExecutor {
+    async fn create(&self, instance: &Instance, _run: &RunContext) -> Result<Created, ActionError> {
+        let relative =
+            config_string(instance, "path").ok_or_else(|| ActionError::new("file has no path"))?;
+        let path = absolute(&instance.module_dir.join(relative));
+        let content = config_string(instance, "content").unwrap_or_default();
+        let mode = match config_string(instance, "mode") {
+            Some(text) => u32::from_str_radix(text.trim_start_matches("0o"), 8).map_err(|_| {
+                ActionError::new(format!(
+                    "mode \"{text}\" is not an octal permission like \"0644\""
+                ))
+            })?,
+            None => 0o644,
+        };
+        write_file(&path, content.as_bytes(), mode)?;
+        let mut outs = Map::new();
+        outs.insert("sha256".into(), json!(sha256_hex(content.as_bytes())));
+        Ok(Created {
+            outs,
+            private: json!({ "path": path.display().to_string() }),
+        })
+    }
+
+    async fn destroy(
+        &self,
+        existing: Existing<'_>,
+        successor: Option<&Created>,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let Some(path) = recorded_path(existing.private) else {
+            return Ok(());
+        };
+        let taken_over = successor
+            .and_then(|s| recorded_path(&s.private))
+            .is_some_and(|p| p == path);
+        if taken_over {
+            return Ok(());
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ActionError::new(format!(
+                "removing {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    async fn read(
+        &self,
+        existing: Existing<'_>,
+        _run: &RunContext,
+    ) -> Result<Observed, ActionError> {
+        let Some(path) = recorded_path(existing.private) else {
+            return Ok(Observed::AsRecorded);
+        };
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Observed::Drifted(format!("{} is missing", path.display())))
+            }
+            Err(e) => return Err(ActionError::new(format!("reading {}: {e}", path.display()))),
+        };
+        let recorded = existing.outs.get("sha256").and_then(|v| v.as_str());
+        if recorded.is_some_and(|r| r != sha256_hex(&bytes)) {
+            return Ok(Observed::Drifted(format!(
+                "{} was changed outside imm",
+                path.display()
+            )));
+        }
+        Ok(Observed::AsRecorded)
+    }
+}
+
+fn recorded_path(private: &serde_json::Value) -> Option<PathBuf> {
+    private
+        .get("path")
+        .and_then(|p| p.as_str())
+        .map(PathBuf::from)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ActionError> {
+    let fail = |e: anyhow::Error| ActionError::new(format!("writing {}: {e:#}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| fail(e.into()))?;
+    }
+    imm_planner::state::write_atomic(path, bytes).map_err(fail)?;
+    set_mode(path, mode).map_err(|e| fail(e.into()))
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}

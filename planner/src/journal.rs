@@ -1,0 +1,195 @@
+//! The apply journal: one fsync'd JSON line per started and completed
+//! action, beside the state file. Rewriting the whole state document per
+//! action makes an apply quadratic (Terraform's measured 607 s for 5,000
+//! resources); appending a line keeps it linear while still leaving, after
+//! a crash at any point, a record true to what exists. The journal is
+//! folded into the state document at the end of an apply, and first thing
+//! on the next run if a crash left one behind.
+
+use crate::state::{self, ArtifactEntry, ResourceRecord, State, StateError, StatePaths};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Entry {
+    /// An action began; without a matching end it was interrupted.
+    Start {
+        address: String,
+        action: String,
+    },
+    /// The instance now exists as recorded.
+    Put {
+        record: Box<ResourceRecord>,
+    },
+    /// The instance no longer exists.
+    Remove {
+        address: String,
+    },
+    /// An action ended in failure; what exists is recorded by Put/Remove.
+    Failed {
+        address: String,
+        message: String,
+    },
+    Artifact {
+        entry: ArtifactEntry,
+    },
+}
+
+/// An open journal, appended to by the apply engine.
+pub struct Journal {
+    file: File,
+}
+
+impl Journal {
+    pub fn open(path: &Path) -> anyhow::Result<Journal> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening the journal {}", path.display()))?;
+        Ok(Journal { file })
+    }
+
+    /// Appends one entry and makes it durable before returning.
+    pub fn append(&mut self, entry: &Entry) -> anyhow::Result<()> {
+        let mut line = serde_json::to_string(entry).context("serialising a journal entry")?;
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .context("writing the journal")?;
+        self.file.sync_data().context("syncing the journal")
+    }
+}
+
+/// What folding found besides the records.
+#[derive(Debug, Default, PartialEq)]
+pub struct Folded {
+    /// Actions started and never ended: `(address, action)`.
+    pub interrupted: Vec<(String, String)>,
+    pub entries: usize,
+}
+
+/// Applies the journal's entries to `state`. A torn last line (a crash in
+/// the middle of a write) is ignored: its action had not completed.
+pub fn fold_into(state: &mut State, text: &str) -> Folded {
+    let mut folded = Folded::default();
+    let mut open: Vec<(String, String)> = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(entry) = serde_json::from_str::<Entry>(line) else {
+            continue;
+        };
+        folded.entries += 1;
+        match entry {
+            Entry::Start { address, action } => open.push((address, action)),
+            Entry::Put { record } => {
+                open.retain(|(a, _)| a != &record.address);
+                state.put_resource(*record);
+            }
+            Entry::Remove { address } => {
+                open.retain(|(a, _)| a != &address);
+                state.remove_resource(&address);
+            }
+            Entry::Failed { address, .. } => open.retain(|(a, _)| a != &address),
+            Entry::Artifact { entry } => state.put_artifact(entry),
+        }
+    }
+    folded.interrupted = open;
+    folded
+}
+
+/// Folds a journal left on disk into the state document, saves it (a new
+/// serial) and removes the journal. `Ok(None)` when there was none.
+pub fn recover(paths: &StatePaths, environment: &str) -> Result<Option<Folded>, StateError> {
+    let text = match std::fs::read_to_string(&paths.journal) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(StateError::Io(
+                anyhow::Error::new(e).context(format!("reading {}", paths.journal.display())),
+            ))
+        }
+    };
+    let mut current = state::load(&paths.state)?.unwrap_or_else(|| State::new(environment));
+    let folded = fold_into(&mut current, &text);
+    current.serial += 1;
+    state::save(paths, &current)?;
+    std::fs::remove_file(&paths.journal).map_err(|e| {
+        StateError::Io(
+            anyhow::Error::new(e).context(format!("removing {}", paths.journal.display())),
+        )
+    })?;
+    Ok(Some(folded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Status;
+
+    fn record(address: &str) -> ResourceRecord {
+        ResourceRecord {
+            address: address.into(),
+            type_name: "file".into(),
+            fingerprint: None,
+            attributes: serde_json::json!({"path": "a"}),
+            sensitive: Default::default(),
+            outs: Default::default(),
+            private: serde_json::Value::Null,
+            dependencies: vec![],
+            prevent_destroy: false,
+            status: Status::Ready,
+            deposed: vec![],
+        }
+    }
+
+    #[test]
+    fn a_crash_leaves_a_journal_that_the_next_run_folds_in() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = StatePaths::local(dir.path(), "dev");
+        let mut base = State::new("dev");
+        base.put_resource(record("file.gone"));
+        state::save(&paths, &base).expect("save");
+        {
+            let mut journal = Journal::open(&paths.journal).expect("open");
+            let start = |a: &str| Entry::Start {
+                address: a.into(),
+                action: "create".into(),
+            };
+            journal.append(&start("file.a")).expect("append");
+            journal
+                .append(&Entry::Put {
+                    record: Box::new(record("file.a")),
+                })
+                .expect("append");
+            journal
+                .append(&Entry::Remove {
+                    address: "file.gone".into(),
+                })
+                .expect("append");
+            journal.append(&start("file.b")).expect("append");
+        }
+        // A torn write at the end, as a kill in the middle of a line leaves.
+        let mut text = std::fs::read_to_string(&paths.journal).expect("read");
+        text.push_str("{\"op\":\"put\",\"rec");
+        std::fs::write(&paths.journal, text).expect("write");
+
+        let folded = recover(&paths, "dev").expect("recover").expect("journal");
+        assert_eq!(
+            folded.interrupted,
+            vec![("file.b".to_string(), "create".to_string())]
+        );
+        let after = state::load(&paths.state).expect("load").expect("state");
+        assert_eq!(after.serial, base.serial + 1);
+        let addresses: Vec<&str> = after.resources.iter().map(|r| r.address.as_str()).collect();
+        assert_eq!(addresses, vec!["file.a"]);
+        assert!(!paths.journal.exists());
+        assert_eq!(recover(&paths, "dev").expect("again"), None);
+    }
+}

@@ -1,0 +1,225 @@
+//! `imm plan [DIR] [--env E] [--out FILE] [--format human|json|markdown]
+//! [--detailed-exitcode] [--replace ADDR] [--refresh=false]` and
+//! `imm show PLANFILE`: make a plan, print it, and save it for apply.
+
+use super::session::{self, fail};
+use crate::{DiagnosticFormat, ProjectArgs};
+use imm_lang::diagnostics::Code;
+use imm_planner::plan::{Plan, PlanOptions};
+use imm_planner::render;
+use serde::{Deserialize, Serialize};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub enum PlanFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+/// `--replace` and `--refresh`, shared by plan and apply.
+#[derive(clap::Args, Clone, Default)]
+pub struct PlanArgs {
+    /// Replace this instance although nothing changed (repeatable).
+    #[arg(long = "replace", value_name = "ADDRESS")]
+    pub replace: Vec<String>,
+    /// Check recorded objects against what exists first (drift is replaced).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+}
+
+impl PlanArgs {
+    pub fn options(&self) -> PlanOptions {
+        PlanOptions {
+            force_replace: self.replace.iter().cloned().collect(),
+            drifted: Default::default(),
+        }
+    }
+}
+
+/// A saved plan: the plan itself and what is needed to make it again, so
+/// that `imm apply FILE` can tell whether it still holds. It holds no
+/// secret: the plan's values are redacted, and sensitive variable values
+/// given on the command line are not kept.
+#[derive(Serialize, Deserialize)]
+pub struct PlanFile {
+    pub imm_plan_file: u32,
+    /// Absolute project directory.
+    pub project_dir: PathBuf,
+    /// `--var` values of variables that are not sensitive.
+    #[serde(default)]
+    pub vars: Vec<String>,
+    #[serde(default)]
+    pub var_files: Vec<PathBuf>,
+    #[serde(default)]
+    pub replace: Vec<String>,
+    pub plan: Plan,
+}
+
+pub const PLAN_FILE_VERSION: u32 = 1;
+
+pub fn run(
+    args: &ProjectArgs,
+    plan_args: &PlanArgs,
+    out: Option<&Path>,
+    format: PlanFormat,
+    detailed_exitcode: bool,
+) -> ExitCode {
+    let loaded = match session::load(args, DiagnosticFormat::Human) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let site = session::StateSite::new(&args.dir, &loaded.environment);
+    let _lock = match site.lock("plan") {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let mut options = plan_args.options();
+    let planned = match session::make_plan(
+        args,
+        &mut options,
+        plan_args.refresh,
+        &site,
+        loaded,
+        DiagnosticFormat::Human,
+    ) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    print_plan(&planned.plan, format);
+    if let Some(out) = out {
+        if let Err(code) = save(out, args, plan_args, &planned) {
+            return code;
+        }
+        eprintln!(
+            "Saved the plan to {}; apply exactly this plan with `imm apply {}`.",
+            out.display(),
+            out.display()
+        );
+    }
+    if detailed_exitcode && planned.plan.summary.has_changes() {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn print_plan(plan: &Plan, format: PlanFormat) {
+    let text = match format {
+        PlanFormat::Human => render::human(plan, color_on_stdout()),
+        PlanFormat::Json => render::json(plan),
+        PlanFormat::Markdown => render::markdown(plan),
+    };
+    crate::report::out(text.trim_end());
+}
+
+pub fn color_on_stdout() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+fn save(
+    out: &Path,
+    args: &ProjectArgs,
+    plan_args: &PlanArgs,
+    planned: &session::Planned,
+) -> Result<(), ExitCode> {
+    let sensitive_vars: Vec<&String> = planned
+        .evaluated
+        .variables
+        .iter()
+        .filter(|(_, v)| v.contains_sensitive())
+        .map(|(k, _)| k)
+        .collect();
+    let vars = args
+        .vars
+        .vars
+        .iter()
+        .filter(|raw| {
+            let name = raw.split_once('=').map(|(n, _)| n.trim()).unwrap_or(raw);
+            !sensitive_vars.iter().any(|s| s.as_str() == name)
+        })
+        .cloned()
+        .collect();
+    let file = PlanFile {
+        imm_plan_file: PLAN_FILE_VERSION,
+        project_dir: std::path::absolute(&args.dir).unwrap_or_else(|_| args.dir.clone()),
+        vars,
+        var_files: args
+            .vars
+            .var_files
+            .iter()
+            .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
+            .collect(),
+        replace: plan_args.replace.clone(),
+        plan: planned.plan.clone(),
+    };
+    let text = serde_json::to_string_pretty(&file).unwrap_or_default();
+    imm_planner::state::write_atomic(&absolute(out), text.as_bytes()).map_err(|e| {
+        fail(
+            Code::PlanFileInvalid,
+            format!("cannot write the plan to {}: {e:#}", out.display()),
+            "choose a path in a writable directory",
+        )
+    })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Reads a plan file, or says clearly why it cannot be used.
+pub fn read_plan_file(path: &Path) -> Result<PlanFile, ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        fail(
+            Code::PlanFileInvalid,
+            format!("cannot read the plan file {}: {e}", path.display()),
+            "pass the file written by `imm plan --out FILE`",
+        )
+    })?;
+    let file: PlanFile = serde_json::from_str(&text).map_err(|e| {
+        fail(
+            Code::PlanFileInvalid,
+            format!(
+                "{} is not an imm plan file ({} at line {} column {})",
+                path.display(),
+                json_error_kind(&e),
+                e.line(),
+                e.column()
+            ),
+            "pass the file written by `imm plan --out FILE` with this version of imm",
+        )
+    })?;
+    if file.imm_plan_file > PLAN_FILE_VERSION {
+        return Err(fail(
+            Code::PlanFileInvalid,
+            format!(
+                "{} was written by a newer imm (plan file version {})",
+                path.display(),
+                file.imm_plan_file
+            ),
+            "apply it with the imm that made it, or plan again with this one",
+        ));
+    }
+    Ok(file)
+}
+
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "unexpected content",
+        serde_json::error::Category::Eof => "truncated",
+    }
+}
+
+/// `imm show PLANFILE [--format …]`.
+pub fn show(path: &Path, format: PlanFormat) -> ExitCode {
+    match read_plan_file(path) {
+        Ok(file) => {
+            print_plan(&file.plan, format);
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}

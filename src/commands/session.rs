@@ -1,0 +1,327 @@
+//! What plan, apply, destroy and the state commands share: loading the
+//! project and its inputs, finding and locking the environment's state
+//! (folding in a journal a crash left), the fingerprint key, the refresh,
+//! and making the plan.
+
+use crate::report::print_diagnostics;
+use crate::{DiagnosticFormat, ProjectArgs};
+use imm_executors::{Existing, Observed, Registry, RunContext};
+use imm_lang::diagnostics::{Code, Diagnostic};
+use imm_lang::evaluate::{self, Evaluated, Inputs};
+use imm_lang::project::Project;
+use imm_planner::plan::{self, Plan, PlanOptions};
+use imm_planner::state::{self, Lock, State, StatePaths};
+use imm_planner::stored::FingerprintKey;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Prints one problem that comes from no file, with its code and help.
+pub fn fail(code: Code, message: impl Into<String>, help: impl Into<String>) -> ExitCode {
+    let d = Diagnostic::new(code, message).with_help(help);
+    print_diagnostics(
+        &[d],
+        &imm_lang::source::SourceMap::default(),
+        DiagnosticFormat::Human,
+    );
+    ExitCode::from(1)
+}
+
+/// A loaded project with its inputs and selected environment; static
+/// diagnostics (warnings) kept to be printed with the evaluation's.
+pub struct Loaded {
+    pub project: Project,
+    pub inputs: Inputs,
+    pub environment: String,
+    pub static_diags: Vec<Diagnostic>,
+}
+
+pub fn load(args: &ProjectArgs, format: DiagnosticFormat) -> Result<Loaded, ExitCode> {
+    let mut project = imm_lang::project::load(&args.dir);
+    let mut diags = std::mem::take(&mut project.diagnostics).0;
+    let inputs = match super::apply::inputs_from(&args.vars) {
+        Ok(i) => i,
+        Err(d) => {
+            diags.push(d);
+            print_diagnostics(&diags, &project.sources, format);
+            return Err(ExitCode::from(1));
+        }
+    };
+    if diags.iter().any(Diagnostic::is_error) {
+        print_diagnostics(
+            &imm_lang::validate::sorted_unique(diags),
+            &project.sources,
+            format,
+        );
+        return Err(ExitCode::from(1));
+    }
+    let environment = match evaluate::select_environment(&project, args.env.as_deref()) {
+        Ok(e) => e,
+        Err(d) => {
+            print_diagnostics(&[d], &project.sources, format);
+            return Err(ExitCode::from(1));
+        }
+    };
+    Ok(Loaded {
+        project,
+        inputs,
+        environment,
+        static_diags: diags,
+    })
+}
+
+impl Loaded {
+    /// Prints the static diagnostics with `more` (an evaluation error
+    /// inside a static one is the same problem); true on any error.
+    pub fn report(&self, more: Vec<Diagnostic>, format: DiagnosticFormat) -> bool {
+        let static_spans: Vec<_> = self.static_diags.iter().filter_map(|d| d.span).collect();
+        let mut all = self.static_diags.clone();
+        all.extend(
+            more.into_iter()
+                .filter(|d| !imm_lang::validate::covered_by(d, &static_spans)),
+        );
+        print_diagnostics(
+            &imm_lang::validate::sorted_unique(all),
+            &self.project.sources,
+            format,
+        )
+    }
+
+    /// Evaluates again with the given out attributes known (apply).
+    pub fn reevaluate(
+        &mut self,
+        known: &HashMap<String, std::collections::BTreeMap<String, imm_stdlib::Value>>,
+    ) -> Result<Evaluated, String> {
+        let mut inputs = self.inputs.clone();
+        inputs.known_outs = known.clone();
+        let (evaluated, diags) = evaluate::evaluate(
+            &mut self.project,
+            &self.environment,
+            &inputs,
+            evaluate::Mode::Plan,
+        );
+        match diags.0.iter().find(|d| d.is_error()) {
+            Some(d) => Err(format!(
+                "evaluating again with the new values: {}",
+                d.message
+            )),
+            None => Ok(evaluated),
+        }
+    }
+}
+
+/// The environment's state files and the project's key.
+pub struct StateSite {
+    pub paths: StatePaths,
+    pub key_path: PathBuf,
+}
+
+impl StateSite {
+    pub fn new(project_dir: &Path, environment: &str) -> StateSite {
+        StateSite {
+            paths: StatePaths::local(project_dir, environment),
+            key_path: project_dir.join(".imm").join("fingerprint.key"),
+        }
+    }
+
+    /// Takes the lock; a refusal is printed.
+    pub fn lock(&self, operation: &str) -> Result<Lock, ExitCode> {
+        Lock::acquire(&self.paths.lock, operation).map_err(|e| state_error(&e))
+    }
+
+    /// Reads the state, folding in a journal left by an interrupted apply
+    /// (the lock must be held).
+    pub fn read(&self, environment: &str) -> Result<State, ExitCode> {
+        match imm_planner::journal::recover(&self.paths, environment) {
+            Ok(Some(folded)) => {
+                eprintln!(
+                    "note: an earlier apply was interrupted; its {} journal entries are now in the state",
+                    folded.entries
+                );
+                for (address, action) in &folded.interrupted {
+                    eprintln!("note: {address}: `{action}` was started and not finished; what it left is planned again");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return Err(state_error(&e)),
+        }
+        match state::load(&self.paths.state) {
+            Ok(s) => Ok(s.unwrap_or_else(|| State::new(environment))),
+            Err(e) => Err(state_error(&e)),
+        }
+    }
+
+    pub fn key(&self) -> Result<FingerprintKey, ExitCode> {
+        FingerprintKey::load_or_create(&self.key_path).map_err(|e| {
+            fail(
+                Code::StateUnreadable,
+                format!("{e:#}"),
+                "the key lives in .imm/fingerprint.key beside the state",
+            )
+        })
+    }
+}
+
+pub fn state_error(e: &state::StateError) -> ExitCode {
+    let code = match e {
+        state::StateError::Locked { .. } => Code::StateLocked,
+        _ => Code::StateUnreadable,
+    };
+    fail(code, e.to_string(), code_help(code))
+}
+
+fn code_help(code: Code) -> String {
+    Code::ALL
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, _, help)| help.to_string())
+        .unwrap_or_default()
+}
+
+/// The run context every executor sees.
+pub fn run_context(dir: &Path, environment: &str, state: &State) -> RunContext {
+    let project = std::path::absolute(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".into());
+    RunContext {
+        project,
+        environment: environment.to_string(),
+        lineage: state.lineage.clone(),
+    }
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            fail(
+                Code::ActionFailed,
+                format!("cannot start the async runtime: {e}"),
+                "this is a problem of the machine (threads, file descriptors)",
+            )
+        })
+}
+
+/// Asks each executor whether its recorded objects are still as recorded.
+pub fn refresh(
+    state: &State,
+    registry: &Registry,
+    run: &RunContext,
+) -> Result<HashMap<String, String>, ExitCode> {
+    let runtime = runtime()?;
+    let results = runtime.block_on(async {
+        let mut found = HashMap::new();
+        let mut errors = Vec::new();
+        for record in &state.resources {
+            let Some(executor) = registry.get(&record.type_name) else {
+                continue;
+            };
+            let existing = Existing {
+                address: &record.address,
+                type_name: &record.type_name,
+                attributes: &record.attributes,
+                outs: &record.outs,
+                private: &record.private,
+            };
+            match executor.read(existing, run).await {
+                Ok(Observed::AsRecorded) => {}
+                Ok(Observed::Drifted(what)) => {
+                    found.insert(record.address.clone(), what);
+                }
+                Err(e) => errors.push(format!("{}: {e}", record.address)),
+            }
+        }
+        (found, errors)
+    });
+    match results {
+        (found, errors) if errors.is_empty() => Ok(found),
+        (_, errors) => Err(fail(
+            Code::ActionFailed,
+            format!("refreshing state failed: {}", errors.join("; ")),
+            "fix the cause, or plan with --refresh=false to use the recorded state as it is",
+        )),
+    }
+}
+
+/// A plan made: everything apply needs to carry it out.
+pub struct Planned {
+    pub loaded: Loaded,
+    pub state: State,
+    pub key: FingerprintKey,
+    pub evaluated: Evaluated,
+    pub plan: Plan,
+}
+
+/// Loads, reads state (under `lock`), refreshes and plans. Problems are
+/// printed; the exit code comes back instead.
+pub fn make_plan(
+    args: &ProjectArgs,
+    options: &mut PlanOptions,
+    refresh_first: bool,
+    site: &StateSite,
+    mut loaded: Loaded,
+    format: DiagnosticFormat,
+) -> Result<Planned, ExitCode> {
+    let state = site.read(&loaded.environment)?;
+    let key = site.key()?;
+    let registry = Registry::local();
+    if refresh_first {
+        let run = run_context(&args.dir, &loaded.environment, &state);
+        options.drifted = refresh(&state, &registry, &run)?;
+    }
+    let (evaluated, mut plan, diags) = plan::plan_project(
+        &mut loaded.project,
+        &loaded.environment,
+        &loaded.inputs,
+        &state,
+        &key,
+        options,
+    );
+    if loaded.report(diags, format) {
+        return Err(ExitCode::from(1));
+    }
+    plan.config_hash = config_hash(&loaded.project, &evaluated, &key);
+    Ok(Planned {
+        loaded,
+        state,
+        key,
+        evaluated,
+        plan,
+    })
+}
+
+/// A hash of every source file and every value the plan was made from,
+/// sensitive ones by their keyed hash.
+pub fn config_hash(project: &Project, evaluated: &Evaluated, key: &FingerprintKey) -> String {
+    let mut hasher = blake3::Hasher::new();
+    let mut files: Vec<(String, &str)> = project
+        .sources
+        .files()
+        .map(|(_, f)| (f.path.display().to_string(), &*f.text))
+        .collect();
+    files.sort();
+    for (path, text) in files {
+        hasher.update(path.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(text.as_bytes());
+        hasher.update(&[0]);
+    }
+    hasher.update(evaluated.environment.as_bytes());
+    for instance in &evaluated.instances {
+        let (stored, sensitive) = imm_planner::stored::stored_form(&instance.config, key);
+        hasher.update(instance.address.as_bytes());
+        hasher.update(stored.to_string().as_bytes());
+        for (path, hash) in sensitive {
+            hasher.update(path.as_bytes());
+            hasher.update(hash.as_bytes());
+        }
+    }
+    for (name, output) in &evaluated.outputs {
+        hasher.update(name.as_bytes());
+        hasher.update(key.hash(&output.value).as_bytes());
+    }
+    hasher.finalize().to_hex().to_string()
+}
