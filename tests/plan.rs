@@ -91,9 +91,15 @@ const PASSWORD: &str = "correct-horse-battery-staple";
 fn app() -> Project {
     Project::new(&[
         ("main.imm", APP),
-        ("base/Dockerfile", "FROM scratch\nCOPY busybox /bin/busybox\n"),
+        (
+            "base/Dockerfile",
+            "FROM scratch\nCOPY busybox /bin/busybox\n",
+        ),
         ("base/busybox", "not really busybox"),
-        ("web/Dockerfile", "ARG BASE\nFROM $BASE\nCOPY index.html /www/\n"),
+        (
+            "web/Dockerfile",
+            "ARG BASE\nFROM $BASE\nCOPY index.html /www/\n",
+        ),
         ("web/index.html", "<h1>hello</h1>\n"),
     ])
 }
@@ -216,11 +222,17 @@ fn made_up_outs(
             let fp = fingerprint.expect("image fingerprint");
             outs.insert("id".into(), format!("sha256:{}", &fp[..16]).into());
             outs.insert("fingerprint".into(), fp.into());
-            outs.insert("tag".into(), format!("imm/{}:{}", instance.name, &fp[..12]).into());
+            outs.insert(
+                "tag".into(),
+                format!("imm/{}:{}", instance.name, &fp[..12]).into(),
+            );
         }
         "docker_network" | "docker_volume" => {
             outs.insert("id".into(), id.into());
-            outs.insert("name".into(), format!("proj-default-{}", instance.name).into());
+            outs.insert(
+                "name".into(),
+                format!("proj-default-{}", instance.name).into(),
+            );
         }
         "docker_container" => {
             outs.insert("id".into(), id.into());
@@ -356,7 +368,11 @@ fn a_base_image_change_travels_through_every_artifact_built_on_it() {
         vec!["artifact rebuilt (docker_image.base)"]
     );
     // The web image's fingerprint is unknown until the base is built.
-    assert_eq!(plan.change("docker_image.web").and_then(|c| c.fingerprint.clone()), None);
+    assert_eq!(
+        plan.change("docker_image.web")
+            .and_then(|c| c.fingerprint.clone()),
+        None
+    );
     assert_eq!(plan.summary.build, 2);
 }
 
@@ -464,10 +480,10 @@ fn forced_and_drifted_instances_are_replaced_with_their_reason() {
         .options
         .force_replace
         .insert("docker_container.web[1]".into());
-    planning
-        .options
-        .drifted
-        .insert("file.release_notes".into(), "out/release.txt is missing".into());
+    planning.options.drifted.insert(
+        "file.release_notes".into(),
+        "out/release.txt is missing".into(),
+    );
     let (plan, diags) = planning.plan(&p, &state);
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(
@@ -485,7 +501,10 @@ fn forced_and_drifted_instances_are_replaced_with_their_reason() {
             ),
         ]
     );
-    planning.options.force_replace.insert("docker_container.wbe".into());
+    planning
+        .options
+        .force_replace
+        .insert("docker_container.wbe".into());
     let (_, diags) = planning.plan(&p, &state);
     assert!(
         diags
@@ -507,7 +526,11 @@ fn containers_publishing_host_ports_are_replaced_stop_first_with_a_warning() {
     let (plan, _) = Planning::new().var("v", "2").plan(&p, &state);
     let change = plan.change("docker_container.edge").expect("change");
     assert!(change.stop_first);
-    assert!(plan.warnings[0].contains("publishes host ports"), "{:?}", plan.warnings);
+    assert!(
+        plan.warnings[0].contains("publishes host ports"),
+        "{:?}",
+        plan.warnings
+    );
     assert!(render::human(&plan, false).contains("-/+ docker_container.edge"));
 }
 
@@ -540,7 +563,13 @@ fn renderings_of_a_plan_with_every_action() {
     let plan = plan_with_every_action();
     let summary = &plan.summary;
     assert_eq!(
-        (summary.build, summary.replace, summary.create, summary.reconfigure, summary.destroy),
+        (
+            summary.build,
+            summary.replace,
+            summary.create,
+            summary.reconfigure,
+            summary.destroy
+        ),
         (1, 4, 1, 1, 1)
     );
     insta::assert_snapshot!("plan_human", render::human(&plan, false));
@@ -554,7 +583,10 @@ fn renderings_of_a_plan_with_every_action() {
         .expect("web[0]");
     assert_eq!(web0["action"], "replace");
     assert_eq!(web0["after"]["image"], "(known after apply)");
-    assert_eq!(web0["after"]["runtime"]["env"]["DB_PASSWORD"], "(sensitive)");
+    assert_eq!(
+        web0["after"]["runtime"]["env"]["DB_PASSWORD"],
+        "(sensitive)"
+    );
 }
 
 #[test]
@@ -576,7 +608,16 @@ fn a_huge_plan_stays_under_the_markdown_limit_and_says_what_it_left_out() {
     let (plan, _) = Planning::new().plan(&p, &State::new("default"));
     assert_eq!(plan.summary.create, 3000);
     let text = render::markdown(&plan);
-    assert!(text.len() < render::MARKDOWN_BUDGET, "{} characters", text.len());
-    assert!(text.starts_with("### imm plan: `default`\n\n**Plan: 0 to build, 0 to replace, 3000 to create"));
-    assert!(text.contains("more changes are not listed"), "says what was elided");
+    assert!(
+        text.len() < render::MARKDOWN_BUDGET,
+        "{} characters",
+        text.len()
+    );
+    assert!(text.starts_with(
+        "### imm plan: `default`\n\n**Plan: 0 to build, 0 to replace, 3000 to create"
+    ));
+    assert!(
+        text.contains("more changes are not listed"),
+        "says what was elided"
+    );
 }

@@ -218,6 +218,18 @@ impl Engine<'_> {
                 }
             }
         }
+        // Records in plan order (dependencies first), whatever order the
+        // steps finished in: state files diff cleanly between applies.
+        let order: HashMap<&str, usize> = self
+            .plan
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.address.as_str(), i))
+            .collect();
+        self.state
+            .resources
+            .sort_by_key(|r| order.get(r.address.as_str()).copied().unwrap_or(usize::MAX));
         for step in &steps {
             if step.progress == Progress::Waiting {
                 outcome

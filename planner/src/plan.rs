@@ -651,14 +651,15 @@ fn phase_of(type_name: &str, path: &str) -> (Phase, String) {
         .and_then(|s| s.block(top))
         .map(|b| b.phase)
         .unwrap_or(Phase::Runtime);
+    let in_block = schema::resource_type(type_name).is_some_and(|s| s.block(top).is_some());
     let shown = match phase {
-        Phase::Build | Phase::Runtime => path
+        Phase::Build | Phase::Runtime if in_block => path
             .strip_prefix(top)
             .map(|rest| rest.trim_start_matches('.'))
             .filter(|rest| !rest.is_empty())
             .unwrap_or(path)
             .to_string(),
-        Phase::Deploy => path.to_string(),
+        _ => path.to_string(),
     };
     (phase, shown)
 }

@@ -297,10 +297,15 @@ pub fn make_plan(
 /// sensitive ones by their keyed hash.
 pub fn config_hash(project: &Project, evaluated: &Evaluated, key: &FingerprintKey) -> String {
     let mut hasher = blake3::Hasher::new();
+    // Paths relative to the project, which a plan file names absolutely.
+    let root = &project.root.dir;
     let mut files: Vec<(String, &str)> = project
         .sources
         .files()
-        .map(|(_, f)| (f.path.display().to_string(), &*f.text))
+        .map(|(_, f)| {
+            let path = f.path.strip_prefix(root).unwrap_or(&f.path);
+            (path.display().to_string(), &*f.text)
+        })
         .collect();
     files.sort();
     for (path, text) in files {

@@ -1,0 +1,498 @@
+//! The whole cycle with the real binary and the executors that need no
+//! daemon: plan → apply → state → re-plan, for `file` and `exec`
+//! resources. Build-input, run-time and removal changes, drift, saved plans
+//! and their staleness, locks, corrupt state, state repair, destroy, a
+//! failing command, an apply killed mid-way, and secrets kept out of
+//! everything imm writes or prints.
+
+mod common;
+use common::{Project, Run};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "tok-7f3a9c1e-never-print";
+
+const PROJECT: &str = r#"
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+variable "level" {
+  type    = string
+  default = "info"
+}
+
+secret "token" {
+  from = "env:TOKEN"
+}
+
+resource "exec" "artifact" {
+  build {
+    inputs = { greeting = var.greeting }
+  }
+  create  = ["sh", "-c", "echo create-${var.greeting} >> log.txt && echo '{\"made\": \"v-${var.greeting}\"}'"]
+  destroy = ["sh", "-c", "echo destroy >> log.txt"]
+  runtime {
+    env = { TOKEN = secret.token }
+  }
+}
+
+resource "file" "page" {
+  path    = "out/page.txt"
+  content = "${var.greeting} from ${exec.artifact.outputs.made}\nlevel=${var.level}\n"
+}
+
+resource "file" "extra" {
+  path    = "out/extra.txt"
+  content = "extra"
+  mode    = "0600"
+}
+
+output "page_sum" {
+  value = file.page.sha256
+}
+"#;
+
+fn project() -> Project {
+    Project::new(&[("main.imm", PROJECT)])
+}
+
+fn imm(p: &Project, args: &[&str]) -> Run {
+    p.imm_with_env(args, &[("TOKEN", TOKEN)])
+}
+
+fn read(p: &Project, name: &str) -> String {
+    std::fs::read_to_string(p.file(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn state(p: &Project) -> serde_json::Value {
+    serde_json::from_str(&read(p, ".imm/state/default.json")).expect("state JSON")
+}
+
+fn change<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    plan["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["address"] == address))
+        .unwrap_or_else(|| panic!("{address} in {plan}"))
+}
+
+fn plan_json(p: &Project, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["plan", "--format", "json"];
+    args.extend(extra);
+    let run = imm(p, &args);
+    run.assert_ok();
+    run.json()
+}
+
+/// Every file under `.imm`, and the project's outputs, as one text.
+fn everything_written(p: &Project) -> String {
+    let mut all = String::new();
+    let mut stack = vec![p.file(".imm")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                all.push_str(&String::from_utf8_lossy(
+                    &std::fs::read(&path).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn apply_then_replan_is_a_no_op_and_state_records_what_exists() {
+    let p = project();
+    let run = imm(&p, &["apply", "--auto-approve"]);
+    run.assert_ok().assert_stdout_contains(
+        "Apply complete! Resources: 3 created, 0 replaced, 0 reconfigured, 0 destroyed.",
+    );
+    assert_eq!(read(&p, "out/page.txt"), "hello from v-hello\nlevel=info\n");
+    assert_eq!(read(&p, "log.txt"), "create-hello\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(p.file("out/extra.txt"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let recorded = state(&p);
+    assert_eq!(recorded["serial"], 1);
+    let addresses: Vec<&str> = recorded["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["address"].as_str())
+        .collect();
+    assert_eq!(addresses, vec!["exec.artifact", "file.page", "file.extra"]);
+    assert_eq!(
+        recorded["resources"][0]["outs"]["outputs"],
+        serde_json::json!({"made": "v-hello"})
+    );
+    assert_eq!(
+        recorded["resources"][1]["dependencies"],
+        serde_json::json!(["exec.artifact"])
+    );
+    assert_eq!(recorded["artifacts"][0]["address"], "exec.artifact");
+    assert!(
+        !p.file(".imm/state/default.journal").exists(),
+        "the journal is folded in"
+    );
+
+    imm(&p, &["plan", "--detailed-exitcode"])
+        .assert_code(0)
+        .assert_stdout_contains("No changes.");
+    let output = imm(&p, &["output", "page_sum", "--json"]);
+    assert_eq!(
+        output.stdout.trim(),
+        format!("\"{}\"", sha256_hex(b"hello from v-hello\nlevel=info\n"))
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn a_build_input_change_rebuilds_then_replaces_and_destroys_the_old_last() {
+    let p = project();
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    let plan = plan_json(&p, &["--var", "greeting=hi"]);
+    let artifact = change(&plan, "exec.artifact");
+    assert_eq!(artifact["action"], "replace");
+    assert_eq!(
+        artifact["reasons"],
+        serde_json::json!([
+            "build changed (inputs.greeting)",
+            "runtime changed (create[2])"
+        ])
+    );
+    assert_eq!(
+        change(&plan, "file.page")["reasons"],
+        serde_json::json!(["artifact rebuilt (exec.artifact)"])
+    );
+    assert_eq!(change(&plan, "file.extra")["action"], "noop");
+    assert_eq!(plan["summary"]["replace"], 2);
+    imm(&p, &["plan", "--var", "greeting=hi", "--detailed-exitcode"]).assert_code(2);
+
+    imm(&p, &["apply", "--auto-approve", "--var", "greeting=hi"])
+        .assert_ok()
+        .assert_stdout_contains("0 created, 2 replaced");
+    assert_eq!(
+        read(&p, "log.txt"),
+        "create-hello\ncreate-hi\ndestroy\n",
+        "the new object is created before the old one is destroyed"
+    );
+    assert_eq!(read(&p, "out/page.txt"), "hi from v-hi\nlevel=info\n");
+    imm(&p, &["plan", "--var", "greeting=hi", "--detailed-exitcode"]).assert_code(0);
+}
+
+#[test]
+fn a_runtime_change_replaces_only_what_it_reaches() {
+    let p = project();
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    let plan = plan_json(&p, &["--var", "level=debug"]);
+    assert_eq!(change(&plan, "exec.artifact")["action"], "noop");
+    assert_eq!(
+        change(&plan, "file.page")["reasons"],
+        serde_json::json!(["runtime changed (content)"])
+    );
+    let human = imm(&p, &["plan", "--var", "level=debug"]);
+    human
+        .assert_ok()
+        .assert_stdout_contains("  - level=info\n")
+        .assert_stdout_contains("  + level=debug\n")
+        .assert_stdout_contains(
+            "Plan: 0 to build, 1 to replace, 0 to create, 0 to destroy, 0 to reconfigure.",
+        );
+    imm(&p, &["apply", "--auto-approve", "--var", "level=debug"]).assert_ok();
+    assert_eq!(read(&p, "log.txt"), "create-hello\n", "nothing rebuilt");
+    assert_eq!(
+        read(&p, "out/page.txt"),
+        "hello from v-hello\nlevel=debug\n"
+    );
+}
+
+#[test]
+fn a_removed_resource_is_destroyed_and_drift_is_repaired() {
+    let p = project();
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    let trimmed = PROJECT.replace(
+        "resource \"file\" \"extra\" {\n  path    = \"out/extra.txt\"\n  content = \"extra\"\n  mode    = \"0600\"\n}\n",
+        "",
+    );
+    std::fs::write(p.file("main.imm"), trimmed).expect("write");
+    let plan = plan_json(&p, &[]);
+    assert_eq!(change(&plan, "file.extra")["action"], "destroy");
+    imm(&p, &["apply", "--auto-approve"])
+        .assert_ok()
+        .assert_stdout_contains("1 destroyed");
+    assert!(!p.file("out/extra.txt").exists());
+    let list = imm(&p, &["state", "list"]);
+    assert_eq!(list.stdout, "exec.artifact\nfile.page\n");
+
+    std::fs::remove_file(p.file("out/page.txt")).expect("rm");
+    let plan = plan_json(&p, &[]);
+    let reasons = change(&plan, "file.page")["reasons"].to_string();
+    assert!(
+        reasons.contains("drifted (") && reasons.contains("page.txt is missing"),
+        "{reasons}"
+    );
+    let no_refresh = plan_json(&p, &["--refresh=false"]);
+    assert_eq!(change(&no_refresh, "file.page")["action"], "noop");
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    assert_eq!(read(&p, "out/page.txt"), "hello from v-hello\nlevel=info\n");
+}
+
+#[test]
+fn a_saved_plan_applies_as_reviewed_and_a_stale_one_is_refused() {
+    let p = project();
+    imm(&p, &["plan", "--out", "first.plan"]).assert_ok();
+    let shown = imm(&p, &["show", "first.plan", "--format", "json"]);
+    assert_eq!(shown.json()["summary"]["create"], 3);
+    imm(&p, &["apply", "first.plan"])
+        .assert_ok()
+        .assert_stdout_contains("3 created");
+
+    // State moved on since the plan was made.
+    imm(&p, &["plan", "--out", "second.plan", "--var", "level=warn"]).assert_ok();
+    imm(&p, &["apply", "--auto-approve", "--var", "level=debug"]).assert_ok();
+    imm(&p, &["apply", "second.plan"])
+        .assert_fails_with("E0703")
+        .assert_fails_with("state changed since it was made (serial 1 then, 2 now)");
+
+    // The configuration changed since the plan was made.
+    imm(
+        &p,
+        &[
+            "plan",
+            "--out",
+            "third.plan",
+            "--var",
+            "level=debug",
+            "--replace",
+            "file.extra",
+        ],
+    )
+    .assert_ok();
+    let edited = PROJECT.replace("content = \"extra\"", "content = \"extra!\"");
+    std::fs::write(p.file("main.imm"), edited).expect("write");
+    imm(&p, &["apply", "third.plan"])
+        .assert_fails_with("E0703")
+        .assert_fails_with("configuration or its inputs");
+    assert_eq!(read(&p, "out/extra.txt"), "extra", "nothing applied");
+
+    std::fs::write(p.file("broken.plan"), "{\"imm_plan_file\": 1").expect("write");
+    imm(&p, &["show", "broken.plan"]).assert_fails_with("E0704");
+    imm(&p, &["apply", "broken.plan"]).assert_fails_with("is not an imm plan file");
+}
+
+#[test]
+fn locks_corrupt_state_and_state_repair() {
+    let p = project();
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    std::fs::write(
+        p.file(".imm/state/default.lock"),
+        r#"{"id":"lock-123","holder":"ci@runner","pid":1,"created":0,"operation":"apply"}"#,
+    )
+    .expect("write");
+    imm(&p, &["plan"])
+        .assert_fails_with("E0604")
+        .assert_fails_with("ci@runner")
+        .assert_fails_with("imm force-unlock lock-123");
+    imm(&p, &["apply", "--auto-approve", "--var", "level=x"]).assert_fails_with("E0604");
+    imm(&p, &["force-unlock", "other"]).assert_fails_with("has id lock-123, not other");
+    imm(&p, &["force-unlock", "lock-123"]).assert_ok();
+    imm(&p, &["plan"]).assert_ok();
+
+    let shown = imm(&p, &["state", "show", "file.page"]);
+    shown.assert_ok();
+    assert_eq!(
+        shown.json()["outs"]["sha256"].as_str().map(str::len),
+        Some(64)
+    );
+    imm(&p, &["state", "show", "file.pgae"])
+        .assert_fails_with("E0702")
+        .assert_fails_with("did you mean file.page");
+    imm(&p, &["state", "rm", "file.extra"])
+        .assert_ok()
+        .assert_stdout_contains("The object itself was not touched");
+    assert!(p.file("out/extra.txt").exists());
+    assert_eq!(
+        change(&plan_json(&p, &[]), "file.extra")["action"],
+        "create"
+    );
+
+    let good = read(&p, ".imm/state/default.json");
+    std::fs::write(p.file(".imm/state/default.json"), &good[..good.len() / 2]).expect("truncate");
+    imm(&p, &["plan"])
+        .assert_fails_with("E0603")
+        .assert_fails_with("is corrupt");
+    imm(&p, &["apply", "--auto-approve"]).assert_fails_with("is corrupt");
+    imm(&p, &["state", "list"]).assert_fails_with("is corrupt");
+    assert_eq!(
+        read(&p, ".imm/state/default.json").len(),
+        good.len() / 2,
+        "a corrupt state is never overwritten"
+    );
+}
+
+#[test]
+fn applying_needs_confirmation_or_auto_approve() {
+    let p = project();
+    imm(&p, &["apply"])
+        .assert_fails_with("stdin is not a terminal")
+        .assert_fails_with("--auto-approve");
+    assert!(!p.file("out").exists());
+    assert!(!p.file(".imm/state/default.json").exists());
+}
+
+#[test]
+fn destroy_removes_everything_the_state_records() {
+    let p = project();
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    imm(&p, &["destroy", "--auto-approve"])
+        .assert_ok()
+        .assert_stdout_contains("3 destroyed");
+    assert!(!p.file("out/page.txt").exists() && !p.file("out/extra.txt").exists());
+    assert_eq!(read(&p, "log.txt"), "create-hello\ndestroy\n");
+    assert_eq!(state(&p)["resources"], serde_json::json!([]));
+    imm(&p, &["destroy", "--auto-approve"])
+        .assert_ok()
+        .assert_stdout_contains("Nothing to destroy");
+}
+
+const FAILING: &str = r#"
+secret "token" {
+  from = "env:TOKEN"
+}
+
+resource "exec" "broken" {
+  create = ["sh", "-c", "echo \"cannot reach the server with $TOKEN\" >&2; exit 3"]
+  runtime {
+    env = { TOKEN = secret.token }
+  }
+}
+
+resource "file" "after_broken" {
+  path    = "out/after.txt"
+  content = "${exec.broken.id}"
+}
+
+resource "file" "independent" {
+  path    = "out/independent.txt"
+  content = "fine"
+}
+"#;
+
+#[test]
+fn a_failing_command_stops_what_depends_on_it_and_state_stays_true() {
+    let p = Project::new(&[("main.imm", FAILING)]);
+    let run = imm(&p, &["apply", "--auto-approve"]);
+    run.assert_fails_with("E0801")
+        .assert_fails_with("exec.broken: the create command")
+        .assert_fails_with("exit status 3")
+        .assert_fails_with("cannot reach the server with (sensitive)")
+        .assert_fails_with(
+            "not attempted because something they wait for failed: file.after_broken",
+        );
+    assert!(!run.all().contains(TOKEN));
+    assert!(p.file("out/independent.txt").exists());
+    assert!(!p.file("out/after.txt").exists());
+    let list = imm(&p, &["state", "list"]);
+    assert_eq!(
+        list.stdout, "file.independent\n",
+        "state records exactly what exists"
+    );
+    assert!(!everything_written(&p).contains(TOKEN));
+}
+
+#[test]
+fn secrets_reach_commands_but_nothing_imm_writes_or_prints() {
+    let p = Project::new(&[(
+        "main.imm",
+        "secret \"token\" {\n  from = \"env:TOKEN\"\n}\n\nresource \"exec\" \"uses\" {\n  create = [\"sh\", \"-c\", \"printf %s \\\"$TOKEN\\\" > seen.txt; echo \\\"{\\\\\\\"echo\\\\\\\": \\\\\\\"$TOKEN\\\\\\\"}\\\"\"]\n  runtime {\n    env = { TOKEN = secret.token }\n  }\n}\n",
+    )]);
+    let mut printed = String::new();
+    for args in [
+        vec!["plan"],
+        vec!["plan", "--format", "json"],
+        vec!["plan", "--format", "markdown"],
+        vec!["plan", "--out", "saved.plan"],
+        vec!["apply", "--auto-approve"],
+        vec!["state", "show", "exec.uses"],
+        vec!["plan", "--format", "json"],
+    ] {
+        let run = imm(&p, &args);
+        run.assert_ok();
+        printed.push_str(&run.all());
+    }
+    assert_eq!(read(&p, "seen.txt"), TOKEN, "the command got the secret");
+    assert!(!printed.contains(TOKEN), "{printed}");
+    assert!(!read(&p, "saved.plan").contains(TOKEN));
+    let written = everything_written(&p);
+    assert!(!written.contains(TOKEN));
+    assert!(written.contains("(sensitive)"));
+    // A changed secret is still detected through its keyed hash.
+    let run = p.imm_with_env(&["plan", "--format", "json"], &[("TOKEN", "another-token")]);
+    assert_eq!(
+        change(&run.json(), "exec.uses")["reasons"],
+        serde_json::json!(["runtime changed (env.TOKEN)"])
+    );
+}
+
+#[test]
+fn an_apply_killed_midway_leaves_state_true_and_the_next_run_carries_on() {
+    let p = Project::new(&[(
+        "main.imm",
+        "resource \"file\" \"first\" {\n  path    = \"out/first.txt\"\n  content = \"1\"\n}\n\nresource \"exec\" \"slow\" {\n  create = [\"sh\", \"-c\", \"sleep 30\"]\n  depends_on = [file.first]\n}\n",
+    )]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start imm apply");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !p.file("out/first.txt").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Let the journal entry of the finished step land, then kill mid-step.
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("kill");
+    let _ = child.wait();
+    assert!(
+        p.file(".imm/state/default.journal").exists(),
+        "the journal survives the kill"
+    );
+    std::fs::remove_file(p.file(".imm/state/default.lock")).expect("the dead run's lock");
+
+    let fast = std::fs::read_to_string(p.file("main.imm"))
+        .expect("read")
+        .replace("sleep 30", "true");
+    std::fs::write(p.file("main.imm"), fast).expect("write");
+    let run = p.imm(&["plan", "--format", "json"]);
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("an earlier apply was interrupted"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("exec.slow"), "{}", run.stderr);
+    let plan = run.json();
+    assert_eq!(
+        change(&plan, "file.first")["action"],
+        "noop",
+        "the finished step is in state"
+    );
+    assert_eq!(change(&plan, "exec.slow")["action"], "create");
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    assert_eq!(p.imm(&["state", "list"]).stdout, "file.first\nexec.slow\n");
+}
