@@ -44,6 +44,10 @@ resource "docker_network" "backend" {
 }
 "#;
     std::fs::write(dir.join("main.imm"), header).expect("write main.imm");
+    // The build context every image shares: it is hashed once per run.
+    std::fs::create_dir_all(dir.join("app")).expect("create app/");
+    std::fs::write(dir.join("app/Dockerfile"), "FROM scratch\nCOPY . /app\n").expect("write");
+    std::fs::write(dir.join("app/index.html"), "<h1>app</h1>\n").expect("write");
     let mut file = String::new();
     let mut in_file = 0;
     let mut file_no = 0;

@@ -163,8 +163,9 @@ pub struct Plan {
     #[serde(default)]
     pub warnings: Vec<String>,
     /// Hash of the configuration and every input (sensitive ones keyed);
-    /// a saved plan is refused when it differs at apply time.
-    #[serde(default)]
+    /// a saved plan is refused when it differs at apply time. Only saved
+    /// plans carry it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub config_hash: String,
 }
 

@@ -45,6 +45,7 @@ pub fn run(args: ApplyArgs) -> ExitCode {
         &project_args,
         &mut options,
         plan_args.refresh,
+        saved.is_some(),
         &site,
         loaded,
         args.format,

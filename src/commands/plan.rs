@@ -81,6 +81,7 @@ pub fn run(
         args,
         &mut options,
         plan_args.refresh,
+        out.is_some(),
         &site,
         loaded,
         DiagnosticFormat::Human,

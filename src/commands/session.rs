@@ -255,12 +255,14 @@ pub struct Planned {
     pub plan: Plan,
 }
 
-/// Loads, reads state (under `lock`), refreshes and plans. Problems are
-/// printed; the exit code comes back instead.
+/// Loads, reads state (under `lock`), refreshes and plans; with
+/// `hash_inputs`, also hashes what the plan was made from (for saved
+/// plans). Problems are printed; the exit code comes back instead.
 pub fn make_plan(
     args: &ProjectArgs,
     options: &mut PlanOptions,
     refresh_first: bool,
+    hash_inputs: bool,
     site: &StateSite,
     mut loaded: Loaded,
     format: DiagnosticFormat,
@@ -283,7 +285,9 @@ pub fn make_plan(
     if loaded.report(diags, format) {
         return Err(ExitCode::from(1));
     }
-    plan.config_hash = config_hash(&loaded.project, &evaluated, &key);
+    if hash_inputs {
+        plan.config_hash = config_hash(&loaded.project, &evaluated, &key);
+    }
     Ok(Planned {
         loaded,
         state,
