@@ -3,6 +3,7 @@
 
 mod commands;
 mod lsp;
+mod progress;
 mod report;
 
 use clap::{Parser, Subcommand, ValueEnum};

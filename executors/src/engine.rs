@@ -14,7 +14,7 @@
 //! outputs) is evaluated again, with the values now known, just before its
 //! step starts.
 
-use crate::{ActionError, Created, Executor, Existing, Registry, RunContext};
+use crate::{ActionError, CreateRequest, Created, Executor, Existing, Registry, RunContext};
 use imm_lang::evaluate::{Evaluated, Instance};
 use imm_planner::journal::{Entry, Journal};
 use imm_planner::plan::{self, Action, ContextCache, Plan};
@@ -114,7 +114,7 @@ struct StepResult {
 }
 
 enum StepOutput {
-    Created(Box<(Instance, Created)>),
+    Created(Box<(Instance, Created)>, Option<String>),
     Destroyed,
     CleanedUp(usize),
 }
@@ -179,6 +179,18 @@ impl Engine<'_> {
                 } else {
                     None
                 };
+                let fingerprint = match &instance {
+                    Some(i) if plan::is_artifact(&i.type_name) => {
+                        match plan::fingerprint_of(i, &i.config, self.key, &mut contexts) {
+                            Ok(fp) => fp,
+                            Err(message) => {
+                                self.fail(&mut steps, index, message, &mut outcome, events);
+                                continue;
+                            }
+                        }
+                    }
+                    _ => None,
+                };
                 let what = step_name(steps[index].kind, change.action);
                 let _ = self.journal.append(&Entry::Start {
                     address: address.clone(),
@@ -189,7 +201,14 @@ impl Engine<'_> {
                     what,
                 });
                 steps[index].progress = Progress::Running;
-                let job = self.job(index, &steps[index], instance, &original, executor);
+                let job = self.job(
+                    index,
+                    &steps[index],
+                    instance,
+                    fingerprint,
+                    &original,
+                    executor,
+                );
                 running.spawn(job);
             }
             if running.is_empty() {
@@ -210,12 +229,19 @@ impl Engine<'_> {
                         }
                     };
                     stale_evaluation = true;
-                    self.finish(finished, &mut steps, &mut ready, &original, &mut instances, &mut contexts, &mut outcome, events);
+                    self.finish(finished, &mut steps, &mut ready, &original, &mut instances, &mut outcome, events);
                 }
                 _ = &mut ctrl_c, if !stopping => {
                     stopping = true;
                     events(Event::Stopping);
                 }
+            }
+        }
+        // A kept instance's lifecycle may have changed (prevent_destroy
+        // turned off to allow a destroy): records follow the configuration.
+        for record in &mut self.state.resources {
+            if let Some(instance) = instances.get(&record.address) {
+                record.prevent_destroy = instance.prevent_destroy;
             }
         }
         // Records in plan order (dependencies first), whatever order the
@@ -368,6 +394,7 @@ impl Engine<'_> {
         index: usize,
         step: &Step,
         instance: Option<Instance>,
+        fingerprint: Option<String>,
         original: &HashMap<String, ResourceRecord>,
         executor: Arc<dyn Executor>,
     ) -> impl std::future::Future<Output = StepResult> + Send + 'static {
@@ -376,6 +403,11 @@ impl Engine<'_> {
         let kind = step.kind;
         let action = change.action;
         let old = original.get(&change.address).cloned();
+        let request = CreateRequest {
+            fingerprint,
+            predecessor: old.clone().filter(|_| action == Action::Replace),
+            stop_first: change.stop_first,
+        };
         let current = self.state.resource(&change.address).cloned();
         // The object replacing the old one, for a down step (a file at the
         // same path must survive the old one's removal).
@@ -390,7 +422,7 @@ impl Engine<'_> {
             let started = Instant::now();
             let result = match (kind, instance) {
                 (Kind::Up, Some(instance)) => {
-                    up(&*executor, instance, action, old.as_ref(), &run).await
+                    up(&*executor, instance, action, &request, old.as_ref(), &run).await
                 }
                 (Kind::Down, _) => match &old {
                     Some(old) => executor
@@ -418,7 +450,6 @@ impl Engine<'_> {
         ready: &mut Vec<usize>,
         original: &HashMap<String, ResourceRecord>,
         instances: &mut HashMap<String, Instance>,
-        contexts: &mut ContextCache,
         outcome: &mut Outcome,
         events: &mut dyn FnMut(Event),
     ) {
@@ -440,9 +471,9 @@ impl Engine<'_> {
             }
         };
         match output {
-            StepOutput::Created(made) => {
+            StepOutput::Created(made, fingerprint) => {
                 let (instance, created) = *made;
-                self.record_created(&instance, created, change.action, original, contexts);
+                self.record_created(&instance, created, fingerprint, change.action, original);
                 instances.insert(instance.address.clone(), instance);
                 match change.action {
                     Action::Create => outcome.created += 1,
@@ -493,20 +524,11 @@ impl Engine<'_> {
         &mut self,
         instance: &Instance,
         created: Created,
+        fingerprint: Option<String>,
         action: Action,
         original: &HashMap<String, ResourceRecord>,
-        contexts: &mut ContextCache,
     ) {
         let change = self.plan.change(&instance.address);
-        let fingerprint = match change.and_then(|c| c.fingerprint.clone()) {
-            Some(fp) => Some(fp),
-            None if plan::is_artifact(&instance.type_name) => {
-                plan::fingerprint_of(instance, &instance.config, self.key, contexts)
-                    .ok()
-                    .flatten()
-            }
-            None => None,
-        };
         let dependencies = change.map(|c| c.depends_on.clone()).unwrap_or_default();
         let mut record = plan::new_record(
             instance,
@@ -582,6 +604,7 @@ async fn up(
     executor: &dyn Executor,
     instance: Instance,
     action: Action,
+    request: &CreateRequest,
     old: Option<&ResourceRecord>,
     run: &RunContext,
 ) -> Result<StepOutput, ActionError> {
@@ -590,31 +613,24 @@ async fn up(
             return Err(ActionError::new("nothing recorded to reconfigure"));
         };
         let created = executor.reconfigure(&instance, existing(old), run).await?;
-        return Ok(StepOutput::Created(Box::new((instance, created))));
+        return Ok(StepOutput::Created(
+            Box::new((instance, created)),
+            request.fingerprint.clone(),
+        ));
     }
-    let created = executor.create(&instance, run).await?;
+    let created = executor.create(&instance, request, run).await?;
     if let Err(failure) = executor.test(&instance, &created, run).await {
-        let attributes = serde_json::Value::Null;
-        let removal = executor
-            .destroy(
-                Existing {
-                    address: &instance.address,
-                    type_name: &instance.type_name,
-                    attributes: &attributes,
-                    outs: &created.outs,
-                    private: &created.private,
-                },
-                None,
-                run,
-            )
-            .await;
+        let removal = executor.discard(&instance, &created, run).await;
         let left = match removal {
             Ok(()) => String::new(),
             Err(e) => format!(" (and removing the new object failed: {e})"),
         };
         return Err(ActionError::new(format!("{failure}{left}")));
     }
-    Ok(StepOutput::Created(Box::new((instance, created))))
+    Ok(StepOutput::Created(
+        Box::new((instance, created)),
+        request.fingerprint.clone(),
+    ))
 }
 
 async fn cleanup(

@@ -6,7 +6,9 @@
 //! A non-zero exit fails the action and shows the command's stderr, with
 //! every sensitive value of the environment masked.
 
-use crate::{config_strings, ActionError, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    config_strings, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+};
 use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
 use imm_stdlib::Value;
@@ -17,7 +19,12 @@ pub struct ExecExecutor;
 
 #[async_trait]
 impl Executor for ExecExecutor {
-    async fn create(&self, instance: &Instance, run: &RunContext) -> Result<Created, ActionError> {
+    async fn create(
+        &self,
+        instance: &Instance,
+        _request: &CreateRequest,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
         let argv = config_strings(instance.config.get("create"));
         let dir = working_dir(&instance.module_dir, instance.config.get("working_dir"));
         let (env, secrets) = environment(instance);

@@ -2,7 +2,9 @@
 //! fsync, rename) with its mode; destroy removes it unless its successor
 //! took the same path. A refresh compares its checksum with the record.
 
-use crate::{config_string, ActionError, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    config_string, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+};
 use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
 use serde_json::{json, Map};
@@ -13,7 +15,12 @@ pub struct FileExecutor;
 
 #[async_trait]
 impl Executor for FileExecutor {
-    async fn create(&self, instance: &Instance, _run: &RunContext) -> Result<Created, ActionError> {
+    async fn create(
+        &self,
+        instance: &Instance,
+        _request: &CreateRequest,
+        _run: &RunContext,
+    ) -> Result<Created, ActionError> {
         let relative =
             config_string(instance, "path").ok_or_else(|| ActionError::new("file has no path"))?;
         let path = absolute(&instance.module_dir.join(relative));

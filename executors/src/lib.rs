@@ -3,12 +3,14 @@
 //! the plan's graph with them. This is the only crate that creates or
 //! destroys anything outside imm's own state.
 
+pub mod docker;
 pub mod engine;
 pub mod exec;
 pub mod file;
 
 use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
+pub use imm_planner::state::ResourceRecord;
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +30,18 @@ pub struct RunContext {
 pub struct Created {
     pub outs: Map<String, Json>,
     pub private: Json,
+}
+
+/// What a create is asked for besides the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    /// The artifact's fingerprint (artifacts only).
+    pub fingerprint: Option<String>,
+    /// The object this one replaces, when it is a replacement.
+    pub predecessor: Option<imm_planner::state::ResourceRecord>,
+    /// Stop the predecessor before starting the new object (it publishes
+    /// host ports); start it again if the new one fails.
+    pub stop_first: bool,
 }
 
 /// A recorded object, as destroy and read see it.
@@ -75,7 +89,12 @@ impl std::fmt::Display for ActionError {
 /// must not be deleted); `read` refreshes a record against what exists.
 #[async_trait]
 pub trait Executor: Send + Sync {
-    async fn create(&self, instance: &Instance, run: &RunContext) -> Result<Created, ActionError>;
+    async fn create(
+        &self,
+        instance: &Instance,
+        request: &CreateRequest,
+        run: &RunContext,
+    ) -> Result<Created, ActionError>;
 
     async fn test(
         &self,
@@ -96,6 +115,24 @@ pub trait Executor: Send + Sync {
     async fn read(&self, existing: Existing<'_>, run: &RunContext)
         -> Result<Observed, ActionError>;
 
+    /// Removes a new object that failed its tests (it was never recorded).
+    async fn discard(
+        &self,
+        instance: &Instance,
+        created: &Created,
+        run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let attributes = Json::Null;
+        let existing = Existing {
+            address: &instance.address,
+            type_name: &instance.type_name,
+            attributes: &attributes,
+            outs: &created.outs,
+            private: &created.private,
+        };
+        self.destroy(existing, None, run).await
+    }
+
     /// A new revision of run-time values (`config` only).
     async fn reconfigure(
         &self,
@@ -114,6 +151,8 @@ pub trait Executor: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Registry {
     by_type: HashMap<&'static str, Arc<dyn Executor>>,
+    /// The Docker executor, also asked for orphans before an apply.
+    pub docker: Option<Arc<docker::DockerExecutor>>,
 }
 
 impl Registry {
@@ -122,6 +161,23 @@ impl Registry {
         let mut registry = Registry::default();
         registry.register("file", Arc::new(file::FileExecutor));
         registry.register("exec", Arc::new(exec::ExecExecutor));
+        registry
+    }
+
+    /// Every executor of this version: the local ones and Docker (which
+    /// connects only when first used).
+    pub fn all() -> Registry {
+        let mut registry = Registry::local();
+        let docker = Arc::new(docker::DockerExecutor::new());
+        for type_name in [
+            "docker_image",
+            "docker_network",
+            "docker_volume",
+            "docker_container",
+        ] {
+            registry.register(type_name, docker.clone());
+        }
+        registry.docker = Some(docker);
         registry
     }
 

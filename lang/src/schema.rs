@@ -209,7 +209,9 @@ pub const RESOURCE_TYPES: &[ResourceSchema] = &[
             attr("name", Kind::String, false, "Container name; index and a version suffix are added."),
             attr("command", Kind::ListOfString, false, "Command and arguments."),
             attr("restart", Kind::String, false, "Restart policy: no, on-failure, always or unless-stopped."),
-            attr("ports", Kind::ListOfString, false, "Published ports host:container. A container that publishes a host port is replaced stop-then-start."),
+            attr("ports", Kind::ListOfString, false, "Published ports [ip:]host:container[/proto]; without ip, 127.0.0.1. A container that publishes a host port is replaced stop-then-start."),
+            attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so the command gets signals and stops at once."),
+            attr("stop_timeout", Kind::String, false, "How long a retired container may take to stop before it is killed (default \"10s\")."),
         ],
         blocks: &[
             block(

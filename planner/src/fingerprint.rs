@@ -41,19 +41,10 @@ fn error(path: &Path, message: impl std::fmt::Display) -> FingerprintError {
 
 /// Hashes the context directory and its Dockerfile (relative to it).
 pub fn docker_context(context: &Path, dockerfile: &str) -> Result<ContextDigest, FingerprintError> {
-    let ignore = match std::fs::read_to_string(context.join(".dockerignore")) {
-        Ok(text) => {
-            DockerIgnore::parse(&text).map_err(|m| error(&context.join(".dockerignore"), m))?
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DockerIgnore::default(),
-        Err(e) => return Err(error(&context.join(".dockerignore"), e)),
-    };
     let dockerfile_path = context.join(dockerfile);
     let dockerfile_text = std::fs::read(&dockerfile_path)
         .map_err(|e| error(&dockerfile_path, format!("cannot read the Dockerfile: {e}")))?;
-    let mut entries = Vec::new();
-    walk(context, context, &ignore, &mut entries)?;
-    entries.sort_by(|a, b| a.relative.cmp(&b.relative));
+    let entries = context_entries(context)?;
     let digests = hash_all(&entries)?;
     let mut total = blake3::Hasher::new();
     total.update(b"imm-context-v1\0dockerfile\0");
@@ -75,18 +66,34 @@ pub fn docker_context(context: &Path, dockerfile: &str) -> Result<ContextDigest,
     })
 }
 
-struct Entry {
-    path: PathBuf,
-    /// Forward slashes, relative to the context.
-    relative: String,
-    /// File type bits and permissions.
-    mode: u32,
-    size: u64,
-    kind: Kind,
+/// The entries of a build context that Docker would see (`.dockerignore`
+/// applied), sorted by path: what is hashed, and what is sent to the daemon.
+pub fn context_entries(context: &Path) -> Result<Vec<Entry>, FingerprintError> {
+    let ignore = match std::fs::read_to_string(context.join(".dockerignore")) {
+        Ok(text) => {
+            DockerIgnore::parse(&text).map_err(|m| error(&context.join(".dockerignore"), m))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DockerIgnore::default(),
+        Err(e) => return Err(error(&context.join(".dockerignore"), e)),
+    };
+    let mut entries = Vec::new();
+    walk(context, context, &ignore, &mut entries)?;
+    entries.sort_by(|a, b| a.relative.cmp(&b.relative));
+    Ok(entries)
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
+pub struct Entry {
+    pub path: PathBuf,
+    /// Forward slashes, relative to the context.
+    pub relative: String,
+    /// File type bits and permissions.
+    pub mode: u32,
+    pub size: u64,
+    pub kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
     File,
     Directory,
     Symlink,

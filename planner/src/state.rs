@@ -33,6 +33,10 @@ pub struct State {
     /// passed their tests (read by `promote_from`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactEntry>,
+    /// Ids and names of objects `imm state rm` let go of: never swept as
+    /// orphans.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<String>,
 }
 
 /// One resource instance as it exists. Sensitive leaves of `attributes`
@@ -157,6 +161,7 @@ impl State {
             outputs: IndexMap::new(),
             resources: Vec::new(),
             artifacts: Vec::new(),
+            released: Vec::new(),
         }
     }
 }

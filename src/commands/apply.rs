@@ -6,7 +6,7 @@
 use super::plan::{print_plan, read_plan_file, PlanArgs, PlanFormat};
 use super::session::{self, fail, Planned, StateSite};
 use crate::{DiagnosticFormat, ProjectArgs, VarArgs};
-use imm_executors::engine::{Engine, Event, Outcome};
+use imm_executors::engine::{Engine, Outcome};
 use imm_executors::Registry;
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Inputs};
@@ -68,7 +68,17 @@ pub fn run(args: ApplyArgs) -> ExitCode {
         .outputs
         .iter()
         .any(|o| o.action != Action::Noop);
-    if planned.plan.summary.has_changes() || outputs_change || planned.state.serial == 0 {
+    let lifecycle_change = planned.evaluated.instances.iter().any(|i| {
+        planned
+            .state
+            .resource(&i.address)
+            .is_some_and(|r| r.prevent_destroy != i.prevent_destroy)
+    });
+    if planned.plan.summary.has_changes()
+        || outputs_change
+        || lifecycle_change
+        || planned.state.serial == 0
+    {
         if saved.is_none() && !args.auto_approve && planned.plan.summary.has_changes() {
             if let Err(code) = confirm_or_refuse() {
                 return code;
@@ -127,7 +137,7 @@ fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), ExitCode> {
 }
 
 pub fn check_executors(plan: &Plan) -> Result<(), ExitCode> {
-    let registry = Registry::local();
+    let registry = Registry::all();
     let mut missing: Vec<&str> = plan
         .changes
         .iter()
@@ -145,7 +155,7 @@ pub fn check_executors(plan: &Plan) -> Result<(), ExitCode> {
             "this version cannot apply {} resources yet; nothing was changed",
             missing.join(", ")
         ),
-        "`imm plan` shows what would change; file and exec resources apply now, Docker and config stores come next",
+        "`imm plan` shows what would change; config resources apply once stores land",
     ))
 }
 
@@ -195,10 +205,14 @@ fn carry_out(
         Ok(r) => r,
         Err(code) => return code,
     };
-    let registry = Registry::local();
+    let registry = Registry::all();
+    let run = session::run_context(&project_args.dir, &loaded.environment, &state);
+    if let Err(code) = session::sweep_orphans(&runtime, &registry, &plan, &state, &run) {
+        return code;
+    }
     let engine = Engine {
         plan: &plan,
-        run: session::run_context(&project_args.dir, &loaded.environment, &state),
+        run,
         state,
         journal,
         key: &key,
@@ -207,7 +221,8 @@ fn carry_out(
     };
     let (state, outcome) = {
         let mut reevaluate = |known: &_| loaded.reevaluate(known);
-        let mut events = print_event;
+        let mut progress = crate::progress::Progress::new();
+        let mut events = |e| progress.event(e);
         runtime.block_on(engine.apply(evaluated, &mut reevaluate, &mut events))
     };
     let outputs = if outcome.succeeded() {
@@ -219,12 +234,13 @@ fn carry_out(
     if let Some(outputs) = &outputs {
         state.outputs = outputs.clone();
     }
-    record_and_report(state, site, &outcome, outputs.as_ref())
+    record_and_report("Apply", state, site, &outcome, outputs.as_ref())
 }
 
 /// Writes the state document (a new serial), drops the journal it now
 /// holds, and reports the outcome.
 pub fn record_and_report(
+    verb: &str,
     mut state: State,
     site: &StateSite,
     outcome: &Outcome,
@@ -235,7 +251,7 @@ pub fn record_and_report(
         return session::state_error(&e);
     }
     let _ = std::fs::remove_file(&site.paths.journal);
-    report(outcome, outputs)
+    report(verb, outcome, outputs)
 }
 
 /// The outputs with every value now known.
@@ -266,37 +282,17 @@ fn final_outputs(
     )
 }
 
-pub fn print_event(event: Event) {
-    match event {
-        Event::Started { address, what } => crate::report::out(&format!("{address}: {what}…")),
-        Event::Finished {
-            address,
-            what,
-            elapsed,
-            error,
-        } => match error {
-            None => crate::report::out(&format!(
-                "{address}: {what} done ({:.1}s)",
-                elapsed.as_secs_f64()
-            )),
-            Some(_) => crate::report::out(&format!(
-                "{address}: {what} FAILED ({:.1}s)",
-                elapsed.as_secs_f64()
-            )),
-        },
-        Event::Stopping => eprintln!(
-            "Interrupted: no new step starts; waiting for the running ones to finish, then state is saved."
-        ),
-    }
-}
-
-fn report(outcome: &Outcome, outputs: Option<&IndexMap<String, StoredOutput>>) -> ExitCode {
+fn report(
+    verb: &str,
+    outcome: &Outcome,
+    outputs: Option<&IndexMap<String, StoredOutput>>,
+) -> ExitCode {
     let counts = format!(
         "{} created, {} replaced, {} reconfigured, {} destroyed",
         outcome.created, outcome.replaced, outcome.reconfigured, outcome.destroyed
     );
     if outcome.succeeded() {
-        crate::report::out(&format!("\nApply complete! Resources: {counts}."));
+        crate::report::out(&format!("\n{verb} complete! Resources: {counts}."));
         if let Some(outputs) = outputs {
             super::output::print_outputs_human(outputs);
         }
@@ -340,7 +336,7 @@ fn report(outcome: &Outcome, outputs: Option<&IndexMap<String, StoredOutput>>) -
         &imm_lang::source::SourceMap::default(),
         DiagnosticFormat::Human,
     );
-    eprintln!("Apply failed after: {counts}. State records exactly what exists.");
+    eprintln!("{verb} failed after: {counts}. State records exactly what exists.");
     ExitCode::from(1)
 }
 

@@ -62,10 +62,14 @@ pub fn run(args: &ProjectArgs, auto_approve: bool, parallelism: usize) -> ExitCo
         Ok(r) => r,
         Err(code) => return code,
     };
-    let registry = Registry::local();
+    let registry = Registry::all();
+    let run = session::run_context(&args.dir, &loaded.environment, &state);
+    if let Err(code) = session::sweep_orphans(&runtime, &registry, &plan, &state, &run) {
+        return code;
+    }
     let engine = Engine {
         plan: &plan,
-        run: session::run_context(&args.dir, &loaded.environment, &state),
+        run,
         state,
         journal,
         key: &key,
@@ -74,11 +78,12 @@ pub fn run(args: &ProjectArgs, auto_approve: bool, parallelism: usize) -> ExitCo
     };
     let (mut state, outcome) = {
         let mut reevaluate = |_: &_| Ok(Evaluated::default());
-        let mut events = super::apply::print_event;
+        let mut progress = crate::progress::Progress::new();
+        let mut events = |e| progress.event(e);
         runtime.block_on(engine.apply(Evaluated::default(), &mut reevaluate, &mut events))
     };
     if outcome.succeeded() {
         state.outputs.clear();
     }
-    record_and_report(state, &site, &outcome, None)
+    record_and_report("Destroy", state, &site, &outcome, None)
 }

@@ -269,7 +269,7 @@ pub fn make_plan(
 ) -> Result<Planned, ExitCode> {
     let state = site.read(&loaded.environment)?;
     let key = site.key()?;
-    let registry = Registry::local();
+    let registry = Registry::all();
     if refresh_first {
         let run = run_context(&args.dir, &loaded.environment, &state);
         options.drifted = refresh(&state, &registry, &run)?;
@@ -333,4 +333,40 @@ pub fn config_hash(project: &Project, evaluated: &Evaluated, key: &FingerprintKe
         hasher.update(key.hash(&output.value).as_bytes());
     }
     hasher.finalize().to_hex().to_string()
+}
+
+/// Before an apply touches Docker: objects labelled for this project and
+/// environment that state does not know (left by a crash) are reported
+/// and removed (volumes only reported).
+pub fn sweep_orphans(
+    runtime: &tokio::runtime::Runtime,
+    registry: &Registry,
+    plan: &Plan,
+    state: &State,
+    run: &RunContext,
+) -> Result<(), ExitCode> {
+    let uses_docker = plan
+        .changes
+        .iter()
+        .any(|c| c.type_name.starts_with("docker_"))
+        || state
+            .resources
+            .iter()
+            .any(|r| r.type_name.starts_with("docker_"));
+    let Some(docker) = registry.docker.as_ref().filter(|_| uses_docker) else {
+        return Ok(());
+    };
+    match runtime.block_on(docker.sweep_orphans(state, run)) {
+        Ok(found) => {
+            for line in found {
+                eprintln!("note: left by an interrupted run: {line}");
+            }
+            Ok(())
+        }
+        Err(e) => Err(fail(
+            Code::ActionFailed,
+            e.message,
+            "nothing was changed; fix the cause and apply again",
+        )),
+    }
 }

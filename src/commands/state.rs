@@ -110,8 +110,14 @@ fn remove(at: &Where, address: &str) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if s.remove_resource(address).is_none() {
+    let Some(record) = s.remove_resource(address) else {
         return unknown_address(address, &s);
+    };
+    // The object stays; a later apply must not take it for an orphan.
+    for key in ["id", "name"] {
+        if let Some(v) = record.private.get(key).and_then(|v| v.as_str()) {
+            s.released.push(v.to_string());
+        }
     }
     s.serial += 1;
     if let Err(e) = state::save(&site.paths, &s) {

@@ -1,0 +1,580 @@
+//! Apply on the real Docker Engine with the real binary: build, test,
+//! blue/green replacement, rollback of a failing version, zero downtime,
+//! recovery from a killed apply, and destroy. Every project gets its own
+//! names (the temporary directory is the project name) and is cleaned up by
+//! label afterwards, whatever happened.
+//!
+//! Needs a running Docker Engine (`docker info`) and a static busybox
+//! (Debian's `busybox-static`); `scripts/test.sh` installs the latter.
+
+mod common;
+use common::{Project, Run};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A web page served by busybox httpd, two replicas behind one alias, with
+/// a health check and tests, on an image built FROM scratch.
+const HELLO: &str = r#"
+variable "page_version" {
+  type    = string
+  default = "1"
+}
+
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+variable "health_word" {
+  type    = string
+  default = "ok"
+}
+
+resource "docker_network" "net" {
+  name = "net"
+}
+
+resource "docker_image" "base" {
+  name = "PFX-base"
+  build {
+    context = "./base"
+  }
+}
+
+resource "docker_image" "web" {
+  name = "PFX-web"
+  build {
+    context = "./web"
+    args    = { BASE = docker_image.base.id, PAGE_VERSION = var.page_version }
+  }
+  test {
+    command = ["test", "-f", "/www/index.html"]
+  }
+}
+
+resource "docker_container" "web" {
+  count   = 2
+  image   = docker_image.web.id
+  name    = "web"
+  command = ["httpd", "-f", "-p", "8080", "-h", "/www"]
+  network {
+    name    = docker_network.net.name
+    aliases = ["web"]
+  }
+  runtime {
+    env   = { GREETING = var.greeting }
+    files = {
+      "/www/greeting.txt" = "${var.greeting}\n"
+      "/www/health.txt"   = "${var.health_word}\n"
+    }
+  }
+  health {
+    command  = ["sh", "-c", "grep -q ok /www/health.txt && wget -q -O /dev/null http://127.0.0.1:8080/"]
+    interval = "200ms"
+    timeout  = "2s"
+    retries  = 10
+  }
+  test {
+    command = ["sh", "-c", "wget -q -O - http://127.0.0.1:8080/ | grep -q version"]
+  }
+}
+
+output "network" {
+  value = docker_network.net.name
+}
+"#;
+
+const BASE_DOCKERFILE: &str = "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nRUN mkdir -p /tmp /www\n";
+
+const WEB_DOCKERFILE: &str = "ARG BASE\nFROM ${BASE}\nARG PAGE_VERSION=0\nCOPY index.html /www/index.html\nRUN sed -i \"s/@VERSION@/${PAGE_VERSION}/\" /www/index.html\nRUN if [ \"$PAGE_VERSION\" = broken ]; then rm /www/index.html; fi\n";
+
+/// A project on the daemon, removed (by its labels and image names) when
+/// the test ends, passed or not.
+struct DockerProject {
+    project: Project,
+    /// The `imm.project` label: the directory's name.
+    label: String,
+    /// Prefix of its image names.
+    prefix: String,
+}
+
+impl Drop for DockerProject {
+    fn drop(&mut self) {
+        let filter = format!("label=imm.project={}", self.label);
+        for (list, remove) in [
+            (vec!["ps", "-aq", "--filter", &filter], vec!["rm", "-f"]),
+            (
+                vec!["network", "ls", "-q", "--filter", &filter],
+                vec!["network", "rm"],
+            ),
+            (
+                vec!["volume", "ls", "-q", "--filter", &filter],
+                vec!["volume", "rm", "-f"],
+            ),
+        ] {
+            let ids = docker(&list).stdout;
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            if !ids.is_empty() {
+                let mut args = remove.clone();
+                args.extend(ids);
+                docker(&args);
+            }
+        }
+        let images = docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).stdout;
+        let ours: Vec<&str> = images
+            .lines()
+            .filter(|i| i.starts_with(&format!("imm/{}-", self.prefix)))
+            .collect();
+        if !ours.is_empty() {
+            let mut args = vec!["rmi", "-f"];
+            args.extend(ours);
+            docker(&args);
+        }
+    }
+}
+
+fn docker(args: &[&str]) -> Run {
+    Run::from(
+        Command::new("docker")
+            .args(args)
+            .output()
+            .expect("run the docker CLI"),
+    )
+}
+
+fn require_docker() {
+    let info = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output();
+    let ok = info.map(|o| o.status.success()).unwrap_or(false);
+    assert!(
+        ok,
+        "these tests need a running Docker Engine: install it (apt-get install docker.io) and start it (service docker start); `docker info` must succeed"
+    );
+}
+
+fn static_busybox() -> Vec<u8> {
+    for path in ["/bin/busybox", "/usr/bin/busybox"] {
+        if let Ok(bytes) = std::fs::read(path) {
+            return bytes;
+        }
+    }
+    panic!("these tests need a static busybox: apt-get install busybox-static (scripts/test.sh does it)");
+}
+
+fn hello() -> DockerProject {
+    require_docker();
+    let project = Project::new(&[
+        ("base/Dockerfile", BASE_DOCKERFILE),
+        ("web/Dockerfile", WEB_DOCKERFILE),
+        (
+            "web/index.html",
+            "<p>hello from imm, page version @VERSION@</p>\n",
+        ),
+    ]);
+    let label = project
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .expect("directory name");
+    let prefix = imm_executors::docker::sanitize(&label);
+    std::fs::write(project.file("main.imm"), HELLO.replace("PFX", &prefix)).expect("write");
+    let busybox = project.file("base/busybox");
+    std::fs::write(&busybox, static_busybox()).expect("copy busybox");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&busybox, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    DockerProject {
+        project,
+        label,
+        prefix,
+    }
+}
+
+impl DockerProject {
+    fn imm(&self, args: &[&str]) -> Run {
+        self.project.imm(args)
+    }
+
+    fn apply(&self, vars: &[&str]) -> Run {
+        let mut args = vec!["apply", "--auto-approve"];
+        for v in vars {
+            args.extend(["--var", v]);
+        }
+        self.imm(&args)
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.project.file(".imm/state/default.json"))
+            .expect("state file");
+        serde_json::from_str(&text).expect("state JSON")
+    }
+
+    fn recorded(&self, address: &str, out: &str) -> String {
+        self.state()["resources"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["address"] == address))
+            .and_then(|r| r["outs"][out].as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Ids of the containers carrying this project's label (not the test
+    /// client), sorted.
+    fn containers(&self) -> Vec<String> {
+        let filter = format!("label=imm.project={}", self.label);
+        let listed = docker(&[
+            "ps",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            &filter,
+            "--filter",
+            "label=imm.address",
+        ])
+        .stdout;
+        let mut ids: Vec<String> = listed.split_whitespace().map(str::to_string).collect();
+        ids.sort();
+        ids
+    }
+
+    fn recorded_containers(&self) -> Vec<String> {
+        let mut ids: Vec<String> = (0..2)
+            .map(|i| self.recorded(&format!("docker_container.web[{i}]"), "id"))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn network(&self) -> String {
+        self.recorded("docker_network.net", "name")
+    }
+
+    /// What `http://HOST:8080/PATH` answers on the project's network.
+    fn fetch(&self, host: &str, path: &str) -> String {
+        let image = self.recorded("docker_image.base", "id");
+        let url = format!("http://{host}:8080/{path}");
+        let run = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            &self.network(),
+            &image,
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            &url,
+        ]);
+        assert_eq!(run.code, 0, "fetching {url}: {}", run.stderr);
+        run.stdout
+    }
+
+    fn container_name(&self, index: usize) -> String {
+        self.recorded(&format!("docker_container.web[{index}]"), "name")
+    }
+}
+
+fn change<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    plan["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["address"] == address))
+        .unwrap_or_else(|| panic!("{address} in {plan}"))
+}
+
+#[test]
+fn build_change_rebuilds_and_replaces_runtime_change_keeps_the_image() {
+    let p = hello();
+    p.apply(&[]).assert_ok().assert_stdout_contains("5 created");
+    for i in 0..2 {
+        let page = p.fetch(&p.container_name(i), "");
+        assert!(page.contains("page version 1"), "replica {i}: {page}");
+    }
+    assert_eq!(p.fetch("web", "greeting.txt"), "hello\n");
+    assert_eq!(p.containers(), p.recorded_containers());
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+
+    // A build argument: one rebuild, two replacements, with reasons.
+    let plan = p
+        .imm(&["plan", "--format", "json", "--var", "page_version=2"])
+        .json();
+    assert_eq!(plan["summary"]["build"], 1);
+    assert_eq!(plan["summary"]["replace"], 3);
+    assert_eq!(
+        change(&plan, "docker_image.web")["reasons"],
+        serde_json::json!(["build changed (args.PAGE_VERSION)"])
+    );
+    assert_eq!(
+        change(&plan, "docker_container.web[1]")["reasons"],
+        serde_json::json!(["artifact rebuilt (docker_image.web)"])
+    );
+    assert_eq!(change(&plan, "docker_image.base")["action"], "noop");
+    let v1_image = p.recorded("docker_image.web", "id");
+    let v1_tag = p.recorded("docker_image.web", "tag");
+    let v1_containers = p.containers();
+    p.apply(&["page_version=2"]).assert_ok();
+    assert!(p.fetch("web", "").contains("page version 2"));
+    let v2_containers = p.containers();
+    assert_eq!(v2_containers, p.recorded_containers());
+    assert!(
+        v2_containers.iter().all(|c| !v1_containers.contains(c)),
+        "old containers gone"
+    );
+    let v2_image = p.recorded("docker_image.web", "id");
+    assert_ne!(v1_image, v2_image);
+
+    // A run-time value: new containers from the very same image.
+    let plan = p
+        .imm(&[
+            "plan",
+            "--format",
+            "json",
+            "--var",
+            "page_version=2",
+            "--var",
+            "greeting=bonjour",
+        ])
+        .json();
+    assert_eq!(plan["summary"]["build"], 0);
+    assert_eq!(
+        change(&plan, "docker_container.web[0]")["reasons"],
+        serde_json::json!(["runtime changed (env.GREETING, files[\"/www/greeting.txt\"])"])
+    );
+    p.apply(&["page_version=2", "greeting=bonjour"]).assert_ok();
+    assert_eq!(p.fetch("web", "greeting.txt"), "bonjour\n");
+    for id in p.containers() {
+        let image = docker(&["inspect", "--format", "{{.Image}}", &id]).stdout;
+        assert_eq!(image.trim(), v2_image, "replaced from the same image");
+    }
+    p.imm(&[
+        "plan",
+        "--detailed-exitcode",
+        "--var",
+        "page_version=2",
+        "--var",
+        "greeting=bonjour",
+    ])
+    .assert_code(0);
+
+    // The previous image is kept for a rollback; the one before it goes.
+    assert_eq!(
+        docker(&["image", "inspect", &v1_tag]).code,
+        0,
+        "v1 kept for rollback"
+    );
+    p.apply(&["page_version=3", "greeting=bonjour"]).assert_ok();
+    assert_ne!(
+        docker(&["image", "inspect", &v1_tag]).code,
+        0,
+        "v1 removed once v3 is in"
+    );
+    assert!(p.fetch("web", "").contains("page version 3"));
+}
+
+#[test]
+fn a_failing_new_version_leaves_the_old_one_serving_and_nothing_behind() {
+    let p = hello();
+    p.apply(&[]).assert_ok();
+    let before = p.containers();
+    let state_before = p.state();
+
+    // Health check never passes.
+    let run = p.apply(&["health_word=bad"]);
+    run.assert_fails_with("E0801")
+        .assert_fails_with("health check failed");
+    assert_eq!(
+        p.containers(),
+        before,
+        "the new containers were removed, the old kept"
+    );
+    assert!(p.fetch("web", "").contains("page version 1"));
+    assert_eq!(
+        p.state()["resources"],
+        state_before["resources"],
+        "state unchanged"
+    );
+
+    // The image's test fails: no tag is left for the new fingerprint.
+    let run = p.apply(&["page_version=broken"]);
+    run.assert_fails_with("E0801")
+        .assert_fails_with("image test `test -f /www/index.html` failed");
+    assert!(run.all().contains("not attempted"), "{}", run.all());
+    let tags = docker(&[
+        "images",
+        "--format",
+        "{{.Tag}}",
+        &format!("imm/{}-web", p.prefix),
+    ])
+    .stdout;
+    assert_eq!(
+        tags.lines().count(),
+        1,
+        "only the serving image is tagged: {tags}"
+    );
+    assert_eq!(p.containers(), before);
+    assert!(p.fetch("web", "").contains("page version 1"));
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+}
+
+#[test]
+fn a_replacement_drops_no_request() {
+    let p = hello();
+    p.apply(&[]).assert_ok();
+    let image = p.recorded("docker_image.base", "id");
+    let client = format!("{}-client", p.prefix);
+    let filter_label = format!("imm.project={}", p.label);
+    let started = docker(&[
+        "run", "-d", "--name", &client, "--label", &filter_label, "--network", &p.network(), &image,
+        "sh", "-c",
+        "while true; do if wget -q -O - http://web:8080/greeting.txt >/dev/null; then echo ok; else echo FAIL; fi; sleep 0.05; done",
+    ]);
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    std::thread::sleep(Duration::from_secs(1));
+    p.apply(&["greeting=again"]).assert_ok();
+    std::thread::sleep(Duration::from_secs(1));
+    let logs = docker(&["logs", &client]).stdout;
+    docker(&["rm", "-f", &client]);
+    let ok = logs.lines().filter(|l| *l == "ok").count();
+    let failed = logs.lines().filter(|l| *l == "FAIL").count();
+    assert!(ok > 20, "the client ran throughout ({ok} requests)");
+    assert_eq!(
+        failed, 0,
+        "no request failed during the replacement:\n{logs}"
+    );
+}
+
+#[test]
+fn an_apply_killed_mid_replacement_converges_on_the_next_run() {
+    let p = hello();
+    p.apply(&[]).assert_ok();
+    let old = p.containers();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(["apply", "--auto-approve", "--var", "greeting=after-kill"])
+        .current_dir(p.project.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start imm apply");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while p.containers().len() <= old.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(p.containers().len() > old.len(), "a new container appeared");
+    child.kill().expect("SIGKILL imm");
+    let _ = child.wait();
+    let _ = std::fs::remove_file(p.project.file(".imm/state/default.lock"));
+
+    let run = p.apply(&["greeting=after-kill"]);
+    run.assert_ok();
+    let now = p.containers();
+    assert_eq!(now.len(), 2, "no leftover container: {now:?}");
+    assert_eq!(now, p.recorded_containers(), "state is true to what runs");
+    assert_eq!(p.fetch("web", "greeting.txt"), "after-kill\n");
+    p.imm(&[
+        "plan",
+        "--detailed-exitcode",
+        "--var",
+        "greeting=after-kill",
+    ])
+    .assert_code(0);
+}
+
+const WITH_VOLUME: &str = r#"
+resource "docker_image" "base" {
+  name = "PFX-base"
+  build {
+    context = "./base"
+  }
+}
+
+resource "docker_volume" "data" {
+  name = "data"
+  lifecycle {
+    prevent_destroy = KEEP
+  }
+}
+
+resource "docker_container" "writer" {
+  image   = docker_image.base.id
+  command = ["sh", "-c", "echo kept >> /data/log; exec sleep 3600"]
+  mount {
+    volume = docker_volume.data.name
+    target = "/data"
+  }
+  runtime {
+    env = { ROUND = "ROUNDNO" }
+  }
+}
+"#;
+
+#[test]
+fn volumes_outlive_replacements_and_destroy_leaves_nothing_labelled() {
+    let p = hello();
+    let write = |keep: &str, round: &str| {
+        let text = WITH_VOLUME
+            .replace("PFX", &p.prefix)
+            .replace("KEEP", keep)
+            .replace("ROUNDNO", round);
+        std::fs::write(p.project.file("main.imm"), text).expect("write");
+    };
+    write("true", "1");
+    p.apply(&[]).assert_ok();
+    write("true", "2");
+    p.apply(&[])
+        .assert_ok()
+        .assert_stdout_contains("1 replaced");
+    let volume = p.recorded("docker_volume.data", "name");
+    let image = p.recorded("docker_image.base", "id");
+    let mount = format!("{volume}:/data");
+    let log = docker(&["run", "--rm", "-v", &mount, &image, "cat", "/data/log"]).stdout;
+    assert_eq!(
+        log, "kept\nkept\n",
+        "the data survived the container's replacement"
+    );
+
+    p.imm(&["destroy", "--auto-approve"])
+        .assert_fails_with("E0701")
+        .assert_fails_with("docker_volume.data has lifecycle.prevent_destroy");
+    assert_eq!(p.containers().len(), 1, "nothing was destroyed");
+
+    write("false", "2");
+    p.apply(&[]).assert_ok();
+    p.imm(&["destroy", "--auto-approve"])
+        .assert_ok()
+        .assert_stdout_contains("3 destroyed");
+    let filter = format!("label=imm.project={}", p.label);
+    assert_eq!(docker(&["ps", "-aq", "--filter", &filter]).stdout, "");
+    assert_eq!(
+        docker(&["network", "ls", "-q", "--filter", &filter]).stdout,
+        ""
+    );
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &filter]).stdout,
+        ""
+    );
+    let images = docker(&["images", "-q", &format!("imm/{}-base", p.prefix)]).stdout;
+    assert_eq!(images, "", "the image went too");
+}
+
+#[test]
+fn no_daemon_is_a_clear_error_before_anything_changes() {
+    let p = hello();
+    let run = p.project.imm_with_env(
+        &["apply", "--auto-approve"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    run.assert_fails_with("cannot reach the Docker daemon at unix:///nonexistent/docker.sock")
+        .assert_fails_with("is Docker running?");
+    assert!(!run.all().contains("panicked"));
+    let state = p.project.file(".imm/state/default.json");
+    if state.exists() {
+        let text = std::fs::read_to_string(state).expect("read");
+        assert!(
+            text.contains("\"resources\": []"),
+            "nothing recorded: {text}"
+        );
+    }
+}
