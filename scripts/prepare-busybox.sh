@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Puts the static busybox of Debian's busybox-static package into
-# examples/hello/base/, where the FROM-scratch base image is built from.
+# Makes sure a static busybox (Debian's busybox-static) is installed, and
+# copies it into examples/hello/base/, where the FROM-scratch base image of
+# the examples is built from. The tests copy it from /bin/busybox themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=examples/hello/base/busybox
-if [ -x "$target" ]; then exit 0; fi
-if [ ! -x /bin/busybox ] || ! file -L /bin/busybox 2>/dev/null | grep -q "statically linked"; then
-  if ! dpkg -s busybox-static >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
-  fi
+is_static() { [ -x "$1" ] && ! ldd "$1" >/dev/null 2>&1; }
+if ! is_static /bin/busybox; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
 fi
-cp "$(command -v busybox || echo /bin/busybox)" "$target"
-chmod 0755 "$target"
-echo "copied $(readlink -f "$(command -v busybox || echo /bin/busybox)") to $target"
+for example in examples/*/base; do
+  if [ ! -x "$example/busybox" ]; then
+    cp /bin/busybox "$example/busybox"
+    chmod 0755 "$example/busybox"
+    echo "copied the static /bin/busybox (busybox-static) to $example/busybox"
+  fi
+done

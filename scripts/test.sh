@@ -4,10 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Later milestones need Docker's base image and etcd; this one needs only Rust.
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo is not installed; install Rust (https://rustup.rs) and retry" >&2
   exit 1
+fi
+
+# The Docker tests build their base image FROM scratch with the static
+# busybox of Debian's busybox-static (no registry is reachable).
+scripts/prepare-busybox.sh >/dev/null
+if ! docker info >/dev/null 2>&1; then
+  echo "warning: no Docker daemon answers; the Docker tests will fail with how to start one" >&2
 fi
 
 if cargo nextest --version >/dev/null 2>&1; then

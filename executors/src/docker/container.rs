@@ -314,7 +314,7 @@ async fn wait_ready(docker: &Docker, instance: &Instance, id: &str) -> Result<()
             let total_ns = h.start_period.unwrap_or(0) + per_try * (h.retries.unwrap_or(30) + 1);
             Duration::from_nanos(total_ns.max(0) as u64).min(Duration::from_secs(600))
         }
-        None => Duration::from_millis(200),
+        None => Duration::ZERO,
     };
     let started = Instant::now();
     loop {
