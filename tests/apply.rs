@@ -496,3 +496,40 @@ fn an_apply_killed_midway_leaves_state_true_and_the_next_run_carries_on() {
     p.imm(&["apply", "--auto-approve"]).assert_ok();
     assert_eq!(p.imm(&["state", "list"]).stdout, "file.first\nexec.slow\n");
 }
+
+#[test]
+fn ctrl_c_lets_running_steps_finish_starts_nothing_new_and_saves_state() {
+    let p = Project::new(&[(
+        "main.imm",
+        "resource \"exec\" \"slow\" {\n  create = [\"sh\", \"-c\", \"sleep 1; echo done > slow.txt\"]\n}\n\nresource \"file\" \"after\" {\n  path       = \"out/after.txt\"\n  content    = \"x\"\n  depends_on = [exec.slow]\n}\n",
+    )]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start imm apply");
+    std::thread::sleep(Duration::from_millis(400));
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(signalled.success());
+    let output = child.wait_with_output().expect("wait");
+    let run = Run::from(output);
+    run.assert_fails_with("interrupted before starting: file.after");
+    assert!(
+        run.stderr.contains("Interrupted: no new step starts"),
+        "{}",
+        run.stderr
+    );
+    assert!(p.file("slow.txt").exists(), "the running step finished");
+    assert!(!p.file("out/after.txt").exists(), "nothing new started");
+    assert_eq!(p.imm(&["state", "list"]).stdout, "exec.slow\n");
+    assert!(!p.file(".imm/state/default.journal").exists());
+    assert!(
+        !p.file(".imm/state/default.lock").exists(),
+        "the lock is released"
+    );
+}

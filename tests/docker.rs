@@ -583,7 +583,9 @@ fn no_daemon_is_a_clear_error_before_anything_changes() {
 /// the daemon), with the static busybox in its `base/`.
 fn example(name: &str) -> DockerProject {
     let p = hello();
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
     copy_dir(&source, p.project.path());
     std::fs::write(p.project.file("base/busybox"), static_busybox()).expect("copy busybox");
     #[cfg(unix)]
@@ -594,8 +596,11 @@ fn example(name: &str) -> DockerProject {
     }
     // Image names of the example are fixed: give them this test's prefix.
     let main = std::fs::read_to_string(p.project.file("main.imm")).expect("read");
-    std::fs::write(p.project.file("main.imm"), main.replace("name = \"shop-", &format!("name = \"{}-", p.prefix)))
-        .expect("write");
+    std::fs::write(
+        p.project.file("main.imm"),
+        main.replace("name = \"shop-", &format!("name = \"{}-", p.prefix)),
+    )
+    .expect("write");
     p
 }
 
@@ -614,20 +619,80 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 #[test]
 fn the_three_tier_example_serves_through_every_tier_and_keeps_its_data() {
     let p = example("web-api-db");
-    p.apply(&[]).assert_ok().assert_stdout_contains("10 created");
+    p.apply(&[])
+        .assert_ok()
+        .assert_stdout_contains("10 created");
     let front = p.recorded("docker_network.front", "name");
     let image = p.recorded("docker_image.base", "id");
     let fetch = || {
-        let run = docker(&["run", "--rm", "--network", &front, &image, "wget", "-q", "-O", "-", "http://web:8080/cgi-bin/items"]);
+        let run = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            &front,
+            &image,
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            "http://web:8080/cgi-bin/items",
+        ]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         run.stdout
     };
-    assert!(fetch().contains("\"items\": [\"apple\",\"pear\"]"), "{}", fetch());
+    assert!(
+        fetch().contains("\"items\": [\"apple\",\"pear\"]"),
+        "{}",
+        fetch()
+    );
     let volume = p.recorded("docker_volume.db_data", "name");
-    let plan = p.imm(&["plan", "--format", "json", "--var", "log_level=debug"]).json();
+    let plan = p
+        .imm(&["plan", "--format", "json", "--var", "log_level=debug"])
+        .json();
     assert_eq!(plan["summary"]["replace"], 2, "only the API replicas");
     p.apply(&["log_level=debug"]).assert_ok();
     assert_eq!(p.recorded("docker_volume.db_data", "name"), volume);
     assert!(fetch().contains("apple"));
-    p.imm(&["destroy", "--auto-approve"]).assert_fails_with("E0701");
+    p.imm(&["destroy", "--auto-approve"])
+        .assert_fails_with("E0701");
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+#[test]
+fn a_container_publishing_a_host_port_is_replaced_stop_first() {
+    let p = hello();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port");
+    let text = format!(
+        "variable \"greeting\" {{\n  type    = string\n  default = \"one\"\n}}\n\nresource \"docker_image\" \"base\" {{\n  name = \"{}-base\"\n  build {{\n    context = \"./base\"\n  }}\n}}\n\nresource \"docker_container\" \"edge\" {{\n  image   = docker_image.base.id\n  command = [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n  ports   = [\"127.0.0.1:{port}:8080\"]\n  runtime {{\n    files = {{ \"/www/index.html\" = \"${{var.greeting}}\\n\" }}\n  }}\n}}\n",
+        p.prefix
+    );
+    std::fs::write(p.project.file("main.imm"), text).expect("write");
+    p.apply(&[]).assert_ok();
+    assert!(http_get(port, "/").is_some_and(|r| r.ends_with("one\n")));
+    let plan = p.imm(&["plan", "--var", "greeting=two"]);
+    plan.assert_stdout_contains("-/+ docker_container.edge")
+        .assert_stdout_contains("publishes host ports");
+    p.apply(&["greeting=two"]).assert_ok();
+    let answer = http_get(port, "/").unwrap_or_default();
+    assert!(answer.ends_with("two\n"), "{answer}");
+    let filter = format!("label=imm.project={}", p.label);
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &filter])
+            .stdout
+            .lines()
+            .count(),
+        1
+    );
 }
