@@ -148,6 +148,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: commands::graph::GraphFormat,
     },
+    /// Revisions of run-time values in their store, and rollback.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
     /// Inspect and repair state.
     #[command(subcommand)]
     State(commands::state::StateCommand),
@@ -224,6 +227,7 @@ fn run(cli: Cli) -> ExitCode {
         Command::Show { planfile, format } => commands::plan::show(&planfile, format),
         Command::Graph { project, format } => commands::graph::run(&project, format),
         Command::State(command) => commands::state::run(&command),
+        Command::Config(command) => commands::config::run(&command),
         Command::ForceUnlock { id, dir, env } => commands::state::force_unlock(&dir, &env, &id),
         Command::Lsp => lsp::run(),
     }

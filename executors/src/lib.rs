@@ -3,10 +3,12 @@
 //! the plan's graph with them. This is the only crate that creates or
 //! destroys anything outside imm's own state.
 
+pub mod config;
 pub mod docker;
 pub mod engine;
 pub mod exec;
 pub mod file;
+pub mod stores;
 
 use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
@@ -22,6 +24,8 @@ pub struct RunContext {
     pub project: String,
     pub environment: String,
     pub lineage: String,
+    /// The project's run-time configuration stores.
+    pub stores: stores::Stores,
 }
 
 /// A new object: its out attributes (`id`, `sha256`, …) and what the
@@ -161,6 +165,7 @@ impl Registry {
         let mut registry = Registry::default();
         registry.register("file", Arc::new(file::FileExecutor));
         registry.register("exec", Arc::new(exec::ExecExecutor));
+        registry.register("config", Arc::new(config::ConfigExecutor));
         registry
     }
 

@@ -42,6 +42,9 @@ pub struct Inputs {
     pub process_vars: Vec<(String, String)>,
     /// Process environment, for `secret { from = "env:VAR" }`.
     pub process_env: HashMap<String, String>,
+    /// Values of `store:KEY` secrets, read from the default store before
+    /// evaluation (an error says why one could not be read).
+    pub store_values: HashMap<String, Result<String, String>>,
     /// Out attributes known from state, by instance address (used when no
     /// [`OutsOracle`] is given).
     pub known_outs: HashMap<String, BTreeMap<String, Value>>,
@@ -1033,11 +1036,32 @@ impl Run<'_, '_> {
                     Value::Unknown(Type::String)
                 }
             },
-            SecretSource::Store(_) => {
-                self.diags.push(Diagnostic::at(Code::UnsupportedYet, span, format!("secret \"{name}\": store: sources need a configuration store, which this version does not have yet"))
-                    .with_help("use env:VAR or file:PATH for now"));
-                Value::Unknown(Type::String)
-            }
+            SecretSource::Store(key) => match self.inputs.store_values.get(key) {
+                Some(Ok(v)) => Value::string(v.clone()),
+                Some(Err(problem)) => {
+                    self.diags.push(
+                        Diagnostic::at(
+                            Code::SecretUnavailable,
+                            span,
+                            format!("secret \"{name}\": {problem}"),
+                        )
+                        .with_help("write the key to the default store (below <prefix>/<env>/), or check that the store is reachable"),
+                    );
+                    Value::Unknown(Type::String)
+                }
+                None if self.mode == Mode::Validate => Value::Unknown(Type::String),
+                None => {
+                    self.diags.push(
+                        Diagnostic::at(
+                            Code::SecretUnavailable,
+                            span,
+                            format!("secret \"{name}\": the store was not read"),
+                        )
+                        .with_help("this is a bug: plan and apply read store: secrets first"),
+                    );
+                    Value::Unknown(Type::String)
+                }
+            },
         }
     }
 
@@ -1452,4 +1476,45 @@ pub fn parse_secret_source(from: &str) -> Result<SecretSource, String> {
         "store" => Ok(SecretSource::Store(rest.to_string())),
         other => Err(format!("\"{other}:\" is not a secret source kind")),
     }
+}
+
+/// The evaluated attributes of the root module's `store` blocks and its
+/// `state` block, for one environment (they may use `env.*` and variables'
+/// defaults are not available: they configure where imm reads from, before
+/// anything else is evaluated).
+#[derive(Debug, Default)]
+pub struct Settings {
+    pub stores: IndexMap<String, BTreeMap<String, Value>>,
+    pub state: Option<BTreeMap<String, Value>>,
+}
+
+pub fn settings(project: &mut Project, environment: &str) -> (Settings, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let mut templates = TemplateCache::default();
+    let root = &project.root;
+    let sources = &mut project.sources;
+    let env_value = environment_value(&root.decl, environment, sources, &mut templates, &mut diags);
+    let mut ev = Evaluator::new(&root.dir, sources, &mut templates);
+    ev.roots.insert("env".into(), env_value);
+    let mut settings = Settings::default();
+    let mut attributes = |ev: &mut Evaluator<'_>, block: &crate::syntax::ast::Block| {
+        let mut values = BTreeMap::new();
+        for attr in block.body.attributes() {
+            match ev.eval(&attr.value) {
+                Ok(v) => {
+                    values.insert(attr.name.name.clone(), v);
+                }
+                Err(d) => diags.push(d),
+            }
+        }
+        values
+    };
+    for (name, store) in &root.decl.stores {
+        let values = attributes(&mut ev, &store.block);
+        settings.stores.insert(name.clone(), values);
+    }
+    if let Some(state) = &root.decl.state {
+        settings.state = Some(attributes(&mut ev, state));
+    }
+    (settings, diags)
 }

@@ -279,12 +279,18 @@ impl<'a> Planner<'a> {
             reasons.push("tainted (an earlier apply created it but did not accept it)".into());
         }
         let changed: Vec<String> = diffs.iter().map(|d| d.path().to_string()).collect();
-        // A config resource whose values alone change gets a new revision,
-        // even when a value waits on something upstream being replaced.
-        let only_values = !diffs.is_empty() && diffs.iter().all(|d| d.path().starts_with("values"));
+        // A config resource whose values alone change (or were changed in
+        // the store behind imm's back) gets a new revision, even when a
+        // value waits on something upstream being replaced.
+        let only_values = diffs.iter().all(|d| d.path().starts_with("values"));
+        let drift_only =
+            reasons.len() == 1 && self.options.drifted.contains_key(&instance.address);
         let action = if reasons.is_empty() && diffs.is_empty() {
             Action::Noop
-        } else if reasons.is_empty() && only_values && instance.type_name == "config" {
+        } else if instance.type_name == "config"
+            && only_values
+            && (reasons.is_empty() || drift_only)
+        {
             Action::Reconfigure
         } else {
             reasons.extend(self.reasons_for(instance, &diffs));

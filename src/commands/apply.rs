@@ -206,7 +206,7 @@ fn carry_out(
         Err(code) => return code,
     };
     let registry = Registry::all();
-    let run = session::run_context(&project_args.dir, &loaded.environment, &state);
+    let run = session::run_context(&project_args.dir, &loaded, &state);
     if let Err(code) = session::sweep_orphans(&runtime, &registry, &plan, &state, &run) {
         return code;
     }

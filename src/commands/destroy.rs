@@ -63,7 +63,7 @@ pub fn run(args: &ProjectArgs, auto_approve: bool, parallelism: usize) -> ExitCo
         Err(code) => return code,
     };
     let registry = Registry::all();
-    let run = session::run_context(&args.dir, &loaded.environment, &state);
+    let run = session::run_context(&args.dir, &loaded, &state);
     if let Err(code) = session::sweep_orphans(&runtime, &registry, &plan, &state, &run) {
         return code;
     }

@@ -1,6 +1,7 @@
 //! One module per command; each returns the process exit code.
 
 pub mod apply;
+pub mod config;
 pub mod destroy;
 pub mod fmt;
 pub mod graph;

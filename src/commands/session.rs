@@ -5,6 +5,7 @@
 
 use crate::report::print_diagnostics;
 use crate::{DiagnosticFormat, ProjectArgs};
+use imm_executors::stores::Stores;
 use imm_executors::{Existing, Observed, Registry, RunContext};
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Evaluated, Inputs};
@@ -34,6 +35,9 @@ pub struct Loaded {
     pub inputs: Inputs,
     pub environment: String,
     pub static_diags: Vec<Diagnostic>,
+    /// The project's stores (`store` blocks evaluated for the environment).
+    pub stores: Stores,
+    pub settings: evaluate::Settings,
 }
 
 pub fn load(args: &ProjectArgs, format: DiagnosticFormat) -> Result<Loaded, ExitCode> {
@@ -62,12 +66,65 @@ pub fn load(args: &ProjectArgs, format: DiagnosticFormat) -> Result<Loaded, Exit
             return Err(ExitCode::from(1));
         }
     };
+    let (settings, settings_diags) = evaluate::settings(&mut project, &environment);
+    if print_diagnostics(&settings_diags.0, &project.sources, format) {
+        return Err(ExitCode::from(1));
+    }
+    let stores = Stores::from_settings(&settings.stores, &args.dir).map_err(|message| {
+        fail(
+            Code::ActionFailed,
+            message,
+            "fix the store block (RESOURCES.md lists each backend's attributes)",
+        )
+    })?;
+    let mut inputs = inputs;
+    inputs.store_values = read_store_secrets(&project, &environment, &stores)?;
     Ok(Loaded {
         project,
         inputs,
         environment,
         static_diags: diags,
+        stores,
+        settings,
     })
+}
+
+/// `store:KEY` secrets of the root module, read from the default store at
+/// `<prefix>/<env>/KEY` before evaluation (the evaluator does no network).
+fn read_store_secrets(
+    project: &Project,
+    environment: &str,
+    stores: &Stores,
+) -> Result<HashMap<String, Result<String, String>>, ExitCode> {
+    let keys: Vec<String> = project
+        .root
+        .decl
+        .secrets
+        .values()
+        .filter_map(|s| s.from.as_literal_string())
+        .filter_map(|from| from.strip_prefix("store:").map(str::to_string))
+        .collect();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let store = match stores.get(None) {
+        Ok(s) => s,
+        Err(e) => return Err(fail(Code::SecretUnavailable, e.message, "declare a store")),
+    };
+    let runtime = runtime()?;
+    Ok(runtime.block_on(async {
+        let mut values = HashMap::new();
+        for key in keys {
+            let full = format!("{environment}/{key}");
+            let value = match store.get(&full).await {
+                Ok(Some(v)) => Ok(v),
+                Ok(None) => Err(format!("{full} is not in {}", store.describe())),
+                Err(e) => Err(format!("reading {full} from {}: {}", store.describe(), e.message)),
+            };
+            values.insert(key, value);
+        }
+        values
+    }))
 }
 
 impl Loaded {
@@ -179,7 +236,8 @@ fn code_help(code: Code) -> String {
 }
 
 /// The run context every executor sees.
-pub fn run_context(dir: &Path, environment: &str, state: &State) -> RunContext {
+pub fn run_context(dir: &Path, loaded: &Loaded, state: &State) -> RunContext {
+    let environment = loaded.environment.as_str();
     let project = std::path::absolute(dir)
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -188,6 +246,7 @@ pub fn run_context(dir: &Path, environment: &str, state: &State) -> RunContext {
         project,
         environment: environment.to_string(),
         lineage: state.lineage.clone(),
+        stores: loaded.stores.clone(),
     }
 }
 
@@ -271,7 +330,7 @@ pub fn make_plan(
     let key = site.key()?;
     let registry = Registry::all();
     if refresh_first {
-        let run = run_context(&args.dir, &loaded.environment, &state);
+        let run = run_context(&args.dir, &loaded, &state);
         options.drifted = refresh(&state, &registry, &run)?;
     }
     let (evaluated, mut plan, diags) = plan::plan_project(

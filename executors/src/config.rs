@@ -1,0 +1,134 @@
+//! `config`: a set of run-time values in a store, under
+//! `<env>/<path>/<key>` (below the store's prefix). Creating or
+//! reconfiguring writes the whole set as one new revision (removed values
+//! are deleted); destroying deletes the set (its history stays). A refresh
+//! compares the store with the record (sensitive values are recorded only
+//! as hashes, so only their presence is checked).
+
+use crate::stores::{store_text, Store};
+use crate::{ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use async_trait::async_trait;
+use imm_lang::evaluate::Instance;
+use imm_stdlib::Value;
+use serde_json::{json, Map, Value as Json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub struct ConfigExecutor;
+
+/// The store an instance names (`store = store.NAME`), or the default.
+fn store_of(instance: &Instance, run: &RunContext) -> Result<(String, Arc<dyn Store>), ActionError> {
+    let name = match instance.config.get("store").map(Value::unmarked) {
+        Some(Value::Map(m)) => m.get("name").map(Value::display),
+        _ => None,
+    };
+    let store = run.stores.get(name.as_deref())?;
+    Ok((name.unwrap_or_else(|| crate::stores::DEFAULT_STORE.into()), store))
+}
+
+/// `<env>/<path>`: where the instance's values live.
+pub fn directory(run: &RunContext, path: &str) -> String {
+    format!("{}/{}", run.environment, path.trim_matches('/'))
+}
+
+fn values(instance: &Instance) -> BTreeMap<String, String> {
+    match instance.config.get("values").map(Value::unmarked) {
+        Some(Value::Map(m)) => m.iter().map(|(k, v)| (k.clone(), store_text(v))).collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionError> {
+    let (store_name, store) = store_of(instance, run)?;
+    let path = crate::config_string(instance, "path").unwrap_or_else(|| instance.name.clone());
+    let dir = directory(run, &path);
+    let values = values(instance);
+    let revision = store
+        .write(&dir, &values)
+        .await
+        .map_err(|e| ActionError::new(format!("writing {dir} to {}: {e}", store.describe())))?;
+    let mut outs = Map::new();
+    outs.insert("revision".into(), json!(revision));
+    outs.insert("keys".into(), json!(values.keys().collect::<Vec<_>>()));
+    Ok(Created {
+        outs,
+        private: json!({ "store": store_name, "dir": dir }),
+    })
+}
+
+fn recorded(private: &Json) -> Option<(&str, &str)> {
+    Some((private.get("store")?.as_str()?, private.get("dir")?.as_str()?))
+}
+
+#[async_trait]
+impl Executor for ConfigExecutor {
+    async fn create(
+        &self,
+        instance: &Instance,
+        _request: &CreateRequest,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        write(instance, run).await
+    }
+
+    async fn reconfigure(
+        &self,
+        instance: &Instance,
+        _existing: Existing<'_>,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        write(instance, run).await
+    }
+
+    async fn destroy(
+        &self,
+        existing: Existing<'_>,
+        successor: Option<&Created>,
+        run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let Some((store, dir)) = recorded(existing.private) else {
+            return Ok(());
+        };
+        if successor.and_then(|s| recorded(&s.private)) == Some((store, dir)) {
+            return Ok(());
+        }
+        run.stores.get(Some(store))?.remove(dir).await
+    }
+
+    async fn read(&self, existing: Existing<'_>, run: &RunContext) -> Result<Observed, ActionError> {
+        let Some((store, dir)) = recorded(existing.private) else {
+            return Ok(Observed::AsRecorded);
+        };
+        let store = run.stores.get(Some(store))?;
+        let found = store.read(dir).await?;
+        let expected = existing
+            .attributes
+            .get("values")
+            .and_then(Json::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut differs: Vec<&str> = Vec::new();
+        for (key, value) in &expected {
+            let sensitive = value.as_str() == Some(imm_stdlib::value::SENSITIVE_TEXT);
+            let now = found.get(key);
+            let same = match (now, sensitive) {
+                (None, _) => false,
+                (Some(_), true) => true,
+                (Some(v), false) => *v == store_text(&Value::from_json(value)),
+            };
+            if !same {
+                differs.push(key);
+            }
+        }
+        differs.extend(found.keys().filter(|k| !expected.contains_key(*k)).map(String::as_str));
+        if differs.is_empty() {
+            return Ok(Observed::AsRecorded);
+        }
+        Ok(Observed::Drifted(format!(
+            "{} in {} differ from the record: {}",
+            dir,
+            store.describe(),
+            differs.join(", ")
+        )))
+    }
+}

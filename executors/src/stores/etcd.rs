@@ -1,0 +1,197 @@
+//! The etcd store, through etcd's v3 JSON gateway (`POST /v3/kv/*`, keys
+//! and values base64, 64-bit numbers as strings). A set is written in one
+//! transaction, so its revision is etcd's; imm notes each revision it made
+//! under `<prefix>/.imm/history/`, and reads an old one back from etcd's
+//! own history (until etcd compacts it).
+
+use super::{http_client, now, Revision, Store};
+use crate::ActionError;
+use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value as Json};
+use std::collections::BTreeMap;
+
+pub struct EtcdStore {
+    endpoints: Vec<String>,
+    prefix: String,
+    client: reqwest::Client,
+}
+
+fn b64(text: &str) -> String {
+    B64.encode(text.as_bytes())
+}
+
+/// The end of the range of keys starting with `prefix`.
+fn range_end(prefix: &str) -> String {
+    let mut bytes = prefix.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last += 1;
+    }
+    B64.encode(bytes)
+}
+
+impl EtcdStore {
+    pub fn new(endpoints: Vec<String>, prefix: String) -> EtcdStore {
+        EtcdStore {
+            endpoints,
+            prefix: prefix.trim_end_matches('/').to_string(),
+            client: http_client(),
+        }
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}/{rest}", self.prefix)
+    }
+
+    /// POSTs to the first endpoint that answers.
+    pub async fn call(&self, path: &str, body: Json) -> Result<Json, ActionError> {
+        let mut last = String::new();
+        for endpoint in &self.endpoints {
+            let url = format!("{}{path}", endpoint.trim_end_matches('/'));
+            match self.client.post(&url).json(&body).send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let text = response.text().await.map_err(|e| {
+                        ActionError::new(format!("etcd at {endpoint}: reading the answer: {e}"))
+                    })?;
+                    let parsed: Json = serde_json::from_str(&text).map_err(|_| {
+                        ActionError::new(format!(
+                            "etcd at {endpoint} answered {path} with something that is not JSON: {}",
+                            text.chars().take(200).collect::<String>()
+                        ))
+                    })?;
+                    if !status.is_success() {
+                        let message = parsed["message"].as_str().or(parsed["error"].as_str()).unwrap_or("");
+                        return Err(ActionError::new(format!(
+                            "etcd at {endpoint} refused {path} ({status}): {message}"
+                        )));
+                    }
+                    return Ok(parsed);
+                }
+                Err(e) => last = format!("{endpoint}: {e}"),
+            }
+        }
+        Err(ActionError::new(format!(
+            "cannot reach etcd ({last}); is it running, and are the store's endpoints right?"
+        )))
+    }
+
+    async fn range(&self, prefix: &str, revision: Option<u64>) -> Result<Vec<(String, String)>, ActionError> {
+        let mut body = json!({ "key": b64(prefix), "range_end": range_end(prefix) });
+        if let Some(r) = revision {
+            body["revision"] = json!(r.to_string());
+        }
+        let reply = self.call("/v3/kv/range", body).await?;
+        let mut pairs = Vec::new();
+        for kv in reply["kvs"].as_array().into_iter().flatten() {
+            let decode = |field: &str| {
+                kv[field]
+                    .as_str()
+                    .map(|v| B64.decode(v).ok().and_then(|b| String::from_utf8(b).ok()))
+                    .unwrap_or(Some(String::new()))
+                    .ok_or_else(|| ActionError::new(format!("etcd returned a {field} that is not base64 UTF-8")))
+            };
+            pairs.push((decode("key")?, decode("value")?));
+        }
+        Ok(pairs)
+    }
+
+    fn values_under(&self, dir: &str, pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
+        let prefix = self.key(&format!("{dir}/"));
+        pairs
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let name = k.strip_prefix(&prefix)?;
+                (!name.contains('/')).then(|| (name.to_string(), v))
+            })
+            .collect()
+    }
+}
+
+fn revision_of(reply: &Json) -> Result<u64, ActionError> {
+    reply["header"]["revision"]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| ActionError::new("etcd's answer has no header.revision"))
+}
+
+#[async_trait]
+impl Store for EtcdStore {
+    async fn write(&self, dir: &str, values: &BTreeMap<String, String>) -> Result<u64, ActionError> {
+        let current = self.read(dir).await?;
+        let mut ops: Vec<Json> = values
+            .iter()
+            .map(|(k, v)| json!({ "request_put": { "key": b64(&self.key(&format!("{dir}/{k}"))), "value": b64(v) } }))
+            .collect();
+        ops.extend(current.keys().filter(|k| !values.contains_key(*k)).map(|k| {
+            json!({ "request_delete_range": { "key": b64(&self.key(&format!("{dir}/{k}"))) } })
+        }));
+        let reply = self.call("/v3/kv/txn", json!({ "success": ops })).await?;
+        let revision = revision_of(&reply)?;
+        let note = Revision {
+            revision,
+            time: now(),
+            keys: values.keys().cloned().collect(),
+        };
+        let text = serde_json::to_string(&note).unwrap_or_default();
+        let history_key = self.key(&format!(".imm/history/{dir}/{revision:020}"));
+        self.call("/v3/kv/put", json!({ "key": b64(&history_key), "value": b64(&text) }))
+            .await?;
+        Ok(revision)
+    }
+
+    async fn read(&self, dir: &str) -> Result<BTreeMap<String, String>, ActionError> {
+        let pairs = self.range(&self.key(&format!("{dir}/")), None).await?;
+        Ok(self.values_under(dir, pairs))
+    }
+
+    async fn history(&self, dir: &str) -> Result<Vec<Revision>, ActionError> {
+        let pairs = self
+            .range(&self.key(&format!(".imm/history/{dir}/")), None)
+            .await?;
+        pairs
+            .into_iter()
+            .map(|(k, v)| {
+                serde_json::from_str(&v).map_err(|_| {
+                    ActionError::new(format!("etcd key {k} is not an imm history note"))
+                })
+            })
+            .collect()
+    }
+
+    async fn read_at(&self, dir: &str, revision: u64) -> Result<BTreeMap<String, String>, ActionError> {
+        let pairs = self
+            .range(&self.key(&format!("{dir}/")), Some(revision))
+            .await?;
+        Ok(self.values_under(dir, pairs))
+    }
+
+    async fn remove(&self, dir: &str) -> Result<(), ActionError> {
+        let prefix = self.key(&format!("{dir}/"));
+        self.call(
+            "/v3/kv/deleterange",
+            json!({ "key": b64(&prefix), "range_end": range_end(&prefix) }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, ActionError> {
+        let full = self.key(key);
+        let reply = self.call("/v3/kv/range", json!({ "key": b64(&full) })).await?;
+        match reply["kvs"].as_array().and_then(|k| k.first()) {
+            None => Ok(None),
+            Some(kv) => kv["value"]
+                .as_str()
+                .map(|v| B64.decode(v).ok().and_then(|b| String::from_utf8(b).ok()))
+                .unwrap_or(Some(String::new()))
+                .map(Some)
+                .ok_or_else(|| ActionError::new("etcd returned a value that is not base64 UTF-8")),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("etcd at {}", self.endpoints.join(", "))
+    }
+}

@@ -1,0 +1,134 @@
+//! The embedded file store: each set of values is a directory holding one
+//! JSON file per revision (`r000001.json`, written atomically, readable
+//! only by its owner); the newest is the current one.
+
+use super::{now, Revision, Store};
+use crate::ActionError;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub struct FileStore {
+    root: PathBuf,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RevisionFile {
+    revision: u64,
+    time: u64,
+    values: BTreeMap<String, String>,
+}
+
+impl FileStore {
+    pub fn new(root: PathBuf) -> FileStore {
+        FileStore { root }
+    }
+
+    fn dir(&self, dir: &str) -> PathBuf {
+        self.root.join(dir)
+    }
+
+    fn fail(&self, what: &str, e: impl std::fmt::Display) -> ActionError {
+        ActionError::new(format!("file store {}: {what}: {e}", self.root.display()))
+    }
+
+    fn revisions(&self, dir: &Path) -> Result<Vec<u64>, ActionError> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.fail(&format!("reading {}", dir.display()), e)),
+        };
+        let mut found: Vec<u64> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_prefix('r')?.strip_suffix(".json")?.parse().ok()
+            })
+            .collect();
+        found.sort_unstable();
+        Ok(found)
+    }
+
+    fn load(&self, dir: &Path, revision: u64) -> Result<RevisionFile, ActionError> {
+        let path = dir.join(format!("r{revision:06}.json"));
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| self.fail(&format!("reading {}", path.display()), e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| self.fail(&format!("{} is not a revision file", path.display()), e))
+    }
+}
+
+#[async_trait]
+impl Store for FileStore {
+    async fn write(&self, dir: &str, values: &BTreeMap<String, String>) -> Result<u64, ActionError> {
+        let dir = self.dir(dir);
+        std::fs::create_dir_all(&dir).map_err(|e| self.fail("creating a directory", e))?;
+        let revision = self.revisions(&dir)?.last().copied().unwrap_or(0) + 1;
+        let file = RevisionFile {
+            revision,
+            time: now(),
+            values: values.clone(),
+        };
+        let text = serde_json::to_string_pretty(&file).map_err(|e| self.fail("encoding", e))?;
+        let path = dir.join(format!("r{revision:06}.json"));
+        imm_planner::state::write_atomic(&path, text.as_bytes())
+            .map_err(|e| self.fail("writing a revision", format!("{e:#}")))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        Ok(revision)
+    }
+
+    async fn read(&self, dir: &str) -> Result<BTreeMap<String, String>, ActionError> {
+        let dir = self.dir(dir);
+        if dir.join("removed").exists() {
+            return Ok(BTreeMap::new());
+        }
+        match self.revisions(&dir)?.last() {
+            Some(&latest) => Ok(self.load(&dir, latest)?.values),
+            None => Ok(BTreeMap::new()),
+        }
+    }
+
+    async fn history(&self, dir: &str) -> Result<Vec<Revision>, ActionError> {
+        let dir = self.dir(dir);
+        self.revisions(&dir)?
+            .into_iter()
+            .map(|r| {
+                let file = self.load(&dir, r)?;
+                Ok(Revision {
+                    revision: r,
+                    time: file.time,
+                    keys: file.values.keys().cloned().collect(),
+                })
+            })
+            .collect()
+    }
+
+    async fn read_at(&self, dir: &str, revision: u64) -> Result<BTreeMap<String, String>, ActionError> {
+        Ok(self.load(&self.dir(dir), revision)?.values)
+    }
+
+    async fn remove(&self, dir: &str) -> Result<(), ActionError> {
+        let dir = self.dir(dir);
+        if !dir.exists() {
+            return Ok(());
+        }
+        // The revisions stay for the record; a marker says the set is gone.
+        imm_planner::state::write_atomic(&dir.join("removed"), now().to_string().as_bytes())
+            .map_err(|e| self.fail("removing", format!("{e:#}")))
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, ActionError> {
+        let Some((dir, name)) = key.rsplit_once('/') else {
+            return Ok(None);
+        };
+        Ok(self.read(dir).await?.remove(name))
+    }
+
+    fn describe(&self) -> String {
+        format!("the file store {}", self.root.display())
+    }
+}

@@ -1,0 +1,165 @@
+//! Run-time configuration stores (RESOURCES.md "Stores"): one interface,
+//! three backends — the embedded `file` store (default, under
+//! `.imm/store`), `etcd` (v3 JSON gateway) and `consul` (KV HTTP API).
+//! A set of values lives under `<prefix>/<env>/<path>/<key>`; every write of
+//! a set is one new revision, and earlier revisions can be read back (for
+//! `imm config history` and `rollback`).
+
+pub mod consul;
+pub mod etcd;
+pub mod file;
+
+use crate::ActionError;
+use async_trait::async_trait;
+use imm_stdlib::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+/// One revision of a set of values.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Revision {
+    pub revision: u64,
+    /// Seconds since the Unix epoch.
+    pub time: u64,
+    pub keys: Vec<String>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Makes the values under `dir` exactly `values` (keys not in it are
+    /// deleted), as one new revision; returns it.
+    async fn write(&self, dir: &str, values: &BTreeMap<String, String>) -> Result<u64, ActionError>;
+    async fn read(&self, dir: &str) -> Result<BTreeMap<String, String>, ActionError>;
+    /// The revisions written by imm, oldest first.
+    async fn history(&self, dir: &str) -> Result<Vec<Revision>, ActionError>;
+    async fn read_at(&self, dir: &str, revision: u64) -> Result<BTreeMap<String, String>, ActionError>;
+    /// Deletes every value under `dir` (its history stays).
+    async fn remove(&self, dir: &str) -> Result<(), ActionError>;
+    /// One value by its key below the prefix (`store:` secrets).
+    async fn get(&self, key: &str) -> Result<Option<String>, ActionError>;
+    /// "etcd at http://127.0.0.1:2379", for messages.
+    fn describe(&self) -> String;
+}
+
+/// The stores of a project by name, and which one is the default.
+#[derive(Clone, Default)]
+pub struct Stores {
+    by_name: HashMap<String, Arc<dyn Store>>,
+    default: Option<Arc<dyn Store>>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.by_name.keys().collect();
+        names.sort();
+        write!(f, "Stores({names:?})")
+    }
+}
+
+/// The name the default store is known by in messages.
+pub const DEFAULT_STORE: &str = "default";
+
+impl Stores {
+    /// The declared stores (`store` blocks, evaluated) of a project. The
+    /// default store is the one named `default`, else the only declared
+    /// one, else the file store in `.imm/store`.
+    pub fn from_settings(
+        declared: &indexmap::IndexMap<String, BTreeMap<String, Value>>,
+        project_dir: &Path,
+    ) -> Result<Stores, String> {
+        let mut stores = Stores::default();
+        for (name, attributes) in declared {
+            let store = open(name, attributes, project_dir)?;
+            stores.by_name.insert(name.clone(), store);
+        }
+        stores.default = match (stores.by_name.get(DEFAULT_STORE), declared.len()) {
+            (Some(store), _) => Some(store.clone()),
+            (None, 1) => stores.by_name.values().next().cloned(),
+            _ => Some(Arc::new(file::FileStore::new(project_dir.join(".imm").join("store")))),
+        };
+        Ok(stores)
+    }
+
+    /// A store by name; `None` asks for the default.
+    pub fn get(&self, name: Option<&str>) -> Result<Arc<dyn Store>, ActionError> {
+        let found = match name {
+            None => self.default.clone(),
+            Some(n) if n == DEFAULT_STORE && !self.by_name.contains_key(n) => self.default.clone(),
+            Some(n) => self.by_name.get(n).cloned(),
+        };
+        found.ok_or_else(|| {
+            ActionError::new(format!(
+                "no store named \"{}\" is declared",
+                name.unwrap_or(DEFAULT_STORE)
+            ))
+        })
+    }
+}
+
+fn open(
+    name: &str,
+    attributes: &BTreeMap<String, Value>,
+    project_dir: &Path,
+) -> Result<Arc<dyn Store>, String> {
+    let text = |key: &str| match attributes.get(key).map(Value::unmarked) {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let prefix = text("prefix").unwrap_or_else(|| "imm".into());
+    match text("backend").as_deref() {
+        Some("file") => {
+            let dir = text("path").unwrap_or_else(|| ".imm/store".into());
+            Ok(Arc::new(file::FileStore::new(project_dir.join(dir))))
+        }
+        Some("etcd") => {
+            let endpoints: Vec<String> = match attributes.get("endpoints").map(Value::unmarked) {
+                Some(Value::List(items)) => items.iter().map(|i| i.unmarked().display()).collect(),
+                _ => Vec::new(),
+            };
+            if endpoints.is_empty() {
+                return Err(format!(
+                    "store \"{name}\": an etcd store needs endpoints = [\"http://127.0.0.1:2379\"]"
+                ));
+            }
+            Ok(Arc::new(etcd::EtcdStore::new(endpoints, prefix)))
+        }
+        Some("consul") => {
+            let address = text("address").unwrap_or_else(|| "http://127.0.0.1:8500".into());
+            let token = match attributes.get("token") {
+                Some(v) => Some(v.clone().unmark_deep().0.display()),
+                None => None,
+            };
+            Ok(Arc::new(consul::ConsulStore::new(address, prefix, token)))
+        }
+        Some(other) => Err(format!(
+            "store \"{name}\": backend \"{other}\" is not one of file, etcd, consul"
+        )),
+        None => Err(format!("store \"{name}\" has no backend")),
+    }
+}
+
+/// `strings as they are, other values JSON-encoded` (RESOURCES.md).
+pub fn store_text(value: &Value) -> String {
+    let (plain, _) = value.clone().unmark_deep();
+    match plain {
+        Value::String(s) => s,
+        other => other.to_json_string(),
+    }
+}
+
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// An HTTP client for the store backends: loopback, short timeouts.
+pub(crate) fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap_or_default()
+}

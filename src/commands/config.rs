@@ -1,0 +1,257 @@
+//! `imm config history PATH` and `imm config rollback PATH REVISION`: the
+//! revisions of a set of run-time values in its store, and a rollback —
+//! a new revision carrying an old one's values, shown as a plan first.
+//! Sensitive values (by the state's record of the `config` resource) are
+//! never shown.
+
+use super::session::{self, fail};
+use crate::{DiagnosticFormat, ProjectArgs};
+use imm_executors::stores::Store;
+use imm_lang::diagnostics::Code;
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(clap::Subcommand)]
+pub enum ConfigCommand {
+    /// List the revisions of the values at PATH (below the environment).
+    History {
+        path: String,
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The store (default: the project's default store).
+        #[arg(long)]
+        store: Option<String>,
+    },
+    /// Write the values of an earlier revision as a new revision.
+    Rollback {
+        path: String,
+        revision: u64,
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[arg(long)]
+        store: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+}
+
+pub fn run(command: &ConfigCommand) -> ExitCode {
+    match command {
+        ConfigCommand::History {
+            path,
+            project,
+            store,
+        } => history(project, path, store.as_deref()),
+        ConfigCommand::Rollback {
+            path,
+            revision,
+            project,
+            store,
+            auto_approve,
+        } => rollback(project, path, *revision, store.as_deref(), *auto_approve),
+    }
+}
+
+struct Target {
+    store: Arc<dyn Store>,
+    dir: String,
+    /// Keys recorded as sensitive for this path.
+    sensitive: BTreeSet<String>,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn target(project: &ProjectArgs, path: &str, store: Option<&str>) -> Result<Target, ExitCode> {
+    let loaded = session::load(project, DiagnosticFormat::Human)?;
+    let store = loaded.stores.get(store).map_err(|e| {
+        fail(Code::UnknownAddress, e.message, "use a store block's name, or leave --store out")
+    })?;
+    let dir = imm_executors::config::directory(
+        &imm_executors::RunContext {
+            project: String::new(),
+            environment: loaded.environment.clone(),
+            lineage: String::new(),
+            stores: loaded.stores.clone(),
+        },
+        path,
+    );
+    let site = session::StateSite::new(&project.dir, &loaded.environment);
+    let sensitive = imm_planner::state::load(&site.paths.state)
+        .ok()
+        .flatten()
+        .map(|state| sensitive_keys(&state, &dir))
+        .unwrap_or_default();
+    Ok(Target {
+        store,
+        dir,
+        sensitive,
+        runtime: session::runtime()?,
+    })
+}
+
+fn sensitive_keys(state: &imm_planner::state::State, dir: &str) -> BTreeSet<String> {
+    state
+        .resources
+        .iter()
+        .filter(|r| r.type_name == "config" && r.private.get("dir").and_then(|d| d.as_str()) == Some(dir))
+        .flat_map(|r| {
+            r.attributes
+                .get("values")
+                .and_then(|v| v.as_object())
+                .into_iter()
+                .flatten()
+                .filter(|(_, v)| v.as_str() == Some(imm_stdlib::value::SENSITIVE_TEXT))
+                .map(|(k, _)| k.clone())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn store_failed(e: imm_executors::ActionError) -> ExitCode {
+    fail(
+        Code::ActionFailed,
+        e.message,
+        "check that the store is running and reachable; nothing was changed",
+    )
+}
+
+fn history(project: &ProjectArgs, path: &str, store: Option<&str>) -> ExitCode {
+    let t = match target(project, path, store) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let revisions = match t.runtime.block_on(t.store.history(&t.dir)) {
+        Ok(r) => r,
+        Err(e) => return store_failed(e),
+    };
+    if revisions.is_empty() {
+        crate::report::out(&format!("No revisions of {} in {}.", t.dir, t.store.describe()));
+        return ExitCode::SUCCESS;
+    }
+    crate::report::out(&format!("Revisions of {} in {}:", t.dir, t.store.describe()));
+    let last = revisions.len() - 1;
+    for (i, r) in revisions.iter().enumerate() {
+        crate::report::out(&format!(
+            "{:>8}  {}  {}{}",
+            r.revision,
+            utc(r.time),
+            r.keys.join(", "),
+            if i == last { "  (current)" } else { "" }
+        ));
+    }
+    ExitCode::SUCCESS
+}
+
+fn rollback(
+    project: &ProjectArgs,
+    path: &str,
+    revision: u64,
+    store: Option<&str>,
+    auto_approve: bool,
+) -> ExitCode {
+    let t = match target(project, path, store) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let known = match t.runtime.block_on(t.store.history(&t.dir)) {
+        Ok(r) => r,
+        Err(e) => return store_failed(e),
+    };
+    if !known.iter().any(|r| r.revision == revision) {
+        let list: Vec<String> = known.iter().map(|r| r.revision.to_string()).collect();
+        return fail(
+            Code::UnknownAddress,
+            format!("{} has no revision {revision} written by imm", t.dir),
+            format!("the revisions are: {} (imm config history {path})", list.join(", ")),
+        );
+    }
+    let (old, current) = match t.runtime.block_on(async {
+        Ok::<_, imm_executors::ActionError>((
+            t.store.read_at(&t.dir, revision).await?,
+            t.store.read(&t.dir).await?,
+        ))
+    }) {
+        Ok(v) => v,
+        Err(e) => return store_failed(e),
+    };
+    crate::report::out(&format!(
+        "Rollback plan for {} in {}: a new revision with the values of revision {revision}",
+        t.dir,
+        t.store.describe()
+    ));
+    let lines = diff(&current, &old, &t.sensitive);
+    if lines.is_empty() {
+        crate::report::out("No changes: the current values are those of that revision.");
+        return ExitCode::SUCCESS;
+    }
+    crate::report::out(&format!("  ~   config {}", t.dir));
+    for line in &lines {
+        crate::report::out(&format!("        {line}"));
+    }
+    if !auto_approve {
+        if let Err(code) = super::apply::confirm_or_refuse() {
+            return code;
+        }
+    }
+    match t.runtime.block_on(t.store.write(&t.dir, &old)) {
+        Ok(new) => {
+            crate::report::out(&format!(
+                "Rolled back: revision {new} carries the values of revision {revision}. The next `imm plan` shows the configuration's values as a reconfigure until the configuration says the same."
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(e) => store_failed(e),
+    }
+}
+
+fn diff(
+    current: &BTreeMap<String, String>,
+    target: &BTreeMap<String, String>,
+    sensitive: &BTreeSet<String>,
+) -> Vec<String> {
+    let show = |k: &str, v: &str| {
+        if sensitive.contains(k) {
+            imm_stdlib::value::SENSITIVE_TEXT.to_string()
+        } else {
+            format!("{v:?}")
+        }
+    };
+    let keys: BTreeSet<&String> = current.keys().chain(target.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| match (current.get(k), target.get(k)) {
+            (Some(a), Some(b)) if a == b => None,
+            (Some(a), Some(b)) => Some(format!("~ {k}: {} → {}", show(k, a), show(k, b))),
+            (None, Some(b)) => Some(format!("+ {k} = {}", show(k, b))),
+            (Some(a), None) => Some(format!("- {k} = {}", show(k, a))),
+            (None, None) => None,
+        })
+        .collect()
+}
+
+/// `2026-11-22 07:20:12 UTC` from seconds since the epoch.
+fn utc(seconds: u64) -> String {
+    let days = seconds / 86_400;
+    let rest = seconds % 86_400;
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
