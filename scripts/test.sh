@@ -12,6 +12,11 @@ fi
 # The Docker tests build their base image FROM scratch with the static
 # busybox of Debian's busybox-static (no registry is reachable).
 scripts/prepare-busybox.sh >/dev/null
+# The store and remote-state tests start a real etcd (Debian's etcd-server)
+# on a free loopback port; etcdctl checks what imm wrote.
+if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null
+fi
 if ! docker info >/dev/null 2>&1; then
   echo "warning: no Docker daemon answers; the Docker tests will fail with how to start one" >&2
 fi

@@ -84,6 +84,9 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// Confirm changing a protected environment from a script.
+        #[arg(long)]
+        yes_really: bool,
         /// Steps carried out at once.
         #[arg(long, default_value_t = 10)]
         parallelism: usize,
@@ -128,6 +131,9 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// Confirm destroying a protected environment from a script.
+        #[arg(long)]
+        yes_really: bool,
         /// Steps carried out at once.
         #[arg(long, default_value_t = 10)]
         parallelism: usize,
@@ -197,12 +203,14 @@ fn run(cli: Cli) -> ExitCode {
             project,
             plan,
             auto_approve,
+            yes_really,
             parallelism,
             format,
         } => commands::apply::run(commands::apply::ApplyArgs {
             project,
             plan,
             auto_approve,
+            yes_really,
             parallelism,
             format,
         }),
@@ -222,8 +230,9 @@ fn run(cli: Cli) -> ExitCode {
         Command::Destroy {
             project,
             auto_approve,
+            yes_really,
             parallelism,
-        } => commands::destroy::run(&project, auto_approve, parallelism),
+        } => commands::destroy::run(&project, auto_approve, yes_really, parallelism),
         Command::Show { planfile, format } => commands::plan::show(&planfile, format),
         Command::Graph { project, format } => commands::graph::run(&project, format),
         Command::State(command) => commands::state::run(&command),

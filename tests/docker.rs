@@ -696,3 +696,108 @@ fn a_container_publishing_a_host_port_is_replaced_stop_first() {
         1
     );
 }
+
+const PROMOTED: &str = r#"
+environment "staging" {
+  greeting = "hello staging"
+}
+
+environment "prod" {
+  greeting     = "hello prod"
+  promote_from = "staging"
+  protected    = true
+}
+
+resource "docker_network" "net" {
+  name = "net"
+}
+
+resource "docker_image" "base" {
+  name = "PFX-base"
+  build {
+    context = "./base"
+  }
+}
+
+resource "docker_image" "web" {
+  name = "PFX-web"
+  build {
+    context = "./web"
+    args    = { BASE = docker_image.base.id, PAGE_VERSION = "7" }
+  }
+}
+
+resource "config" "app" {
+  values = { greeting = env.greeting, color = "COLOR" }
+}
+
+resource "docker_container" "web" {
+  image   = docker_image.web.id
+  command = ["httpd", "-f", "-p", "8080", "-h", "/www"]
+  network {
+    name    = docker_network.net.name
+    aliases = ["web"]
+  }
+  runtime {
+    env = { GREETING = env.greeting }
+  }
+}
+"#;
+
+#[test]
+fn promotion_accepts_only_what_staging_tested_and_config_changes_touch_no_container() {
+    let p = hello();
+    let write = |color: &str| {
+        let text = PROMOTED.replace("PFX", &p.prefix).replace("COLOR", color);
+        std::fs::write(p.project.file("main.imm"), text).expect("write");
+    };
+    write("blue");
+    p.imm(&["apply", "--env", "prod", "--auto-approve"])
+        .assert_fails_with("environment \"prod\" is protected");
+    p.imm(&["plan", "--env", "prod"])
+        .assert_ok()
+        .assert_stdout_contains("not tested in \"staging\"");
+    p.imm(&["apply", "--env", "prod", "--auto-approve", "--yes-really"])
+        .assert_fails_with("was not built, applied and tested in \"staging\"");
+    assert!(p.containers().is_empty(), "nothing of prod runs");
+
+    p.imm(&["apply", "--env", "staging", "--auto-approve"])
+        .assert_ok();
+    p.imm(&["plan", "--env", "prod"])
+        .assert_ok()
+        .assert_stdout_contains("tested in staging");
+    p.imm(&["apply", "--env", "prod", "--auto-approve", "--yes-really"])
+        .assert_ok();
+    let image_of = |env: &str| {
+        let text = std::fs::read_to_string(p.project.file(&format!(".imm/state/{env}.json")))
+            .expect("state");
+        let state: serde_json::Value = serde_json::from_str(&text).expect("json");
+        state["resources"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["address"] == "docker_image.web"))
+            .and_then(|r| r["outs"]["id"].as_str())
+            .map(str::to_string)
+            .expect("web image id")
+    };
+    assert_eq!(
+        image_of("prod"),
+        image_of("staging"),
+        "the tested image itself, not a rebuild"
+    );
+
+    let before = p.containers();
+    write("green");
+    let plan = p
+        .imm(&["plan", "--env", "staging", "--format", "json"])
+        .json();
+    assert_eq!(change(&plan, "config.app")["action"], "reconfigure");
+    assert_eq!(plan["summary"]["replace"], 0);
+    p.imm(&["apply", "--env", "staging", "--auto-approve"])
+        .assert_ok()
+        .assert_stdout_contains("0 replaced, 1 reconfigured");
+    assert_eq!(p.containers(), before, "no container was touched");
+    let stored = std::fs::read_dir(p.project.file(".imm/store/staging/app"))
+        .expect("store")
+        .count();
+    assert_eq!(stored, 2, "two revisions of staging's values");
+}

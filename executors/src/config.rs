@@ -17,13 +17,19 @@ use std::sync::Arc;
 pub struct ConfigExecutor;
 
 /// The store an instance names (`store = store.NAME`), or the default.
-fn store_of(instance: &Instance, run: &RunContext) -> Result<(String, Arc<dyn Store>), ActionError> {
+fn store_of(
+    instance: &Instance,
+    run: &RunContext,
+) -> Result<(String, Arc<dyn Store>), ActionError> {
     let name = match instance.config.get("store").map(Value::unmarked) {
         Some(Value::Map(m)) => m.get("name").map(Value::display),
         _ => None,
     };
     let store = run.stores.get(name.as_deref())?;
-    Ok((name.unwrap_or_else(|| crate::stores::DEFAULT_STORE.into()), store))
+    Ok((
+        name.unwrap_or_else(|| crate::stores::DEFAULT_STORE.into()),
+        store,
+    ))
 }
 
 /// `<env>/<path>`: where the instance's values live.
@@ -57,7 +63,10 @@ async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionE
 }
 
 fn recorded(private: &Json) -> Option<(&str, &str)> {
-    Some((private.get("store")?.as_str()?, private.get("dir")?.as_str()?))
+    Some((
+        private.get("store")?.as_str()?,
+        private.get("dir")?.as_str()?,
+    ))
 }
 
 #[async_trait]
@@ -95,7 +104,11 @@ impl Executor for ConfigExecutor {
         run.stores.get(Some(store))?.remove(dir).await
     }
 
-    async fn read(&self, existing: Existing<'_>, run: &RunContext) -> Result<Observed, ActionError> {
+    async fn read(
+        &self,
+        existing: Existing<'_>,
+        run: &RunContext,
+    ) -> Result<Observed, ActionError> {
         let Some((store, dir)) = recorded(existing.private) else {
             return Ok(Observed::AsRecorded);
         };
@@ -120,7 +133,12 @@ impl Executor for ConfigExecutor {
                 differs.push(key);
             }
         }
-        differs.extend(found.keys().filter(|k| !expected.contains_key(*k)).map(String::as_str));
+        differs.extend(
+            found
+                .keys()
+                .filter(|k| !expected.contains_key(*k))
+                .map(String::as_str),
+        );
         if differs.is_empty() {
             return Ok(Observed::AsRecorded);
         }

@@ -104,6 +104,16 @@ pub struct Engine<'a> {
     pub registry: &'a Registry,
     pub run: RunContext,
     pub parallelism: usize,
+    /// `promote_from`: only these artifact fingerprints may be applied.
+    pub promotion: Option<Promotion>,
+}
+
+/// The artifacts an environment with `promote_from` accepts: those built,
+/// applied and tested in the source environment.
+#[derive(Debug, Clone)]
+pub struct Promotion {
+    pub from: String,
+    pub fingerprints: std::collections::HashSet<String>,
 }
 
 /// What a finished step hands back to the orchestrator.
@@ -191,6 +201,17 @@ impl Engine<'_> {
                     }
                     _ => None,
                 };
+                if let (Some(fp), Some(promotion)) = (&fingerprint, &self.promotion) {
+                    if !promotion.fingerprints.contains(fp) {
+                        let message = format!(
+                            "artifact {} was not built, applied and tested in \"{}\" (promote_from); apply it there first",
+                            &fp[..12.min(fp.len())],
+                            promotion.from
+                        );
+                        self.fail(&mut steps, index, message, &mut outcome, events);
+                        continue;
+                    }
+                }
                 let what = step_name(steps[index].kind, change.action);
                 let _ = self.journal.append(&Entry::Start {
                     address: address.clone(),

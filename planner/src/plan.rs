@@ -90,6 +90,10 @@ pub struct Change {
     /// Earlier objects left by an interrupted replacement, destroyed first.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deposed: usize,
+    /// What a reviewer should know besides the reasons (where an artifact
+    /// was tested, for promotion).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -283,8 +287,7 @@ impl<'a> Planner<'a> {
         // the store behind imm's back) gets a new revision, even when a
         // value waits on something upstream being replaced.
         let only_values = diffs.iter().all(|d| d.path().starts_with("values"));
-        let drift_only =
-            reasons.len() == 1 && self.options.drifted.contains_key(&instance.address);
+        let drift_only = reasons.len() == 1 && self.options.drifted.contains_key(&instance.address);
         let action = if reasons.is_empty() && diffs.is_empty() {
             Action::Noop
         } else if instance.type_name == "config"
@@ -499,6 +502,7 @@ impl<'a> Planner<'a> {
                     .collect(),
                 stop_first,
                 deposed: record.map(|r| r.deposed.len()).unwrap_or(0),
+                notes: Vec::new(),
             });
         }
         for record in &state.resources {
@@ -533,6 +537,7 @@ impl<'a> Planner<'a> {
                 depends_on: record.dependencies.clone(),
                 stop_first: false,
                 deposed: record.deposed.len(),
+                notes: Vec::new(),
             });
         }
         self.check_forced_addresses(&changes);
@@ -842,6 +847,7 @@ pub fn destroy_plan(state: &State) -> (Plan, Vec<Diagnostic>) {
                 depends_on: record.dependencies.clone(),
                 stop_first: false,
                 deposed: record.deposed.len(),
+                notes: Vec::new(),
             }
         })
         .collect();

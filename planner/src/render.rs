@@ -100,6 +100,13 @@ pub fn human(plan: &Plan, color: bool) -> String {
                     format!("  {}", paint.dim(&reason))
                 }
             );
+            for note in &change.notes {
+                let _ = writeln!(
+                    out,
+                    "        {}",
+                    paint.wrap("36", &format!("note: {note}"))
+                );
+            }
             for line in value_lines(change) {
                 let _ = writeln!(out, "        {}", paint.line_tag(line.tag, &line.text));
             }
@@ -435,6 +442,14 @@ pub fn markdown(plan: &Plan) -> String {
 }
 
 fn row_reason(change: &Change) -> String {
+    let reason = row_reason_only(change);
+    if change.notes.is_empty() {
+        return reason;
+    }
+    format!("{reason} ({})", change.notes.join("; "))
+}
+
+fn row_reason_only(change: &Change) -> String {
     match change.action {
         Action::Create if change.artifact => "build (new)".into(),
         Action::Create => "new".into(),

@@ -22,6 +22,7 @@ pub struct ApplyArgs {
     pub project: ProjectArgs,
     pub plan: PlanArgs,
     pub auto_approve: bool,
+    pub yes_really: bool,
     pub parallelism: usize,
     pub format: DiagnosticFormat,
 }
@@ -79,6 +80,13 @@ pub fn run(args: ApplyArgs) -> ExitCode {
         || lifecycle_change
         || planned.state.serial == 0
     {
+        if let Err(code) = super::environments::confirm_protected(
+            &planned.loaded.project,
+            &planned.loaded.environment,
+            args.yes_really,
+        ) {
+            return code;
+        }
         if saved.is_none() && !args.auto_approve && planned.plan.summary.has_changes() {
             if let Err(code) = confirm_or_refuse() {
                 return code;
@@ -126,7 +134,12 @@ fn check_not_stale(saved: &Plan, now: &Plan) -> Result<(), ExitCode> {
             "run `imm plan --out FILE` again, review it, and apply the new plan",
         ));
     }
-    if saved.config_hash != now.config_hash || saved.changes != now.changes {
+    let without_notes = |plan: &Plan| {
+        let mut changes = plan.changes.clone();
+        changes.iter_mut().for_each(|c| c.notes.clear());
+        changes
+    };
+    if saved.config_hash != now.config_hash || without_notes(saved) != without_notes(now) {
         return Err(fail(
             Code::StalePlan,
             "the saved plan is stale: the configuration or its inputs (files, variables, secrets, build contexts) changed since it was made",
@@ -210,6 +223,9 @@ fn carry_out(
     if let Err(code) = session::sweep_orphans(&runtime, &registry, &plan, &state, &run) {
         return code;
     }
+    if let Err(code) = session::check_stores(&runtime, &plan, &loaded.stores) {
+        return code;
+    }
     let engine = Engine {
         plan: &plan,
         run,
@@ -218,6 +234,11 @@ fn carry_out(
         key: &key,
         registry: &registry,
         parallelism,
+        promotion: super::environments::promotion(
+            &loaded.project,
+            &project_args.dir,
+            &loaded.environment,
+        ),
     };
     let (state, outcome) = {
         let mut reevaluate = |known: &_| loaded.reevaluate(known);

@@ -65,7 +65,11 @@ struct Target {
 fn target(project: &ProjectArgs, path: &str, store: Option<&str>) -> Result<Target, ExitCode> {
     let loaded = session::load(project, DiagnosticFormat::Human)?;
     let store = loaded.stores.get(store).map_err(|e| {
-        fail(Code::UnknownAddress, e.message, "use a store block's name, or leave --store out")
+        fail(
+            Code::UnknownAddress,
+            e.message,
+            "use a store block's name, or leave --store out",
+        )
     })?;
     let dir = imm_executors::config::directory(
         &imm_executors::RunContext {
@@ -94,7 +98,9 @@ fn sensitive_keys(state: &imm_planner::state::State, dir: &str) -> BTreeSet<Stri
     state
         .resources
         .iter()
-        .filter(|r| r.type_name == "config" && r.private.get("dir").and_then(|d| d.as_str()) == Some(dir))
+        .filter(|r| {
+            r.type_name == "config" && r.private.get("dir").and_then(|d| d.as_str()) == Some(dir)
+        })
         .flat_map(|r| {
             r.attributes
                 .get("values")
@@ -126,10 +132,18 @@ fn history(project: &ProjectArgs, path: &str, store: Option<&str>) -> ExitCode {
         Err(e) => return store_failed(e),
     };
     if revisions.is_empty() {
-        crate::report::out(&format!("No revisions of {} in {}.", t.dir, t.store.describe()));
+        crate::report::out(&format!(
+            "No revisions of {} in {}.",
+            t.dir,
+            t.store.describe()
+        ));
         return ExitCode::SUCCESS;
     }
-    crate::report::out(&format!("Revisions of {} in {}:", t.dir, t.store.describe()));
+    crate::report::out(&format!(
+        "Revisions of {} in {}:",
+        t.dir,
+        t.store.describe()
+    ));
     let last = revisions.len() - 1;
     for (i, r) in revisions.iter().enumerate() {
         crate::report::out(&format!(
@@ -163,7 +177,10 @@ fn rollback(
         return fail(
             Code::UnknownAddress,
             format!("{} has no revision {revision} written by imm", t.dir),
-            format!("the revisions are: {} (imm config history {path})", list.join(", ")),
+            format!(
+                "the revisions are: {} (imm config history {path})",
+                list.join(", ")
+            ),
         );
     }
     let (old, current) = match t.runtime.block_on(async {

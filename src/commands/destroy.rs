@@ -13,7 +13,12 @@ use imm_lang::evaluate::Evaluated;
 use imm_planner::journal::Journal;
 use std::process::ExitCode;
 
-pub fn run(args: &ProjectArgs, auto_approve: bool, parallelism: usize) -> ExitCode {
+pub fn run(
+    args: &ProjectArgs,
+    auto_approve: bool,
+    yes_really: bool,
+    parallelism: usize,
+) -> ExitCode {
     let loaded = match session::load(args, DiagnosticFormat::Human) {
         Ok(l) => l,
         Err(code) => return code,
@@ -43,6 +48,11 @@ pub fn run(args: &ProjectArgs, auto_approve: bool, parallelism: usize) -> ExitCo
     if let Err(code) = super::apply::check_executors(&plan) {
         return code;
     }
+    if let Err(code) =
+        super::environments::confirm_protected(&loaded.project, &loaded.environment, yes_really)
+    {
+        return code;
+    }
     if !auto_approve {
         if let Err(code) = confirm_or_refuse() {
             return code;
@@ -67,6 +77,9 @@ pub fn run(args: &ProjectArgs, auto_approve: bool, parallelism: usize) -> ExitCo
     if let Err(code) = session::sweep_orphans(&runtime, &registry, &plan, &state, &run) {
         return code;
     }
+    if let Err(code) = session::check_stores(&runtime, &plan, &loaded.stores) {
+        return code;
+    }
     let engine = Engine {
         plan: &plan,
         run,
@@ -75,6 +88,7 @@ pub fn run(args: &ProjectArgs, auto_approve: bool, parallelism: usize) -> ExitCo
         key: &key,
         registry: &registry,
         parallelism,
+        promotion: None,
     };
     let (mut state, outcome) = {
         let mut reevaluate = |_: &_| Ok(Evaluated::default());

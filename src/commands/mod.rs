@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod config;
 pub mod destroy;
+pub mod environments;
 pub mod fmt;
 pub mod graph;
 pub mod output;

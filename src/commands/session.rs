@@ -119,7 +119,11 @@ fn read_store_secrets(
             let value = match store.get(&full).await {
                 Ok(Some(v)) => Ok(v),
                 Ok(None) => Err(format!("{full} is not in {}", store.describe())),
-                Err(e) => Err(format!("reading {full} from {}: {}", store.describe(), e.message)),
+                Err(e) => Err(format!(
+                    "reading {full} from {}: {}",
+                    store.describe(),
+                    e.message
+                )),
             };
             values.insert(key, value);
         }
@@ -347,6 +351,9 @@ pub fn make_plan(
     if hash_inputs {
         plan.config_hash = config_hash(&loaded.project, &evaluated, &key);
     }
+    let ledgers = super::environments::ledgers(&loaded.project, &args.dir);
+    let source = super::environments::promotion_source(&loaded.project, &loaded.environment);
+    super::environments::annotate(&mut plan, &ledgers, source.as_deref());
     Ok(Planned {
         loaded,
         state,
@@ -428,4 +435,39 @@ pub fn sweep_orphans(
             "nothing was changed; fix the cause and apply again",
         )),
     }
+}
+
+/// Before an apply changes anything: every store a `config` change writes
+/// to must answer.
+pub fn check_stores(
+    runtime: &tokio::runtime::Runtime,
+    plan: &Plan,
+    stores: &Stores,
+) -> Result<(), ExitCode> {
+    let mut names: Vec<Option<String>> = plan
+        .changes
+        .iter()
+        .filter(|c| c.type_name == "config" && c.action != imm_planner::plan::Action::Noop)
+        .map(|c| {
+            let side = c.after.as_ref().or(c.before.as_ref());
+            side.and_then(|v| v.pointer("/store/name"))
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let checked = stores
+            .get(name.as_deref())
+            .and_then(|store| runtime.block_on(store.ping()));
+        if let Err(e) = checked {
+            return Err(fail(
+                Code::ActionFailed,
+                format!("{}; nothing was changed", e.message),
+                "start the store or fix its address in the store block, then apply again",
+            ));
+        }
+    }
+    Ok(())
 }

@@ -40,7 +40,11 @@ impl ConsulStore {
         format!("{}/{rest}", self.prefix)
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Option<String>, ActionError> {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<Option<String>, ActionError> {
         let request = match &self.token {
             Some(t) => request.header("X-Consul-Token", t),
             None => request,
@@ -76,7 +80,10 @@ impl ConsulStore {
             return Ok(Vec::new());
         };
         let entries: Vec<Json> = serde_json::from_str(&text).map_err(|_| {
-            ActionError::new(format!("Consul at {} answered a read with something that is not a KV list", self.address))
+            ActionError::new(format!(
+                "Consul at {} answered a read with something that is not a KV list",
+                self.address
+            ))
         })?;
         entries
             .iter()
@@ -88,7 +95,11 @@ impl ConsulStore {
                         .decode(v)
                         .ok()
                         .and_then(|b| String::from_utf8(b).ok())
-                        .ok_or_else(|| ActionError::new(format!("Consul key {key}: the value is not base64 UTF-8")))?,
+                        .ok_or_else(|| {
+                            ActionError::new(format!(
+                                "Consul key {key}: the value is not base64 UTF-8"
+                            ))
+                        })?,
                 };
                 Ok((key, value, e["ModifyIndex"].as_u64().unwrap_or(0)))
             })
@@ -98,22 +109,29 @@ impl ConsulStore {
 
 #[async_trait]
 impl Store for ConsulStore {
-    async fn write(&self, dir: &str, values: &BTreeMap<String, String>) -> Result<u64, ActionError> {
+    async fn write(
+        &self,
+        dir: &str,
+        values: &BTreeMap<String, String>,
+    ) -> Result<u64, ActionError> {
         let current = self.read(dir).await?;
         let mut ops: Vec<Json> = values
             .iter()
             .map(|(k, v)| json!({ "KV": { "Verb": "set", "Key": self.key(&format!("{dir}/{k}")), "Value": B64.encode(v) } }))
             .collect();
-        ops.extend(current.keys().filter(|k| !values.contains_key(*k)).map(|k| {
-            json!({ "KV": { "Verb": "delete", "Key": self.key(&format!("{dir}/{k}")) } })
-        }));
+        ops.extend(current.keys().filter(|k| !values.contains_key(*k)).map(
+            |k| json!({ "KV": { "Verb": "delete", "Key": self.key(&format!("{dir}/{k}")) } }),
+        ));
         let url = format!("{}/v1/txn", self.address);
         let text = self
             .send(self.client.put(&url).json(&ops), "a transaction")
             .await?
             .unwrap_or_default();
         let reply: Json = serde_json::from_str(&text).map_err(|_| {
-            ActionError::new(format!("Consul at {} answered a transaction with something that is not JSON", self.address))
+            ActionError::new(format!(
+                "Consul at {} answered a transaction with something that is not JSON",
+                self.address
+            ))
         })?;
         let revision = reply["Results"]
             .as_array()
@@ -133,7 +151,8 @@ impl Store for ConsulStore {
         let key = self.key(&format!(".imm/history/{dir}/{revision:020}"));
         let url = format!("{}/v1/kv/{key}", self.address);
         let body = serde_json::to_string(&snapshot).unwrap_or_default();
-        self.send(self.client.put(&url).body(body), "writing history").await?;
+        self.send(self.client.put(&url).body(body), "writing history")
+            .await?;
         Ok(revision)
     }
 
@@ -158,25 +177,39 @@ impl Store for ConsulStore {
             .map(|(k, v, _)| {
                 serde_json::from_str::<Snapshot>(&v)
                     .map(|s| s.revision)
-                    .map_err(|_| ActionError::new(format!("Consul key {k} is not an imm history snapshot")))
+                    .map_err(|_| {
+                        ActionError::new(format!("Consul key {k} is not an imm history snapshot"))
+                    })
             })
             .collect()
     }
 
-    async fn read_at(&self, dir: &str, revision: u64) -> Result<BTreeMap<String, String>, ActionError> {
+    async fn read_at(
+        &self,
+        dir: &str,
+        revision: u64,
+    ) -> Result<BTreeMap<String, String>, ActionError> {
         let key = self.key(&format!(".imm/history/{dir}/{revision:020}"));
         let url = format!("{}/v1/kv/{key}?raw=true", self.address);
         let text = self
             .send(self.client.get(&url), "reading history")
             .await?
-            .ok_or_else(|| ActionError::new(format!("Consul has no revision {revision} of {dir}")))?;
+            .ok_or_else(|| {
+                ActionError::new(format!("Consul has no revision {revision} of {dir}"))
+            })?;
         serde_json::from_str::<Snapshot>(&text)
             .map(|s| s.values)
-            .map_err(|_| ActionError::new(format!("Consul key {key} is not an imm history snapshot")))
+            .map_err(|_| {
+                ActionError::new(format!("Consul key {key} is not an imm history snapshot"))
+            })
     }
 
     async fn remove(&self, dir: &str) -> Result<(), ActionError> {
-        let url = format!("{}/v1/kv/{}?recurse=true", self.address, self.key(&format!("{dir}/")));
+        let url = format!(
+            "{}/v1/kv/{}?recurse=true",
+            self.address,
+            self.key(&format!("{dir}/"))
+        );
         self.send(self.client.delete(&url), "a delete").await?;
         Ok(())
     }
@@ -184,6 +217,18 @@ impl Store for ConsulStore {
     async fn get(&self, key: &str) -> Result<Option<String>, ActionError> {
         let url = format!("{}/v1/kv/{}?raw=true", self.address, self.key(key));
         self.send(self.client.get(&url), "a read").await
+    }
+
+    async fn ping(&self) -> Result<(), ActionError> {
+        let url = format!("{}/v1/status/leader", self.address);
+        let leader = self.send(self.client.get(&url), "a status request").await?;
+        match leader.map(|l| serde_json::from_str::<Json>(&l)) {
+            Some(Ok(Json::String(_))) => Ok(()),
+            _ => Err(ActionError::new(format!(
+                "{} answered its status request with something that is not Consul's",
+                self.describe()
+            ))),
+        }
     }
 
     fn describe(&self) -> String {

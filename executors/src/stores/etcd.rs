@@ -62,7 +62,10 @@ impl EtcdStore {
                         ))
                     })?;
                     if !status.is_success() {
-                        let message = parsed["message"].as_str().or(parsed["error"].as_str()).unwrap_or("");
+                        let message = parsed["message"]
+                            .as_str()
+                            .or(parsed["error"].as_str())
+                            .unwrap_or("");
                         return Err(ActionError::new(format!(
                             "etcd at {endpoint} refused {path} ({status}): {message}"
                         )));
@@ -77,7 +80,11 @@ impl EtcdStore {
         )))
     }
 
-    async fn range(&self, prefix: &str, revision: Option<u64>) -> Result<Vec<(String, String)>, ActionError> {
+    async fn range(
+        &self,
+        prefix: &str,
+        revision: Option<u64>,
+    ) -> Result<Vec<(String, String)>, ActionError> {
         let mut body = json!({ "key": b64(prefix), "range_end": range_end(prefix) });
         if let Some(r) = revision {
             body["revision"] = json!(r.to_string());
@@ -90,7 +97,11 @@ impl EtcdStore {
                     .as_str()
                     .map(|v| B64.decode(v).ok().and_then(|b| String::from_utf8(b).ok()))
                     .unwrap_or(Some(String::new()))
-                    .ok_or_else(|| ActionError::new(format!("etcd returned a {field} that is not base64 UTF-8")))
+                    .ok_or_else(|| {
+                        ActionError::new(format!(
+                            "etcd returned a {field} that is not base64 UTF-8"
+                        ))
+                    })
             };
             pairs.push((decode("key")?, decode("value")?));
         }
@@ -118,15 +129,19 @@ fn revision_of(reply: &Json) -> Result<u64, ActionError> {
 
 #[async_trait]
 impl Store for EtcdStore {
-    async fn write(&self, dir: &str, values: &BTreeMap<String, String>) -> Result<u64, ActionError> {
+    async fn write(
+        &self,
+        dir: &str,
+        values: &BTreeMap<String, String>,
+    ) -> Result<u64, ActionError> {
         let current = self.read(dir).await?;
         let mut ops: Vec<Json> = values
             .iter()
             .map(|(k, v)| json!({ "request_put": { "key": b64(&self.key(&format!("{dir}/{k}"))), "value": b64(v) } }))
             .collect();
-        ops.extend(current.keys().filter(|k| !values.contains_key(*k)).map(|k| {
-            json!({ "request_delete_range": { "key": b64(&self.key(&format!("{dir}/{k}"))) } })
-        }));
+        ops.extend(current.keys().filter(|k| !values.contains_key(*k)).map(
+            |k| json!({ "request_delete_range": { "key": b64(&self.key(&format!("{dir}/{k}"))) } }),
+        ));
         let reply = self.call("/v3/kv/txn", json!({ "success": ops })).await?;
         let revision = revision_of(&reply)?;
         let note = Revision {
@@ -136,8 +151,11 @@ impl Store for EtcdStore {
         };
         let text = serde_json::to_string(&note).unwrap_or_default();
         let history_key = self.key(&format!(".imm/history/{dir}/{revision:020}"));
-        self.call("/v3/kv/put", json!({ "key": b64(&history_key), "value": b64(&text) }))
-            .await?;
+        self.call(
+            "/v3/kv/put",
+            json!({ "key": b64(&history_key), "value": b64(&text) }),
+        )
+        .await?;
         Ok(revision)
     }
 
@@ -160,7 +178,11 @@ impl Store for EtcdStore {
             .collect()
     }
 
-    async fn read_at(&self, dir: &str, revision: u64) -> Result<BTreeMap<String, String>, ActionError> {
+    async fn read_at(
+        &self,
+        dir: &str,
+        revision: u64,
+    ) -> Result<BTreeMap<String, String>, ActionError> {
         let pairs = self
             .range(&self.key(&format!("{dir}/")), Some(revision))
             .await?;
@@ -179,7 +201,9 @@ impl Store for EtcdStore {
 
     async fn get(&self, key: &str) -> Result<Option<String>, ActionError> {
         let full = self.key(key);
-        let reply = self.call("/v3/kv/range", json!({ "key": b64(&full) })).await?;
+        let reply = self
+            .call("/v3/kv/range", json!({ "key": b64(&full) }))
+            .await?;
         match reply["kvs"].as_array().and_then(|k| k.first()) {
             None => Ok(None),
             Some(kv) => kv["value"]
@@ -189,6 +213,17 @@ impl Store for EtcdStore {
                 .map(Some)
                 .ok_or_else(|| ActionError::new("etcd returned a value that is not base64 UTF-8")),
         }
+    }
+
+    async fn ping(&self) -> Result<(), ActionError> {
+        let reply = self.call("/v3/maintenance/status", json!({})).await?;
+        if reply.get("version").is_none() && reply.get("header").is_none() {
+            return Err(ActionError::new(format!(
+                "{} answered its status request with something that is not etcd's",
+                self.describe()
+            )));
+        }
+        Ok(())
     }
 
     fn describe(&self) -> String {

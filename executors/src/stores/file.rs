@@ -60,7 +60,11 @@ impl FileStore {
 
 #[async_trait]
 impl Store for FileStore {
-    async fn write(&self, dir: &str, values: &BTreeMap<String, String>) -> Result<u64, ActionError> {
+    async fn write(
+        &self,
+        dir: &str,
+        values: &BTreeMap<String, String>,
+    ) -> Result<u64, ActionError> {
         let dir = self.dir(dir);
         std::fs::create_dir_all(&dir).map_err(|e| self.fail("creating a directory", e))?;
         let revision = self.revisions(&dir)?.last().copied().unwrap_or(0) + 1;
@@ -107,7 +111,11 @@ impl Store for FileStore {
             .collect()
     }
 
-    async fn read_at(&self, dir: &str, revision: u64) -> Result<BTreeMap<String, String>, ActionError> {
+    async fn read_at(
+        &self,
+        dir: &str,
+        revision: u64,
+    ) -> Result<BTreeMap<String, String>, ActionError> {
         Ok(self.load(&self.dir(dir), revision)?.values)
     }
 
@@ -126,6 +134,10 @@ impl Store for FileStore {
             return Ok(None);
         };
         Ok(self.read(dir).await?.remove(name))
+    }
+
+    async fn ping(&self) -> Result<(), ActionError> {
+        std::fs::create_dir_all(&self.root).map_err(|e| self.fail("creating the store", e))
     }
 
     fn describe(&self) -> String {

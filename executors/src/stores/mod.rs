@@ -29,15 +29,22 @@ pub struct Revision {
 pub trait Store: Send + Sync {
     /// Makes the values under `dir` exactly `values` (keys not in it are
     /// deleted), as one new revision; returns it.
-    async fn write(&self, dir: &str, values: &BTreeMap<String, String>) -> Result<u64, ActionError>;
+    async fn write(&self, dir: &str, values: &BTreeMap<String, String>)
+        -> Result<u64, ActionError>;
     async fn read(&self, dir: &str) -> Result<BTreeMap<String, String>, ActionError>;
     /// The revisions written by imm, oldest first.
     async fn history(&self, dir: &str) -> Result<Vec<Revision>, ActionError>;
-    async fn read_at(&self, dir: &str, revision: u64) -> Result<BTreeMap<String, String>, ActionError>;
+    async fn read_at(
+        &self,
+        dir: &str,
+        revision: u64,
+    ) -> Result<BTreeMap<String, String>, ActionError>;
     /// Deletes every value under `dir` (its history stays).
     async fn remove(&self, dir: &str) -> Result<(), ActionError>;
     /// One value by its key below the prefix (`store:` secrets).
     async fn get(&self, key: &str) -> Result<Option<String>, ActionError>;
+    /// Whether the store answers (checked before an apply changes anything).
+    async fn ping(&self) -> Result<(), ActionError>;
     /// "etcd at http://127.0.0.1:2379", for messages.
     fn describe(&self) -> String;
 }
@@ -76,7 +83,9 @@ impl Stores {
         stores.default = match (stores.by_name.get(DEFAULT_STORE), declared.len()) {
             (Some(store), _) => Some(store.clone()),
             (None, 1) => stores.by_name.values().next().cloned(),
-            _ => Some(Arc::new(file::FileStore::new(project_dir.join(".imm").join("store")))),
+            _ => Some(Arc::new(file::FileStore::new(
+                project_dir.join(".imm").join("store"),
+            ))),
         };
         Ok(stores)
     }
@@ -126,10 +135,9 @@ fn open(
         }
         Some("consul") => {
             let address = text("address").unwrap_or_else(|| "http://127.0.0.1:8500".into());
-            let token = match attributes.get("token") {
-                Some(v) => Some(v.clone().unmark_deep().0.display()),
-                None => None,
-            };
+            let token = attributes
+                .get("token")
+                .map(|v| v.clone().unmark_deep().0.display());
             Ok(Arc::new(consul::ConsulStore::new(address, prefix, token)))
         }
         Some(other) => Err(format!(

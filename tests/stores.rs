@@ -1,0 +1,256 @@
+//! Run-time configuration in stores, with the real binary: `config`
+//! resources in a real etcd (started by the test on a free loopback port)
+//! and in Consul (an in-process server following Consul's documented KV
+//! API: Consul cannot be installed here), revisions, history and rollback,
+//! `store:` secrets that reach stores and commands but nothing imm writes
+//! or prints, and clear errors for unreachable or malformed stores.
+
+mod common;
+#[path = "support/consul.rs"]
+mod consul;
+#[path = "support/etcd.rs"]
+mod etcd;
+use common::Project;
+
+fn config_project(store_block: &str, values: &str) -> String {
+    format!(
+        "{store_block}\nvariable \"level\" {{\n  type    = string\n  default = \"info\"\n}}\n\nresource \"config\" \"app\" {{\n  store  = store.main\n  values = {{ {values} }}\n}}\n"
+    )
+}
+
+fn change<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    plan["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["address"] == address))
+        .unwrap_or_else(|| panic!("{address} in {plan}"))
+}
+
+fn revision(p: &Project) -> u64 {
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.file(".imm/state/default.json")).expect("state"),
+    )
+    .expect("json");
+    state["resources"][0]["outs"]["revision"]
+        .as_u64()
+        .expect("a revision")
+}
+
+/// The same life of a config resource, whatever the store: create,
+/// reconfigure, a removed value, history, rollback.
+fn config_lifecycle(store_block: &str, read: &dyn Fn() -> String) {
+    let p = Project::new(&[(
+        "main.imm",
+        &config_project(store_block, "log_level = var.level, workers = 4"),
+    )]);
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    let stored = read();
+    assert!(
+        stored.contains("shop/default/app/log_level=info"),
+        "{stored}"
+    );
+    assert!(stored.contains("shop/default/app/workers=4"), "{stored}");
+    let first = revision(&p);
+
+    let plan = p
+        .imm(&["plan", "--format", "json", "--var", "level=debug"])
+        .json();
+    assert_eq!(change(&plan, "config.app")["action"], "reconfigure");
+    p.imm(&["plan", "--var", "level=debug"])
+        .assert_stdout_contains("~   config.app")
+        .assert_stdout_contains("~ values.log_level: \"info\" → \"debug\"");
+    p.imm(&["apply", "--auto-approve", "--var", "level=debug"])
+        .assert_ok()
+        .assert_stdout_contains("1 reconfigured");
+    assert!(read().contains("shop/default/app/log_level=debug"));
+    let second = revision(&p);
+    assert!(
+        second > first,
+        "a change is a new revision ({first} → {second})"
+    );
+
+    std::fs::write(
+        p.file("main.imm"),
+        config_project(store_block, "log_level = var.level"),
+    )
+    .expect("write");
+    p.imm(&["apply", "--auto-approve", "--var", "level=debug"])
+        .assert_ok();
+    assert!(
+        !read().contains("shop/default/app/workers"),
+        "a removed value is deleted: {}",
+        read()
+    );
+
+    let history = p.imm(&["config", "history", "app"]);
+    history.assert_ok();
+    assert_eq!(history.stdout.lines().count(), 4, "{}", history.stdout);
+    assert!(history.stdout.contains("(current)"));
+    let rollback = p.imm(&[
+        "config",
+        "rollback",
+        "app",
+        &first.to_string(),
+        "--auto-approve",
+    ]);
+    rollback
+        .assert_ok()
+        .assert_stdout_contains("~ log_level: \"debug\" → \"info\"")
+        .assert_stdout_contains("+ workers = \"4\"");
+    let after = read();
+    assert!(
+        after.contains("shop/default/app/log_level=info")
+            && after.contains("shop/default/app/workers=4"),
+        "{after}"
+    );
+    assert_eq!(
+        p.imm(&["config", "history", "app"]).stdout.lines().count(),
+        5,
+        "a rollback is a new revision"
+    );
+    p.imm(&["config", "rollback", "app", "999", "--auto-approve"])
+        .assert_fails_with("has no revision 999");
+}
+
+#[test]
+fn config_values_in_etcd() {
+    let etcd = etcd::Etcd::start();
+    let store = format!(
+        "store \"main\" {{\n  backend   = \"etcd\"\n  endpoints = [\"{}\"]\n  prefix    = \"shop\"\n}}\n",
+        etcd.url
+    );
+    config_lifecycle(&store, &|| etcd.get_prefix("shop/default/"));
+}
+
+#[test]
+fn config_values_in_consul() {
+    let consul = consul::FakeConsul::start();
+    let store = format!(
+        "store \"main\" {{\n  backend = \"consul\"\n  address = \"{}\"\n  prefix  = \"shop\"\n}}\n",
+        consul.url
+    );
+    let port: u16 = consul
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let read = || {
+        let body = etcd::http_get(port, "/v1/kv/shop/default/?recurse=true").unwrap_or_default();
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap_or_default();
+        entries
+            .iter()
+            .map(|e| {
+                use base64::Engine as _;
+                let value = base64::engine::general_purpose::STANDARD
+                    .decode(e["Value"].as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                format!(
+                    "{}={}",
+                    e["Key"].as_str().unwrap_or_default(),
+                    String::from_utf8_lossy(&value)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    config_lifecycle(&store, &read);
+}
+
+#[test]
+fn unreachable_or_malformed_stores_are_clear_errors_before_anything_changes() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let store = format!(
+        "store \"main\" {{\n  backend   = \"etcd\"\n  endpoints = [\"http://127.0.0.1:{closed}\"]\n}}\n"
+    );
+    let text = config_project(&store, "a = 1")
+        + "\nresource \"file\" \"other\" {\n  path    = \"other.txt\"\n  content = \"x\"\n}\n";
+    let p = Project::new(&[("main.imm", &text)]);
+    p.imm(&["apply", "--auto-approve"])
+        .assert_fails_with("E0801")
+        .assert_fails_with("cannot reach etcd")
+        .assert_fails_with("nothing was changed");
+    assert!(!p.file("other.txt").exists());
+    assert!(!p.file(".imm/state/default.json").exists());
+
+    let consul = consul::FakeConsul::start();
+    *consul.garbage.lock().expect("lock") = Some("<html>not consul</html>".into());
+    let store = format!(
+        "store \"main\" {{\n  backend = \"consul\"\n  address = \"{}\"\n}}\n",
+        consul.url
+    );
+    let p = Project::new(&[("main.imm", &config_project(&store, "a = 1"))]);
+    let run = p.imm(&["apply", "--auto-approve"]);
+    run.assert_fails_with("answered its status request");
+    assert!(!run.all().contains("panicked"));
+}
+
+const SECRET: &str = "pw-5d1c-from-etcd";
+
+#[test]
+fn store_secrets_reach_stores_and_commands_but_nothing_imm_writes_or_prints() {
+    let etcd = etcd::Etcd::start();
+    etcd.put("shop/default/db_password", SECRET);
+    let text = format!(
+        "store \"main\" {{\n  backend   = \"etcd\"\n  endpoints = [\"{}\"]\n  prefix    = \"shop\"\n}}\n\nsecret \"db_password\" {{\n  from = \"store:db_password\"\n}}\n\nresource \"config\" \"app\" {{\n  values = {{ password = secret.db_password, level = \"info\" }}\n}}\n\nresource \"exec\" \"uses\" {{\n  create = [\"sh\", \"-c\", \"printf %s \\\"$PW\\\" > seen.txt\"]\n  runtime {{\n    env = {{ PW = secret.db_password }}\n  }}\n}}\n\noutput \"level\" {{\n  value = config.app.values.level\n}}\n",
+        etcd.url
+    );
+    let p = Project::new(&[("main.imm", &text)]);
+    let mut printed = String::new();
+    for args in [
+        vec!["plan"],
+        vec!["plan", "--format", "json"],
+        vec!["plan", "--format", "markdown"],
+        vec!["plan", "--out", "saved.plan"],
+        vec!["apply", "--auto-approve"],
+        vec!["state", "show", "config.app"],
+        vec!["output", "--json"],
+    ] {
+        let run = p.imm(&args);
+        run.assert_ok();
+        printed.push_str(&run.all());
+    }
+    assert_eq!(
+        std::fs::read_to_string(p.file("seen.txt")).expect("seen"),
+        SECRET
+    );
+    assert!(etcd
+        .get_prefix("shop/default/app/")
+        .contains(&format!("password={SECRET}")));
+    assert!(!printed.contains(SECRET), "{printed}");
+    assert!(!std::fs::read_to_string(p.file("saved.plan"))
+        .expect("plan")
+        .contains(SECRET));
+    assert!(!everything_under(&p.file(".imm")).contains(SECRET));
+
+    etcd.put("shop/default/db_password", "rotated-secret-77");
+    let plan = p.imm(&["plan", "--format", "json"]).json();
+    assert_eq!(change(&plan, "config.app")["action"], "reconfigure");
+    assert_eq!(
+        change(&plan, "exec.uses")["reasons"],
+        serde_json::json!(["runtime changed (env.PW)"])
+    );
+
+    let missing = text.replace("store:db_password", "store:no_such_key");
+    std::fs::write(p.file("main.imm"), missing).expect("write");
+    p.imm(&["plan"])
+        .assert_fails_with("E0406")
+        .assert_fails_with("default/no_such_key is not in etcd");
+}
+
+fn everything_under(dir: &std::path::Path) -> String {
+    let mut all = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            all.push_str(&everything_under(&path));
+        } else {
+            all.push_str(&String::from_utf8_lossy(
+                &std::fs::read(&path).unwrap_or_default(),
+            ));
+        }
+    }
+    all
+}
