@@ -16,7 +16,7 @@
 
 use crate::{ActionError, CreateRequest, Created, Executor, Existing, Registry, RunContext};
 use imm_lang::evaluate::{Evaluated, Instance};
-use imm_planner::journal::{Entry, Journal};
+use imm_planner::journal::{Entry, JournalWriter};
 use imm_planner::plan::{self, Action, ContextCache, Plan};
 use imm_planner::state::{ArtifactEntry, Deposed, ResourceRecord, State};
 use imm_planner::stored::FingerprintKey;
@@ -99,7 +99,7 @@ struct Step {
 pub struct Engine<'a> {
     pub plan: &'a Plan,
     pub state: State,
-    pub journal: Journal,
+    pub journal: Box<dyn JournalWriter>,
     pub key: &'a FingerprintKey,
     pub registry: &'a Registry,
     pub run: RunContext,

@@ -10,9 +10,8 @@ use imm_executors::engine::{Engine, Outcome};
 use imm_executors::Registry;
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Inputs};
-use imm_planner::journal::Journal;
 use imm_planner::plan::{Action, Plan};
-use imm_planner::state::{self, State, StoredOutput};
+use imm_planner::state::{State, StoredOutput};
 use indexmap::IndexMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -36,7 +35,14 @@ pub fn run(args: ApplyArgs) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let site = StateSite::new(&project_args.dir, &loaded.environment);
+    let site = match StateSite::configured(
+        &project_args.dir,
+        &loaded.environment,
+        loaded.settings.state.as_ref(),
+    ) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let _lock = match site.lock("apply") {
         Ok(l) => l,
         Err(code) => return code,
@@ -204,18 +210,12 @@ fn carry_out(
         evaluated,
         plan,
     } = planned;
-    let journal = match Journal::open(&site.paths.journal) {
-        Ok(j) => j,
-        Err(e) => {
-            return fail(
-                Code::StateUnreadable,
-                format!("{e:#}"),
-                "check that .imm/state is writable",
-            )
-        }
-    };
     let runtime = match session::runtime() {
         Ok(r) => r,
+        Err(code) => return code,
+    };
+    let journal = match site.journal(runtime.handle().clone()) {
+        Ok(j) => j,
         Err(code) => return code,
     };
     let registry = Registry::all();
@@ -234,11 +234,7 @@ fn carry_out(
         key: &key,
         registry: &registry,
         parallelism,
-        promotion: super::environments::promotion(
-            &loaded.project,
-            &project_args.dir,
-            &loaded.environment,
-        ),
+        promotion: super::environments::promotion(&loaded.project, site, &loaded.environment),
     };
     let (state, outcome) = {
         let mut reevaluate = |known: &_| loaded.reevaluate(known);
@@ -268,10 +264,10 @@ pub fn record_and_report(
     outputs: Option<&IndexMap<String, StoredOutput>>,
 ) -> ExitCode {
     state.serial += 1;
-    if let Err(e) = state::save(&site.paths, &state) {
-        return session::state_error(&e);
+    if let Err(code) = site.save(&state) {
+        return code;
     }
-    let _ = std::fs::remove_file(&site.paths.journal);
+    site.clear_journal();
     report(verb, outcome, outputs)
 }
 

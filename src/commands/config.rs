@@ -80,8 +80,13 @@ fn target(project: &ProjectArgs, path: &str, store: Option<&str>) -> Result<Targ
         },
         path,
     );
-    let site = session::StateSite::new(&project.dir, &loaded.environment);
-    let sensitive = imm_planner::state::load(&site.paths.state)
+    let site = session::StateSite::configured(
+        &project.dir,
+        &loaded.environment,
+        loaded.settings.state.as_ref(),
+    )?;
+    let sensitive = site
+        .peek()
         .ok()
         .flatten()
         .map(|state| sensitive_keys(&state, &dir))

@@ -4,13 +4,11 @@
 
 use super::apply::{confirm_or_refuse, record_and_report};
 use super::plan::{print_plan, PlanFormat};
-use super::session::{self, fail, StateSite};
+use super::session::{self, StateSite};
 use crate::{DiagnosticFormat, ProjectArgs};
 use imm_executors::engine::Engine;
 use imm_executors::Registry;
-use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::Evaluated;
-use imm_planner::journal::Journal;
 use std::process::ExitCode;
 
 pub fn run(
@@ -23,7 +21,10 @@ pub fn run(
         Ok(l) => l,
         Err(code) => return code,
     };
-    let site = StateSite::new(&args.dir, &loaded.environment);
+    let site = match StateSite::configured(&args.dir, &loaded.environment, loaded.settings.state.as_ref()) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let _lock = match site.lock("destroy") {
         Ok(l) => l,
         Err(code) => return code,
@@ -58,18 +59,12 @@ pub fn run(
             return code;
         }
     }
-    let journal = match Journal::open(&site.paths.journal) {
-        Ok(j) => j,
-        Err(e) => {
-            return fail(
-                Code::StateUnreadable,
-                format!("{e:#}"),
-                "check that .imm/state is writable",
-            )
-        }
-    };
     let runtime = match session::runtime() {
         Ok(r) => r,
+        Err(code) => return code,
+    };
+    let journal = match site.journal(runtime.handle().clone()) {
+        Ok(j) => j,
         Err(code) => return code,
     };
     let registry = Registry::all();

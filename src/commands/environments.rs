@@ -10,10 +10,9 @@ use imm_lang::diagnostics::Code;
 use imm_lang::project::Project;
 use imm_lang::syntax::ast::ExprKind;
 use imm_planner::plan::{Action, Plan};
-use imm_planner::state::{self, StatePaths};
+use super::site::StateSite;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 
 fn attribute<'p>(project: &'p Project, environment: &str, name: &str) -> Option<&'p ExprKind> {
@@ -46,15 +45,17 @@ pub fn promotion_source(project: &Project, environment: &str) -> Option<String> 
 
 /// Per declared environment, the artifact fingerprints its state shows
 /// built, applied and tested.
-pub fn ledgers(project: &Project, dir: &Path) -> BTreeMap<String, HashSet<String>> {
+pub fn ledgers(project: &Project, site: &StateSite) -> BTreeMap<String, HashSet<String>> {
     project
         .root
         .decl
         .environments
         .keys()
         .map(|env| {
-            let tested = state::load(&StatePaths::local(dir, env).state)
+            let tested = site
+                .for_environment(env)
                 .ok()
+                .and_then(|s| s.peek().ok())
                 .flatten()
                 .map(|s| {
                     s.artifacts
@@ -108,9 +109,9 @@ pub fn annotate(
     }
 }
 
-pub fn promotion(project: &Project, dir: &Path, environment: &str) -> Option<Promotion> {
+pub fn promotion(project: &Project, site: &StateSite, environment: &str) -> Option<Promotion> {
     let from = promotion_source(project, environment)?;
-    let fingerprints = ledgers(project, dir).remove(&from).unwrap_or_default();
+    let fingerprints = ledgers(project, site).remove(&from).unwrap_or_default();
     Some(Promotion { from, fingerprints })
 }
 

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod output;
 pub mod plan;
 pub mod session;
+pub mod site;
 pub mod state;
 pub mod validate;
 

@@ -1,7 +1,7 @@
 //! `imm output [NAME] [--json]`: the outputs recorded by the last apply.
 //! Sensitive values print as `(sensitive)`: they were never stored.
 
-use imm_planner::state::{self, StatePaths, StoredOutput};
+use imm_planner::state::StoredOutput;
 use imm_stdlib::value::SENSITIVE_TEXT;
 use imm_stdlib::Value;
 use indexmap::IndexMap;
@@ -10,8 +10,11 @@ use std::process::ExitCode;
 
 pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> ExitCode {
     let environment = env.unwrap_or("default");
-    let paths = StatePaths::local(dir, environment);
-    let recorded = match state::load(&paths.state) {
+    let site = match super::site::StateSite::discover(dir, environment) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let recorded = match site.peek() {
         Ok(Some(s)) => s,
         Ok(None) => {
             eprintln!(
@@ -28,10 +31,7 @@ pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> Exi
             );
             return ExitCode::from(1);
         }
-        Err(e) => {
-            eprintln!("error[E0603]: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let outputs = recorded.outputs;
     let Some(name) = name else {

@@ -71,7 +71,14 @@ pub fn run(
         Ok(l) => l,
         Err(code) => return code,
     };
-    let site = session::StateSite::new(&args.dir, &loaded.environment);
+    let site = match session::StateSite::configured(
+        &args.dir,
+        &loaded.environment,
+        loaded.settings.state.as_ref(),
+    ) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let _lock = match site.lock("plan") {
         Ok(l) => l,
         Err(code) => return code,

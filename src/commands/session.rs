@@ -11,10 +11,10 @@ use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Evaluated, Inputs};
 use imm_lang::project::Project;
 use imm_planner::plan::{self, Plan, PlanOptions};
-use imm_planner::state::{self, Lock, State, StatePaths};
+use imm_planner::state::{self, State};
 use imm_planner::stored::FingerprintKey;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Prints one problem that comes from no file, with its code and help.
@@ -171,57 +171,7 @@ impl Loaded {
     }
 }
 
-/// The environment's state files and the project's key.
-pub struct StateSite {
-    pub paths: StatePaths,
-    pub key_path: PathBuf,
-}
-
-impl StateSite {
-    pub fn new(project_dir: &Path, environment: &str) -> StateSite {
-        StateSite {
-            paths: StatePaths::local(project_dir, environment),
-            key_path: project_dir.join(".imm").join("fingerprint.key"),
-        }
-    }
-
-    /// Takes the lock; a refusal is printed.
-    pub fn lock(&self, operation: &str) -> Result<Lock, ExitCode> {
-        Lock::acquire(&self.paths.lock, operation).map_err(|e| state_error(&e))
-    }
-
-    /// Reads the state, folding in a journal left by an interrupted apply
-    /// (the lock must be held).
-    pub fn read(&self, environment: &str) -> Result<State, ExitCode> {
-        match imm_planner::journal::recover(&self.paths, environment) {
-            Ok(Some(folded)) => {
-                eprintln!(
-                    "note: an earlier apply was interrupted; its {} journal entries are now in the state",
-                    folded.entries
-                );
-                for (address, action) in &folded.interrupted {
-                    eprintln!("note: {address}: `{action}` was started and not finished; what it left is planned again");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => return Err(state_error(&e)),
-        }
-        match state::load(&self.paths.state) {
-            Ok(s) => Ok(s.unwrap_or_else(|| State::new(environment))),
-            Err(e) => Err(state_error(&e)),
-        }
-    }
-
-    pub fn key(&self) -> Result<FingerprintKey, ExitCode> {
-        FingerprintKey::load_or_create(&self.key_path).map_err(|e| {
-            fail(
-                Code::StateUnreadable,
-                format!("{e:#}"),
-                "the key lives in .imm/fingerprint.key beside the state",
-            )
-        })
-    }
-}
+pub use super::site::StateSite;
 
 pub fn state_error(e: &state::StateError) -> ExitCode {
     let code = match e {
@@ -351,7 +301,7 @@ pub fn make_plan(
     if hash_inputs {
         plan.config_hash = config_hash(&loaded.project, &evaluated, &key);
     }
-    let ledgers = super::environments::ledgers(&loaded.project, &args.dir);
+    let ledgers = super::environments::ledgers(&loaded.project, site);
     let source = super::environments::promotion_source(&loaded.project, &loaded.environment);
     super::environments::annotate(&mut plan, &ledgers, source.as_deref());
     Ok(Planned {

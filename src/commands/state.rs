@@ -46,8 +46,8 @@ pub fn run(command: &StateCommand) -> ExitCode {
 }
 
 fn read(at: &Where) -> Result<state::State, ExitCode> {
-    let site = StateSite::new(&at.dir, &at.env);
-    match state::load(&site.paths.state) {
+    let site = StateSite::discover(&at.dir, &at.env)?;
+    match site.peek() {
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(fail(
             Code::StateUnreadable,
@@ -58,7 +58,7 @@ fn read(at: &Where) -> Result<state::State, ExitCode> {
             ),
             "run `imm apply` first, or pass --dir and --env of an applied project",
         )),
-        Err(e) => Err(super::session::state_error(&e)),
+        Err(code) => Err(code),
     }
 }
 
@@ -101,7 +101,10 @@ fn show(at: &Where, address: &str) -> ExitCode {
 }
 
 fn remove(at: &Where, address: &str) -> ExitCode {
-    let site = StateSite::new(&at.dir, &at.env);
+    let site = match StateSite::discover(&at.dir, &at.env) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let _lock = match site.lock("state rm") {
         Ok(l) => l,
         Err(code) => return code,
@@ -120,8 +123,8 @@ fn remove(at: &Where, address: &str) -> ExitCode {
         }
     }
     s.serial += 1;
-    if let Err(e) = state::save(&site.paths, &s) {
-        return super::session::state_error(&e);
+    if let Err(code) = site.save(&s) {
+        return code;
     }
     crate::report::out(&format!(
         "Removed {address} from the state of \"{}\" (serial {}). The object itself was not touched.",
@@ -131,8 +134,18 @@ fn remove(at: &Where, address: &str) -> ExitCode {
 }
 
 pub fn force_unlock(dir: &Path, env: &str, id: &str) -> ExitCode {
-    let site = StateSite::new(dir, env);
-    match state::force_unlock(&site.paths.lock, id) {
+    let site = match StateSite::discover(dir, env) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(lock) = site.local_lock() else {
+        return fail(
+            Code::StateLocked,
+            "state in etcd is locked with a lease: the lock of a run that died expires on its own within 10 s",
+            "wait a few seconds and retry; nothing to force",
+        );
+    };
+    match state::force_unlock(lock, id) {
         Ok(()) => {
             crate::report::out(&format!("Released the state lock {id} of \"{env}\"."));
             ExitCode::SUCCESS
