@@ -254,7 +254,10 @@ impl JournalWriter for EtcdJournal {
         self.handle.spawn(async move {
             let result = state
                 .client
-                .call("/v3/kv/put", json!({ "key": b64(&key), "value": b64(&text) }))
+                .call(
+                    "/v3/kv/put",
+                    json!({ "key": b64(&key), "value": b64(&text) }),
+                )
                 .await;
             let _ = done.send(result);
         });

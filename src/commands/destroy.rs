@@ -21,7 +21,11 @@ pub fn run(
         Ok(l) => l,
         Err(code) => return code,
     };
-    let site = match StateSite::configured(&args.dir, &loaded.environment, loaded.settings.state.as_ref()) {
+    let site = match StateSite::configured(
+        &args.dir,
+        &loaded.environment,
+        loaded.settings.state.as_ref(),
+    ) {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -5,12 +5,12 @@
 //! where it was tested).
 
 use super::session::fail;
+use super::site::StateSite;
 use imm_executors::engine::Promotion;
 use imm_lang::diagnostics::Code;
 use imm_lang::project::Project;
 use imm_lang::syntax::ast::ExprKind;
 use imm_planner::plan::{Action, Plan};
-use super::site::StateSite;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;

@@ -92,7 +92,9 @@ impl StateSite {
             Some("etcd") => {
                 let settings = settings.cloned().unwrap_or_default();
                 let endpoints: Vec<String> = match settings.get("endpoints").map(Value::unmarked) {
-                    Some(Value::List(items)) => items.iter().map(|i| i.unmarked().display()).collect(),
+                    Some(Value::List(items)) => {
+                        items.iter().map(|i| i.unmarked().display()).collect()
+                    }
                     _ => Vec::new(),
                 };
                 if endpoints.is_empty() {
@@ -253,12 +255,19 @@ impl StateSite {
     }
 
     /// Where the apply engine journals its steps.
-    pub fn journal(&self, handle: tokio::runtime::Handle) -> Result<Box<dyn JournalWriter>, ExitCode> {
+    pub fn journal(
+        &self,
+        handle: tokio::runtime::Handle,
+    ) -> Result<Box<dyn JournalWriter>, ExitCode> {
         match &self.backend {
             Backend::Local(paths) => journal::Journal::open(&paths.journal)
                 .map(|j| Box::new(j) as Box<dyn JournalWriter>)
                 .map_err(|e| {
-                    fail(Code::StateUnreadable, format!("{e:#}"), "check that the state directory is writable")
+                    fail(
+                        Code::StateUnreadable,
+                        format!("{e:#}"),
+                        "check that the state directory is writable",
+                    )
                 }),
             Backend::Etcd { state, .. } => Ok(state.journal_writer(handle)),
         }

@@ -1,6 +1,8 @@
 //! A real etcd (Debian's etcd-server) for the tests: started on free
 //! loopback ports with a temporary data directory, stopped when dropped.
 
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,129 @@
+//! State in etcd (`state { backend = "etcd" }`) with a real etcd started on
+//! a free loopback port: the document and journal live there, a lock held
+//! with a lease keeps two applies from running at once, and the lock of a
+//! killed holder expires within the lease's TTL.
+
+mod common;
+#[path = "support/etcd.rs"]
+mod etcd;
+use common::{Project, Run};
+use std::time::{Duration, Instant};
+
+fn project(etcd: &etcd::Etcd, create: &str) -> Project {
+    let text = format!(
+        "state {{\n  backend   = \"etcd\"\n  endpoints = [\"{}\"]\n  prefix    = \"team\"\n}}\n\nresource \"exec\" \"job\" {{\n  create = [\"sh\", \"-c\", \"{create}\"]\n}}\n\nresource \"file\" \"note\" {{\n  path    = \"note.txt\"\n  content = \"hello\"\n}}\n\noutput \"sum\" {{\n  value = file.note.sha256\n}}\n",
+        etcd.url
+    );
+    Project::new(&[("main.imm", &text)])
+}
+
+fn spawn_apply(p: &Project) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start imm apply")
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn state_lives_in_etcd_and_nothing_of_it_on_disk() {
+    let etcd = etcd::Etcd::start();
+    let p = project(&etcd, "true");
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    let stored = etcd.get_prefix("team/state/default");
+    assert!(stored.contains("\"address\": \"file.note\""), "{stored}");
+    assert!(
+        !p.file(".imm/state/default.json").exists(),
+        "no local state file"
+    );
+    assert_eq!(
+        etcd.get_prefix("team/journal/"),
+        "",
+        "the journal is folded in"
+    );
+    assert_eq!(etcd.get_prefix("team/lock/"), "", "the lock is released");
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+    assert_eq!(p.imm(&["state", "list"]).stdout, "exec.job\nfile.note\n");
+    let sum = p.imm(&["output", "sum", "--json"]);
+    sum.assert_ok();
+    assert_eq!(sum.stdout.trim().len(), 66);
+}
+
+#[test]
+fn two_applies_at_once_exactly_one_proceeds() {
+    let etcd = etcd::Etcd::start();
+    let p = project(&etcd, "sleep 2");
+    let first = spawn_apply(&p);
+    wait_for("the first apply's lock", || {
+        !etcd.get_prefix("team/lock/default").is_empty()
+    });
+    let second = p.imm(&["apply", "--auto-approve"]);
+    second
+        .assert_fails_with("E0604")
+        .assert_fails_with("is locked by");
+    let first = Run::from(first.wait_with_output().expect("wait"));
+    first.assert_ok();
+    assert_eq!(p.imm(&["state", "list"]).stdout, "exec.job\nfile.note\n");
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+}
+
+#[test]
+fn a_killed_holders_lock_expires_and_the_next_apply_carries_on() {
+    let etcd = etcd::Etcd::start();
+    let p = project(&etcd, "sleep 30");
+    let mut holder = spawn_apply(&p);
+    wait_for("the note to be written", || p.file("note.txt").exists());
+    std::thread::sleep(Duration::from_millis(300));
+    holder.kill().expect("SIGKILL");
+    let _ = holder.wait();
+    let killed = Instant::now();
+    wait_for("the lock to expire", || {
+        etcd.get_prefix("team/lock/default").is_empty()
+    });
+    assert!(
+        killed.elapsed() <= Duration::from_secs(imm_executors::state_etcd::LOCK_TTL + 3),
+        "the lock outlived its lease: {:?}",
+        killed.elapsed()
+    );
+    assert!(
+        !etcd.get_prefix("team/journal/default/").is_empty(),
+        "the journal survived"
+    );
+    let text = std::fs::read_to_string(p.file("main.imm"))
+        .expect("read")
+        .replace("sleep 30", "true");
+    std::fs::write(p.file("main.imm"), text).expect("write");
+    let run = p.imm(&["apply", "--auto-approve"]);
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("an earlier apply was interrupted"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.imm(&["state", "list"]).stdout, "exec.job\nfile.note\n");
+}
+
+#[test]
+fn unreachable_etcd_for_state_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let text = format!(
+        "state {{\n  backend   = \"etcd\"\n  endpoints = [\"http://127.0.0.1:{port}\"]\n}}\n\nresource \"file\" \"note\" {{\n  path    = \"note.txt\"\n  content = \"hello\"\n}}\n"
+    );
+    let p = Project::new(&[("main.imm", &text)]);
+    p.imm(&["apply", "--auto-approve"])
+        .assert_fails_with("cannot reach etcd");
+    assert!(!p.file("note.txt").exists());
+}
