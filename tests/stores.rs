@@ -254,3 +254,25 @@ fn everything_under(dir: &std::path::Path) -> String {
     }
     all
 }
+
+#[test]
+fn files_rendered_from_config_values_are_rendered_again_when_they_change() {
+    let text = "variable \"level\" {\n  type    = string\n  default = \"info\"\n}\n\nresource \"config\" \"app\" {\n  values = { log_level = var.level, workers = 4 }\n}\n\nresource \"file\" \"app_conf\" {\n  path    = \"out/app.conf\"\n  content = templatefile(\"app.conf.tmpl\", { values = config.app.values })\n}\n";
+    let template = "${join(\"\\n\", [for key, value in values : \"${key} = ${value}\"])}\n";
+    let p = Project::new(&[("main.imm", text), ("app.conf.tmpl", template)]);
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    let read = || std::fs::read_to_string(p.file("out/app.conf")).expect("rendered");
+    assert_eq!(read(), "log_level = info\nworkers = 4\n");
+    let plan = p
+        .imm(&["plan", "--format", "json", "--var", "level=warn"])
+        .json();
+    assert_eq!(change(&plan, "config.app")["action"], "reconfigure");
+    assert_eq!(change(&plan, "file.app_conf")["action"], "replace");
+    p.imm(&["apply", "--auto-approve", "--var", "level=warn"])
+        .assert_ok();
+    assert_eq!(read(), "log_level = warn\nworkers = 4\n");
+    let stored = std::fs::read_dir(p.file(".imm/store/default/app"))
+        .expect("store")
+        .count();
+    assert_eq!(stored, 2, "the default file store kept both revisions");
+}
