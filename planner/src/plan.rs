@@ -524,21 +524,7 @@ impl<'a> Planner<'a> {
                     )),
                 );
             }
-            changes.push(Change {
-                address: record.address.clone(),
-                type_name: record.type_name.clone(),
-                action: Action::Destroy,
-                reasons: vec!["no longer in the configuration".into()],
-                before: Some(record.attributes.clone()),
-                after: None,
-                changed: Vec::new(),
-                artifact: is_artifact(&record.type_name),
-                fingerprint: record.fingerprint.clone(),
-                depends_on: record.dependencies.clone(),
-                stop_first: false,
-                deposed: record.deposed.len(),
-                notes: Vec::new(),
-            });
+            changes.push(destroy_change(record, "no longer in the configuration"));
         }
         self.check_forced_addresses(&changes);
         let summary = summarise(&changes);
@@ -649,6 +635,25 @@ pub fn fingerprint_of(
         digest.as_bytes(),
         inputs.as_bytes(),
     ])))
+}
+
+/// The destroy of a recorded instance.
+fn destroy_change(record: &ResourceRecord, reason: &str) -> Change {
+    Change {
+        address: record.address.clone(),
+        type_name: record.type_name.clone(),
+        action: Action::Destroy,
+        reasons: vec![reason.to_string()],
+        before: Some(record.attributes.clone()),
+        after: None,
+        changed: Vec::new(),
+        artifact: is_artifact(&record.type_name),
+        fingerprint: record.fingerprint.clone(),
+        depends_on: record.dependencies.clone(),
+        stop_first: false,
+        deposed: record.deposed.len(),
+        notes: Vec::new(),
+    }
 }
 
 pub fn is_artifact(type_name: &str) -> bool {
@@ -834,21 +839,7 @@ pub fn destroy_plan(state: &State) -> (Plan, Vec<Diagnostic>) {
                     )),
                 );
             }
-            Change {
-                address: record.address.clone(),
-                type_name: record.type_name.clone(),
-                action: Action::Destroy,
-                reasons: vec!["imm destroy".into()],
-                before: Some(record.attributes.clone()),
-                after: None,
-                changed: Vec::new(),
-                artifact: is_artifact(&record.type_name),
-                fingerprint: record.fingerprint.clone(),
-                depends_on: record.dependencies.clone(),
-                stop_first: false,
-                deposed: record.deposed.len(),
-                notes: Vec::new(),
-            }
+            destroy_change(record, "imm destroy")
         })
         .collect();
     let outputs = state

@@ -6,7 +6,7 @@
 use super::plan::{print_plan, read_plan_file, PlanArgs, PlanFormat};
 use super::session::{self, fail, Planned, StateSite};
 use crate::{DiagnosticFormat, ProjectArgs, VarArgs};
-use imm_executors::engine::{Engine, Outcome};
+use imm_executors::engine::Outcome;
 use imm_executors::Registry;
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Inputs};
@@ -98,7 +98,7 @@ pub fn run(args: ApplyArgs) -> ExitCode {
                 return code;
             }
         }
-        carry_out(planned, &site, &project_args, args.parallelism)
+        carry_out(planned, &site, args.parallelism)
     } else {
         crate::report::out("\nApply complete! Nothing to do.");
         ExitCode::SUCCESS
@@ -197,12 +197,7 @@ pub fn confirm_or_refuse() -> Result<(), ExitCode> {
     Err(ExitCode::from(1))
 }
 
-fn carry_out(
-    planned: Planned,
-    site: &StateSite,
-    project_args: &ProjectArgs,
-    parallelism: usize,
-) -> ExitCode {
+fn carry_out(planned: Planned, site: &StateSite, parallelism: usize) -> ExitCode {
     let Planned {
         mut loaded,
         state,
@@ -210,37 +205,17 @@ fn carry_out(
         evaluated,
         plan,
     } = planned;
-    let runtime = match session::runtime() {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let journal = match site.journal(runtime.handle().clone()) {
-        Ok(j) => j,
-        Err(code) => return code,
-    };
-    let registry = Registry::all();
-    let run = session::run_context(&project_args.dir, &loaded, &state);
-    if let Err(code) = session::sweep_orphans(&runtime, &registry, &plan, &state, &run) {
-        return code;
-    }
-    if let Err(code) = session::check_stores(&runtime, &plan, &loaded.stores) {
-        return code;
-    }
-    let engine = Engine {
-        plan: &plan,
-        run,
-        state,
-        journal,
-        key: &key,
-        registry: &registry,
+    let promotion = super::environments::promotion(&loaded.project, site, &loaded.environment);
+    let (state, outcome) = match session::run_engine(
+        site,
+        &mut loaded,
+        (&plan, state, &key),
+        Some(evaluated),
         parallelism,
-        promotion: super::environments::promotion(&loaded.project, site, &loaded.environment),
-    };
-    let (state, outcome) = {
-        let mut reevaluate = |known: &_| loaded.reevaluate(known);
-        let mut progress = crate::progress::Progress::new();
-        let mut events = |e| progress.event(e);
-        runtime.block_on(engine.apply(evaluated, &mut reevaluate, &mut events))
+        promotion,
+    ) {
+        Ok(done) => done,
+        Err(code) => return code,
     };
     let outputs = if outcome.succeeded() {
         final_outputs(&mut loaded, &state)

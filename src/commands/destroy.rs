@@ -6,9 +6,6 @@ use super::apply::{confirm_or_refuse, record_and_report};
 use super::plan::{print_plan, PlanFormat};
 use super::session::{self, StateSite};
 use crate::{DiagnosticFormat, ProjectArgs};
-use imm_executors::engine::Engine;
-use imm_executors::Registry;
-use imm_lang::evaluate::Evaluated;
 use std::process::ExitCode;
 
 pub fn run(
@@ -17,7 +14,7 @@ pub fn run(
     yes_really: bool,
     parallelism: usize,
 ) -> ExitCode {
-    let loaded = match session::load(args, DiagnosticFormat::Human) {
+    let mut loaded = match session::load(args, DiagnosticFormat::Human) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -63,37 +60,16 @@ pub fn run(
             return code;
         }
     }
-    let runtime = match session::runtime() {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let journal = match site.journal(runtime.handle().clone()) {
-        Ok(j) => j,
-        Err(code) => return code,
-    };
-    let registry = Registry::all();
-    let run = session::run_context(&args.dir, &loaded, &state);
-    if let Err(code) = session::sweep_orphans(&runtime, &registry, &plan, &state, &run) {
-        return code;
-    }
-    if let Err(code) = session::check_stores(&runtime, &plan, &loaded.stores) {
-        return code;
-    }
-    let engine = Engine {
-        plan: &plan,
-        run,
-        state,
-        journal,
-        key: &key,
-        registry: &registry,
+    let (mut state, outcome) = match session::run_engine(
+        &site,
+        &mut loaded,
+        (&plan, state, &key),
+        None,
         parallelism,
-        promotion: None,
-    };
-    let (mut state, outcome) = {
-        let mut reevaluate = |_: &_| Ok(Evaluated::default());
-        let mut progress = crate::progress::Progress::new();
-        let mut events = |e| progress.event(e);
-        runtime.block_on(engine.apply(Evaluated::default(), &mut reevaluate, &mut events))
+        None,
+    ) {
+        Ok(done) => done,
+        Err(code) => return code,
     };
     if outcome.succeeded() {
         state.outputs.clear();

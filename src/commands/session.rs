@@ -421,3 +421,45 @@ pub fn check_stores(
     }
     Ok(())
 }
+
+/// Runs the apply engine on a plan: the journal of the state site, the
+/// orphan sweep and the store check first, live progress while it runs.
+/// `evaluated` is the plan's evaluation (`None` for a destroy, which
+/// evaluates nothing).
+pub fn run_engine(
+    site: &StateSite,
+    loaded: &mut Loaded,
+    planned: (&Plan, State, &FingerprintKey),
+    evaluated: Option<Evaluated>,
+    parallelism: usize,
+    promotion: Option<imm_executors::engine::Promotion>,
+) -> Result<(State, imm_executors::engine::Outcome), ExitCode> {
+    let (plan, state, key) = planned;
+    let runtime = runtime()?;
+    let journal = site.journal(runtime.handle().clone())?;
+    let registry = Registry::all();
+    let run = run_context(Path::new(&site.project_dir), loaded, &state);
+    sweep_orphans(&runtime, &registry, plan, &state, &run)?;
+    check_stores(&runtime, plan, &loaded.stores)?;
+    let engine = imm_executors::engine::Engine {
+        plan,
+        run,
+        state,
+        journal,
+        key,
+        registry: &registry,
+        parallelism,
+        promotion,
+    };
+    let destroying = evaluated.is_none();
+    let mut reevaluate = |known: &_| {
+        if destroying {
+            Ok(Evaluated::default())
+        } else {
+            loaded.reevaluate(known)
+        }
+    };
+    let mut progress = crate::progress::Progress::new();
+    let mut events = |e| progress.event(e);
+    Ok(runtime.block_on(engine.apply(evaluated.unwrap_or_default(), &mut reevaluate, &mut events)))
+}

@@ -29,7 +29,7 @@ enum Backend {
 pub struct StateSite {
     backend: Backend,
     pub key_path: PathBuf,
-    project_dir: PathBuf,
+    pub project_dir: PathBuf,
     settings: Option<BTreeMap<String, Value>>,
 }
 

@@ -174,6 +174,20 @@ fn known_object_ids(state: &State) -> HashSet<String> {
     known
 }
 
+/// What an inspect of a recorded object says: there, gone, or an error.
+fn still_there<T>(
+    inspected: Result<T, DockerError>,
+    what: String,
+) -> Result<Observed, ActionError> {
+    match inspected {
+        Ok(_) => Ok(Observed::AsRecorded),
+        Err(e) if status(&e) == Some(404) => {
+            Ok(Observed::Drifted(format!("{what} no longer exists")))
+        }
+        Err(e) => Err(failed(&format!("inspecting {what}"), e)),
+    }
+}
+
 fn address_label(labels: &Option<HashMap<String, String>>) -> String {
     labels
         .as_ref()
@@ -414,41 +428,29 @@ impl Executor for DockerExecutor {
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
         let docker = self.docker().await?;
-        let gone = |what: &str| Ok(Observed::Drifted(format!("{what} no longer exists")));
         match existing.type_name {
-            "docker_image" => {
-                let Some(id) = existing.outs.get("id").and_then(Json::as_str) else {
-                    return Ok(Observed::AsRecorded);
-                };
-                match docker.inspect_image(id).await {
-                    Ok(_) => Ok(Observed::AsRecorded),
-                    Err(e) if status(&e) == Some(404) => gone(&format!("image {id}")),
-                    Err(e) => Err(failed("inspecting an image", e)),
+            "docker_image" => match existing.outs.get("id").and_then(Json::as_str) {
+                Some(id) => still_there(docker.inspect_image(id).await, format!("image {id}")),
+                None => Ok(Observed::AsRecorded),
+            },
+            "docker_network" => match private_str(existing.private, "id") {
+                Some(id) => still_there(
+                    docker
+                        .inspect_network(
+                            id,
+                            None::<bollard::query_parameters::InspectNetworkOptions>,
+                        )
+                        .await,
+                    format!("network {id}"),
+                ),
+                None => Ok(Observed::AsRecorded),
+            },
+            "docker_volume" => match private_str(existing.private, "name") {
+                Some(name) => {
+                    still_there(docker.inspect_volume(name).await, format!("volume {name}"))
                 }
-            }
-            "docker_network" => {
-                let Some(id) = private_str(existing.private, "id") else {
-                    return Ok(Observed::AsRecorded);
-                };
-                match docker
-                    .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>)
-                    .await
-                {
-                    Ok(_) => Ok(Observed::AsRecorded),
-                    Err(e) if status(&e) == Some(404) => gone(&format!("network {id}")),
-                    Err(e) => Err(failed("inspecting a network", e)),
-                }
-            }
-            "docker_volume" => {
-                let Some(name) = private_str(existing.private, "name") else {
-                    return Ok(Observed::AsRecorded);
-                };
-                match docker.inspect_volume(name).await {
-                    Ok(_) => Ok(Observed::AsRecorded),
-                    Err(e) if status(&e) == Some(404) => gone(&format!("volume {name}")),
-                    Err(e) => Err(failed("inspecting a volume", e)),
-                }
-            }
+                None => Ok(Observed::AsRecorded),
+            },
             "docker_container" => container::read(docker, existing).await,
             _ => Ok(Observed::AsRecorded),
         }
