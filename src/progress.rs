@@ -55,6 +55,15 @@ impl Progress {
                     }
                     let _ = bars.println(finished_line(&address, what, elapsed, error.is_some()));
                 }
+                Event::Output { address, line } => {
+                    let key = running
+                        .keys()
+                        .find(|k| k.starts_with(&format!("{address}\0")))
+                        .cloned();
+                    if let Some(bar) = key.and_then(|k| running.get(&k)) {
+                        bar.set_message(format!("{address}: {line}"));
+                    }
+                }
                 Event::Stopping => {
                     let _ = bars.println(STOPPING);
                 }
@@ -83,6 +92,7 @@ fn plain(event: Event) {
             elapsed,
             error,
         } => crate::report::out(&finished_line(&address, what, elapsed, error.is_some())),
+        Event::Output { address, line } => crate::report::out(&format!("{address}: | {line}")),
         Event::Stopping => eprintln!("{STOPPING}"),
     }
 }

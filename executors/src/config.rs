@@ -33,8 +33,8 @@ fn store_of(
 }
 
 /// `<env>/<path>`: where the instance's values live.
-pub fn directory(run: &RunContext, path: &str) -> String {
-    format!("{}/{}", run.environment, path.trim_matches('/'))
+pub fn directory(environment: &str, path: &str) -> String {
+    format!("{environment}/{}", path.trim_matches('/'))
 }
 
 fn values(instance: &Instance) -> BTreeMap<String, String> {
@@ -47,7 +47,7 @@ fn values(instance: &Instance) -> BTreeMap<String, String> {
 async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionError> {
     let (store_name, store) = store_of(instance, run)?;
     let path = crate::config_string(instance, "path").unwrap_or_else(|| instance.name.clone());
-    let dir = directory(run, &path);
+    let dir = directory(&run.environment, &path);
     let values = values(instance);
     let revision = store
         .write(&dir, &values)

@@ -44,6 +44,11 @@ pub enum Event {
         elapsed: Duration,
         error: Option<String>,
     },
+    /// A line of what a running step is doing (build output).
+    Output {
+        address: String,
+        line: String,
+    },
     /// Ctrl-C: no new step starts; running ones finish.
     Stopping,
 }
@@ -162,6 +167,8 @@ impl Engine<'_> {
         let mut contexts = ContextCache::new();
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
+        let (progress, mut output) = tokio::sync::mpsc::unbounded_channel();
+        self.run.progress = Some(progress);
         loop {
             while !stopping && running.len() < self.parallelism.max(1) {
                 let Some(index) = ready.pop() else { break };
@@ -255,6 +262,9 @@ impl Engine<'_> {
                 _ = &mut ctrl_c, if !stopping => {
                     stopping = true;
                     events(Event::Stopping);
+                }
+                Some((address, line)) = output.recv() => {
+                    events(Event::Output { address, line });
                 }
             }
         }

@@ -27,6 +27,18 @@ pub struct RunContext {
     pub lineage: String,
     /// The project's run-time configuration stores.
     pub stores: stores::Stores,
+    /// Where a long action reports what it is doing (build output), as
+    /// `(address, line)`; set by the apply engine.
+    pub progress: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
+}
+
+impl RunContext {
+    /// Reports one line of progress of `address` (ignored when nobody listens).
+    pub fn report(&self, address: &str, line: &str) {
+        if let Some(progress) = &self.progress {
+            let _ = progress.send((address.to_string(), line.to_string()));
+        }
+    }
 }
 
 /// A new object: its out attributes (`id`, `sha256`, …) and what the

@@ -71,15 +71,7 @@ fn target(project: &ProjectArgs, path: &str, store: Option<&str>) -> Result<Targ
             "use a store block's name, or leave --store out",
         )
     })?;
-    let dir = imm_executors::config::directory(
-        &imm_executors::RunContext {
-            project: String::new(),
-            environment: loaded.environment.clone(),
-            lineage: String::new(),
-            stores: loaded.stores.clone(),
-        },
-        path,
-    );
+    let dir = imm_executors::config::directory(&loaded.environment, path);
     let site = session::StateSite::configured(
         &project.dir,
         &loaded.environment,

@@ -201,6 +201,7 @@ pub fn run_context(dir: &Path, loaded: &Loaded, state: &State) -> RunContext {
         environment: environment.to_string(),
         lineage: state.lineage.clone(),
         stores: loaded.stores.clone(),
+        progress: None,
     }
 }
 

@@ -13,6 +13,7 @@ pub async fn create(
     docker: &Docker,
     instance: &Instance,
     request: &CreateRequest,
+    run: &RunContext,
 ) -> Result<Created, ActionError> {
     let fingerprint = request
         .fingerprint
@@ -74,6 +75,9 @@ pub async fn create(
         match item {
             Ok(info) => {
                 if let Some(line) = info.stream {
+                    for shown in line.lines().filter(|l| !l.trim().is_empty()) {
+                        run.report(&instance.address, shown);
+                    }
                     last_lines.extend(line.lines().map(str::to_string));
                     let excess = last_lines.len().saturating_sub(15);
                     last_lines.drain(..excess);

@@ -333,7 +333,7 @@ impl Executor for DockerExecutor {
     ) -> Result<Created, ActionError> {
         let docker = self.docker().await?;
         match instance.type_name.as_str() {
-            "docker_image" => image::create(docker, instance, request).await,
+            "docker_image" => image::create(docker, instance, request, run).await,
             "docker_network" => create_network(docker, instance, run).await,
             "docker_volume" => create_volume(docker, instance, run).await,
             "docker_container" => container::create(docker, instance, request, run).await,
