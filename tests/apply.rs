@@ -533,3 +533,16 @@ fn ctrl_c_lets_running_steps_finish_starts_nothing_new_and_saves_state() {
         "the lock is released"
     );
 }
+
+#[test]
+fn a_missing_secret_file_stops_everything_before_any_change() {
+    let p = Project::new(&[(
+        "main.imm",
+        "secret \"key\" {\n  from = \"file:secrets/key.txt\"\n}\n\nresource \"file\" \"before\" {\n  path    = \"out/before.txt\"\n  content = \"x\"\n}\n\nresource \"exec\" \"uses\" {\n  create = [\"true\"]\n  runtime {\n    env = { KEY = secret.key }\n  }\n}\n",
+    )]);
+    p.imm(&["apply", "--auto-approve"])
+        .assert_fails_with("E0406")
+        .assert_fails_with("cannot read secrets/key.txt");
+    assert!(!p.file("out/before.txt").exists(), "nothing was changed");
+    assert!(!p.file(".imm/state/default.json").exists());
+}
