@@ -205,7 +205,11 @@ fn carry_out(planned: Planned, site: &StateSite, parallelism: usize) -> ExitCode
         evaluated,
         plan,
     } = planned;
-    let promotion = super::environments::promotion(&loaded.project, site, &loaded.environment);
+    let promotion = super::environments::promotion(
+        &loaded.project,
+        site,
+        (loaded.environment.as_str(), &state),
+    );
     let (state, outcome) = match session::run_engine(
         site,
         &mut loaded,

@@ -11,6 +11,7 @@ use imm_lang::diagnostics::Code;
 use imm_lang::project::Project;
 use imm_lang::syntax::ast::ExprKind;
 use imm_planner::plan::{Action, Plan};
+use imm_planner::state::State;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -43,31 +44,51 @@ pub fn promotion_source(project: &Project, environment: &str) -> Option<String> 
         .map(str::to_string)
 }
 
+/// The artifact fingerprints a state shows built, applied and tested.
+fn tested(state: &State) -> HashSet<String> {
+    state
+        .artifacts
+        .iter()
+        .filter(|a| a.applied && a.tested)
+        .map(|a| a.fingerprint.clone())
+        .collect()
+}
+
+/// The fingerprints `environment`'s state shows tested (`current` is the
+/// state already read for the environment being planned).
+fn tested_in(site: &StateSite, environment: &str, current: (&str, &State)) -> HashSet<String> {
+    if environment == current.0 {
+        return tested(current.1);
+    }
+    site.for_environment(environment)
+        .ok()
+        .and_then(|s| s.peek().ok())
+        .flatten()
+        .map(|s| tested(&s))
+        .unwrap_or_default()
+}
+
 /// Per declared environment, the artifact fingerprints its state shows
 /// built, applied and tested.
-pub fn ledgers(project: &Project, site: &StateSite) -> BTreeMap<String, HashSet<String>> {
+pub fn ledgers(
+    project: &Project,
+    site: &StateSite,
+    current: (&str, &State),
+) -> BTreeMap<String, HashSet<String>> {
     project
         .root
         .decl
         .environments
         .keys()
-        .map(|env| {
-            let tested = site
-                .for_environment(env)
-                .ok()
-                .and_then(|s| s.peek().ok())
-                .flatten()
-                .map(|s| {
-                    s.artifacts
-                        .into_iter()
-                        .filter(|a| a.applied && a.tested)
-                        .map(|a| a.fingerprint)
-                        .collect()
-                })
-                .unwrap_or_default();
-            (env.clone(), tested)
-        })
+        .map(|env| (env.clone(), tested_in(site, env, current)))
         .collect()
+}
+
+/// Whether the plan builds an artifact (and so needs the ledgers).
+pub fn builds_artifacts(plan: &Plan) -> bool {
+    plan.changes
+        .iter()
+        .any(|c| c.artifact && matches!(c.action, Action::Create | Action::Replace))
 }
 
 /// Notes on every artifact the plan builds: where it was tested, and
@@ -109,9 +130,13 @@ pub fn annotate(
     }
 }
 
-pub fn promotion(project: &Project, site: &StateSite, environment: &str) -> Option<Promotion> {
-    let from = promotion_source(project, environment)?;
-    let fingerprints = ledgers(project, site).remove(&from).unwrap_or_default();
+pub fn promotion(
+    project: &Project,
+    site: &StateSite,
+    current: (&str, &State),
+) -> Option<Promotion> {
+    let from = promotion_source(project, current.0)?;
+    let fingerprints = tested_in(site, &from, current);
     Some(Promotion { from, fingerprints })
 }
 

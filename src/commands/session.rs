@@ -302,9 +302,12 @@ pub fn make_plan(
     if hash_inputs {
         plan.config_hash = config_hash(&loaded.project, &evaluated, &key);
     }
-    let ledgers = super::environments::ledgers(&loaded.project, site);
-    let source = super::environments::promotion_source(&loaded.project, &loaded.environment);
-    super::environments::annotate(&mut plan, &ledgers, source.as_deref());
+    if super::environments::builds_artifacts(&plan) {
+        let current = (loaded.environment.as_str(), &state);
+        let ledgers = super::environments::ledgers(&loaded.project, site, current);
+        let source = super::environments::promotion_source(&loaded.project, &loaded.environment);
+        super::environments::annotate(&mut plan, &ledgers, source.as_deref());
+    }
     Ok(Planned {
         loaded,
         state,
