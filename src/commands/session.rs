@@ -440,11 +440,16 @@ pub fn run_engine(
 ) -> Result<(State, imm_executors::engine::Outcome), ExitCode> {
     let (plan, state, key) = planned;
     let runtime = runtime()?;
-    let journal = site.journal(runtime.handle().clone())?;
     let registry = Registry::all();
     let run = run_context(Path::new(&site.project_dir), loaded, &state);
     sweep_orphans(&runtime, &registry, plan, &state, &run)?;
     check_stores(&runtime, plan, &loaded.stores)?;
+    if state.serial == 0 {
+        // The lineage labels every object: it must outlive a crash of the
+        // very first apply, so the next run recognises what it left.
+        site.save(&state)?;
+    }
+    let journal = site.journal(runtime.handle().clone())?;
     let engine = imm_executors::engine::Engine {
         plan,
         run,

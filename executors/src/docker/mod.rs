@@ -74,8 +74,8 @@ impl DockerExecutor {
             .await
     }
 
-    /// Objects labelled for this project and environment that state does
-    /// not know (left by a crash between creating them and recording
+    /// Objects labelled for this project, environment and state lineage
+    /// that state does not know (left by a crash between creating them and recording
     /// them): containers and networks are removed, volumes only reported
     /// (they hold data). Returns one line per object.
     pub async fn sweep_orphans(
@@ -90,6 +90,9 @@ impl DockerExecutor {
             vec![
                 format!("{LABEL_PROJECT}={}", run.project),
                 format!("{LABEL_ENV}={}", run.environment),
+                // Only this state history's: another checkout of the same
+                // project (another lineage) owns its objects itself.
+                format!("{LABEL_LINEAGE}={}", run.lineage),
             ],
         )]);
         let mut found = Vec::new();
