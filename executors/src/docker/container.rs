@@ -41,7 +41,7 @@ pub async fn create(
         docker,
         instance,
         &id,
-        &networks[1.min(networks.len())..],
+        networks.get(1..).unwrap_or_default(),
         predecessor.as_deref(),
     )
     .await;
