@@ -5,6 +5,7 @@
 
 use crate::report::print_diagnostics;
 use crate::{DiagnosticFormat, ProjectArgs};
+use futures_util::StreamExt;
 use imm_executors::stores::Stores;
 use imm_executors::{Existing, Observed, Registry, RunContext};
 use imm_lang::diagnostics::{Code, Diagnostic};
@@ -219,6 +220,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// Reads of recorded objects in flight at once during a refresh.
+const REFRESH_CONCURRENCY: usize = 16;
+
 /// Asks each executor whether its recorded objects are still as recorded.
 pub fn refresh(
     state: &State,
@@ -226,13 +230,11 @@ pub fn refresh(
     run: &RunContext,
 ) -> Result<HashMap<String, String>, ExitCode> {
     let runtime = runtime()?;
-    let results = runtime.block_on(async {
-        let mut found = HashMap::new();
-        let mut errors = Vec::new();
-        for record in &state.resources {
-            let Some(executor) = registry.get(&record.type_name) else {
-                continue;
-            };
+    // Reads go out concurrently: a state of thousands of containers is
+    // thousands of daemon round trips.
+    let reads = state.resources.iter().filter_map(|record| {
+        let executor = registry.get(&record.type_name)?;
+        Some(async move {
             let existing = Existing {
                 address: &record.address,
                 type_name: &record.type_name,
@@ -240,24 +242,34 @@ pub fn refresh(
                 outs: &record.outs,
                 private: &record.private,
             };
-            match executor.read(existing, run).await {
-                Ok(Observed::AsRecorded) => {}
-                Ok(Observed::Drifted(what)) => {
-                    found.insert(record.address.clone(), what);
-                }
-                Err(e) => errors.push(format!("{}: {e}", record.address)),
-            }
-        }
-        (found, errors)
+            (record.address.clone(), executor.read(existing, run).await)
+        })
     });
-    match results {
-        (found, errors) if errors.is_empty() => Ok(found),
-        (_, errors) => Err(fail(
-            Code::ActionFailed,
-            format!("refreshing state failed: {}", errors.join("; ")),
-            "fix the cause, or plan with --refresh=false to use the recorded state as it is",
-        )),
+    let observed: Vec<_> = runtime.block_on(
+        futures_util::stream::iter(reads)
+            .buffer_unordered(REFRESH_CONCURRENCY)
+            .collect(),
+    );
+    let mut found = HashMap::new();
+    let mut errors = Vec::new();
+    for (address, result) in observed {
+        match result {
+            Ok(Observed::AsRecorded) => {}
+            Ok(Observed::Drifted(what)) => {
+                found.insert(address, what);
+            }
+            Err(e) => errors.push(format!("{address}: {e}")),
+        }
     }
+    if errors.is_empty() {
+        return Ok(found);
+    }
+    errors.sort();
+    Err(fail(
+        Code::ActionFailed,
+        format!("refreshing state failed: {}", errors.join("; ")),
+        "fix the cause, or plan with --refresh=false to use the recorded state as it is",
+    ))
 }
 
 /// A plan made: everything apply needs to carry it out.
