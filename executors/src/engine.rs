@@ -162,6 +162,7 @@ impl Engine<'_> {
             .collect();
         ready.reverse();
         let mut running = tokio::task::JoinSet::new();
+        let mut spawned: HashMap<tokio::task::Id, usize> = HashMap::new();
         let mut stale_evaluation = false;
         let mut stopping = false;
         let mut contexts = ContextCache::new();
@@ -196,7 +197,11 @@ impl Engine<'_> {
                 } else {
                     None
                 };
+                // The plan's fingerprint when it knew it (the context was
+                // hashed moments ago); computed now when its inputs were
+                // still unknown then.
                 let fingerprint = match &instance {
+                    Some(_) if change.fingerprint.is_some() => change.fingerprint.clone(),
                     Some(i) if plan::is_artifact(&i.type_name) => {
                         match plan::fingerprint_of(i, &i.config, self.key, &mut contexts) {
                             Ok(fp) => fp,
@@ -237,7 +242,8 @@ impl Engine<'_> {
                     &original,
                     executor,
                 );
-                running.spawn(job);
+                let handle = running.spawn(job);
+                spawned.insert(handle.id(), index);
             }
             if running.is_empty() {
                 break;
@@ -249,8 +255,7 @@ impl Engine<'_> {
                         Ok(f) => f,
                         Err(e) => {
                             // A step's task panicked: nothing is known of its object.
-                            let index = steps.iter().position(|s| s.progress == Progress::Running);
-                            if let Some(index) = index {
+                            if let Some(index) = spawned.get(&e.id()).copied() {
                                 self.fail(&mut steps, index, format!("internal error: {e}"), &mut outcome, events);
                             }
                             continue;

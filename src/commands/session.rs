@@ -1,7 +1,8 @@
-//! What plan, apply, destroy and the state commands share: loading the
-//! project and its inputs, finding and locking the environment's state
-//! (folding in a journal a crash left), the fingerprint key, the refresh,
-//! and making the plan.
+//! What plan, apply and destroy share: loading the project, its inputs,
+//! stores and `store:` secrets; the refresh; making the plan (with the
+//! config hash of saved plans and the promotion notes); and running the
+//! apply engine after the orphan sweep and the store check. Where state
+//! lives is `site.rs`.
 
 use crate::report::print_diagnostics;
 use crate::{DiagnosticFormat, ProjectArgs};
