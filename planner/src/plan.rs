@@ -313,15 +313,16 @@ impl<'a> Planner<'a> {
         let mut build = Vec::new();
         let mut runtime = Vec::new();
         let mut upstream: BTreeSet<String> = BTreeSet::new();
+        let mut causes: Option<Vec<String>> = None;
         for diff in diffs {
             let (phase, shown) = phase_of(&instance.type_name, diff.path());
             if let Difference::Unknown(path) = diff {
-                let causes = self.changing_dependencies(instance);
-                if !causes.is_empty() {
-                    upstream.extend(causes);
-                    continue;
+                let causes = causes.get_or_insert_with(|| self.changing_dependencies(instance));
+                if causes.is_empty() {
+                    runtime.push(path.clone());
+                } else {
+                    upstream.extend(causes.iter().cloned());
                 }
-                runtime.push(path.clone());
                 continue;
             }
             match phase {
