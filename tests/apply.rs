@@ -84,25 +84,6 @@ fn plan_json(p: &Project, extra: &[&str]) -> serde_json::Value {
     run.json()
 }
 
-/// Every file under `.imm`, and the project's outputs, as one text.
-fn everything_written(p: &Project) -> String {
-    let mut all = String::new();
-    let mut stack = vec![p.file(".imm")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                all.push_str(&String::from_utf8_lossy(
-                    &std::fs::read(&path).unwrap_or_default(),
-                ));
-            }
-        }
-    }
-    all
-}
-
 #[test]
 fn apply_then_replan_is_a_no_op_and_state_records_what_exists() {
     let p = project();
@@ -410,7 +391,7 @@ fn a_failing_command_stops_what_depends_on_it_and_state_stays_true() {
         list.stdout, "file.independent\n",
         "state records exactly what exists"
     );
-    assert!(!everything_written(&p).contains(TOKEN));
+    assert!(!common::text_under(&p.file(".imm")).contains(TOKEN));
 }
 
 #[test]
@@ -436,7 +417,7 @@ fn secrets_reach_commands_but_nothing_imm_writes_or_prints() {
     assert_eq!(read(&p, "seen.txt"), TOKEN, "the command got the secret");
     assert!(!printed.contains(TOKEN), "{printed}");
     assert!(!read(&p, "saved.plan").contains(TOKEN));
-    let written = everything_written(&p);
+    let written = common::text_under(&p.file(".imm"));
     assert!(!written.contains(TOKEN));
     assert!(written.contains("(sensitive)"));
     // A changed secret is still detected through its keyed hash.

@@ -217,7 +217,7 @@ output "length" {
         "a sensitive variable leaked:\n{all}"
     );
     assert!(all.contains("(sensitive)"));
-    for entry in walk(&p.file(".imm")) {
+    for entry in common::files_under(&p.file(".imm")) {
         let content = std::fs::read_to_string(&entry).unwrap_or_default();
         assert!(
             !content.contains(secret),
@@ -307,21 +307,6 @@ output "p" {
         "{}",
         json.all()
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                out.extend(walk(&path));
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
 }
 
 #[test]

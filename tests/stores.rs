@@ -223,7 +223,7 @@ fn store_secrets_reach_stores_and_commands_but_nothing_imm_writes_or_prints() {
     assert!(!std::fs::read_to_string(p.file("saved.plan"))
         .expect("plan")
         .contains(SECRET));
-    assert!(!everything_under(&p.file(".imm")).contains(SECRET));
+    assert!(!common::text_under(&p.file(".imm")).contains(SECRET));
 
     etcd.put("shop/default/db_password", "rotated-secret-77");
     let plan = p.imm(&["plan", "--format", "json"]).json();
@@ -238,21 +238,6 @@ fn store_secrets_reach_stores_and_commands_but_nothing_imm_writes_or_prints() {
     p.imm(&["plan"])
         .assert_fails_with("E0406")
         .assert_fails_with("default/no_such_key is not in etcd");
-}
-
-fn everything_under(dir: &std::path::Path) -> String {
-    let mut all = String::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            all.push_str(&everything_under(&path));
-        } else {
-            all.push_str(&String::from_utf8_lossy(
-                &std::fs::read(&path).unwrap_or_default(),
-            ));
-        }
-    }
-    all
 }
 
 #[test]

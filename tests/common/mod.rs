@@ -51,6 +51,29 @@ impl Project {
     }
 }
 
+/// Every file below `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The contents of every file below `dir`, as one text (to look for a
+/// secret that must not be there).
+pub fn text_under(dir: &Path) -> String {
+    files_under(dir)
+        .iter()
+        .map(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap_or_default()).into_owned())
+        .collect()
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
