@@ -446,3 +446,21 @@ fn fmt_check_rewrite_idempotent_and_safe() {
         "a = = 1\n"
     );
 }
+
+#[test]
+fn every_example_validates_and_is_formatted() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&examples).expect("examples/").flatten() {
+        if !entry.path().is_dir() {
+            continue;
+        }
+        seen += 1;
+        let dir = entry.path();
+        let dir = dir.to_str().expect("UTF-8 path");
+        let p = Project::new(&[]);
+        p.imm(&["validate", dir]).assert_ok();
+        p.imm(&["fmt", "--check", "--recursive", dir]).assert_ok();
+    }
+    assert!(seen >= 3, "examples/hello, web-api-db and values at least");
+}
