@@ -261,3 +261,46 @@ fn files_rendered_from_config_values_are_rendered_again_when_they_change() {
         .count();
     assert_eq!(stored, 2, "the default file store kept both revisions");
 }
+
+const FILE_STORE_SECRET: &str = "fs-secret-8e41-never-in-clear";
+
+#[test]
+fn the_default_file_store_keeps_secrets_encrypted_and_gives_them_back() {
+    let config = "variable \"level\" {\n  type    = string\n  default = \"info\"\n}\n\nsecret \"pw\" {\n  from = \"env:PW\"\n}\n\nresource \"config\" \"app\" {\n  values = { password = secret.pw, level = var.level }\n}\n";
+    let p = Project::new(&[("main.imm", config)]);
+    let env = [("PW", FILE_STORE_SECRET)];
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_ok();
+    p.imm_with_env(&["apply", "--auto-approve", "--var", "level=debug"], &env)
+        .assert_ok();
+    let written = common::text_under(&p.file(".imm"));
+    assert!(
+        written.contains("\"level\": \"debug\""),
+        "plain values stay readable"
+    );
+    assert!(
+        written.contains("enc:v1:"),
+        "the secret is stored encrypted"
+    );
+    assert!(
+        !written.contains(FILE_STORE_SECRET),
+        "no secret in clear under .imm"
+    );
+
+    p.imm_with_env(&["config", "rollback", "app", "1", "--auto-approve"], &env)
+        .assert_ok()
+        .assert_stdout_contains("~ level: \"debug\" → \"info\"");
+    assert!(!common::text_under(&p.file(".imm")).contains(FILE_STORE_SECRET));
+
+    // A store: secret reads it back, decrypted.
+    let reader = format!(
+        "{config}\nsecret \"copy\" {{\n  from = \"store:app/password\"\n}}\n\nresource \"exec\" \"uses\" {{\n  create = [\"sh\", \"-c\", \"printf %s \\\"$COPY\\\" > seen.txt\"]\n  runtime {{\n    env = {{ COPY = secret.copy }}\n  }}\n}}\n"
+    );
+    std::fs::write(p.file("main.imm"), reader).expect("write");
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_ok();
+    assert_eq!(
+        std::fs::read_to_string(p.file("seen.txt")).expect("seen"),
+        FILE_STORE_SECRET
+    );
+}

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
 use imm_stdlib::Value;
 use serde_json::{json, Map, Value as Json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub struct ConfigExecutor;
@@ -37,20 +37,27 @@ pub fn directory(environment: &str, path: &str) -> String {
     format!("{environment}/{}", path.trim_matches('/'))
 }
 
-fn values(instance: &Instance) -> BTreeMap<String, String> {
-    match instance.config.get("values").map(Value::unmarked) {
-        Some(Value::Map(m)) => m.iter().map(|(k, v)| (k.clone(), store_text(v))).collect(),
-        _ => BTreeMap::new(),
-    }
+/// The values as stored, and the keys whose values are secrets.
+fn values(instance: &Instance) -> (BTreeMap<String, String>, BTreeSet<String>) {
+    let Some(Value::Map(m)) = instance.config.get("values").map(Value::unmarked) else {
+        return Default::default();
+    };
+    let sensitive = m
+        .iter()
+        .filter(|(_, v)| v.contains_sensitive())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let values = m.iter().map(|(k, v)| (k.clone(), store_text(v))).collect();
+    (values, sensitive)
 }
 
 async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionError> {
     let (store_name, store) = store_of(instance, run)?;
     let path = crate::config_string(instance, "path").unwrap_or_else(|| instance.name.clone());
     let dir = directory(&run.environment, &path);
-    let values = values(instance);
+    let (values, sensitive) = values(instance);
     let revision = store
-        .write(&dir, &values)
+        .write(&dir, &values, &sensitive)
         .await
         .map_err(|e| ActionError::new(format!("writing {dir} to {}: {e}", store.describe())))?;
     let mut outs = Map::new();

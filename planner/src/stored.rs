@@ -60,6 +60,12 @@ impl FingerprintKey {
         }
     }
 
+    /// A key for another purpose, derived from this one (blake3's
+    /// key derivation), so that no two uses share a key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        blake3::derive_key(purpose, &self.0)
+    }
+
     /// The keyed hash of a value (its sensitive marks removed).
     pub fn hash(&self, value: &Value) -> String {
         let (plain, _) = value.clone().unmark_deep();

@@ -208,7 +208,10 @@ fn rollback(
             return code;
         }
     }
-    match t.runtime.block_on(t.store.write(&t.dir, &old)) {
+    match t
+        .runtime
+        .block_on(t.store.write(&t.dir, &old, &t.sensitive))
+    {
         Ok(new) => {
             crate::report::out(&format!(
                 "Rolled back: revision {new} carries the values of revision {revision}. The next `imm plan` shows the configuration's values as a reconfigure until the configuration says the same."

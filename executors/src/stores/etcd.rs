@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct EtcdStore {
     endpoints: Vec<String>,
@@ -133,6 +133,7 @@ impl Store for EtcdStore {
         &self,
         dir: &str,
         values: &BTreeMap<String, String>,
+        _sensitive: &BTreeSet<String>,
     ) -> Result<u64, ActionError> {
         let current = self.read(dir).await?;
         let mut ops: Vec<Json> = values

@@ -1,16 +1,23 @@
 //! The embedded file store: each set of values is a directory holding one
 //! JSON file per revision (`r000001.json`, written atomically, readable
-//! only by its owner); the newest is the current one.
+//! only by its owner); the newest is the current one. Secret values are
+//! encrypted (ChaCha20-Poly1305, with a key derived from the project's
+//! `.imm/fingerprint.key`), so no secret is ever in clear under `.imm/`.
 
 use super::{now, Revision, Store};
 use crate::ActionError;
 use async_trait::async_trait;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub struct FileStore {
     root: PathBuf,
+    /// The project key, read when a secret is first written or read.
+    key_path: PathBuf,
 }
+
+/// How an encrypted value starts: `enc:v1:<nonce hex>:<ciphertext hex>`.
+const ENCRYPTED: &str = "enc:v1:";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct RevisionFile {
@@ -20,8 +27,67 @@ struct RevisionFile {
 }
 
 impl FileStore {
-    pub fn new(root: PathBuf) -> FileStore {
-        FileStore { root }
+    pub fn new(root: PathBuf, key_path: PathBuf) -> FileStore {
+        FileStore { root, key_path }
+    }
+
+    fn cipher(&self) -> Result<chacha20poly1305::ChaCha20Poly1305, ActionError> {
+        use chacha20poly1305::KeyInit;
+        let key = imm_planner::stored::FingerprintKey::load_or_create(&self.key_path)
+            .map_err(|e| self.fail("reading the project key", format!("{e:#}")))?;
+        let derived = key.derive("imm file store 2026-11 secret values");
+        Ok(chacha20poly1305::ChaCha20Poly1305::new(&derived.into()))
+    }
+
+    fn encrypt(&self, plain: &str) -> Result<String, ActionError> {
+        use chacha20poly1305::aead::Aead;
+        let random = uuid::Uuid::new_v4();
+        let nonce: [u8; 12] = random.as_bytes()[..12]
+            .try_into()
+            .map_err(|_| self.fail("encrypting", "no nonce"))?;
+        let sealed = self
+            .cipher()?
+            .encrypt(&nonce.into(), plain.as_bytes())
+            .map_err(|_| self.fail("encrypting a secret", "the cipher refused"))?;
+        Ok(format!(
+            "{ENCRYPTED}{}:{}",
+            hex::encode(nonce),
+            hex::encode(sealed)
+        ))
+    }
+
+    fn decrypt(&self, stored: &str) -> Result<String, ActionError> {
+        use chacha20poly1305::aead::Aead;
+        let Some(rest) = stored.strip_prefix(ENCRYPTED) else {
+            return Ok(stored.to_string());
+        };
+        let broken = || {
+            self.fail(
+                "decrypting a secret",
+                "it was written with another project key (.imm/fingerprint.key) or is damaged",
+            )
+        };
+        let (nonce, sealed) = rest.split_once(':').ok_or_else(broken)?;
+        let nonce: [u8; 12] = hex::decode(nonce)
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or_else(broken)?;
+        let sealed = hex::decode(sealed).map_err(|_| broken())?;
+        let plain = self
+            .cipher()?
+            .decrypt(&nonce.into(), sealed.as_slice())
+            .map_err(|_| broken())?;
+        String::from_utf8(plain).map_err(|_| broken())
+    }
+
+    fn decrypt_all(
+        &self,
+        values: BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, ActionError> {
+        values
+            .into_iter()
+            .map(|(k, v)| Ok((k, self.decrypt(&v)?)))
+            .collect()
     }
 
     fn dir(&self, dir: &str) -> PathBuf {
@@ -64,14 +130,26 @@ impl Store for FileStore {
         &self,
         dir: &str,
         values: &BTreeMap<String, String>,
+        sensitive: &BTreeSet<String>,
     ) -> Result<u64, ActionError> {
         let dir = self.dir(dir);
         std::fs::create_dir_all(&dir).map_err(|e| self.fail("creating a directory", e))?;
         let revision = self.revisions(&dir)?.last().copied().unwrap_or(0) + 1;
+        let values = values
+            .iter()
+            .map(|(k, v)| {
+                let stored = if sensitive.contains(k) {
+                    self.encrypt(v)?
+                } else {
+                    v.clone()
+                };
+                Ok((k.clone(), stored))
+            })
+            .collect::<Result<BTreeMap<_, _>, ActionError>>()?;
         let file = RevisionFile {
             revision,
             time: now(),
-            values: values.clone(),
+            values,
         };
         let text = serde_json::to_string_pretty(&file).map_err(|e| self.fail("encoding", e))?;
         let path = dir.join(format!("r{revision:06}.json"));
@@ -91,7 +169,7 @@ impl Store for FileStore {
             return Ok(BTreeMap::new());
         }
         match self.revisions(&dir)?.last() {
-            Some(&latest) => Ok(self.load(&dir, latest)?.values),
+            Some(&latest) => self.decrypt_all(self.load(&dir, latest)?.values),
             None => Ok(BTreeMap::new()),
         }
     }
@@ -116,7 +194,7 @@ impl Store for FileStore {
         dir: &str,
         revision: u64,
     ) -> Result<BTreeMap<String, String>, ActionError> {
-        Ok(self.load(&self.dir(dir), revision)?.values)
+        self.decrypt_all(self.load(&self.dir(dir), revision)?.values)
     }
 
     async fn remove(&self, dir: &str) -> Result<(), ActionError> {

@@ -12,7 +12,7 @@ pub mod file;
 use crate::ActionError;
 use async_trait::async_trait;
 use imm_stdlib::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -28,9 +28,14 @@ pub struct Revision {
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Makes the values under `dir` exactly `values` (keys not in it are
-    /// deleted), as one new revision; returns it.
-    async fn write(&self, dir: &str, values: &BTreeMap<String, String>)
-        -> Result<u64, ActionError>;
+    /// deleted), as one new revision; returns it. `sensitive` names the
+    /// keys whose values are secrets (the file store encrypts them).
+    async fn write(
+        &self,
+        dir: &str,
+        values: &BTreeMap<String, String>,
+        sensitive: &BTreeSet<String>,
+    ) -> Result<u64, ActionError>;
     async fn read(&self, dir: &str) -> Result<BTreeMap<String, String>, ActionError>;
     /// The revisions written by imm, oldest first.
     async fn history(&self, dir: &str) -> Result<Vec<Revision>, ActionError>;
@@ -85,6 +90,7 @@ impl Stores {
             (None, 1) => stores.by_name.values().next().cloned(),
             _ => Some(Arc::new(file::FileStore::new(
                 project_dir.join(".imm").join("store"),
+                key_path(project_dir),
             ))),
         };
         Ok(stores)
@@ -119,7 +125,10 @@ fn open(
     match text("backend").as_deref() {
         Some("file") => {
             let dir = text("path").unwrap_or_else(|| ".imm/store".into());
-            Ok(Arc::new(file::FileStore::new(project_dir.join(dir))))
+            Ok(Arc::new(file::FileStore::new(
+                project_dir.join(dir),
+                key_path(project_dir),
+            )))
         }
         Some("etcd") => {
             let endpoints: Vec<String> = match attributes.get("endpoints").map(Value::unmarked) {
@@ -145,6 +154,11 @@ fn open(
         )),
         None => Err(format!("store \"{name}\" has no backend")),
     }
+}
+
+/// The project's key file (beside state, never in it).
+fn key_path(project_dir: &Path) -> std::path::PathBuf {
+    project_dir.join(".imm").join("fingerprint.key")
 }
 
 /// `strings as they are, other values JSON-encoded` (RESOURCES.md).
