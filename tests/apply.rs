@@ -482,7 +482,7 @@ fn an_apply_killed_midway_leaves_state_true_and_the_next_run_carries_on() {
 fn ctrl_c_lets_running_steps_finish_starts_nothing_new_and_saves_state() {
     let p = Project::new(&[(
         "main.imm",
-        "resource \"exec\" \"slow\" {\n  create = [\"sh\", \"-c\", \"sleep 1; echo done > slow.txt\"]\n}\n\nresource \"file\" \"after\" {\n  path       = \"out/after.txt\"\n  content    = \"x\"\n  depends_on = [exec.slow]\n}\n",
+        "resource \"exec\" \"slow\" {\n  create = [\"sh\", \"-c\", \"touch started; sleep 1; echo done > slow.txt\"]\n}\n\nresource \"file\" \"after\" {\n  path       = \"out/after.txt\"\n  content    = \"x\"\n  depends_on = [exec.slow]\n}\n",
     )]);
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
         .args(["apply", "--auto-approve"])
@@ -491,7 +491,11 @@ fn ctrl_c_lets_running_steps_finish_starts_nothing_new_and_saves_state() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start imm apply");
-    std::thread::sleep(Duration::from_millis(400));
+    // Interrupt while the step runs (however long imm took to get there).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !p.file("started").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let signalled = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
