@@ -6,10 +6,8 @@
 //! releases it. The apply journal is one key per entry under
 //! `<prefix>/journal/<env>/`, folded into the document as for local state.
 
-use crate::stores::etcd::EtcdStore;
+use crate::stores::etcd::{b64, range_end, text_field, EtcdStore};
 use crate::ActionError;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use imm_planner::journal::{Entry, JournalWriter};
 use imm_planner::state::State;
 use serde_json::{json, Value as Json};
@@ -26,17 +24,6 @@ pub struct EtcdState {
     prefix: String,
     environment: String,
     endpoints: String,
-}
-
-fn b64(text: &str) -> String {
-    B64.encode(text.as_bytes())
-}
-
-fn decode(value: &Json) -> Option<String> {
-    value
-        .as_str()
-        .and_then(|v| B64.decode(v).ok())
-        .and_then(|b| String::from_utf8(b).ok())
 }
 
 fn number(value: &Json) -> u64 {
@@ -105,8 +92,11 @@ impl EtcdState {
                 .client
                 .call("/v3/lease/revoke", json!({ "ID": lease }))
                 .await;
-            let held_by = reply["responses"][0]["response_range"]["kvs"][0]["value"].clone();
-            let holder = decode(&held_by).unwrap_or_else(|| "another run".into());
+            let held_by = &reply["responses"][0]["response_range"]["kvs"][0];
+            let holder = text_field(held_by, "value")
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "another run".into());
             return Err(ActionError::new(format!(
                 "the state in {} is locked by {holder}; wait for that run to finish (a dead holder's lock expires within {LOCK_TTL} s)",
                 self.describe()
@@ -138,7 +128,7 @@ impl EtcdState {
         let Some(kv) = reply["kvs"].as_array().and_then(|k| k.first()) else {
             return Ok((None, 0));
         };
-        let text = decode(&kv["value"]).unwrap_or_default();
+        let text = text_field(kv, "value")?;
         let state = serde_json::from_str(&text).map_err(|e| {
             ActionError::new(format!(
                 "the state in {} is corrupt ({e}); restore an earlier revision of the key with etcdctl",
@@ -178,36 +168,28 @@ impl EtcdState {
     /// The journal entries left by an interrupted apply, oldest first.
     pub async fn journal(&self) -> Result<Vec<Entry>, ActionError> {
         let prefix = self.journal_prefix();
-        let mut end = prefix.as_bytes().to_vec();
-        if let Some(last) = end.last_mut() {
-            *last += 1;
-        }
         let reply = self
             .client
             .call(
                 "/v3/kv/range",
-                json!({ "key": b64(&prefix), "range_end": B64.encode(end) }),
+                json!({ "key": b64(&prefix), "range_end": range_end(&prefix) }),
             )
             .await?;
         Ok(reply["kvs"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|kv| decode(&kv["value"]))
+            .filter_map(|kv| text_field(kv, "value").ok())
             .filter_map(|text| serde_json::from_str(&text).ok())
             .collect())
     }
 
     pub async fn clear_journal(&self) -> Result<(), ActionError> {
         let prefix = self.journal_prefix();
-        let mut end = prefix.as_bytes().to_vec();
-        if let Some(last) = end.last_mut() {
-            *last += 1;
-        }
         self.client
             .call(
                 "/v3/kv/deleterange",
-                json!({ "key": b64(&prefix), "range_end": B64.encode(end) }),
+                json!({ "key": b64(&prefix), "range_end": range_end(&prefix) }),
             )
             .await?;
         Ok(())

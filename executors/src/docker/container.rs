@@ -9,10 +9,7 @@ pub async fn create(
     request: &CreateRequest,
     run: &RunContext,
 ) -> Result<Created, ActionError> {
-    let base = object_name(
-        run,
-        &config_string(instance, "name").unwrap_or_else(|| instance.name.clone()),
-    );
+    let base = object_name(run, &declared_name(instance));
     let index = match &instance.key {
         Some(InstanceKey::Index(i)) => format!("-{i}"),
         Some(InstanceKey::Key(k)) => format!("-{}", sanitize(k)),
@@ -354,11 +351,7 @@ pub async fn test(
     instance: &Instance,
     created: &Created,
 ) -> Result<(), ActionError> {
-    let id = created
-        .outs
-        .get("id")
-        .and_then(Json::as_str)
-        .unwrap_or_default();
+    let id = created_id(created);
     for test in blocks(instance, "test") {
         let command = config_strings(test.get("command"));
         let exec = docker

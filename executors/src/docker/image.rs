@@ -3,10 +3,7 @@
 use super::*;
 
 fn repository(instance: &Instance) -> String {
-    format!(
-        "imm/{}",
-        sanitize(&config_string(instance, "name").unwrap_or_else(|| instance.name.clone()))
-    )
+    format!("imm/{}", sanitize(&declared_name(instance)))
 }
 
 pub async fn create(
@@ -159,11 +156,7 @@ pub async fn test(
     if created.private.get("reused").and_then(Json::as_bool) == Some(true) {
         return Ok(());
     }
-    let id = created
-        .outs
-        .get("id")
-        .and_then(Json::as_str)
-        .unwrap_or_default();
+    let id = created_id(created);
     for test in blocks(instance, "test") {
         let command = config_strings(test.get("command"));
         let name = format!(

@@ -253,6 +253,20 @@ pub fn sanitize(text: &str) -> String {
     }
 }
 
+/// The `name` attribute, or the resource's name.
+fn declared_name(instance: &Instance) -> String {
+    config_string(instance, "name").unwrap_or_else(|| instance.name.clone())
+}
+
+/// The id of an object just created.
+fn created_id(created: &Created) -> &str {
+    created
+        .outs
+        .get("id")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+}
+
 /// `<project>-<env>-<name>`: two environments of one project, or two
 /// projects, never collide on one daemon.
 fn object_name(run: &RunContext, name: &str) -> String {
@@ -465,10 +479,7 @@ async fn create_network(
     instance: &Instance,
     run: &RunContext,
 ) -> Result<Created, ActionError> {
-    let base = object_name(
-        run,
-        &config_string(instance, "name").unwrap_or_else(|| instance.name.clone()),
-    );
+    let base = object_name(run, &declared_name(instance));
     let name = free_name(base, |n| async move {
         docker
             .inspect_network(&n, None::<bollard::query_parameters::InspectNetworkOptions>)
@@ -505,10 +516,7 @@ async fn create_volume(
     instance: &Instance,
     run: &RunContext,
 ) -> Result<Created, ActionError> {
-    let base = object_name(
-        run,
-        &config_string(instance, "name").unwrap_or_else(|| instance.name.clone()),
-    );
+    let base = object_name(run, &declared_name(instance));
     let name = free_name(
         base,
         |n| async move { docker.inspect_volume(&n).await.is_ok() },

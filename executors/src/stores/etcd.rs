@@ -18,12 +18,27 @@ pub struct EtcdStore {
     client: reqwest::Client,
 }
 
-fn b64(text: &str) -> String {
+pub(crate) fn b64(text: &str) -> String {
     B64.encode(text.as_bytes())
 }
 
+/// A base64 field of a key-value etcd returned, as text; etcd leaves out
+/// a field equal to its default, so a missing one is empty.
+pub(crate) fn text_field(kv: &Json, field: &str) -> Result<String, ActionError> {
+    match kv[field].as_str() {
+        None => Ok(String::new()),
+        Some(v) => B64
+            .decode(v)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| {
+                ActionError::new(format!("etcd returned a {field} that is not base64 UTF-8"))
+            }),
+    }
+}
+
 /// The end of the range of keys starting with `prefix`.
-fn range_end(prefix: &str) -> String {
+pub(crate) fn range_end(prefix: &str) -> String {
     let mut bytes = prefix.as_bytes().to_vec();
     if let Some(last) = bytes.last_mut() {
         *last += 1;
@@ -92,18 +107,7 @@ impl EtcdStore {
         let reply = self.call("/v3/kv/range", body).await?;
         let mut pairs = Vec::new();
         for kv in reply["kvs"].as_array().into_iter().flatten() {
-            let decode = |field: &str| {
-                kv[field]
-                    .as_str()
-                    .map(|v| B64.decode(v).ok().and_then(|b| String::from_utf8(b).ok()))
-                    .unwrap_or(Some(String::new()))
-                    .ok_or_else(|| {
-                        ActionError::new(format!(
-                            "etcd returned a {field} that is not base64 UTF-8"
-                        ))
-                    })
-            };
-            pairs.push((decode("key")?, decode("value")?));
+            pairs.push((text_field(kv, "key")?, text_field(kv, "value")?));
         }
         Ok(pairs)
     }
@@ -207,12 +211,7 @@ impl Store for EtcdStore {
             .await?;
         match reply["kvs"].as_array().and_then(|k| k.first()) {
             None => Ok(None),
-            Some(kv) => kv["value"]
-                .as_str()
-                .map(|v| B64.decode(v).ok().and_then(|b| String::from_utf8(b).ok()))
-                .unwrap_or(Some(String::new()))
-                .map(Some)
-                .ok_or_else(|| ActionError::new("etcd returned a value that is not base64 UTF-8")),
+            Some(kv) => text_field(kv, "value").map(Some),
         }
     }
 
