@@ -74,6 +74,29 @@ pub fn text_under(dir: &Path) -> String {
         .collect()
 }
 
+impl Project {
+    /// Everything imm prints for the project: the plan in every format, a
+    /// saved plan (`saved.plan`), an apply, then `extra` commands; each must
+    /// succeed. For tests that look for a secret that must not be there.
+    pub fn everything_printed(&self, env: &[(&str, &str)], extra: &[&[&str]]) -> String {
+        let mut commands: Vec<&[&str]> = vec![
+            &["plan"],
+            &["plan", "--format", "json"],
+            &["plan", "--format", "markdown"],
+            &["plan", "--out", "saved.plan"],
+            &["apply", "--auto-approve"],
+        ];
+        commands.extend_from_slice(extra);
+        let mut printed = String::new();
+        for args in commands {
+            let run = self.imm_with_env(args, env);
+            run.assert_ok();
+            printed.push_str(&run.all());
+        }
+        printed
+    }
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
