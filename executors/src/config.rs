@@ -6,9 +6,10 @@
 //! as hashes, so only their presence is checked).
 
 use crate::stores::{store_text, Store};
-use crate::{ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
+use imm_lang::types::config::ConfigValues;
 use imm_stdlib::Value;
 use serde_json::{json, Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,18 +19,15 @@ pub struct ConfigExecutor;
 
 /// The store an instance names (`store = store.NAME`), or the default.
 fn store_of(
-    instance: &Instance,
+    config: &ConfigValues,
     run: &RunContext,
 ) -> Result<(String, Arc<dyn Store>), ActionError> {
-    let name = match instance.config.get("store").map(Value::unmarked) {
-        Some(Value::Map(m)) => m.get("name").map(Value::display),
-        _ => None,
-    };
-    let store = run.stores.get(name.as_deref())?;
-    Ok((
-        name.unwrap_or_else(|| crate::stores::DEFAULT_STORE.into()),
-        store,
-    ))
+    let store = run.stores.get(config.store.as_deref())?;
+    let name = config
+        .store
+        .clone()
+        .unwrap_or_else(|| crate::stores::DEFAULT_STORE.into());
+    Ok((name, store))
 }
 
 /// `<env>/<path>`: where the instance's values live.
@@ -38,10 +36,8 @@ pub fn directory(environment: &str, path: &str) -> String {
 }
 
 /// The values as stored, and the keys whose values are secrets.
-fn values(instance: &Instance) -> (BTreeMap<String, String>, BTreeSet<String>) {
-    let Some(Value::Map(m)) = instance.config.get("values").map(Value::unmarked) else {
-        return Default::default();
-    };
+fn values(config: &ConfigValues) -> (BTreeMap<String, String>, BTreeSet<String>) {
+    let m = &config.values;
     let sensitive = m
         .iter()
         .filter(|(_, v)| v.contains_sensitive())
@@ -52,10 +48,11 @@ fn values(instance: &Instance) -> (BTreeMap<String, String>, BTreeSet<String>) {
 }
 
 async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionError> {
-    let (store_name, store) = store_of(instance, run)?;
-    let path = crate::config_string(instance, "path").unwrap_or_else(|| instance.name.clone());
+    let config: ConfigValues = typed(instance)?;
+    let (store_name, store) = store_of(&config, run)?;
+    let path = config.path.clone().unwrap_or_else(|| instance.name.clone());
     let dir = directory(&run.environment, &path);
-    let (values, sensitive) = values(instance);
+    let (values, sensitive) = values(&config);
     let revision = store
         .write(&dir, &values, &sensitive)
         .await
@@ -121,12 +118,19 @@ impl Executor for ConfigExecutor {
         };
         let store = run.stores.get(Some(store))?;
         let found = store.read(dir).await?;
-        let expected = existing
-            .attributes
-            .get("values")
-            .and_then(Json::as_object)
-            .cloned()
-            .unwrap_or_default();
+        let expected = match existing.attributes.get("values") {
+            Some(Json::Object(values)) => values.clone(),
+            // Recorded as one secret: every written key is a secret.
+            _ => existing
+                .outs
+                .get("keys")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Json::as_str)
+                .map(|k| (k.to_string(), json!(imm_stdlib::value::SENSITIVE_TEXT)))
+                .collect(),
+        };
         let mut differs: Vec<&str> = Vec::new();
         for (key, value) in &expected {
             let sensitive = value.as_str() == Some(imm_stdlib::value::SENSITIVE_TEXT);

@@ -202,7 +202,7 @@ impl Engine<'_> {
                 // still unknown then.
                 let fingerprint = match &instance {
                     Some(_) if change.fingerprint.is_some() => change.fingerprint.clone(),
-                    Some(i) if plan::is_artifact(&i.type_name) => {
+                    Some(i) if imm_lang::types::is_artifact(&i.type_name) => {
                         match plan::fingerprint_of(i, &i.config, self.key, &mut contexts) {
                             Ok(fp) => fp,
                             Err(message) => {
@@ -583,7 +583,10 @@ impl Engine<'_> {
                 });
             }
         }
-        if let (Some(fp), true) = (&fingerprint, plan::is_artifact(&instance.type_name)) {
+        if let (Some(fp), true) = (
+            &fingerprint,
+            imm_lang::types::is_artifact(&instance.type_name),
+        ) {
             let entry = ArtifactEntry {
                 fingerprint: fp.clone(),
                 address: instance.address.clone(),

@@ -6,12 +6,10 @@
 //! A non-zero exit fails the action and shows the command's stderr, with
 //! every sensitive value of the environment masked.
 
-use crate::{
-    config_strings, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext,
-};
+use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
-use imm_stdlib::Value;
+use imm_lang::types::exec::ExecConfig;
 use serde_json::{json, Map, Value as Json};
 use std::path::{Path, PathBuf};
 
@@ -25,12 +23,12 @@ impl Executor for ExecExecutor {
         _request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let argv = config_strings(instance.config.get("create"));
-        let dir = working_dir(&instance.module_dir, instance.config.get("working_dir"));
-        let (env, secrets) = environment(instance);
-        let stdout = run_command("create", &argv, &dir, &env, &secrets, run).await?;
+        let config: ExecConfig = typed(instance)?;
+        let dir = working_dir(&instance.module_dir, config.working_dir.as_deref());
+        let secrets = &config.secrets;
+        let stdout = run_command("create", &config.create, &dir, &config.env, secrets, run).await?;
         // What a command prints may echo a secret it was given.
-        let stdout = mask(&stdout, &secrets);
+        let stdout = mask(&stdout, secrets);
         let outputs = stdout
             .lines()
             .rev()
@@ -102,31 +100,12 @@ impl Executor for ExecExecutor {
     }
 }
 
-fn working_dir(module_dir: &Path, configured: Option<&Value>) -> PathBuf {
-    let dir = match configured.map(Value::unmarked) {
-        Some(Value::String(d)) => module_dir.join(d),
-        _ => module_dir.to_path_buf(),
+fn working_dir(module_dir: &Path, configured: Option<&str>) -> PathBuf {
+    let dir = match configured {
+        Some(d) => module_dir.join(d),
+        None => module_dir.to_path_buf(),
     };
     std::path::absolute(&dir).unwrap_or(dir)
-}
-
-/// `runtime.env`, and the sensitive values in it (to mask in messages).
-fn environment(instance: &Instance) -> (Vec<(String, String)>, Vec<String>) {
-    let mut env = Vec::new();
-    let mut secrets = Vec::new();
-    if let Some(Value::Map(runtime)) = instance.config.get("runtime").map(Value::unmarked) {
-        if let Some(Value::Map(vars)) = runtime.get("env").map(Value::unmarked) {
-            for (name, value) in vars {
-                let (plain, sensitive) = value.clone().unmark_deep();
-                let text = plain.display();
-                if sensitive && !text.is_empty() {
-                    secrets.push(text.clone());
-                }
-                env.push((name.clone(), text));
-            }
-        }
-    }
-    (env, secrets)
 }
 
 async fn run_command(

@@ -2,13 +2,11 @@
 //! fsync, rename) with its mode; destroy removes it unless its successor
 //! took the same path. A refresh compares its checksum with the record.
 
-use crate::{
-    config_string, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext,
-};
+use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
+use imm_lang::types::file::{content_sha256, FileConfig};
 use serde_json::{json, Map};
-use sha2::Digest;
 use std::path::{Path, PathBuf};
 
 pub struct FileExecutor;
@@ -21,21 +19,14 @@ impl Executor for FileExecutor {
         _request: &CreateRequest,
         _run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let relative =
-            config_string(instance, "path").ok_or_else(|| ActionError::new("file has no path"))?;
-        let path = absolute(&instance.module_dir.join(relative));
-        let content = config_string(instance, "content").unwrap_or_default();
-        let mode = match config_string(instance, "mode") {
-            Some(text) => u32::from_str_radix(text.trim_start_matches("0o"), 8).map_err(|_| {
-                ActionError::new(format!(
-                    "mode \"{text}\" is not an octal permission like \"0644\""
-                ))
-            })?,
-            None => 0o644,
-        };
-        write_file(&path, content.as_bytes(), mode)?;
+        let config: FileConfig = typed(instance)?;
+        let path = absolute(&instance.module_dir.join(&config.path));
+        write_file(&path, config.content.as_bytes(), config.mode)?;
         let mut outs = Map::new();
-        outs.insert("sha256".into(), json!(sha256_hex(content.as_bytes())));
+        outs.insert(
+            "sha256".into(),
+            json!(content_sha256(config.content.as_bytes())),
+        );
         Ok(Created {
             outs,
             private: json!({ "path": path.display().to_string() }),
@@ -83,7 +74,7 @@ impl Executor for FileExecutor {
             Err(e) => return Err(ActionError::new(format!("reading {}: {e}", path.display()))),
         };
         let recorded = existing.outs.get("sha256").and_then(|v| v.as_str());
-        if recorded.is_some_and(|r| r != sha256_hex(&bytes)) {
+        if recorded.is_some_and(|r| r != content_sha256(&bytes)) {
             return Ok(Observed::Drifted(format!(
                 "{} was changed outside imm",
                 path.display()
@@ -122,8 +113,4 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
-}
-
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(sha2::Sha256::digest(bytes))
 }

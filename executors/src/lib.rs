@@ -13,9 +13,10 @@ pub mod stores;
 
 use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
+use imm_lang::types::{self, ResourceType};
 pub use imm_planner::state::ResourceRecord;
 use serde_json::{Map, Value as Json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What an executor knows of the run it works for; every object it creates
@@ -168,39 +169,47 @@ pub trait Executor: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Registry {
     by_type: HashMap<&'static str, Arc<dyn Executor>>,
-    /// The Docker executor, also asked for orphans before an apply.
-    pub docker: Option<Arc<docker::DockerExecutor>>,
+    /// The Docker connection, also asked for orphans before an apply.
+    pub docker: Option<Arc<docker::DockerClient>>,
 }
 
 impl Registry {
     /// The executors that need nothing but the local machine.
     pub fn local() -> Registry {
         let mut registry = Registry::default();
-        registry.register("file", Arc::new(file::FileExecutor));
-        registry.register("exec", Arc::new(exec::ExecExecutor));
-        registry.register("config", Arc::new(config::ConfigExecutor));
+        registry.register(&types::file::TYPE, Arc::new(file::FileExecutor));
+        registry.register(&types::exec::TYPE, Arc::new(exec::ExecExecutor));
+        registry.register(&types::config::TYPE, Arc::new(config::ConfigExecutor));
         registry
     }
 
-    /// Every executor of this version: the local ones and Docker (which
-    /// connects only when first used).
+    /// Every executor of this version: the local ones and Docker's (which
+    /// connect only when first used).
     pub fn all() -> Registry {
         let mut registry = Registry::local();
-        let docker = Arc::new(docker::DockerExecutor::new());
-        for type_name in [
-            "docker_image",
-            "docker_network",
-            "docker_volume",
-            "docker_container",
-        ] {
-            registry.register(type_name, docker.clone());
-        }
-        registry.docker = Some(docker);
+        let client = Arc::new(docker::DockerClient::new());
+        registry.register(
+            &types::docker_image::TYPE,
+            Arc::new(docker::ImageExecutor(client.clone())),
+        );
+        registry.register(
+            &types::docker_network::TYPE,
+            Arc::new(docker::NetworkExecutor(client.clone())),
+        );
+        registry.register(
+            &types::docker_volume::TYPE,
+            Arc::new(docker::VolumeExecutor(client.clone())),
+        );
+        registry.register(
+            &types::docker_container::TYPE,
+            Arc::new(docker::ContainerExecutor(client.clone())),
+        );
+        registry.docker = Some(client);
         registry
     }
 
-    pub fn register(&mut self, type_name: &'static str, executor: Arc<dyn Executor>) {
-        self.by_type.insert(type_name, executor);
+    pub fn register(&mut self, resource_type: &ResourceType, executor: Arc<dyn Executor>) {
+        self.by_type.insert(resource_type.name(), executor);
     }
 
     pub fn get(&self, type_name: &str) -> Option<Arc<dyn Executor>> {
@@ -208,20 +217,11 @@ impl Registry {
     }
 }
 
-/// A string attribute of an instance's configuration.
-pub(crate) fn config_string(instance: &Instance, name: &str) -> Option<String> {
-    match instance.config.get(name).map(imm_stdlib::Value::unmarked) {
-        Some(imm_stdlib::Value::String(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-/// A list of strings, sensitive marks removed (for commands).
-pub(crate) fn config_strings(value: Option<&imm_stdlib::Value>) -> Vec<String> {
-    match value.map(imm_stdlib::Value::unmarked) {
-        Some(imm_stdlib::Value::List(items)) => {
-            items.iter().map(|i| i.unmarked().display()).collect()
-        }
-        _ => Vec::new(),
-    }
+/// An instance's configuration as its type's typed struct; a mismatch
+/// names the attribute (the planner checks the same before an apply).
+pub(crate) fn typed<'a, T>(instance: &'a Instance) -> Result<T, ActionError>
+where
+    T: TryFrom<&'a BTreeMap<String, imm_stdlib::Value>, Error = types::ConfigError>,
+{
+    T::try_from(&instance.config).map_err(|e| ActionError::new(e.to_string()))
 }

@@ -129,12 +129,23 @@ impl EtcdState {
             return Ok((None, 0));
         };
         let text = text_field(kv, "value")?;
-        let state = serde_json::from_str(&text).map_err(|e| {
+        let corrupt = |e: String| {
             ActionError::new(format!(
                 "the state in {} is corrupt ({e}); restore an earlier revision of the key with etcdctl",
                 self.describe()
             ))
-        })?;
+        };
+        let raw: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        let version = raw.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        if version > u64::from(imm_planner::state::STATE_VERSION) {
+            return Err(ActionError::new(format!(
+                "the state in {} has format version {version}, newer than this imm understands ({}); upgrade imm",
+                self.describe(),
+                imm_planner::state::STATE_VERSION
+            )));
+        }
+        let state = imm_planner::state::from_json(raw).map_err(corrupt)?;
         Ok((Some(state), number(&kv["mod_revision"])))
     }
 

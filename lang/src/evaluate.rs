@@ -1486,6 +1486,10 @@ pub fn parse_secret_source(from: &str) -> Result<SecretSource, String> {
 pub struct Settings {
     pub stores: IndexMap<String, BTreeMap<String, Value>>,
     pub state: Option<BTreeMap<String, Value>>,
+    /// The environment's `protected`, evaluated (any expression form).
+    pub protected: bool,
+    /// The environment's `promote_from`, evaluated.
+    pub promote_from: Option<String>,
 }
 
 pub fn settings(project: &mut Project, environment: &str) -> (Settings, Diagnostics) {
@@ -1515,6 +1519,43 @@ pub fn settings(project: &mut Project, environment: &str) -> (Settings, Diagnost
     }
     if let Some(state) = &root.decl.state {
         settings.state = Some(attributes(&mut ev, state));
+    }
+    if let Some(declared) = root.decl.environments.get(environment) {
+        let mut policy = |name: &str, wanted: Type| {
+            let attr = declared.attribute(name)?;
+            let value = match ev.eval(&attr.value) {
+                Ok(v) => v,
+                Err(d) => {
+                    diags.push(d);
+                    return None;
+                }
+            };
+            match convert(value.unmarked().clone(), &wanted) {
+                Ok(v) if !v.is_null() && !v.contains_unknown() => Some(v),
+                _ => {
+                    diags.push(
+                        Diagnostic::at(
+                            Code::TypeMismatch,
+                            attr.value.span,
+                            format!(
+                                "environment \"{environment}\": {name} must be a known {}",
+                                wanted
+                            ),
+                        )
+                        .with_help(format!(
+                            "write {name} as a {} that needs no variable of this run",
+                            wanted
+                        )),
+                    );
+                    None
+                }
+            }
+        };
+        settings.protected = matches!(policy("protected", Type::Bool), Some(Value::Bool(true)));
+        settings.promote_from = match policy("promote_from", Type::String) {
+            Some(Value::String(source)) => Some(source),
+            _ => None,
+        };
     }
     (settings, diags)
 }

@@ -452,8 +452,7 @@ pub fn completions(
     let decl = &module.decl;
     if let Some(partial) = before.trim_start().strip_prefix("resource \"") {
         if !partial.contains('"') {
-            return schema::RESOURCE_TYPES
-                .iter()
+            return schema::resource_types()
                 .map(|t| Completion {
                     label: t.type_name.to_string(),
                     detail: t.doc.to_string(),
@@ -561,8 +560,7 @@ fn expression_completions(decl: &ModuleDecl) -> Vec<Completion> {
     })
     .collect();
     out.extend(
-        schema::RESOURCE_TYPES
-            .iter()
+        schema::resource_types()
             .filter(|t| {
                 decl.resources
                     .values()

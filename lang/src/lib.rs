@@ -15,6 +15,7 @@ pub mod project;
 pub mod schema;
 pub mod source;
 pub mod syntax;
+pub mod types;
 pub mod validate;
 
 use diagnostics::Diagnostic;

@@ -46,6 +46,15 @@ pub struct Project {
 }
 
 impl Project {
+    /// The project's name: its directory's name. It scopes the names of the
+    /// objects the project creates (see `types::naming`).
+    pub fn name(&self) -> String {
+        std::path::absolute(&self.root.dir)
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "project".into())
+    }
+
     /// Every module of the tree, root first.
     pub fn modules(&self) -> Vec<&ModuleNode> {
         let mut out = Vec::new();

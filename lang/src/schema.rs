@@ -1,5 +1,6 @@
-//! The schemas of resource types (RESOURCES.md) and of the top-level
-//! blocks: which attributes and nested blocks each allows, their types,
+//! The schema model (attributes, nested blocks, phases) shared by every
+//! resource type — each type's own schema lives in its module under
+//! `types/` — and the schemas of the top-level blocks: which attributes and nested blocks each allows, their types,
 //! whether they are required, whether they are build-time or run-time, and
 //! their documentation (shown by `imm lsp` on hover).
 
@@ -94,7 +95,12 @@ impl ResourceSchema {
     }
 }
 
-const fn attr(name: &'static str, kind: Kind, required: bool, doc: &'static str) -> AttrSchema {
+pub(crate) const fn attr(
+    name: &'static str,
+    kind: Kind,
+    required: bool,
+    doc: &'static str,
+) -> AttrSchema {
     AttrSchema {
         name,
         kind,
@@ -103,7 +109,7 @@ const fn attr(name: &'static str, kind: Kind, required: bool, doc: &'static str)
     }
 }
 
-const fn out(name: &'static str, kind: Kind, doc: &'static str) -> AttrSchema {
+pub(crate) const fn out(name: &'static str, kind: Kind, doc: &'static str) -> AttrSchema {
     AttrSchema {
         name,
         kind,
@@ -112,7 +118,7 @@ const fn out(name: &'static str, kind: Kind, doc: &'static str) -> AttrSchema {
     }
 }
 
-const fn block(
+pub(crate) const fn block(
     name: &'static str,
     repeatable: bool,
     phase: Phase,
@@ -144,7 +150,7 @@ pub const META_BLOCKS: &[BlockSchema] = &[block(
     "How the planner may treat this resource.",
 )];
 
-const TEST_BLOCK: BlockSchema = block(
+pub(crate) const TEST_BLOCK: BlockSchema = block(
     "test",
     true,
     Phase::Deploy,
@@ -157,177 +163,19 @@ const TEST_BLOCK: BlockSchema = block(
     "A check run against a new instance before it is accepted. Repeatable.",
 );
 
-pub const RESOURCE_TYPES: &[ResourceSchema] = &[
-    ResourceSchema {
-        type_name: "docker_image",
-        doc: "An artifact built from a context directory and a Dockerfile, tagged imm/<name>:<fingerprint>. Reused, not rebuilt, when its fingerprint exists.",
-        attrs: &[attr("name", Kind::String, false, "Image repository name: imm/<name>.")],
-        blocks: &[
-            block(
-                "build",
-                false,
-                Phase::Build,
-                &[
-                    attr("context", Kind::String, true, "Build context directory, relative to the module. Every file in it (honouring .dockerignore) is part of the fingerprint."),
-                    attr("dockerfile", Kind::String, false, "Dockerfile path relative to the context (default \"Dockerfile\")."),
-                    attr("args", Kind::MapOfString, false, "Build arguments (build-time; part of the fingerprint)."),
-                    attr("target", Kind::String, false, "Multi-stage build target."),
-                ],
-                "Build-time configuration: baked into the image and part of its fingerprint. May not depend on env.*, secrets or environment-set variables.",
-            ),
-            TEST_BLOCK,
-        ],
-        outs: &[
-            out("id", Kind::String, "Image id (sha256:…), known after apply."),
-            out("fingerprint", Kind::String, "Content hash of the build inputs (hex)."),
-            out("tag", Kind::String, "imm/<name>:<first 12 of fingerprint>."),
-        ],
-    },
-    ResourceSchema {
-        type_name: "docker_network",
-        doc: "A user-defined Docker network.",
-        attrs: &[
-            attr("name", Kind::String, false, "Network name (project and environment are added)."),
-            attr("driver", Kind::String, false, "Network driver (default \"bridge\")."),
-            attr("internal", Kind::Bool, false, "Restrict external access."),
-        ],
-        blocks: &[],
-        outs: &[out("id", Kind::String, "Network id."), out("name", Kind::String, "Network name.")],
-    },
-    ResourceSchema {
-        type_name: "docker_volume",
-        doc: "A named volume. Outlives container replacements; usually lifecycle { prevent_destroy = true }.",
-        attrs: &[attr("name", Kind::String, false, "Volume name (project and environment are added).")],
-        blocks: &[],
-        outs: &[out("name", Kind::String, "Volume name.")],
-    },
-    ResourceSchema {
-        type_name: "docker_container",
-        doc: "An instance of an image. Replaced blue/green: the new container joins the same aliases, passes health and tests, then the old one is removed.",
-        attrs: &[
-            attr("image", Kind::String, true, "Image id, usually docker_image.NAME.id."),
-            attr("name", Kind::String, false, "Container name; index and a version suffix are added."),
-            attr("command", Kind::ListOfString, false, "Command and arguments."),
-            attr("restart", Kind::String, false, "Restart policy: no, on-failure, always or unless-stopped."),
-            attr("ports", Kind::ListOfString, false, "Published ports [ip:]host:container[/proto]; without ip, 127.0.0.1. A container that publishes a host port is replaced stop-then-start."),
-            attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so the command gets signals and stops at once."),
-            attr("stop_timeout", Kind::String, false, "How long a retired container may take to stop before it is killed (default \"10s\")."),
-        ],
-        blocks: &[
-            block(
-                "network",
-                true,
-                Phase::Deploy,
-                &[
-                    attr("name", Kind::String, true, "Network name, usually docker_network.NAME.name."),
-                    attr("aliases", Kind::ListOfString, false, "Stable names other containers use."),
-                ],
-                "A network to join. Repeatable.",
-            ),
-            block(
-                "mount",
-                true,
-                Phase::Deploy,
-                &[
-                    attr("volume", Kind::String, true, "Volume name, usually docker_volume.NAME.name."),
-                    attr("target", Kind::String, true, "Path inside the container."),
-                    attr("read_only", Kind::Bool, false, "Mount read-only."),
-                ],
-                "A volume mount. Repeatable.",
-            ),
-            block(
-                "runtime",
-                false,
-                Phase::Runtime,
-                &[
-                    attr("env", Kind::MapOfString, false, "Environment variables (run-time: a change replaces the container from the same image)."),
-                    attr("files", Kind::MapOfString, false, "Files copied into the container before it starts: path → content."),
-                ],
-                "Run-time configuration: environment-specific values applied at deploy time; never rebuilds the image.",
-            ),
-            block(
-                "health",
-                false,
-                Phase::Deploy,
-                &[
-                    attr("command", Kind::ListOfString, true, "Health check command; exit 0 = healthy."),
-                    attr("interval", Kind::String, false, "Time between checks, e.g. \"1s\"."),
-                    attr("timeout", Kind::String, false, "Time one check may take."),
-                    attr("retries", Kind::Number, false, "Failures before the container is unhealthy."),
-                    attr("start_period", Kind::String, false, "Grace period after start."),
-                ],
-                "How to tell a new instance is up.",
-            ),
-            TEST_BLOCK,
-        ],
-        outs: &[
-            out("id", Kind::String, "Container id."),
-            out("name", Kind::String, "Container name."),
-            out("ip", Kind::String, "Address on the first network."),
-        ],
-    },
-    ResourceSchema {
-        type_name: "config",
-        doc: "A set of run-time values in a store, under <prefix>/<env>/<path>/<key>. A change is a new revision (~ reconfigure); no instance is touched.",
-        attrs: &[
-            attr("store", Kind::Any, false, "The store (store.NAME); the default store otherwise."),
-            attr("path", Kind::String, false, "Path under the environment; defaults to the resource name."),
-            attr("values", Kind::Any, true, "Key → value; strings as they are, other values JSON-encoded."),
-        ],
-        blocks: &[],
-        outs: &[
-            out("revision", Kind::Number, "The store's revision after the write."),
-            out("keys", Kind::ListOfString, "The keys written."),
-        ],
-    },
-    ResourceSchema {
-        type_name: "file",
-        doc: "A file on the local host, written atomically; often rendered with templatefile.",
-        attrs: &[
-            attr("path", Kind::String, true, "Path relative to the module."),
-            attr("content", Kind::String, true, "File content."),
-            attr("mode", Kind::String, false, "Octal permissions, e.g. \"0644\"."),
-        ],
-        blocks: &[],
-        outs: &[out("sha256", Kind::String, "SHA-256 of the content.")],
-    },
-    ResourceSchema {
-        type_name: "exec",
-        doc: "Commands that create and destroy something imm has no executor for. build.inputs form the fingerprint.",
-        attrs: &[
-            attr("create", Kind::ListOfString, true, "Command that creates the object; the last stdout line may be a JSON object (outputs)."),
-            attr("destroy", Kind::ListOfString, false, "Command that destroys it."),
-            attr("working_dir", Kind::String, false, "Directory to run in, relative to the module."),
-        ],
-        blocks: &[
-            block(
-                "build",
-                false,
-                Phase::Build,
-                &[attr("inputs", Kind::Any, false, "Values whose change replaces the object (the fingerprint).")],
-                "Build-time inputs: their fingerprint decides replacement.",
-            ),
-            block(
-                "runtime",
-                false,
-                Phase::Runtime,
-                &[attr("env", Kind::MapOfString, false, "Environment variables for the commands.")],
-                "Run-time configuration for the commands.",
-            ),
-        ],
-        outs: &[
-            out("outputs", Kind::Any, "The JSON object printed last by create, else {}."),
-            out("id", Kind::String, "An id for the created object."),
-        ],
-    },
-];
-
+/// The schema of a resource type; each type's lives in its module under
+/// `types/`.
 pub fn resource_type(name: &str) -> Option<&'static ResourceSchema> {
-    RESOURCE_TYPES.iter().find(|r| r.type_name == name)
+    crate::types::get(name).map(|t| &t.schema)
 }
 
 pub fn resource_type_names() -> impl Iterator<Item = &'static str> {
-    RESOURCE_TYPES.iter().map(|r| r.type_name)
+    crate::types::names()
+}
+
+/// Every resource type's schema, in registry order.
+pub fn resource_types() -> impl Iterator<Item = &'static ResourceSchema> {
+    crate::types::REGISTRY.iter().map(|t| &t.schema)
 }
 
 /// A top-level block type: its labels and body schema.

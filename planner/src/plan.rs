@@ -18,6 +18,7 @@ use crate::stored::{differences, stored_form, Difference, FingerprintKey};
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{Evaluated, Instance, OutsOracle};
 use imm_lang::schema::{self, Phase};
+use imm_lang::types::{self, Prediction};
 use imm_stdlib::Value;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -200,6 +201,8 @@ struct Decision {
 
 /// Answers the evaluator as it goes, and remembers every decision.
 pub struct Planner<'a> {
+    /// The project's name, part of the names of the objects it creates.
+    project: String,
     records: HashMap<&'a str, &'a ResourceRecord>,
     key: &'a FingerprintKey,
     options: &'a PlanOptions,
@@ -212,8 +215,14 @@ pub struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    pub fn new(state: &'a State, key: &'a FingerprintKey, options: &'a PlanOptions) -> Planner<'a> {
+    pub fn new(
+        project: &str,
+        state: &'a State,
+        key: &'a FingerprintKey,
+        options: &'a PlanOptions,
+    ) -> Planner<'a> {
         Planner {
+            project: project.to_string(),
             records: state
                 .resources
                 .iter()
@@ -229,7 +238,8 @@ impl<'a> Planner<'a> {
     }
 
     fn decide(&mut self, instance: &Instance, config: &BTreeMap<String, Value>) -> Decision {
-        let artifact = is_artifact(&instance.type_name);
+        let resource_type = types::get(&instance.type_name);
+        let artifact = resource_type.is_some_and(types::ResourceType::is_artifact);
         let fingerprint = if artifact {
             self.fingerprint(instance, config)
         } else {
@@ -286,14 +296,16 @@ impl<'a> Planner<'a> {
         // A config resource whose values alone change (or were changed in
         // the store behind imm's back) gets a new revision, even when a
         // value waits on something upstream being replaced.
-        let only_values = diffs.iter().all(|d| d.path().starts_with("values"));
+        let reconfigurable = resource_type.and_then(|t| t.reconfigurable);
+        let only_values =
+            reconfigurable.is_some_and(|in_place| diffs.iter().all(|d| in_place(d.path())));
         let drift_only = reasons.len() == 1 && self.options.drifted.contains_key(&instance.address);
+        if reasons.is_empty() && diffs.is_empty() {
+            reasons.extend(self.renamed(instance, config, record, fingerprint.as_deref()));
+        }
         let action = if reasons.is_empty() && diffs.is_empty() {
             Action::Noop
-        } else if instance.type_name == "config"
-            && only_values
-            && (reasons.is_empty() || drift_only)
-        {
+        } else if only_values && (reasons.is_empty() || drift_only) {
             Action::Reconfigure
         } else {
             reasons.extend(self.reasons_for(instance, &diffs));
@@ -305,6 +317,48 @@ impl<'a> Planner<'a> {
             changed,
             fingerprint,
         }
+    }
+
+    /// An object this version would name otherwise than its record says
+    /// (an image tag made before repositories were scoped to the project):
+    /// it is replaced under its new name.
+    fn renamed(
+        &self,
+        instance: &Instance,
+        config: &BTreeMap<String, Value>,
+        record: &ResourceRecord,
+        fingerprint: Option<&str>,
+    ) -> Option<String> {
+        let predicted = self.predict(instance, config, fingerprint);
+        let changed: Vec<String> = predicted
+            .iter()
+            .filter(|(_, value)| !value.contains_unknown())
+            .filter_map(|(name, value)| {
+                let recorded = Value::from_json(record.outs.get(name)?);
+                let (now, _) = value.clone().unmark_deep();
+                (recorded != now)
+                    .then(|| format!("{name} {} → {}", recorded.display(), now.display()))
+            })
+            .collect();
+        (!changed.is_empty()).then(|| format!("renamed ({})", changed.join(", ")))
+    }
+
+    /// What the instance's type predicts of its out attributes.
+    fn predict(
+        &self,
+        instance: &Instance,
+        config: &BTreeMap<String, Value>,
+        fingerprint: Option<&str>,
+    ) -> BTreeMap<String, Value> {
+        let Some(resource_type) = types::get(&instance.type_name) else {
+            return BTreeMap::new();
+        };
+        (resource_type.predict_outs)(&Prediction {
+            project: &self.project,
+            resource_name: &instance.name,
+            config,
+            fingerprint,
+        })
     }
 
     /// One line per kind of cause: the build paths, the upstream objects
@@ -419,43 +473,7 @@ impl<'a> Planner<'a> {
             }
             _ => BTreeMap::new(),
         };
-        match instance.type_name.as_str() {
-            "docker_image" => {
-                if let Some(fp) = &decision.fingerprint {
-                    let name = config
-                        .get("name")
-                        .filter(|v| !v.is_null())
-                        .map(Value::display)
-                        .unwrap_or_else(|| instance.name.clone());
-                    outs.insert("fingerprint".into(), Value::string(fp.clone()));
-                    outs.insert(
-                        "tag".into(),
-                        Value::string(format!("imm/{name}:{}", &fp[..12])),
-                    );
-                }
-            }
-            "file" => {
-                if let Some(content) = config.get("content") {
-                    if !content.contains_unknown() {
-                        let (plain, sensitive) = content.clone().unmark_deep();
-                        let sum = Value::string(sha256_hex(plain.display().as_bytes()));
-                        outs.insert(
-                            "sha256".into(),
-                            if sensitive { sum.mark_sensitive() } else { sum },
-                        );
-                    }
-                }
-            }
-            "config" => {
-                if let Some(Value::Map(values)) = config.get("values") {
-                    outs.insert(
-                        "keys".into(),
-                        Value::List(values.keys().map(|k| Value::string(k.clone())).collect()),
-                    );
-                }
-            }
-            _ => {}
-        }
+        outs.extend(self.predict(instance, config, decision.fingerprint.as_deref()));
         outs
     }
 
@@ -484,9 +502,12 @@ impl<'a> Planner<'a> {
                     .with_help("undo the change that replaces it, or set prevent_destroy = false and apply first if replacing it is really meant"),
                 );
             }
+            if decision.action != Action::Noop {
+                self.check_config(instance);
+            }
             let stop_first = decision.action == Action::Replace
-                && instance.type_name == "docker_container"
-                && publishes_ports(&instance.config);
+                && types::get(&instance.type_name)
+                    .is_some_and(|t| (t.stop_first)(&instance.config));
             changes.push(Change {
                 address: instance.address.clone(),
                 type_name: instance.type_name.clone(),
@@ -495,7 +516,7 @@ impl<'a> Planner<'a> {
                 before: record.map(|r| r.attributes.clone()),
                 after: Some(redacted(&instance.config)),
                 changed: decision.changed,
-                artifact: is_artifact(&instance.type_name),
+                artifact: types::is_artifact(&instance.type_name),
                 fingerprint: decision.fingerprint,
                 depends_on: dep_indices
                     .iter()
@@ -550,6 +571,22 @@ impl<'a> Planner<'a> {
         (plan, self.diagnostics)
     }
 
+    /// A configuration about to be applied must parse into its type's
+    /// typed struct (what the executor will read); one that does not is
+    /// reported here rather than half-way through an apply.
+    fn check_config(&mut self, instance: &Instance) {
+        if instance.config.values().any(Value::contains_unknown) {
+            return;
+        }
+        let Some(resource_type) = types::get(&instance.type_name) else {
+            return;
+        };
+        if let Err(e) = (resource_type.check_config)(&instance.config) {
+            self.diagnostics
+                .push(e.to_diagnostic(&instance.address, instance.span));
+        }
+    }
+
     fn check_forced_addresses(&mut self, changes: &[Change]) {
         for forced in &self.options.force_replace {
             let matches = changes.iter().any(|c| {
@@ -579,8 +616,10 @@ impl OutsOracle for Planner<'_> {
     ) -> BTreeMap<String, Value> {
         let decision = self.decide(instance, config);
         if matches!(decision.action, Action::Create | Action::Replace) {
-            self.changing
-                .insert(instance.resource.clone(), is_artifact(&instance.type_name));
+            self.changing.insert(
+                instance.resource.clone(),
+                types::is_artifact(&instance.type_name),
+            );
         }
         let outs = self.outs_after(instance, config, &decision);
         self.decisions.insert(instance.address.clone(), decision);
@@ -601,32 +640,21 @@ pub fn fingerprint_of(
     contexts: &mut ContextCache,
 ) -> Result<Option<String>, String> {
     let type_name = instance.type_name.as_str();
-    let Some(Value::Map(build)) = config.get("build") else {
-        return Ok(Some(hash_parts(&[type_name.as_bytes(), b"{}"])));
+    let Some(inputs_of) = types::get(type_name).and_then(|t| t.fingerprint_inputs) else {
+        return Err(format!("{type_name} is not an artifact type"));
     };
-    if build.values().any(Value::contains_unknown) {
+    let Some(inputs) = inputs_of(config) else {
         return Ok(None);
-    }
-    let inputs: BTreeMap<String, Value> = build
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "context" | "dockerfile"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let inputs = stored_form(&inputs, key).0.to_string();
-    if type_name != "docker_image" {
-        return Ok(Some(hash_parts(&[type_name.as_bytes(), inputs.as_bytes()])));
-    }
-    let context = build.get("context").map(Value::display).unwrap_or_default();
-    let dockerfile = build
-        .get("dockerfile")
-        .filter(|v| !v.is_null())
-        .map(Value::display)
-        .unwrap_or_else(|| "Dockerfile".into());
-    let dir = instance.module_dir.join(&context);
+    };
+    let values = stored_form(&inputs.values, key).0.to_string();
+    let Some(context) = inputs.context else {
+        return Ok(Some(hash_parts(&[type_name.as_bytes(), values.as_bytes()])));
+    };
+    let dir = instance.module_dir.join(&context.dir);
     let digest = contexts
-        .entry((dir.clone(), dockerfile.clone()))
+        .entry((dir.clone(), context.dockerfile.clone()))
         .or_insert_with(|| {
-            fingerprint::docker_context(&dir, &dockerfile)
+            fingerprint::docker_context(&dir, &context.dockerfile)
                 .map(|d| d.hex)
                 .map_err(|e| format!("{}: {}", e.path.display(), e.message))
         })
@@ -634,7 +662,7 @@ pub fn fingerprint_of(
     Ok(Some(hash_parts(&[
         type_name.as_bytes(),
         digest.as_bytes(),
-        inputs.as_bytes(),
+        values.as_bytes(),
     ])))
 }
 
@@ -648,17 +676,13 @@ fn destroy_change(record: &ResourceRecord, reason: &str) -> Change {
         before: Some(record.attributes.clone()),
         after: None,
         changed: Vec::new(),
-        artifact: is_artifact(&record.type_name),
+        artifact: types::is_artifact(&record.type_name),
         fingerprint: record.fingerprint.clone(),
         depends_on: record.dependencies.clone(),
         stop_first: false,
         deposed: record.deposed.len(),
         notes: Vec::new(),
     }
-}
-
-pub fn is_artifact(type_name: &str) -> bool {
-    schema::resource_type(type_name).is_some_and(|s| s.block("build").is_some())
 }
 
 /// The phase of the attribute at `path`, and the path as a reason shows
@@ -682,10 +706,6 @@ fn phase_of(type_name: &str, path: &str) -> (Phase, String) {
     (phase, shown)
 }
 
-fn publishes_ports(config: &BTreeMap<String, Value>) -> bool {
-    matches!(config.get("ports"), Some(Value::List(p)) if !p.is_empty())
-}
-
 fn redacted(config: &BTreeMap<String, Value>) -> serde_json::Value {
     serde_json::Value::Object(
         config
@@ -703,11 +723,6 @@ fn hash_parts(parts: &[&[u8]]) -> String {
         hasher.update(part);
     }
     hasher.finalize().to_hex().to_string()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn summarise(changes: &[Change]) -> Summary {
@@ -806,7 +821,8 @@ pub fn plan_project(
     key: &FingerprintKey,
     options: &PlanOptions,
 ) -> (Evaluated, Plan, Vec<Diagnostic>) {
-    let mut planner = Planner::new(state, key, options);
+    let name = project.name();
+    let mut planner = Planner::new(&name, state, key, options);
     let (evaluated, eval_diags) = imm_lang::evaluate::evaluate_with(
         project,
         environment,

@@ -15,7 +15,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The state format this version reads and writes.
-pub const STATE_VERSION: u32 = 1;
+///
+/// - 1: the first format.
+/// - 2: image repositories are scoped to the project
+///   (`imm/<project>/<name>`); images recorded under the shared
+///   `imm/<name>` are marked `shared_repository`, so that removing one
+///   takes only its own tag (another project may use the repository), and
+///   the planner replaces them under their new name.
+pub const STATE_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct State {
@@ -262,12 +269,52 @@ pub fn load(path: &Path) -> Result<Option<State>, StateError> {
             version: version as u32,
         });
     }
-    serde_json::from_value(raw)
+    from_json(raw)
         .map(Some)
-        .map_err(|e| StateError::Corrupt {
+        .map_err(|detail| StateError::Corrupt {
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            detail,
         })
+}
+
+/// A state document of this or an earlier version, migrated to this one
+/// (every backend reads through here). A newer version is the caller's to
+/// refuse.
+pub fn from_json(mut raw: serde_json::Value) -> Result<State, String> {
+    let version = raw.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version < 2 {
+        mark_shared_image_repositories(&mut raw);
+    }
+    if let Some(v) = raw.get_mut("version") {
+        *v = serde_json::Value::from(STATE_VERSION);
+    }
+    serde_json::from_value(raw).map_err(|e| e.to_string())
+}
+
+/// Version 1 → 2: image records (current and deposed) get
+/// `private.shared_repository = true`.
+fn mark_shared_image_repositories(raw: &mut serde_json::Value) {
+    let image_type = imm_lang::types::docker_image::TYPE.name();
+    let Some(resources) = raw.get_mut("resources").and_then(|r| r.as_array_mut()) else {
+        return;
+    };
+    for record in resources {
+        if record.get("type").and_then(|t| t.as_str()) != Some(image_type) {
+            continue;
+        }
+        mark_shared(record.get_mut("private"));
+        if let Some(deposed) = record.get_mut("deposed").and_then(|d| d.as_array_mut()) {
+            for old in deposed {
+                mark_shared(old.get_mut("private"));
+            }
+        }
+    }
+}
+
+fn mark_shared(private: Option<&mut serde_json::Value>) {
+    if let Some(serde_json::Value::Object(private)) = private {
+        private.insert("shared_repository".into(), serde_json::Value::Bool(true));
+    }
 }
 
 /// Writes the state atomically, keeping the previous one as the backup.

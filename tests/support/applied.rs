@@ -36,7 +36,7 @@ pub fn record_applied(
             {
                 continue;
             }
-            let fingerprint = plan::is_artifact(&instance.type_name)
+            let fingerprint = imm_lang::types::is_artifact(&instance.type_name)
                 .then(|| {
                     plan::fingerprint_of(instance, &instance.config, key, &mut contexts)
                         .expect("fingerprint")

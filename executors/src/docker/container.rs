@@ -1,23 +1,109 @@
-//! `docker_container`: create beside the old one, wait healthy, test,
-//! retire the old one.
+//! `docker_container` on the daemon: create beside the old one, wait
+//! healthy, test, retire the old one.
 
-use super::*;
+use super::{
+    created_id, failed, labels, log_tail, private_str, remove_container, short_random, status,
+    DockerClient, TEST_TIMEOUT,
+};
+use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use async_trait::async_trait;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig, Mount,
+    MountType, NetworkConnectRequest, NetworkDisconnectRequest, NetworkingConfig, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, StopContainerOptions, UploadToContainerOptions,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use imm_lang::evaluate::{Instance, InstanceKey};
+use imm_lang::types::docker_container::{
+    ContainerConfig, Health, NetworkAttachment, Restart, DEFAULT_STOP_SECONDS,
+};
+use imm_lang::types::naming::sanitize;
+use imm_stdlib::Value;
+use serde_json::{json, Map};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-pub async fn create(
+pub struct ContainerExecutor(pub Arc<DockerClient>);
+
+#[async_trait]
+impl Executor for ContainerExecutor {
+    async fn create(
+        &self,
+        instance: &Instance,
+        request: &CreateRequest,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        let config: ContainerConfig = typed(instance)?;
+        create(self.0.docker().await?, instance, &config, request, run).await
+    }
+
+    async fn test(
+        &self,
+        instance: &Instance,
+        created: &Created,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let config: ContainerConfig = typed(instance)?;
+        test(self.0.docker().await?, &config, created).await
+    }
+
+    async fn destroy(
+        &self,
+        existing: Existing<'_>,
+        _successor: Option<&Created>,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        if private_str(existing.private, "id").is_none() {
+            return Ok(());
+        }
+        retire(self.0.docker().await?, existing).await
+    }
+
+    async fn discard(
+        &self,
+        _instance: &Instance,
+        created: &Created,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        match private_str(&created.private, "id") {
+            Some(id) => remove_container(self.0.docker().await?, id).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn read(
+        &self,
+        existing: Existing<'_>,
+        _run: &RunContext,
+    ) -> Result<Observed, ActionError> {
+        if private_str(existing.private, "id").is_none() {
+            return Ok(Observed::AsRecorded);
+        }
+        read(self.0.docker().await?, existing).await
+    }
+}
+
+async fn create(
     docker: &Docker,
     instance: &Instance,
+    config: &ContainerConfig,
     request: &CreateRequest,
     run: &RunContext,
 ) -> Result<Created, ActionError> {
-    let base = object_name(run, &declared_name(instance));
+    let base = config.base_name(&run.project, &run.environment, &instance.name);
     let index = match &instance.key {
         Some(InstanceKey::Index(i)) => format!("-{i}"),
         Some(InstanceKey::Key(k)) => format!("-{}", sanitize(k)),
         None => String::new(),
     };
     let name = format!("{base}{index}-{}", short_random());
-    let body = body(instance, run)?;
-    let networks = blocks(instance, "network");
+    let body = body(instance, config, run)?;
+    let networks = &config.networks;
     let id = docker
         .create_container(
             Some(CreateContainerOptions {
@@ -36,7 +122,7 @@ pub async fn create(
         .and_then(|p| private_str(&p.private, "id").map(str::to_string));
     let started = start_ready(
         docker,
-        instance,
+        config,
         &id,
         networks.get(1..).unwrap_or_default(),
         predecessor.as_deref(),
@@ -63,8 +149,8 @@ pub async fn create(
         .and_then(|c| c.network_settings)
         .and_then(|n| n.networks)
         .and_then(|n| {
-            let first = networks.first().and_then(|b| text(b, "name"))?;
-            n.get(&first).and_then(|e| e.ip_address.clone())
+            let first = &networks.first()?.name;
+            n.get(first).and_then(|e| e.ip_address.clone())
         })
         .unwrap_or_default();
     let mut outs = Map::new();
@@ -81,20 +167,20 @@ pub async fn create(
 /// predecessor if it must go first, starts, and waits until healthy.
 async fn start_ready(
     docker: &Docker,
-    instance: &Instance,
+    config: &ContainerConfig,
     id: &str,
-    more_networks: &[&std::collections::BTreeMap<String, Value>],
+    more_networks: &[NetworkAttachment],
     stop_first: Option<&str>,
 ) -> Result<(), ActionError> {
     for network in more_networks {
-        let name = text(network, "name").unwrap_or_default();
+        let name = &network.name;
         docker
             .connect_network(
-                &name,
+                name,
                 NetworkConnectRequest {
                     container: id.to_string(),
                     endpoint_config: Some(EndpointSettings {
-                        aliases: Some(config_strings(network.get("aliases"))),
+                        aliases: Some(network.aliases.clone()),
                         ..Default::default()
                     }),
                 },
@@ -102,69 +188,57 @@ async fn start_ready(
             .await
             .map_err(|e| failed(&format!("connecting to network {name}"), e))?;
     }
-    copy_files(docker, instance, id).await?;
+    copy_files(docker, &config.files, id).await?;
     if let Some(old) = stop_first {
-        stop(docker, old, STOP_TIMEOUT).await?;
+        stop(docker, old, DEFAULT_STOP_SECONDS).await?;
     }
     docker
         .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
         .await
         .map_err(|e| failed("starting the container", e))?;
-    wait_ready(docker, instance, id).await
+    wait_ready(docker, config.health.as_ref(), id).await
 }
 
-fn body(instance: &Instance, run: &RunContext) -> Result<ContainerCreateBody, ActionError> {
-    let image = config_string(instance, "image")
-        .ok_or_else(|| ActionError::new("docker_container has no image"))?;
-    let env: Vec<String> = block(instance, "runtime")
-        .map(|r| string_map(r.get("env")))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let command = config_strings(instance.config.get("command"));
-    let (port_bindings, exposed) = ports(&config_strings(instance.config.get("ports")))?;
-    let mounts: Vec<Mount> = blocks(instance, "mount")
-        .into_iter()
+fn body(
+    instance: &Instance,
+    config: &ContainerConfig,
+    run: &RunContext,
+) -> Result<ContainerCreateBody, ActionError> {
+    let env: Vec<String> = config.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let (port_bindings, exposed) = ports(&config.ports)?;
+    let mounts: Vec<Mount> = config
+        .mounts
+        .iter()
         .map(|m| Mount {
             typ: Some(MountType::VOLUME),
-            source: text(m, "volume"),
-            target: text(m, "target"),
-            read_only: Some(matches!(
-                m.get("read_only").map(Value::unmarked),
-                Some(Value::Bool(true))
-            )),
+            source: Some(m.volume.clone()),
+            target: Some(m.target.clone()),
+            read_only: Some(m.read_only),
             ..Default::default()
         })
         .collect();
-    let restart = match config_string(instance, "restart").as_deref() {
-        None | Some("no") => RestartPolicyNameEnum::NO,
-        Some("always") => RestartPolicyNameEnum::ALWAYS,
-        Some("unless-stopped") => RestartPolicyNameEnum::UNLESS_STOPPED,
-        Some("on-failure") => RestartPolicyNameEnum::ON_FAILURE,
-        Some(other) => {
-            return Err(ActionError::new(format!(
-                "restart = \"{other}\" is not one of no, on-failure, always, unless-stopped"
-            )))
-        }
+    let restart = match config.restart {
+        Restart::No => RestartPolicyNameEnum::NO,
+        Restart::Always => RestartPolicyNameEnum::ALWAYS,
+        Restart::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
+        Restart::OnFailure => RestartPolicyNameEnum::ON_FAILURE,
     };
-    let networks = blocks(instance, "network");
-    let networking_config = networks.first().map(|first| NetworkingConfig {
+    let first = config.networks.first();
+    let networking_config = first.map(|first| NetworkingConfig {
         endpoints_config: Some(HashMap::from([(
-            text(first, "name").unwrap_or_default(),
+            first.name.clone(),
             EndpointSettings {
-                aliases: Some(config_strings(first.get("aliases"))),
+                aliases: Some(first.aliases.clone()),
                 ..Default::default()
             },
         )])),
     });
-    let network_mode = networks.first().and_then(|n| text(n, "name"));
     Ok(ContainerCreateBody {
-        image: Some(image),
-        cmd: (!command.is_empty()).then_some(command),
+        image: Some(config.image.clone()),
+        cmd: (!config.command.is_empty()).then(|| config.command.clone()),
         env: Some(env),
         labels: Some(labels(run, &instance.address)),
-        healthcheck: health(instance)?,
+        healthcheck: config.health.as_ref().map(health),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(HostConfig {
             port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
@@ -173,11 +247,8 @@ fn body(instance: &Instance, run: &RunContext) -> Result<ContainerCreateBody, Ac
                 name: Some(restart),
                 maximum_retry_count: None,
             }),
-            network_mode,
-            init: Some(!matches!(
-                instance.config.get("init").map(Value::unmarked),
-                Some(Value::Bool(false))
-            )),
+            network_mode: first.map(|n| n.name.clone()),
+            init: Some(config.init),
             ..Default::default()
         }),
         networking_config,
@@ -218,41 +289,31 @@ pub(super) fn ports(
     Ok((bindings, exposed))
 }
 
-fn health(instance: &Instance) -> Result<Option<HealthConfig>, ActionError> {
-    let Some(h) = block(instance, "health") else {
-        return Ok(None);
-    };
-    let ns = |key: &str, default: &str| {
-        duration_ns(&text(h, key).unwrap_or_else(|| default.into()))
-            .map_err(|e| ActionError::new(format!("health.{key}: {e}")))
-    };
+fn health(h: &Health) -> HealthConfig {
     let mut test = vec!["CMD".to_string()];
-    test.extend(config_strings(h.get("command")));
-    Ok(Some(HealthConfig {
+    test.extend(h.command.iter().cloned());
+    HealthConfig {
         test: Some(test),
-        interval: Some(ns("interval", "1s")?),
-        timeout: Some(ns("timeout", "5s")?),
-        retries: Some(
-            text(h, "retries")
-                .and_then(|r| r.parse::<i64>().ok())
-                .unwrap_or(30),
-        ),
-        start_period: Some(ns("start_period", "0s")?),
+        interval: Some(h.interval_ns),
+        timeout: Some(h.timeout_ns),
+        retries: Some(h.retries),
+        start_period: Some(h.start_period_ns),
         ..Default::default()
-    }))
+    }
 }
 
 /// `runtime.files`, as one tar extracted at `/` before the start.
-async fn copy_files(docker: &Docker, instance: &Instance, id: &str) -> Result<(), ActionError> {
-    let files = block(instance, "runtime")
-        .map(|r| string_map(r.get("files")))
-        .unwrap_or_default();
+async fn copy_files(
+    docker: &Docker,
+    files: &[(String, String)],
+    id: &str,
+) -> Result<(), ActionError> {
     if files.is_empty() {
         return Ok(());
     }
     let mut builder = tar::Builder::new(Vec::new());
     let mut dirs: HashSet<String> = HashSet::new();
-    for (path, content) in &files {
+    for (path, content) in files {
         let relative = path.trim_start_matches('/');
         let mut parent = String::new();
         for part in relative
@@ -303,12 +364,13 @@ async fn copy_files(docker: &Docker, instance: &Instance, id: &str) -> Result<()
 
 /// Healthy (with a health check) or still running a moment after the
 /// start (without one).
-async fn wait_ready(docker: &Docker, instance: &Instance, id: &str) -> Result<(), ActionError> {
-    let health = health(instance)?;
-    let limit = match &health {
+async fn wait_ready(docker: &Docker, health: Option<&Health>, id: &str) -> Result<(), ActionError> {
+    let limit = match health {
         Some(h) => {
-            let per_try = h.interval.unwrap_or(1_000_000_000) + h.timeout.unwrap_or(5_000_000_000);
-            let total_ns = h.start_period.unwrap_or(0) + per_try * (h.retries.unwrap_or(30) + 1);
+            let per_try = h.interval_ns.saturating_add(h.timeout_ns);
+            let total_ns = h
+                .start_period_ns
+                .saturating_add(per_try.saturating_mul(h.retries.saturating_add(1)));
             Duration::from_nanos(total_ns.max(0) as u64).min(Duration::from_secs(600))
         }
         None => Duration::ZERO,
@@ -327,7 +389,7 @@ async fn wait_ready(docker: &Docker, instance: &Instance, id: &str) -> Result<()
             )));
         }
         let status = state.health.and_then(|h| h.status);
-        match (&health, status) {
+        match (health, status) {
             (None, _) if started.elapsed() >= limit => return Ok(()),
             (Some(_), Some(HealthStatusEnum::HEALTHY)) => return Ok(()),
             (Some(_), Some(HealthStatusEnum::UNHEALTHY)) => {
@@ -346,14 +408,14 @@ async fn wait_ready(docker: &Docker, instance: &Instance, id: &str) -> Result<()
 }
 
 /// Runs each `test` command inside the new, healthy container.
-pub async fn test(
+async fn test(
     docker: &Docker,
-    instance: &Instance,
+    config: &ContainerConfig,
     created: &Created,
 ) -> Result<(), ActionError> {
     let id = created_id(created);
-    for test in blocks(instance, "test") {
-        let command = config_strings(test.get("command"));
+    for command in &config.tests {
+        let command = command.clone();
         let exec = docker
             .create_exec(
                 id,
@@ -430,19 +492,20 @@ async fn stop(docker: &Docker, id: &str, seconds: i32) -> Result<(), ActionError
 /// Takes the old container out of its networks first (its aliases stop
 /// answering while it still serves open requests), then stops and
 /// removes it.
-pub async fn retire(docker: &Docker, existing: Existing<'_>) -> Result<(), ActionError> {
+async fn retire(docker: &Docker, existing: Existing<'_>) -> Result<(), ActionError> {
     let Some(id) = private_str(existing.private, "id") else {
         return Ok(());
     };
-    let networks: Vec<String> = existing
-        .attributes
-        .get("network")
-        .and_then(Json::as_array)
-        .map(|n| {
-            n.iter()
-                .filter_map(|b| b.get("name").and_then(Json::as_str).map(str::to_string))
-                .collect()
-        })
+    // The record as it was applied (secrets recorded as "(sensitive)",
+    // which the networks and the stop timeout never are).
+    let recorded: BTreeMap<String, Value> = match Value::from_json(existing.attributes) {
+        Value::Map(map) => map,
+        _ => BTreeMap::new(),
+    };
+    let config = ContainerConfig::try_from(&recorded).ok();
+    let networks: Vec<String> = config
+        .as_ref()
+        .map(|c| c.networks.iter().map(|n| n.name.clone()).collect())
         .unwrap_or_default();
     for network in networks {
         let _ = docker
@@ -455,18 +518,15 @@ pub async fn retire(docker: &Docker, existing: Existing<'_>) -> Result<(), Actio
             )
             .await;
     }
-    let seconds = existing
-        .attributes
-        .get("stop_timeout")
-        .and_then(Json::as_str)
-        .and_then(|t| duration_ns(t).ok())
-        .map(|ns| (ns / 1_000_000_000) as i32)
-        .unwrap_or(STOP_TIMEOUT);
+    let seconds = config
+        .as_ref()
+        .map(|c| c.stop_seconds)
+        .unwrap_or(DEFAULT_STOP_SECONDS);
     stop(docker, id, seconds).await?;
     remove_container(docker, id).await
 }
 
-pub async fn read(docker: &Docker, existing: Existing<'_>) -> Result<Observed, ActionError> {
+async fn read(docker: &Docker, existing: Existing<'_>) -> Result<Observed, ActionError> {
     let Some(id) = private_str(existing.private, "id") else {
         return Ok(Observed::AsRecorded);
     };
@@ -490,5 +550,21 @@ pub async fn read(docker: &Docker, existing: Existing<'_>) -> Result<Observed, A
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_parse_as_compose_writes_them() {
+        let (bindings, exposed) =
+            ports(&["8080:80".into(), "0.0.0.0:53:53/udp".into()]).expect("ports");
+        assert_eq!(exposed, vec!["80/tcp", "53/udp"]);
+        let tcp = bindings["80/tcp"].as_ref().expect("binding");
+        assert_eq!(tcp[0].host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(tcp[0].host_port.as_deref(), Some("8080"));
+        assert!(ports(&["80".into()]).is_err());
     }
 }

@@ -1,14 +1,97 @@
-//! `docker_image`: build, reuse, test, and keep one previous image.
+//! `docker_image` on the daemon: build, reuse by fingerprint, test, and
+//! keep one previous image.
 
-use super::*;
+use super::{
+    created_id, docker_message, failed, labels, log_tail, private_str, remove_container,
+    short_random, status, still_there, DockerClient, LABEL_FINGERPRINT, TEST_TIMEOUT,
+};
+use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use async_trait::async_trait;
+use bollard::errors::Error as DockerError;
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{
+    BuildImageOptions, CreateContainerOptions, ListImagesOptions, RemoveImageOptions,
+    TagImageOptions,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use imm_lang::evaluate::Instance;
+use imm_lang::types::docker_image::{self, ImageConfig};
+use imm_lang::types::naming;
+use serde_json::{json, Map, Value as Json};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
 
-fn repository(instance: &Instance) -> String {
-    format!("imm/{}", sanitize(&declared_name(instance)))
+pub struct ImageExecutor(pub Arc<DockerClient>);
+
+#[async_trait]
+impl Executor for ImageExecutor {
+    async fn create(
+        &self,
+        instance: &Instance,
+        request: &CreateRequest,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        let config: ImageConfig = typed(instance)?;
+        create(self.0.docker().await?, instance, &config, request, run).await
+    }
+
+    async fn test(
+        &self,
+        instance: &Instance,
+        created: &Created,
+        run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let config: ImageConfig = typed(instance)?;
+        test(self.0.docker().await?, instance, &config, created, run).await
+    }
+
+    async fn destroy(
+        &self,
+        existing: Existing<'_>,
+        successor: Option<&Created>,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        if private_str(existing.private, "tag").is_none() {
+            return Ok(());
+        }
+        destroy(self.0.docker().await?, existing, successor).await
+    }
+
+    async fn discard(
+        &self,
+        _instance: &Instance,
+        created: &Created,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        // A failed test leaves no tag; a reused image was tested before.
+        let reused = created.private.get("reused").and_then(Json::as_bool) == Some(true);
+        match private_str(&created.private, "tag") {
+            Some(tag) if !reused => remove_tag(self.0.docker().await?, tag)
+                .await
+                .map_err(|e| failed(&format!("removing image {tag}"), e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn read(
+        &self,
+        existing: Existing<'_>,
+        _run: &RunContext,
+    ) -> Result<Observed, ActionError> {
+        let Some(id) = existing.outs.get("id").and_then(Json::as_str) else {
+            return Ok(Observed::AsRecorded);
+        };
+        let docker = self.0.docker().await?;
+        still_there(docker.inspect_image(id).await, format!("image {id}"))
+    }
 }
 
-pub async fn create(
+async fn create(
     docker: &Docker,
     instance: &Instance,
+    config: &ImageConfig,
     request: &CreateRequest,
     run: &RunContext,
 ) -> Result<Created, ActionError> {
@@ -16,7 +99,17 @@ pub async fn create(
         .fingerprint
         .clone()
         .ok_or_else(|| ActionError::new("the image's fingerprint is not known"))?;
-    let tag = format!("{}:{}", repository(instance), &fingerprint[..12]);
+    let tag = docker_image::tag(
+        &run.project,
+        config.image_name(&instance.name),
+        &fingerprint,
+    );
+    if let Some(id) = tested_image(docker, &fingerprint).await? {
+        // Built and tested before, under this tag or another (a failed
+        // build or test leaves no tag): tag it, build nothing.
+        tag_image(docker, &id, &tag).await?;
+        return Ok(created(id, &fingerprint, &tag, true));
+    }
     if let Ok(existing) = docker.inspect_image(&tag).await {
         let labelled = existing
             .config
@@ -34,12 +127,8 @@ pub async fn create(
             ));
         }
     }
-    let build = block(instance, "build")
-        .ok_or_else(|| ActionError::new("docker_image has no build block"))?;
-    let context = instance
-        .module_dir
-        .join(text(build, "context").unwrap_or_else(|| ".".into()));
-    let dockerfile = text(build, "dockerfile").unwrap_or_else(|| "Dockerfile".into());
+    let context = instance.module_dir.join(&config.context);
+    let dockerfile = config.dockerfile.clone();
     let archive = tokio::task::spawn_blocking({
         let context = context.clone();
         let dockerfile = dockerfile.clone();
@@ -47,7 +136,7 @@ pub async fn create(
     })
     .await
     .map_err(|e| ActionError::new(format!("packing the build context: {e}")))??;
-    let buildargs: HashMap<String, String> = string_map(build.get("args")).into_iter().collect();
+    let buildargs: HashMap<String, String> = config.args.iter().cloned().collect();
     let options = BuildImageOptions {
         dockerfile,
         t: Some(tag.clone()),
@@ -58,7 +147,7 @@ pub async fn create(
             LABEL_FINGERPRINT.to_string(),
             fingerprint.clone(),
         )])),
-        target: text(build, "target").unwrap_or_default(),
+        target: config.target.clone().unwrap_or_default(),
         ..Default::default()
     };
     let mut stream = docker.build_image(
@@ -105,6 +194,39 @@ pub async fn create(
     Ok(created(id, &fingerprint, &tag, false))
 }
 
+/// An image built from this fingerprint that passed its tests: it carries
+/// the fingerprint label and at least one tag (failures leave none).
+async fn tested_image(docker: &Docker, fingerprint: &str) -> Result<Option<String>, ActionError> {
+    let images = docker
+        .list_images(Some(ListImagesOptions {
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![format!("{LABEL_FINGERPRINT}={fingerprint}")],
+            )])),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| failed("listing images", e))?;
+    Ok(images
+        .into_iter()
+        .find(|i| !i.repo_tags.is_empty())
+        .map(|i| i.id))
+}
+
+async fn tag_image(docker: &Docker, id: &str, tag: &str) -> Result<(), ActionError> {
+    let (repo, version) = tag.rsplit_once(':').unwrap_or((tag, "latest"));
+    docker
+        .tag_image(
+            id,
+            Some(TagImageOptions {
+                repo: Some(repo.to_string()),
+                tag: Some(version.to_string()),
+            }),
+        )
+        .await
+        .map_err(|e| failed(&format!("tagging image {tag}"), e))
+}
+
 fn created(id: String, fingerprint: &str, tag: &str, reused: bool) -> Created {
     let mut outs = Map::new();
     outs.insert("id".into(), json!(id));
@@ -147,9 +269,10 @@ fn context_tar(context: &Path, dockerfile: &str) -> Result<Vec<u8>, ActionError>
 }
 
 /// Runs each `test` command in a throwaway container of the new image.
-pub async fn test(
+async fn test(
     docker: &Docker,
     instance: &Instance,
+    config: &ImageConfig,
     created: &Created,
     run: &RunContext,
 ) -> Result<(), ActionError> {
@@ -157,11 +280,11 @@ pub async fn test(
         return Ok(());
     }
     let id = created_id(created);
-    for test in blocks(instance, "test") {
-        let command = config_strings(test.get("command"));
+    for command in &config.tests {
+        let command = command.clone();
         let name = format!(
             "{}-test-{}",
-            object_name(run, &instance.name),
+            naming::scoped_object(&run.project, &run.environment, &instance.name),
             short_random()
         );
         let mut labels = labels(run, &instance.address);
@@ -220,7 +343,7 @@ async fn run_to_end(docker: &Docker, id: &str) -> Result<i64, ActionError> {
     }
 }
 
-pub async fn remove_tag(docker: &Docker, tag: &str) -> Result<(), DockerError> {
+async fn remove_tag(docker: &Docker, tag: &str) -> Result<(), DockerError> {
     match docker
         .remove_image(tag, None::<RemoveImageOptions>, None)
         .await
@@ -234,8 +357,10 @@ pub async fn remove_tag(docker: &Docker, tag: &str) -> Result<(), DockerError> {
 /// On replacement, the old image is kept for a rollback and the ones
 /// before it are removed; on destroy, every image of the repository
 /// goes, except one a container still uses (another environment's:
-/// the daemon refuses, and it stays).
-pub async fn destroy(
+/// the daemon refuses, and it stays). An image recorded before
+/// repositories were scoped to the project (`shared_repository`) takes
+/// only its own tag with it: the repository may be another project's too.
+async fn destroy(
     docker: &Docker,
     existing: Existing<'_>,
     successor: Option<&Created>,
@@ -250,6 +375,21 @@ pub async fn destroy(
             .collect(),
         None => HashSet::new(),
     };
+    if existing
+        .private
+        .get("shared_repository")
+        .and_then(Json::as_bool)
+        == Some(true)
+    {
+        // The image itself lives on under the successor's tag when it has
+        // the same fingerprint: this only untags.
+        if successor.and_then(|s| private_str(&s.private, "tag")) == Some(tag) {
+            return Ok(());
+        }
+        return remove_tag(docker, tag)
+            .await
+            .map_err(|e| failed(&format!("removing image {tag}"), e));
+    }
     let repository = tag.rsplit_once(':').map(|(r, _)| r).unwrap_or(tag);
     let images = docker
         .list_images(Some(ListImagesOptions {

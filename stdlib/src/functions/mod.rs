@@ -458,10 +458,15 @@ pub fn lookup_function(name: &str) -> Option<&'static FunctionSpec> {
 pub fn call(name: &str, args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResult {
     let mut any_sensitive = false;
     let mut any_unknown = false;
+    let keeps_inner_marks = moves_elements(name);
     let args: Vec<Value> = args
         .into_iter()
         .map(|arg| {
-            let (arg, marked) = arg.unmark_deep();
+            let (arg, marked) = if keeps_inner_marks {
+                unmark_outer(arg)
+            } else {
+                arg.unmark_deep()
+            };
             any_sensitive |= marked;
             any_unknown |= arg.contains_unknown();
             arg
@@ -481,6 +486,27 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResu
             argument: e.argument,
         }),
         Err(e) => Err(e),
+    }
+}
+
+/// Functions that only move their arguments' elements into the result,
+/// never looking inside them: a sensitive element stays marked where it
+/// lands, so `merge({ a = "x" }, { b = secret })` keeps `a` plain and a
+/// plan shows (and compares) it key by key. Only an argument that is
+/// sensitive as a whole makes the whole result sensitive.
+fn moves_elements(name: &str) -> bool {
+    matches!(
+        name,
+        "merge" | "concat" | "element" | "lookup" | "values" | "reverse" | "slice"
+    )
+}
+
+/// The value with the marks of its outer level removed (its elements
+/// keep theirs), and whether there were any.
+fn unmark_outer(value: Value) -> (Value, bool) {
+    match value {
+        Value::Sensitive(inner) => (inner.unmark_deep().0, true),
+        other => (other, false),
     }
 }
 

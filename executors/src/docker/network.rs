@@ -1,0 +1,87 @@
+//! `docker_network` on the daemon: create (named by its type, a suffix
+//! added while the name is taken), remove, and check it still exists.
+
+use super::{failed, free_name, labels, private_str, status, still_there, DockerClient};
+use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use async_trait::async_trait;
+use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::InspectNetworkOptions;
+use imm_lang::evaluate::Instance;
+use imm_lang::types::docker_network::NetworkConfig;
+use serde_json::{json, Map};
+use std::sync::Arc;
+
+pub struct NetworkExecutor(pub Arc<DockerClient>);
+
+#[async_trait]
+impl Executor for NetworkExecutor {
+    async fn create(
+        &self,
+        instance: &Instance,
+        _request: &CreateRequest,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        let config: NetworkConfig = typed(instance)?;
+        let docker = self.0.docker().await?;
+        let base = config.object_name(&run.project, &run.environment, &instance.name);
+        let name = free_name(base, |n| async move {
+            docker
+                .inspect_network(&n, None::<InspectNetworkOptions>)
+                .await
+                .is_ok()
+        })
+        .await;
+        let created = docker
+            .create_network(NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some(config.driver.clone()),
+                internal: Some(config.internal),
+                labels: Some(labels(run, &instance.address)),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| failed(&format!("creating network {name}"), e))?;
+        let id = created.id;
+        let mut outs = Map::new();
+        outs.insert("id".into(), json!(id));
+        outs.insert("name".into(), json!(name));
+        Ok(Created {
+            outs,
+            private: json!({ "id": id, "name": name }),
+        })
+    }
+
+    async fn destroy(
+        &self,
+        existing: Existing<'_>,
+        _successor: Option<&Created>,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let Some(id) = private_str(existing.private, "id") else {
+            return Ok(());
+        };
+        let docker = self.0.docker().await?;
+        match docker.remove_network(id).await {
+            Ok(()) => Ok(()),
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            Err(e) => Err(failed(&format!("removing network {id}"), e)),
+        }
+    }
+
+    async fn read(
+        &self,
+        existing: Existing<'_>,
+        _run: &RunContext,
+    ) -> Result<Observed, ActionError> {
+        let Some(id) = private_str(existing.private, "id") else {
+            return Ok(Observed::AsRecorded);
+        };
+        let docker = self.0.docker().await?;
+        still_there(
+            docker
+                .inspect_network(id, None::<InspectNetworkOptions>)
+                .await,
+            format!("network {id}"),
+        )
+    }
+}

@@ -1,0 +1,79 @@
+//! `docker_volume` on the daemon: create (named by its type, a suffix
+//! added while the name is taken), remove, and check it still exists.
+
+use super::{failed, free_name, labels, private_str, status, still_there, DockerClient};
+use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use async_trait::async_trait;
+use bollard::models::VolumeCreateRequest;
+use bollard::query_parameters::RemoveVolumeOptions;
+use imm_lang::evaluate::Instance;
+use imm_lang::types::docker_volume::VolumeConfig;
+use serde_json::{json, Map};
+use std::sync::Arc;
+
+pub struct VolumeExecutor(pub Arc<DockerClient>);
+
+#[async_trait]
+impl Executor for VolumeExecutor {
+    async fn create(
+        &self,
+        instance: &Instance,
+        _request: &CreateRequest,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        let config: VolumeConfig = typed(instance)?;
+        let docker = self.0.docker().await?;
+        let base = config.object_name(&run.project, &run.environment, &instance.name);
+        let name = free_name(
+            base,
+            |n| async move { docker.inspect_volume(&n).await.is_ok() },
+        )
+        .await;
+        docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(name.clone()),
+                labels: Some(labels(run, &instance.address)),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| failed(&format!("creating volume {name}"), e))?;
+        let mut outs = Map::new();
+        outs.insert("name".into(), json!(name));
+        Ok(Created {
+            outs,
+            private: json!({ "name": name }),
+        })
+    }
+
+    async fn destroy(
+        &self,
+        existing: Existing<'_>,
+        _successor: Option<&Created>,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let Some(name) = private_str(existing.private, "name") else {
+            return Ok(());
+        };
+        let docker = self.0.docker().await?;
+        match docker
+            .remove_volume(name, None::<RemoveVolumeOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            Err(e) => Err(failed(&format!("removing volume {name}"), e)),
+        }
+    }
+
+    async fn read(
+        &self,
+        existing: Existing<'_>,
+        _run: &RunContext,
+    ) -> Result<Observed, ActionError> {
+        let Some(name) = private_str(existing.private, "name") else {
+            return Ok(Observed::AsRecorded);
+        };
+        let docker = self.0.docker().await?;
+        still_there(docker.inspect_volume(name).await, format!("volume {name}"))
+    }
+}

@@ -1,0 +1,254 @@
+//! `docker_container`: an instance of an image, replaced blue/green (the
+//! new container beside the old one under the same aliases, healthy and
+//! tested before the old one goes), or stop-first when it publishes host
+//! ports.
+
+use super::fields::{duration_field, ConfigError, Fields};
+use super::{naming, Family, ResourceType};
+use crate::schema::{attr, block, out, Kind, Phase, ResourceSchema, TEST_BLOCK};
+use imm_stdlib::Value;
+use std::collections::BTreeMap;
+
+pub const TYPE: ResourceType = ResourceType {
+    schema: ResourceSchema {
+        type_name: "docker_container",
+        doc: "An instance of an image. Replaced blue/green: the new container joins the same aliases, passes health and tests, then the old one is removed.",
+        attrs: &[
+            attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.tag (or .id)."),
+            attr("name", Kind::String, false, "Container name; project, environment, index and a version suffix are added."),
+            attr("command", Kind::ListOfString, false, "Command and arguments."),
+            attr("restart", Kind::String, false, "Restart policy: no, on-failure, always or unless-stopped."),
+            attr("ports", Kind::ListOfString, false, "Published ports [ip:]host:container[/proto]; without ip, 127.0.0.1. A container that publishes a host port is replaced stop-then-start."),
+            attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so the command gets signals and stops at once."),
+            attr("stop_timeout", Kind::String, false, "How long a retired container may take to stop before it is killed (default \"10s\")."),
+        ],
+        blocks: &[
+            block(
+                "network",
+                true,
+                Phase::Deploy,
+                &[
+                    attr("name", Kind::String, true, "Network name, usually docker_network.NAME.name."),
+                    attr("aliases", Kind::ListOfString, false, "Stable names other containers use."),
+                ],
+                "A network to join. Repeatable.",
+            ),
+            block(
+                "mount",
+                true,
+                Phase::Deploy,
+                &[
+                    attr("volume", Kind::String, true, "Volume name, usually docker_volume.NAME.name."),
+                    attr("target", Kind::String, true, "Path inside the container."),
+                    attr("read_only", Kind::Bool, false, "Mount read-only."),
+                ],
+                "A volume mount. Repeatable.",
+            ),
+            block(
+                "runtime",
+                false,
+                Phase::Runtime,
+                &[
+                    attr("env", Kind::MapOfString, false, "Environment variables (run-time: a change replaces the container from the same image)."),
+                    attr("files", Kind::MapOfString, false, "Files copied into the container before it starts: path → content."),
+                ],
+                "Run-time configuration: environment-specific values applied at deploy time; never rebuilds the image.",
+            ),
+            block(
+                "health",
+                false,
+                Phase::Deploy,
+                &[
+                    attr("command", Kind::ListOfString, true, "Health check command; exit 0 = healthy."),
+                    attr("interval", Kind::String, false, "Time between checks, e.g. \"1s\"."),
+                    attr("timeout", Kind::String, false, "Time one check may take."),
+                    attr("retries", Kind::Number, false, "Failures before the container is unhealthy."),
+                    attr("start_period", Kind::String, false, "Grace period after start."),
+                ],
+                "How to tell a new instance is up.",
+            ),
+            TEST_BLOCK,
+        ],
+        outs: &[
+            out("id", Kind::String, "Container id."),
+            out("name", Kind::String, "Container name."),
+            out("ip", Kind::String, "Address on the first network."),
+        ],
+    },
+    family: Family::Docker,
+    predict_outs: super::no_outs,
+    fingerprint_inputs: None,
+    reconfigurable: None,
+    stop_first: publishes_ports,
+    check_config: |config| ContainerConfig::try_from(config).map(|_| ()),
+};
+
+/// Seconds a container gets to stop before it is killed, by default.
+pub const DEFAULT_STOP_SECONDS: i32 = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    No,
+    OnFailure,
+    Always,
+    UnlessStopped,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkAttachment {
+    pub name: String,
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeMount {
+    pub volume: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// The health check, durations in nanoseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub command: Vec<String>,
+    pub interval_ns: i64,
+    pub timeout_ns: i64,
+    pub retries: i64,
+    pub start_period_ns: i64,
+}
+
+/// A `docker_container` as its executor needs it (secrets unmarked: they
+/// go to the daemon).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerConfig {
+    pub image: String,
+    pub name: Option<String>,
+    pub command: Vec<String>,
+    pub restart: Restart,
+    pub ports: Vec<String>,
+    pub init: bool,
+    pub stop_seconds: i32,
+    pub networks: Vec<NetworkAttachment>,
+    pub mounts: Vec<VolumeMount>,
+    pub env: Vec<(String, String)>,
+    pub files: Vec<(String, String)>,
+    pub health: Option<Health>,
+    pub tests: Vec<Vec<String>>,
+}
+
+impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
+    type Error = ConfigError;
+
+    fn try_from(config: &BTreeMap<String, Value>) -> Result<ContainerConfig, ConfigError> {
+        let root = Fields::root(config);
+        let runtime = root.block("runtime")?;
+        Ok(ContainerConfig {
+            image: root.required_string("image")?,
+            name: root.string("name")?,
+            command: root.strings("command")?,
+            restart: restart(&root)?,
+            ports: root.strings("ports")?,
+            init: root.bool("init")?.unwrap_or(true),
+            stop_seconds: stop_seconds(&root)?,
+            networks: root
+                .blocks("network")?
+                .iter()
+                .map(|n| {
+                    Ok(NetworkAttachment {
+                        name: n.required_string("name")?,
+                        aliases: n.strings("aliases")?,
+                    })
+                })
+                .collect::<Result<_, ConfigError>>()?,
+            mounts: root
+                .blocks("mount")?
+                .iter()
+                .map(|m| {
+                    Ok(VolumeMount {
+                        volume: m.required_string("volume")?,
+                        target: m.required_string("target")?,
+                        read_only: m.bool("read_only")?.unwrap_or(false),
+                    })
+                })
+                .collect::<Result<_, ConfigError>>()?,
+            env: match &runtime {
+                Some(r) => r.string_map("env")?,
+                None => Vec::new(),
+            },
+            files: match &runtime {
+                Some(r) => r.string_map("files")?,
+                None => Vec::new(),
+            },
+            health: health(&root)?,
+            tests: super::docker_image::tests(&root)?,
+        })
+    }
+}
+
+impl ContainerConfig {
+    /// `<project>-<env>-<name>[-<index>]`; the executor adds a version
+    /// suffix so that a replacement can start beside the old one.
+    pub fn base_name(&self, project: &str, environment: &str, resource_name: &str) -> String {
+        naming::scoped_object(
+            project,
+            environment,
+            self.name.as_deref().unwrap_or(resource_name),
+        )
+    }
+}
+
+fn restart(root: &Fields<'_>) -> Result<Restart, ConfigError> {
+    match root.string("restart")?.as_deref() {
+        None | Some("no") => Ok(Restart::No),
+        Some("always") => Ok(Restart::Always),
+        Some("unless-stopped") => Ok(Restart::UnlessStopped),
+        Some("on-failure") => Ok(Restart::OnFailure),
+        Some(other) => Err(ConfigError::new(
+            "restart",
+            format!("\"{other}\" is not one of no, on-failure, always, unless-stopped"),
+        )),
+    }
+}
+
+fn stop_seconds(root: &Fields<'_>) -> Result<i32, ConfigError> {
+    let ns = duration_field(root, "stop_timeout", &format!("{DEFAULT_STOP_SECONDS}s"))?;
+    Ok((ns / 1_000_000_000).clamp(0, i64::from(i32::MAX)) as i32)
+}
+
+fn health(root: &Fields<'_>) -> Result<Option<Health>, ConfigError> {
+    let Some(h) = root.block("health")? else {
+        return Ok(None);
+    };
+    let retries = h.number("retries")?.unwrap_or(30.0);
+    Ok(Some(Health {
+        command: h.strings("command")?,
+        interval_ns: duration_field(&h, "interval", "1s")?,
+        timeout_ns: duration_field(&h, "timeout", "5s")?,
+        retries: retries.max(0.0) as i64,
+        start_period_ns: duration_field(&h, "start_period", "0s")?,
+    }))
+}
+
+fn publishes_ports(config: &BTreeMap<String, Value>) -> bool {
+    matches!(config.get("ports").map(Value::unmarked), Some(Value::List(p)) if !p.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_duration_names_the_attribute() {
+        let mut health = BTreeMap::new();
+        health.insert(
+            "command".to_string(),
+            Value::List(vec![Value::string("true".to_string())]),
+        );
+        health.insert("interval".to_string(), Value::string("soon".to_string()));
+        let mut config = BTreeMap::new();
+        config.insert("image".to_string(), Value::string("x".to_string()));
+        config.insert("health".to_string(), Value::Map(health));
+        let err = ContainerConfig::try_from(&config).expect_err("bad interval");
+        assert_eq!(err.path, "health.interval");
+    }
+}

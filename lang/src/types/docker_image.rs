@@ -1,0 +1,166 @@
+//! `docker_image`: an artifact built from a context directory and a
+//! Dockerfile, tagged `imm/<project>/<name>:<fingerprint>`, reused (never
+//! rebuilt) when an image with that fingerprint exists, tested in
+//! throwaway containers.
+
+use super::fields::{ConfigError, Fields};
+use super::{naming, BuildContext, Family, FingerprintInputs, Prediction, ResourceType};
+use crate::schema::{attr, block, out, Kind, Phase, ResourceSchema, TEST_BLOCK};
+use imm_stdlib::Value;
+use std::collections::BTreeMap;
+
+pub const TYPE: ResourceType = ResourceType {
+    schema: ResourceSchema {
+        type_name: "docker_image",
+        doc: "An artifact built from a context directory and a Dockerfile, tagged imm/<project>/<name>:<fingerprint>. Reused, not rebuilt, when its fingerprint exists.",
+        attrs: &[attr("name", Kind::String, false, "Image name: the repository is imm/<project>/<name> (default: the resource's name).")],
+        blocks: &[
+            block(
+                "build",
+                false,
+                Phase::Build,
+                &[
+                    attr("context", Kind::String, true, "Build context directory, relative to the module. Every file in it (honouring .dockerignore) is part of the fingerprint."),
+                    attr("dockerfile", Kind::String, false, "Dockerfile path relative to the context (default \"Dockerfile\")."),
+                    attr("args", Kind::MapOfString, false, "Build arguments (build-time; part of the fingerprint)."),
+                    attr("target", Kind::String, false, "Multi-stage build target."),
+                ],
+                "Build-time configuration: baked into the image and part of its fingerprint. May not depend on env.*, secrets or environment-set variables.",
+            ),
+            TEST_BLOCK,
+        ],
+        outs: &[
+            out("id", Kind::String, "Image id (sha256:…), known after apply."),
+            out("fingerprint", Kind::String, "Content hash of the build inputs (hex)."),
+            out("tag", Kind::String, "imm/<project>/<name>:<first 12 of fingerprint>, known at plan time."),
+        ],
+    },
+    family: Family::Docker,
+    predict_outs,
+    fingerprint_inputs: Some(fingerprint_inputs),
+    reconfigurable: None,
+    stop_first: super::never_stop_first,
+    check_config: |config| ImageConfig::try_from(config).map(|_| ()),
+};
+
+/// A `docker_image` as its executor needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageConfig {
+    /// The `name` attribute (the resource's name when absent is applied by [`ImageConfig::image_name`]).
+    pub name: Option<String>,
+    pub context: String,
+    pub dockerfile: String,
+    pub args: Vec<(String, String)>,
+    pub target: Option<String>,
+    /// Each test's command, run in a throwaway container of the new image.
+    pub tests: Vec<Vec<String>>,
+}
+
+impl TryFrom<&BTreeMap<String, Value>> for ImageConfig {
+    type Error = ConfigError;
+
+    fn try_from(config: &BTreeMap<String, Value>) -> Result<ImageConfig, ConfigError> {
+        let root = Fields::root(config);
+        let build = root
+            .block("build")?
+            .ok_or_else(|| ConfigError::new("build", "is required"))?;
+        Ok(ImageConfig {
+            name: root.string("name")?,
+            context: build.required_string("context")?,
+            dockerfile: build
+                .string("dockerfile")?
+                .unwrap_or_else(|| "Dockerfile".into()),
+            args: build.string_map("args")?,
+            target: build.string("target")?,
+            tests: tests(&root)?,
+        })
+    }
+}
+
+impl ImageConfig {
+    /// The name the repository is made from.
+    pub fn image_name<'a>(&'a self, resource_name: &'a str) -> &'a str {
+        self.name.as_deref().unwrap_or(resource_name)
+    }
+}
+
+/// The commands of the `test` blocks.
+pub fn tests(root: &Fields<'_>) -> Result<Vec<Vec<String>>, ConfigError> {
+    root.blocks("test")?
+        .iter()
+        .map(|t| t.strings("command"))
+        .collect()
+}
+
+/// The image's tag: the one naming function of its repository.
+pub fn tag(project: &str, image_name: &str, fingerprint: &str) -> String {
+    naming::image_tag(project, image_name, fingerprint)
+}
+
+fn declared_name(config: &BTreeMap<String, Value>, resource_name: &str) -> String {
+    match config.get("name").map(Value::unmarked) {
+        Some(Value::String(name)) => name.clone(),
+        _ => resource_name.to_string(),
+    }
+}
+
+fn predict_outs(p: &Prediction<'_>) -> BTreeMap<String, Value> {
+    let mut outs = BTreeMap::new();
+    if let Some(fp) = p.fingerprint {
+        let name = declared_name(p.config, p.resource_name);
+        outs.insert("fingerprint".into(), Value::string(fp.to_string()));
+        outs.insert("tag".into(), Value::string(tag(p.project, &name, fp)));
+    }
+    outs
+}
+
+fn fingerprint_inputs(config: &BTreeMap<String, Value>) -> Option<FingerprintInputs> {
+    let Some(Value::Map(build)) = config.get("build") else {
+        return Some(FingerprintInputs::default());
+    };
+    if build.values().any(Value::contains_unknown) {
+        return None;
+    }
+    let values = build
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "context" | "dockerfile"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let dockerfile = build
+        .get("dockerfile")
+        .filter(|v| !v.is_null())
+        .map(Value::display)
+        .unwrap_or_else(|| "Dockerfile".into());
+    Some(FingerprintInputs {
+        values,
+        context: Some(BuildContext {
+            dir: build.get("context").map(Value::display).unwrap_or_default(),
+            dockerfile,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_predicted_tag_is_the_one_the_executor_gives() {
+        let mut config = BTreeMap::new();
+        config.insert("name".to_string(), Value::string("My Web".to_string()));
+        let outs = predict_outs(&Prediction {
+            project: "shop",
+            resource_name: "web",
+            config: &config,
+            fingerprint: Some("4645f1e771e1aaaa"),
+        });
+        assert_eq!(
+            outs.get("tag"),
+            Some(&Value::string("imm/shop/my-web:4645f1e771e1".to_string()))
+        );
+        assert_eq!(
+            tag("shop", "My Web", "4645f1e771e1aaaa"),
+            "imm/shop/my-web:4645f1e771e1"
+        );
+    }
+}

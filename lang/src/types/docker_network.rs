@@ -1,0 +1,72 @@
+//! `docker_network`: a user-defined Docker network, named
+//! `<project>-<env>-<name>`.
+
+use super::fields::{ConfigError, Fields};
+use super::{naming, Family, ResourceType};
+use crate::schema::{attr, out, Kind, ResourceSchema};
+use imm_stdlib::Value;
+use std::collections::BTreeMap;
+
+pub const TYPE: ResourceType = ResourceType {
+    schema: ResourceSchema {
+        type_name: "docker_network",
+        doc: "A user-defined Docker network.",
+        attrs: &[
+            attr(
+                "name",
+                Kind::String,
+                false,
+                "Network name (project and environment are added).",
+            ),
+            attr(
+                "driver",
+                Kind::String,
+                false,
+                "Network driver (default \"bridge\").",
+            ),
+            attr("internal", Kind::Bool, false, "Restrict external access."),
+        ],
+        blocks: &[],
+        outs: &[
+            out("id", Kind::String, "Network id."),
+            out("name", Kind::String, "Network name."),
+        ],
+    },
+    family: Family::Docker,
+    predict_outs: super::no_outs,
+    fingerprint_inputs: None,
+    reconfigurable: None,
+    stop_first: super::never_stop_first,
+    check_config: |config| NetworkConfig::try_from(config).map(|_| ()),
+};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkConfig {
+    pub name: Option<String>,
+    pub driver: String,
+    pub internal: bool,
+}
+
+impl TryFrom<&BTreeMap<String, Value>> for NetworkConfig {
+    type Error = ConfigError;
+
+    fn try_from(config: &BTreeMap<String, Value>) -> Result<NetworkConfig, ConfigError> {
+        let root = Fields::root(config);
+        Ok(NetworkConfig {
+            name: root.string("name")?,
+            driver: root.string("driver")?.unwrap_or_else(|| "bridge".into()),
+            internal: root.bool("internal")?.unwrap_or(false),
+        })
+    }
+}
+
+impl NetworkConfig {
+    /// `<project>-<env>-<name>`.
+    pub fn object_name(&self, project: &str, environment: &str, resource_name: &str) -> String {
+        naming::scoped_object(
+            project,
+            environment,
+            self.name.as_deref().unwrap_or(resource_name),
+        )
+    }
+}

@@ -1,0 +1,95 @@
+//! `exec`: commands that create and destroy something imm has no executor
+//! for; its `build.inputs` form its fingerprint.
+
+use super::fields::{ConfigError, Fields};
+use super::{Family, FingerprintInputs, ResourceType};
+use crate::schema::{attr, block, out, Kind, Phase, ResourceSchema};
+use imm_stdlib::Value;
+use std::collections::BTreeMap;
+
+pub const TYPE: ResourceType = ResourceType {
+    schema: ResourceSchema {
+        type_name: "exec",
+        doc: "Commands that create and destroy something imm has no executor for. build.inputs form the fingerprint.",
+        attrs: &[
+            attr("create", Kind::ListOfString, true, "Command that creates the object; the last stdout line may be a JSON object (outputs)."),
+            attr("destroy", Kind::ListOfString, false, "Command that destroys it."),
+            attr("working_dir", Kind::String, false, "Directory to run in, relative to the module."),
+        ],
+        blocks: &[
+            block(
+                "build",
+                false,
+                Phase::Build,
+                &[attr("inputs", Kind::Any, false, "Values whose change replaces the object (the fingerprint).")],
+                "Build-time inputs: their fingerprint decides replacement.",
+            ),
+            block(
+                "runtime",
+                false,
+                Phase::Runtime,
+                &[attr("env", Kind::MapOfString, false, "Environment variables for the commands.")],
+                "Run-time configuration for the commands.",
+            ),
+        ],
+        outs: &[
+            out("outputs", Kind::Any, "The JSON object printed last by create, else {}."),
+            out("id", Kind::String, "An id for the created object."),
+        ],
+    },
+    family: Family::Local,
+    predict_outs: super::no_outs,
+    fingerprint_inputs: Some(fingerprint_inputs),
+    reconfigurable: None,
+    stop_first: super::never_stop_first,
+    check_config: |config| ExecConfig::try_from(config).map(|_| ()),
+};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecConfig {
+    pub create: Vec<String>,
+    pub destroy: Vec<String>,
+    /// Relative to the module directory; the module directory when absent.
+    pub working_dir: Option<String>,
+    /// `runtime.env`, secrets unmarked (the command gets them).
+    pub env: Vec<(String, String)>,
+    /// The sensitive values of `env`, to mask in what the command prints.
+    pub secrets: Vec<String>,
+}
+
+impl TryFrom<&BTreeMap<String, Value>> for ExecConfig {
+    type Error = ConfigError;
+
+    fn try_from(config: &BTreeMap<String, Value>) -> Result<ExecConfig, ConfigError> {
+        let root = Fields::root(config);
+        let marked = match root.block("runtime")? {
+            Some(runtime) => runtime.string_map_marked("env")?,
+            None => Vec::new(),
+        };
+        let secrets = marked
+            .iter()
+            .filter(|(_, v, sensitive)| *sensitive && !v.is_empty())
+            .map(|(_, v, _)| v.clone())
+            .collect();
+        Ok(ExecConfig {
+            create: root.strings("create")?,
+            destroy: root.strings("destroy")?,
+            working_dir: root.string("working_dir")?,
+            env: marked.into_iter().map(|(k, v, _)| (k, v)).collect(),
+            secrets,
+        })
+    }
+}
+
+fn fingerprint_inputs(config: &BTreeMap<String, Value>) -> Option<FingerprintInputs> {
+    let Some(Value::Map(build)) = config.get("build") else {
+        return Some(FingerprintInputs::default());
+    };
+    if build.values().any(Value::contains_unknown) {
+        return None;
+    }
+    Some(FingerprintInputs {
+        values: build.clone(),
+        context: None,
+    })
+}

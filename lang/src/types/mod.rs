@@ -1,0 +1,157 @@
+//! One home per resource type. Each module owns everything its type means
+//! apart from talking to the outside world: its schema (attributes, blocks,
+//! phases, docs), the typed configuration executors consume (parsed once
+//! from the evaluated value, with an error naming the attribute on a
+//! mismatch), the out attributes that can be known before an apply, the
+//! inputs of its artifact fingerprint, and the names of the objects it
+//! creates. The planner and the executors ask this registry and never
+//! spell a type name themselves.
+//!
+//! A new resource type is one new module here plus one line in
+//! [`REGISTRY`] (and, when it creates objects, one executor registered in
+//! `imm_executors::Registry`).
+
+pub mod config;
+pub mod docker_container;
+pub mod docker_image;
+pub mod docker_network;
+pub mod docker_volume;
+pub mod exec;
+pub mod fields;
+pub mod file;
+pub mod naming;
+
+use crate::schema::ResourceSchema;
+use imm_stdlib::Value;
+use std::collections::BTreeMap;
+
+pub use fields::ConfigError;
+
+/// Every resource type of this version: the registry.
+pub const REGISTRY: &[&ResourceType] = &[
+    &docker_image::TYPE,
+    &docker_network::TYPE,
+    &docker_volume::TYPE,
+    &docker_container::TYPE,
+    &config::TYPE,
+    &file::TYPE,
+    &exec::TYPE,
+];
+
+/// Where a type's objects live, for what must be done per place (the
+/// orphan sweep of a Docker engine, the reachability check of stores).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Files and commands on this machine.
+    Local,
+    /// Objects of a Docker Engine, labelled with project and environment.
+    Docker,
+    /// Values in a run-time configuration store.
+    Store,
+}
+
+/// What a type's out attributes are predicted from.
+pub struct Prediction<'a> {
+    /// The project name (the directory's name), part of object names.
+    pub project: &'a str,
+    /// The resource's name in the configuration (`web` of `docker_image.web`).
+    pub resource_name: &'a str,
+    pub config: &'a BTreeMap<String, Value>,
+    /// The artifact's fingerprint, when it is one and its inputs are known.
+    pub fingerprint: Option<&'a str>,
+}
+
+/// The build inputs an artifact's fingerprint is computed from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FingerprintInputs {
+    /// Values hashed as they are (build args, exec inputs).
+    pub values: BTreeMap<String, Value>,
+    /// A build context directory (relative to the module) and its
+    /// Dockerfile, hashed file by file.
+    pub context: Option<BuildContext>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildContext {
+    pub dir: String,
+    pub dockerfile: String,
+}
+
+/// Everything imm knows of one resource type.
+pub struct ResourceType {
+    pub schema: ResourceSchema,
+    pub family: Family,
+    /// Out attributes known before the apply; the rest are unknown until
+    /// the object exists.
+    pub predict_outs: fn(&Prediction<'_>) -> BTreeMap<String, Value>,
+    /// For artifacts (types with a `build` block): the fingerprint's inputs,
+    /// `None` while one of them is unknown.
+    pub fingerprint_inputs: Option<fn(&BTreeMap<String, Value>) -> Option<FingerprintInputs>>,
+    /// For types changed in place (`~ reconfigure`): whether a change of the
+    /// attribute at this path is applied that way rather than replacing.
+    pub reconfigurable: Option<fn(&str) -> bool>,
+    /// Whether a replacement must stop the old object before the new one
+    /// starts (it holds something only one may have, like a host port).
+    pub stop_first: fn(&BTreeMap<String, Value>) -> bool,
+    /// Checks that a configuration parses into the type's typed struct.
+    pub check_config: fn(&BTreeMap<String, Value>) -> Result<(), ConfigError>,
+}
+
+impl ResourceType {
+    pub fn name(&self) -> &'static str {
+        self.schema.type_name
+    }
+
+    /// Artifacts are built once per fingerprint and promoted as they are.
+    pub fn is_artifact(&self) -> bool {
+        self.fingerprint_inputs.is_some()
+    }
+}
+
+pub fn get(type_name: &str) -> Option<&'static ResourceType> {
+    REGISTRY.iter().copied().find(|t| t.name() == type_name)
+}
+
+pub fn names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|t| t.name())
+}
+
+/// Whether `type_name` is an artifact type.
+pub fn is_artifact(type_name: &str) -> bool {
+    get(type_name).is_some_and(ResourceType::is_artifact)
+}
+
+/// Whether `type_name` belongs to `family`.
+pub fn in_family(type_name: &str, family: Family) -> bool {
+    get(type_name).is_some_and(|t| t.family == family)
+}
+
+fn no_outs(_: &Prediction<'_>) -> BTreeMap<String, Value> {
+    BTreeMap::new()
+}
+
+fn never_stop_first(_: &BTreeMap<String, Value>) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_is_registered_once_and_artifacts_have_a_build_block() {
+        let mut names: Vec<&str> = names().collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "a type is registered twice");
+        for t in REGISTRY {
+            assert_eq!(
+                t.is_artifact(),
+                t.schema.block("build").is_some(),
+                "{}: artifacts are exactly the types with a build block",
+                t.name()
+            );
+        }
+    }
+}
