@@ -192,13 +192,34 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::Validate { dir, format } => commands::validate::run(&dir, format),
+    let format = cli.command.diagnostic_format();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            report::print_diagnostics(&error.diagnostics, &error.sources, format);
+            ExitCode::from(1)
+        }
+    }
+}
+
+impl Command {
+    /// How the command prints diagnostics.
+    fn diagnostic_format(&self) -> DiagnosticFormat {
+        match self {
+            Command::Validate { format, .. } | Command::Apply { format, .. } => *format,
+            _ => DiagnosticFormat::Human,
+        }
+    }
+}
+
+fn dispatch(command: Command) -> commands::CommandResult {
+    match command {
+        Command::Validate { dir, format } => Ok(commands::validate::run(&dir, format)),
         Command::Fmt {
             check,
             recursive,
             paths,
-        } => commands::fmt::run(&paths, check, recursive),
+        } => Ok(commands::fmt::run(&paths, check, recursive)),
         Command::Apply {
             project,
             plan,
@@ -238,6 +259,6 @@ fn run(cli: Cli) -> ExitCode {
         Command::State(command) => commands::state::run(&command),
         Command::Config(command) => commands::config::run(&command),
         Command::ForceUnlock { id, dir, env } => commands::state::force_unlock(&dir, &env, &id),
-        Command::Lsp => lsp::run(),
+        Command::Lsp => Ok(lsp::run()),
     }
 }

@@ -177,7 +177,7 @@ fn hello() -> DockerProject {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .expect("directory name");
-    let prefix = imm_executors::docker::sanitize(&label);
+    let prefix = imm_lang::types::naming::sanitize(&label);
     std::fs::write(project.file("main.imm"), HELLO.replace("PFX", &prefix)).expect("write");
     let busybox = project.file("base/busybox");
     std::fs::write(&busybox, static_busybox()).expect("copy busybox");

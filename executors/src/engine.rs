@@ -14,9 +14,10 @@
 //! outputs) is evaluated again, with the values now known, just before its
 //! step starts.
 
+use crate::journal::{JournalError, JournalSink};
 use crate::{ActionError, CreateRequest, Created, Executor, Existing, Registry, RunContext};
-use imm_lang::evaluate::{Evaluated, Instance};
-use imm_planner::journal::{Entry, JournalWriter};
+use imm_lang::evaluate::{Evaluated, Instance, Reevaluate};
+use imm_planner::journal::Entry;
 use imm_planner::plan::{self, Action, ContextCache, Plan};
 use imm_planner::state::{ArtifactEntry, Deposed, ResourceRecord, State};
 use imm_planner::stored::FingerprintKey;
@@ -27,9 +28,6 @@ use std::time::{Duration, Instant};
 
 /// Known out attributes by instance address, for a fresh evaluation.
 pub type KnownOuts = HashMap<String, BTreeMap<String, Value>>;
-
-/// Evaluates the configuration again with more out attributes known.
-pub type Reevaluate<'a> = dyn FnMut(&KnownOuts) -> Result<Evaluated, String> + 'a;
 
 /// What the engine reports as it goes (the progress display).
 #[derive(Debug, Clone)]
@@ -60,8 +58,12 @@ pub struct Outcome {
     pub failed: Vec<(String, String)>,
     /// Steps not attempted because something they wait for failed.
     pub skipped: Vec<String>,
-    /// Steps not started because the apply was interrupted.
+    /// Steps not started because the apply was interrupted (Ctrl-C, or a
+    /// journal that could not be written).
     pub not_started: Vec<String>,
+    /// The journal could not be written: the run stopped starting steps.
+    /// The state written at the end still records what exists.
+    pub journal_error: Option<JournalError>,
     pub created: usize,
     pub replaced: usize,
     pub reconfigured: usize,
@@ -70,7 +72,10 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn succeeded(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
+        self.failed.is_empty()
+            && self.skipped.is_empty()
+            && self.not_started.is_empty()
+            && self.journal_error.is_none()
     }
 }
 
@@ -104,7 +109,7 @@ struct Step {
 pub struct Engine<'a> {
     pub plan: &'a Plan,
     pub state: State,
-    pub journal: Box<dyn JournalWriter>,
+    pub journal: Box<dyn JournalSink>,
     pub key: &'a FingerprintKey,
     pub registry: &'a Registry,
     pub run: RunContext,
@@ -119,6 +124,14 @@ pub struct Engine<'a> {
 pub struct Promotion {
     pub from: String,
     pub fingerprints: std::collections::HashSet<String>,
+}
+
+/// The walk's moving parts, handed to a finished step's bookkeeping.
+struct Walk<'w> {
+    steps: &'w mut Vec<Step>,
+    ready: &'w mut Vec<usize>,
+    instances: &'w mut HashMap<String, Instance>,
+    outcome: &'w mut Outcome,
 }
 
 /// What a finished step hands back to the orchestrator.
@@ -141,7 +154,7 @@ impl Engine<'_> {
     pub async fn apply(
         mut self,
         evaluated: Evaluated,
-        reevaluate: &mut Reevaluate<'_>,
+        reevaluate: &mut dyn Reevaluate,
         events: &mut dyn FnMut(Event),
     ) -> (State, Outcome) {
         let mut instances: HashMap<String, Instance> = evaluated
@@ -171,13 +184,14 @@ impl Engine<'_> {
         let (progress, mut output) = tokio::sync::mpsc::unbounded_channel();
         self.run.progress = Some(progress);
         loop {
+            stopping |= outcome.journal_error.is_some();
             while !stopping && running.len() < self.parallelism.max(1) {
                 let Some(index) = ready.pop() else { break };
                 let change = &self.plan.changes[steps[index].change];
                 let address = change.address.clone();
                 let Some(executor) = self.registry.get(&change.type_name) else {
                     let message = format!("no executor for {} in this version", change.type_name);
-                    self.fail(&mut steps, index, message, &mut outcome, events);
+                    self.fail(&mut steps, index, message, &mut outcome).await;
                     continue;
                 };
                 let instance = if steps[index].kind == Kind::Up {
@@ -190,7 +204,7 @@ impl Engine<'_> {
                     ) {
                         Ok(i) => Some(i),
                         Err(message) => {
-                            self.fail(&mut steps, index, message, &mut outcome, events);
+                            self.fail(&mut steps, index, message, &mut outcome).await;
                             continue;
                         }
                     }
@@ -206,7 +220,7 @@ impl Engine<'_> {
                         match plan::fingerprint_of(i, &i.config, self.key, &mut contexts) {
                             Ok(fp) => fp,
                             Err(message) => {
-                                self.fail(&mut steps, index, message, &mut outcome, events);
+                                self.fail(&mut steps, index, message, &mut outcome).await;
                                 continue;
                             }
                         }
@@ -220,15 +234,22 @@ impl Engine<'_> {
                             &fp[..12.min(fp.len())],
                             promotion.from
                         );
-                        self.fail(&mut steps, index, message, &mut outcome, events);
+                        self.fail(&mut steps, index, message, &mut outcome).await;
                         continue;
                     }
                 }
                 let what = step_name(steps[index].kind, change.action);
-                let _ = self.journal.append(&Entry::Start {
+                let start = Entry::Start {
                     address: address.clone(),
                     action: what.to_string(),
-                });
+                };
+                // Nothing outside imm is touched before its intent is durable.
+                if let Err(e) = self.journal.append(&start).await {
+                    let message = format!("{e}; the step was not started");
+                    self.fail(&mut steps, index, message, &mut outcome).await;
+                    outcome.journal_error = Some(e);
+                    break;
+                }
                 events(Event::Started {
                     address: address.clone(),
                     what,
@@ -256,13 +277,14 @@ impl Engine<'_> {
                         Err(e) => {
                             // A step's task panicked: nothing is known of its object.
                             if let Some(index) = spawned.get(&e.id()).copied() {
-                                self.fail(&mut steps, index, format!("internal error: {e}"), &mut outcome, events);
+                                self.fail(&mut steps, index, format!("internal error: {e}"), &mut outcome).await;
                             }
                             continue;
                         }
                     };
                     stale_evaluation = true;
-                    self.finish(finished, &mut steps, &mut ready, &original, &mut instances, &mut outcome, events);
+                    let mut walk = Walk { steps: &mut steps, ready: &mut ready, instances: &mut instances, outcome: &mut outcome };
+                    self.finish(finished, &mut walk, &original, events).await;
                 }
                 _ = &mut ctrl_c, if !stopping => {
                     stopping = true;
@@ -378,13 +400,15 @@ impl Engine<'_> {
         address: &str,
         instances: &mut HashMap<String, Instance>,
         stale: &mut bool,
-        reevaluate: &mut Reevaluate<'_>,
+        reevaluate: &mut dyn Reevaluate,
     ) -> Result<Instance, String> {
         let needs_values = instances
             .get(address)
             .is_none_or(|i| i.config.values().any(Value::contains_unknown));
         if needs_values && *stale {
-            let fresh = reevaluate(&self.known_outs(steps))?;
+            let fresh = reevaluate
+                .reevaluate(&self.known_outs(steps))
+                .map_err(|d| format!("evaluating again with the new values: {}", d.message))?;
             for instance in fresh.instances {
                 instances.insert(instance.address.clone(), instance);
             }
@@ -478,21 +502,18 @@ impl Engine<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
+    async fn finish(
         &mut self,
         finished: StepResult,
-        steps: &mut [Step],
-        ready: &mut Vec<usize>,
+        walk: &mut Walk<'_>,
         original: &HashMap<String, ResourceRecord>,
-        instances: &mut HashMap<String, Instance>,
-        outcome: &mut Outcome,
         events: &mut dyn FnMut(Event),
     ) {
         let index = finished.step;
-        let change = &self.plan.changes[steps[index].change];
+        let change = &self.plan.changes[walk.steps[index].change];
         let address = change.address.clone();
-        let what = step_name(steps[index].kind, change.action);
+        let action = change.action;
+        let what = step_name(walk.steps[index].kind, action);
         let output = match finished.result {
             Ok(output) => output,
             Err(e) => {
@@ -502,41 +523,66 @@ impl Engine<'_> {
                     elapsed: finished.started.elapsed(),
                     error: Some(e.message.clone()),
                 });
-                self.fail(steps, index, e.message, outcome, events);
+                self.fail(walk.steps, index, e.message, walk.outcome).await;
                 return;
             }
         };
-        match output {
+        let recorded = match output {
             StepOutput::Created(made, fingerprint) => {
                 let (instance, created) = *made;
-                self.record_created(&instance, created, fingerprint, change.action, original);
-                instances.insert(instance.address.clone(), instance);
-                match change.action {
-                    Action::Create => outcome.created += 1,
-                    Action::Replace => outcome.replaced += 1,
-                    _ => outcome.reconfigured += 1,
+                let recorded = self
+                    .record_created(&instance, created, fingerprint, action, original)
+                    .await;
+                walk.instances.insert(instance.address.clone(), instance);
+                match action {
+                    Action::Create => walk.outcome.created += 1,
+                    Action::Replace => walk.outcome.replaced += 1,
+                    _ => walk.outcome.reconfigured += 1,
                 }
+                recorded
             }
             StepOutput::Destroyed => {
-                if change.action == Action::Destroy {
+                if action == Action::Destroy {
                     self.state.remove_resource(&address);
-                    let _ = self.journal.append(&Entry::Remove {
-                        address: address.clone(),
-                    });
-                    outcome.destroyed += 1;
+                    walk.outcome.destroyed += 1;
+                    self.journal
+                        .append(&Entry::Remove {
+                            address: address.clone(),
+                        })
+                        .await
                 } else if let Some(mut record) = self.state.resource(&address).cloned() {
                     if !record.deposed.is_empty() {
                         record.deposed.remove(0);
                     }
-                    self.put(record);
+                    self.put(record).await
+                } else {
+                    Ok(())
                 }
             }
-            StepOutput::CleanedUp(count) => {
-                if let Some(mut record) = self.state.resource(&address).cloned() {
+            StepOutput::CleanedUp(count) => match self.state.resource(&address).cloned() {
+                Some(mut record) => {
                     record.deposed.drain(..count.min(record.deposed.len()));
-                    self.put(record);
+                    self.put(record).await
                 }
-            }
+                None => Ok(()),
+            },
+        };
+        if let Err(e) = recorded {
+            // The object is as the in-memory state says, and the state
+            // document written at the end of the run records it; but no
+            // step may start that a crash would then leave unrecorded.
+            let message =
+                format!("{e}; what this step did is recorded in the state at the end of the run");
+            events(Event::Finished {
+                address: address.clone(),
+                what,
+                elapsed: finished.started.elapsed(),
+                error: Some(message.clone()),
+            });
+            walk.steps[index].progress = Progress::Failed;
+            walk.outcome.failed.push((address, message));
+            walk.outcome.journal_error = Some(e);
+            return;
         }
         events(Event::Finished {
             address,
@@ -544,26 +590,26 @@ impl Engine<'_> {
             elapsed: finished.started.elapsed(),
             error: None,
         });
-        steps[index].progress = Progress::Done;
-        for dependent in steps[index].dependents.clone() {
-            let step = &mut steps[dependent];
+        walk.steps[index].progress = Progress::Done;
+        for dependent in walk.steps[index].dependents.clone() {
+            let step = &mut walk.steps[dependent];
             step.blockers = step.blockers.saturating_sub(1);
             if step.blockers == 0 && step.progress == Progress::Waiting {
-                ready.push(dependent);
+                walk.ready.push(dependent);
             }
         }
     }
 
     /// Records a new object (or revision), keeping a replaced one as
     /// deposed until its down step removes it.
-    fn record_created(
+    async fn record_created(
         &mut self,
         instance: &Instance,
         created: Created,
         fingerprint: Option<String>,
         action: Action,
         original: &HashMap<String, ResourceRecord>,
-    ) {
+    ) -> Result<(), JournalError> {
         let change = self.plan.change(&instance.address);
         let dependencies = change.map(|c| c.depends_on.clone()).unwrap_or_default();
         let mut record = plan::new_record(
@@ -596,32 +642,47 @@ impl Engine<'_> {
                 applied: true,
             };
             self.state.put_artifact(entry.clone());
-            let _ = self.journal.append(&Entry::Artifact { entry });
+            // The record goes first: an artifact entry alone would claim a
+            // test that state cannot show.
+            let recorded = self.put(record).await;
+            return match recorded {
+                Ok(()) => self.journal.append(&Entry::Artifact { entry }).await,
+                Err(e) => Err(e),
+            };
         }
-        self.put(record);
+        self.put(record).await
     }
 
-    fn put(&mut self, record: ResourceRecord) {
-        let _ = self.journal.append(&Entry::Put {
+    /// Records an instance in memory and in the journal.
+    async fn put(&mut self, record: ResourceRecord) -> Result<(), JournalError> {
+        let entry = Entry::Put {
             record: Box::new(record.clone()),
-        });
+        };
         self.state.put_resource(record);
+        self.journal.append(&entry).await
     }
 
     /// Marks a step failed and everything after it skipped.
-    fn fail(
+    async fn fail(
         &mut self,
         steps: &mut [Step],
         index: usize,
         message: String,
         outcome: &mut Outcome,
-        _events: &mut dyn FnMut(Event),
     ) {
         let address = self.plan.changes[steps[index].change].address.clone();
-        let _ = self.journal.append(&Entry::Failed {
-            address: address.clone(),
-            message: message.clone(),
-        });
+        // Only closes the journal's open Start; what exists is recorded by
+        // Put/Remove, so a failure to write it changes nothing recorded.
+        let closed = self
+            .journal
+            .append(&Entry::Failed {
+                address: address.clone(),
+                message: message.clone(),
+            })
+            .await;
+        if let Err(e) = closed {
+            outcome.journal_error.get_or_insert(e);
+        }
         steps[index].progress = Progress::Failed;
         outcome.failed.push((address, message));
         let mut stack = steps[index].dependents.clone();

@@ -8,6 +8,7 @@ pub mod docker;
 pub mod engine;
 pub mod exec;
 pub mod file;
+pub mod journal;
 pub mod state_etcd;
 pub mod stores;
 

@@ -6,9 +6,10 @@
 //! releases it. The apply journal is one key per entry under
 //! `<prefix>/journal/<env>/`, folded into the document as for local state.
 
+use crate::journal::{JournalError, JournalSink};
 use crate::stores::etcd::{b64, range_end, text_field, EtcdStore};
 use crate::ActionError;
-use imm_planner::journal::{Entry, JournalWriter};
+use imm_planner::journal::Entry;
 use imm_planner::state::State;
 use serde_json::{json, Value as Json};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -206,12 +207,10 @@ impl EtcdState {
         Ok(())
     }
 
-    /// A journal writer for the apply engine (it appends from synchronous
-    /// code: each append runs on `handle` and is waited for).
-    pub fn journal_writer(&self, handle: tokio::runtime::Handle) -> Box<dyn JournalWriter> {
+    /// The journal of an apply, as keys beside the state.
+    pub fn journal_sink(&self) -> Box<dyn JournalSink> {
         Box::new(EtcdJournal {
             state: self.clone(),
-            handle,
             sequence: Arc::new(AtomicU64::new(now_nanos())),
         })
     }
@@ -231,34 +230,28 @@ impl EtcdLock {
 
 struct EtcdJournal {
     state: EtcdState,
-    handle: tokio::runtime::Handle,
     sequence: Arc<AtomicU64>,
 }
 
-impl JournalWriter for EtcdJournal {
-    fn append(&mut self, entry: &Entry) -> anyhow::Result<()> {
-        let text = serde_json::to_string(entry)?;
+#[async_trait::async_trait]
+impl JournalSink for EtcdJournal {
+    async fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        let failed = |message: String| JournalError {
+            location: self.state.describe(),
+            message,
+        };
+        let text = serde_json::to_string(entry).map_err(|e| failed(e.to_string()))?;
         let sequence = self.sequence.fetch_add(1, Ordering::SeqCst);
         let key = format!("{}{sequence:020}", self.state.journal_prefix());
-        let state = self.state.clone();
-        // The engine's orchestrator runs on the runtime's own thread, so
-        // the write goes to a worker and this thread waits for it.
-        let (done, wait) = std::sync::mpsc::channel();
-        self.handle.spawn(async move {
-            let result = state
-                .client
-                .call(
-                    "/v3/kv/put",
-                    json!({ "key": b64(&key), "value": b64(&text) }),
-                )
-                .await;
-            let _ = done.send(result);
-        });
-        match wait.recv() {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(anyhow::anyhow!("{}", e.message)),
-            Err(_) => Err(anyhow::anyhow!("the journal write to etcd was lost")),
-        }
+        self.state
+            .client
+            .call(
+                "/v3/kv/put",
+                json!({ "key": b64(&key), "value": b64(&text) }),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| failed(e.message))
     }
 }
 

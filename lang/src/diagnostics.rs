@@ -69,6 +69,11 @@ pub enum Code {
     PlanFileInvalid,
     FingerprintFailed,
     ActionFailed,
+    JournalUnwritable,
+    StoreMisconfigured,
+    ProtectedEnvironment,
+    ConfirmationRequired,
+    RuntimeUnavailable,
     UnsupportedYet,
     UnusedVariable,
     NotFormatted,
@@ -129,10 +134,24 @@ impl Code {
         (Code::PlanFileInvalid, "a saved plan file cannot be read", "pass a file written by imm plan --out with this version of imm"),
         (Code::FingerprintFailed, "a build input could not be read to fingerprint it", "check that the build context and Dockerfile exist and are readable"),
         (Code::ActionFailed, "creating, testing or destroying an object failed", "read the command's or the daemon's message shown; state records what exists"),
+        (Code::JournalUnwritable, "the apply journal could not be written, so no further step was started", "free disk space or fix the state directory's permissions (or etcd), then apply again; state records what exists"),
+        (Code::StoreMisconfigured, "a store block cannot be used as written", "fix the store block's backend and its attributes"),
+        (Code::ProtectedEnvironment, "the environment is protected and the change was not confirmed", "pass --yes-really from a script, or run imm at a terminal and type the environment's name"),
+        (Code::ConfirmationRequired, "imm asks for confirmation and cannot (stdin is not a terminal)", "pass --auto-approve, or apply a reviewed plan file"),
+        (Code::RuntimeUnavailable, "imm could not start its async runtime", "a problem of the machine (threads, file descriptors); free some and retry"),
         (Code::UnsupportedYet, "a feature is recognised but not implemented in this version", "see the project's README for what this version supports"),
         (Code::UnusedVariable, "a variable is declared but never used (warning)", "remove the variable, or use it"),
         (Code::NotFormatted, "a file is not in canonical format (imm fmt --check)", "run imm fmt"),
     ];
+
+    /// The code's general help (its line in `docs/diagnostics.md`).
+    pub fn help(self) -> &'static str {
+        Code::ALL
+            .iter()
+            .find(|(c, _, _)| *c == self)
+            .map(|(_, _, help)| *help)
+            .unwrap_or_default()
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -188,6 +207,11 @@ impl Code {
             Code::PlanFileInvalid => "E0704",
             Code::FingerprintFailed => "E0705",
             Code::ActionFailed => "E0801",
+            Code::JournalUnwritable => "E0802",
+            Code::StoreMisconfigured => "E0803",
+            Code::ProtectedEnvironment => "E0804",
+            Code::ConfirmationRequired => "E0805",
+            Code::RuntimeUnavailable => "E0806",
             Code::UnsupportedYet => "E0901",
             Code::UnusedVariable => "W0101",
             Code::NotFormatted => "W0201",

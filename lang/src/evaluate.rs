@@ -48,6 +48,8 @@ pub struct Inputs {
     /// Out attributes known from state, by instance address (used when no
     /// [`OutsOracle`] is given).
     pub known_outs: HashMap<String, BTreeMap<String, Value>>,
+    /// Var files and `file:` secrets, read once per run.
+    pub reads: crate::project::ReadOnce,
 }
 
 /// Decides, per instance and in dependency order, what its out attributes
@@ -62,6 +64,50 @@ pub trait OutsOracle {
         instance: &Instance,
         config: &BTreeMap<String, Value>,
     ) -> BTreeMap<String, Value>;
+}
+
+/// Evaluates a project again with more out attributes known, during an
+/// apply. Implemented here so that the apply engine needs nothing of the
+/// binary; the inputs are those of the plan (files read once).
+pub trait Reevaluate {
+    fn reevaluate(
+        &mut self,
+        known: &HashMap<String, BTreeMap<String, Value>>,
+    ) -> Result<Evaluated, Diagnostic>;
+}
+
+/// A project, environment and inputs, evaluated again on request.
+pub struct Reevaluation<'p> {
+    pub project: &'p mut Project,
+    pub environment: &'p str,
+    pub inputs: &'p Inputs,
+}
+
+impl Reevaluate for Reevaluation<'_> {
+    fn reevaluate(
+        &mut self,
+        known: &HashMap<String, BTreeMap<String, Value>>,
+    ) -> Result<Evaluated, Diagnostic> {
+        let mut inputs = self.inputs.clone();
+        inputs.known_outs = known.clone();
+        let (evaluated, diags) = evaluate(self.project, self.environment, &inputs, Mode::Plan);
+        match diags.0.into_iter().find(Diagnostic::is_error) {
+            Some(d) => Err(d),
+            None => Ok(evaluated),
+        }
+    }
+}
+
+/// Nothing to evaluate (a destroy).
+pub struct NoConfiguration;
+
+impl Reevaluate for NoConfiguration {
+    fn reevaluate(
+        &mut self,
+        _known: &HashMap<String, BTreeMap<String, Value>>,
+    ) -> Result<Evaluated, Diagnostic> {
+        Ok(Evaluated::default())
+    }
 }
 
 /// The oracle of plain evaluation: out attributes from `Inputs::known_outs`.
@@ -316,7 +362,7 @@ fn root_variable_values(
         }
     }
     for file in &inputs.var_files {
-        var_file_values(file, decl, sources, templates, diags, &mut given);
+        var_file_values(file, inputs, decl, sources, templates, diags, &mut given);
     }
     for (name, text) in &inputs.process_vars {
         // Unknown IMM_VAR_ names are ignored: the environment is shared.
@@ -445,6 +491,7 @@ fn environment_vars(
 
 fn var_file_values(
     file: &std::path::Path,
+    inputs: &Inputs,
     decl: &ModuleDecl,
     sources: &mut SourceMap,
     templates: &mut TemplateCache,
@@ -452,7 +499,7 @@ fn var_file_values(
     given: &mut HashMap<String, Given>,
 ) {
     let mut file_diags = Diagnostics::default();
-    let Some(id) = crate::project::read_source(file, sources, &mut file_diags) else {
+    let Some(id) = inputs.reads.read_source(file, sources, &mut file_diags) else {
         for d in file_diags.0 {
             diags.push(Diagnostic {
                 code: Code::InvalidVariableValue,
@@ -1021,7 +1068,15 @@ impl Run<'_, '_> {
                     Value::Unknown(Type::String)
                 }
             },
-            SecretSource::File(path) => match std::fs::read_to_string(module_dir.join(path)) {
+            SecretSource::File(path) => match self
+                .inputs
+                .reads
+                .read(&module_dir.join(path))
+                .and_then(|bytes| {
+                    String::from_utf8(bytes.to_vec()).map_err(|_| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")
+                    })
+                }) {
                 // A trailing newline is an editor's, not the secret's.
                 Ok(text) => Value::string(text.strip_suffix('\n').unwrap_or(&text).to_string()),
                 Err(e) => {

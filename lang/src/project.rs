@@ -10,7 +10,7 @@ use crate::syntax;
 use indexmap::IndexMap;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// One module of a project, with its child modules by call name.
 #[derive(Debug)]
@@ -213,7 +213,52 @@ pub fn read_source(
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<FileId> {
-    let bytes = match std::fs::read(path) {
+    add_source(path, std::fs::read(path), sources, diags)
+}
+
+/// Files an evaluation reads besides the project's own (`--var-file`
+/// files, `file:` secrets), each read at most once per run: evaluating
+/// again during an apply sees exactly what the plan saw, even if a file
+/// changed in between. Clones share the cache.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOnce(Arc<Mutex<HashMap<PathBuf, ReadResult>>>);
+
+type ReadResult = Result<Arc<[u8]>, (std::io::ErrorKind, String)>;
+
+impl ReadOnce {
+    pub fn read(&self, path: &Path) -> std::io::Result<Arc<[u8]>> {
+        let mut cache = match self.0.lock() {
+            Ok(cache) => cache,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let result = cache.entry(path.to_path_buf()).or_insert_with(|| {
+            std::fs::read(path)
+                .map(Arc::from)
+                .map_err(|e| (e.kind(), e.to_string()))
+        });
+        result
+            .clone()
+            .map_err(|(kind, message)| std::io::Error::new(kind, message))
+    }
+
+    /// Like [`read_source`], through the cache.
+    pub fn read_source(
+        &self,
+        path: &Path,
+        sources: &mut SourceMap,
+        diags: &mut Diagnostics,
+    ) -> Option<FileId> {
+        add_source(path, self.read(path).map(|b| b.to_vec()), sources, diags)
+    }
+}
+
+fn add_source(
+    path: &Path,
+    read: std::io::Result<Vec<u8>>,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<FileId> {
+    let bytes = match read {
         Ok(b) => b,
         Err(e) => {
             diags.push(

@@ -50,7 +50,7 @@ pub struct LineCol {
 }
 
 /// One source file: its path as shown to users, its text and line starts.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: Arc<str>,
@@ -129,7 +129,7 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 }
 
 /// All the files of one run, so that any span can be shown.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SourceMap {
     files: Vec<SourceFile>,
 }

@@ -39,19 +39,6 @@ pub enum Entry {
     },
 }
 
-/// Where the apply engine appends its journal: a file beside local state,
-/// or keys in etcd beside remote state. An append returns once the entry
-/// is durable.
-pub trait JournalWriter: Send {
-    fn append(&mut self, entry: &Entry) -> anyhow::Result<()>;
-}
-
-impl JournalWriter for Journal {
-    fn append(&mut self, entry: &Entry) -> anyhow::Result<()> {
-        Journal::append(self, entry)
-    }
-}
-
 /// An open journal file, appended to by the apply engine.
 pub struct Journal {
     file: File,

@@ -4,10 +4,13 @@
 //! Sensitive values (by the state's record of the `config` resource) are
 //! never shown.
 
-use super::session::{self, fail};
-use crate::{DiagnosticFormat, ProjectArgs};
+use super::{confirm_or_refuse, CommandResult};
+use crate::ProjectArgs;
 use imm_executors::stores::Store;
 use imm_lang::diagnostics::Code;
+use imm_lang::types::{self, Family};
+use imm_workflow::state_site::StateSite;
+use imm_workflow::{load, Error, Session};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,7 +40,7 @@ pub enum ConfigCommand {
     },
 }
 
-pub fn run(command: &ConfigCommand) -> ExitCode {
+pub fn run(command: &ConfigCommand) -> CommandResult {
     match command {
         ConfigCommand::History {
             path,
@@ -59,23 +62,25 @@ struct Target {
     dir: String,
     /// Keys recorded as sensitive for this path.
     sensitive: BTreeSet<String>,
-    runtime: tokio::runtime::Runtime,
+    session: Session,
 }
 
-fn target(project: &ProjectArgs, path: &str, store: Option<&str>) -> Result<Target, ExitCode> {
-    let loaded = session::load(project, DiagnosticFormat::Human)?;
+fn target(project: &ProjectArgs, path: &str, store: Option<&str>) -> Result<Target, Error> {
+    let session = Session::new()?;
+    let loaded = load::load(&project.request(), &session)?;
     let store = loaded.stores.get(store).map_err(|e| {
-        fail(
+        Error::new(
             Code::UnknownAddress,
             e.message,
             "use a store block's name, or leave --store out",
         )
     })?;
     let dir = imm_executors::config::directory(&loaded.environment, path);
-    let site = session::StateSite::configured(
+    let site = StateSite::configured(
         &project.dir,
         &loaded.environment,
         loaded.settings.state.as_ref(),
+        session.handle(),
     )?;
     let sensitive = site
         .peek()
@@ -87,7 +92,7 @@ fn target(project: &ProjectArgs, path: &str, store: Option<&str>) -> Result<Targ
         store,
         dir,
         sensitive,
-        runtime: session::runtime()?,
+        session,
     })
 }
 
@@ -96,7 +101,8 @@ fn sensitive_keys(state: &imm_planner::state::State, dir: &str) -> BTreeSet<Stri
         .resources
         .iter()
         .filter(|r| {
-            r.type_name == "config" && r.private.get("dir").and_then(|d| d.as_str()) == Some(dir)
+            types::in_family(&r.type_name, Family::Store)
+                && r.private.get("dir").and_then(|d| d.as_str()) == Some(dir)
         })
         .flat_map(|r| {
             r.attributes
@@ -111,30 +117,28 @@ fn sensitive_keys(state: &imm_planner::state::State, dir: &str) -> BTreeSet<Stri
         .collect()
 }
 
-fn store_failed(e: imm_executors::ActionError) -> ExitCode {
-    fail(
+fn store_failed(e: imm_executors::ActionError) -> Error {
+    Error::new(
         Code::ActionFailed,
         e.message,
         "check that the store is running and reachable; nothing was changed",
     )
 }
 
-fn history(project: &ProjectArgs, path: &str, store: Option<&str>) -> ExitCode {
-    let t = match target(project, path, store) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let revisions = match t.runtime.block_on(t.store.history(&t.dir)) {
-        Ok(r) => r,
-        Err(e) => return store_failed(e),
-    };
+fn history(project: &ProjectArgs, path: &str, store: Option<&str>) -> CommandResult {
+    let t = target(project, path, store)?;
+    let revisions = t
+        .session
+        .runtime
+        .block_on(t.store.history(&t.dir))
+        .map_err(store_failed)?;
     if revisions.is_empty() {
         crate::report::out(&format!(
             "No revisions of {} in {}.",
             t.dir,
             t.store.describe()
         ));
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
     crate::report::out(&format!(
         "Revisions of {} in {}:",
@@ -151,7 +155,7 @@ fn history(project: &ProjectArgs, path: &str, store: Option<&str>) -> ExitCode {
             if i == last { "  (current)" } else { "" }
         ));
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn rollback(
@@ -160,35 +164,31 @@ fn rollback(
     revision: u64,
     store: Option<&str>,
     auto_approve: bool,
-) -> ExitCode {
-    let t = match target(project, path, store) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let known = match t.runtime.block_on(t.store.history(&t.dir)) {
-        Ok(r) => r,
-        Err(e) => return store_failed(e),
-    };
+) -> CommandResult {
+    let t = target(project, path, store)?;
+    let runtime = &t.session.runtime;
+    let known = runtime
+        .block_on(t.store.history(&t.dir))
+        .map_err(store_failed)?;
     if !known.iter().any(|r| r.revision == revision) {
         let list: Vec<String> = known.iter().map(|r| r.revision.to_string()).collect();
-        return fail(
+        return Err(Error::new(
             Code::UnknownAddress,
             format!("{} has no revision {revision} written by imm", t.dir),
             format!(
                 "the revisions are: {} (imm config history {path})",
                 list.join(", ")
             ),
-        );
+        ));
     }
-    let (old, current) = match t.runtime.block_on(async {
-        Ok::<_, imm_executors::ActionError>((
-            t.store.read_at(&t.dir, revision).await?,
-            t.store.read(&t.dir).await?,
-        ))
-    }) {
-        Ok(v) => v,
-        Err(e) => return store_failed(e),
-    };
+    let (old, current) = runtime
+        .block_on(async {
+            Ok::<_, imm_executors::ActionError>((
+                t.store.read_at(&t.dir, revision).await?,
+                t.store.read(&t.dir).await?,
+            ))
+        })
+        .map_err(store_failed)?;
     crate::report::out(&format!(
         "Rollback plan for {} in {}: a new revision with the values of revision {revision}",
         t.dir,
@@ -197,29 +197,23 @@ fn rollback(
     let lines = diff(&current, &old, &t.sensitive);
     if lines.is_empty() {
         crate::report::out("No changes: the current values are those of that revision.");
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
     crate::report::out(&format!("  ~   config {}", t.dir));
     for line in &lines {
         crate::report::out(&format!("        {line}"));
     }
-    if !auto_approve {
-        if let Err(code) = super::apply::confirm_or_refuse() {
-            return code;
-        }
+    if !auto_approve && !confirm_or_refuse("Apply")? {
+        eprintln!("Rollback cancelled; nothing was changed.");
+        return Ok(ExitCode::from(1));
     }
-    match t
-        .runtime
+    let new = runtime
         .block_on(t.store.write(&t.dir, &old, &t.sensitive))
-    {
-        Ok(new) => {
-            crate::report::out(&format!(
-                "Rolled back: revision {new} carries the values of revision {revision}. The next `imm plan` shows the configuration's values as a reconfigure until the configuration says the same."
-            ));
-            ExitCode::SUCCESS
-        }
-        Err(e) => store_failed(e),
-    }
+        .map_err(store_failed)?;
+    crate::report::out(&format!(
+        "Rolled back: revision {new} carries the values of revision {revision}. The next `imm plan` shows the configuration's values as a reconfigure until the configuration says the same."
+    ));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn diff(

@@ -2,10 +2,11 @@
 //! environment's state records, users before what they use. An instance
 //! with `prevent_destroy` stops the whole destroy before anything is done.
 
-use super::apply::{confirm_or_refuse, record_and_report};
 use super::plan::{print_plan, PlanFormat};
-use super::session::{self, StateSite};
+use super::{confirm_or_refuse, confirm_protected, print_notes, print_warnings, CommandResult};
 use crate::{DiagnosticFormat, ProjectArgs};
+use imm_workflow::state_site::StateSite;
+use imm_workflow::{apply, load, preflight, Session};
 use std::process::ExitCode;
 
 pub fn run(
@@ -13,66 +14,47 @@ pub fn run(
     auto_approve: bool,
     yes_really: bool,
     parallelism: usize,
-) -> ExitCode {
-    let mut loaded = match session::load(args, DiagnosticFormat::Human) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let site = match StateSite::configured(
+) -> CommandResult {
+    let session = Session::new()?;
+    let loaded = load::load(&args.request(), &session)?;
+    let site = StateSite::configured(
         &args.dir,
         &loaded.environment,
         loaded.settings.state.as_ref(),
-    ) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let _lock = match site.lock("destroy") {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let state = match site.read(&loaded.environment) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let key = match site.key() {
-        Ok(k) => k,
-        Err(code) => return code,
-    };
+        session.handle(),
+    )?;
+    let _lock = site.lock("destroy")?;
+    let (state, notes) = site.read(&loaded.environment)?;
+    print_notes(&notes);
+    let key = site.key()?;
     let (plan, diags) = imm_planner::plan::destroy_plan(&state);
-    if loaded.report(diags, DiagnosticFormat::Human) {
-        return ExitCode::from(1);
-    }
+    let warnings = loaded.checked(diags)?;
+    print_warnings(&warnings, &loaded, DiagnosticFormat::Human);
     if plan.changes.is_empty() && state.outputs.is_empty() {
         crate::report::out("Nothing to destroy: the state records no resources.");
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
     print_plan(&plan, PlanFormat::Human);
-    if let Err(code) = super::apply::check_executors(&plan) {
-        return code;
+    preflight::check_executors(&session, &plan)?;
+    if !confirm_protected(&loaded, yes_really)? {
+        eprintln!("Not confirmed; nothing was changed.");
+        return Ok(ExitCode::from(1));
     }
-    if let Err(code) =
-        super::environments::confirm_protected(&loaded.project, &loaded.environment, yes_really)
-    {
-        return code;
+    if !auto_approve && !confirm_or_refuse("Destroy")? {
+        eprintln!("Destroy cancelled; nothing was changed.");
+        return Ok(ExitCode::from(1));
     }
-    if !auto_approve {
-        if let Err(code) = confirm_or_refuse() {
-            return code;
-        }
-    }
-    let (mut state, outcome) = match session::run_engine(
+    let mut progress = crate::progress::Progress::new();
+    let applied = apply::destroy(
+        &session,
         &site,
-        &mut loaded,
-        (&plan, state, &key),
-        None,
+        &loaded,
+        state,
+        &key,
+        &plan,
         parallelism,
-        None,
-    ) {
-        Ok(done) => done,
-        Err(code) => return code,
-    };
-    if outcome.succeeded() {
-        state.outputs.clear();
-    }
-    record_and_report("Destroy", state, &site, &outcome, None)
+        &mut |e| progress.event(e),
+    )?;
+    drop(progress);
+    super::apply::report("Destroy", &applied)
 }

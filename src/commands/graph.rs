@@ -1,8 +1,10 @@
 //! `imm graph [DIR] [--env E] [--format dot|mermaid]`: the dependency graph
 //! between resource instances of one environment.
 
+use super::{print_warnings, CommandResult};
 use crate::{DiagnosticFormat, ProjectArgs};
 use imm_planner::graph::InstanceGraph;
+use imm_workflow::{load, Session};
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -11,17 +13,16 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-pub fn run(project_args: &ProjectArgs, format: GraphFormat) -> ExitCode {
-    let (_, _, evaluated) = match super::evaluate_environment(project_args, DiagnosticFormat::Human)
-    {
-        Ok(done) => done,
-        Err(code) => return code,
-    };
+pub fn run(project_args: &ProjectArgs, format: GraphFormat) -> CommandResult {
+    let session = Session::new()?;
+    let mut loaded = load::load(&project_args.request(), &session)?;
+    let (evaluated, warnings) = loaded.evaluate()?;
+    print_warnings(&warnings, &loaded, DiagnosticFormat::Human);
     let graph = InstanceGraph::build(&evaluated.instances);
     let text = match format {
         GraphFormat::Dot => graph.to_dot(),
         GraphFormat::Mermaid => graph.to_mermaid(),
     };
     crate::report::out(text.trim_end());
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,39 +1,95 @@
-//! One module per command; each returns the process exit code.
+//! One module per command. Each parses nothing (clap did), calls the
+//! workflow library, prints what it returns, and gives back the exit code
+//! or the one error, which `main` prints.
 
 pub mod apply;
 pub mod config;
 pub mod destroy;
-pub mod environments;
 pub mod fmt;
 pub mod graph;
 pub mod output;
 pub mod plan;
-pub mod session;
-pub mod site;
 pub mod state;
 pub mod validate;
 
 use crate::{DiagnosticFormat, ProjectArgs};
-use imm_lang::evaluate::{self, Evaluated, Mode};
-use imm_lang::project::Project;
+use imm_lang::diagnostics::{Code, Diagnostic};
+use imm_workflow::load::{Loaded, ProjectRequest, VarInputs};
+use imm_workflow::Error;
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-/// Loads a project and evaluates one environment with real inputs, as
-/// `imm graph` needs it. On any error the diagnostics are printed and the
-/// exit code comes back instead.
-pub fn evaluate_environment(
-    args: &ProjectArgs,
-    format: DiagnosticFormat,
-) -> Result<(Project, String, Evaluated), ExitCode> {
-    let mut loaded = session::load(args, format)?;
-    let (evaluated, eval_diags) = evaluate::evaluate(
-        &mut loaded.project,
-        &loaded.environment,
-        &loaded.inputs,
-        Mode::Plan,
-    );
-    if loaded.report(eval_diags.0, format) {
-        return Err(ExitCode::from(1));
+/// What a command ends with: its exit code, or the error `main` prints.
+pub type CommandResult = Result<ExitCode, Error>;
+
+impl ProjectArgs {
+    pub fn request(&self) -> ProjectRequest {
+        ProjectRequest {
+            dir: self.dir.clone(),
+            env: self.env.clone(),
+            vars: VarInputs {
+                vars: self.vars.vars.clone(),
+                var_files: self.vars.var_files.clone(),
+            },
+        }
     }
-    Ok((loaded.project, loaded.environment, evaluated))
+}
+
+/// Prints the configuration's warnings.
+pub fn print_warnings(warnings: &[Diagnostic], loaded: &Loaded, format: DiagnosticFormat) {
+    crate::report::print_diagnostics(warnings, &loaded.project.sources, format);
+}
+
+/// Prints what a run noticed on the way (a folded journal, swept orphans).
+pub fn print_notes(notes: &[String]) {
+    for note in notes {
+        eprintln!("note: {note}");
+    }
+}
+
+/// Asks at a terminal for `expected` to be typed; false when the user
+/// typed something else. Refuses when stdin is not a terminal.
+pub fn confirm(question: &str, expected: &str, refusal: Error) -> Result<bool, Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(refusal);
+    }
+    print!("{question}");
+    // A prompt that cannot be shown is asked anyway: the answer decides.
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return Ok(false);
+    }
+    Ok(answer.trim() == expected)
+}
+
+/// `yes` at a terminal, or a refusal that says how to go on without one.
+pub fn confirm_or_refuse(verb: &str) -> Result<bool, Error> {
+    confirm(
+        &format!("\n{verb} this plan? Only 'yes' is accepted: "),
+        "yes",
+        Error::new(
+            Code::ConfirmationRequired,
+            format!("imm {} asks for confirmation, and stdin is not a terminal; nothing was changed", verb.to_lowercase()),
+            "pass --auto-approve (in CI), or apply a reviewed plan file: imm plan --out plan.json && imm apply plan.json",
+        ),
+    )
+}
+
+/// A protected environment is changed only with `--yes-really`, or when
+/// its name is typed at a terminal.
+pub fn confirm_protected(loaded: &Loaded, yes_really: bool) -> Result<bool, Error> {
+    if yes_really || !imm_workflow::policy::is_protected(loaded) {
+        return Ok(true);
+    }
+    let environment = &loaded.environment;
+    confirm(
+        &format!("Environment \"{environment}\" is protected. Type its name to go on: "),
+        environment,
+        Error::new(
+            Code::ProtectedEnvironment,
+            format!("environment \"{environment}\" is protected; nothing was changed"),
+            "pass --yes-really to change it from a script, or run imm at a terminal and type its name",
+        ),
+    )
 }

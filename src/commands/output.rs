@@ -1,37 +1,37 @@
 //! `imm output [NAME] [--json]`: the outputs recorded by the last apply.
 //! Sensitive values print as `(sensitive)`: they were never stored.
 
+use super::CommandResult;
+use imm_lang::diagnostics::Code;
 use imm_planner::state::StoredOutput;
 use imm_stdlib::value::SENSITIVE_TEXT;
 use imm_stdlib::Value;
+use imm_workflow::state_site::StateSite;
+use imm_workflow::{Error, Session};
 use indexmap::IndexMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> ExitCode {
+pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> CommandResult {
     let environment = env.unwrap_or("default");
-    let site = match super::site::StateSite::discover(dir, environment) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let recorded = match site.peek() {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            eprintln!(
-                "error: there is no state for environment \"{environment}\" in {}",
+    let session = Session::new()?;
+    let site = StateSite::discover(dir, environment, session.handle())?;
+    let Some(recorded) = site.peek()? else {
+        return Err(Error::new(
+            Code::StateUnreadable,
+            format!(
+                "there is no state for environment \"{environment}\" in {}",
                 dir.display()
-            );
-            eprintln!(
-                "  help: run `imm apply` first{}",
+            ),
+            format!(
+                "run `imm apply` first{}",
                 if env.is_none() {
                     ", or pass --env NAME"
                 } else {
                     ""
                 }
-            );
-            return ExitCode::from(1);
-        }
-        Err(code) => return code,
+            ),
+        ));
     };
     let outputs = recorded.outputs;
     let Some(name) = name else {
@@ -49,23 +49,26 @@ pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> Exi
         } else {
             print_outputs_human(&outputs);
         }
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     };
     let Some(output) = outputs.get(name) else {
-        eprintln!("error: there is no output named \"{name}\"");
         let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
-        match imm_lang::diagnostics::did_you_mean(name, names.iter().copied()) {
-            Some(s) => eprintln!("  help: did you mean \"{s}\"?"),
-            None => eprintln!("  help: the outputs are: {}", names.join(", ")),
-        }
-        return ExitCode::from(1);
+        let help = match imm_lang::diagnostics::did_you_mean(name, names.iter().copied()) {
+            Some(s) => format!("did you mean \"{s}\"?"),
+            None => format!("the outputs are: {}", names.join(", ")),
+        };
+        return Err(Error::new(
+            Code::UnknownAddress,
+            format!("there is no output named \"{name}\""),
+            help,
+        ));
     };
     if json {
         crate::report::out(&serde_json::to_string(&json_value(output)).unwrap_or_default());
     } else {
         crate::report::out(&human_value(output));
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn json_value(output: &StoredOutput) -> serde_json::Value {

@@ -2,11 +2,14 @@
 //! [--detailed-exitcode] [--replace ADDR] [--refresh=false]` and
 //! `imm show PLANFILE`: make a plan, print it, and save it for apply.
 
-use super::session::{self, fail};
+use super::{print_notes, print_warnings, CommandResult};
 use crate::{DiagnosticFormat, ProjectArgs};
 use imm_lang::diagnostics::Code;
 use imm_planner::plan::{Plan, PlanOptions};
 use imm_planner::render;
+use imm_workflow::plan::{make_plan, PlanRequest, Planned};
+use imm_workflow::state_site::StateSite;
+use imm_workflow::{load, Error, Session};
 use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -66,41 +69,27 @@ pub fn run(
     out: Option<&Path>,
     format: PlanFormat,
     detailed_exitcode: bool,
-) -> ExitCode {
-    let loaded = match session::load(args, DiagnosticFormat::Human) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let site = match session::StateSite::configured(
+) -> CommandResult {
+    let session = Session::new()?;
+    let loaded = load::load(&args.request(), &session)?;
+    let site = StateSite::configured(
         &args.dir,
         &loaded.environment,
         loaded.settings.state.as_ref(),
-    ) {
-        Ok(s) => s,
-        Err(code) => return code,
+        session.handle(),
+    )?;
+    let _lock = site.lock("plan")?;
+    let request = PlanRequest {
+        options: plan_args.options(),
+        refresh: plan_args.refresh,
+        hash_inputs: out.is_some(),
     };
-    let _lock = match site.lock("plan") {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let mut options = plan_args.options();
-    let planned = match session::make_plan(
-        args,
-        &mut options,
-        plan_args.refresh,
-        out.is_some(),
-        &site,
-        loaded,
-        DiagnosticFormat::Human,
-    ) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let planned = make_plan(&session, &site, loaded, request)?;
+    print_notes(&planned.notes);
+    print_warnings(&planned.warnings, &planned.loaded, DiagnosticFormat::Human);
     print_plan(&planned.plan, format);
     if let Some(out) = out {
-        if let Err(code) = save(out, args, plan_args, &planned) {
-            return code;
-        }
+        save(out, args, plan_args, &planned)?;
         eprintln!(
             "Saved the plan to {}; apply exactly this plan with `imm apply {}`.",
             out.display(),
@@ -108,9 +97,9 @@ pub fn run(
         );
     }
     if detailed_exitcode && planned.plan.summary.has_changes() {
-        return ExitCode::from(2);
+        return Ok(ExitCode::from(2));
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn print_plan(plan: &Plan, format: PlanFormat) {
@@ -130,8 +119,8 @@ fn save(
     out: &Path,
     args: &ProjectArgs,
     plan_args: &PlanArgs,
-    planned: &session::Planned,
-) -> Result<(), ExitCode> {
+    planned: &Planned,
+) -> Result<(), Error> {
     let sensitive_vars: Vec<&String> = planned
         .evaluated
         .variables
@@ -164,7 +153,7 @@ fn save(
     };
     let text = serde_json::to_string_pretty(&file).unwrap_or_default();
     imm_planner::state::write_atomic(&absolute(out), text.as_bytes()).map_err(|e| {
-        fail(
+        Error::new(
             Code::PlanFileInvalid,
             format!("cannot write the plan to {}: {e:#}", out.display()),
             "choose a path in a writable directory",
@@ -177,16 +166,16 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// Reads a plan file, or says clearly why it cannot be used.
-pub fn read_plan_file(path: &Path) -> Result<PlanFile, ExitCode> {
+pub fn read_plan_file(path: &Path) -> Result<PlanFile, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        fail(
+        Error::new(
             Code::PlanFileInvalid,
             format!("cannot read the plan file {}: {e}", path.display()),
             "pass the file written by `imm plan --out FILE`",
         )
     })?;
     let file: PlanFile = serde_json::from_str(&text).map_err(|e| {
-        fail(
+        Error::new(
             Code::PlanFileInvalid,
             format!(
                 "{} is not an imm plan file ({} at line {} column {})",
@@ -199,7 +188,7 @@ pub fn read_plan_file(path: &Path) -> Result<PlanFile, ExitCode> {
         )
     })?;
     if file.imm_plan_file > PLAN_FILE_VERSION {
-        return Err(fail(
+        return Err(Error::new(
             Code::PlanFileInvalid,
             format!(
                 "{} was written by a newer imm (plan file version {})",
@@ -222,12 +211,8 @@ fn json_error_kind(e: &serde_json::Error) -> &'static str {
 }
 
 /// `imm show PLANFILE [--format …]`.
-pub fn show(path: &Path, format: PlanFormat) -> ExitCode {
-    match read_plan_file(path) {
-        Ok(file) => {
-            print_plan(&file.plan, format);
-            ExitCode::SUCCESS
-        }
-        Err(code) => code,
-    }
+pub fn show(path: &Path, format: PlanFormat) -> CommandResult {
+    let file = read_plan_file(path)?;
+    print_plan(&file.plan, format);
+    Ok(ExitCode::SUCCESS)
 }

@@ -77,6 +77,10 @@ pub struct BuildContext {
     pub dockerfile: String,
 }
 
+/// How an artifact type reads its fingerprint's inputs from a configuration
+/// (`None` while one is unknown).
+pub type FingerprintInputsOf = fn(&BTreeMap<String, Value>) -> Option<FingerprintInputs>;
+
 /// Everything imm knows of one resource type.
 pub struct ResourceType {
     pub schema: ResourceSchema,
@@ -86,7 +90,7 @@ pub struct ResourceType {
     pub predict_outs: fn(&Prediction<'_>) -> BTreeMap<String, Value>,
     /// For artifacts (types with a `build` block): the fingerprint's inputs,
     /// `None` while one of them is unknown.
-    pub fingerprint_inputs: Option<fn(&BTreeMap<String, Value>) -> Option<FingerprintInputs>>,
+    pub fingerprint_inputs: Option<FingerprintInputsOf>,
     /// For types changed in place (`~ reconfigure`): whether a change of the
     /// attribute at this path is applied that way rather than replacing.
     pub reconfigurable: Option<fn(&str) -> bool>,

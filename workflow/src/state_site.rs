@@ -3,24 +3,24 @@
 //! one set of operations: lock, read (folding in a journal an interrupted
 //! apply left), save, and the journal the apply engine writes.
 
-use super::session::{fail, state_error};
+use crate::error::{Error, Result};
+use imm_executors::journal::{JournalSink, LocalJournal};
 use imm_executors::state_etcd::{EtcdLock, EtcdState};
 use imm_lang::diagnostics::Code;
-use imm_planner::journal::{self, JournalWriter};
+use imm_planner::journal;
 use imm_planner::state::{self, Lock, State, StatePaths};
 use imm_planner::stored::FingerprintKey;
 use imm_stdlib::Value;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::sync::Arc;
+use tokio::runtime::Handle;
 
 enum Backend {
     Local(StatePaths),
     Etcd {
         state: EtcdState,
-        runtime: Arc<tokio::runtime::Runtime>,
+        handle: Handle,
         /// The revision the document was read at, for compare-and-swap.
         read_at: Cell<u64>,
     },
@@ -31,24 +31,28 @@ pub struct StateSite {
     pub key_path: PathBuf,
     pub project_dir: PathBuf,
     settings: Option<BTreeMap<String, Value>>,
+    handle: Handle,
 }
 
 /// A held lock, released when dropped.
 pub enum StateLock {
     /// Held for its `Drop`, which removes the lock file.
     Local(#[allow(dead_code)] Lock),
-    Etcd(Option<EtcdLock>, Arc<tokio::runtime::Runtime>),
+    Etcd(Option<EtcdLock>, Handle),
 }
 
 impl Drop for StateLock {
     fn drop(&mut self) {
-        if let StateLock::Etcd(lock, runtime) = self {
+        if let StateLock::Etcd(lock, handle) = self {
             if let Some(lock) = lock.take() {
-                runtime.block_on(lock.release());
+                handle.block_on(lock.release());
             }
         }
     }
 }
+
+/// Something a run noticed and the user should hear of (not an error).
+pub type Notes = Vec<String>;
 
 fn text(settings: &BTreeMap<String, Value>, key: &str) -> Option<String> {
     match settings.get(key).map(Value::unmarked) {
@@ -58,22 +62,13 @@ fn text(settings: &BTreeMap<String, Value>, key: &str) -> Option<String> {
 }
 
 impl StateSite {
-    /// Local state in `.imm/state` (projects without a `state` block).
-    pub fn new(project_dir: &Path, environment: &str) -> StateSite {
-        StateSite::configured(project_dir, environment, None).unwrap_or_else(|_| StateSite {
-            backend: Backend::Local(StatePaths::local(project_dir, environment)),
-            key_path: project_dir.join(".imm").join("fingerprint.key"),
-            project_dir: project_dir.to_path_buf(),
-            settings: None,
-        })
-    }
-
-    /// The backend the `state` block asks for.
+    /// The backend the `state` block asks for (local files without one).
     pub fn configured(
         project_dir: &Path,
         environment: &str,
         settings: Option<&BTreeMap<String, Value>>,
-    ) -> Result<StateSite, ExitCode> {
+        handle: Handle,
+    ) -> Result<StateSite> {
         let key_path = project_dir.join(".imm").join("fingerprint.key");
         let backend = match settings.and_then(|s| text(s, "backend")).as_deref() {
             None | Some("local") => {
@@ -98,7 +93,7 @@ impl StateSite {
                     _ => Vec::new(),
                 };
                 if endpoints.is_empty() {
-                    return Err(fail(
+                    return Err(Error::new(
                         Code::StateUnreadable,
                         "the state block asks for etcd but gives no endpoints",
                         "write endpoints = [\"http://127.0.0.1:2379\"] in the state block",
@@ -107,12 +102,12 @@ impl StateSite {
                 let prefix = text(&settings, "prefix").unwrap_or_else(|| "imm".into());
                 Backend::Etcd {
                     state: EtcdState::new(endpoints, &prefix, environment),
-                    runtime: Arc::new(super::session::runtime()?),
+                    handle: handle.clone(),
                     read_at: Cell::new(0),
                 }
             }
             Some(other) => {
-                return Err(fail(
+                return Err(Error::new(
                     Code::StateUnreadable,
                     format!("the state block's backend \"{other}\" is not local or etcd"),
                     "write backend = \"local\" or backend = \"etcd\"",
@@ -124,33 +119,39 @@ impl StateSite {
             key_path,
             project_dir: project_dir.to_path_buf(),
             settings: settings.cloned(),
+            handle,
         })
     }
 
     /// The backend of the project in `dir`, for commands that do not
     /// evaluate it (state inspection, outputs): its `state` block is read,
     /// and a project that does not load falls back to local state.
-    pub fn discover(project_dir: &Path, environment: &str) -> Result<StateSite, ExitCode> {
+    pub fn discover(project_dir: &Path, environment: &str, handle: Handle) -> Result<StateSite> {
         let mut project = imm_lang::project::load(project_dir);
         if project.diagnostics.0.iter().any(|d| d.is_error()) {
-            return Ok(StateSite::new(project_dir, environment));
+            return StateSite::configured(project_dir, environment, None, handle);
         }
         let (settings, _) = imm_lang::evaluate::settings(&mut project, environment);
-        StateSite::configured(project_dir, environment, settings.state.as_ref())
+        StateSite::configured(project_dir, environment, settings.state.as_ref(), handle)
     }
 
     /// The same backend for another environment (promotion reads its ledger).
-    pub fn for_environment(&self, environment: &str) -> Result<StateSite, ExitCode> {
-        StateSite::configured(&self.project_dir, environment, self.settings.as_ref())
+    pub fn for_environment(&self, environment: &str) -> Result<StateSite> {
+        StateSite::configured(
+            &self.project_dir,
+            environment,
+            self.settings.as_ref(),
+            self.handle.clone(),
+        )
     }
 
-    /// Takes the lock; a refusal is printed.
-    pub fn lock(&self, operation: &str) -> Result<StateLock, ExitCode> {
+    /// Takes the lock.
+    pub fn lock(&self, operation: &str) -> Result<StateLock> {
         match &self.backend {
             Backend::Local(paths) => Lock::acquire(&paths.lock, operation)
                 .map(StateLock::Local)
-                .map_err(|e| state_error(&e)),
-            Backend::Etcd { state, runtime, .. } => {
+                .map_err(|e| Error::from_state(&e)),
+            Backend::Etcd { state, handle, .. } => {
                 let holder = format!(
                     "{}@{} (pid {}, {operation})",
                     std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
@@ -159,11 +160,11 @@ impl StateSite {
                         .unwrap_or_else(|_| "localhost".into()),
                     std::process::id()
                 );
-                runtime
+                handle
                     .block_on(state.lock(&holder))
-                    .map(|l| StateLock::Etcd(Some(l), runtime.clone()))
+                    .map(|l| StateLock::Etcd(Some(l), handle.clone()))
                     .map_err(|e| {
-                        fail(
+                        Error::new(
                             Code::StateLocked,
                             e.message,
                             "wait for the other run to finish; a dead holder's lock expires on its own",
@@ -174,26 +175,26 @@ impl StateSite {
     }
 
     /// Reads the state, folding in a journal left by an interrupted apply
-    /// (the lock must be held).
-    pub fn read(&self, environment: &str) -> Result<State, ExitCode> {
+    /// (the lock must be held); what the fold found comes back as notes.
+    pub fn read(&self, environment: &str) -> Result<(State, Notes)> {
         match &self.backend {
             Backend::Local(paths) => {
-                match journal::recover(paths, environment) {
-                    Ok(Some(folded)) => report_folded(&folded),
-                    Ok(None) => {}
-                    Err(e) => return Err(state_error(&e)),
-                }
+                let notes = match journal::recover(paths, environment) {
+                    Ok(Some(folded)) => folded_notes(&folded),
+                    Ok(None) => Vec::new(),
+                    Err(e) => return Err(Error::from_state(&e)),
+                };
                 match state::load(&paths.state) {
-                    Ok(s) => Ok(s.unwrap_or_else(|| State::new(environment))),
-                    Err(e) => Err(state_error(&e)),
+                    Ok(s) => Ok((s.unwrap_or_else(|| State::new(environment)), notes)),
+                    Err(e) => Err(Error::from_state(&e)),
                 }
             }
             Backend::Etcd {
                 state: remote,
-                runtime,
+                handle,
                 read_at,
             } => {
-                let result = runtime.block_on(async {
+                let result = handle.block_on(async {
                     let (found, revision) = remote.read().await?;
                     let mut current = found.unwrap_or_else(|| State::new(environment));
                     let entries = remote.journal().await?;
@@ -213,11 +214,9 @@ impl StateSite {
                 });
                 match result {
                     Ok((current, revision, folded)) => {
-                        if let Some(folded) = folded {
-                            report_folded(&folded);
-                        }
                         read_at.set(revision);
-                        Ok(current)
+                        let notes = folded.map(|f| folded_notes(&f)).unwrap_or_default();
+                        Ok((current, notes))
                     }
                     Err(e) => Err(remote_error(e)),
                 }
@@ -226,10 +225,10 @@ impl StateSite {
     }
 
     /// Reads without lock or recovery (inspection commands).
-    pub fn peek(&self) -> Result<Option<State>, ExitCode> {
+    pub fn peek(&self) -> Result<Option<State>> {
         match &self.backend {
-            Backend::Local(paths) => state::load(&paths.state).map_err(|e| state_error(&e)),
-            Backend::Etcd { state, runtime, .. } => runtime
+            Backend::Local(paths) => state::load(&paths.state).map_err(|e| Error::from_state(&e)),
+            Backend::Etcd { state, handle, .. } => handle
                 .block_on(state.read())
                 .map(|(s, _)| s)
                 .map_err(remote_error),
@@ -237,15 +236,15 @@ impl StateSite {
     }
 
     /// Writes the state (the lock must be held).
-    pub fn save(&self, current: &State) -> Result<(), ExitCode> {
+    pub fn save(&self, current: &State) -> Result<()> {
         match &self.backend {
-            Backend::Local(paths) => state::save(paths, current).map_err(|e| state_error(&e)),
+            Backend::Local(paths) => state::save(paths, current).map_err(|e| Error::from_state(&e)),
             Backend::Etcd {
                 state,
-                runtime,
+                handle,
                 read_at,
             } => {
-                let revision = runtime
+                let revision = handle
                     .block_on(state.write(current, read_at.get()))
                     .map_err(remote_error)?;
                 read_at.set(revision);
@@ -255,32 +254,38 @@ impl StateSite {
     }
 
     /// Where the apply engine journals its steps.
-    pub fn journal(
-        &self,
-        handle: tokio::runtime::Handle,
-    ) -> Result<Box<dyn JournalWriter>, ExitCode> {
+    pub fn journal(&self) -> Result<Box<dyn JournalSink>> {
         match &self.backend {
             Backend::Local(paths) => journal::Journal::open(&paths.journal)
-                .map(|j| Box::new(j) as Box<dyn JournalWriter>)
+                .map(|journal| {
+                    Box::new(LocalJournal {
+                        journal,
+                        location: paths.journal.display().to_string(),
+                    }) as Box<dyn JournalSink>
+                })
                 .map_err(|e| {
-                    fail(
-                        Code::StateUnreadable,
-                        format!("{e:#}"),
-                        "check that the state directory is writable",
+                    Error::new(
+                        Code::JournalUnwritable,
+                        format!("{e:#}; nothing was changed"),
+                        "check that the state directory is writable and its disk not full",
                     )
                 }),
-            Backend::Etcd { state, .. } => Ok(state.journal_writer(handle)),
+            Backend::Etcd { state, .. } => Ok(state.journal_sink()),
         }
     }
 
     /// Drops the journal once the state document holds it.
-    pub fn clear_journal(&self) {
+    pub fn clear_journal(&self) -> Result<()> {
         match &self.backend {
-            Backend::Local(paths) => {
-                let _ = std::fs::remove_file(&paths.journal);
-            }
-            Backend::Etcd { state, runtime, .. } => {
-                let _ = runtime.block_on(state.clear_journal());
+            Backend::Local(paths) => match std::fs::remove_file(&paths.journal) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                // The state already holds every entry: folding it again
+                // on the next run changes nothing.
+                Err(_) => Ok(()),
+            },
+            Backend::Etcd { state, handle, .. } => {
+                handle.block_on(state.clear_journal()).map_err(remote_error)
             }
         }
     }
@@ -293,9 +298,9 @@ impl StateSite {
         }
     }
 
-    pub fn key(&self) -> Result<FingerprintKey, ExitCode> {
+    pub fn key(&self) -> Result<FingerprintKey> {
         FingerprintKey::load_or_create(&self.key_path).map_err(|e| {
-            fail(
+            Error::new(
                 Code::StateUnreadable,
                 format!("{e:#}"),
                 "the key lives in .imm/fingerprint.key beside the state",
@@ -304,18 +309,21 @@ impl StateSite {
     }
 }
 
-fn report_folded(folded: &journal::Folded) {
-    eprintln!(
-        "note: an earlier apply was interrupted; its {} journal entries are now in the state",
+fn folded_notes(folded: &journal::Folded) -> Notes {
+    let mut notes = vec![format!(
+        "an earlier apply was interrupted; its {} journal entries are now in the state",
         folded.entries
-    );
+    )];
     for (address, action) in &folded.interrupted {
-        eprintln!("note: {address}: `{action}` was started and not finished; what it left is planned again");
+        notes.push(format!(
+            "{address}: `{action}` was started and not finished; what it left is planned again"
+        ));
     }
+    notes
 }
 
-fn remote_error(e: imm_executors::ActionError) -> ExitCode {
-    fail(
+fn remote_error(e: imm_executors::ActionError) -> Error {
+    Error::new(
         Code::StateUnreadable,
         e.message,
         "check that etcd is running at the state block's endpoints; nothing was changed",

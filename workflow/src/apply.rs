@@ -1,0 +1,240 @@
+//! Carrying a plan out: the preflight checks, the apply engine (journalled
+//! step by step, evaluating again through lang's `Reevaluate` when a step
+//! needs values only now known), the outputs, and the new state written
+//! once at the end, whatever the outcome.
+
+use crate::error::Result;
+use crate::load::Loaded;
+use crate::plan::{run_context, Planned};
+use crate::preflight;
+use crate::session::Session;
+use crate::state_site::StateSite;
+use imm_executors::engine::{Engine, Event, Outcome, Promotion};
+use imm_executors::RunContext;
+use imm_lang::evaluate::{self, Evaluated, NoConfiguration, Reevaluate, Reevaluation};
+use imm_planner::plan::{Action, Plan};
+use imm_planner::state::{State, StoredOutput};
+use imm_planner::stored::FingerprintKey;
+use imm_stdlib::Value;
+use indexmap::IndexMap;
+
+/// How an apply or destroy went.
+pub struct Applied {
+    pub state: State,
+    pub outcome: Outcome,
+    /// The outputs recorded, when the apply succeeded.
+    pub outputs: Option<IndexMap<String, StoredOutput>>,
+    /// What the preflight found and did (swept orphans).
+    pub notes: Vec<String>,
+}
+
+/// Whether the plan asks for anything to be done (or recorded: a first
+/// apply records the lineage, a lifecycle change its new setting).
+pub fn has_work(planned: &Planned) -> bool {
+    let outputs_change = planned
+        .plan
+        .outputs
+        .iter()
+        .any(|o| o.action != Action::Noop);
+    let lifecycle_change = planned.evaluated.instances.iter().any(|i| {
+        planned
+            .state
+            .resource(&i.address)
+            .is_some_and(|r| r.prevent_destroy != i.prevent_destroy)
+    });
+    planned.plan.summary.has_changes()
+        || outputs_change
+        || lifecycle_change
+        || planned.state.serial == 0
+}
+
+/// Carries out a plan made by `make_plan` under the same lock.
+pub fn apply(
+    session: &Session,
+    site: &StateSite,
+    planned: Planned,
+    parallelism: usize,
+    events: &mut dyn FnMut(Event),
+) -> Result<Applied> {
+    let Planned {
+        mut loaded,
+        state,
+        key,
+        evaluated,
+        plan,
+        ..
+    } = planned;
+    let context = run_context(&loaded, &state);
+    let walk = Walk {
+        session,
+        site,
+        plan: &plan,
+        key: &key,
+        parallelism,
+        promotion: crate::policy::promotion(&loaded, site, &state),
+        stores: &loaded.stores,
+    };
+    let (mut state, outcome, notes) = {
+        let mut reevaluation = Reevaluation {
+            project: &mut loaded.project,
+            environment: &loaded.environment,
+            inputs: &loaded.inputs,
+        };
+        walk.run(context, state, evaluated, &mut reevaluation, events)?
+    };
+    let outputs = if outcome.succeeded() {
+        final_outputs(&mut loaded, &state)
+    } else {
+        None
+    };
+    if let Some(outputs) = &outputs {
+        state.outputs = outputs.clone();
+    }
+    record(site, &mut state)?;
+    Ok(Applied {
+        state,
+        outcome,
+        outputs,
+        notes,
+    })
+}
+
+/// Carries out a destroy plan (`imm_planner::plan::destroy_plan`).
+#[allow(clippy::too_many_arguments)]
+pub fn destroy(
+    session: &Session,
+    site: &StateSite,
+    loaded: &Loaded,
+    state: State,
+    key: &FingerprintKey,
+    plan: &Plan,
+    parallelism: usize,
+    events: &mut dyn FnMut(Event),
+) -> Result<Applied> {
+    let context = run_context(loaded, &state);
+    let walk = Walk {
+        session,
+        site,
+        plan,
+        key,
+        parallelism,
+        promotion: None,
+        stores: &loaded.stores,
+    };
+    let (mut state, outcome, notes) = walk.run(
+        context,
+        state,
+        Evaluated::default(),
+        &mut NoConfiguration,
+        events,
+    )?;
+    if outcome.succeeded() {
+        state.outputs.clear();
+    }
+    record(site, &mut state)?;
+    Ok(Applied {
+        state,
+        outcome,
+        outputs: None,
+        notes,
+    })
+}
+
+/// One run of the engine over a plan, with what it needs around it.
+struct Walk<'a> {
+    session: &'a Session,
+    site: &'a StateSite,
+    plan: &'a Plan,
+    key: &'a FingerprintKey,
+    parallelism: usize,
+    promotion: Option<Promotion>,
+    stores: &'a imm_executors::stores::Stores,
+}
+
+impl Walk<'_> {
+    fn run(
+        self,
+        context: RunContext,
+        state: State,
+        evaluated: Evaluated,
+        reevaluate: &mut dyn Reevaluate,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<(State, Outcome, Vec<String>)> {
+        preflight::check_executors(self.session, self.plan)?;
+        let notes = preflight::sweep_orphans(self.session, self.plan, &state, &context)?;
+        preflight::check_stores(self.session, self.plan, self.stores)?;
+        if state.serial == 0 {
+            // The lineage labels every object: it must outlive a crash of
+            // the very first apply, so the next run recognises what it left.
+            self.site.save(&state)?;
+        }
+        let journal = self.site.journal()?;
+        let engine = Engine {
+            plan: self.plan,
+            run: context,
+            state,
+            journal,
+            key: self.key,
+            registry: &self.session.registry,
+            parallelism: self.parallelism,
+            promotion: self.promotion,
+        };
+        let (state, outcome) = self
+            .session
+            .runtime
+            .block_on(engine.apply(evaluated, reevaluate, events));
+        Ok((state, outcome, notes))
+    }
+}
+
+/// Writes the state document (a new serial) and drops the journal it now
+/// holds.
+fn record(site: &StateSite, state: &mut State) -> Result<()> {
+    state.serial += 1;
+    site.save(state)?;
+    site.clear_journal()
+}
+
+/// The outputs with every value now known.
+fn final_outputs(loaded: &mut Loaded, state: &State) -> Option<IndexMap<String, StoredOutput>> {
+    let known = state
+        .resources
+        .iter()
+        .map(|r| {
+            (
+                r.address.clone(),
+                r.outs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let evaluated = Reevaluation {
+        project: &mut loaded.project,
+        environment: &loaded.environment,
+        inputs: &loaded.inputs,
+    }
+    .reevaluate(&known)
+    .ok()?;
+    Some(
+        evaluated
+            .outputs
+            .iter()
+            .map(|(k, o)| (k.clone(), stored(o)))
+            .collect(),
+    )
+}
+
+pub fn stored(output: &evaluate::OutputValue) -> StoredOutput {
+    if output.sensitive {
+        return StoredOutput {
+            value: None,
+            sensitive: true,
+        };
+    }
+    StoredOutput {
+        value: Some(output.value.to_redacted_json()),
+        sensitive: false,
+    }
+}

@@ -1,0 +1,20 @@
+//! The plan/apply workflow as a library, between the planner and executors
+//! and the command line: load a project and its inputs ([`load`]), take
+//! the state lock where state lives ([`state_site`]), refresh and plan
+//! ([`plan`]), check before changing anything ([`preflight`]), carry the
+//! plan out and record the new state ([`apply`]), under an environment's
+//! policy ([`policy`]). One [`session::Session`] holds the one async
+//! runtime of a command. Every function returns the one [`Error`], which
+//! carries diagnostics; nothing here prints or asks the user anything.
+
+pub mod apply;
+pub mod error;
+pub mod load;
+pub mod plan;
+pub mod policy;
+pub mod preflight;
+pub mod session;
+pub mod state_site;
+
+pub use error::{Error, Result};
+pub use session::Session;
