@@ -524,3 +524,149 @@ fn a_missing_secret_file_stops_everything_before_any_change() {
     assert!(!p.file("out/before.txt").exists(), "nothing was changed");
     assert!(!p.file(".imm/state/default.json").exists());
 }
+
+#[test]
+fn protected_in_any_expression_form_refuses_like_the_literal() {
+    // Environment attributes may not refer to other values (E0201), so
+    // these are the expression forms they can take.
+    for form in [
+        "true",
+        "(true)",
+        "!false",
+        "true && !false",
+        "\"yes\" == \"yes\"",
+    ] {
+        let text = format!(
+            "environment \"prod\" {{\n  protected = {form}\n}}\n\nresource \"file\" \"a\" {{\n  path    = \"out/a.txt\"\n  content = \"a\"\n}}\n"
+        );
+        let p = Project::new(&[("main.imm", &text)]);
+        p.imm(&["validate"]).assert_ok();
+        p.imm(&["apply", "--env", "prod", "--auto-approve"])
+            .assert_fails_with("environment \"prod\" is protected");
+        assert!(
+            !p.file("out/a.txt").exists(),
+            "protected = {form}: nothing was changed"
+        );
+        p.imm(&["apply", "--env", "prod", "--auto-approve", "--yes-really"])
+            .assert_ok();
+        assert!(
+            p.file("out/a.txt").exists(),
+            "protected = {form}: --yes-really applies"
+        );
+    }
+    let unprotected = "environment \"dev\" {\n  protected = !true\n}\n\nresource \"file\" \"a\" {\n  path    = \"out/a.txt\"\n  content = \"a\"\n}\n";
+    let p = Project::new(&[("main.imm", unprotected)]);
+    p.imm(&["apply", "--env", "dev", "--auto-approve"])
+        .assert_ok();
+}
+
+#[test]
+fn a_map_merged_with_a_secret_converges_and_shows_its_plain_keys() {
+    let config = |level: &str| {
+        format!("secret \"pw\" {{\n  from = \"env:PW\"\n}}\n\nresource \"config\" \"app\" {{\n  values = merge({{ LOG_LEVEL = \"{level}\" }}, {{ DB_PASSWORD = secret.pw }})\n}}\n")
+    };
+    let p = Project::new(&[("main.imm", &config("info"))]);
+    let env = [("PW", TOKEN)];
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_ok();
+    p.imm_with_env(&["plan", "--detailed-exitcode"], &env)
+        .assert_code(0)
+        .assert_stdout_contains("No changes");
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_ok()
+        .assert_stdout_contains("Nothing to do");
+
+    std::fs::write(p.file("main.imm"), config("debug")).expect("write");
+    let planned = p.imm_with_env(&["plan", "--format", "json"], &env);
+    planned.assert_ok();
+    let plan: serde_json::Value = serde_json::from_str(&planned.stdout).expect("plan JSON");
+    let app = change(&plan, "config.app");
+    assert_eq!(app["action"], "reconfigure");
+    assert_eq!(app["changed"], serde_json::json!(["values.LOG_LEVEL"]));
+    assert_eq!(app["after"]["values"]["LOG_LEVEL"], "debug");
+    assert_eq!(app["after"]["values"]["DB_PASSWORD"], "(sensitive)");
+    let human = p.imm_with_env(&["plan"], &env);
+    human.assert_ok().assert_stdout_contains("LOG_LEVEL");
+    assert!(!human.stdout.contains(TOKEN) && !planned.stdout.contains(TOKEN));
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_ok();
+    p.imm_with_env(&["plan", "--detailed-exitcode"], &env)
+        .assert_code(0);
+}
+
+/// The state directory on a 1 MiB tmpfs in a mount namespace of its own
+/// (root only, as CI runs): a first apply, then the disk filled so that
+/// only the lock file fits, then an apply that must stop at the journal,
+/// then the disk freed and the apply again.
+const FULL_DISK_SCRIPT: &str = r#"
+set -u
+state="$PROJECT/.imm/state"
+mkdir -p "$state"
+mount -t tmpfs -o size=1m tmpfs "$state" || { echo "cannot mount a tmpfs" >&2; exit 90; }
+cd "$PROJECT"
+"$IMM" apply --auto-approve >first.out 2>&1; echo $? >first.code
+cp main.two main.imm
+i=0
+while dd if=/dev/zero of="$state/fill$i" bs=4096 count=1 2>/dev/null; do i=$((i+1)); done
+rm -f "$state/fill0"
+"$IMM" apply --auto-approve >full.out 2>&1; echo $? >full.code
+cp "$state/default.json" state-when-full.json
+if test -e out/b.txt; then echo yes; else echo no; fi >b-when-full
+rm -f "$state"/fill*
+"$IMM" apply --auto-approve >freed.out 2>&1; echo $? >freed.code
+"$IMM" plan --detailed-exitcode >replan.out 2>&1; echo $? >replan.code
+"#;
+
+#[cfg(unix)]
+#[test]
+fn a_journal_that_cannot_be_written_fails_the_apply_and_state_stays_true() {
+    let one = "resource \"file\" \"a\" {\n  path    = \"out/a.txt\"\n  content = \"a\"\n}\n";
+    let two = format!(
+        "{one}\nresource \"file\" \"b\" {{\n  path    = \"out/b.txt\"\n  content = \"b\"\n}}\n"
+    );
+    let p = Project::new(&[("main.imm", one), ("main.two", &two)]);
+    let run = std::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            FULL_DISK_SCRIPT,
+        ])
+        .env("PROJECT", p.path())
+        .env("IMM", env!("CARGO_BIN_EXE_imm"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run unshare (util-linux)");
+    assert!(
+        run.status.success(),
+        "this test fills a private tmpfs, which needs root and util-linux's unshare (CI runs as root): {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let code = |name: &str| read(&p, &format!("{name}.code")).trim().to_string();
+    assert_eq!(code("first"), "0", "{}", read(&p, "first.out"));
+    let full = read(&p, "full.out");
+    assert_eq!(code("full"), "1", "a full disk fails the apply:\n{full}");
+    assert!(full.contains("cannot write the journal"), "{full}");
+    assert!(full.contains("E0802"), "a stable code:\n{full}");
+    assert_eq!(
+        read(&p, "b-when-full").trim(),
+        "no",
+        "no step starts before its intent is journalled"
+    );
+    let when_full: serde_json::Value =
+        serde_json::from_str(&read(&p, "state-when-full.json")).expect("state JSON");
+    let recorded: Vec<&str> = when_full["resources"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r["address"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        recorded,
+        vec!["file.a"],
+        "state records exactly what exists"
+    );
+    assert_eq!(code("freed"), "0", "{}", read(&p, "freed.out"));
+    assert_eq!(read(&p, "out/b.txt"), "b");
+    assert_eq!(code("replan"), "0", "{}", read(&p, "replan.out"));
+}

@@ -62,7 +62,7 @@ fn apply_records_outputs_and_output_prints_them() {
     )
     .expect("json");
     assert_eq!(state["serial"], 1);
-    assert_eq!(state["version"], 1);
+    assert_eq!(state["version"], imm_planner::state::STATE_VERSION);
     p.imm(&["apply", "."])
         .assert_ok()
         .assert_stdout_contains("Nothing to do");

@@ -123,7 +123,7 @@ impl Drop for DockerProject {
         let images = docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).stdout;
         let ours: Vec<&str> = images
             .lines()
-            .filter(|i| i.starts_with(&format!("imm/{}-", self.prefix)))
+            .filter(|i| i.starts_with(&format!("imm/{}/", self.prefix)))
             .collect();
         if !ours.is_empty() {
             let mut args = vec!["rmi", "-f"];
@@ -163,6 +163,12 @@ fn static_busybox() -> Vec<u8> {
 }
 
 fn hello() -> DockerProject {
+    docker_project(HELLO)
+}
+
+/// A project of `main_imm` (with `PFX` replaced by the project's name)
+/// and the busybox base and web build contexts.
+fn docker_project(main_imm: &str) -> DockerProject {
     require_docker();
     let project = Project::new(&[
         ("base/Dockerfile", BASE_DOCKERFILE),
@@ -178,7 +184,7 @@ fn hello() -> DockerProject {
         .map(|n| n.to_string_lossy().into_owned())
         .expect("directory name");
     let prefix = imm_lang::types::naming::sanitize(&label);
-    std::fs::write(project.file("main.imm"), HELLO.replace("PFX", &prefix)).expect("write");
+    std::fs::write(project.file("main.imm"), main_imm.replace("PFX", &prefix)).expect("write");
     let busybox = project.file("base/busybox");
     std::fs::write(&busybox, static_busybox()).expect("copy busybox");
     #[cfg(unix)]
@@ -405,7 +411,7 @@ fn a_failing_new_version_leaves_the_old_one_serving_and_nothing_behind() {
         "images",
         "--format",
         "{{.Tag}}",
-        &format!("imm/{}-web", p.prefix),
+        &format!("imm/{}/{}-web", p.prefix, p.prefix),
     ])
     .stdout;
     assert_eq!(
@@ -555,7 +561,12 @@ fn volumes_outlive_replacements_and_destroy_leaves_nothing_labelled() {
         docker(&["volume", "ls", "-q", "--filter", &filter]).stdout,
         ""
     );
-    let images = docker(&["images", "-q", &format!("imm/{}-base", p.prefix)]).stdout;
+    let images = docker(&[
+        "images",
+        "-q",
+        &format!("imm/{}/{}-base", p.prefix, p.prefix),
+    ])
+    .stdout;
     assert_eq!(images, "", "the image went too");
 }
 
@@ -800,4 +811,155 @@ fn promotion_accepts_only_what_staging_tested_and_config_changes_touch_no_contai
         .expect("store")
         .count();
     assert_eq!(stored, 2, "two revisions of staging's values");
+}
+
+/// An image whose name is no valid repository, used by its tag in a
+/// container's image and in its environment.
+const TAGGED: &str = r#"
+resource "docker_image" "web" {
+  name = "My Web"
+  build {
+    context = "./base"
+  }
+}
+
+resource "docker_container" "web" {
+  image   = docker_image.web.tag
+  command = ["sleep", "3600"]
+  runtime {
+    env = { TAG = docker_image.web.tag }
+  }
+}
+"#;
+
+#[test]
+fn an_image_tag_known_at_plan_time_is_the_tag_the_daemon_has() {
+    let p = docker_project(TAGGED);
+    let planned = p.imm(&["plan", "--format", "json"]);
+    planned.assert_ok();
+    let plan: serde_json::Value = serde_json::from_str(&planned.stdout).expect("plan JSON");
+    let predicted = change(&plan, "docker_container.web")["after"]["image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        predicted,
+        format!(
+            "imm/{}/my-web:{}",
+            p.prefix,
+            &change(&plan, "docker_image.web")["fingerprint"]
+                .as_str()
+                .unwrap_or_default()[..12]
+        ),
+        "the plan shows the tag the executor gives"
+    );
+    p.apply(&[]).assert_ok();
+    let container = p.recorded("docker_container.web", "id");
+    let env = docker(&[
+        "inspect",
+        "--format",
+        "{{range .Config.Env}}{{println .}}{{end}}",
+        &container,
+    ])
+    .stdout;
+    let tag = env
+        .lines()
+        .find_map(|l| l.strip_prefix("TAG="))
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(tag, predicted, "the container's env holds the planned tag");
+    let image = docker(&["image", "inspect", "--format", "{{.Id}}", &tag]);
+    assert_eq!(image.code, 0, "the daemon has {tag}: {}", image.stderr);
+    assert_eq!(
+        image.stdout.trim(),
+        p.recorded("docker_image.web", "id"),
+        "the tag names the image imm built"
+    );
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+    p.imm(&["destroy", "--auto-approve"]).assert_ok();
+}
+
+/// Two projects that both name their image `busybox`.
+const SAME_NAME: &str = r#"
+resource "docker_image" "base" {
+  name = "busybox"
+  build {
+    context = "./base"
+  }
+}
+
+resource "docker_container" "idle" {
+  image   = docker_image.base.tag
+  command = ["sleep", "3600"]
+}
+"#;
+
+#[test]
+fn destroying_one_project_leaves_another_projects_image_of_the_same_name() {
+    let first = docker_project(SAME_NAME);
+    let second = docker_project(SAME_NAME);
+    first.apply(&[]).assert_ok();
+    second.apply(&[]).assert_ok();
+    assert_ne!(
+        first.recorded("docker_image.base", "tag"),
+        second.recorded("docker_image.base", "tag"),
+        "each project has its own repository"
+    );
+    first.imm(&["destroy", "--auto-approve"]).assert_ok();
+    let image = docker(&[
+        "image",
+        "inspect",
+        &second.recorded("docker_image.base", "tag"),
+    ]);
+    assert_eq!(image.code, 0, "the other project's image is still there");
+    second
+        .imm(&["plan", "--detailed-exitcode"])
+        .assert_code(0)
+        .assert_stdout_contains("No changes");
+    second.imm(&["destroy", "--auto-approve"]).assert_ok();
+}
+
+#[test]
+fn an_image_recorded_under_the_shared_repository_is_renamed_without_a_rebuild() {
+    let p = docker_project(SAME_NAME);
+    p.apply(&[]).assert_ok();
+    // Rewrite the state as version 1 wrote it: `imm/<name>` repositories.
+    let image_id = p.recorded("docker_image.base", "id");
+    let new_tag = p.recorded("docker_image.base", "tag");
+    let fp12 = new_tag.rsplit(':').next().unwrap_or_default().to_string();
+    let legacy_tag = format!("imm/{}-legacy:{fp12}", p.prefix);
+    assert_eq!(docker(&["tag", &image_id, &legacy_tag]).code, 0);
+    let path = p.project.file(".imm/state/default.json");
+    let text = std::fs::read_to_string(&path)
+        .expect("state")
+        .replace(&new_tag, &legacy_tag)
+        .replace("\"version\": 2", "\"version\": 1");
+    std::fs::write(&path, text).expect("write state");
+    assert_eq!(docker(&["rmi", &new_tag]).code, 0);
+
+    let plan = p.imm(&["plan"]);
+    plan.assert_ok()
+        .assert_stdout_contains("renamed (tag")
+        .assert_stdout_contains(&new_tag);
+    let applied = p.apply(&[]);
+    applied.assert_ok();
+    assert!(
+        !applied.stdout.contains("Step 1/"),
+        "the image is reused by its fingerprint, not built again:\n{}",
+        applied.stdout
+    );
+    assert_eq!(p.recorded("docker_image.base", "tag"), new_tag);
+    assert_eq!(p.recorded("docker_image.base", "id"), image_id);
+    assert_eq!(
+        p.state()["version"],
+        2,
+        "the state is written in the new version"
+    );
+    assert_ne!(
+        docker(&["image", "inspect", &legacy_tag]).code,
+        0,
+        "the shared-repository tag is gone"
+    );
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+    p.imm(&["destroy", "--auto-approve"]).assert_ok();
 }

@@ -181,7 +181,7 @@ impl<'a> Checker<'a, '_> {
         };
         for item in items {
             let is_resource_ref = item.as_traversal().is_some_and(|(root, names)| {
-                (schema::resource_type(&root.name).is_some() && names.len() == 1)
+                (crate::types::schema(&root.name).is_some() && names.len() == 1)
                     || (root.name == "module" && names.len() == 1)
             });
             if !is_resource_ref {
@@ -339,12 +339,12 @@ impl<'a> Checker<'a, '_> {
                     );
                 }
             }
-            root if schema::resource_type(root).is_some() => self.resolve_resource(r, root, first),
+            root if crate::types::schema(root).is_some() => self.resolve_resource(r, root, first),
             root => {
                 let mut candidates: Vec<&str> = vec![
                     "var", "local", "env", "secret", "module", "store", "count", "each", "self",
                 ];
-                candidates.extend(schema::resource_type_names());
+                candidates.extend(crate::types::names());
                 let d = Diagnostic::at(
                     Code::UnknownName,
                     r.root_span,
@@ -536,7 +536,7 @@ impl<'a> Checker<'a, '_> {
                 None
             }
             "self" if first == "runtime" => Some(vec![(r.span, "a runtime value".into())]),
-            root if schema::resource_type(root).is_some()
+            root if crate::types::schema(root).is_some()
                 && r.path.get(1).map(String::as_str) == Some("runtime") =>
             {
                 Some(vec![(
@@ -663,7 +663,7 @@ impl<'a> Checker<'a, '_> {
         match r.root.as_str() {
             "local" => Some(Symbol::Local(first.clone())),
             "module" => Some(Symbol::Module(first.clone())),
-            root if schema::resource_type(root).is_some() => {
+            root if crate::types::schema(root).is_some() => {
                 Some(Symbol::Resource(format!("{root}.{first}")))
             }
             _ => None,

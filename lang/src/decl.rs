@@ -690,17 +690,17 @@ fn resource(
     name: Ident,
     diags: &mut Diagnostics,
 ) -> Option<Resource> {
-    let Some(schema) = schema::resource_type(&type_name.name) else {
+    let Some(schema) = crate::types::schema(&type_name.name) else {
         let d = Diagnostic::at(
             Code::UnknownResourceType,
             type_name.span,
             format!("unknown resource type \"{}\"", type_name.name),
         );
-        let d = match did_you_mean(&type_name.name, schema::resource_type_names()) {
+        let d = match did_you_mean(&type_name.name, crate::types::names()) {
             Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
             None => d.with_help(format!(
                 "the resource types are: {}",
-                schema::resource_type_names().collect::<Vec<_>>().join(", ")
+                crate::types::names().collect::<Vec<_>>().join(", ")
             )),
         };
         diags.push(d);

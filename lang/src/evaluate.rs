@@ -814,7 +814,7 @@ impl Run<'_, '_> {
         ev.roots.insert("local".into(), Value::Map(BTreeMap::new()));
         ev.roots
             .insert("module".into(), Value::Map(BTreeMap::new()));
-        for type_name in schema::resource_type_names() {
+        for type_name in crate::types::names() {
             ev.roots
                 .insert(type_name.into(), Value::Map(BTreeMap::new()));
         }

@@ -96,7 +96,7 @@ fn target_of_reference(r: &Reference) -> Option<Target> {
         "env" => Target::EnvAttribute(first?),
         "secret" => Target::Secret(first?),
         "store" => Target::Store(first?),
-        root if schema::resource_type(root).is_some() => match first {
+        root if crate::types::schema(root).is_some() => match first {
             Some(name) => Target::Resource(format!("{root}.{name}")),
             None => Target::ResourceType(root.to_string()),
         },
@@ -285,14 +285,14 @@ pub fn hover(project: &Project, file: FileId, target: &Target) -> Option<String>
             Some(format!("**resource `{k}`**\n\n{}", r.schema.doc))
         }
         Target::ResourceType(t) => {
-            schema::resource_type(t).map(|s| format!("**resource type `{t}`**\n\n{}", s.doc))
+            crate::types::schema(t).map(|s| format!("**resource type `{t}`**\n\n{}", s.doc))
         }
         Target::ResourceAttribute {
             type_name,
             block,
             name,
         } => {
-            let s = schema::resource_type(type_name)?;
+            let s = crate::types::schema(type_name)?;
             match block {
                 Some(b) => {
                     let bs = s.block(b)?;
@@ -452,7 +452,7 @@ pub fn completions(
     let decl = &module.decl;
     if let Some(partial) = before.trim_start().strip_prefix("resource \"") {
         if !partial.contains('"') {
-            return schema::resource_types()
+            return crate::types::schemas()
                 .map(|t| Completion {
                     label: t.type_name.to_string(),
                     detail: t.doc.to_string(),
@@ -560,7 +560,7 @@ fn expression_completions(decl: &ModuleDecl) -> Vec<Completion> {
     })
     .collect();
     out.extend(
-        schema::resource_types()
+        crate::types::schemas()
             .filter(|t| {
                 decl.resources
                     .values()
@@ -618,7 +618,7 @@ fn member_completions(decl: &ModuleDecl, root: &str, rest: &str) -> Vec<Completi
         ],
         "count" => vec![reference("index", "instance index".into())],
         type_name => {
-            let Some(schema) = schema::resource_type(type_name) else {
+            let Some(schema) = crate::types::schema(type_name) else {
                 return Vec::new();
             };
             match rest.split_once('.') {

@@ -163,21 +163,6 @@ pub(crate) const TEST_BLOCK: BlockSchema = block(
     "A check run against a new instance before it is accepted. Repeatable.",
 );
 
-/// The schema of a resource type; each type's lives in its module under
-/// `types/`.
-pub fn resource_type(name: &str) -> Option<&'static ResourceSchema> {
-    crate::types::get(name).map(|t| &t.schema)
-}
-
-pub fn resource_type_names() -> impl Iterator<Item = &'static str> {
-    crate::types::names()
-}
-
-/// Every resource type's schema, in registry order.
-pub fn resource_types() -> impl Iterator<Item = &'static ResourceSchema> {
-    crate::types::REGISTRY.iter().map(|t| &t.schema)
-}
-
 /// A top-level block type: its labels and body schema.
 #[derive(Debug, Clone, Copy)]
 pub struct TopLevelSchema {

@@ -107,6 +107,15 @@ pub fn fold_into(state: &mut State, text: &str) -> Folded {
 /// Folds a journal left on disk into the state document, saves it (a new
 /// serial) and removes the journal. `Ok(None)` when there was none.
 pub fn recover(paths: &StatePaths, environment: &str) -> Result<Option<Folded>, StateError> {
+    // A device or a pipe in the journal's place would be read for ever.
+    if let Ok(meta) = std::fs::metadata(&paths.journal) {
+        if !meta.is_file() {
+            return Err(StateError::Corrupt {
+                path: paths.journal.clone(),
+                detail: "the journal is not a regular file; move it away".into(),
+            });
+        }
+    }
     let text = match std::fs::read_to_string(&paths.journal) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

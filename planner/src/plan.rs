@@ -17,7 +17,7 @@ use crate::state::{ResourceRecord, State, Status};
 use crate::stored::{differences, stored_form, Difference, FingerprintKey};
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{Evaluated, Instance, OutsOracle};
-use imm_lang::schema::{self, Phase};
+use imm_lang::schema::Phase;
 use imm_lang::types::{self, Prediction};
 use imm_stdlib::Value;
 use serde::{Deserialize, Serialize};
@@ -329,10 +329,11 @@ impl<'a> Planner<'a> {
         record: &ResourceRecord,
         fingerprint: Option<&str>,
     ) -> Option<String> {
+        let identity = types::get(&instance.type_name)?.identity_outs;
         let predicted = self.predict(instance, config, fingerprint);
         let changed: Vec<String> = predicted
             .iter()
-            .filter(|(_, value)| !value.contains_unknown())
+            .filter(|(name, value)| identity.contains(&name.as_str()) && !value.contains_unknown())
             .filter_map(|(name, value)| {
                 let recorded = Value::from_json(record.outs.get(name)?);
                 let (now, _) = value.clone().unmark_deep();
@@ -689,11 +690,11 @@ fn destroy_change(record: &ResourceRecord, reason: &str) -> Change {
 /// it (without the `build.`/`runtime.` block prefix).
 fn phase_of(type_name: &str, path: &str) -> (Phase, String) {
     let top = path.split(['.', '[']).next().unwrap_or(path);
-    let phase = schema::resource_type(type_name)
+    let phase = types::schema(type_name)
         .and_then(|s| s.block(top))
         .map(|b| b.phase)
         .unwrap_or(Phase::Runtime);
-    let in_block = schema::resource_type(type_name).is_some_and(|s| s.block(top).is_some());
+    let in_block = types::schema(type_name).is_some_and(|s| s.block(top).is_some());
     let shown = match phase {
         Phase::Build | Phase::Runtime if in_block => path
             .strip_prefix(top)

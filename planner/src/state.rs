@@ -483,6 +483,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_version_1_state_migrates_and_marks_shared_image_repositories() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("default.json");
+        let v1 = serde_json::json!({
+            "version": 1,
+            "lineage": "l",
+            "serial": 3,
+            "environment": "default",
+            "resources": [
+                {
+                    "address": "docker_image.web",
+                    "type": "docker_image",
+                    "attributes": {},
+                    "private": { "tag": "imm/web:0123456789ab", "reused": false },
+                    "deposed": [{ "attributes": {}, "outs": {}, "private": { "tag": "imm/web:ba9876543210" } }]
+                },
+                {
+                    "address": "file.a",
+                    "type": "file",
+                    "attributes": {},
+                    "private": { "path": "/x" }
+                }
+            ]
+        });
+        std::fs::write(&path, v1.to_string()).expect("write");
+        let state = load(&path).expect("load").expect("state");
+        assert_eq!(state.version, STATE_VERSION);
+        let image = state.resource("docker_image.web").expect("image");
+        assert_eq!(image.private["shared_repository"], true);
+        assert_eq!(image.deposed[0].private["shared_repository"], true);
+        let file = state.resource("file.a").expect("file");
+        assert!(file.private.get("shared_repository").is_none());
+    }
+
+    #[test]
     fn save_load_backup_and_refusals() {
         let dir = tempfile::tempdir().expect("tempdir");
         let paths = StatePaths::local(dir.path(), "dev");

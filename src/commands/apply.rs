@@ -6,8 +6,6 @@
 use super::plan::{print_plan, read_plan_file, PlanArgs, PlanFormat};
 use super::{confirm_or_refuse, confirm_protected, print_notes, print_warnings, CommandResult};
 use crate::{DiagnosticFormat, ProjectArgs, VarArgs};
-use imm_executors::engine::Outcome;
-use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_planner::plan::Plan;
 use imm_planner::state::StoredOutput;
 use imm_workflow::apply::{self, Applied};
@@ -113,57 +111,11 @@ pub fn report(verb: &str, applied: &Applied) -> CommandResult {
     }
     eprintln!("{verb} failed after: {counts}. State records exactly what exists.");
     Err(Error {
-        diagnostics: failures(outcome),
+        diagnostics: apply::failures(outcome),
         sources: Default::default(),
     })
 }
 
 fn print_outputs(outputs: &IndexMap<String, StoredOutput>) {
     super::output::print_outputs_human(outputs);
-}
-
-fn failures(outcome: &Outcome) -> Vec<Diagnostic> {
-    let mut diags: Vec<Diagnostic> = outcome
-        .failed
-        .iter()
-        .map(|(address, message)| {
-            Diagnostic::new(Code::ActionFailed, format!("{address}: {message}")).with_help(
-                "the old object, if there was one, is untouched; fix the cause and apply again",
-            )
-        })
-        .collect();
-    if let Some(e) = &outcome.journal_error {
-        diags.push(
-            Diagnostic::new(
-                Code::JournalUnwritable,
-                format!("{e}: no further step was started"),
-            )
-            .with_help(Code::JournalUnwritable.help()),
-        );
-    }
-    if !outcome.skipped.is_empty() {
-        diags.push(
-            Diagnostic::new(
-                Code::ActionFailed,
-                format!(
-                    "not attempted because something they wait for failed: {}",
-                    outcome.skipped.join(", ")
-                ),
-            )
-            .with_help("they are planned again on the next apply"),
-        );
-    }
-    if !outcome.not_started.is_empty() {
-        diags.push(
-            Diagnostic::new(
-                Code::ActionFailed,
-                format!(
-                    "interrupted before starting: {}",
-                    outcome.not_started.join(", ")
-                ),
-            )
-            .with_help("apply again to finish"),
-        );
-    }
-    diags
 }

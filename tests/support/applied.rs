@@ -42,7 +42,7 @@ pub fn record_applied(
                         .expect("fingerprint")
                 })
                 .flatten();
-            let outs = made_up_outs(instance, fingerprint.as_deref());
+            let outs = made_up_outs(&project.name(), instance, fingerprint.as_deref());
             known.insert(
                 instance.address.clone(),
                 outs.iter()
@@ -71,23 +71,30 @@ pub fn record_applied(
     }
 }
 
-/// What an executor would return: ids derived from the address and the
+/// What an executor would return: what the type predicts (an image's
+/// tag, a file's checksum), and ids derived from the address and the
 /// fingerprint.
 fn made_up_outs(
+    project: &str,
     instance: &Instance,
     fingerprint: Option<&str>,
 ) -> serde_json::Map<String, serde_json::Value> {
-    let mut outs = serde_json::Map::new();
+    let resource_type = imm_lang::types::get(&instance.type_name).expect("a known type");
+    let predicted = (resource_type.predict_outs)(&imm_lang::types::Prediction {
+        project,
+        resource_name: &instance.name,
+        config: &instance.config,
+        fingerprint,
+    });
+    let mut outs: serde_json::Map<String, serde_json::Value> = predicted
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_redacted_json()))
+        .collect();
     let id = format!("{}:{}", instance.address, fingerprint.unwrap_or("-"));
     match instance.type_name.as_str() {
         "docker_image" => {
             let fp = fingerprint.expect("image fingerprint");
             outs.insert("id".into(), format!("sha256:{}", &fp[..16]).into());
-            outs.insert("fingerprint".into(), fp.into());
-            outs.insert(
-                "tag".into(),
-                format!("imm/{}:{}", instance.name, &fp[..12]).into(),
-            );
         }
         "docker_network" | "docker_volume" => {
             outs.insert("id".into(), id.into());
@@ -102,9 +109,6 @@ fn made_up_outs(
         }
         "config" => {
             outs.insert("revision".into(), 1.into());
-        }
-        "file" => {
-            outs.insert("sha256".into(), "abc".into());
         }
         _ => {}
     }

@@ -11,6 +11,7 @@ use crate::session::Session;
 use crate::state_site::StateSite;
 use imm_executors::engine::{Engine, Event, Outcome, Promotion};
 use imm_executors::RunContext;
+use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Evaluated, NoConfiguration, Reevaluate, Reevaluation};
 use imm_planner::plan::{Action, Plan};
 use imm_planner::state::{State, StoredOutput};
@@ -90,7 +91,7 @@ pub fn apply(
     if let Some(outputs) = &outputs {
         state.outputs = outputs.clone();
     }
-    record(site, &mut state)?;
+    record(site, &mut state, &outcome)?;
     Ok(Applied {
         state,
         outcome,
@@ -131,7 +132,7 @@ pub fn destroy(
     if outcome.succeeded() {
         state.outputs.clear();
     }
-    record(site, &mut state)?;
+    record(site, &mut state, &outcome)?;
     Ok(Applied {
         state,
         outcome,
@@ -188,11 +189,64 @@ impl Walk<'_> {
 }
 
 /// Writes the state document (a new serial) and drops the journal it now
-/// holds.
-fn record(site: &StateSite, state: &mut State) -> Result<()> {
+/// holds. When the document cannot be written, the journal stays for the
+/// next run to fold in, and the error keeps what went wrong in the apply.
+fn record(site: &StateSite, state: &mut State, outcome: &Outcome) -> Result<()> {
     state.serial += 1;
-    site.save(state)?;
+    if let Err(mut e) = site.save(state) {
+        let mut diagnostics = failures(outcome);
+        diagnostics.append(&mut e.diagnostics);
+        e.diagnostics = diagnostics;
+        return Err(e);
+    }
     site.clear_journal()
+}
+
+/// One diagnostic per failure of an apply.
+pub fn failures(outcome: &Outcome) -> Vec<Diagnostic> {
+    let mut diags: Vec<Diagnostic> = outcome
+        .failed
+        .iter()
+        .map(|(address, message)| {
+            Diagnostic::new(Code::ActionFailed, format!("{address}: {message}")).with_help(
+                "the old object, if there was one, is untouched; fix the cause and apply again",
+            )
+        })
+        .collect();
+    if let Some(e) = &outcome.journal_error {
+        diags.push(
+            Diagnostic::new(
+                Code::JournalUnwritable,
+                format!("{e}: no further step was started"),
+            )
+            .with_help(Code::JournalUnwritable.help()),
+        );
+    }
+    if !outcome.skipped.is_empty() {
+        diags.push(
+            Diagnostic::new(
+                Code::ActionFailed,
+                format!(
+                    "not attempted because something they wait for failed: {}",
+                    outcome.skipped.join(", ")
+                ),
+            )
+            .with_help("they are planned again on the next apply"),
+        );
+    }
+    if !outcome.not_started.is_empty() {
+        diags.push(
+            Diagnostic::new(
+                Code::ActionFailed,
+                format!(
+                    "interrupted before starting: {}",
+                    outcome.not_started.join(", ")
+                ),
+            )
+            .with_help("apply again to finish"),
+        );
+    }
+    diags
 }
 
 /// The outputs with every value now known.

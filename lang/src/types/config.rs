@@ -25,6 +25,7 @@ pub const TYPE: ResourceType = ResourceType {
     },
     family: Family::Store,
     predict_outs,
+    identity_outs: &[],
     fingerprint_inputs: None,
     reconfigurable: Some(|path| path == "values" || path.starts_with("values.") || path.starts_with("values[")),
     stop_first: super::never_stop_first,

@@ -77,6 +77,7 @@ pub const TYPE: ResourceType = ResourceType {
     },
     family: Family::Docker,
     predict_outs: super::no_outs,
+    identity_outs: &[],
     fingerprint_inputs: None,
     reconfigurable: None,
     stop_first: publishes_ports,

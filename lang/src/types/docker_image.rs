@@ -37,6 +37,7 @@ pub const TYPE: ResourceType = ResourceType {
     },
     family: Family::Docker,
     predict_outs,
+    identity_outs: &["tag"],
     fingerprint_inputs: Some(fingerprint_inputs),
     reconfigurable: None,
     stop_first: super::never_stop_first,

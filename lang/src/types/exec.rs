@@ -39,6 +39,7 @@ pub const TYPE: ResourceType = ResourceType {
     },
     family: Family::Local,
     predict_outs: super::no_outs,
+    identity_outs: &[],
     fingerprint_inputs: Some(fingerprint_inputs),
     reconfigurable: None,
     stop_first: super::never_stop_first,

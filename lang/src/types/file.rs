@@ -26,6 +26,7 @@ pub const TYPE: ResourceType = ResourceType {
     },
     family: Family::Local,
     predict_outs,
+    identity_outs: &[],
     fingerprint_inputs: None,
     reconfigurable: None,
     stop_first: super::never_stop_first,

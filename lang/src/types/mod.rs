@@ -88,6 +88,10 @@ pub struct ResourceType {
     /// Out attributes known before the apply; the rest are unknown until
     /// the object exists.
     pub predict_outs: fn(&Prediction<'_>) -> BTreeMap<String, Value>,
+    /// Predicted out attributes that name the object (an image's tag): a
+    /// record that names it otherwise, made by an earlier version, is
+    /// replaced under the new name.
+    pub identity_outs: &'static [&'static str],
     /// For artifacts (types with a `build` block): the fingerprint's inputs,
     /// `None` while one of them is unknown.
     pub fingerprint_inputs: Option<FingerprintInputsOf>,
@@ -118,6 +122,16 @@ pub fn get(type_name: &str) -> Option<&'static ResourceType> {
 
 pub fn names() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().map(|t| t.name())
+}
+
+/// The schema of a resource type.
+pub fn schema(type_name: &str) -> Option<&'static ResourceSchema> {
+    get(type_name).map(|t| &t.schema)
+}
+
+/// Every resource type's schema, in registry order.
+pub fn schemas() -> impl Iterator<Item = &'static ResourceSchema> {
+    REGISTRY.iter().map(|t| &t.schema)
 }
 
 /// Whether `type_name` is an artifact type.
