@@ -238,7 +238,13 @@ impl StateSite {
     /// Writes the state (the lock must be held).
     pub fn save(&self, current: &State) -> Result<()> {
         match &self.backend {
-            Backend::Local(paths) => state::save(paths, current).map_err(|e| Error::from_state(&e)),
+            Backend::Local(paths) => state::save(paths, current).map_err(|e| {
+                Error::new(
+                    Code::StateUnreadable,
+                    e.to_string(),
+                    "the state could not be written: free disk space or fix the state directory's permissions; the journal beside it keeps what this run did, and the next run folds it in",
+                )
+            }),
             Backend::Etcd {
                 state,
                 handle,
