@@ -7,8 +7,8 @@ extern crate alloc;
 pub mod check;
 pub mod decl;
 pub mod diagnostics;
-pub mod eval;
 pub mod evaluate;
+pub mod expr;
 pub mod fmt;
 pub mod ide;
 pub mod project;
@@ -29,7 +29,7 @@ pub fn eval_standalone(text: &str, module_dir: &Path) -> Result<Value, Diagnosti
     let mut sources = source::SourceMap::new();
     let file = sources.add("<expression>".into(), text.to_string());
     let expr = syntax::parse_expression(file, text)?;
-    let mut templates = eval::TemplateCache::default();
-    let result = eval::Evaluator::new(module_dir, &mut sources, &mut templates).eval(&expr);
+    let mut templates = expr::TemplateCache::default();
+    let result = expr::Evaluator::new(module_dir, &mut sources, &mut templates).eval(&expr);
     result
 }

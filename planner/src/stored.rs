@@ -5,7 +5,9 @@
 //! changed secret is still detected while the record reveals nothing a
 //! guess could be checked against.
 
+use crate::state::{ResourceRecord, Status};
 use anyhow::Context;
+use imm_lang::evaluate::Instance;
 use imm_stdlib::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -83,6 +85,31 @@ fn restrict_to_owner(path: &Path) {
 
 #[cfg(not(unix))]
 fn restrict_to_owner(_path: &Path) {}
+
+/// The record of an instance just created (or replaced) by an executor.
+pub fn new_record(
+    instance: &Instance,
+    key: &FingerprintKey,
+    fingerprint: Option<String>,
+    dependencies: Vec<String>,
+    outs: serde_json::Map<String, serde_json::Value>,
+    private: serde_json::Value,
+) -> ResourceRecord {
+    let (attributes, sensitive) = stored_form(&instance.config, key);
+    ResourceRecord {
+        address: instance.address.clone(),
+        type_name: instance.type_name.clone(),
+        fingerprint,
+        attributes,
+        sensitive,
+        outs,
+        private,
+        dependencies,
+        prevent_destroy: instance.prevent_destroy,
+        status: Status::Ready,
+        deposed: Vec::new(),
+    }
+}
 
 /// A configuration as recorded: redacted JSON and the hashes of its
 /// sensitive leaves by path.

@@ -49,7 +49,7 @@ pub fn record_applied(
                     .map(|(k, v)| (k.clone(), Value::from_json(v)))
                     .collect(),
             );
-            state.put_resource(plan::new_record(
+            state.put_resource(imm_planner::stored::new_record(
                 instance,
                 key,
                 fingerprint,

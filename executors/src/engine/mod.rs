@@ -14,14 +14,18 @@
 //! outputs) is evaluated again, with the values now known, just before its
 //! step starts.
 
+mod record;
+mod schedule;
+
 use crate::journal::{JournalError, JournalSink};
 use crate::{ActionError, CreateRequest, Created, Executor, Existing, Registry, RunContext};
 use imm_lang::evaluate::{Evaluated, Instance, Reevaluate};
 use imm_planner::journal::Entry;
 use imm_planner::plan::{self, Action, ContextCache, Plan};
-use imm_planner::state::{ArtifactEntry, Deposed, ResourceRecord, State};
+use imm_planner::state::{ResourceRecord, State};
 use imm_planner::stored::FingerprintKey;
 use imm_stdlib::Value;
+use schedule::{fail_and_skip_after, release_dependents, step_name, Kind, Progress, Step};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,31 +81,6 @@ impl Outcome {
             && self.not_started.is_empty()
             && self.journal_error.is_none()
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// Destroy the objects an interrupted replacement left behind.
-    Cleanup,
-    Up,
-    Down,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Progress {
-    Waiting,
-    Running,
-    Done,
-    Failed,
-    Skipped,
-}
-
-struct Step {
-    change: usize,
-    kind: Kind,
-    blockers: usize,
-    dependents: Vec<usize>,
-    progress: Progress,
 }
 
 /// One apply: the plan, the evaluation it was made from, and the state it
@@ -168,7 +147,7 @@ impl Engine<'_> {
             .iter()
             .map(|r| (r.address.clone(), r.clone()))
             .collect();
-        let mut steps = self.steps(&original);
+        let mut steps = schedule::steps(&self.plan.changes, &original);
         let mut outcome = Outcome::default();
         let mut ready: Vec<usize> = (0..steps.len())
             .filter(|&s| steps[s].blockers == 0)
@@ -324,74 +303,6 @@ impl Engine<'_> {
         (self.state, outcome)
     }
 
-    /// The steps of the plan and the order between them.
-    fn steps(&self, original: &HashMap<String, ResourceRecord>) -> Vec<Step> {
-        let changes = &self.plan.changes;
-        let mut steps = Vec::new();
-        let mut up: HashMap<&str, usize> = HashMap::new();
-        let mut down: HashMap<&str, usize> = HashMap::new();
-        let mut cleanup: HashMap<&str, usize> = HashMap::new();
-        let add = |steps: &mut Vec<Step>, change: usize, kind: Kind| {
-            steps.push(Step {
-                change,
-                kind,
-                blockers: 0,
-                dependents: Vec::new(),
-                progress: Progress::Waiting,
-            });
-            steps.len() - 1
-        };
-        for (i, change) in changes.iter().enumerate() {
-            let address = change.address.as_str();
-            if change.deposed > 0 {
-                cleanup.insert(address, add(&mut steps, i, Kind::Cleanup));
-            }
-            if matches!(
-                change.action,
-                Action::Create | Action::Replace | Action::Reconfigure
-            ) {
-                up.insert(address, add(&mut steps, i, Kind::Up));
-            }
-            if matches!(change.action, Action::Replace | Action::Destroy) {
-                down.insert(address, add(&mut steps, i, Kind::Down));
-            }
-        }
-        let mut edges: Vec<(usize, usize)> = Vec::new();
-        for change in changes {
-            let address = change.address.as_str();
-            if let Some(&u) = up.get(address) {
-                edges.extend(cleanup.get(address).map(|&c| (c, u)));
-                for dep in &change.depends_on {
-                    edges.extend(up.get(dep.as_str()).map(|&d| (d, u)));
-                }
-            }
-            if let Some(&d) = down.get(address) {
-                edges.extend(up.get(address).map(|&u| (u, d)));
-                edges.extend(cleanup.get(address).map(|&c| (c, d)));
-            }
-        }
-        // The old object goes after everything that used it has moved on.
-        for record in original.values() {
-            for used in &record.dependencies {
-                let Some(&d) = down.get(used.as_str()) else {
-                    continue;
-                };
-                let user = record.address.as_str();
-                let last_of_user = down.get(user).or_else(|| up.get(user));
-                edges.extend(last_of_user.map(|&s| (s, d)));
-            }
-        }
-        edges.sort_unstable();
-        edges.dedup();
-        for (before, after) in edges {
-            if before != after {
-                steps[before].dependents.push(after);
-                steps[after].blockers += 1;
-            }
-        }
-        steps
-    }
-
     /// The instance with a fully known configuration, evaluating again if
     /// it waits on values that became known since the last evaluation.
     fn known_instance(
@@ -423,30 +334,6 @@ impl Engine<'_> {
             ));
         }
         Ok(instance.clone())
-    }
-
-    /// Out attributes of every recorded instance whose record is current:
-    /// not one whose new object or revision is still to come.
-    fn known_outs(&self, steps: &[Step]) -> KnownOuts {
-        let pending: std::collections::HashSet<&str> = steps
-            .iter()
-            .filter(|s| s.kind == Kind::Up && s.progress != Progress::Done)
-            .map(|s| self.plan.changes[s.change].address.as_str())
-            .collect();
-        self.state
-            .resources
-            .iter()
-            .filter(|r| !pending.contains(r.address.as_str()))
-            .map(|r| {
-                (
-                    r.address.clone(),
-                    r.outs
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                        .collect(),
-                )
-            })
-            .collect()
     }
 
     fn job(
@@ -591,75 +478,7 @@ impl Engine<'_> {
             error: None,
         });
         walk.steps[index].progress = Progress::Done;
-        for dependent in walk.steps[index].dependents.clone() {
-            let step = &mut walk.steps[dependent];
-            step.blockers = step.blockers.saturating_sub(1);
-            if step.blockers == 0 && step.progress == Progress::Waiting {
-                walk.ready.push(dependent);
-            }
-        }
-    }
-
-    /// Records a new object (or revision), keeping a replaced one as
-    /// deposed until its down step removes it.
-    async fn record_created(
-        &mut self,
-        instance: &Instance,
-        created: Created,
-        fingerprint: Option<String>,
-        action: Action,
-        original: &HashMap<String, ResourceRecord>,
-    ) -> Result<(), JournalError> {
-        let change = self.plan.change(&instance.address);
-        let dependencies = change.map(|c| c.depends_on.clone()).unwrap_or_default();
-        let mut record = plan::new_record(
-            instance,
-            self.key,
-            fingerprint.clone(),
-            dependencies,
-            created.outs,
-            created.private,
-        );
-        if action == Action::Replace {
-            if let Some(old) = original.get(&instance.address) {
-                record.deposed.push(Deposed {
-                    attributes: old.attributes.clone(),
-                    outs: old.outs.clone(),
-                    private: old.private.clone(),
-                });
-            }
-        }
-        if let (Some(fp), true) = (
-            &fingerprint,
-            imm_lang::types::is_artifact(&instance.type_name),
-        ) {
-            let entry = ArtifactEntry {
-                fingerprint: fp.clone(),
-                address: instance.address.clone(),
-                type_name: instance.type_name.clone(),
-                built_at: now(),
-                tested: true,
-                applied: true,
-            };
-            self.state.put_artifact(entry.clone());
-            // The record goes first: an artifact entry alone would claim a
-            // test that state cannot show.
-            let recorded = self.put(record).await;
-            return match recorded {
-                Ok(()) => self.journal.append(&Entry::Artifact { entry }).await,
-                Err(e) => Err(e),
-            };
-        }
-        self.put(record).await
-    }
-
-    /// Records an instance in memory and in the journal.
-    async fn put(&mut self, record: ResourceRecord) -> Result<(), JournalError> {
-        let entry = Entry::Put {
-            record: Box::new(record.clone()),
-        };
-        self.state.put_resource(record);
-        self.journal.append(&entry).await
+        release_dependents(walk.steps, index, walk.ready);
     }
 
     /// Marks a step failed and everything after it skipped.
@@ -683,18 +502,11 @@ impl Engine<'_> {
         if let Err(e) = closed {
             outcome.journal_error.get_or_insert(e);
         }
-        steps[index].progress = Progress::Failed;
         outcome.failed.push((address, message));
-        let mut stack = steps[index].dependents.clone();
-        while let Some(next) = stack.pop() {
-            if steps[next].progress != Progress::Waiting {
-                continue;
-            }
-            steps[next].progress = Progress::Skipped;
+        for skipped in fail_and_skip_after(steps, index) {
             outcome
                 .skipped
-                .push(self.plan.changes[steps[next].change].address.clone());
-            stack.extend(steps[next].dependents.iter().copied());
+                .push(self.plan.changes[steps[skipped].change].address.clone());
         }
     }
 }
@@ -770,22 +582,4 @@ fn existing(record: &ResourceRecord) -> Existing<'_> {
         outs: &record.outs,
         private: &record.private,
     }
-}
-
-fn step_name(kind: Kind, action: Action) -> &'static str {
-    match (kind, action) {
-        (Kind::Cleanup, _) => "removing a leftover of an interrupted replacement",
-        (Kind::Up, Action::Create) => "create",
-        (Kind::Up, Action::Replace) => "create replacement",
-        (Kind::Up, _) => "reconfigure",
-        (Kind::Down, Action::Replace) => "destroy replaced",
-        (Kind::Down, _) => "destroy",
-    }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -1,184 +1,19 @@
-//! The replace-only diff (LANGUAGE.md §6): every instance in configuration
-//! or state gets one action — create, replace (with its reasons),
-//! reconfigure, destroy or no-op — and the plan is data first, rendered by
-//! `render`.
-//!
-//! The planner answers the evaluator's [`OutsOracle`] questions: as each
-//! instance is evaluated (in dependency order) it is compared with its
-//! record; an instance kept as it is passes its recorded out attributes on,
-//! one created or replaced passes on only what can be known before apply
-//! (a fingerprint, a tag, a checksum) and leaves the rest unknown. So a
-//! change reaches exactly the instances whose values it changes, however
-//! deep, and a run-time change never reaches an artifact.
+//! The diff, decided per instance while the evaluator walks the project:
+//! the planner is its [`OutsOracle`], compares each instance with its
+//! record, and names every reason for a replacement.
 
-use crate::fingerprint;
+use super::artifact::{fingerprint_of, ContextCache};
+use super::destroy::destroy_change;
+use super::model::*;
 use crate::graph::instance_dependencies;
 use crate::state::{ResourceRecord, State, Status};
-use crate::stored::{differences, stored_form, Difference, FingerprintKey};
+use crate::stored::{differences, Difference, FingerprintKey};
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{Evaluated, Instance, OutsOracle};
 use imm_lang::schema::Phase;
 use imm_lang::types::{self, Prediction};
 use imm_stdlib::Value;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
-
-pub const PLAN_FORMAT_VERSION: &str = "1";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Create,
-    Replace,
-    Reconfigure,
-    Destroy,
-    Noop,
-}
-
-impl Action {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Action::Create => "+",
-            Action::Replace => "+/-",
-            Action::Reconfigure => "~",
-            Action::Destroy => "-",
-            Action::Noop => " ",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Replace => "replace",
-            Action::Reconfigure => "reconfigure",
-            Action::Destroy => "destroy",
-            Action::Noop => "noop",
-        }
-    }
-}
-
-/// The plan of one instance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    pub address: String,
-    #[serde(rename = "type")]
-    pub type_name: String,
-    pub action: Action,
-    #[serde(default)]
-    pub reasons: Vec<String>,
-    /// The recorded configuration (redacted); `null` for a create.
-    #[serde(default)]
-    pub before: Option<serde_json::Value>,
-    /// The new configuration (redacted, unknowns marked); `null` for a destroy.
-    #[serde(default)]
-    pub after: Option<serde_json::Value>,
-    /// Paths whose value changes (a sensitive one included, by its hash).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changed: Vec<String>,
-    /// Whether this is an artifact (has a build block).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub artifact: bool,
-    /// The artifact's new fingerprint, when it can be known now.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
-    /// Instance addresses this one waits for.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
-    /// Replaced stop-old-then-start-new (it publishes host ports): downtime.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub stop_first: bool,
-    /// Earlier objects left by an interrupted replacement, destroyed first.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub deposed: usize,
-    /// What a reviewer should know besides the reasons (where an artifact
-    /// was tested, for promotion).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    pub create: usize,
-    pub replace: usize,
-    pub reconfigure: usize,
-    pub destroy: usize,
-    pub noop: usize,
-    /// Artifacts among the creates and replaces (built, not deployed).
-    pub build: usize,
-}
-
-impl Summary {
-    pub fn has_changes(&self) -> bool {
-        self.create + self.replace + self.reconfigure + self.destroy > 0
-    }
-
-    /// `Plan: 1 to build, 3 to replace, 0 to create, 0 to destroy, 1 to reconfigure.`
-    /// Artifacts count as builds only; the other counts exclude them.
-    pub fn line(&self, changes: &[Change]) -> String {
-        let artifacts = |action: Action| {
-            changes
-                .iter()
-                .filter(|c| c.artifact && c.action == action)
-                .count()
-        };
-        format!(
-            "Plan: {} to build, {} to replace, {} to create, {} to destroy, {} to reconfigure.",
-            self.build,
-            self.replace - artifacts(Action::Replace),
-            self.create - artifacts(Action::Create),
-            self.destroy,
-            self.reconfigure
-        )
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateRef {
-    pub lineage: Option<String>,
-    pub serial: u64,
-}
-
-/// An output's value after the apply, as shown in a plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutputChange {
-    pub name: String,
-    pub action: Action,
-    #[serde(default)]
-    pub before: Option<serde_json::Value>,
-    #[serde(default)]
-    pub after: Option<serde_json::Value>,
-    pub sensitive: bool,
-}
-
-/// One plan: what it was made against and every instance's change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
-    pub format_version: String,
-    pub environment: String,
-    pub state: StateRef,
-    pub changes: Vec<Change>,
-    #[serde(default)]
-    pub outputs: Vec<OutputChange>,
-    pub summary: Summary,
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    /// Hash of the configuration and every input (sensitive ones keyed);
-    /// a saved plan is refused when it differs at apply time. Only saved
-    /// plans carry it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub config_hash: String,
-}
-
-impl Plan {
-    pub fn change(&self, address: &str) -> Option<&Change> {
-        self.changes.iter().find(|c| c.address == address)
-    }
-}
 
 /// What the plan is asked to do besides diffing.
 #[derive(Debug, Default, Clone)]
@@ -628,64 +463,6 @@ impl OutsOracle for Planner<'_> {
     }
 }
 
-/// Digests of Docker build contexts, by directory and Dockerfile, so that
-/// images sharing a context read it once per run.
-pub type ContextCache = HashMap<(PathBuf, String), Result<String, String>>;
-
-/// An artifact's fingerprint: the hash of its build inputs (for an image,
-/// with the digest of its context). `Ok(None)` while an input is unknown.
-pub fn fingerprint_of(
-    instance: &Instance,
-    config: &BTreeMap<String, Value>,
-    key: &FingerprintKey,
-    contexts: &mut ContextCache,
-) -> Result<Option<String>, String> {
-    let type_name = instance.type_name.as_str();
-    let Some(inputs_of) = types::get(type_name).and_then(|t| t.fingerprint_inputs) else {
-        return Err(format!("{type_name} is not an artifact type"));
-    };
-    let Some(inputs) = inputs_of(config) else {
-        return Ok(None);
-    };
-    let values = stored_form(&inputs.values, key).0.to_string();
-    let Some(context) = inputs.context else {
-        return Ok(Some(hash_parts(&[type_name.as_bytes(), values.as_bytes()])));
-    };
-    let dir = instance.module_dir.join(&context.dir);
-    let digest = contexts
-        .entry((dir.clone(), context.dockerfile.clone()))
-        .or_insert_with(|| {
-            fingerprint::docker_context(&dir, &context.dockerfile)
-                .map(|d| d.hex)
-                .map_err(|e| format!("{}: {}", e.path.display(), e.message))
-        })
-        .clone()?;
-    Ok(Some(hash_parts(&[
-        type_name.as_bytes(),
-        digest.as_bytes(),
-        values.as_bytes(),
-    ])))
-}
-
-/// The destroy of a recorded instance.
-fn destroy_change(record: &ResourceRecord, reason: &str) -> Change {
-    Change {
-        address: record.address.clone(),
-        type_name: record.type_name.clone(),
-        action: Action::Destroy,
-        reasons: vec![reason.to_string()],
-        before: Some(record.attributes.clone()),
-        after: None,
-        changed: Vec::new(),
-        artifact: types::is_artifact(&record.type_name),
-        fingerprint: record.fingerprint.clone(),
-        depends_on: record.dependencies.clone(),
-        stop_first: false,
-        deposed: record.deposed.len(),
-        notes: Vec::new(),
-    }
-}
-
 /// The phase of the attribute at `path`, and the path as a reason shows
 /// it (without the `build.`/`runtime.` block prefix).
 fn phase_of(type_name: &str, path: &str) -> (Phase, String) {
@@ -714,33 +491,6 @@ fn redacted(config: &BTreeMap<String, Value>) -> serde_json::Value {
             .map(|(k, v)| (k.clone(), v.to_redacted_json()))
             .collect(),
     )
-}
-
-fn hash_parts(parts: &[&[u8]]) -> String {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(b"imm fingerprint v1\0");
-    for part in parts {
-        hasher.update(&(part.len() as u64).to_le_bytes());
-        hasher.update(part);
-    }
-    hasher.finalize().to_hex().to_string()
-}
-
-fn summarise(changes: &[Change]) -> Summary {
-    let mut summary = Summary::default();
-    for change in changes {
-        match change.action {
-            Action::Create => summary.create += 1,
-            Action::Replace => summary.replace += 1,
-            Action::Reconfigure => summary.reconfigure += 1,
-            Action::Destroy => summary.destroy += 1,
-            Action::Noop => summary.noop += 1,
-        }
-        if change.artifact && matches!(change.action, Action::Create | Action::Replace) {
-            summary.build += 1;
-        }
-    }
-    summary
 }
 
 fn output_changes(state: &State, evaluated: &Evaluated) -> Vec<OutputChange> {
@@ -787,31 +537,6 @@ fn output_changes(state: &State, evaluated: &Evaluated) -> Vec<OutputChange> {
     changes
 }
 
-/// The record of an instance just created (or replaced) by an executor.
-pub fn new_record(
-    instance: &Instance,
-    key: &FingerprintKey,
-    fingerprint: Option<String>,
-    dependencies: Vec<String>,
-    outs: serde_json::Map<String, serde_json::Value>,
-    private: serde_json::Value,
-) -> ResourceRecord {
-    let (attributes, sensitive) = stored_form(&instance.config, key);
-    ResourceRecord {
-        address: instance.address.clone(),
-        type_name: instance.type_name.clone(),
-        fingerprint,
-        attributes,
-        sensitive,
-        outs,
-        private,
-        dependencies,
-        prevent_destroy: instance.prevent_destroy,
-        status: Status::Ready,
-        deposed: Vec::new(),
-    }
-}
-
 /// Evaluates `project` for `environment` with a planner as the oracle and
 /// returns the evaluation and the plan.
 pub fn plan_project(
@@ -835,54 +560,4 @@ pub fn plan_project(
     let mut all = eval_diags.0;
     all.append(&mut diagnostics);
     (evaluated, plan, all)
-}
-
-/// The plan of `imm destroy`: every recorded instance destroyed, the ones
-/// that used others first. An instance with `prevent_destroy` is an error.
-pub fn destroy_plan(state: &State) -> (Plan, Vec<Diagnostic>) {
-    let mut diagnostics = Vec::new();
-    let changes: Vec<Change> = state
-        .resources
-        .iter()
-        .map(|record| {
-            if record.prevent_destroy {
-                diagnostics.push(
-                    Diagnostic::new(
-                        Code::PreventDestroy,
-                        format!("{} has lifecycle.prevent_destroy: imm destroy will not destroy it", record.address),
-                    )
-                    .with_help(format!(
-                        "set prevent_destroy = false and apply first, or `imm state rm {}` to keep the object and forget it",
-                        record.address
-                    )),
-                );
-            }
-            destroy_change(record, "imm destroy")
-        })
-        .collect();
-    let outputs = state
-        .outputs
-        .iter()
-        .map(|(name, o)| OutputChange {
-            name: name.clone(),
-            action: Action::Destroy,
-            before: o.value.clone(),
-            after: None,
-            sensitive: o.sensitive,
-        })
-        .collect();
-    let plan = Plan {
-        format_version: PLAN_FORMAT_VERSION.into(),
-        environment: state.environment.clone(),
-        state: StateRef {
-            lineage: (state.serial > 0).then(|| state.lineage.clone()),
-            serial: state.serial,
-        },
-        summary: summarise(&changes),
-        changes,
-        outputs,
-        warnings: Vec::new(),
-        config_hash: String::new(),
-    };
-    (plan, diagnostics)
 }

@@ -1,0 +1,139 @@
+//! The walk's schedule, knowing nothing of executors or state: a change
+//! becomes up to three steps (clean up what an interrupted replacement
+//! left, up, down), each waiting for the steps it must follow; a failed
+//! step skips everything after it.
+
+use imm_planner::plan::{Action, Change};
+use imm_planner::state::ResourceRecord;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// Destroy the objects an interrupted replacement left behind.
+    Cleanup,
+    Up,
+    Down,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Progress {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+pub(super) struct Step {
+    pub(super) change: usize,
+    pub(super) kind: Kind,
+    pub(super) blockers: usize,
+    pub(super) dependents: Vec<usize>,
+    pub(super) progress: Progress,
+}
+
+/// The steps of the plan and the order between them.
+pub(super) fn steps(changes: &[Change], original: &HashMap<String, ResourceRecord>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut up: HashMap<&str, usize> = HashMap::new();
+    let mut down: HashMap<&str, usize> = HashMap::new();
+    let mut cleanup: HashMap<&str, usize> = HashMap::new();
+    let add = |steps: &mut Vec<Step>, change: usize, kind: Kind| {
+        steps.push(Step {
+            change,
+            kind,
+            blockers: 0,
+            dependents: Vec::new(),
+            progress: Progress::Waiting,
+        });
+        steps.len() - 1
+    };
+    for (i, change) in changes.iter().enumerate() {
+        let address = change.address.as_str();
+        if change.deposed > 0 {
+            cleanup.insert(address, add(&mut steps, i, Kind::Cleanup));
+        }
+        if matches!(
+            change.action,
+            Action::Create | Action::Replace | Action::Reconfigure
+        ) {
+            up.insert(address, add(&mut steps, i, Kind::Up));
+        }
+        if matches!(change.action, Action::Replace | Action::Destroy) {
+            down.insert(address, add(&mut steps, i, Kind::Down));
+        }
+    }
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    for change in changes {
+        let address = change.address.as_str();
+        if let Some(&u) = up.get(address) {
+            edges.extend(cleanup.get(address).map(|&c| (c, u)));
+            for dep in &change.depends_on {
+                edges.extend(up.get(dep.as_str()).map(|&d| (d, u)));
+            }
+        }
+        if let Some(&d) = down.get(address) {
+            edges.extend(up.get(address).map(|&u| (u, d)));
+            edges.extend(cleanup.get(address).map(|&c| (c, d)));
+        }
+    }
+    // The old object goes after everything that used it has moved on.
+    for record in original.values() {
+        for used in &record.dependencies {
+            let Some(&d) = down.get(used.as_str()) else {
+                continue;
+            };
+            let user = record.address.as_str();
+            let last_of_user = down.get(user).or_else(|| up.get(user));
+            edges.extend(last_of_user.map(|&s| (s, d)));
+        }
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    for (before, after) in edges {
+        if before != after {
+            steps[before].dependents.push(after);
+            steps[after].blockers += 1;
+        }
+    }
+    steps
+}
+
+/// The steps that may start now that `index` is done.
+pub(super) fn release_dependents(steps: &mut [Step], index: usize, ready: &mut Vec<usize>) {
+    for dependent in steps[index].dependents.clone() {
+        let step = &mut steps[dependent];
+        step.blockers = step.blockers.saturating_sub(1);
+        if step.blockers == 0 && step.progress == Progress::Waiting {
+            ready.push(dependent);
+        }
+    }
+}
+
+/// Marks `index` failed and every step after it skipped; returns the
+/// skipped ones.
+pub(super) fn fail_and_skip_after(steps: &mut [Step], index: usize) -> Vec<usize> {
+    steps[index].progress = Progress::Failed;
+    let mut skipped = Vec::new();
+    let mut stack = steps[index].dependents.clone();
+    while let Some(next) = stack.pop() {
+        if steps[next].progress != Progress::Waiting {
+            continue;
+        }
+        steps[next].progress = Progress::Skipped;
+        skipped.push(next);
+        stack.extend(steps[next].dependents.iter().copied());
+    }
+    skipped
+}
+
+pub(super) fn step_name(kind: Kind, action: Action) -> &'static str {
+    match (kind, action) {
+        (Kind::Cleanup, _) => "removing a leftover of an interrupted replacement",
+        (Kind::Up, Action::Create) => "create",
+        (Kind::Up, Action::Replace) => "create replacement",
+        (Kind::Up, _) => "reconfigure",
+        (Kind::Down, Action::Replace) => "destroy replaced",
+        (Kind::Down, _) => "destroy",
+    }
+}

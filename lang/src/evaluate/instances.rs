@@ -1,0 +1,369 @@
+//! Resources into instances: `count` and `for_each` expanded, each
+//! instance's configuration evaluated and converted to its schema's types,
+//! its dependencies collected, and the oracle asked for its out attributes.
+
+use super::*;
+
+impl Run<'_, '_> {
+    /// Expands and evaluates a resource; returns its value for references:
+    /// an object, or a list (`count`) or map (`for_each`) of objects.
+    pub(super) fn resource(
+        &mut self,
+        ev: &mut Evaluator<'_>,
+        node: &ModuleNode,
+        resource: &Resource,
+        deps: &[String],
+    ) -> Value {
+        let prefix = &node.address_prefix;
+        // `depends_on = [x]` is also a reference to x: list each once.
+        let depends_on: Vec<String> = deps
+            .iter()
+            .map(|d| format!("{prefix}{d}"))
+            .chain(self.explicit_depends_on(resource, prefix))
+            .chain(self.inherited_deps.iter().cloned())
+            .collect::<indexmap::IndexSet<String>>()
+            .into_iter()
+            .collect();
+        let prevent_destroy = resource
+            .body
+            .blocks_named("lifecycle")
+            .filter_map(|b| b.body.attribute("prevent_destroy"))
+            .any(|a| matches!(a.value.kind, ExprKind::Bool(true)));
+        let base = InstanceBase {
+            node,
+            resource,
+            depends_on,
+            prevent_destroy,
+        };
+        if let Some(count_expr) = &resource.count {
+            return match self.count(ev, count_expr) {
+                Some(n) => Value::List(
+                    (0..n)
+                        .map(|i| {
+                            ev.roots.insert(
+                                "count".into(),
+                                object([("index", Value::Number(i as f64))]),
+                            );
+                            let v = self.instance(ev, &base, Some(InstanceKey::Index(i)));
+                            ev.roots.remove("count");
+                            v
+                        })
+                        .collect(),
+                ),
+                None => {
+                    ev.roots.insert(
+                        "count".into(),
+                        object([("index", Value::Unknown(Type::Number))]),
+                    );
+                    self.instance_unexpanded(ev, &base);
+                    ev.roots.remove("count");
+                    Value::Unknown(Type::List(Box::new(Type::Any)))
+                }
+            };
+        }
+        if let Some(for_each_expr) = &resource.for_each {
+            return match self.for_each(ev, for_each_expr) {
+                Some(entries) => Value::Map(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| {
+                            ev.roots.insert(
+                                "each".into(),
+                                object([("key", Value::string(k.clone())), ("value", v)]),
+                            );
+                            let value = self.instance(ev, &base, Some(InstanceKey::Key(k.clone())));
+                            ev.roots.remove("each");
+                            (k, value)
+                        })
+                        .collect(),
+                ),
+                None => {
+                    ev.roots.insert(
+                        "each".into(),
+                        object([
+                            ("key", Value::Unknown(Type::String)),
+                            ("value", Value::Unknown(Type::Any)),
+                        ]),
+                    );
+                    self.instance_unexpanded(ev, &base);
+                    ev.roots.remove("each");
+                    Value::Unknown(Type::Map(Box::new(Type::Any)))
+                }
+            };
+        }
+        self.instance(ev, &base, None)
+    }
+
+    pub(super) fn explicit_depends_on(&self, resource: &Resource, prefix: &str) -> Vec<String> {
+        let Some(attr) = resource.body.attribute("depends_on") else {
+            return Vec::new();
+        };
+        let ExprKind::Tuple(items) = &attr.value.kind else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|i| i.as_traversal())
+            .map(|(root, names)| {
+                let path: Vec<&str> = std::iter::once(root.name.as_str())
+                    .chain(names.iter().map(|n| n.name.as_str()))
+                    .collect();
+                format!("{prefix}{}", path.join("."))
+            })
+            .collect()
+    }
+
+    pub(super) fn count(&mut self, ev: &mut Evaluator<'_>, expr: &Expr) -> Option<usize> {
+        let value = self.eval_or_unknown(ev, expr).unmark_deep().0;
+        let n = match value {
+            Value::Number(n) => n,
+            Value::String(ref s) => imm_stdlib::value::parse_number(s).unwrap_or(f64::NAN),
+            Value::Unknown(_) => {
+                if self.mode == Mode::Plan {
+                    self.diags.push(Diagnostic::at(Code::InvalidCount, expr.span, "count must be known before apply")
+                        .with_help("count may depend on variables and locals, not on attributes known only after apply"));
+                }
+                return None;
+            }
+            ref other => {
+                self.diags.push(Diagnostic::at(
+                    Code::InvalidCount,
+                    expr.span,
+                    format!("count must be a number, not a {}", other.type_name()),
+                ));
+                return None;
+            }
+        };
+        if n.fract() != 0.0 || n < 0.0 || n.is_nan() {
+            self.diags.push(
+                Diagnostic::at(
+                    Code::InvalidCount,
+                    expr.span,
+                    format!(
+                        "count must be a whole number of 0 or more, not {}",
+                        format_number(n)
+                    ),
+                )
+                .with_help("use e.g. count = 2"),
+            );
+            return None;
+        }
+        Some(n as usize)
+    }
+
+    pub(super) fn for_each(
+        &mut self,
+        ev: &mut Evaluator<'_>,
+        expr: &Expr,
+    ) -> Option<Vec<(String, Value)>> {
+        let (value, sensitive) = self.eval_or_unknown(ev, expr).unmark_deep();
+        if sensitive {
+            self.diags.push(
+                Diagnostic::at(
+                    Code::InvalidForEach,
+                    expr.span,
+                    "for_each cannot use sensitive values: instance keys are shown in plans",
+                )
+                .with_help("iterate over non-sensitive keys, e.g. keys(...)"),
+            );
+            return None;
+        }
+        match value {
+            Value::Map(map) => Some(map.into_iter().collect()),
+            Value::Set(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match item {
+                        Value::String(s) => out.push((s.clone(), Value::String(s))),
+                        other => {
+                            self.diags.push(Diagnostic::at(
+                                Code::InvalidForEach,
+                                expr.span,
+                                format!(
+                                    "for_each over a set needs strings, but one element is a {}",
+                                    other.type_name()
+                                ),
+                            ));
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            Value::Unknown(_) => {
+                if self.mode == Mode::Plan {
+                    self.diags.push(Diagnostic::at(Code::InvalidForEach, expr.span, "for_each must be known before apply")
+                        .with_help("for_each may depend on variables and locals, not on attributes known only after apply"));
+                }
+                None
+            }
+            Value::List(_) => {
+                self.diags.push(
+                    Diagnostic::at(
+                        Code::InvalidForEach,
+                        expr.span,
+                        "for_each needs a map or a set of strings, not a list",
+                    )
+                    .with_help("convert the list with toset(...)"),
+                );
+                None
+            }
+            other => {
+                self.diags.push(
+                    Diagnostic::at(
+                        Code::InvalidForEach,
+                        expr.span,
+                        format!(
+                            "for_each needs a map or a set of strings, not a {}",
+                            other.type_name()
+                        ),
+                    )
+                    .with_help("use a map, or toset([...]) of strings"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Evaluates the body once with unknown count.index / each.*, to check
+    /// it, when the instances cannot be known.
+    pub(super) fn instance_unexpanded(&mut self, ev: &mut Evaluator<'_>, base: &InstanceBase<'_>) {
+        self.config(ev, base.resource);
+    }
+
+    pub(super) fn instance(
+        &mut self,
+        ev: &mut Evaluator<'_>,
+        base: &InstanceBase<'_>,
+        key: Option<InstanceKey>,
+    ) -> Value {
+        let resource = base.resource;
+        let prefix = &base.node.address_prefix;
+        let resource_address = format!("{prefix}{}", resource.key());
+        let address = format!(
+            "{resource_address}{}",
+            key.as_ref().map(InstanceKey::suffix).unwrap_or_default()
+        );
+        ev.roots.insert(
+            "self".into(),
+            object([("name", Value::string(resource.name.name.clone()))]),
+        );
+        let mut value = self.config(ev, resource);
+        ev.roots.remove("self");
+        let instance = Instance {
+            address,
+            resource: resource_address,
+            type_name: resource.type_name.name.clone(),
+            name: resource.name.name.clone(),
+            key,
+            config: BTreeMap::new(),
+            depends_on: base.depends_on.clone(),
+            prevent_destroy: base.prevent_destroy,
+            module_dir: base.node.dir.clone(),
+            span: resource.span,
+        };
+        let mut known = self.oracle.outs(&instance, &value);
+        // The configuration goes to the reference table, with the out
+        // attributes over it; `take_back_configs` returns it to the
+        // instance afterwards, which saves a deep copy per instance.
+        let mut shadowed = Vec::new();
+        for out in resource.schema.outs {
+            let v = known
+                .remove(out.name)
+                .unwrap_or_else(|| Value::Unknown(out.kind.to_type()));
+            if let Some(configured) = value.insert(out.name.to_string(), v) {
+                shadowed.push((out.name.to_string(), configured));
+            }
+        }
+        self.pending.push(Pending {
+            instance: self.instances.len(),
+            shadowed,
+        });
+        self.instances.push(instance);
+        Value::Map(value)
+    }
+
+    /// The instance's attributes and nested blocks, type-checked.
+    pub(super) fn config(
+        &mut self,
+        ev: &mut Evaluator<'_>,
+        resource: &Resource,
+    ) -> BTreeMap<String, Value> {
+        let mut config = BTreeMap::new();
+        for attr in resource.body.attributes() {
+            let name = attr.name.name.as_str();
+            if matches!(name, "count" | "for_each" | "depends_on") {
+                continue;
+            }
+            let value = self.eval_or_unknown(ev, &attr.value);
+            let kind = resource
+                .schema
+                .attr(name)
+                .map(|a| a.kind)
+                .unwrap_or(Kind::Any);
+            let value = self.typed(value, kind, attr, &resource.type_name.name);
+            config.insert(name.to_string(), value);
+        }
+        let mut repeated: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for block in resource.body.blocks() {
+            let Some(block_schema) = resource.schema.block(&block.kind.name) else {
+                continue;
+            };
+            let mut fields = BTreeMap::new();
+            for attr in block.body.attributes() {
+                let value = self.eval_or_unknown(ev, &attr.value);
+                let kind = block_schema
+                    .attrs
+                    .iter()
+                    .find(|a| a.name == attr.name.name)
+                    .map(|a| a.kind)
+                    .unwrap_or(Kind::Any);
+                let value = self.typed(value, kind, attr, &block.kind.name);
+                fields.insert(attr.name.name.clone(), value);
+            }
+            if block_schema.repeatable {
+                repeated
+                    .entry(block.kind.name.clone())
+                    .or_default()
+                    .push(Value::Map(fields));
+            } else {
+                config.insert(block.kind.name.clone(), Value::Map(fields));
+            }
+        }
+        for (name, items) in repeated {
+            config.insert(name, Value::List(items));
+        }
+        config
+    }
+
+    pub(super) fn typed(
+        &mut self,
+        value: Value,
+        kind: Kind,
+        attr: &Attribute,
+        owner: &str,
+    ) -> Value {
+        if value.is_null() || conforms(&value, kind) {
+            return value;
+        }
+        match convert(value, &kind.to_type()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::at(
+                        Code::TypeMismatch,
+                        attr.value.span,
+                        format!(
+                            "{owner}.{} must be {}: {}",
+                            attr.name.name,
+                            kind.to_type(),
+                            e.message
+                        ),
+                    )
+                    .with_help(format!("give a value of type {}", kind.to_type())),
+                );
+                Value::Unknown(kind.to_type())
+            }
+        }
+    }
+}

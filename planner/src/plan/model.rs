@@ -1,0 +1,178 @@
+//! The plan as data: what `imm plan --format json` prints and a saved plan
+//! holds (`docs/plan-json.md`). This is a serialisation boundary: change
+//! it only with `PLAN_FORMAT_VERSION`.
+
+use serde::{Deserialize, Serialize};
+
+pub const PLAN_FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Replace,
+    Reconfigure,
+    Destroy,
+    Noop,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Replace => "+/-",
+            Action::Reconfigure => "~",
+            Action::Destroy => "-",
+            Action::Noop => " ",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Replace => "replace",
+            Action::Reconfigure => "reconfigure",
+            Action::Destroy => "destroy",
+            Action::Noop => "noop",
+        }
+    }
+}
+
+/// The plan of one instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub action: Action,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// The recorded configuration (redacted); `null` for a create.
+    #[serde(default)]
+    pub before: Option<serde_json::Value>,
+    /// The new configuration (redacted, unknowns marked); `null` for a destroy.
+    #[serde(default)]
+    pub after: Option<serde_json::Value>,
+    /// Paths whose value changes (a sensitive one included, by its hash).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    /// Whether this is an artifact (has a build block).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub artifact: bool,
+    /// The artifact's new fingerprint, when it can be known now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Instance addresses this one waits for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Replaced stop-old-then-start-new (it publishes host ports): downtime.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_first: bool,
+    /// Earlier objects left by an interrupted replacement, destroyed first.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deposed: usize,
+    /// What a reviewer should know besides the reasons (where an artifact
+    /// was tested, for promotion).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub replace: usize,
+    pub reconfigure: usize,
+    pub destroy: usize,
+    pub noop: usize,
+    /// Artifacts among the creates and replaces (built, not deployed).
+    pub build: usize,
+}
+
+impl Summary {
+    pub fn has_changes(&self) -> bool {
+        self.create + self.replace + self.reconfigure + self.destroy > 0
+    }
+
+    /// `Plan: 1 to build, 3 to replace, 0 to create, 0 to destroy, 1 to reconfigure.`
+    /// Artifacts count as builds only; the other counts exclude them.
+    pub fn line(&self, changes: &[Change]) -> String {
+        let artifacts = |action: Action| {
+            changes
+                .iter()
+                .filter(|c| c.artifact && c.action == action)
+                .count()
+        };
+        format!(
+            "Plan: {} to build, {} to replace, {} to create, {} to destroy, {} to reconfigure.",
+            self.build,
+            self.replace - artifacts(Action::Replace),
+            self.create - artifacts(Action::Create),
+            self.destroy,
+            self.reconfigure
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateRef {
+    pub lineage: Option<String>,
+    pub serial: u64,
+}
+
+/// An output's value after the apply, as shown in a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputChange {
+    pub name: String,
+    pub action: Action,
+    #[serde(default)]
+    pub before: Option<serde_json::Value>,
+    #[serde(default)]
+    pub after: Option<serde_json::Value>,
+    pub sensitive: bool,
+}
+
+/// One plan: what it was made against and every instance's change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub environment: String,
+    pub state: StateRef,
+    pub changes: Vec<Change>,
+    #[serde(default)]
+    pub outputs: Vec<OutputChange>,
+    pub summary: Summary,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Hash of the configuration and every input (sensitive ones keyed);
+    /// a saved plan is refused when it differs at apply time. Only saved
+    /// plans carry it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub config_hash: String,
+}
+
+impl Plan {
+    pub fn change(&self, address: &str) -> Option<&Change> {
+        self.changes.iter().find(|c| c.address == address)
+    }
+}
+
+pub(crate) fn summarise(changes: &[Change]) -> Summary {
+    let mut summary = Summary::default();
+    for change in changes {
+        match change.action {
+            Action::Create => summary.create += 1,
+            Action::Replace => summary.replace += 1,
+            Action::Reconfigure => summary.reconfigure += 1,
+            Action::Destroy => summary.destroy += 1,
+            Action::Noop => summary.noop += 1,
+        }
+        if change.artifact && matches!(change.action, Action::Create | Action::Replace) {
+            summary.build += 1;
+        }
+    }
+    summary
+}
