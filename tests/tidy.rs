@@ -83,7 +83,10 @@ fn library_files(root: &Path) -> Vec<PathBuf> {
 /// Literals that spell a type's name for another meaning: the `file`
 /// function, the `file:` secret source and file store, a JSON field.
 const NOT_A_TYPE_NAME: &[(&str, &str)] = &[
-    ("lang/src/evaluate/secrets.rs", "\"file\" => Ok(SecretSource::File"),
+    (
+        "lang/src/evaluate/secrets.rs",
+        "\"file\" => Ok(SecretSource::File",
+    ),
     ("lang/src/diagnostics.rs", "\"file\""),
     ("executors/src/stores/mod.rs", "Some(\"file\")"),
 ];

@@ -104,28 +104,17 @@ async fn create(
         config.image_name(&instance.name),
         &fingerprint,
     );
-    if let Some(id) = tested_image(docker, &fingerprint).await? {
+    let recorded = request
+        .predecessor
+        .as_ref()
+        .and_then(|p| p.outs.get("id"))
+        .and_then(Json::as_str);
+    let repository = tag.rsplit_once(':').map(|(r, _)| r).unwrap_or(&tag);
+    if let Some(id) = tested_image(docker, &fingerprint, repository, recorded).await? {
         // Built and tested before, under this tag or another (a failed
         // build or test leaves no tag): tag it, build nothing.
         tag_image(docker, &id, &tag).await?;
         return Ok(created(id, &fingerprint, &tag, true));
-    }
-    if let Ok(existing) = docker.inspect_image(&tag).await {
-        let labelled = existing
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.as_ref())
-            .and_then(|l| l.get(LABEL_FINGERPRINT))
-            .is_some_and(|f| *f == fingerprint);
-        if labelled {
-            // Built and tested before (a failed build or test leaves no tag).
-            return Ok(created(
-                existing.id.unwrap_or_default(),
-                &fingerprint,
-                &tag,
-                true,
-            ));
-        }
     }
     let context = instance.module_dir.join(&config.context);
     let dockerfile = config.dockerfile.clone();
@@ -194,9 +183,17 @@ async fn create(
     Ok(created(id, &fingerprint, &tag, false))
 }
 
-/// An image built from this fingerprint that passed its tests: it carries
-/// the fingerprint label and at least one tag (failures leave none).
-async fn tested_image(docker: &Docker, fingerprint: &str) -> Result<Option<String>, ActionError> {
+/// An image of this fingerprint that passed this resource's tests: the one
+/// the state recorded (renamed, it stays the same image), or one tagged in
+/// this repository. It carries the fingerprint label and a tag (a failed
+/// build or test leaves none). Another project's image of the same
+/// fingerprint is not taken: its tests are not this one's.
+async fn tested_image(
+    docker: &Docker,
+    fingerprint: &str,
+    repository: &str,
+    recorded: Option<&str>,
+) -> Result<Option<String>, ActionError> {
     let images = docker
         .list_images(Some(ListImagesOptions {
             filters: Some(HashMap::from([(
@@ -207,9 +204,20 @@ async fn tested_image(docker: &Docker, fingerprint: &str) -> Result<Option<Strin
         }))
         .await
         .map_err(|e| failed("listing images", e))?;
-    Ok(images
+    let in_repository = |tags: &[String]| {
+        tags.iter()
+            .any(|t| t.rsplit_once(':').map(|(r, _)| r) == Some(repository))
+    };
+    let tagged: Vec<_> = images
         .into_iter()
-        .find(|i| !i.repo_tags.is_empty())
+        .filter(|i| !i.repo_tags.is_empty())
+        .collect();
+    if let Some(image) = tagged.iter().find(|i| Some(i.id.as_str()) == recorded) {
+        return Ok(Some(image.id.clone()));
+    }
+    Ok(tagged
+        .into_iter()
+        .find(|i| in_repository(&i.repo_tags))
         .map(|i| i.id))
 }
 
