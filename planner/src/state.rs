@@ -112,6 +112,26 @@ pub struct ArtifactEntry {
 }
 
 impl State {
+    /// The out attributes of every recorded instance but those `skip`
+    /// names, as the language reads them (`TYPE.NAME.ATTR`).
+    pub fn known_outs(
+        &self,
+        skip: impl Fn(&str) -> bool,
+    ) -> std::collections::HashMap<String, BTreeMap<String, imm_stdlib::Value>> {
+        self.resources
+            .iter()
+            .filter(|r| !skip(&r.address))
+            .map(|r| {
+                let outs = r
+                    .outs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), imm_stdlib::Value::from_json(v)))
+                    .collect();
+                (r.address.clone(), outs)
+            })
+            .collect()
+    }
+
     /// The record of an instance address.
     pub fn resource(&self, address: &str) -> Option<&ResourceRecord> {
         self.resources.iter().find(|r| r.address == address)

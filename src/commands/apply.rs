@@ -10,7 +10,6 @@ use imm_planner::plan::Plan;
 use imm_planner::state::StoredOutput;
 use imm_workflow::apply::{self, Applied};
 use imm_workflow::plan::{check_not_stale, make_plan, PlanRequest};
-use imm_workflow::state_site::StateSite;
 use imm_workflow::{load, preflight, Error, Session};
 use indexmap::IndexMap;
 use std::process::ExitCode;
@@ -28,14 +27,7 @@ pub struct ApplyArgs {
 pub fn run(args: ApplyArgs) -> CommandResult {
     let session = Session::new()?;
     let (project_args, plan_args, saved) = from_plan_file(&args)?;
-    let loaded = load::load(&project_args.request(), &session)?;
-    let site = StateSite::configured(
-        &project_args.dir,
-        &loaded.environment,
-        loaded.settings.state.as_ref(),
-        session.handle(),
-    )?;
-    let _lock = site.lock("apply")?;
+    let (loaded, site, _lock) = load::load_locked(&project_args.request(), &session, "apply")?;
     let request = PlanRequest {
         options: plan_args.options(),
         refresh: plan_args.refresh,

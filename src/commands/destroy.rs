@@ -5,7 +5,6 @@
 use super::plan::{print_plan, PlanFormat};
 use super::{confirm_or_refuse, confirm_protected, print_notes, print_warnings, CommandResult};
 use crate::{DiagnosticFormat, ProjectArgs};
-use imm_workflow::state_site::StateSite;
 use imm_workflow::{apply, load, preflight, Session};
 use std::process::ExitCode;
 
@@ -16,14 +15,7 @@ pub fn run(
     parallelism: usize,
 ) -> CommandResult {
     let session = Session::new()?;
-    let loaded = load::load(&args.request(), &session)?;
-    let site = StateSite::configured(
-        &args.dir,
-        &loaded.environment,
-        loaded.settings.state.as_ref(),
-        session.handle(),
-    )?;
-    let _lock = site.lock("destroy")?;
+    let (loaded, site, _lock) = load::load_locked(&args.request(), &session, "destroy")?;
     let (state, notes) = site.read(&loaded.environment)?;
     print_notes(&notes);
     let key = site.key()?;

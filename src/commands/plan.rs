@@ -8,7 +8,6 @@ use imm_lang::diagnostics::Code;
 use imm_planner::plan::{Plan, PlanOptions};
 use imm_planner::render;
 use imm_workflow::plan::{make_plan, PlanRequest, Planned};
-use imm_workflow::state_site::StateSite;
 use imm_workflow::{load, Error, Session};
 use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
@@ -71,14 +70,7 @@ pub fn run(
     detailed_exitcode: bool,
 ) -> CommandResult {
     let session = Session::new()?;
-    let loaded = load::load(&args.request(), &session)?;
-    let site = StateSite::configured(
-        &args.dir,
-        &loaded.environment,
-        loaded.settings.state.as_ref(),
-        session.handle(),
-    )?;
-    let _lock = site.lock("plan")?;
+    let (loaded, site, _lock) = load::load_locked(&args.request(), &session, "plan")?;
     let request = PlanRequest {
         options: plan_args.options(),
         refresh: plan_args.refresh,

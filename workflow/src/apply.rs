@@ -16,7 +16,6 @@ use imm_lang::evaluate::{self, Evaluated, NoConfiguration, Reevaluate, Reevaluat
 use imm_planner::plan::{Action, Plan};
 use imm_planner::state::{State, StoredOutput};
 use imm_planner::stored::FingerprintKey;
-use imm_stdlib::Value;
 use indexmap::IndexMap;
 
 /// How an apply or destroy went.
@@ -251,19 +250,7 @@ pub fn failures(outcome: &Outcome) -> Vec<Diagnostic> {
 
 /// The outputs with every value now known.
 fn final_outputs(loaded: &mut Loaded, state: &State) -> Option<IndexMap<String, StoredOutput>> {
-    let known = state
-        .resources
-        .iter()
-        .map(|r| {
-            (
-                r.address.clone(),
-                r.outs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect(),
-            )
-        })
-        .collect();
+    let known = state.known_outs(|_| false);
     let evaluated = Reevaluation {
         project: &mut loaded.project,
         environment: &loaded.environment,

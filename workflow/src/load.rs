@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::session::Session;
+use crate::state_site::{StateLock, StateSite};
 use imm_executors::stores::Stores;
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Evaluated, Inputs, Mode};
@@ -40,6 +41,24 @@ pub struct Loaded {
     /// The project's stores (`store` blocks evaluated for the environment).
     pub stores: Stores,
     pub settings: evaluate::Settings,
+}
+
+/// Loads the project and takes the lock of its environment's state, where
+/// that state lives: what every command that changes or plans needs first.
+pub fn load_locked(
+    request: &ProjectRequest,
+    session: &Session,
+    operation: &str,
+) -> Result<(Loaded, StateSite, StateLock)> {
+    let loaded = load(request, session)?;
+    let site = StateSite::configured(
+        &request.dir,
+        &loaded.environment,
+        loaded.settings.state.as_ref(),
+        session.handle(),
+    )?;
+    let lock = site.lock(operation)?;
+    Ok((loaded, site, lock))
 }
 
 pub fn load(request: &ProjectRequest, session: &Session) -> Result<Loaded> {

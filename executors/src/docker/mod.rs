@@ -169,6 +169,15 @@ fn known_object_ids(state: &State) -> HashSet<String> {
     known
 }
 
+/// A removal, where an object already gone counts as removed.
+fn removed(result: Result<(), DockerError>, what: &str) -> Result<(), ActionError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if status(&e) == Some(404) => Ok(()),
+        Err(e) => Err(failed(&format!("removing {what}"), e)),
+    }
+}
+
 /// What an inspect of a recorded object says: there, gone, or an error.
 fn still_there<T>(
     inspected: Result<T, DockerError>,
@@ -269,20 +278,14 @@ where
 }
 
 async fn remove_container(docker: &Docker, id: &str) -> Result<(), ActionError> {
-    match docker
-        .remove_container(
-            id,
-            Some(RemoveContainerOptions {
-                force: true,
-                ..Default::default()
-            }),
-        )
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(e) if status(&e) == Some(404) => Ok(()),
-        Err(e) => Err(failed(&format!("removing container {id}"), e)),
-    }
+    let options = RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    removed(
+        docker.remove_container(id, Some(options)).await,
+        &format!("container {id}"),
+    )
 }
 
 /// The last lines a container printed, for an error message.

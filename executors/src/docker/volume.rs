@@ -1,7 +1,7 @@
 //! `docker_volume` on the daemon: create (named by its type, a suffix
 //! added while the name is taken), remove, and check it still exists.
 
-use super::{failed, free_name, labels, private_str, status, still_there, DockerClient};
+use super::{failed, free_name, labels, private_str, removed, still_there, DockerClient};
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use bollard::models::VolumeCreateRequest;
@@ -55,14 +55,12 @@ impl Executor for VolumeExecutor {
             return Ok(());
         };
         let docker = self.0.docker().await?;
-        match docker
-            .remove_volume(name, None::<RemoveVolumeOptions>)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) if status(&e) == Some(404) => Ok(()),
-            Err(e) => Err(failed(&format!("removing volume {name}"), e)),
-        }
+        removed(
+            docker
+                .remove_volume(name, None::<RemoveVolumeOptions>)
+                .await,
+            &format!("volume {name}"),
+        )
     }
 
     async fn read(

@@ -10,7 +10,6 @@ use imm_lang::evaluate::Instance;
 use imm_planner::journal::Entry;
 use imm_planner::plan::Action;
 use imm_planner::state::{ArtifactEntry, Deposed, ResourceRecord};
-use imm_stdlib::Value;
 use std::collections::HashMap;
 
 impl Engine<'_> {
@@ -22,20 +21,7 @@ impl Engine<'_> {
             .filter(|s| s.kind == Kind::Up && s.progress != Progress::Done)
             .map(|s| self.plan.changes[s.change].address.as_str())
             .collect();
-        self.state
-            .resources
-            .iter()
-            .filter(|r| !pending.contains(r.address.as_str()))
-            .map(|r| {
-                (
-                    r.address.clone(),
-                    r.outs
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                        .collect(),
-                )
-            })
-            .collect()
+        self.state.known_outs(|address| pending.contains(address))
     }
 
     /// Records a new object (or revision), keeping a replaced one as

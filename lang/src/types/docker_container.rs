@@ -190,11 +190,7 @@ impl ContainerConfig {
     /// `<project>-<env>-<name>[-<index>]`; the executor adds a version
     /// suffix so that a replacement can start beside the old one.
     pub fn base_name(&self, project: &str, environment: &str, resource_name: &str) -> String {
-        naming::scoped_object(
-            project,
-            environment,
-            self.name.as_deref().unwrap_or(resource_name),
-        )
+        naming::declared_object(project, environment, self.name.as_deref(), resource_name)
     }
 }
 

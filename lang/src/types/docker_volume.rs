@@ -42,10 +42,6 @@ impl TryFrom<&BTreeMap<String, Value>> for VolumeConfig {
 impl VolumeConfig {
     /// `<project>-<env>-<name>`.
     pub fn object_name(&self, project: &str, environment: &str, resource_name: &str) -> String {
-        naming::scoped_object(
-            project,
-            environment,
-            self.name.as_deref().unwrap_or(resource_name),
-        )
+        naming::declared_object(project, environment, self.name.as_deref(), resource_name)
     }
 }

@@ -39,6 +39,17 @@ pub fn scoped_object(project: &str, environment: &str, name: &str) -> String {
     )
 }
 
+/// The object name of a resource whose `name` attribute (`declared`)
+/// defaults to the resource's name.
+pub fn declared_object(
+    project: &str,
+    environment: &str,
+    declared: Option<&str>,
+    resource_name: &str,
+) -> String {
+    scoped_object(project, environment, declared.unwrap_or(resource_name))
+}
+
 /// `imm/<project>/<name>`: the image repository of one project.
 pub fn image_repository(project: &str, name: &str) -> String {
     format!("imm/{}/{}", sanitize(project), sanitize(name))
