@@ -28,6 +28,7 @@ fn shape_bench(c: &mut Criterion, name: &str, shape: generate::Shape) {
         let texts: Vec<String> = std::fs::read_dir(dir.path())
             .expect("read dir")
             .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "imm"))
             .map(|e| std::fs::read_to_string(e.path()).expect("read"))
             .collect();
         b.iter(|| {

@@ -165,6 +165,9 @@ impl<'a> Planner<'a> {
         fingerprint: Option<&str>,
     ) -> Option<String> {
         let identity = types::get(&instance.type_name)?.identity_outs;
+        if identity.is_empty() {
+            return None;
+        }
         let predicted = self.predict(instance, config, fingerprint);
         let changed: Vec<String> = predicted
             .iter()
