@@ -6,14 +6,10 @@
 
 use super::{confirm_or_refuse, CommandResult};
 use crate::ProjectArgs;
-use imm_executors::stores::Store;
-use imm_lang::diagnostics::Code;
-use imm_lang::types::{self, Family};
-use imm_workflow::state_site::StateSite;
-use imm_workflow::{load, Error, Session};
+use imm_workflow::config::ConfigTarget;
+use imm_workflow::Session;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(clap::Subcommand)]
 pub enum ConfigCommand {
@@ -57,93 +53,22 @@ pub fn run(command: &ConfigCommand) -> CommandResult {
     }
 }
 
-struct Target {
-    store: Arc<dyn Store>,
-    dir: String,
-    /// Keys recorded as sensitive for this path.
-    sensitive: BTreeSet<String>,
-    session: Session,
-}
-
-fn target(project: &ProjectArgs, path: &str, store: Option<&str>) -> Result<Target, Error> {
-    let session = Session::new()?;
-    let loaded = load::load(&project.request(), &session)?;
-    let store = loaded.stores.get(store).map_err(|e| {
-        Error::new(
-            Code::UnknownAddress,
-            e.message,
-            "use a store block's name, or leave --store out",
-        )
-    })?;
-    let dir = imm_executors::config::directory(&loaded.environment, path);
-    let site = StateSite::configured(
-        &project.dir,
-        &loaded.environment,
-        loaded.settings.state.as_ref(),
-        session.handle(),
-    )?;
-    let sensitive = site
-        .peek()
-        .ok()
-        .flatten()
-        .map(|state| sensitive_keys(&state, &dir))
-        .unwrap_or_default();
-    Ok(Target {
-        store,
-        dir,
-        sensitive,
-        session,
-    })
-}
-
-fn sensitive_keys(state: &imm_planner::state::State, dir: &str) -> BTreeSet<String> {
-    state
-        .resources
-        .iter()
-        .filter(|r| {
-            types::in_family(&r.type_name, Family::Store)
-                && r.private.get("dir").and_then(|d| d.as_str()) == Some(dir)
-        })
-        .flat_map(|r| {
-            r.attributes
-                .get("values")
-                .and_then(|v| v.as_object())
-                .into_iter()
-                .flatten()
-                .filter(|(_, v)| v.as_str() == Some(imm_stdlib::value::SENSITIVE_TEXT))
-                .map(|(k, _)| k.clone())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-fn store_failed(e: imm_executors::ActionError) -> Error {
-    Error::new(
-        Code::ActionFailed,
-        e.message,
-        "check that the store is running and reachable; nothing was changed",
-    )
-}
-
 fn history(project: &ProjectArgs, path: &str, store: Option<&str>) -> CommandResult {
-    let t = target(project, path, store)?;
-    let revisions = t
-        .session
-        .runtime
-        .block_on(t.store.history(&t.dir))
-        .map_err(store_failed)?;
+    let session = Session::new()?;
+    let target = ConfigTarget::open(&session, &project.request(), path, store)?;
+    let revisions = target.history(&session)?;
     if revisions.is_empty() {
         crate::report::out(&format!(
             "No revisions of {} in {}.",
-            t.dir,
-            t.store.describe()
+            target.dir,
+            target.describe()
         ));
         return Ok(ExitCode::SUCCESS);
     }
     crate::report::out(&format!(
         "Revisions of {} in {}:",
-        t.dir,
-        t.store.describe()
+        target.dir,
+        target.describe()
     ));
     let last = revisions.len() - 1;
     for (i, r) in revisions.iter().enumerate() {
@@ -165,41 +90,20 @@ fn rollback(
     store: Option<&str>,
     auto_approve: bool,
 ) -> CommandResult {
-    let t = target(project, path, store)?;
-    let runtime = &t.session.runtime;
-    let known = runtime
-        .block_on(t.store.history(&t.dir))
-        .map_err(store_failed)?;
-    if !known.iter().any(|r| r.revision == revision) {
-        let list: Vec<String> = known.iter().map(|r| r.revision.to_string()).collect();
-        return Err(Error::new(
-            Code::UnknownAddress,
-            format!("{} has no revision {revision} written by imm", t.dir),
-            format!(
-                "the revisions are: {} (imm config history {path})",
-                list.join(", ")
-            ),
-        ));
-    }
-    let (old, current) = runtime
-        .block_on(async {
-            Ok::<_, imm_executors::ActionError>((
-                t.store.read_at(&t.dir, revision).await?,
-                t.store.read(&t.dir).await?,
-            ))
-        })
-        .map_err(store_failed)?;
+    let session = Session::new()?;
+    let target = ConfigTarget::open(&session, &project.request(), path, store)?;
+    let rollback = target.plan_rollback(&session, revision)?;
     crate::report::out(&format!(
         "Rollback plan for {} in {}: a new revision with the values of revision {revision}",
-        t.dir,
-        t.store.describe()
+        target.dir,
+        target.describe()
     ));
-    let lines = diff(&current, &old, &t.sensitive);
+    let lines = diff(&rollback.current, &rollback.target, &target.sensitive);
     if lines.is_empty() {
         crate::report::out("No changes: the current values are those of that revision.");
         return Ok(ExitCode::SUCCESS);
     }
-    crate::report::out(&format!("  ~   config {}", t.dir));
+    crate::report::out(&format!("  ~   config {}", target.dir));
     for line in &lines {
         crate::report::out(&format!("        {line}"));
     }
@@ -207,9 +111,7 @@ fn rollback(
         eprintln!("Rollback cancelled; nothing was changed.");
         return Ok(ExitCode::from(1));
     }
-    let new = runtime
-        .block_on(t.store.write(&t.dir, &old, &t.sensitive))
-        .map_err(store_failed)?;
+    let new = target.roll_back(&session, &rollback)?;
     crate::report::out(&format!(
         "Rolled back: revision {new} carries the values of revision {revision}. The next `imm plan` shows the configuration's values as a reconfigure until the configuration says the same."
     ));

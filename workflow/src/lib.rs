@@ -3,11 +3,13 @@
 //! the state lock where state lives ([`state_site`]), refresh and plan
 //! ([`plan`]), check before changing anything ([`preflight`]), carry the
 //! plan out and record the new state ([`apply`]), under an environment's
-//! policy ([`policy`]). One [`session::Session`] holds the one async
+//! policy ([`policy`]); the revisions of run-time values in their store
+//! ([`config`]). One [`session::Session`] holds the one async
 //! runtime of a command. Every function returns the one [`Error`], which
 //! carries diagnostics; nothing here prints or asks the user anything.
 
 pub mod apply;
+pub mod config;
 pub mod error;
 pub mod load;
 pub mod plan;
