@@ -193,7 +193,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> ExitCode {
     let format = cli.command.diagnostic_format();
-    match dispatch(cli.command) {
+    let result = match dispatch(cli.command) {
+        Ok(_) if report::stdout_failed() => Err(report::stdout_error()),
+        other => other,
+    };
+    match result {
         Ok(code) => code,
         Err(error) => {
             report::print_diagnostics(&error.diagnostics, &error.sources, format);

@@ -3,9 +3,11 @@
 //! line on stdout for machines.
 
 use crate::DiagnosticFormat;
+use imm_lang::diagnostics::Code;
 use imm_lang::diagnostics::{render_human, render_json, Diagnostic, Severity};
 use imm_lang::source::SourceMap;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Prints the diagnostics; returns true when one of them is an error.
 pub fn print_diagnostics(
@@ -48,12 +50,32 @@ fn terminal_width() -> usize {
         .unwrap_or(100)
 }
 
-/// Prints a line to stdout. A closed pipe (`imm … | head`) is not an error
-/// worth a panic: the reader has what it wanted, so the process just ends.
+/// Whether a write to stdout failed (a closed pipe, a full disk).
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Prints a line to stdout. A failed write is remembered, not fatal here:
+/// the command stops before it changes anything it could not show
+/// ([`stdout_failed`]), and the run ends non-zero with its work recorded.
 pub fn out(line: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    if writeln!(stdout, "{line}").is_err() {
-        std::process::exit(0);
+    if writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        STDOUT_FAILED.store(true, Ordering::SeqCst);
     }
+}
+
+pub fn stdout_failed() -> bool {
+    STDOUT_FAILED.load(Ordering::SeqCst)
+}
+
+/// The error of a run whose output could not be written.
+pub fn stdout_error() -> imm_workflow::Error {
+    imm_workflow::Error::new(
+        Code::OutputUnwritable,
+        "cannot write to standard output (it is closed or full)",
+        Code::OutputUnwritable.help(),
+    )
 }

@@ -446,7 +446,10 @@ fn an_apply_killed_midway_leaves_state_true_and_the_next_run_carries_on() {
         p.file(".imm/state/default.journal").exists(),
         "the journal survives the kill"
     );
-    std::fs::remove_file(p.file(".imm/state/default.lock")).expect("the dead run's lock");
+    assert!(
+        p.file(".imm/state/default.lock").exists(),
+        "the killed run left its lock"
+    );
 
     let fast = std::fs::read_to_string(p.file("main.imm"))
         .expect("read")
@@ -454,6 +457,11 @@ fn an_apply_killed_midway_leaves_state_true_and_the_next_run_carries_on() {
     std::fs::write(p.file("main.imm"), fast).expect("write");
     let run = p.imm(&["plan", "--format", "json"]);
     run.assert_ok();
+    assert!(
+        run.stderr.contains("was taken over"),
+        "the dead run's lock is taken over, no force-unlock: {}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains("an earlier apply was interrupted"),
         "{}",
@@ -669,4 +677,164 @@ fn a_journal_that_cannot_be_written_fails_the_apply_and_state_stays_true() {
     assert_eq!(code("freed"), "0", "{}", read(&p, "freed.out"));
     assert_eq!(read(&p, "out/b.txt"), "b");
     assert_eq!(code("replan"), "0", "{}", read(&p, "replan.out"));
+}
+
+#[test]
+fn a_lock_left_by_a_dead_run_on_this_host_is_taken_over_and_others_are_not() {
+    let p = project();
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    // A pid that no longer runs: a child that has exited and been reaped.
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .expect("spawn true");
+    let dead_pid = child.id();
+    child.wait().expect("wait");
+    let lock = p.file(".imm/state/default.lock");
+    std::fs::write(
+        &lock,
+        format!(r#"{{"id":"dead-1","holder":"ci@{host}","pid":{dead_pid},"created":0,"operation":"apply","host":"{host}","started":1}}"#),
+    )
+    .expect("write lock");
+    imm(&p, &["plan"])
+        .assert_ok()
+        .assert_stdout_contains("No changes");
+    assert!(!lock.exists(), "the lock is released after the run");
+
+    // A live holder on this host (this test's own process) is respected.
+    let own = std::process::id();
+    std::fs::write(
+        &lock,
+        format!(r#"{{"id":"live-1","holder":"ci@{host}","pid":{own},"created":0,"operation":"apply","host":"{host}"}}"#),
+    )
+    .expect("write lock");
+    let refused = imm(&p, &["plan"]);
+    refused.assert_fails_with("E0604");
+    assert!(
+        refused
+            .stderr
+            .lines()
+            .any(|l| l.trim_start_matches(['│', ' ']).trim_end() == "imm force-unlock live-1"),
+        "the command to release it stands on a line of its own:\n{}",
+        refused.stderr
+    );
+    imm(&p, &["force-unlock", "live-1"]).assert_ok();
+
+    // A lock file a killed run left empty: refused with an id force-unlock takes.
+    std::fs::write(&lock, "").expect("write lock");
+    imm(&p, &["plan"]).assert_fails_with("imm force-unlock unreadable");
+    imm(&p, &["force-unlock", "unreadable"]).assert_ok();
+    imm(&p, &["plan"]).assert_ok();
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_an_apply_stops_cleanly_and_the_next_apply_converges() {
+    let text = "resource \"exec\" \"slow\" {\n  create = [\"sh\", \"-c\", \"sleep 2; echo made > slow.txt\"]\n}\n\nresource \"file\" \"after\" {\n  path    = \"out/after.txt\"\n  content = \"${exec.slow.id}\"\n}\n";
+    let p = Project::new(&[("main.imm", text)]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start imm apply");
+    let journal = p.file(".imm/state/default.journal");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !journal.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(
+        output.status.code(),
+        Some(0),
+        "an interrupted apply is no success:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("interrupted before starting: file.after"),
+        "the running step finished, the next one did not start:\n{stderr}"
+    );
+    assert!(p.file("slow.txt").exists(), "the running step finished");
+    assert!(
+        !p.file(".imm/state/default.lock").exists(),
+        "the lock is released"
+    );
+    let recorded = state(&p);
+    assert!(
+        recorded["resources"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["address"] == "exec.slow")),
+        "what the finished step made is recorded"
+    );
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    imm(&p, &["plan", "--detailed-exitcode"]).assert_code(0);
+}
+
+#[test]
+fn an_apply_whose_plan_cannot_be_written_changes_nothing() {
+    let p = project();
+    let full = std::fs::File::create("/dev/full").expect("/dev/full");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(p.path())
+        .env("TOKEN", TOKEN)
+        .stdout(full)
+        .output()
+        .expect("run imm");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("E0807"), "{stderr}");
+    assert!(!p.file("out/page.txt").exists(), "nothing was applied");
+    assert!(
+        !p.file(".imm/state/default.lock").exists(),
+        "the lock is released"
+    );
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    // Output that fails after the work is done still fails the run.
+    let full = std::fs::File::create("/dev/full").expect("/dev/full");
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(["state", "list"])
+        .current_dir(p.path())
+        .stdout(full)
+        .output()
+        .expect("run imm");
+    assert_eq!(listed.status.code(), Some(1));
+}
+
+#[test]
+fn leftovers_of_an_interrupted_replacement_count_as_changes() {
+    let p = project();
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    std::fs::write(p.file("out/old-extra.txt"), "old").expect("write");
+    let path = p.file(".imm/state/default.json");
+    let mut recorded = state(&p);
+    let old = serde_json::json!({
+        "attributes": { "path": "out/old-extra.txt" },
+        "outs": {},
+        "private": { "path": p.file("out/old-extra.txt").display().to_string() }
+    });
+    let extra = recorded["resources"]
+        .as_array_mut()
+        .and_then(|r| r.iter_mut().find(|r| r["address"] == "file.extra"))
+        .expect("file.extra");
+    extra["deposed"] = serde_json::json!([old]);
+    std::fs::write(&path, recorded.to_string()).expect("write state");
+    imm(&p, &["plan", "--detailed-exitcode"])
+        .assert_code(2)
+        .assert_stdout_contains("1 left over by an interrupted apply");
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    assert!(
+        !p.file("out/old-extra.txt").exists(),
+        "the leftover is removed"
+    );
+    imm(&p, &["plan", "--detailed-exitcode"]).assert_code(0);
 }

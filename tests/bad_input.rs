@@ -168,3 +168,69 @@ fn a_file_of_garbage_lines_is_reported_without_blowing_up() {
     );
     assert!(run.stdout.contains("too many syntax errors"));
 }
+
+/// Runs `imm ARGS` in `dir`, failing the test if it does not end within
+/// ten seconds (a FIFO read would block for ever).
+fn imm_within_seconds(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run imm");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                use std::io::Read;
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            return (status.code().unwrap_or(-1), stderr);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("imm {args:?} did not finish within 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_imm_file_that_cannot_be_read_is_an_error_never_left_out() {
+    let resource = "resource \"file\" \"kept\" {\n  path    = \"kept.txt\"\n  content = \"k\"\n}\n";
+    let p = Project::new(&[("a.imm", "locals {\n  x = 1\n}\n"), ("b.imm", resource)]);
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    let b = p.file("b.imm");
+    std::fs::remove_file(&b).expect("remove b.imm");
+
+    // A dangling symlink, a directory and a FIFO in its place: each is an
+    // error naming it, and nothing is planned for destruction.
+    std::os::unix::fs::symlink(p.file("gone.imm.target"), &b).expect("symlink");
+    let (code, stderr) = imm_within_seconds(p.path(), &["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("E0601") && stderr.contains("b.imm"),
+        "{stderr}"
+    );
+    assert!(p.file("kept.txt").exists(), "nothing was destroyed");
+
+    std::fs::remove_file(&b).expect("remove link");
+    std::fs::create_dir(&b).expect("directory named b.imm");
+    let (code, stderr) = imm_within_seconds(p.path(), &["plan"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("b.imm is a directory"), "{stderr}");
+
+    std::fs::remove_dir(&b).expect("remove dir");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&b)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let (code, stderr) = imm_within_seconds(p.path(), &["validate"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}

@@ -97,7 +97,7 @@ pub fn load_with_overlay(dir: &Path, overlay: &HashMap<PathBuf, String>) -> Proj
     for path in paths {
         let id = match overlay.get(&path) {
             Some(text) => sources.add(path.clone(), text.clone()),
-            None => match read_source(&path, &mut sources, &mut diags) {
+            None => match read_listed(&path, &mut sources, &mut diags) {
                 Some(id) => id,
                 None => continue,
             },
@@ -157,16 +157,33 @@ fn canonical(dir: &Path) -> PathBuf {
     std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
+/// Every entry named `*.imm`, whatever it is: one that is not a readable
+/// regular file is an error later, never silently left out (its resources
+/// would be planned for destruction).
 fn list_imm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "imm") && path.is_file() {
+        if path.extension().is_some_and(|e| e == "imm") {
             paths.push(path);
         }
     }
     paths.sort();
     Ok(paths)
+}
+
+/// Why a `*.imm` entry cannot be read as a source file, without opening it
+/// (a FIFO would block the read for ever).
+fn not_a_source_file(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Err(e) => Some(format!("cannot read {}: {e}", path.display())),
+        Ok(meta) if meta.is_dir() => Some(format!("{} is a directory", path.display())),
+        Ok(meta) if !meta.is_file() => Some(format!(
+            "{} is not a regular file (a pipe, socket or device)",
+            path.display()
+        )),
+        Ok(_) => None,
+    }
 }
 
 /// Reads every `*.imm` file of `dir`, sorted by name.
@@ -201,9 +218,22 @@ fn read_imm_files(
     Some(
         paths
             .iter()
-            .filter_map(|p| read_source(p, sources, diags))
+            .filter_map(|p| read_listed(p, sources, diags))
             .collect(),
     )
+}
+
+/// Reads one listed `*.imm` entry, or says why it is not a source file.
+fn read_listed(path: &Path, sources: &mut SourceMap, diags: &mut Diagnostics) -> Option<FileId> {
+    if let Some(problem) = not_a_source_file(path) {
+        diags.push(
+            Diagnostic::new(Code::ProjectUnreadable, problem).with_help(
+                "every *.imm file of a project is part of it: fix or remove this one (nothing is planned from a partial project)",
+            ),
+        );
+        return None;
+    }
+    read_source(path, sources, diags)
 }
 
 /// Reads one file; invalid UTF-8 is reported at its position and the file

@@ -251,7 +251,7 @@ impl std::fmt::Display for StateError {
             ),
             StateError::Locked { path, holder, id } => write!(
                 f,
-                "the state is locked by {holder} (lock file {}); wait for that run to finish, or run `imm force-unlock {id}` if it died",
+                "the state is locked by {holder} (lock file {}); wait for that run to finish, or, if it died, release it with\n\n    imm force-unlock {id}\n",
                 path.display()
             ),
             StateError::Io(e) => write!(f, "{e:#}"),
@@ -391,6 +391,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub struct Lock {
     path: PathBuf,
     pub id: String,
+    /// The holder of a lock this one took over because it had died on
+    /// this host (what the caller tells the user).
+    pub taken_over: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -400,7 +403,18 @@ struct LockInfo {
     pid: u32,
     created: u64,
     operation: String,
+    /// The host the holder runs on: only there can it be known dead.
+    #[serde(default)]
+    host: String,
+    /// The holder's start time (clock ticks since boot, from
+    /// `/proc/PID/stat`), so that a reused pid is not taken for it.
+    #[serde(default)]
+    started: Option<u64>,
 }
+
+/// The id `imm force-unlock` takes for a lock file that cannot be read (a
+/// run killed between creating it and writing it).
+pub const UNREADABLE_LOCK_ID: &str = "unreadable";
 
 impl Lock {
     /// Takes the lock, or says who holds it.
@@ -420,6 +434,17 @@ impl Lock {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             operation: operation.to_string(),
+            host: hostname(),
+            started: process_start(std::process::id()),
+        };
+        let taken_over = match read_lock(path) {
+            Some(held) if holder_is_dead(&held) => {
+                // Only the file we read is removed: a live run that took
+                // it in between keeps its own.
+                let _ = std::fs::remove_file(path);
+                Some(describe(&held))
+            }
+            _ => None,
         };
         match OpenOptions::new().write(true).create_new(true).open(path) {
             Ok(mut file) => {
@@ -430,23 +455,21 @@ impl Lock {
                 Ok(Lock {
                     path: path.to_path_buf(),
                     id: info.id,
+                    taken_over,
                 })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let info = read_lock(path);
                 let holder = info
                     .as_ref()
-                    .map(|l| {
-                        format!(
-                            "{} (pid {}, {} since {})",
-                            l.holder, l.pid, l.operation, l.created
-                        )
-                    })
-                    .unwrap_or_else(|| "an unknown process".into());
+                    .map(describe)
+                    .unwrap_or_else(|| "an unknown process (the lock file cannot be read)".into());
                 Err(StateError::Locked {
                     path: path.to_path_buf(),
                     holder,
-                    id: info.map(|l| l.id).unwrap_or_else(|| "ID".into()),
+                    id: info
+                        .map(|l| l.id)
+                        .unwrap_or_else(|| UNREADABLE_LOCK_ID.into()),
                 })
             }
             Err(e) => Err(StateError::Io(
@@ -459,6 +482,37 @@ impl Lock {
 fn read_lock(path: &Path) -> Option<LockInfo> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
+}
+
+fn describe(lock: &LockInfo) -> String {
+    format!(
+        "{} (pid {}, {} since {})",
+        lock.holder, lock.pid, lock.operation, lock.created
+    )
+}
+
+/// Whether the lock's holder provably no longer runs: it ran on this host
+/// and its pid is gone, or now belongs to a process started at another
+/// time. A holder on another host, or of an older imm that did not record
+/// its host, is never taken for dead.
+fn holder_is_dead(lock: &LockInfo) -> bool {
+    if lock.host.is_empty() || lock.host != hostname() {
+        return false;
+    }
+    match process_start(lock.pid) {
+        None => !Path::new(&format!("/proc/{}", lock.pid)).exists(),
+        Some(started) => lock.started.is_some_and(|recorded| recorded != started),
+    }
+}
+
+/// A process's start time in clock ticks since boot (`/proc/PID/stat`,
+/// field 22), where `/proc` exists.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: the
+    // fields after it follow the last ')'.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Why `imm force-unlock ID` did nothing.
@@ -475,7 +529,9 @@ pub fn force_unlock(path: &Path, id: &str) -> Result<(), UnlockError> {
     if !path.exists() {
         return Err(UnlockError::NotLocked);
     }
-    let held = read_lock(path).map(|l| l.id).unwrap_or_default();
+    let held = read_lock(path)
+        .map(|l| l.id)
+        .unwrap_or_else(|| UNREADABLE_LOCK_ID.into());
     if held != id {
         return Err(UnlockError::OtherId(held));
     }

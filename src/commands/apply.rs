@@ -4,7 +4,10 @@
 //! exists.
 
 use super::plan::{print_plan, read_plan_file, PlanArgs, PlanFormat};
-use super::{confirm_or_refuse, confirm_protected, print_notes, print_warnings, CommandResult};
+use super::{
+    confirm_or_refuse, confirm_protected, plan_was_shown, print_notes, print_warnings,
+    CommandResult,
+};
 use crate::{DiagnosticFormat, ProjectArgs, VarArgs};
 use imm_planner::plan::Plan;
 use imm_planner::state::StoredOutput;
@@ -27,7 +30,8 @@ pub struct ApplyArgs {
 pub fn run(args: ApplyArgs) -> CommandResult {
     let session = Session::new()?;
     let (project_args, plan_args, saved) = from_plan_file(&args)?;
-    let (loaded, site, _lock) = load::load_locked(&project_args.request(), &session, "apply")?;
+    let (loaded, site, lock) = load::load_locked(&project_args.request(), &session, "apply")?;
+    print_notes(&lock.notes());
     let request = PlanRequest {
         options: plan_args.options(),
         refresh: plan_args.refresh,
@@ -41,6 +45,7 @@ pub fn run(args: ApplyArgs) -> CommandResult {
         None => print_plan(&planned.plan, PlanFormat::Human),
     }
     preflight::check_executors(&session, &planned.plan)?;
+    plan_was_shown()?;
     if !apply::has_work(&planned) {
         crate::report::out("\nApply complete! Nothing to do.");
         return Ok(ExitCode::SUCCESS);

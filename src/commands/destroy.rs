@@ -3,7 +3,10 @@
 //! with `prevent_destroy` stops the whole destroy before anything is done.
 
 use super::plan::{print_plan, PlanFormat};
-use super::{confirm_or_refuse, confirm_protected, print_notes, print_warnings, CommandResult};
+use super::{
+    confirm_or_refuse, confirm_protected, plan_was_shown, print_notes, print_warnings,
+    CommandResult,
+};
 use crate::{DiagnosticFormat, ProjectArgs};
 use imm_workflow::{apply, load, preflight, Session};
 use std::process::ExitCode;
@@ -15,7 +18,8 @@ pub fn run(
     parallelism: usize,
 ) -> CommandResult {
     let session = Session::new()?;
-    let (loaded, site, _lock) = load::load_locked(&args.request(), &session, "destroy")?;
+    let (loaded, site, lock) = load::load_locked(&args.request(), &session, "destroy")?;
+    print_notes(&lock.notes());
     let (state, notes) = site.read(&loaded.environment)?;
     print_notes(&notes);
     let key = site.key()?;
@@ -28,6 +32,7 @@ pub fn run(
     }
     print_plan(&plan, PlanFormat::Human);
     preflight::check_executors(&session, &plan)?;
+    plan_was_shown()?;
     if !confirm_protected(&loaded, yes_really)? {
         eprintln!("Not confirmed; nothing was changed.");
         return Ok(ExitCode::from(1));

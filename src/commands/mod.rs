@@ -47,6 +47,21 @@ pub fn print_notes(notes: &[String]) {
     }
 }
 
+/// An apply changes nothing that it could not show: a plan written to a
+/// closed or full stdout stops it here.
+pub fn plan_was_shown() -> Result<(), Error> {
+    if !crate::report::stdout_failed() {
+        return Ok(());
+    }
+    let mut error = crate::report::stdout_error();
+    for d in &mut error.diagnostics {
+        d.message =
+            "cannot write the plan to standard output (it is closed or full); nothing was changed"
+                .into();
+    }
+    Err(error)
+}
+
 /// Asks at a terminal for `expected` to be typed; false when the user
 /// typed something else. Refuses when stdin is not a terminal.
 pub fn confirm(question: &str, expected: &str, refusal: Error) -> Result<bool, Error> {

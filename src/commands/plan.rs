@@ -70,7 +70,8 @@ pub fn run(
     detailed_exitcode: bool,
 ) -> CommandResult {
     let session = Session::new()?;
-    let (loaded, site, _lock) = load::load_locked(&args.request(), &session, "plan")?;
+    let (loaded, site, lock) = load::load_locked(&args.request(), &session, "plan")?;
+    print_notes(&lock.notes());
     let request = PlanRequest {
         options: plan_args.options(),
         refresh: plan_args.refresh,

@@ -97,7 +97,8 @@ fn show(at: &Where, address: &str) -> CommandResult {
 fn remove(at: &Where, address: &str) -> CommandResult {
     let session = Session::new()?;
     let site = StateSite::discover(&at.dir, &at.env, session.handle())?;
-    let _lock = site.lock("state rm")?;
+    let lock = site.lock("state rm")?;
+    print_notes(&lock.notes());
     let (mut s, notes) = site.read(&at.env)?;
     print_notes(&notes);
     let Some(record) = s.remove_resource(address) else {

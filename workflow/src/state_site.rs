@@ -36,9 +36,26 @@ pub struct StateSite {
 
 /// A held lock, released when dropped.
 pub enum StateLock {
-    /// Held for its `Drop`, which removes the lock file.
-    Local(#[allow(dead_code)] Lock),
+    /// Its `Drop` removes the lock file.
+    Local(Lock),
     Etcd(Option<EtcdLock>, Handle),
+}
+
+impl StateLock {
+    /// A note when this lock was taken over from a run that died on this
+    /// host.
+    pub fn notes(&self) -> Notes {
+        match self {
+            StateLock::Local(lock) => lock
+                .taken_over
+                .iter()
+                .map(|holder| {
+                    format!("the state lock of {holder} was left by a run that no longer exists; it was taken over")
+                })
+                .collect(),
+            StateLock::Etcd(..) => Vec::new(),
+        }
+    }
 }
 
 impl Drop for StateLock {

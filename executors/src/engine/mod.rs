@@ -51,7 +51,7 @@ pub enum Event {
         address: String,
         line: String,
     },
-    /// Ctrl-C: no new step starts; running ones finish.
+    /// Ctrl-C, SIGTERM or SIGHUP: no new step starts; running ones finish.
     Stopping,
 }
 
@@ -158,8 +158,8 @@ impl Engine<'_> {
         let mut stale_evaluation = false;
         let mut stopping = false;
         let mut contexts = ContextCache::new();
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        let interrupt = interrupted();
+        tokio::pin!(interrupt);
         let (progress, mut output) = tokio::sync::mpsc::unbounded_channel();
         self.run.progress = Some(progress);
         loop {
@@ -265,7 +265,7 @@ impl Engine<'_> {
                     let mut walk = Walk { steps: &mut steps, ready: &mut ready, instances: &mut instances, outcome: &mut outcome };
                     self.finish(finished, &mut walk, &original, events).await;
                 }
-                _ = &mut ctrl_c, if !stopping => {
+                _ = &mut interrupt, if !stopping => {
                     stopping = true;
                     events(Event::Stopping);
                 }
@@ -508,6 +508,38 @@ impl Engine<'_> {
                 .skipped
                 .push(self.plan.changes[steps[skipped].change].address.clone());
         }
+    }
+}
+
+/// Ctrl-C, SIGTERM (what CI sends when it cancels a job) or SIGHUP (a
+/// closed terminal): the walk starts no new step, lets running ones finish,
+/// and the run records what exists before it exits non-zero.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let wait = |kind: SignalKind| async move {
+            match signal(kind) {
+                Ok(mut signals) => {
+                    signals.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = wait(SignalKind::terminate()) => {}
+            _ = wait(SignalKind::hangup()) => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -90,11 +90,14 @@ pub struct Summary {
     pub noop: usize,
     /// Artifacts among the creates and replaces (built, not deployed).
     pub build: usize,
+    /// Objects an interrupted replacement left (deposed), to be removed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub leftovers: usize,
 }
 
 impl Summary {
     pub fn has_changes(&self) -> bool {
-        self.create + self.replace + self.reconfigure + self.destroy > 0
+        self.create + self.replace + self.reconfigure + self.destroy + self.leftovers > 0
     }
 
     /// `Plan: 1 to build, 3 to replace, 0 to create, 0 to destroy, 1 to reconfigure.`
@@ -106,14 +109,18 @@ impl Summary {
                 .filter(|c| c.artifact && c.action == action)
                 .count()
         };
-        format!(
+        let line = format!(
             "Plan: {} to build, {} to replace, {} to create, {} to destroy, {} to reconfigure.",
             self.build,
             self.replace - artifacts(Action::Replace),
             self.create - artifacts(Action::Create),
             self.destroy,
             self.reconfigure
-        )
+        );
+        match self.leftovers {
+            0 => line,
+            n => format!("{line} {n} left over by an interrupted apply to remove."),
+        }
     }
 }
 
@@ -173,6 +180,7 @@ pub(crate) fn summarise(changes: &[Change]) -> Summary {
         if change.artifact && matches!(change.action, Action::Create | Action::Replace) {
             summary.build += 1;
         }
+        summary.leftovers += change.deposed;
     }
     summary
 }
