@@ -838,3 +838,51 @@ fn leftovers_of_an_interrupted_replacement_count_as_changes() {
     );
     imm(&p, &["plan", "--detailed-exitcode"]).assert_code(0);
 }
+
+#[test]
+fn a_damaged_journal_or_a_lost_state_file_is_refused_never_guessed() {
+    let p = project();
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    imm(&p, &["apply", "--auto-approve", "--var", "level=debug"]).assert_ok();
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    let journal = p.file(".imm/state/default.journal");
+    let record = serde_json::json!({ "op": "remove", "address": "file.extra" });
+    // A damaged line in the middle: nothing after it can be trusted.
+    std::fs::write(&journal, format!("{{\"op\":\"sta\u{0}rt\n{record}\n")).expect("write");
+    imm(&p, &["plan"])
+        .assert_fails_with("E0603")
+        .assert_fails_with("line 1 is not a journal entry");
+    assert!(journal.exists(), "the damaged journal is kept for the user");
+    std::fs::remove_file(&journal).expect("move the journal away");
+    imm(&p, &["plan", "--detailed-exitcode"]).assert_code(0);
+
+    // The state file lost, its backup still there: refused, and the way
+    // back is named.
+    let state_file = p.file(".imm/state/default.json");
+    std::fs::remove_file(&state_file).expect("lose the state");
+    let lost = imm(&p, &["plan"]);
+    lost.assert_fails_with("E0603");
+    assert!(
+        lost.stderr.contains("is missing but its backup")
+            && lost.stderr.contains("cp ./.imm/state/default.json.backup"),
+        "{}",
+        lost.stderr
+    );
+    std::fs::copy(p.file(".imm/state/default.json.backup"), &state_file).expect("restore");
+    imm(&p, &["plan"]).assert_ok();
+}
+
+#[test]
+fn a_secret_in_a_path_or_name_is_refused_before_anything_is_written() {
+    let text = "secret \"token\" {\n  from = \"env:TOKEN\"\n}\n\nresource \"file\" \"a\" {\n  path    = \"out/${secret.token}.txt\"\n  content = \"a\"\n}\n";
+    let p = Project::new(&[("main.imm", text)]);
+    imm(&p, &["apply", "--auto-approve"])
+        .assert_fails_with("file.a: path: cannot hold a secret")
+        .assert_fails_with("E0302");
+    assert!(
+        !p.file(".imm/state/default.json").exists()
+            || !read(&p, ".imm/state/default.json").contains(TOKEN)
+    );
+    assert!(!common::text_under(&p.file(".imm")).contains(TOKEN));
+    assert!(!p.file(&format!("out/{TOKEN}.txt")).exists());
+}

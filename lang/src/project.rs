@@ -302,7 +302,12 @@ fn add_source(
         }
     };
     match String::from_utf8(bytes) {
-        Ok(text) => Some(sources.add(path.to_path_buf(), text)),
+        // A byte-order mark is not part of the text: left in, it would
+        // shift every column of the first line.
+        Ok(text) => match text.strip_prefix('\u{feff}') {
+            Some(rest) => Some(sources.add(path.to_path_buf(), rest.to_string())),
+            None => Some(sources.add(path.to_path_buf(), text)),
+        },
         Err(e) => {
             let valid_up_to = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();

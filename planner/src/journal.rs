@@ -76,14 +76,37 @@ pub struct Folded {
     pub entries: usize,
 }
 
+/// A journal line that is not an entry, and not a torn last write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorruptLine {
+    /// 1-based.
+    pub line: usize,
+    pub detail: String,
+}
+
 /// Applies the journal's entries to `state`. A torn last line (a crash in
-/// the middle of a write) is ignored: its action had not completed.
-pub fn fold_into(state: &mut State, text: &str) -> Folded {
+/// the middle of a write) is ignored: its action had not completed. A line
+/// that cannot be read anywhere else means the journal was damaged, and
+/// folding the rest would make state untrue: it is refused, with the line.
+pub fn fold_into(state: &mut State, text: &str) -> Result<Folded, CorruptLine> {
     let mut folded = Folded::default();
     let mut open: Vec<(String, String)> = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let Ok(entry) = serde_json::from_str::<Entry>(line) else {
-            continue;
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let last = lines.len().saturating_sub(1);
+    for (position, (number, line)) in lines.iter().enumerate() {
+        let entry = match serde_json::from_str::<Entry>(line) {
+            Ok(entry) => entry,
+            Err(_) if position == last && !text.ends_with('\n') => continue,
+            Err(e) => {
+                return Err(CorruptLine {
+                    line: number + 1,
+                    detail: e.to_string(),
+                })
+            }
         };
         folded.entries += 1;
         match entry {
@@ -101,7 +124,7 @@ pub fn fold_into(state: &mut State, text: &str) -> Folded {
         }
     }
     folded.interrupted = open;
-    folded
+    Ok(folded)
 }
 
 /// Folds a journal left on disk into the state document, saves it (a new
@@ -126,7 +149,13 @@ pub fn recover(paths: &StatePaths, environment: &str) -> Result<Option<Folded>, 
         }
     };
     let mut current = state::load(&paths.state)?.unwrap_or_else(|| State::new(environment));
-    let folded = fold_into(&mut current, &text);
+    let folded = fold_into(&mut current, &text).map_err(|bad| StateError::Corrupt {
+        path: paths.journal.clone(),
+        detail: format!(
+            "line {} is not a journal entry ({}); the journal was damaged after it was written. Move it away to plan from the state document alone (what the damaged run did is then found as drift or orphans)",
+            bad.line, bad.detail
+        ),
+    })?;
     current.serial += 1;
     state::save(paths, &current)?;
     std::fs::remove_file(&paths.journal).map_err(|e| {

@@ -232,6 +232,11 @@ pub enum StateError {
         holder: String,
         id: String,
     },
+    /// The state file is gone but its backup is not: it was lost.
+    Lost {
+        path: PathBuf,
+        backup: PathBuf,
+    },
     Io(anyhow::Error),
 }
 
@@ -254,6 +259,14 @@ impl std::fmt::Display for StateError {
                 "the state is locked by {holder} (lock file {}); wait for that run to finish, or, if it died, release it with\n\n    imm force-unlock {id}\n",
                 path.display()
             ),
+            StateError::Lost { path, backup } => write!(
+                f,
+                "the state file {} is missing but its backup {} exists: the state was lost, not never made. Restore it with\n\n    cp {} {}\n\nor move the backup away to start afresh (every object is then created again)",
+                path.display(),
+                backup.display(),
+                backup.display(),
+                path.display()
+            ),
             StateError::Io(e) => write!(f, "{e:#}"),
         }
     }
@@ -265,7 +278,18 @@ impl std::error::Error for StateError {}
 pub fn load(path: &Path) -> Result<Option<State>, StateError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A missing state beside its backup was lost, not never made:
+            // planning from nothing would create everything again.
+            let backup = backup_path(path);
+            if backup.exists() {
+                return Err(StateError::Lost {
+                    path: path.to_path_buf(),
+                    backup,
+                });
+            }
+            return Ok(None);
+        }
         Err(e) => {
             return Err(StateError::Io(
                 anyhow::Error::new(e).context(format!("reading {}", path.display())),
@@ -335,6 +359,13 @@ fn mark_shared(private: Option<&mut serde_json::Value>) {
     if let Some(serde_json::Value::Object(private)) = private {
         private.insert("shared_repository".into(), serde_json::Value::Bool(true));
     }
+}
+
+/// `<env>.json.backup` beside `<env>.json`.
+fn backup_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".backup");
+    path.with_file_name(name)
 }
 
 /// Writes the state atomically, keeping the previous one as the backup.

@@ -223,7 +223,12 @@ impl StateSite {
                         .filter_map(|e| serde_json::to_string(e).ok())
                         .map(|l| l + "\n")
                         .collect();
-                    let folded = journal::fold_into(&mut current, &text);
+                    let folded = journal::fold_into(&mut current, &text).map_err(|bad| {
+                        imm_executors::ActionError::new(format!(
+                            "the journal in etcd has a damaged entry ({}); delete the journal keys to plan from the state document alone",
+                            bad.detail
+                        ))
+                    })?;
                     current.serial += 1;
                     let revision = remote.write(&current, revision).await?;
                     remote.clear_journal().await?;

@@ -418,6 +418,26 @@ impl<'t> Builder<'t> {
         Body { items }
     }
 
+    /// A number literal's value; one too large for a 64-bit float is an
+    /// error here, never an infinity that prints as `null`.
+    fn number(&mut self, text: &str, span: Span) -> f64 {
+        match text.parse::<f64>() {
+            Ok(n) if n.is_finite() => n,
+            _ => {
+                self.diagnostics.push(
+                    Diagnostic::at(
+                        Code::NumberOutOfRange,
+                        span,
+                        format!("the number {} is too large", shorten(text)),
+                    )
+                    .with_primary_label("out of range")
+                    .with_help(Code::NumberOutOfRange.help()),
+                );
+                0.0
+            }
+        }
+    }
+
     fn require_newline_between(&mut self, prev_end: usize, next_start: usize) {
         let gap = &self.text[prev_end..next_start];
         if gap.contains('\n') {
@@ -641,7 +661,7 @@ impl<'t> Builder<'t> {
     fn primary(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
-            Rule::number => ExprKind::Number(pair.as_str().parse::<f64>().unwrap_or(f64::NAN)),
+            Rule::number => ExprKind::Number(self.number(pair.as_str(), span)),
             Rule::keyword_literal => match pair.as_str() {
                 "true" => ExprKind::Bool(true),
                 "false" => ExprKind::Bool(false),
@@ -974,6 +994,14 @@ fn strip_common_indent(lines: &mut [Vec<TemplatePart>]) {
                 .unwrap_or(0);
             s.drain(..strip);
         }
+    }
+}
+
+/// A long literal cut for a message.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(24) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
 }
 

@@ -73,7 +73,7 @@ impl TryFrom<&BTreeMap<String, Value>> for ConfigValues {
         };
         Ok(ConfigValues {
             store,
-            path: root.string("path")?,
+            path: root.plain_string("path")?,
             values,
         })
     }

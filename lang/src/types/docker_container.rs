@@ -145,7 +145,7 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
         let runtime = root.block("runtime")?;
         Ok(ContainerConfig {
             image: root.required_string("image")?,
-            name: root.string("name")?,
+            name: root.plain_string("name")?,
             command: root.strings("command")?,
             restart: restart(&root)?,
             ports: root.strings("ports")?,

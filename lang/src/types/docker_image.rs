@@ -66,7 +66,7 @@ impl TryFrom<&BTreeMap<String, Value>> for ImageConfig {
             .block("build")?
             .ok_or_else(|| ConfigError::new("build", "is required"))?;
         Ok(ImageConfig {
-            name: root.string("name")?,
+            name: root.plain_string("name")?,
             context: build.required_string("context")?,
             dockerfile: build
                 .string("dockerfile")?

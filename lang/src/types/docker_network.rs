@@ -54,7 +54,7 @@ impl TryFrom<&BTreeMap<String, Value>> for NetworkConfig {
     fn try_from(config: &BTreeMap<String, Value>) -> Result<NetworkConfig, ConfigError> {
         let root = Fields::root(config);
         Ok(NetworkConfig {
-            name: root.string("name")?,
+            name: root.plain_string("name")?,
             driver: root.string("driver")?.unwrap_or_else(|| "bridge".into()),
             internal: root.bool("internal")?.unwrap_or(false),
         })

@@ -34,7 +34,7 @@ impl TryFrom<&BTreeMap<String, Value>> for VolumeConfig {
 
     fn try_from(config: &BTreeMap<String, Value>) -> Result<VolumeConfig, ConfigError> {
         Ok(VolumeConfig {
-            name: Fields::root(config).string("name")?,
+            name: Fields::root(config).plain_string("name")?,
         })
     }
 }

@@ -75,7 +75,7 @@ impl TryFrom<&BTreeMap<String, Value>> for ExecConfig {
         Ok(ExecConfig {
             create: root.strings("create")?,
             destroy: root.strings("destroy")?,
-            working_dir: root.string("working_dir")?,
+            working_dir: root.plain_string("working_dir")?,
             env: marked.into_iter().map(|(k, v, _)| (k, v)).collect(),
             secrets,
         })

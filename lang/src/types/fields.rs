@@ -91,6 +91,23 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A string that names or locates the object (a path, a name): it is
+    /// recorded in state to find the object again, so it cannot be secret.
+    pub fn plain_string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        if self.value(key).is_some_and(Value::contains_sensitive) {
+            return Err(ConfigError::new(
+                self.path(key),
+                "cannot hold a secret: it names the object, and state records it to find the object again",
+            ));
+        }
+        self.string(key)
+    }
+
+    pub fn required_plain_string(&self, key: &str) -> Result<String, ConfigError> {
+        self.plain_string(key)?
+            .ok_or_else(|| ConfigError::new(self.path(key), "is required"))
+    }
+
     pub fn required_string(&self, key: &str) -> Result<String, ConfigError> {
         self.string(key)?
             .ok_or_else(|| ConfigError::new(self.path(key), "is required"))

@@ -56,7 +56,7 @@ impl TryFrom<&BTreeMap<String, Value>> for FileConfig {
             })?,
         };
         Ok(FileConfig {
-            path: root.required_string("path")?,
+            path: root.required_plain_string("path")?,
             content: root.string("content")?.unwrap_or_default(),
             mode,
         })
