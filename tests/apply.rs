@@ -886,3 +886,110 @@ fn a_secret_in_a_path_or_name_is_refused_before_anything_is_written() {
     assert!(!common::text_under(&p.file(".imm")).contains(TOKEN));
     assert!(!p.file(&format!("out/{TOKEN}.txt")).exists());
 }
+
+/// 60 files and 20 exec objects whose content and build inputs follow
+/// `var.v`, so that every change of it replaces all 80.
+const MANY: &str = r#"
+variable "v" {
+  type    = string
+  default = "a"
+}
+
+resource "exec" "made" {
+  count = 20
+  build {
+    inputs = { v = var.v }
+  }
+  create  = ["sh", "-c", "sleep 0.2; echo made >> made.log; echo '{}'"]
+  destroy = ["sh", "-c", "echo gone >> made.log"]
+}
+
+resource "file" "page" {
+  count   = 60
+  path    = "out/page-${count.index}.txt"
+  content = "${var.v} ${count.index} ${exec.made[count.index % 20].id}"
+}
+"#;
+
+/// A tiny seeded generator: the same kill points on every run of the test.
+struct Seeded(u64);
+
+impl Seeded {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % bound
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn applies_killed_at_random_points_converge_without_force_unlock() {
+    let p = Project::new(&[("main.imm", MANY)]);
+    let mut random = Seeded(20261127);
+    let apply = |value: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+            .args(["apply", "--auto-approve", "--var", &format!("v={value}")])
+            .current_dir(p.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start imm apply")
+    };
+    let mut mid_apply = 0;
+    for round in 0..12 {
+        let value = if round % 2 == 0 { "a" } else { "b" };
+        let child = apply(value);
+        // Kill once this run's commands have begun to finish (made.log
+        // grows), at a seeded point of the second wave of them.
+        let log = p.file("made.log");
+        let before = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0) == before
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(random.below(150)));
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &child.id().to_string()])
+            .status();
+        let output = child.wait_with_output().expect("wait");
+        mid_apply += usize::from(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("stopped unexpectedly") && !stderr.contains("force-unlock"),
+            "round {round}: a run after a kill goes on by itself:\n{stderr}"
+        );
+    }
+    assert!(
+        mid_apply >= 10,
+        "most kills landed in the middle of an apply: {mid_apply} of 12"
+    );
+    // And one cancelled the way CI cancels a job.
+    let child = apply("c");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        !p.file(".imm/state/default.lock").exists(),
+        "SIGTERM releases the lock: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    imm(&p, &["apply", "--auto-approve", "--var", "v=final"]).assert_ok();
+    imm(&p, &["plan", "--detailed-exitcode", "--var", "v=final"])
+        .assert_code(0)
+        .assert_stdout_contains("No changes");
+    for i in 0..60 {
+        let text = read(&p, &format!("out/page-{i}.txt"));
+        assert!(
+            text.starts_with(&format!("final {i} ")),
+            "out/page-{i}.txt: {text}"
+        );
+    }
+}
