@@ -471,7 +471,7 @@ fn an_apply_killed_mid_replacement_converges_on_the_next_run() {
     assert!(p.containers().len() > old.len(), "a new container appeared");
     child.kill().expect("SIGKILL imm");
     let _ = child.wait();
-    let _ = std::fs::remove_file(p.project.file(".imm/state/default.lock"));
+    // The dead run's lock is taken over: no force-unlock.
 
     let run = p.apply(&["greeting=after-kill"]);
     run.assert_ok();
@@ -962,4 +962,84 @@ fn an_image_recorded_under_the_shared_repository_is_renamed_without_a_rebuild() 
     );
     p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
     p.imm(&["destroy", "--auto-approve"]).assert_ok();
+}
+
+/// Six replicas replaced on every change of `var.round`.
+const SIX: &str = r#"
+variable "round" {
+  type    = string
+  default = "0"
+}
+
+resource "docker_image" "base" {
+  name = "PFX-base"
+  build {
+    context = "./base"
+  }
+}
+
+resource "docker_container" "worker" {
+  count   = 6
+  image   = docker_image.base.id
+  command = ["sh", "-c", "exec sleep 3600"]
+  runtime {
+    env = { ROUND = var.round }
+  }
+}
+"#;
+
+#[test]
+fn applies_killed_at_seeded_points_leave_no_orphan_and_no_leaked_container() {
+    let p = docker_project(SIX);
+    p.apply(&[]).assert_ok();
+    let mut seed: u64 = 1127;
+    let mut below = |bound: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % bound
+    };
+    for round in 1..=5 {
+        let before = p.containers();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_imm"))
+            .args([
+                "apply",
+                "--auto-approve",
+                "--var",
+                &format!("round={round}"),
+            ])
+            .current_dir(p.project.path())
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start imm apply");
+        // Kill once this run has created a container, at a seeded point.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while p.containers().iter().all(|id| before.contains(id)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(below(400)));
+        child.kill().expect("SIGKILL imm");
+        let _ = child.wait();
+    }
+    p.apply(&["round=final"]).assert_ok();
+    let running = p.containers();
+    let recorded: Vec<String> = {
+        let mut ids: Vec<String> = (0..6)
+            .map(|i| p.recorded(&format!("docker_container.worker[{i}]"), "id"))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        running.len(),
+        6,
+        "no orphan and no leaked container: {running:?}"
+    );
+    assert_eq!(running, recorded, "state is true to what runs");
+    p.imm(&["plan", "--detailed-exitcode", "--var", "round=final"])
+        .assert_code(0);
+    p.imm(&["destroy", "--auto-approve"]).assert_ok();
+    assert!(p.containers().is_empty(), "destroy leaves nothing labelled");
 }
