@@ -1043,3 +1043,42 @@ fn applies_killed_at_seeded_points_leave_no_orphan_and_no_leaked_container() {
     p.imm(&["destroy", "--auto-approve"]).assert_ok();
     assert!(p.containers().is_empty(), "destroy leaves nothing labelled");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_daemon_that_never_answers_is_an_error_naming_it_within_the_deadline() {
+    // A socket that accepts and then says nothing, as a frozen dockerd does.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("frozen.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let p = Project::new(&[("main.imm", "resource \"docker_network\" \"net\" {}\n")]);
+    let started = Instant::now();
+    let run = p.imm_with_env(
+        &["apply", "--auto-approve"],
+        &[
+            ("DOCKER_HOST", &format!("unix://{}", socket.display())),
+            ("IMM_DOCKER_TIMEOUT", "2s"),
+        ],
+    );
+    run.assert_fails_with("did not answer within 2 s");
+    assert!(run.stderr.contains("frozen.sock"), "{}", run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the deadline holds: {:?}",
+        started.elapsed()
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.file(".imm/state/default.json")).unwrap_or_else(|_| "{}".into()),
+    )
+    .expect("state JSON");
+    assert!(
+        state["resources"].as_array().is_none_or(Vec::is_empty),
+        "nothing is recorded: {state}"
+    );
+}

@@ -2,8 +2,8 @@
 //! healthy, test, retire the old one.
 
 use super::{
-    created_id, failed, labels, log_tail, private_str, remove_container, short_random, status,
-    DockerClient, TEST_TIMEOUT,
+    created_id, failed, labels, log_tail, patient, private_str, remove_container, short_random,
+    status, DockerClient, TEST_TIMEOUT,
 };
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
@@ -429,7 +429,7 @@ async fn test(
             .await
             .map_err(|e| failed("starting a test", e))?;
         let mut output = String::new();
-        let started = docker
+        let started = patient(docker)
             .start_exec(&exec.id, None)
             .await
             .map_err(|e| failed("starting a test", e))?;
@@ -473,7 +473,8 @@ async fn test(
 }
 
 async fn stop(docker: &Docker, id: &str, seconds: i32) -> Result<(), ActionError> {
-    match docker
+    // The daemon answers once the container stopped: up to `seconds`.
+    match patient(docker)
         .stop_container(
             id,
             Some(StopContainerOptions {

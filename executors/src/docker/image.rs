@@ -2,7 +2,7 @@
 //! keep one previous image.
 
 use super::{
-    created_id, docker_message, failed, labels, log_tail, private_str, remove_container,
+    created_id, docker_message, failed, labels, log_tail, patient, private_str, remove_container,
     short_random, status, still_there, DockerClient, LABEL_FINGERPRINT, TEST_TIMEOUT,
 };
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
@@ -139,7 +139,8 @@ async fn create(
         target: config.target.clone().unwrap_or_default(),
         ..Default::default()
     };
-    let mut stream = docker.build_image(
+    let builder = patient(docker);
+    let mut stream = builder.build_image(
         options,
         None,
         Some(bollard::body_full(bytes::Bytes::from(archive))),
@@ -335,8 +336,9 @@ async fn run_to_end(docker: &Docker, id: &str) -> Result<i64, ActionError> {
         .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
         .await
         .map_err(|e| failed("starting a test container", e))?;
+    let waiter = patient(docker);
     let mut wait =
-        docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+        waiter.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
     match tokio::time::timeout(TEST_TIMEOUT, wait.next()).await {
         Err(_) => Err(ActionError::new(format!(
             "a test ran longer than {} s",

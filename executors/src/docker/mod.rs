@@ -41,6 +41,31 @@ const LABEL_LINEAGE: &str = "imm.lineage";
 const LABEL_FINGERPRINT: &str = "imm.fingerprint";
 /// How long a test command may run.
 const TEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a call that lasts as long as its work (a build's stream, a
+/// test, a graceful stop) may take.
+const LONG_CALL: Duration = Duration::from_secs(900);
+/// How long any other call to the daemon may take, by default.
+const CALL_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The deadline of one call to the daemon: `IMM_DOCKER_TIMEOUT` (`"30s"`,
+/// `"2m"`), or [`CALL_DEADLINE`].
+fn call_deadline() -> Duration {
+    std::env::var("IMM_DOCKER_TIMEOUT")
+        .ok()
+        .and_then(|text| imm_lang::types::fields::duration_ns(&text).ok())
+        .filter(|ns| *ns > 0)
+        .map(|ns| Duration::from_nanos(ns as u64))
+        .unwrap_or(CALL_DEADLINE)
+}
+
+/// The same connection with room for a call that lasts as long as its work.
+fn patient(docker: &Docker) -> Docker {
+    docker.clone().with_timeout(LONG_CALL.max(call_deadline()))
+}
+
+fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
 
 /// One connection to the daemon, shared by the Docker executors and opened
 /// on first use (projects without Docker resources never touch it).
@@ -57,11 +82,13 @@ impl DockerClient {
     async fn docker(&self) -> Result<&Docker, ActionError> {
         self.client
             .get_or_try_init(|| async {
-                let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
+                let docker = Docker::connect_with_local_defaults()
+                    .map_err(unreachable)?
+                    .with_timeout(call_deadline());
                 // A no-op in bollard 0.21 (it sends no version), correct after its fix.
                 let docker = docker.negotiate_version().await.map_err(unreachable)?;
                 docker.ping().await.map_err(unreachable)?;
-                Ok(docker.with_timeout(Duration::from_secs(900)))
+                Ok(docker)
             })
             .await
     }
@@ -208,15 +235,31 @@ fn first_name(names: Option<&[String]>) -> String {
 }
 
 fn unreachable(e: DockerError) -> ActionError {
-    let host =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    if let Some(late) = timed_out(&e) {
+        return late;
+    }
     ActionError::new(format!(
-        "cannot reach the Docker daemon at {host} ({e}); is Docker running? Start it (e.g. `sudo service docker start`), or set DOCKER_HOST to where it listens"
+        "cannot reach the Docker daemon at {} ({e}); is Docker running? Start it (e.g. `sudo service docker start`), or set DOCKER_HOST to where it listens",
+        docker_host()
     ))
 }
 
 fn failed(what: &str, e: DockerError) -> ActionError {
-    ActionError::new(format!("{what}: {}", docker_message(&e)))
+    match timed_out(&e) {
+        Some(late) => ActionError::new(format!("{what}: {late}")),
+        None => ActionError::new(format!("{what}: {}", docker_message(&e))),
+    }
+}
+
+/// A call that ran out of time: the daemon is frozen or overloaded.
+fn timed_out(e: &DockerError) -> Option<ActionError> {
+    matches!(e, DockerError::RequestTimeoutError).then(|| {
+        ActionError::new(format!(
+            "the Docker daemon at {} did not answer within {} s; check that it is not frozen or overloaded, or give it longer with IMM_DOCKER_TIMEOUT (e.g. \"5m\")",
+            docker_host(),
+            call_deadline().as_secs_f64()
+        ))
+    })
 }
 
 fn docker_message(e: &DockerError) -> String {
