@@ -234,3 +234,45 @@ fn an_imm_file_that_cannot_be_read_is_an_error_never_left_out() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("not a regular file"), "{stderr}");
 }
+
+#[cfg(unix)]
+#[test]
+fn inputs_without_end_are_refused_quickly_with_their_limit() {
+    // count far beyond what memory holds.
+    let p = Project::new(&[(
+        "main.imm",
+        "resource \"file\" \"f\" {\n  count   = 1e7\n  path    = \"x${count.index}\"\n  content = \"x\"\n}\n",
+    )]);
+    let (code, stderr) = imm_within_seconds(p.path(), &["validate"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("E0313") && stderr.contains("100000 instances"),
+        "{stderr}"
+    );
+
+    // A device that never ends, read by a file function.
+    let p = Project::new(&[("main.imm", "locals {\n  z = file(\"/dev/zero\")\n}\n")]);
+    let (code, stderr) = imm_within_seconds(p.path(), &["validate"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+
+    // A pipe inside a build context.
+    let p = Project::new(&[
+        (
+            "main.imm",
+            "resource \"docker_image\" \"app\" {\n  build {\n    context = \"./app\"\n  }\n}\n",
+        ),
+        ("app/Dockerfile", "FROM scratch\n"),
+    ]);
+    let made = std::process::Command::new("mkfifo")
+        .arg(p.file("app/pipe"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let (code, stderr) = imm_within_seconds(p.path(), &["plan"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("E0705") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+}

@@ -699,14 +699,17 @@ impl<'a> Evaluator<'a> {
         if let Some(parts) = self.templates.parsed.get(full) {
             return Ok(parts.clone());
         }
-        let text = std::fs::read_to_string(full).map_err(|e| {
+        let fail = |message: String| {
             Diagnostic::at(
                 Code::FunctionFailed,
                 span,
-                format!("templatefile: cannot read \"{}\": {e}", full.display()),
+                format!("templatefile: {message}"),
             )
             .with_help("the path is relative to the module's directory")
-        })?;
+        };
+        let bytes = imm_stdlib::functions::read_bounded(full).map_err(fail)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| fail(format!("\"{}\" is not UTF-8 text", full.display())))?;
         let file = self.sources.add(full.to_path_buf(), text.clone());
         let parts = Rc::new(parse_template(file, &text)?);
         self.templates

@@ -125,8 +125,17 @@ fn walk(
             Kind::Symlink
         } else if meta.is_dir() {
             Kind::Directory
-        } else {
+        } else if meta.is_file() {
             Kind::File
+        } else if ignore.excludes(&relative) {
+            continue;
+        } else {
+            // A pipe or a device would be read for ever, and Docker
+            // cannot send one to the builder either.
+            return Err(FingerprintError {
+                path: path.clone(),
+                message: "is not a regular file, a directory or a symlink (a pipe, socket or device); remove it from the build context or list it in .dockerignore".into(),
+            });
         };
         if kind == Kind::Directory {
             if !ignore.excludes(&relative) {

@@ -4,6 +4,10 @@
 
 use super::*;
 
+/// Instances one resource may have unless `IMM_MAX_INSTANCES` says otherwise:
+/// far more than any project needs, far less than what exhausts memory.
+const MAX_INSTANCES: usize = 100_000;
+
 impl Run<'_, '_> {
     /// Expands and evaluates a resource; returns its value for references:
     /// an object, or a list (`count`) or map (`for_each`) of objects.
@@ -148,7 +152,31 @@ impl Run<'_, '_> {
             );
             return None;
         }
+        let limit = self.max_instances();
+        if n > limit as f64 {
+            self.diags.push(
+                Diagnostic::at(
+                    Code::InvalidCount,
+                    expr.span,
+                    format!(
+                        "count = {} is more than the {limit} instances one resource may have",
+                        format_number(n)
+                    ),
+                )
+                .with_help("split the resource, or raise the limit with IMM_MAX_INSTANCES if this is meant"),
+            );
+            return None;
+        }
         Some(n as usize)
+    }
+
+    /// Instances one resource may have: `IMM_MAX_INSTANCES`, or 100,000.
+    fn max_instances(&self) -> usize {
+        self.inputs
+            .process_env
+            .get("IMM_MAX_INSTANCES")
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(MAX_INSTANCES)
     }
 
     pub(super) fn for_each(

@@ -9,8 +9,38 @@ use std::path::PathBuf;
 /// Reads a file named by a function argument, relative to the module.
 pub fn read_module_file(ctx: &CallContext<'_>, path: &str) -> Result<Vec<u8>, FunctionError> {
     let full = resolve(ctx, path);
-    std::fs::read(&full)
-        .map_err(|e| FunctionError::at(0, format!("cannot read \"{}\": {e}", full.display())))
+    read_bounded(&full).map_err(|message| FunctionError::at(0, message))
+}
+
+/// The most a file function reads: configuration, not data.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a regular file of at most [`MAX_FILE_BYTES`]; a device or a pipe
+/// (`/dev/zero`, a FIFO) is refused before it is read, since it may never
+/// end.
+pub fn read_bounded(full: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| format!("cannot read \"{}\": {e}", full.display());
+    let meta = std::fs::metadata(full).map_err(|e| cannot(&e))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "\"{}\" is not a regular file (a directory, device or pipe); file functions read files",
+            full.display()
+        ));
+    }
+    let file = std::fs::File::open(full).map_err(|e| cannot(&e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(&e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "\"{}\" is larger than {} MiB, the most a file function reads",
+            full.display(),
+            MAX_FILE_BYTES / (1024 * 1024)
+        ));
+    }
+    Ok(bytes)
 }
 
 fn resolve(ctx: &CallContext<'_>, path: &str) -> PathBuf {

@@ -9,6 +9,8 @@
 mod collections;
 mod encoding;
 mod files;
+
+pub use files::{read_bounded, MAX_FILE_BYTES};
 mod numbers;
 mod strings;
 
