@@ -303,7 +303,7 @@ fn locks_corrupt_state_and_state_repair() {
         .assert_fails_with("did you mean file.page");
     imm(&p, &["state", "rm", "file.extra"])
         .assert_ok()
-        .assert_stdout_contains("The object itself was not touched");
+        .assert_stdout_contains("The objects themselves were not touched");
     assert!(p.file("out/extra.txt").exists());
     assert_eq!(
         change(&plan_json(&p, &[]), "file.extra")["action"],
@@ -837,6 +837,30 @@ fn leftovers_of_an_interrupted_replacement_count_as_changes() {
         "the leftover is removed"
     );
     imm(&p, &["plan", "--detailed-exitcode"]).assert_code(0);
+
+    // A leftover whose destroy cannot succeed can be forgotten on its own.
+    let mut recorded = state(&p);
+    if let Some(extra) = recorded["resources"]
+        .as_array_mut()
+        .and_then(|r| r.iter_mut().find(|r| r["address"] == "file.extra"))
+    {
+        extra["deposed"] = serde_json::json!([{
+            "attributes": { "path": "out/old-extra.txt" },
+            "outs": {},
+            "private": { "path": p.file("out/old-extra.txt").display().to_string() }
+        }]);
+    }
+    std::fs::write(&path, recorded.to_string()).expect("write state");
+    imm(&p, &["plan", "--detailed-exitcode"]).assert_code(2);
+    imm(&p, &["state", "rm", "file.extra", "--deposed"])
+        .assert_ok()
+        .assert_stdout_contains("the 1 deposed copy of file.extra");
+    imm(&p, &["plan", "--detailed-exitcode"]).assert_code(0);
+    assert!(
+        p.file("out/extra.txt").exists(),
+        "the current object is kept"
+    );
+    imm(&p, &["state", "rm", "file.extra", "--deposed"]).assert_fails_with("no copy left");
 }
 
 #[test]

@@ -23,6 +23,10 @@ pub enum StateCommand {
     /// Forget an instance; the object itself is left as it is.
     Rm {
         address: String,
+        /// Forget only the copies an interrupted replacement left (deposed),
+        /// keeping the current object recorded.
+        #[arg(long)]
+        deposed: bool,
         #[command(flatten)]
         at: Where,
     },
@@ -43,7 +47,11 @@ pub fn run(command: &StateCommand) -> CommandResult {
     match command {
         StateCommand::List(at) => list(at),
         StateCommand::Show { address, at } => show(at, address),
-        StateCommand::Rm { address, at } => remove(at, address),
+        StateCommand::Rm {
+            address,
+            deposed,
+            at,
+        } => remove(at, address, *deposed),
     }
 }
 
@@ -94,26 +102,56 @@ fn show(at: &Where, address: &str) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn remove(at: &Where, address: &str) -> CommandResult {
+fn remove(at: &Where, address: &str, only_deposed: bool) -> CommandResult {
     let session = Session::new()?;
     let site = StateSite::discover(&at.dir, &at.env, session.handle())?;
     let lock = site.lock("state rm")?;
     print_notes(&lock.notes());
     let (mut s, notes) = site.read(&at.env)?;
     print_notes(&notes);
-    let Some(record) = s.remove_resource(address) else {
+    if s.resource(address).is_none() {
         return Err(unknown_address(address, &s));
+    }
+    // What is forgotten stays; a later apply must not take it for an orphan.
+    let forgotten: Vec<serde_json::Value> = if only_deposed {
+        let Some(mut record) = s.resource(address).cloned() else {
+            return Err(unknown_address(address, &s));
+        };
+        let copies = std::mem::take(&mut record.deposed);
+        if copies.is_empty() {
+            return Err(Error::new(
+                Code::UnknownAddress,
+                format!("{address} has no copy left by an interrupted replacement"),
+                "`imm state show ADDR` shows its record; without --deposed, state rm forgets the instance itself",
+            ));
+        }
+        s.put_resource(record);
+        copies.into_iter().map(|d| d.private).collect()
+    } else {
+        s.remove_resource(address)
+            .map(|r| vec![r.private])
+            .unwrap_or_default()
     };
-    // The object stays; a later apply must not take it for an orphan.
-    for key in ["id", "name"] {
-        if let Some(v) = record.private.get(key).and_then(|v| v.as_str()) {
-            s.released.push(v.to_string());
+    for private in &forgotten {
+        for key in ["id", "name"] {
+            if let Some(v) = private.get(key).and_then(|v| v.as_str()) {
+                s.released.push(v.to_string());
+            }
         }
     }
     s.serial += 1;
     site.save(&s)?;
+    let what = if only_deposed {
+        format!(
+            "the {} deposed cop{} of {address}",
+            forgotten.len(),
+            if forgotten.len() == 1 { "y" } else { "ies" }
+        )
+    } else {
+        address.to_string()
+    };
     crate::report::out(&format!(
-        "Removed {address} from the state of \"{}\" (serial {}). The object itself was not touched.",
+        "Removed {what} from the state of \"{}\" (serial {}). The objects themselves were not touched.",
         at.env, s.serial
     ));
     Ok(ExitCode::SUCCESS)
