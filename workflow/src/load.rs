@@ -11,7 +11,7 @@ use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Evaluated, Inputs, Mode};
 use imm_lang::project::Project;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Where variable values come from on the command line.
 #[derive(Debug, Clone, Default)]
@@ -188,9 +188,5 @@ impl Loaded {
         );
         let warnings = self.checked(diags.0)?;
         Ok((evaluated, warnings))
-    }
-
-    pub fn project_dir(&self) -> &Path {
-        &self.dir
     }
 }
