@@ -470,8 +470,9 @@ impl Lock {
         };
         let taken_over = match read_lock(path) {
             Some(held) if holder_is_dead(&held) => {
-                // Only the file we read is removed: a live run that took
-                // it in between keeps its own.
+                // Two runs that start in the same instant after a crash could
+                // both get here; the second's remove may then take the first's
+                // new lock. The window is a read and a create apart.
                 let _ = std::fs::remove_file(path);
                 Some(describe(&held))
             }
