@@ -1017,3 +1017,44 @@ fn applies_killed_at_random_points_converge_without_force_unlock() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_create_is_shown_and_cleaned_up_before_it_runs_again() {
+    let text = |create: &str| {
+        format!("resource \"exec\" \"made\" {{\n  create  = [\"sh\", \"-c\", \"echo started >> made.log; {create}; echo '{{}}'\"]\n  cleanup = [\"sh\", \"-c\", \"echo cleaned >> cleanup.log\"]\n}}\n")
+    };
+    let p = Project::new(&[("main.imm", &text("sleep 30"))]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(p.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start imm apply");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !p.file("made.log").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait_with_output();
+
+    std::fs::write(p.file("main.imm"), text("true")).expect("write");
+    let plan = imm(&p, &["plan"]);
+    plan.assert_ok()
+        .assert_stdout_contains("create interrupted: the object may exist");
+    assert!(!p.file("cleanup.log").exists(), "a plan runs nothing");
+    imm(&p, &["apply", "--auto-approve"]).assert_ok();
+    assert_eq!(
+        read(&p, "cleanup.log"),
+        "cleaned\n",
+        "cleanup ran once, before create"
+    );
+    assert!(
+        state(&p).get("interrupted").is_none(),
+        "nothing is left to warn about"
+    );
+    imm(&p, &["plan", "--detailed-exitcode"]).assert_code(0);
+}

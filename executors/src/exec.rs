@@ -20,12 +20,15 @@ impl Executor for ExecExecutor {
     async fn create(
         &self,
         instance: &Instance,
-        _request: &CreateRequest,
+        request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config: ExecConfig = typed(instance)?;
         let dir = working_dir(&instance.module_dir, config.working_dir.as_deref());
         let secrets = &config.secrets;
+        if request.interrupted && !config.cleanup.is_empty() {
+            run_command("cleanup", &config.cleanup, &dir, &config.env, secrets, run).await?;
+        }
         let stdout = run_command("create", &config.create, &dir, &config.env, secrets, run).await?;
         // What a command prints may echo a secret it was given.
         let stdout = mask(&stdout, secrets);

@@ -61,6 +61,9 @@ pub struct CreateRequest {
     /// Stop the predecessor before starting the new object (it publishes
     /// host ports); start it again if the new one fails.
     pub stop_first: bool,
+    /// An earlier create of this instance was interrupted: its object may
+    /// exist although nothing records it.
+    pub interrupted: bool,
 }
 
 /// A recorded object, as destroy and read see it.

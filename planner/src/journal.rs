@@ -123,6 +123,15 @@ pub fn fold_into(state: &mut State, text: &str) -> Result<Folded, CorruptLine> {
             Entry::Artifact { entry } => state.put_artifact(entry),
         }
     }
+    for (address, action) in &open {
+        let is_create = action.starts_with("create");
+        if is_create && !state.create_interrupted(address) {
+            state.interrupted.push(crate::state::InterruptedCreate {
+                address: address.clone(),
+                action: action.clone(),
+            });
+        }
+    }
     folded.interrupted = open;
     Ok(folded)
 }

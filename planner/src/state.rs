@@ -44,6 +44,19 @@ pub struct State {
     /// orphans.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub released: Vec<String>,
+    /// Creates that were started and never ended (the run was killed in
+    /// between): the object may exist although no record says so. Cleared
+    /// when the instance is recorded again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interrupted: Vec<InterruptedCreate>,
+}
+
+/// A create that a killed run started and did not finish.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InterruptedCreate {
+    pub address: String,
+    /// The step's name (`create`, `create replacement`).
+    pub action: String,
 }
 
 /// One resource instance as it exists. Sensitive leaves of `attributes`
@@ -112,6 +125,11 @@ pub struct ArtifactEntry {
 }
 
 impl State {
+    /// Whether a create of `address` was interrupted and its object may exist.
+    pub fn create_interrupted(&self, address: &str) -> bool {
+        self.interrupted.iter().any(|i| i.address == address)
+    }
+
     /// The out attributes of every recorded instance but those `skip`
     /// names, as the language reads them (`TYPE.NAME.ATTR`).
     pub fn known_outs(
@@ -139,6 +157,7 @@ impl State {
 
     /// Inserts or replaces the record of `record.address`.
     pub fn put_resource(&mut self, record: ResourceRecord) {
+        self.interrupted.retain(|i| i.address != record.address);
         match self
             .resources
             .iter_mut()
@@ -189,6 +208,7 @@ impl State {
             resources: Vec::new(),
             artifacts: Vec::new(),
             released: Vec::new(),
+            interrupted: Vec::new(),
         }
     }
 }

@@ -274,6 +274,11 @@ impl Engine<'_> {
                 }
             }
         }
+        // An interrupted create of an instance no longer configured has
+        // nothing left to warn about.
+        self.state
+            .interrupted
+            .retain(|i| instances.contains_key(&i.address));
         // A kept instance's lifecycle may have changed (prevent_destroy
         // turned off to allow a destroy): records follow the configuration.
         for record in &mut self.state.resources {
@@ -354,6 +359,7 @@ impl Engine<'_> {
             fingerprint,
             predecessor: old.clone().filter(|_| action == Action::Replace),
             stop_first: change.stop_first,
+            interrupted: self.state.create_interrupted(&change.address),
         };
         let current = self.state.resource(&change.address).cloned();
         // The object replacing the old one, for a down step (a file at the

@@ -15,6 +15,7 @@ pub const TYPE: ResourceType = ResourceType {
             attr("create", Kind::ListOfString, true, "Command that creates the object; the last stdout line may be a JSON object (outputs)."),
             attr("destroy", Kind::ListOfString, false, "Command that destroys it."),
             attr("working_dir", Kind::String, false, "Directory to run in, relative to the module."),
+            attr("cleanup", Kind::ListOfString, false, "Run before create when an earlier create of this instance was interrupted (the run was killed): removes what that create may have left."),
         ],
         blocks: &[
             block(
@@ -50,6 +51,8 @@ pub const TYPE: ResourceType = ResourceType {
 pub struct ExecConfig {
     pub create: Vec<String>,
     pub destroy: Vec<String>,
+    /// Removes what an interrupted create may have left.
+    pub cleanup: Vec<String>,
     /// Relative to the module directory; the module directory when absent.
     pub working_dir: Option<String>,
     /// `runtime.env`, secrets unmarked (the command gets them).
@@ -75,6 +78,7 @@ impl TryFrom<&BTreeMap<String, Value>> for ExecConfig {
         Ok(ExecConfig {
             create: root.strings("create")?,
             destroy: root.strings("destroy")?,
+            cleanup: root.strings("cleanup")?,
             working_dir: root.plain_string("working_dir")?,
             env: marked.into_iter().map(|(k, v, _)| (k, v)).collect(),
             secrets,

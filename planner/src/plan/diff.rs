@@ -344,6 +344,10 @@ impl<'a> Planner<'a> {
             if decision.action != Action::Noop {
                 self.check_config(instance);
             }
+            let mut notes = Vec::new();
+            if state.create_interrupted(&instance.address) {
+                notes.push("create interrupted: the object may exist".to_string());
+            }
             let stop_first = decision.action == Action::Replace
                 && types::get(&instance.type_name)
                     .is_some_and(|t| (t.stop_first)(&instance.config));
@@ -363,7 +367,7 @@ impl<'a> Planner<'a> {
                     .collect(),
                 stop_first,
                 deposed: record.map(|r| r.deposed.len()).unwrap_or(0),
-                notes: Vec::new(),
+                notes,
             });
         }
         for record in &state.resources {
