@@ -1058,3 +1058,61 @@ fn an_interrupted_create_is_shown_and_cleaned_up_before_it_runs_again() {
     );
     imm(&p, &["plan", "--detailed-exitcode"]).assert_code(0);
 }
+
+#[test]
+fn a_secret_in_every_attribute_that_takes_one_reaches_no_file_imm_writes() {
+    let text = r#"
+secret "token" {
+  from = "env:TOKEN"
+}
+
+resource "exec" "uses" {
+  create  = ["sh", "-c", "printf %s \"$1\" > seen-arg.txt; printf %s \"$T\" > seen-env.txt; echo '{}'", "sh", secret.token]
+  destroy = ["sh", "-c", "true", secret.token]
+  runtime {
+    env = { T = secret.token }
+  }
+}
+
+resource "file" "holds" {
+  path    = "out/holds.txt"
+  content = "token=${secret.token}\n"
+  mode    = "0600"
+}
+
+resource "config" "app" {
+  values = merge({ plain = "x" }, { token = secret.token }, { nested = { t = secret.token } })
+}
+
+output "token" {
+  value     = secret.token
+  sensitive = true
+}
+"#;
+    let p = Project::new(&[("main.imm", text)]);
+    imm(&p, &["plan", "--out", "saved.plan"]).assert_ok();
+    let applied = imm(&p, &["apply", "--auto-approve"]);
+    applied.assert_ok();
+    assert_eq!(
+        read(&p, "seen-arg.txt"),
+        TOKEN,
+        "the command got the secret"
+    );
+    assert_eq!(read(&p, "seen-env.txt"), TOKEN);
+    assert_eq!(read(&p, "out/holds.txt"), format!("token={TOKEN}\n"));
+    let shown = [
+        imm(&p, &["plan", "--format", "json"]),
+        imm(&p, &["plan", "--format", "markdown"]),
+        imm(&p, &["output", "--json"]),
+        imm(&p, &["state", "show", "exec.uses"]),
+        imm(&p, &["state", "show", "config.app"]),
+    ];
+    for run in shown.iter().chain([&applied]) {
+        assert!(!run.all().contains(TOKEN), "printed: {}", run.all());
+    }
+    let written = common::text_under(&p.file(".imm")) + &read(&p, "saved.plan");
+    assert!(!written.contains(TOKEN), "a secret in a file imm wrote");
+    imm(&p, &["plan", "--detailed-exitcode"]).assert_code(0);
+    imm(&p, &["destroy", "--auto-approve"]).assert_ok();
+    assert!(!common::text_under(&p.file(".imm")).contains(TOKEN));
+}

@@ -133,7 +133,9 @@ impl Executor for ConfigExecutor {
         };
         let mut differs: Vec<&str> = Vec::new();
         for (key, value) in &expected {
-            let sensitive = value.as_str() == Some(imm_stdlib::value::SENSITIVE_TEXT);
+            // A value holding a secret anywhere is recorded without it: only
+            // its presence can be checked.
+            let sensitive = holds_secret(value);
             let now = found.get(key);
             let same = match (now, sensitive) {
                 (None, _) => false,
@@ -159,5 +161,15 @@ impl Executor for ConfigExecutor {
             store.describe(),
             differs.join(", ")
         )))
+    }
+}
+
+/// Whether a recorded value is, or holds, the sensitive placeholder.
+fn holds_secret(value: &Json) -> bool {
+    match value {
+        Json::String(s) => s == imm_stdlib::value::SENSITIVE_TEXT,
+        Json::Array(items) => items.iter().any(holds_secret),
+        Json::Object(map) => map.values().any(holds_secret),
+        _ => false,
     }
 }
