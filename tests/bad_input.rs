@@ -233,6 +233,74 @@ fn an_imm_file_that_cannot_be_read_is_an_error_never_left_out() {
     let (code, stderr) = imm_within_seconds(p.path(), &["validate"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("not a regular file"), "{stderr}");
+
+    std::fs::remove_file(&b).expect("remove fifo");
+    std::os::unix::fs::symlink("b.imm", &b).expect("a link to itself");
+    let (code, stderr) = imm_within_seconds(p.path(), &["plan"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("E0601") && stderr.contains("b.imm"),
+        "{stderr}"
+    );
+}
+
+/// The project's `.imm` on a tmpfs in a mount namespace of its own, made
+/// read-only after a first apply (root only, as CI runs).
+const READ_ONLY_SCRIPT: &str = r#"
+set -u
+cd "$PROJECT"
+mkdir -p .imm
+mount -t tmpfs -o size=4m tmpfs .imm || { echo "cannot mount a tmpfs" >&2; exit 90; }
+"$IMM" apply --auto-approve >first.out 2>&1; echo $? >first.code
+cp main.two main.imm
+mount -o remount,ro .imm || exit 91
+"$IMM" apply --auto-approve >ro.out 2>&1; echo $? >ro.code
+cp a.txt a-when-ro.txt
+mount -o remount,rw .imm || exit 92
+"$IMM" apply --auto-approve >rw.out 2>&1; echo $? >rw.code
+"#;
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_state_directory_is_a_clear_error_and_changes_nothing() {
+    let one = "resource \"file\" \"a\" {\n  path    = \"a.txt\"\n  content = \"one\"\n}\n";
+    let two = "resource \"file\" \"a\" {\n  path    = \"a.txt\"\n  content = \"two\"\n}\n";
+    let p = Project::new(&[("main.imm", one), ("main.two", two)]);
+    let run = std::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            READ_ONLY_SCRIPT,
+        ])
+        .env("PROJECT", p.path())
+        .env("IMM", env!("CARGO_BIN_EXE_imm"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run unshare (util-linux)");
+    assert!(
+        run.status.success(),
+        "this test mounts a private tmpfs, which needs root and util-linux's unshare (CI runs as root): {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let read = |name: &str| std::fs::read_to_string(p.file(name)).unwrap_or_default();
+    assert_eq!(read("first.code").trim(), "0", "{}", read("first.out"));
+    assert_eq!(read("ro.code").trim(), "1", "{}", read("ro.out"));
+    assert!(
+        read("ro.out").contains("Read-only file system"),
+        "{}",
+        read("ro.out")
+    );
+    assert!(
+        read("ro.out").contains("E060"),
+        "a state code: {}",
+        read("ro.out")
+    );
+    assert_eq!(read("a-when-ro.txt"), "one", "nothing was changed");
+    assert_eq!(read("rw.code").trim(), "0", "{}", read("rw.out"));
+    assert_eq!(read("a.txt"), "two");
 }
 
 #[cfg(unix)]

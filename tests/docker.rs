@@ -1082,3 +1082,36 @@ fn a_daemon_that_never_answers_is_an_error_naming_it_within_the_deadline() {
         "nothing is recorded: {state}"
     );
 }
+
+/// A replica that exits at once and has no health check.
+const EXITS: &str = r#"
+resource "docker_image" "base" {
+  name = "PFX-base"
+  build {
+    context = "./base"
+  }
+}
+
+resource "docker_container" "short" {
+  image   = docker_image.base.id
+  command = ["sh", "-c", "echo about to fail; sleep 0.3; exit 3"]
+}
+"#;
+
+#[test]
+fn a_container_that_exits_at_once_without_a_health_check_fails_its_step() {
+    let p = docker_project(EXITS);
+    let run = p.apply(&[]);
+    run.assert_fails_with("stopped (exit status 3) within its start window");
+    assert!(
+        run.all().contains("about to fail"),
+        "its last lines are shown: {}",
+        run.all()
+    );
+    let recorded = p.state()["resources"]
+        .as_array()
+        .map(|r| r.iter().any(|r| r["address"] == "docker_container.short"))
+        .unwrap_or(false);
+    assert!(!recorded, "a dead container is never recorded as ready");
+    assert!(p.containers().is_empty(), "and none is left behind");
+}

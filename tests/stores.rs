@@ -294,3 +294,30 @@ fn the_default_file_store_keeps_secrets_encrypted_and_gives_them_back() {
         FILE_STORE_SECRET
     );
 }
+
+#[test]
+fn a_store_that_never_answers_is_an_error_naming_it_within_the_deadline() {
+    // Accepts connections and then says nothing, as a frozen etcd does.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let store = format!(
+        "store \"main\" {{\n  backend   = \"etcd\"\n  endpoints = [\"http://127.0.0.1:{port}\"]\n}}\n"
+    );
+    let p = Project::new(&[("main.imm", &config_project(&store, "a = 1"))]);
+    let started = std::time::Instant::now();
+    let run = p.imm_with_env(&["apply", "--auto-approve"], &[("IMM_STORE_TIMEOUT", "1s")]);
+    run.assert_fails_with("cannot reach etcd")
+        .assert_fails_with(&format!("127.0.0.1:{port}"))
+        .assert_fails_with("nothing was changed");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the deadline holds: {:?}",
+        started.elapsed()
+    );
+}

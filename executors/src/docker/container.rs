@@ -362,8 +362,13 @@ async fn copy_files(
         .map_err(|e| failed("copying runtime.files into the container", e))
 }
 
-/// Healthy (with a health check) or still running a moment after the
-/// start (without one).
+/// How long a container without a health check must keep running after
+/// its start to count as started: one that exits at once is a failure, not
+/// a ready replica.
+const START_WINDOW: Duration = Duration::from_secs(1);
+
+/// Healthy (with a health check) or still running [`START_WINDOW`] after
+/// the start (without one).
 async fn wait_ready(docker: &Docker, health: Option<&Health>, id: &str) -> Result<(), ActionError> {
     let limit = match health {
         Some(h) => {
@@ -373,7 +378,7 @@ async fn wait_ready(docker: &Docker, health: Option<&Health>, id: &str) -> Resul
                 .saturating_add(per_try.saturating_mul(h.retries.saturating_add(1)));
             Duration::from_nanos(total_ns.max(0) as u64).min(Duration::from_secs(600))
         }
-        None => Duration::ZERO,
+        None => START_WINDOW,
     };
     let started = Instant::now();
     loop {
@@ -384,8 +389,13 @@ async fn wait_ready(docker: &Docker, health: Option<&Health>, id: &str) -> Resul
         let state = inspected.state.unwrap_or_default();
         if state.running != Some(true) {
             return Err(ActionError::new(format!(
-                "the new container stopped (exit status {})",
-                state.exit_code.unwrap_or(-1)
+                "the new container stopped (exit status {}) {}",
+                state.exit_code.unwrap_or(-1),
+                match health {
+                    Some(_) => "before it was healthy",
+                    None =>
+                        "within its start window (it has no health check: it must keep running)",
+                }
             )));
         }
         let status = state.health.and_then(|h| h.status);
