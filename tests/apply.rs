@@ -427,13 +427,7 @@ fn an_apply_killed_midway_leaves_state_true_and_the_next_run_carries_on() {
         "main.imm",
         "resource \"file\" \"first\" {\n  path    = \"out/first.txt\"\n  content = \"1\"\n}\n\nresource \"exec\" \"slow\" {\n  create = [\"sh\", \"-c\", \"sleep 30\"]\n  depends_on = [file.first]\n}\n",
     )]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
-        .args(["apply", "--auto-approve"])
-        .current_dir(p.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start imm apply");
+    let mut child = p.spawn_imm(&["apply", "--auto-approve"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !p.file("out/first.txt").exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -485,13 +479,7 @@ fn ctrl_c_lets_running_steps_finish_starts_nothing_new_and_saves_state() {
         "main.imm",
         "resource \"exec\" \"slow\" {\n  create = [\"sh\", \"-c\", \"touch started; sleep 1; echo done > slow.txt\"]\n}\n\nresource \"file\" \"after\" {\n  path       = \"out/after.txt\"\n  content    = \"x\"\n  depends_on = [exec.slow]\n}\n",
     )]);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
-        .args(["apply", "--auto-approve"])
-        .current_dir(p.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start imm apply");
+    let child = p.spawn_imm(&["apply", "--auto-approve"]);
     // Interrupt while the step runs (however long imm took to get there).
     let deadline = Instant::now() + Duration::from_secs(20);
     while !p.file("started").exists() && Instant::now() < deadline {
@@ -633,25 +621,7 @@ fn a_journal_that_cannot_be_written_fails_the_apply_and_state_stays_true() {
         "{one}\nresource \"file\" \"b\" {{\n  path    = \"out/b.txt\"\n  content = \"b\"\n}}\n"
     );
     let p = Project::new(&[("main.imm", one), ("main.two", &two)]);
-    let run = std::process::Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            FULL_DISK_SCRIPT,
-        ])
-        .env("PROJECT", p.path())
-        .env("IMM", env!("CARGO_BIN_EXE_imm"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run unshare (util-linux)");
-    assert!(
-        run.status.success(),
-        "this test fills a private tmpfs, which needs root and util-linux's unshare (CI runs as root): {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    p.in_private_mounts(FULL_DISK_SCRIPT);
     let code = |name: &str| read(&p, &format!("{name}.code")).trim().to_string();
     assert_eq!(code("first"), "0", "{}", read(&p, "first.out"));
     let full = read(&p, "full.out");
@@ -734,13 +704,7 @@ fn a_lock_left_by_a_dead_run_on_this_host_is_taken_over_and_others_are_not() {
 fn sigterm_during_an_apply_stops_cleanly_and_the_next_apply_converges() {
     let text = "resource \"exec\" \"slow\" {\n  create = [\"sh\", \"-c\", \"sleep 2; echo made > slow.txt\"]\n}\n\nresource \"file\" \"after\" {\n  path    = \"out/after.txt\"\n  content = \"${exec.slow.id}\"\n}\n";
     let p = Project::new(&[("main.imm", text)]);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
-        .args(["apply", "--auto-approve"])
-        .current_dir(p.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start imm apply");
+    let child = p.spawn_imm(&["apply", "--auto-approve"]);
     let journal = p.file(".imm/state/default.journal");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !journal.exists() && Instant::now() < deadline {
@@ -953,15 +917,8 @@ impl Seeded {
 fn applies_killed_at_random_points_converge_without_force_unlock() {
     let p = Project::new(&[("main.imm", MANY)]);
     let mut random = Seeded(20261127);
-    let apply = |value: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
-            .args(["apply", "--auto-approve", "--var", &format!("v={value}")])
-            .current_dir(p.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start imm apply")
-    };
+    let apply =
+        |value: &str| p.spawn_imm(&["apply", "--auto-approve", "--var", &format!("v={value}")]);
     let mut mid_apply = 0;
     for round in 0..12 {
         let value = if round % 2 == 0 { "a" } else { "b" };
@@ -1025,13 +982,7 @@ fn an_interrupted_create_is_shown_and_cleaned_up_before_it_runs_again() {
         format!("resource \"exec\" \"made\" {{\n  create  = [\"sh\", \"-c\", \"echo started >> made.log; {create}; echo '{{}}'\"]\n  cleanup = [\"sh\", \"-c\", \"echo cleaned >> cleanup.log\"]\n}}\n")
     };
     let p = Project::new(&[("main.imm", &text("sleep 30"))]);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
-        .args(["apply", "--auto-approve"])
-        .current_dir(p.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start imm apply");
+    let child = p.spawn_imm(&["apply", "--auto-approve"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !p.file("made.log").exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));

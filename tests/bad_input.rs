@@ -266,25 +266,7 @@ fn a_read_only_state_directory_is_a_clear_error_and_changes_nothing() {
     let one = "resource \"file\" \"a\" {\n  path    = \"a.txt\"\n  content = \"one\"\n}\n";
     let two = "resource \"file\" \"a\" {\n  path    = \"a.txt\"\n  content = \"two\"\n}\n";
     let p = Project::new(&[("main.imm", one), ("main.two", two)]);
-    let run = std::process::Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            READ_ONLY_SCRIPT,
-        ])
-        .env("PROJECT", p.path())
-        .env("IMM", env!("CARGO_BIN_EXE_imm"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run unshare (util-linux)");
-    assert!(
-        run.status.success(),
-        "this test mounts a private tmpfs, which needs root and util-linux's unshare (CI runs as root): {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    p.in_private_mounts(READ_ONLY_SCRIPT);
     let read = |name: &str| std::fs::read_to_string(p.file(name)).unwrap_or_default();
     assert_eq!(read("first.code").trim(), "0", "{}", read("first.out"));
     assert_eq!(read("ro.code").trim(), "1", "{}", read("ro.out"));

@@ -137,6 +137,19 @@ pub trait Executor: Send + Sync {
     async fn read(&self, existing: Existing<'_>, run: &RunContext)
         -> Result<Observed, ActionError>;
 
+    /// Puts a new object that passed its tests into service: a container
+    /// takes its network aliases only now, so that no client reaches it
+    /// before it is healthy and tested. Out attributes that change with it
+    /// (a container's address) are updated in `created`.
+    async fn serve(
+        &self,
+        _instance: &Instance,
+        _created: &mut Created,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        Ok(())
+    }
+
     /// Removes a new object that failed its tests (it was never recorded).
     async fn discard(
         &self,

@@ -172,3 +172,37 @@ impl Run {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
+
+impl Project {
+    /// Starts `imm ARGS` in the project directory without waiting for it
+    /// (to kill or signal it mid-way); stdout is dropped, stderr kept.
+    pub fn spawn_imm(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_imm"))
+            .args(args)
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the imm binary")
+    }
+
+    /// Runs a shell script in a mount namespace of its own, with `PROJECT`
+    /// and `IMM` set, for tests that mount a tmpfs (a full or read-only
+    /// disk). Needs root and util-linux's `unshare`, as CI has; says so
+    /// when they are missing.
+    pub fn in_private_mounts(&self, script: &str) {
+        let run = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", script])
+            .env("PROJECT", self.path())
+            .env("IMM", env!("CARGO_BIN_EXE_imm"))
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run unshare (util-linux)");
+        assert!(
+            run.status.success(),
+            "this test mounts a private tmpfs, which needs root and util-linux's unshare (CI runs as root): {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+}

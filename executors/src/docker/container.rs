@@ -52,6 +52,22 @@ impl Executor for ContainerExecutor {
         test(self.0.docker().await?, &config, created).await
     }
 
+    async fn serve(
+        &self,
+        instance: &Instance,
+        created: &mut Created,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let config: ContainerConfig = typed(instance)?;
+        let docker = self.0.docker().await?;
+        let id = created_id(created).to_string();
+        join_aliases(docker, &config, &id).await?;
+        // Connected again, it may have another address.
+        let ip = first_network_ip(docker, &config, &id).await;
+        created.outs.insert("ip".into(), json!(ip));
+        Ok(())
+    }
+
     async fn destroy(
         &self,
         existing: Existing<'_>,
@@ -142,17 +158,7 @@ async fn create(
         }
         return Err(ActionError::new(format!("{}{logs}", e.message)));
     }
-    let ip = docker
-        .inspect_container(&id, None::<InspectContainerOptions>)
-        .await
-        .ok()
-        .and_then(|c| c.network_settings)
-        .and_then(|n| n.networks)
-        .and_then(|n| {
-            let first = &networks.first()?.name;
-            n.get(first).and_then(|e| e.ip_address.clone())
-        })
-        .unwrap_or_default();
+    let ip = first_network_ip(docker, config, &id).await;
     let mut outs = Map::new();
     outs.insert("id".into(), json!(id));
     outs.insert("name".into(), json!(name));
@@ -161,6 +167,59 @@ async fn create(
         outs,
         private: json!({ "id": id, "name": name }),
     })
+}
+
+/// The container's address on its first network ("" without one).
+async fn first_network_ip(docker: &Docker, config: &ContainerConfig, id: &str) -> String {
+    docker
+        .inspect_container(id, None::<InspectContainerOptions>)
+        .await
+        .ok()
+        .and_then(|c| c.network_settings)
+        .and_then(|n| n.networks)
+        .and_then(|n| {
+            let first = &config.networks.first()?.name;
+            n.get(first).and_then(|e| e.ip_address.clone())
+        })
+        .unwrap_or_default()
+}
+
+/// Gives a healthy, tested container its aliases on every network: it is
+/// connected again with them (Docker cannot add an alias in place), a
+/// moment in which only the new container, not yet serving, is off a
+/// network.
+async fn join_aliases(
+    docker: &Docker,
+    config: &ContainerConfig,
+    id: &str,
+) -> Result<(), ActionError> {
+    for network in config.networks.iter().filter(|n| !n.aliases.is_empty()) {
+        let name = &network.name;
+        docker
+            .disconnect_network(
+                name,
+                NetworkDisconnectRequest {
+                    container: id.to_string(),
+                    force: Some(false),
+                },
+            )
+            .await
+            .map_err(|e| failed(&format!("joining the aliases of network {name}"), e))?;
+        docker
+            .connect_network(
+                name,
+                NetworkConnectRequest {
+                    container: id.to_string(),
+                    endpoint_config: Some(EndpointSettings {
+                        aliases: Some(network.aliases.clone()),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await
+            .map_err(|e| failed(&format!("joining the aliases of network {name}"), e))?;
+    }
+    Ok(())
 }
 
 /// Connects the other networks, copies the run-time files in, stops the
@@ -179,10 +238,8 @@ async fn start_ready(
                 name,
                 NetworkConnectRequest {
                     container: id.to_string(),
-                    endpoint_config: Some(EndpointSettings {
-                        aliases: Some(network.aliases.clone()),
-                        ..Default::default()
-                    }),
+                    // Aliases come when it serves (`join_aliases`).
+                    endpoint_config: Some(EndpointSettings::default()),
                 },
             )
             .await
@@ -227,10 +284,7 @@ fn body(
     let networking_config = first.map(|first| NetworkingConfig {
         endpoints_config: Some(HashMap::from([(
             first.name.clone(),
-            EndpointSettings {
-                aliases: Some(first.aliases.clone()),
-                ..Default::default()
-            },
+            EndpointSettings::default(),
         )])),
     });
     Ok(ContainerCreateBody {

@@ -568,8 +568,12 @@ async fn up(
             request.fingerprint.clone(),
         ));
     }
-    let created = executor.create(&instance, request, run).await?;
-    if let Err(failure) = executor.test(&instance, &created, run).await {
+    let mut created = executor.create(&instance, request, run).await?;
+    let accepted = match executor.test(&instance, &created, run).await {
+        Ok(()) => executor.serve(&instance, &mut created, run).await,
+        Err(failure) => Err(failure),
+    };
+    if let Err(failure) = accepted {
         let removal = executor.discard(&instance, &created, run).await;
         let left = match removal {
             Ok(()) => String::new(),
