@@ -29,7 +29,7 @@ pub enum DiagnosticFormat {
     Json,
 }
 
-/// Where variable values come from (LANGUAGE.md §4).
+/// Where variable values come from.
 #[derive(clap::Args, Clone, Default)]
 pub struct VarArgs {
     /// Set a variable: NAME=VALUE (repeatable; highest priority).

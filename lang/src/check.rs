@@ -2,7 +2,7 @@
 //! reference resolves (with "did you mean"), functions exist and get the
 //! right number of arguments, `count.index`/`each.*`/`self` appear only
 //! where they mean something, `env.X` exists in every environment, build
-//! blocks are pure (LANGUAGE.md §5), and the dependency graph between
+//! blocks are pure, and the dependency graph between
 //! locals, resources, modules and outputs has no cycle. The graph's
 //! topological order is what the evaluator follows.
 

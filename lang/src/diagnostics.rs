@@ -1,5 +1,5 @@
-//! Diagnostics: the one model of every problem imm reports (LANGUAGE.md
-//! §10), its stable codes, and its two renderings — miette's graphical form
+//! Diagnostics: the one model of every problem imm reports, its stable
+//! codes (docs/diagnostics.md), and its two renderings — miette's graphical form
 //! for people and one JSON object per line for machines.
 //!
 //! Every code is listed in [`Code::ALL`] with a one-line meaning; the test
@@ -387,7 +387,7 @@ fn severity_word(s: Severity) -> &'static str {
     }
 }
 
-/// One JSON object (LANGUAGE.md §10), without a trailing newline.
+/// One JSON object (docs/diagnostics.md), without a trailing newline.
 pub fn render_json(diag: &Diagnostic, sources: &SourceMap) -> String {
     let position = |span: Span| {
         let file = sources.get(span.file);

@@ -1,4 +1,4 @@
-//! Expression evaluation (LANGUAGE.md §3): strict, pure, with unknown and
+//! Expression evaluation: strict, pure, with unknown and
 //! sensitive values carried through every operation.
 //!
 //! Names are looked up in a table of roots (`var`, `local`, `env`,

@@ -135,7 +135,7 @@ pub(crate) const fn block(
     }
 }
 
-/// Meta-arguments valid in every resource (LANGUAGE.md §5).
+/// Meta-arguments valid in every resource.
 pub const META_ATTRS: &[AttrSchema] = &[
     attr("count", Kind::Number, false, "Number of identical instances, addressed TYPE.NAME[0..N-1]; count.index inside."),
     attr("for_each", Kind::Any, false, "A map or set of strings: one instance per key, addressed TYPE.NAME[\"key\"]; each.key and each.value inside."),

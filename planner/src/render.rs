@@ -1,4 +1,4 @@
-//! The plan rendered three ways from the one model (LANGUAGE.md §12):
+//! The plan rendered three ways from the one model:
 //! for a person at a terminal, as JSON for tools, and as Markdown for a
 //! pull-request comment. Values come from the plan's redacted JSON, so a
 //! sensitive value cannot appear here whatever the renderer does.
@@ -354,7 +354,7 @@ fn quoted_prefix(text: &str) -> Option<(String, usize)> {
     None
 }
 
-/// The plan as JSON (LANGUAGE.md §12; documented in docs/plan-json.md).
+/// The plan as JSON (documented in docs/plan-json.md).
 pub fn json(plan: &Plan) -> String {
     let mut text = serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".into());
     text.push('\n');

@@ -1,4 +1,4 @@
-//! Values and types of the `.imm` language (LANGUAGE.md §3).
+//! Values and types of the `.imm` language.
 //!
 //! A [`Value`] is what an expression evaluates to. Two extra variants carry
 //! what the language must never lose track of: [`Value::Unknown`] (known only
@@ -27,7 +27,7 @@ pub enum Value {
     Sensitive(Box<Value>),
 }
 
-/// A type constraint (LANGUAGE.md §3).
+/// A type constraint.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Type {
     Any,

@@ -1,4 +1,4 @@
-//! Run-time configuration stores (RESOURCES.md "Stores"): one interface,
+//! Run-time configuration stores (docs/language.md, "Stores"): one interface,
 //! three backends — the embedded `file` store (default, under
 //! `.imm/store`), `etcd` (v3 JSON gateway) and `consul` (KV HTTP API).
 //! A set of values lives under `<prefix>/<env>/<path>/<key>`; every write of
@@ -161,7 +161,7 @@ fn key_path(project_dir: &Path) -> std::path::PathBuf {
     project_dir.join(".imm").join("fingerprint.key")
 }
 
-/// `strings as they are, other values JSON-encoded` (RESOURCES.md).
+/// `strings as they are, other values JSON-encoded`.
 pub fn store_text(value: &Value) -> String {
     let (plain, _) = value.clone().unmark_deep();
     match plain {

@@ -1,5 +1,5 @@
 //! Evaluating a loaded project for one environment: variable values (with
-//! the precedence of LANGUAGE.md §4), secrets, `env.*`, then locals,
+//! their precedence), secrets, `env.*`, then locals,
 //! resources (expanded by `count`/`for_each`), modules and outputs in the
 //! checker's dependency order. The result is the data the planner needs.
 //!

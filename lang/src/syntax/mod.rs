@@ -144,7 +144,7 @@ static CURRENT_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::Atomic
 fn pratt() -> &'static PrattParser<Rule> {
     static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
     PRATT.get_or_init(|| {
-        // Loosest first (LANGUAGE.md §3); the conditional is handled above.
+        // Loosest first; the conditional is handled above.
         PrattParser::new()
             .op(Op::infix(Rule::or, Assoc::Left))
             .op(Op::infix(Rule::and, Assoc::Left))

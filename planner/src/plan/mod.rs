@@ -1,4 +1,4 @@
-//! The replace-only diff (LANGUAGE.md §6): every instance in configuration
+//! The replace-only diff: every instance in configuration
 //! or state gets one action — create, replace (with its reasons),
 //! reconfigure, destroy or no-op — and the plan is data first, rendered by
 //! `render`.

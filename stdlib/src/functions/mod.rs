@@ -1,4 +1,4 @@
-//! The built-in functions of LANGUAGE.md §9, behaving like Terraform's
+//! The built-in functions, behaving like Terraform's
 //! functions of the same name.
 //!
 //! [`call`] is the single entry point: it strips sensitive marks from the
@@ -76,7 +76,7 @@ const fn spec(
     }
 }
 
-/// Every built-in function, in the order of LANGUAGE.md §9.
+/// Every built-in function.
 pub const FUNCTIONS: &[FunctionSpec] = &[
     spec(
         "format",
