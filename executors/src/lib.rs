@@ -234,6 +234,17 @@ impl Registry {
     }
 }
 
+/// A deadline the user may set in the environment variable `name` as a
+/// duration (`"30s"`, `"5m"`); `default` when unset or not a duration.
+pub(crate) fn deadline_from_env(name: &str, default: std::time::Duration) -> std::time::Duration {
+    std::env::var(name)
+        .ok()
+        .and_then(|text| imm_lang::types::fields::duration_ns(&text).ok())
+        .filter(|ns| *ns > 0)
+        .map(|ns| std::time::Duration::from_nanos(ns as u64))
+        .unwrap_or(default)
+}
+
 /// An instance's configuration as its type's typed struct; a mismatch
 /// names the attribute (the planner checks the same before an apply).
 pub(crate) fn typed<'a, T>(instance: &'a Instance) -> Result<T, ActionError>

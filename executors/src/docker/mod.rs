@@ -50,12 +50,7 @@ const CALL_DEADLINE: Duration = Duration::from_secs(60);
 /// The deadline of one call to the daemon: `IMM_DOCKER_TIMEOUT` (`"30s"`,
 /// `"2m"`), or [`CALL_DEADLINE`].
 fn call_deadline() -> Duration {
-    std::env::var("IMM_DOCKER_TIMEOUT")
-        .ok()
-        .and_then(|text| imm_lang::types::fields::duration_ns(&text).ok())
-        .filter(|ns| *ns > 0)
-        .map(|ns| Duration::from_nanos(ns as u64))
-        .unwrap_or(CALL_DEADLINE)
+    crate::deadline_from_env("IMM_DOCKER_TIMEOUT", CALL_DEADLINE)
 }
 
 /// The same connection with room for a call that lasts as long as its work.

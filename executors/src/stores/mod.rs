@@ -180,12 +180,8 @@ pub(crate) fn now() -> u64 {
 /// An HTTP client for the store backends and state in etcd: each call has
 /// a deadline, `IMM_STORE_TIMEOUT` (`"10s"`) or 30 s, and 5 s to connect.
 pub(crate) fn http_client() -> reqwest::Client {
-    let deadline = std::env::var("IMM_STORE_TIMEOUT")
-        .ok()
-        .and_then(|text| imm_lang::types::fields::duration_ns(&text).ok())
-        .filter(|ns| *ns > 0)
-        .map(|ns| std::time::Duration::from_nanos(ns as u64))
-        .unwrap_or(std::time::Duration::from_secs(30));
+    let deadline =
+        crate::deadline_from_env("IMM_STORE_TIMEOUT", std::time::Duration::from_secs(30));
     reqwest::Client::builder()
         .timeout(deadline)
         .connect_timeout(deadline.min(std::time::Duration::from_secs(5)))
