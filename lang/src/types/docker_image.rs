@@ -98,19 +98,16 @@ pub fn tag(project: &str, image_name: &str, fingerprint: &str) -> String {
     naming::image_tag(project, image_name, fingerprint)
 }
 
-fn declared_name(config: &BTreeMap<String, Value>, resource_name: &str) -> String {
-    match config.get("name").map(Value::unmarked) {
-        Some(Value::String(name)) => name.clone(),
-        _ => resource_name.to_string(),
-    }
-}
-
 fn predict_outs(p: &Prediction<'_>) -> BTreeMap<String, Value> {
     let mut outs = BTreeMap::new();
-    if let Some(fp) = p.fingerprint {
-        let name = declared_name(p.config, p.resource_name);
-        outs.insert("fingerprint".into(), Value::string(fp.to_string()));
-        outs.insert("tag".into(), Value::string(tag(p.project, &name, fp)));
+    let Some(fp) = p.fingerprint else {
+        return outs;
+    };
+    outs.insert("fingerprint".into(), Value::string(fp.to_string()));
+    // The name as the executor reads it: while it is unknown, so is the tag.
+    if let Ok(config) = ImageConfig::try_from(p.config) {
+        let tag = tag(p.project, config.image_name(p.resource_name), fp);
+        outs.insert("tag".into(), Value::string(tag));
     }
     outs
 }
@@ -147,8 +144,11 @@ mod tests {
 
     #[test]
     fn the_predicted_tag_is_the_one_the_executor_gives() {
+        let mut build = BTreeMap::new();
+        build.insert("context".to_string(), Value::string("./web".to_string()));
         let mut config = BTreeMap::new();
         config.insert("name".to_string(), Value::string("My Web".to_string()));
+        config.insert("build".to_string(), Value::Map(build));
         let outs = predict_outs(&Prediction {
             project: "shop",
             resource_name: "web",
