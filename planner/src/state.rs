@@ -478,7 +478,7 @@ impl Lock {
         })?;
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
-            holder: format!("{}@{}", whoami(), hostname()),
+            holder: lock_holder(),
             pid: std::process::id(),
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -594,6 +594,11 @@ impl Drop for Lock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// `user@host`: who holds a lock, as its messages name them.
+pub fn lock_holder() -> String {
+    format!("{}@{}", whoami(), hostname())
 }
 
 fn whoami() -> String {

@@ -170,11 +170,8 @@ impl StateSite {
                 .map_err(|e| Error::from_state(&e)),
             Backend::Etcd { state, handle, .. } => {
                 let holder = format!(
-                    "{}@{} (pid {}, {operation})",
-                    std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-                    std::fs::read_to_string("/etc/hostname")
-                        .map(|h| h.trim().to_string())
-                        .unwrap_or_else(|_| "localhost".into()),
+                    "{} (pid {}, {operation})",
+                    state::lock_holder(),
                     std::process::id()
                 );
                 handle
