@@ -6,7 +6,7 @@
 //! everything imm writes or prints.
 
 mod common;
-use common::{Project, Run};
+use common::{Project, Run, Seeded};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "tok-7f3a9c1e-never-print";
@@ -898,19 +898,6 @@ resource "file" "page" {
   content = "${var.v} ${count.index} ${exec.made[count.index % 20].id}"
 }
 "#;
-
-/// A tiny seeded generator: the same kill points on every run of the test.
-struct Seeded(u64);
-
-impl Seeded {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % bound
-    }
-}
 
 #[cfg(unix)]
 #[test]

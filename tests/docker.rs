@@ -247,8 +247,13 @@ impl DockerProject {
     }
 
     fn recorded_containers(&self) -> Vec<String> {
-        let mut ids: Vec<String> = (0..2)
-            .map(|i| self.recorded(&format!("docker_container.web[{i}]"), "id"))
+        self.recorded_ids("docker_container.web", 2)
+    }
+
+    /// The recorded ids of `resource[0..count]`, sorted.
+    fn recorded_ids(&self, resource: &str, count: usize) -> Vec<String> {
+        let mut ids: Vec<String> = (0..count)
+            .map(|i| self.recorded(&format!("{resource}[{i}]"), "id"))
             .collect();
         ids.sort();
         ids
@@ -992,13 +997,7 @@ resource "docker_container" "worker" {
 fn applies_killed_at_seeded_points_leave_no_orphan_and_no_leaked_container() {
     let p = docker_project(SIX);
     p.apply(&[]).assert_ok();
-    let mut seed: u64 = 1127;
-    let mut below = |bound: u64| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) % bound
-    };
+    let mut random = common::Seeded(1127);
     for round in 1..=5 {
         let before = p.containers();
         let mut child = Command::new(env!("CARGO_BIN_EXE_imm"))
@@ -1019,19 +1018,13 @@ fn applies_killed_at_seeded_points_leave_no_orphan_and_no_leaked_container() {
         while p.containers().iter().all(|id| before.contains(id)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(below(400)));
+        std::thread::sleep(Duration::from_millis(random.below(400)));
         child.kill().expect("SIGKILL imm");
         let _ = child.wait();
     }
     p.apply(&["round=final"]).assert_ok();
     let running = p.containers();
-    let recorded: Vec<String> = {
-        let mut ids: Vec<String> = (0..6)
-            .map(|i| p.recorded(&format!("docker_container.worker[{i}]"), "id"))
-            .collect();
-        ids.sort();
-        ids
-    };
+    let recorded = p.recorded_ids("docker_container.worker", 6);
     assert_eq!(
         running.len(),
         6,

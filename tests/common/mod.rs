@@ -206,3 +206,16 @@ impl Project {
         );
     }
 }
+
+/// A tiny seeded generator: the same kill points on every run of a test.
+pub struct Seeded(pub u64);
+
+impl Seeded {
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % bound
+    }
+}
