@@ -99,18 +99,15 @@ async fn create(
         .fingerprint
         .clone()
         .ok_or_else(|| ActionError::new("the image's fingerprint is not known"))?;
-    let tag = docker_image::tag(
-        &run.project,
-        config.image_name(&instance.name),
-        &fingerprint,
-    );
+    let name = config.image_name(&instance.name);
+    let tag = docker_image::tag(&run.project, name, &fingerprint);
+    let repository = naming::image_repository(&run.project, name);
     let recorded = request
         .predecessor
         .as_ref()
         .and_then(|p| p.outs.get("id"))
         .and_then(Json::as_str);
-    let repository = tag.rsplit_once(':').map(|(r, _)| r).unwrap_or(&tag);
-    if let Some(id) = tested_image(docker, &fingerprint, repository, recorded).await? {
+    if let Some(id) = tested_image(docker, &fingerprint, &repository, recorded).await? {
         // Built and tested before, under this tag or another (a failed
         // build or test leaves no tag): tag it, build nothing.
         tag_image(docker, &id, &tag).await?;
