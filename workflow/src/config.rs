@@ -6,7 +6,6 @@
 use crate::error::{Error, Result};
 use crate::load::{self, ProjectRequest};
 use crate::session::Session;
-use crate::state_site::StateSite;
 use imm_executors::stores::{Revision, Store};
 use imm_lang::diagnostics::Code;
 use imm_lang::types::{self, Family};
@@ -36,7 +35,7 @@ impl ConfigTarget {
         path: &str,
         store: Option<&str>,
     ) -> Result<ConfigTarget> {
-        let loaded = load::load(request, session)?;
+        let (loaded, site) = load::load_with_site(request, session)?;
         let store = loaded.stores.get(store).map_err(|e| {
             Error::new(
                 Code::UnknownAddress,
@@ -45,12 +44,6 @@ impl ConfigTarget {
             )
         })?;
         let dir = imm_executors::config::directory(&loaded.environment, path);
-        let site = StateSite::configured(
-            &request.dir,
-            &loaded.environment,
-            loaded.settings.state.as_ref(),
-            session.handle(),
-        )?;
         let sensitive = site
             .peek()
             .ok()

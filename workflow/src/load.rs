@@ -50,6 +50,13 @@ pub fn load_locked(
     session: &Session,
     operation: &str,
 ) -> Result<(Loaded, StateSite, StateLock)> {
+    let (loaded, site) = load_with_site(request, session)?;
+    let lock = site.lock(operation)?;
+    Ok((loaded, site, lock))
+}
+
+/// Loads the project and finds where its environment's state lives.
+pub fn load_with_site(request: &ProjectRequest, session: &Session) -> Result<(Loaded, StateSite)> {
     let loaded = load(request, session)?;
     let site = StateSite::configured(
         &request.dir,
@@ -57,8 +64,7 @@ pub fn load_locked(
         loaded.settings.state.as_ref(),
         session.handle(),
     )?;
-    let lock = site.lock(operation)?;
-    Ok((loaded, site, lock))
+    Ok((loaded, site))
 }
 
 pub fn load(request: &ProjectRequest, session: &Session) -> Result<Loaded> {
