@@ -221,6 +221,10 @@ impl Registry {
             &types::docker_container::TYPE,
             Arc::new(docker::ContainerExecutor(client.clone())),
         );
+        registry.register(
+            &types::docker_proxy::TYPE,
+            Arc::new(docker::ProxyExecutor(client.clone())),
+        );
         registry.docker = Some(client);
         registry
     }

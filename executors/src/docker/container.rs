@@ -2,8 +2,8 @@
 //! healthy, test, retire the old one.
 
 use super::{
-    created_id, failed, labels, log_tail, patient, private_str, remove_container, short_random,
-    status, DockerClient, TEST_TIMEOUT,
+    created_id, failed, labels, log_tail, patient, private_str, proxy, remove_container, run_in,
+    short_random, status, DockerClient,
 };
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
@@ -16,11 +16,11 @@ use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, StopContainerOptions, UploadToContainerOptions,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
 use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_container::{
-    ContainerConfig, Health, NetworkAttachment, Restart, DEFAULT_STOP_SECONDS,
+    ContainerConfig, Health, NetworkAttachment, Restart, DEFAULT_DRAIN, DEFAULT_STOP_SECONDS,
 };
+use imm_lang::types::fields::duration_ns;
 use imm_lang::types::naming::sanitize;
 use imm_stdlib::Value;
 use serde_json::{json, Map};
@@ -56,12 +56,26 @@ impl Executor for ContainerExecutor {
         &self,
         instance: &Instance,
         created: &mut Created,
-        _run: &RunContext,
+        run: &RunContext,
     ) -> Result<(), ActionError> {
         let config: ContainerConfig = typed(instance)?;
         let docker = self.0.docker().await?;
         let id = created_id(created).to_string();
-        join_aliases(docker, &config, &id).await?;
+        let aliased: Vec<(String, Vec<String>)> = config
+            .networks
+            .iter()
+            .filter(|n| !n.aliases.is_empty())
+            .map(|n| (n.name.clone(), n.aliases.clone()))
+            .collect();
+        join_aliases(docker, &aliased, &id).await?;
+        for network in &config.networks {
+            let Some(served) = &network.proxy else {
+                continue;
+            };
+            connect(docker, &network.name, &id).await?;
+            let ip = proxy::address_on(docker, &id, &network.name).await;
+            proxy::join(&self.0, run, served, &id, &ip).await?;
+        }
         // Connected again, it may have another address.
         let ip = first_network_ip(docker, &config, &id).await;
         created.outs.insert("ip".into(), json!(ip));
@@ -72,24 +86,30 @@ impl Executor for ContainerExecutor {
         &self,
         existing: Existing<'_>,
         _successor: Option<&Created>,
-        _run: &RunContext,
+        run: &RunContext,
     ) -> Result<(), ActionError> {
         if private_str(existing.private, "id").is_none() {
             return Ok(());
         }
-        retire(self.0.docker().await?, existing).await
+        retire(&self.0, existing, run).await
     }
 
     async fn discard(
         &self,
-        _instance: &Instance,
+        instance: &Instance,
         created: &Created,
-        _run: &RunContext,
+        run: &RunContext,
     ) -> Result<(), ActionError> {
-        match private_str(&created.private, "id") {
-            Some(id) => remove_container(self.0.docker().await?, id).await,
-            None => Ok(()),
+        let Some(id) = private_str(&created.private, "id") else {
+            return Ok(());
+        };
+        // A container that failed after joining a proxy leaves it first.
+        if let Ok(config) = typed::<ContainerConfig>(instance) {
+            for served in config.networks.iter().filter_map(|n| n.proxy.as_ref()) {
+                proxy::leave(&self.0, run, served, id).await?;
+            }
         }
+        remove_container(self.0.docker().await?, id).await
     }
 
     async fn read(
@@ -100,7 +120,7 @@ impl Executor for ContainerExecutor {
         if private_str(existing.private, "id").is_none() {
             return Ok(Observed::AsRecorded);
         }
-        read(self.0.docker().await?, existing).await
+        read_container(self.0.docker().await?, existing).await
     }
 }
 
@@ -119,7 +139,7 @@ async fn create(
     };
     let name = format!("{base}{index}-{}", short_random());
     let body = body(instance, config, run)?;
-    let networks = &config.networks;
+    let joined_first = joined_at_create(config);
     let id = docker
         .create_container(
             Some(CreateContainerOptions {
@@ -136,14 +156,12 @@ async fn create(
         .as_ref()
         .filter(|_| request.stop_first)
         .and_then(|p| private_str(&p.private, "id").map(str::to_string));
-    let started = start_ready(
-        docker,
-        config,
-        &id,
-        networks.get(1..).unwrap_or_default(),
-        predecessor.as_deref(),
-    )
-    .await;
+    let upstream: Vec<&NetworkAttachment> = config
+        .networks
+        .iter()
+        .filter(|n| !n.serves() && Some(&n.name) != joined_first.map(|f| &f.name))
+        .collect();
+    let started = start_ready(docker, config, &id, &upstream, predecessor.as_deref()).await;
     if let Err(e) = started {
         let logs = log_tail(docker, &id).await;
         let _ = remove_container(docker, &id).await;
@@ -184,18 +202,17 @@ async fn first_network_ip(docker: &Docker, config: &ContainerConfig, id: &str) -
         .unwrap_or_default()
 }
 
-/// Gives a healthy, tested container its aliases on every network: it is
-/// connected again with them (Docker cannot add an alias in place), a
-/// moment in which only the new container, not yet serving, is off a
-/// network.
-async fn join_aliases(
+/// Gives a healthy, tested container its aliases on each `(network,
+/// aliases)`: connected with them (Docker cannot add an alias in place, so
+/// a container already on the network is connected again: a moment in
+/// which only it, not yet serving, is off the network).
+pub(super) async fn join_aliases(
     docker: &Docker,
-    config: &ContainerConfig,
+    networks: &[(String, Vec<String>)],
     id: &str,
 ) -> Result<(), ActionError> {
-    for network in config.networks.iter().filter(|n| !n.aliases.is_empty()) {
-        let name = &network.name;
-        docker
+    for (name, aliases) in networks {
+        match docker
             .disconnect_network(
                 name,
                 NetworkDisconnectRequest {
@@ -204,14 +221,19 @@ async fn join_aliases(
                 },
             )
             .await
-            .map_err(|e| failed(&format!("joining the aliases of network {name}"), e))?;
+        {
+            Ok(()) => {}
+            // Not connected yet: the usual case.
+            Err(e) if matches!(status(&e), Some(404) | Some(403) | Some(500)) => {}
+            Err(e) => return Err(failed(&format!("joining the aliases of network {name}"), e)),
+        }
         docker
             .connect_network(
                 name,
                 NetworkConnectRequest {
                     container: id.to_string(),
                     endpoint_config: Some(EndpointSettings {
-                        aliases: Some(network.aliases.clone()),
+                        aliases: Some(aliases.clone()),
                         ..Default::default()
                     }),
                 },
@@ -222,28 +244,52 @@ async fn join_aliases(
     Ok(())
 }
 
-/// Connects the other networks, copies the run-time files in, stops the
+/// The network a new container is created on: its first upstream network
+/// or, when every network serves, the first one, joined without its
+/// aliases (Docker has no way to start a container on no network and
+/// connect it later); a serving network gets its aliases or its proxy only
+/// in [`Executor::serve`].
+fn joined_at_create(config: &ContainerConfig) -> Option<&NetworkAttachment> {
+    config
+        .networks
+        .iter()
+        .find(|n| !n.serves())
+        .or(config.networks.first())
+}
+
+/// Connects `id` to `network` without aliases (already connected is fine).
+async fn connect(docker: &Docker, network: &str, id: &str) -> Result<(), ActionError> {
+    match docker
+        .connect_network(
+            network,
+            NetworkConnectRequest {
+                container: id.to_string(),
+                endpoint_config: Some(EndpointSettings::default()),
+            },
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if status(&e) == Some(403) && docker_says_connected(&e) => Ok(()),
+        Err(e) => Err(failed(&format!("connecting to network {network}"), e)),
+    }
+}
+
+fn docker_says_connected(e: &bollard::errors::Error) -> bool {
+    e.to_string().contains("already exists")
+}
+
+/// Connects the upstream networks, copies the run-time files in, stops the
 /// predecessor if it must go first, starts, and waits until healthy.
 async fn start_ready(
     docker: &Docker,
     config: &ContainerConfig,
     id: &str,
-    more_networks: &[NetworkAttachment],
+    upstream: &[&NetworkAttachment],
     stop_first: Option<&str>,
 ) -> Result<(), ActionError> {
-    for network in more_networks {
-        let name = &network.name;
-        docker
-            .connect_network(
-                name,
-                NetworkConnectRequest {
-                    container: id.to_string(),
-                    // Aliases come when it serves (`join_aliases`).
-                    endpoint_config: Some(EndpointSettings::default()),
-                },
-            )
-            .await
-            .map_err(|e| failed(&format!("connecting to network {name}"), e))?;
+    for network in upstream {
+        connect(docker, &network.name, id).await?;
     }
     copy_files(docker, &config.files, id).await?;
     if let Some(old) = stop_first {
@@ -280,7 +326,12 @@ fn body(
         Restart::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
         Restart::OnFailure => RestartPolicyNameEnum::ON_FAILURE,
     };
-    let first = config.networks.first();
+    let mut labels = labels(run, &instance.address);
+    for served in config.networks.iter().filter_map(|n| n.proxy.as_ref()) {
+        // A proxy replaced without a readable predecessor finds it by this.
+        labels.insert(proxy::backend_label(served), String::new());
+    }
+    let first = joined_at_create(config);
     let networking_config = first.map(|first| NetworkingConfig {
         endpoints_config: Some(HashMap::from([(
             first.name.clone(),
@@ -291,7 +342,7 @@ fn body(
         image: Some(config.image.clone()),
         cmd: (!config.command.is_empty()).then(|| config.command.clone()),
         env: Some(env),
-        labels: Some(labels(run, &instance.address)),
+        labels: Some(labels),
         healthcheck: config.health.as_ref().map(health),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(HostConfig {
@@ -357,7 +408,7 @@ fn health(h: &Health) -> HealthConfig {
 }
 
 /// `runtime.files`, as one tar extracted at `/` before the start.
-async fn copy_files(
+pub(super) async fn copy_files(
     docker: &Docker,
     files: &[(String, String)],
     id: &str,
@@ -390,7 +441,7 @@ async fn copy_files(
                 header.set_size(0);
                 builder
                     .append_data(&mut header, format!("{parent}/"), std::io::empty())
-                    .map_err(|e| ActionError::new(format!("packing runtime.files: {e}")))?;
+                    .map_err(|e| ActionError::new(format!("packing files for the container: {e}")))?;
             }
         }
         let mut header = tar::Header::new_gnu();
@@ -398,11 +449,11 @@ async fn copy_files(
         header.set_size(content.len() as u64);
         builder
             .append_data(&mut header, relative, content.as_bytes())
-            .map_err(|e| ActionError::new(format!("packing runtime.files: {e}")))?;
+            .map_err(|e| ActionError::new(format!("packing files for the container: {e}")))?;
     }
     let archive = builder
         .into_inner()
-        .map_err(|e| ActionError::new(format!("packing runtime.files: {e}")))?;
+        .map_err(|e| ActionError::new(format!("packing files for the container: {e}")))?;
     docker
         .upload_to_container(
             id,
@@ -413,7 +464,7 @@ async fn copy_files(
             bollard::body_full(bytes::Bytes::from(archive)),
         )
         .await
-        .map_err(|e| failed("copying runtime.files into the container", e))
+        .map_err(|e| failed("copying files into the container", e))
 }
 
 /// How long a container without a health check must keep running after
@@ -423,7 +474,7 @@ const START_WINDOW: Duration = Duration::from_secs(1);
 
 /// Healthy (with a health check) or still running [`START_WINDOW`] after
 /// the start (without one).
-async fn wait_ready(docker: &Docker, health: Option<&Health>, id: &str) -> Result<(), ActionError> {
+pub(super) async fn wait_ready(docker: &Docker, health: Option<&Health>, id: &str) -> Result<(), ActionError> {
     let limit = match health {
         Some(h) => {
             let per_try = h.interval_ns.saturating_add(h.timeout_ns);
@@ -479,47 +530,9 @@ async fn test(
 ) -> Result<(), ActionError> {
     let id = created_id(created);
     for command in &config.tests {
-        let command = command.clone();
-        let exec = docker
-            .create_exec(
-                id,
-                bollard::models::ExecConfig {
-                    cmd: Some(command.clone()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
+        let (code, output) = run_in(docker, id, command)
             .await
-            .map_err(|e| failed("starting a test", e))?;
-        let mut output = String::new();
-        let started = patient(docker)
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(|e| failed("starting a test", e))?;
-        if let bollard::exec::StartExecResults::Attached {
-            output: mut stream, ..
-        } = started
-        {
-            let collect = async {
-                while let Some(Ok(chunk)) = stream.next().await {
-                    output.push_str(&chunk.to_string());
-                }
-            };
-            if tokio::time::timeout(TEST_TIMEOUT, collect).await.is_err() {
-                return Err(ActionError::new(format!(
-                    "test `{}` ran longer than {} s",
-                    command.join(" "),
-                    TEST_TIMEOUT.as_secs()
-                )));
-            }
-        }
-        let code = docker
-            .inspect_exec(&exec.id)
-            .await
-            .map_err(|e| failed("reading a test's result", e))?
-            .exit_code
-            .unwrap_or(-1);
+            .map_err(|e| ActionError::new(format!("test: {}", e.message)))?;
         if code != 0 {
             let shown = output.trim_end();
             return Err(ActionError::new(format!(
@@ -536,7 +549,7 @@ async fn test(
     Ok(())
 }
 
-async fn stop(docker: &Docker, id: &str, seconds: i32) -> Result<(), ActionError> {
+pub(super) async fn stop(docker: &Docker, id: &str, seconds: i32) -> Result<(), ActionError> {
     // The daemon answers once the container stopped: up to `seconds`.
     match patient(docker)
         .stop_container(
@@ -554,34 +567,53 @@ async fn stop(docker: &Docker, id: &str, seconds: i32) -> Result<(), ActionError
     }
 }
 
-/// Takes the old container out of its networks first (its aliases stop
-/// answering while it still serves open requests), then stops and
-/// removes it.
-async fn retire(docker: &Docker, existing: Existing<'_>) -> Result<(), ActionError> {
+/// Retires a container without dropping a request: it leaves its proxies
+/// and its aliased networks first (no new request reaches it), keeps
+/// running for its `drain` period (requests it holds finish, its upstream
+/// networks still connected), then stops (`stop_timeout`) and is removed.
+async fn retire(
+    client: &DockerClient,
+    existing: Existing<'_>,
+    run: &RunContext,
+) -> Result<(), ActionError> {
     let Some(id) = private_str(existing.private, "id") else {
         return Ok(());
     };
+    let docker = client.docker().await?;
     // The record as it was applied (secrets recorded as "(sensitive)",
-    // which the networks and the stop timeout never are).
+    // which the networks and durations never are).
     let recorded: BTreeMap<String, Value> = match Value::from_json(existing.attributes) {
         Value::Map(map) => map,
         _ => BTreeMap::new(),
     };
     let config = ContainerConfig::try_from(&recorded).ok();
-    let networks: Vec<String> = config
-        .as_ref()
-        .map(|c| c.networks.iter().map(|n| n.name.clone()).collect())
-        .unwrap_or_default();
-    for network in networks {
-        let _ = docker
-            .disconnect_network(
-                &network,
-                NetworkDisconnectRequest {
-                    container: id.to_string(),
-                    force: Some(true),
-                },
-            )
-            .await;
+    let networks = config.as_ref().map(|c| c.networks.clone()).unwrap_or_default();
+    let mut served = false;
+    for network in networks.iter().filter(|n| n.serves()) {
+        served = true;
+        match &network.proxy {
+            Some(proxy_name) => {
+                proxy::leave(client, run, proxy_name, id).await?;
+            }
+            None => {
+                let _ = docker
+                    .disconnect_network(
+                        &network.name,
+                        NetworkDisconnectRequest {
+                            container: id.to_string(),
+                            force: Some(true),
+                        },
+                    )
+                    .await;
+            }
+        }
+    }
+    if served {
+        let drain_ns = config
+            .as_ref()
+            .map(|c| c.drain_ns)
+            .unwrap_or_else(|| duration_ns(DEFAULT_DRAIN).unwrap_or(0));
+        tokio::time::sleep(Duration::from_nanos(drain_ns.max(0) as u64)).await;
     }
     let seconds = config
         .as_ref()
@@ -591,7 +623,10 @@ async fn retire(docker: &Docker, existing: Existing<'_>) -> Result<(), ActionErr
     remove_container(docker, id).await
 }
 
-async fn read(docker: &Docker, existing: Existing<'_>) -> Result<Observed, ActionError> {
+pub(super) async fn read_container(
+    docker: &Docker,
+    existing: Existing<'_>,
+) -> Result<Observed, ActionError> {
     let Some(id) = private_str(existing.private, "id") else {
         return Ok(Observed::AsRecorded);
     };

@@ -13,11 +13,13 @@
 mod container;
 mod image;
 mod network;
+mod proxy;
 mod volume;
 
 pub use container::ContainerExecutor;
 pub use image::ImageExecutor;
 pub use network::NetworkExecutor;
+pub use proxy::ProxyExecutor;
 pub use volume::VolumeExecutor;
 
 use crate::{ActionError, Created, Observed, RunContext};
@@ -31,6 +33,7 @@ use futures_util::StreamExt;
 use imm_planner::state::State;
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -67,11 +70,22 @@ fn docker_host() -> String {
 #[derive(Default)]
 pub struct DockerClient {
     client: OnceCell<Docker>,
+    /// One lock per served proxy name: its list of containers changes one
+    /// change at a time (replicas switch in parallel).
+    proxy_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl DockerClient {
     pub fn new() -> DockerClient {
         DockerClient::default()
+    }
+
+    fn proxy_lock(&self, served: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .proxy_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(served.to_string()).or_default().clone()
     }
 
     async fn docker(&self) -> Result<&Docker, ActionError> {
@@ -347,4 +361,54 @@ async fn log_tail(docker: &Docker, id: &str) -> String {
     } else {
         format!("\nlast output:\n{text}")
     }
+}
+
+/// Runs `command` inside a running container: its exit status and what it
+/// printed (stdout and stderr), within [`TEST_TIMEOUT`].
+async fn run_in(
+    docker: &Docker,
+    id: &str,
+    command: &[String],
+) -> Result<(i64, String), ActionError> {
+    let exec = docker
+        .create_exec(
+            id,
+            bollard::models::ExecConfig {
+                cmd: Some(command.to_vec()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| failed(&format!("starting `{}`", command.join(" ")), e))?;
+    let mut output = String::new();
+    let started = patient(docker)
+        .start_exec(&exec.id, None)
+        .await
+        .map_err(|e| failed(&format!("starting `{}`", command.join(" ")), e))?;
+    if let bollard::exec::StartExecResults::Attached {
+        output: mut stream, ..
+    } = started
+    {
+        let collect = async {
+            while let Some(Ok(chunk)) = stream.next().await {
+                output.push_str(&chunk.to_string());
+            }
+        };
+        if tokio::time::timeout(TEST_TIMEOUT, collect).await.is_err() {
+            return Err(ActionError::new(format!(
+                "`{}` ran longer than {} s",
+                command.join(" "),
+                TEST_TIMEOUT.as_secs()
+            )));
+        }
+    }
+    let code = docker
+        .inspect_exec(&exec.id)
+        .await
+        .map_err(|e| failed(&format!("reading the result of `{}`", command.join(" ")), e))?
+        .exit_code
+        .unwrap_or(-1);
+    Ok((code, output))
 }

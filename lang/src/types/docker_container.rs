@@ -21,6 +21,7 @@ pub const TYPE: ResourceType = ResourceType {
             attr("ports", Kind::ListOfString, false, "Published ports [ip:]host:container[/proto]; without ip, 127.0.0.1. A container that publishes a host port is replaced stop-then-start."),
             attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so the command gets signals and stops at once."),
             attr("stop_timeout", Kind::String, false, "How long a retired container may take to stop before it is killed (default \"10s\")."),
+            attr("drain", Kind::String, false, "How long a retired container keeps running after it stopped receiving new requests, so that the ones it holds finish (default \"2s\")."),
         ],
         blocks: &[
             block(
@@ -29,9 +30,10 @@ pub const TYPE: ResourceType = ResourceType {
                 Phase::Deploy,
                 &[
                     attr("name", Kind::String, true, "Network name, usually docker_network.NAME.name."),
-                    attr("aliases", Kind::ListOfString, false, "Stable names other containers use."),
+                    attr("aliases", Kind::ListOfString, false, "Stable names other containers use; given only once the container is healthy and tested."),
+                    attr("proxy", Kind::String, false, "Serve through this proxy (docker_proxy.NAME.name) instead of aliases: the proxy sends requests to the container once it is healthy and tested, and stops before it retires."),
                 ],
-                "A network to join. Repeatable.",
+                "A network to join. Repeatable. A network with aliases or a proxy serves; the others are upstream, joined from the start.",
             ),
             block(
                 "mount",
@@ -95,10 +97,26 @@ pub enum Restart {
     UnlessStopped,
 }
 
+/// How long a retired container keeps running after it stopped receiving
+/// new requests, by default.
+pub const DEFAULT_DRAIN: &str = "2s";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkAttachment {
     pub name: String,
     pub aliases: Vec<String>,
+    /// The `docker_proxy` (its `name`) that sends this network's requests.
+    pub proxy: Option<String>,
+}
+
+impl NetworkAttachment {
+    /// A serving network receives requests by a stable name (aliases or a
+    /// proxy): it is joined only by a healthy, tested container and left
+    /// first when one retires. The others are upstream: joined from the
+    /// start, kept until the container stops.
+    pub fn serves(&self) -> bool {
+        !self.aliases.is_empty() || self.proxy.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +147,7 @@ pub struct ContainerConfig {
     pub ports: Vec<String>,
     pub init: bool,
     pub stop_seconds: i32,
+    pub drain_ns: i64,
     pub networks: Vec<NetworkAttachment>,
     pub mounts: Vec<VolumeMount>,
     pub env: Vec<(String, String)>,
@@ -151,15 +170,11 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
             ports: root.strings("ports")?,
             init: root.bool("init")?.unwrap_or(true),
             stop_seconds: stop_seconds(&root)?,
+            drain_ns: duration_field(&root, "drain", DEFAULT_DRAIN)?,
             networks: root
                 .blocks("network")?
                 .iter()
-                .map(|n| {
-                    Ok(NetworkAttachment {
-                        name: n.required_string("name")?,
-                        aliases: n.strings("aliases")?,
-                    })
-                })
+                .map(network_attachment)
                 .collect::<Result<_, ConfigError>>()?,
             mounts: root
                 .blocks("mount")?
@@ -192,6 +207,21 @@ impl ContainerConfig {
     pub fn base_name(&self, project: &str, environment: &str, resource_name: &str) -> String {
         naming::declared_object(project, environment, self.name.as_deref(), resource_name)
     }
+}
+
+fn network_attachment(block: &Fields<'_>) -> Result<NetworkAttachment, ConfigError> {
+    let attachment = NetworkAttachment {
+        name: block.required_string("name")?,
+        aliases: block.strings("aliases")?,
+        proxy: block.plain_string("proxy")?,
+    };
+    if attachment.proxy.is_some() && !attachment.aliases.is_empty() {
+        return Err(ConfigError::new(
+            block.path("proxy"),
+            "a network is served either through aliases or through a proxy, not both; the proxy holds the aliases itself (docker_proxy's `aliases`)",
+        ));
+    }
+    Ok(attachment)
 }
 
 fn restart(root: &Fields<'_>) -> Result<Restart, ConfigError> {

@@ -69,7 +69,7 @@ impl<'a> Fields<'a> {
         Fields { map, prefix: "" }
     }
 
-    fn path(&self, key: &str) -> String {
+    pub(crate) fn path(&self, key: &str) -> String {
         if self.prefix.is_empty() {
             key.to_string()
         } else {

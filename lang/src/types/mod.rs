@@ -15,6 +15,7 @@ pub mod config;
 pub mod docker_container;
 pub mod docker_image;
 pub mod docker_network;
+pub mod docker_proxy;
 pub mod docker_volume;
 pub mod exec;
 pub mod fields;
@@ -33,6 +34,7 @@ pub const REGISTRY: &[&ResourceType] = &[
     &docker_network::TYPE,
     &docker_volume::TYPE,
     &docker_container::TYPE,
+    &docker_proxy::TYPE,
     &config::TYPE,
     &file::TYPE,
     &exec::TYPE,

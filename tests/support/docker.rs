@@ -1,0 +1,209 @@
+//! A project on the real Docker Engine for the end-to-end tests: a
+//! temporary directory with the busybox base and web build contexts,
+//! removed from the daemon (by its labels and image names) when dropped.
+
+#![allow(dead_code)]
+
+use crate::common::{Project, Run};
+use std::process::Command;
+
+pub const BASE_DOCKERFILE: &str = "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nRUN mkdir -p /tmp /www\n";
+
+pub const WEB_DOCKERFILE: &str = "ARG BASE\nFROM ${BASE}\nARG PAGE_VERSION=0\nCOPY index.html /www/index.html\nRUN sed -i \"s/@VERSION@/${PAGE_VERSION}/\" /www/index.html\nRUN if [ \"$PAGE_VERSION\" = broken ]; then rm /www/index.html; fi\n";
+
+/// A project on the daemon, removed (by its labels and image names) when
+/// the test ends, passed or not.
+pub struct DockerProject {
+    pub project: Project,
+    /// The `imm.project` label: the directory's name.
+    pub label: String,
+    /// Prefix of its image names.
+    pub prefix: String,
+}
+
+impl Drop for DockerProject {
+    fn drop(&mut self) {
+        let filter = format!("label=imm.project={}", self.label);
+        for (list, remove) in [
+            (vec!["ps", "-aq", "--filter", &filter], vec!["rm", "-f"]),
+            (
+                vec!["network", "ls", "-q", "--filter", &filter],
+                vec!["network", "rm"],
+            ),
+            (
+                vec!["volume", "ls", "-q", "--filter", &filter],
+                vec!["volume", "rm", "-f"],
+            ),
+        ] {
+            let ids = docker(&list).stdout;
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            if !ids.is_empty() {
+                let mut args = remove.clone();
+                args.extend(ids);
+                docker(&args);
+            }
+        }
+        let images = docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).stdout;
+        let ours: Vec<&str> = images
+            .lines()
+            .filter(|i| i.starts_with(&format!("imm/{}/", self.prefix)))
+            .collect();
+        if !ours.is_empty() {
+            let mut args = vec!["rmi", "-f"];
+            args.extend(ours);
+            docker(&args);
+        }
+    }
+}
+
+pub fn docker(args: &[&str]) -> Run {
+    Run::from(
+        Command::new("docker")
+            .args(args)
+            .output()
+            .expect("run the docker CLI"),
+    )
+}
+
+pub fn require_docker() {
+    let info = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output();
+    let ok = info.map(|o| o.status.success()).unwrap_or(false);
+    assert!(
+        ok,
+        "these tests need a running Docker Engine: install it (apt-get install docker.io) and start it (service docker start); `docker info` must succeed"
+    );
+}
+
+pub fn static_busybox() -> Vec<u8> {
+    for path in ["/bin/busybox", "/usr/bin/busybox"] {
+        if let Ok(bytes) = std::fs::read(path) {
+            return bytes;
+        }
+    }
+    panic!("these tests need a static busybox: apt-get install busybox-static (scripts/test.sh does it)");
+}
+
+/// A project of `main_imm` (with `PFX` replaced by the project's name)
+/// and the busybox base and web build contexts.
+pub fn docker_project(main_imm: &str) -> DockerProject {
+    require_docker();
+    let project = Project::new(&[
+        ("base/Dockerfile", BASE_DOCKERFILE),
+        ("web/Dockerfile", WEB_DOCKERFILE),
+        (
+            "web/index.html",
+            "<p>hello from imm, page version @VERSION@</p>\n",
+        ),
+    ]);
+    let label = project
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .expect("directory name");
+    let prefix = imm_lang::types::naming::sanitize(&label);
+    std::fs::write(project.file("main.imm"), main_imm.replace("PFX", &prefix)).expect("write");
+    let busybox = project.file("base/busybox");
+    std::fs::write(&busybox, static_busybox()).expect("copy busybox");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&busybox, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    DockerProject {
+        project,
+        label,
+        prefix,
+    }
+}
+
+impl DockerProject {
+    pub fn imm(&self, args: &[&str]) -> Run {
+        self.project.imm(args)
+    }
+
+    pub fn apply(&self, vars: &[&str]) -> Run {
+        let mut args = vec!["apply", "--auto-approve"];
+        for v in vars {
+            args.extend(["--var", v]);
+        }
+        self.imm(&args)
+    }
+
+    pub fn state(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.project.file(".imm/state/default.json"))
+            .expect("state file");
+        serde_json::from_str(&text).expect("state JSON")
+    }
+
+    pub fn recorded(&self, address: &str, out: &str) -> String {
+        self.state()["resources"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["address"] == address))
+            .and_then(|r| r["outs"][out].as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Ids of the containers carrying this project's label (not the test
+    /// client), sorted.
+    pub fn containers(&self) -> Vec<String> {
+        let filter = format!("label=imm.project={}", self.label);
+        let listed = docker(&[
+            "ps",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            &filter,
+            "--filter",
+            "label=imm.address",
+        ])
+        .stdout;
+        let mut ids: Vec<String> = listed.split_whitespace().map(str::to_string).collect();
+        ids.sort();
+        ids
+    }
+
+    pub fn recorded_containers(&self) -> Vec<String> {
+        self.recorded_ids("docker_container.web", 2)
+    }
+
+    /// The recorded ids of `resource[0..count]`, sorted.
+    pub fn recorded_ids(&self, resource: &str, count: usize) -> Vec<String> {
+        let mut ids: Vec<String> = (0..count)
+            .map(|i| self.recorded(&format!("{resource}[{i}]"), "id"))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    pub fn network(&self) -> String {
+        self.recorded("docker_network.net", "name")
+    }
+
+    /// What `http://HOST:8080/PATH` answers on the project's network.
+    pub fn fetch(&self, host: &str, path: &str) -> String {
+        let image = self.recorded("docker_image.base", "id");
+        let url = format!("http://{host}:8080/{path}");
+        let run = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            &self.network(),
+            &image,
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            &url,
+        ]);
+        assert_eq!(run.code, 0, "fetching {url}: {}", run.stderr);
+        run.stdout
+    }
+
+    pub fn container_name(&self, index: usize) -> String {
+        self.recorded(&format!("docker_container.web[{index}]"), "name")
+    }
+}
+
