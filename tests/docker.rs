@@ -911,3 +911,63 @@ fn a_container_that_exits_at_once_without_a_health_check_fails_its_step() {
     assert!(!recorded, "a dead container is never recorded as ready");
     assert!(p.containers().is_empty(), "and none is left behind");
 }
+
+#[test]
+fn builds_and_image_tests_run_on_the_chosen_network_and_a_missing_one_is_named() {
+    let p = docker_project(
+        r#"
+resource "docker_image" "base" {
+  name = "PFX-base"
+  build {
+    context = "./base"
+    network = "none"
+  }
+  test {
+    command = ["sh", "-c", "test -z \"$(ls /sys/class/net | grep -v '^lo$')\""]
+    network = "none"
+  }
+}
+"#,
+    );
+    p.apply(&[]).assert_ok();
+
+    let missing = "imm-test-no-such-network";
+    let main = std::fs::read_to_string(p.project.file("main.imm")).expect("read main.imm");
+    let more = format!(
+        r#"
+resource "docker_image" "web" {{
+  name = "{prefix}-web"
+  build {{
+    context = "./web"
+    args    = {{ BASE = docker_image.base.id }}
+    network = "{missing}"
+  }}
+}}
+
+resource "docker_image" "probe" {{
+  name = "{prefix}-probe"
+  build {{
+    context = "./web"
+    args    = {{ BASE = docker_image.base.id, PAGE_VERSION = "probe" }}
+  }}
+  test {{
+    command = ["true"]
+    network = "{missing}"
+  }}
+}}
+"#,
+        prefix = p.prefix
+    );
+    std::fs::write(p.project.file("main.imm"), main + &more).expect("write main.imm");
+    let failed = p.apply(&[]);
+    assert_ne!(failed.code, 0);
+    let said = failed.all();
+    assert!(
+        said.contains(&format!("no network \"{missing}\"")) && said.contains("build { network = … }"),
+        "the build's error names the network and the setting: {said}"
+    );
+    assert!(
+        said.contains("test { network = … }"),
+        "the test's error names the setting: {said}"
+    );
+}

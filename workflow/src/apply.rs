@@ -227,7 +227,7 @@ pub fn failures(outcome: &Outcome) -> Vec<Diagnostic> {
                 Code::ActionFailed,
                 format!(
                     "not attempted because something they wait for failed: {}",
-                    outcome.skipped.join(", ")
+                    distinct(&outcome.skipped).join(", ")
                 ),
             )
             .with_help("they are planned again on the next apply"),
@@ -239,7 +239,7 @@ pub fn failures(outcome: &Outcome) -> Vec<Diagnostic> {
                 Code::ActionFailed,
                 format!(
                     "interrupted before starting: {}",
-                    outcome.not_started.join(", ")
+                    distinct(&outcome.not_started).join(", ")
                 ),
             )
             .with_help("apply again to finish"),
@@ -278,4 +278,14 @@ pub fn stored(output: &evaluate::OutputValue) -> StoredOutput {
         value: Some(output.value.to_redacted_json()),
         sensitive: false,
     }
+}
+
+/// Each address once, in first-seen order (a replacement has two steps).
+fn distinct(addresses: &[String]) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    addresses
+        .iter()
+        .map(String::as_str)
+        .filter(|a| seen.insert(*a))
+        .collect()
 }

@@ -8,7 +8,7 @@ use super::{
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
-use bollard::models::ContainerCreateBody;
+use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptions, ListImagesOptions, RemoveImageOptions,
     TagImageOptions,
@@ -134,6 +134,7 @@ async fn create(
             fingerprint.clone(),
         )])),
         target: config.target.clone().unwrap_or_default(),
+        networkmode: config.build_network.clone(),
         ..Default::default()
     };
     let builder = patient(docker);
@@ -161,11 +162,12 @@ async fn create(
             }
             Err(e) => {
                 let _ = remove_tag(docker, &tag).await;
-                return Err(ActionError::new(format!(
+                let failure = ActionError::new(format!(
                     "building {tag} failed: {}\n{}",
                     docker_message(&e),
                     last_lines.join("\n")
-                )));
+                ));
+                return Err(network_missing(failure, "build { network = … }"));
             }
         }
     }
@@ -286,8 +288,8 @@ async fn test(
         return Ok(());
     }
     let id = created_id(created);
-    for command in &config.tests {
-        let command = command.clone();
+    for test in &config.tests {
+        let command = test.command.clone();
         let name = format!(
             "{}-test-{}",
             naming::scoped_object(&run.project, &run.environment, &instance.name),
@@ -305,12 +307,18 @@ async fn test(
                     image: Some(id.to_string()),
                     cmd: Some(command.clone()),
                     labels: Some(labels),
+                    host_config: Some(HostConfig {
+                        network_mode: test.network.clone(),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 },
             )
             .await
             .map_err(|e| failed("creating a test container", e))?;
-        let outcome = run_to_end(docker, &container.id).await;
+        let outcome = run_to_end(docker, &container.id)
+            .await
+            .map_err(|e| network_missing(e, "test { network = … }"));
         let logs = log_tail(docker, &container.id).await;
         remove_container(docker, &container.id).await?;
         match outcome {
@@ -328,6 +336,23 @@ async fn test(
 }
 
 /// Starts a container and waits for its exit status.
+/// A failure because a network does not exist (the daemon's default
+/// bridge, when none was chosen), told with what to change.
+fn network_missing(failure: ActionError, setting: &str) -> ActionError {
+    let message = &failure.message;
+    // The daemon says "network NAME not found".
+    let Some(name) = message.match_indices(" not found").find_map(|(at, _)| {
+        let mut words = message[..at].split_whitespace().rev();
+        let name = words.next()?;
+        (words.next() == Some("network")).then_some(name)
+    }) else {
+        return failure;
+    };
+    ActionError::new(format!(
+        "{message}\nthe daemon has no network \"{name}\" (with no network chosen, Docker uses its default bridge); set `{setting}` to a network that exists: \"host\", \"none\", or a docker_network's name"
+    ))
+}
+
 async fn run_to_end(docker: &Docker, id: &str) -> Result<i64, ActionError> {
     docker
         .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)

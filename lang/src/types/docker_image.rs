@@ -5,7 +5,7 @@
 
 use super::fields::{ConfigError, Fields};
 use super::{naming, BuildContext, Family, FingerprintInputs, Prediction, ResourceType};
-use crate::schema::{attr, block, out, Kind, Phase, ResourceSchema, TEST_BLOCK};
+use crate::schema::{attr, block, out, Kind, Phase, ResourceSchema};
 use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
@@ -24,10 +24,20 @@ pub const TYPE: ResourceType = ResourceType {
                     attr("dockerfile", Kind::String, false, "Dockerfile path relative to the context (default \"Dockerfile\")."),
                     attr("args", Kind::MapOfString, false, "Build arguments (build-time; part of the fingerprint)."),
                     attr("target", Kind::String, false, "Multi-stage build target."),
+                    attr("network", Kind::String, false, "Network the build's RUN steps use: \"host\", \"none\" or a network that exists on the daemon (default: the daemon's default bridge). Not part of the fingerprint."),
                 ],
                 "Build-time configuration: baked into the image and part of its fingerprint. May not depend on env.*, secrets or environment-set variables.",
             ),
-            TEST_BLOCK,
+            block(
+                "test",
+                true,
+                Phase::Deploy,
+                &[
+                    attr("command", Kind::ListOfString, true, "Command to run in a throwaway container of the new image; exit status 0 means the test passed."),
+                    attr("network", Kind::String, false, "Network the test container joins, e.g. docker_network.NAME.name, \"none\" or \"host\" (default: the daemon's default bridge)."),
+                ],
+                "A check of the new image before it is accepted. Repeatable.",
+            ),
         ],
         outs: &[
             out("id", Kind::String, "Image id (sha256:…), known after apply."),
@@ -53,8 +63,17 @@ pub struct ImageConfig {
     pub dockerfile: String,
     pub args: Vec<(String, String)>,
     pub target: Option<String>,
-    /// Each test's command, run in a throwaway container of the new image.
-    pub tests: Vec<Vec<String>>,
+    /// The network of the build's RUN steps (the daemon's default when `None`).
+    pub build_network: Option<String>,
+    /// Each test, run in a throwaway container of the new image.
+    pub tests: Vec<ImageTest>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageTest {
+    pub command: Vec<String>,
+    /// The network the test container joins (the daemon's default when `None`).
+    pub network: Option<String>,
 }
 
 impl TryFrom<&BTreeMap<String, Value>> for ImageConfig {
@@ -73,7 +92,17 @@ impl TryFrom<&BTreeMap<String, Value>> for ImageConfig {
                 .unwrap_or_else(|| "Dockerfile".into()),
             args: build.string_map("args")?,
             target: build.string("target")?,
-            tests: tests(&root)?,
+            build_network: build.plain_string("network")?,
+            tests: root
+                .blocks("test")?
+                .iter()
+                .map(|t| {
+                    Ok(ImageTest {
+                        command: t.strings("command")?,
+                        network: t.plain_string("network")?,
+                    })
+                })
+                .collect::<Result<_, ConfigError>>()?,
         })
     }
 }
@@ -121,7 +150,9 @@ fn fingerprint_inputs(config: &BTreeMap<String, Value>) -> Option<FingerprintInp
     }
     let values = build
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "context" | "dockerfile"))
+        // Where the context is and which network the build uses do not
+        // change what is built.
+        .filter(|(k, _)| !matches!(k.as_str(), "context" | "dockerfile" | "network"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let dockerfile = build
