@@ -794,7 +794,7 @@ fn leftovers_of_an_interrupted_replacement_count_as_changes() {
     std::fs::write(&path, recorded.to_string()).expect("write state");
     imm(&p, &["plan", "--detailed-exitcode"])
         .assert_code(2)
-        .assert_stdout_contains("1 left over by an interrupted apply");
+        .assert_stdout_contains("1 left over by an earlier apply (failed or interrupted)");
     imm(&p, &["apply", "--auto-approve"]).assert_ok();
     assert!(
         !p.file("out/old-extra.txt").exists(),

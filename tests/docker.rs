@@ -971,3 +971,35 @@ resource "docker_image" "probe" {{
         "the test's error names the setting: {said}"
     );
 }
+
+#[test]
+fn going_back_after_a_failed_release_reuses_the_image_and_touches_no_container() {
+    let p = hello();
+    p.apply(&[]).assert_ok();
+    let serving = p.recorded_containers();
+    let released = p.apply(&["page_version=2", "health_word=bad"]);
+    assert_ne!(released.code, 0, "the release fails its health check");
+    assert_eq!(p.recorded_containers(), serving, "the old replicas still serve");
+
+    let plan = p.imm(&["plan", "--format", "json"]).json();
+    let image = change(&plan, "docker_image.web");
+    assert_eq!(image["reuse"], true, "the image is reused, not built: {image}");
+    for replica in ["docker_container.web[0]", "docker_container.web[1]"] {
+        assert_eq!(change(&plan, replica)["action"], "noop", "{replica} is untouched");
+    }
+    let shown = p.imm(&["plan"]).stdout;
+    assert!(
+        shown.contains("Reuse (1)") && !shown.contains("Build ("),
+        "the plan says reuse, not build:\n{shown}"
+    );
+    let applied = p.apply(&[]);
+    applied.assert_ok();
+    assert!(
+        !applied.stdout.contains("Step 1/"),
+        "nothing was built:\n{}",
+        applied.stdout
+    );
+    assert_eq!(p.recorded_containers(), serving, "no container was replaced");
+    assert_eq!(p.containers(), serving, "and none was created");
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+}

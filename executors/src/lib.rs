@@ -64,6 +64,9 @@ pub struct CreateRequest {
     /// An earlier create of this instance was interrupted: its object may
     /// exist although nothing records it.
     pub interrupted: bool,
+    /// The outs the plan took from the artifact ledger (it goes back to a
+    /// fingerprint built here before): the object to take again.
+    pub reused_outs: Option<Map<String, Json>>,
 }
 
 /// A recorded object, as destroy and read see it.

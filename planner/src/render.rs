@@ -17,7 +17,10 @@ type Belongs = fn(&Change) -> bool;
 /// The sections of a plan, in the order a reviewer reads them.
 const SECTIONS: &[(&str, Belongs)] = &[
     ("Build", |c| {
-        c.artifact && matches!(c.action, Action::Create | Action::Replace)
+        c.artifact && !c.reuse && matches!(c.action, Action::Create | Action::Replace)
+    }),
+    ("Reuse", |c| {
+        c.artifact && c.reuse && matches!(c.action, Action::Create | Action::Replace)
     }),
     ("Replace", |c| !c.artifact && c.action == Action::Replace),
     ("Create", |c| !c.artifact && c.action == Action::Create),

@@ -122,6 +122,10 @@ pub struct ArtifactEntry {
     pub built_at: u64,
     pub tested: bool,
     pub applied: bool,
+    /// The artifact's out attributes (an image's id): a plan going back to
+    /// this fingerprint knows them, so what uses the artifact is unchanged.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub outs: serde_json::Map<String, serde_json::Value>,
 }
 
 impl State {
@@ -183,6 +187,9 @@ impl State {
             Some(slot) => {
                 slot.tested |= entry.tested;
                 slot.applied |= entry.applied;
+                if !entry.outs.is_empty() {
+                    slot.outs = entry.outs;
+                }
             }
             None => self.artifacts.push(entry),
         }

@@ -102,10 +102,13 @@ async fn create(
     let name = config.image_name(&instance.name);
     let tag = docker_image::tag(&run.project, name, &fingerprint);
     let repository = naming::image_repository(&run.project, name);
+    // The image the plan promised (going back to a fingerprint built
+    // here before), else the one recorded.
     let recorded = request
-        .predecessor
+        .reused_outs
         .as_ref()
-        .and_then(|p| p.outs.get("id"))
+        .and_then(|outs| outs.get("id"))
+        .or_else(|| request.predecessor.as_ref().and_then(|p| p.outs.get("id")))
         .and_then(Json::as_str);
     if let Some(id) = tested_image(docker, &fingerprint, &repository, recorded).await? {
         // Built and tested before, under this tag or another (a failed

@@ -360,6 +360,15 @@ impl Engine<'_> {
             predecessor: old.clone().filter(|_| action == Action::Replace),
             stop_first: change.stop_first,
             interrupted: self.state.create_interrupted(&change.address),
+            reused_outs: change
+                .reuse
+                .then(|| {
+                    self.state.artifacts.iter().find(|a| {
+                        a.address == change.address && change.fingerprint.as_ref() == Some(&a.fingerprint)
+                    })
+                })
+                .flatten()
+                .map(|a| a.outs.clone()),
         };
         let current = self.state.resource(&change.address).cloned();
         // The object replacing the old one, for a down step (a file at the

@@ -35,6 +35,7 @@ impl Engine<'_> {
         original: &HashMap<String, ResourceRecord>,
     ) -> Result<(), JournalError> {
         let change = self.plan.change(&instance.address);
+        let artifact_outs = created.outs.clone();
         let dependencies = change.map(|c| c.depends_on.clone()).unwrap_or_default();
         let mut record = imm_planner::stored::new_record(
             instance,
@@ -64,6 +65,7 @@ impl Engine<'_> {
                 built_at: now(),
                 tested: true,
                 applied: true,
+                outs: artifact_outs,
             };
             self.state.put_artifact(entry.clone());
             // The record goes first: an artifact entry alone would claim a

@@ -20,6 +20,7 @@ pub(crate) fn destroy_change(record: &ResourceRecord, reason: &str) -> Change {
         depends_on: record.dependencies.clone(),
         stop_first: false,
         deposed: record.deposed.len(),
+        reuse: false,
         notes: Vec::new(),
     }
 }

@@ -32,6 +32,9 @@ struct Decision {
     reasons: Vec<String>,
     changed: Vec<String>,
     fingerprint: Option<String>,
+    /// The recorded outs of an artifact going back to a fingerprint built
+    /// here before (reused, not built).
+    reused: Option<BTreeMap<String, Value>>,
 }
 
 /// Answers the evaluator as it goes, and remembers every decision.
@@ -39,6 +42,8 @@ pub struct Planner<'a> {
     /// The project's name, part of the names of the objects it creates.
     project: String,
     records: HashMap<&'a str, &'a ResourceRecord>,
+    /// The artifact ledger's outs, by address and fingerprint.
+    ledger: HashMap<(&'a str, &'a str), &'a serde_json::Map<String, serde_json::Value>>,
     key: &'a FingerprintKey,
     options: &'a PlanOptions,
     decisions: HashMap<String, Decision>,
@@ -63,6 +68,12 @@ impl<'a> Planner<'a> {
                 .iter()
                 .map(|r| (r.address.as_str(), r))
                 .collect(),
+            ledger: state
+                .artifacts
+                .iter()
+                .filter(|a| a.tested && !a.outs.is_empty())
+                .map(|a| ((a.address.as_str(), a.fingerprint.as_str()), &a.outs))
+                .collect(),
             key,
             options,
             decisions: HashMap::new(),
@@ -85,6 +96,9 @@ impl<'a> Planner<'a> {
                 action: Action::Create,
                 reasons: Vec::new(),
                 changed: Vec::new(),
+                // Nothing shows the object still exists: it is built or
+                // found by the executor, its outs known after.
+                reused: None,
                 fingerprint,
             };
         };
@@ -96,14 +110,26 @@ impl<'a> Planner<'a> {
             &["test", "lifecycle"],
         );
         let mut reasons = Vec::new();
+        let mut reused = None;
         if artifact {
             let same_artifact = fingerprint.is_some() && fingerprint == record.fingerprint;
+            if !same_artifact {
+                reused = self.reusable(instance, fingerprint.as_deref());
+            }
+            if let (Some(_), Some(fp)) = (&reused, &fingerprint) {
+                reasons.push(format!(
+                    "reuse (built and tested here before as {}; nothing is built)",
+                    fp.get(..12).unwrap_or(fp)
+                ));
+            }
             if same_artifact {
                 // The fingerprint is the artifact's identity: a build path
                 // that changed without changing it (a renamed context
                 // directory) changes nothing.
                 diffs.retain(|d| !d.path().starts_with("build"));
-            } else if fingerprint.is_some() && !diffs.iter().any(|d| d.path().starts_with("build"))
+            } else if reused.is_none()
+                && fingerprint.is_some()
+                && !diffs.iter().any(|d| d.path().starts_with("build"))
             {
                 let context = config
                     .get("build")
@@ -151,7 +177,25 @@ impl<'a> Planner<'a> {
             reasons,
             changed,
             fingerprint,
+            reused: reused.filter(|_| action != Action::Noop),
         }
+    }
+
+    /// The recorded outs of this artifact at `fingerprint`, when this
+    /// environment built and tested it before.
+    fn reusable(
+        &self,
+        instance: &Instance,
+        fingerprint: Option<&str>,
+    ) -> Option<BTreeMap<String, Value>> {
+        let outs = self
+            .ledger
+            .get(&(instance.address.as_str(), fingerprint?))?;
+        Some(
+            outs.iter()
+                .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                .collect(),
+        )
     }
 
     /// An object this version would name otherwise than its record says
@@ -313,6 +357,9 @@ impl<'a> Planner<'a> {
             _ => BTreeMap::new(),
         };
         outs.extend(self.predict(instance, config, decision.fingerprint.as_deref()));
+        if let Some(reused) = &decision.reused {
+            outs.extend(reused.clone());
+        }
         outs
     }
 
@@ -367,6 +414,7 @@ impl<'a> Planner<'a> {
                     .collect(),
                 stop_first,
                 deposed: record.map(|r| r.deposed.len()).unwrap_or(0),
+                reuse: decision.reused.is_some(),
                 notes,
             });
         }

@@ -71,6 +71,10 @@ pub struct Change {
     /// Earlier objects left by an interrupted replacement, destroyed first.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deposed: usize,
+    /// An artifact going back to a fingerprint built and tested here
+    /// before: nothing is built, its outs are the recorded ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reuse: bool,
     /// What a reviewer should know besides the reasons (where an artifact
     /// was tested, for promotion).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -88,8 +92,12 @@ pub struct Summary {
     pub reconfigure: usize,
     pub destroy: usize,
     pub noop: usize,
-    /// Artifacts among the creates and replaces (built, not deployed).
+    /// Artifacts among the creates and replaces (built, not deployed),
+    /// those reused excepted.
     pub build: usize,
+    /// Artifacts going back to a fingerprint built here before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reuse: usize,
     /// Objects an interrupted replacement left (deposed), to be removed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub leftovers: usize,
@@ -109,8 +117,12 @@ impl Summary {
                 .filter(|c| c.artifact && c.action == action)
                 .count()
         };
+        let reused = match self.reuse {
+            0 => String::new(),
+            n => format!(" {n} to reuse,"),
+        };
         let line = format!(
-            "Plan: {} to build, {} to replace, {} to create, {} to destroy, {} to reconfigure.",
+            "Plan: {} to build,{reused} {} to replace, {} to create, {} to destroy, {} to reconfigure.",
             self.build,
             self.replace - artifacts(Action::Replace),
             self.create - artifacts(Action::Create),
@@ -119,7 +131,7 @@ impl Summary {
         );
         match self.leftovers {
             0 => line,
-            n => format!("{line} {n} left over by an interrupted apply to remove."),
+            n => format!("{line} {n} left over by an earlier apply (failed or interrupted) to remove."),
         }
     }
 }
@@ -178,7 +190,11 @@ pub(crate) fn summarise(changes: &[Change]) -> Summary {
             Action::Noop => summary.noop += 1,
         }
         if change.artifact && matches!(change.action, Action::Create | Action::Replace) {
-            summary.build += 1;
+            if change.reuse {
+                summary.reuse += 1;
+            } else {
+                summary.build += 1;
+            }
         }
         summary.leftovers += change.deposed;
     }
