@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 cargo build --release --quiet
 imm=target/release/imm
-scripts/prepare-busybox.sh
+scripts/prepare-examples.sh
 docker info >/dev/null 2>&1 || {
   echo "error: no Docker daemon answers; start it (e.g. sudo service docker start) and retry" >&2
   exit 1

@@ -11,7 +11,7 @@ fi
 
 # The Docker tests build their base image FROM scratch with the static
 # busybox of Debian's busybox-static (no registry is reachable).
-scripts/prepare-busybox.sh >/dev/null
+scripts/prepare-examples.sh >/dev/null
 # The store and remote-state tests start a real etcd (Debian's etcd-server)
 # on a free loopback port; etcdctl checks what imm wrote.
 if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then

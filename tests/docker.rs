@@ -11,7 +11,7 @@ mod common;
 #[path = "support/docker.rs"]
 mod docker_project;
 use common::Project;
-use docker_project::{docker, docker_project, static_busybox, DockerProject};
+use docker_project::{docker, docker_project, example, DockerProject};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -400,47 +400,12 @@ fn no_daemon_is_a_clear_error_before_anything_changes() {
 
 /// Copies an example into a fresh project directory (its own names on
 /// the daemon), with the static busybox in its `base/`.
-fn example(name: &str) -> DockerProject {
-    let p = hello();
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(name);
-    copy_dir(&source, p.project.path());
-    std::fs::write(p.project.file("base/busybox"), static_busybox()).expect("copy busybox");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let busybox = p.project.file("base/busybox");
-        std::fs::set_permissions(&busybox, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
-    // Image names of the example are fixed: give them this test's prefix.
-    let main = std::fs::read_to_string(p.project.file("main.imm")).expect("read");
-    std::fs::write(
-        p.project.file("main.imm"),
-        main.replace("name = \"shop-", &format!("name = \"{}-", p.prefix)),
-    )
-    .expect("write");
-    p
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).expect("read example").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            std::fs::create_dir_all(&target).expect("mkdir");
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_name() != "busybox" {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 #[test]
 fn the_three_tier_example_serves_through_every_tier_and_keeps_its_data() {
     let p = example("web-api-db");
     p.apply(&[])
         .assert_ok()
-        .assert_stdout_contains("10 created");
+        .assert_stdout_contains("13 created");
     let front = p.recorded("docker_network.front", "name");
     let image = p.recorded("docker_image.base", "id");
     let fetch = || {

@@ -5,104 +5,24 @@
 //! check fails, scaling and the destroy of a tier must lose no request,
 //! and the rejected release must never answer one.
 //!
-//! Needs a running Docker Engine, a static busybox (Debian's
-//! `busybox-static`) and Debian's nginx (`nginx-light`) for the proxy
-//! image; `scripts/test.sh` installs both.
+//! The project is `examples/web-api-db`. Needs a running Docker Engine, a
+//! static busybox (Debian's `busybox-static`) and Debian's nginx
+//! (`nginx-light`) for the proxy image; `scripts/test.sh` installs both.
 
 mod common;
 #[path = "support/docker.rs"]
 mod docker_project;
 
-use docker_project::{docker, docker_project, DockerProject};
+use docker_project::{docker, example, DockerProject};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-const SHOP: &str = r#"
-variable "release" {
-  type    = string
-  default = "1"
-}
-
-variable "replicas" {
-  type    = number
-  default = 2
-}
-
+/// Appended to the example: a second tier behind the API's proxy, to be
+/// added and destroyed while the client asks.
+const CANARY: &str = r#"
 variable "canaries" {
   type    = number
   default = 0
-}
-
-resource "docker_network" "front" {
-  name = "front"
-}
-
-resource "docker_network" "back" {
-  name     = "back"
-  internal = true
-}
-
-resource "docker_image" "base" {
-  name = "PFX-base"
-  build {
-    context = "./base"
-  }
-}
-
-resource "docker_image" "api" {
-  name = "PFX-api"
-  build {
-    context = "./api"
-    args    = { BASE = docker_image.base.id }
-  }
-}
-
-resource "docker_image" "proxy" {
-  name = "PFX-proxy"
-  build {
-    context = "./proxy"
-  }
-}
-
-resource "docker_container" "db" {
-  image   = docker_image.base.id
-  name    = "db"
-  command = ["sh", "-c", "echo apple > /www/items.txt; exec httpd -f -p 5432 -h /www"]
-  network {
-    name    = docker_network.back.name
-    aliases = ["db"]
-  }
-}
-
-resource "docker_proxy" "api" {
-  image   = docker_image.proxy.id
-  network = docker_network.front.name
-  aliases = ["api"]
-  port    = 8080
-}
-
-resource "docker_container" "api" {
-  count   = var.replicas
-  image   = docker_image.api.id
-  name    = "api"
-  command = ["httpd", "-f", "-p", "8080", "-h", "/www"]
-  network {
-    name = docker_network.back.name
-  }
-  network {
-    name  = docker_network.front.name
-    proxy = docker_proxy.api.name
-  }
-  runtime {
-    env = { RELEASE = var.release }
-  }
-  health {
-    command  = ["sh", "-c", "test \"$RELEASE\" != rejected && wget -q -O /dev/null http://127.0.0.1:8080/cgi-bin/items"]
-    interval = "200ms"
-    timeout  = "3s"
-    retries  = 5
-  }
-  drain = "1s"
 }
 
 resource "docker_container" "canary" {
@@ -118,21 +38,15 @@ resource "docker_container" "canary" {
     proxy = docker_proxy.api.name
   }
   runtime {
-    env = { RELEASE = "canary" }
+    env = { DB_URL = var.db_url, RELEASE = "canary" }
   }
   health {
     command  = ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/cgi-bin/items"]
     interval = "200ms"
-    retries  = 10
+    retries  = 20
   }
-  drain = "1s"
 }
 "#;
-
-const API_DOCKERFILE: &str = "ARG BASE\nFROM ${BASE}\nCOPY items /www/cgi-bin/items\nRUN chmod 0755 /www/cgi-bin/items\n";
-
-/// Answers `<release> <items from db>`; fails when the db is unreachable.
-const API_CGI: &str = "#!/bin/sh\nitems=$(wget -q -O - http://db:5432/items.txt) || exit 1\necho 'Content-Type: text/plain'\necho\necho \"$RELEASE $items\"\n";
 
 /// Processes spinning on the host's cores, stopped when dropped.
 struct BusyCores(Vec<Child>);
@@ -158,8 +72,9 @@ impl Drop for BusyCores {
     }
 }
 
-/// A container asking `http://api:8080/cgi-bin/items` every 50 ms (busybox
-/// wget resolves the name for each request), printing one line per answer.
+/// A container asking `http://web:8080/cgi-bin/items` every 50 ms (busybox
+/// wget resolves the name for each request; web asks api, api asks db),
+/// printing one line per answer.
 struct Client {
     name: String,
 }
@@ -173,7 +88,7 @@ impl Client {
         let started = docker(&[
             "run", "-d", "--name", &name, "--label", &label, "--network", &network, &image,
             "sh", "-c",
-            "while true; do r=$(timeout 10 wget -q -O - http://api:8080/cgi-bin/items 2>&1); case \"$r\" in *apple*) echo \"ok $r\";; *) echo \"FAIL $r\";; esac; sleep 0.05; done",
+            "while true; do r=$(timeout 10 wget -q -O - http://web:8080/cgi-bin/items 2>&1); case \"$r\" in *apple*) echo \"ok $r\";; *) echo \"FAIL $r\";; esac; sleep 0.05; done",
         ]);
         assert_eq!(started.code, 0, "starting the client: {}", started.stderr);
         Client { name }
@@ -195,23 +110,12 @@ impl Drop for Client {
     }
 }
 
+/// The web-api-db example (web → api ×2 through proxies on `front`, api →
+/// db on `back`) with a canary tier to add and remove.
 fn shop() -> DockerProject {
-    let p = docker_project(SHOP);
-    std::fs::create_dir_all(p.project.file("api")).expect("create api/");
-    for (path, text) in [("api/Dockerfile", API_DOCKERFILE), ("api/items", API_CGI)] {
-        std::fs::write(p.project.file(path), text).expect("write the api context");
-    }
-    let proxy_dir = p.project.file("proxy");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/prepare-proxy.sh");
-    let prepared = Command::new(&script)
-        .arg(&proxy_dir)
-        .output()
-        .expect("run scripts/prepare-proxy.sh");
-    assert!(
-        prepared.status.success(),
-        "the proxy image needs Debian's nginx: apt-get install nginx-light (scripts/test.sh does it): {}",
-        String::from_utf8_lossy(&prepared.stderr)
-    );
+    let p = example("web-api-db");
+    let main = std::fs::read_to_string(p.project.file("main.imm")).expect("read main.imm");
+    std::fs::write(p.project.file("main.imm"), main + CANARY).expect("write main.imm");
     p
 }
 
@@ -225,7 +129,10 @@ fn tally(answers: &[String], from: usize) -> (usize, Vec<String>, usize) {
         .filter(|a| !a.starts_with("ok "))
         .cloned()
         .collect();
-    let rejected = seen.iter().filter(|a| a.contains("rejected")).count();
+    let rejected = seen
+        .iter()
+        .filter(|a| a.contains("\"release\": \"rejected\""))
+        .count();
     (ok, failed, rejected)
 }
 
@@ -277,12 +184,14 @@ fn switches_under_load_lose_no_request_and_a_rejected_release_never_serves() {
         failed.len()
     );
     assert!(
-        after_switches.iter().any(|a| a.contains("ok 9 apple")),
+        after_switches.iter().any(|a| a.contains("\"release\": \"9\"")),
         "the last release serves"
     );
 
     let serving = p.recorded_ids("docker_container.api", 2);
-    let rejected = p.apply(&["release=rejected"]);
+    // A bad release: its database address is wrong, so its health check
+    // fails; had it served, its answers would be errors.
+    let rejected = p.apply(&["release=rejected", "db_url=http://db:1"]);
     assert_ne!(rejected.code, 0, "a release failing its health check is refused");
     assert!(
         rejected.all().contains("health"),
@@ -324,13 +233,13 @@ fn scaling_and_destroying_a_tier_under_load_lose_no_request() {
     let client = Client::start(&p);
     std::thread::sleep(Duration::from_secs(1));
 
-    p.apply(&["replicas=4"]).assert_ok();
+    p.apply(&["api_replicas=4"]).assert_ok();
     assert_eq!(running_api_containers(&p), 4);
-    p.apply(&["replicas=1"]).assert_ok();
+    p.apply(&["api_replicas=1"]).assert_ok();
     assert_eq!(running_api_containers(&p), 1);
-    p.apply(&["replicas=1", "canaries=1"]).assert_ok();
+    p.apply(&["api_replicas=1", "canaries=1"]).assert_ok();
     std::thread::sleep(Duration::from_secs(2));
-    p.apply(&["replicas=1", "canaries=0"]).assert_ok();
+    p.apply(&["api_replicas=1", "canaries=0"]).assert_ok();
     std::thread::sleep(Duration::from_secs(1));
 
     let answers = client.answers();
@@ -341,7 +250,7 @@ fn scaling_and_destroying_a_tier_under_load_lose_no_request() {
     );
     drop(busy);
     assert!(
-        answers.iter().any(|a| a.contains("ok canary")),
+        answers.iter().any(|a| a.contains("\"release\": \"canary\"")),
         "the canary tier served while it existed"
     );
     assert!(ok > 50, "the client ran throughout ({ok} answers)");

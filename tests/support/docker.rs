@@ -207,3 +207,57 @@ impl DockerProject {
     }
 }
 
+
+/// A copy of `examples/NAME`, its base and proxy contexts prepared, its
+/// fixed image names given this test's prefix.
+pub fn example(name: &str) -> DockerProject {
+    let p = docker_project("");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
+    copy_dir(&source, p.project.path());
+    std::fs::write(p.project.file("base/busybox"), static_busybox()).expect("copy busybox");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let busybox = p.project.file("base/busybox");
+        std::fs::set_permissions(&busybox, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    if p.project.file("main.imm").exists() && std::fs::read_to_string(p.project.file("main.imm")).unwrap_or_default().contains("context = \"./proxy\"") {
+        prepare_proxy(&p.project.file("proxy"));
+    }
+    // Image names of the example are fixed: give them this test's prefix.
+    let main = std::fs::read_to_string(p.project.file("main.imm")).expect("read");
+    std::fs::write(
+        p.project.file("main.imm"),
+        main.replace("name = \"shop-", &format!("name = \"{}-", p.prefix)),
+    )
+    .expect("write");
+    p
+}
+
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).expect("read example").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_dir(&entry.path(), &target);
+        } else if entry.file_name() != "busybox" {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Debian's nginx and its libraries in `dir`, for a `docker_proxy` image.
+pub fn prepare_proxy(dir: &std::path::Path) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/prepare-proxy.sh");
+    let prepared = Command::new(&script)
+        .arg(dir)
+        .output()
+        .expect("run scripts/prepare-proxy.sh");
+    assert!(
+        prepared.status.success(),
+        "the proxy image needs Debian's nginx: apt-get install nginx-light (scripts/test.sh does it): {}",
+        String::from_utf8_lossy(&prepared.stderr)
+    );
+}

@@ -503,16 +503,34 @@ pub(super) async fn wait_ready(docker: &Docker, health: Option<&Health>, id: &st
                 }
             )));
         }
+        let last_check = state
+            .health
+            .as_ref()
+            .and_then(|h| h.log.as_ref())
+            .and_then(|log| log.last())
+            .map(|check| {
+                format!(
+                    " (exit status {}{})",
+                    check.exit_code.unwrap_or(-1),
+                    match check.output.as_deref().map(str::trim) {
+                        Some(out) if !out.is_empty() => format!(": {out}"),
+                        _ => String::new(),
+                    }
+                )
+            })
+            .unwrap_or_default();
         let status = state.health.and_then(|h| h.status);
         match (health, status) {
             (None, _) if started.elapsed() >= limit => return Ok(()),
             (Some(_), Some(HealthStatusEnum::HEALTHY)) => return Ok(()),
             (Some(_), Some(HealthStatusEnum::UNHEALTHY)) => {
-                return Err(ActionError::new("the new container's health check failed"))
+                return Err(ActionError::new(format!(
+                    "the new container's health check failed{last_check}"
+                )))
             }
             (Some(_), _) if started.elapsed() >= limit => {
                 return Err(ActionError::new(format!(
-                    "the new container was not healthy after {} s",
+                    "the new container was not healthy after {} s{last_check}",
                     limit.as_secs()
                 )))
             }
