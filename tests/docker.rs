@@ -928,7 +928,8 @@ resource "docker_image" "probe" {{
     assert_ne!(failed.code, 0);
     let said = failed.all();
     assert!(
-        said.contains(&format!("no network \"{missing}\"")) && said.contains("build { network = … }"),
+        said.contains(&format!("no network \"{missing}\""))
+            && said.contains("build { network = … }"),
         "the build's error names the network and the setting: {said}"
     );
     assert!(
@@ -944,13 +945,24 @@ fn going_back_after_a_failed_release_reuses_the_image_and_touches_no_container()
     let serving = p.recorded_containers();
     let released = p.apply(&["page_version=2", "health_word=bad"]);
     assert_ne!(released.code, 0, "the release fails its health check");
-    assert_eq!(p.recorded_containers(), serving, "the old replicas still serve");
+    assert_eq!(
+        p.recorded_containers(),
+        serving,
+        "the old replicas still serve"
+    );
 
     let plan = p.imm(&["plan", "--format", "json"]).json();
     let image = change(&plan, "docker_image.web");
-    assert_eq!(image["reuse"], true, "the image is reused, not built: {image}");
+    assert_eq!(
+        image["reuse"], true,
+        "the image is reused, not built: {image}"
+    );
     for replica in ["docker_container.web[0]", "docker_container.web[1]"] {
-        assert_eq!(change(&plan, replica)["action"], "noop", "{replica} is untouched");
+        assert_eq!(
+            change(&plan, replica)["action"],
+            "noop",
+            "{replica} is untouched"
+        );
     }
     let shown = p.imm(&["plan"]).stdout;
     assert!(
@@ -964,7 +976,11 @@ fn going_back_after_a_failed_release_reuses_the_image_and_touches_no_container()
         "nothing was built:\n{}",
         applied.stdout
     );
-    assert_eq!(p.recorded_containers(), serving, "no container was replaced");
+    assert_eq!(
+        p.recorded_containers(),
+        serving,
+        "no container was replaced"
+    );
     assert_eq!(p.containers(), serving, "and none was created");
     p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
 }

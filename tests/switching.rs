@@ -184,7 +184,9 @@ fn switches_under_load_lose_no_request_and_a_rejected_release_never_serves() {
         failed.len()
     );
     assert!(
-        after_switches.iter().any(|a| a.contains("\"release\": \"9\"")),
+        after_switches
+            .iter()
+            .any(|a| a.contains("\"release\": \"9\"")),
         "the last release serves"
     );
 
@@ -192,7 +194,10 @@ fn switches_under_load_lose_no_request_and_a_rejected_release_never_serves() {
     // A bad release: its database address is wrong, so its health check
     // fails; had it served, its answers would be errors.
     let rejected = p.apply(&["release=rejected", "db_url=http://db:1"]);
-    assert_ne!(rejected.code, 0, "a release failing its health check is refused");
+    assert_ne!(
+        rejected.code, 0,
+        "a release failing its health check is refused"
+    );
     assert!(
         rejected.all().contains("health"),
         "the refusal names the health check: {}",
@@ -211,7 +216,11 @@ fn switches_under_load_lose_no_request_and_a_rejected_release_never_serves() {
     for id in &serving {
         assert_eq!(networks_of(id), both, "{id} is still on all its networks");
     }
-    assert_eq!(running_api_containers(&p), 2, "nothing of the rejected release is left");
+    assert_eq!(
+        running_api_containers(&p),
+        2,
+        "nothing of the rejected release is left"
+    );
 
     let answers = client.answers();
     let (ok, failed, from_rejected) = tally(&answers, 0);
@@ -250,7 +259,9 @@ fn scaling_and_destroying_a_tier_under_load_lose_no_request() {
     );
     drop(busy);
     assert!(
-        answers.iter().any(|a| a.contains("\"release\": \"canary\"")),
+        answers
+            .iter()
+            .any(|a| a.contains("\"release\": \"canary\"")),
         "the canary tier served while it existed"
     );
     assert!(ok > 50, "the client ran throughout ({ok} answers)");

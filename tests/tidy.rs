@@ -167,24 +167,73 @@ fn referenced_modules(text: &str, own: &[String]) -> Vec<Vec<String>> {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
                 .collect();
-            let segments: Vec<&str> = rest.split("::").filter(|s| !s.is_empty()).collect();
-            let mut base: Vec<String> = own[..1].to_vec();
-            let mut segments = segments.as_slice();
-            if segments.first() == Some(&"super") {
-                base = own.to_vec();
-                while segments.first() == Some(&"super") {
-                    base.pop();
-                    segments = &segments[1..];
-                }
-            } else {
-                segments = &segments[1..];
+            // `super::{a, b::c}`: each item of the group is a path.
+            let after = &text[begin + rest.len()..];
+            let paths: Vec<String> = match after.strip_prefix('{') {
+                Some(group) => group_items(group)
+                    .into_iter()
+                    .map(|item| format!("{rest}{item}"))
+                    .collect(),
+                None => vec![rest],
+            };
+            for rest in paths {
+                found.push(resolve(&rest, own));
             }
-            let mut path = base;
-            path.extend(segments.iter().map(|s| s.to_string()));
-            found.push(path);
         }
     }
     found
+}
+
+/// The top-level items of a `{…}` use group (the text after its `{`), each
+/// as the path it starts with.
+fn group_items(group: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut depth = 0usize;
+    let mut item_start = 0;
+    for (at, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&group[item_start..at]);
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[item_start..at]);
+                item_start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            item.trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect::<String>()
+        })
+        .filter(|path| !path.is_empty() && path != "self")
+        .collect()
+}
+
+/// The module a `crate::`/`super::` path names, from module `own`.
+fn resolve(rest: &str, own: &[String]) -> Vec<String> {
+    let segments: Vec<&str> = rest.split("::").filter(|s| !s.is_empty()).collect();
+    let mut base: Vec<String> = own[..1].to_vec();
+    let mut segments = segments.as_slice();
+    if segments.first() == Some(&"super") {
+        base = own.to_vec();
+        while segments.first() == Some(&"super") {
+            base.pop();
+            segments = &segments[1..];
+        }
+    } else {
+        segments = &segments[1..];
+    }
+    let mut path = base;
+    path.extend(segments.iter().map(|s| s.to_string()));
+    path
 }
 
 #[test]

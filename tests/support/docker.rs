@@ -207,7 +207,6 @@ impl DockerProject {
     }
 }
 
-
 /// A copy of `examples/NAME`, its base and proxy contexts prepared, its
 /// fixed image names given this test's prefix.
 pub fn example(name: &str) -> DockerProject {
@@ -223,7 +222,11 @@ pub fn example(name: &str) -> DockerProject {
         let busybox = p.project.file("base/busybox");
         std::fs::set_permissions(&busybox, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
-    if p.project.file("main.imm").exists() && std::fs::read_to_string(p.project.file("main.imm")).unwrap_or_default().contains("context = \"./proxy\"") {
+    if p.project.file("main.imm").exists()
+        && std::fs::read_to_string(p.project.file("main.imm"))
+            .unwrap_or_default()
+            .contains("context = \"./proxy\"")
+    {
         prepare_proxy(&p.project.file("proxy"));
     }
     // Image names of the example are fixed: give them this test's prefix.

@@ -1,20 +1,19 @@
 //! `docker_container` on the daemon: create beside the old one, wait
 //! healthy, test, retire the old one.
 
+use super::running::{copy_files, join_aliases, read_container, stop, wait_ready};
 use super::{
-    created_id, failed, labels, log_tail, patient, private_str, proxy, remove_container, run_in,
+    created_id, failed, labels, log_tail, private_str, proxy, remove_container, run_in,
     short_random, status, DockerClient,
 };
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig, Mount,
-    MountType, NetworkConnectRequest, NetworkDisconnectRequest, NetworkingConfig, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
+    NetworkConnectRequest, NetworkDisconnectRequest, NetworkingConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum,
 };
-use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, StopContainerOptions, UploadToContainerOptions,
-};
+use bollard::query_parameters::{CreateContainerOptions, InspectContainerOptions};
 use bollard::Docker;
 use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_container::{
@@ -24,9 +23,9 @@ use imm_lang::types::fields::duration_ns;
 use imm_lang::types::naming::sanitize;
 use imm_stdlib::Value;
 use serde_json::{json, Map};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct ContainerExecutor(pub Arc<DockerClient>);
 
@@ -202,48 +201,6 @@ async fn first_network_ip(docker: &Docker, config: &ContainerConfig, id: &str) -
         .unwrap_or_default()
 }
 
-/// Gives a healthy, tested container its aliases on each `(network,
-/// aliases)`: connected with them (Docker cannot add an alias in place, so
-/// a container already on the network is connected again: a moment in
-/// which only it, not yet serving, is off the network).
-pub(super) async fn join_aliases(
-    docker: &Docker,
-    networks: &[(String, Vec<String>)],
-    id: &str,
-) -> Result<(), ActionError> {
-    for (name, aliases) in networks {
-        match docker
-            .disconnect_network(
-                name,
-                NetworkDisconnectRequest {
-                    container: id.to_string(),
-                    force: Some(false),
-                },
-            )
-            .await
-        {
-            Ok(()) => {}
-            // Not connected yet: the usual case.
-            Err(e) if matches!(status(&e), Some(404) | Some(403) | Some(500)) => {}
-            Err(e) => return Err(failed(&format!("joining the aliases of network {name}"), e)),
-        }
-        docker
-            .connect_network(
-                name,
-                NetworkConnectRequest {
-                    container: id.to_string(),
-                    endpoint_config: Some(EndpointSettings {
-                        aliases: Some(aliases.clone()),
-                        ..Default::default()
-                    }),
-                },
-            )
-            .await
-            .map_err(|e| failed(&format!("joining the aliases of network {name}"), e))?;
-    }
-    Ok(())
-}
-
 /// The network a new container is created on: its first upstream network
 /// or, when every network serves, the first one, joined without its
 /// aliases (Docker has no way to start a container on no network and
@@ -407,139 +364,6 @@ fn health(h: &Health) -> HealthConfig {
     }
 }
 
-/// `runtime.files`, as one tar extracted at `/` before the start.
-pub(super) async fn copy_files(
-    docker: &Docker,
-    files: &[(String, String)],
-    id: &str,
-) -> Result<(), ActionError> {
-    if files.is_empty() {
-        return Ok(());
-    }
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut dirs: HashSet<String> = HashSet::new();
-    for (path, content) in files {
-        let relative = path.trim_start_matches('/');
-        let mut parent = String::new();
-        for part in relative
-            .split('/')
-            .collect::<Vec<_>>()
-            .iter()
-            .rev()
-            .skip(1)
-            .rev()
-        {
-            parent = if parent.is_empty() {
-                part.to_string()
-            } else {
-                format!("{parent}/{part}")
-            };
-            if dirs.insert(parent.clone()) {
-                let mut header = tar::Header::new_gnu();
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(0o755);
-                header.set_size(0);
-                builder
-                    .append_data(&mut header, format!("{parent}/"), std::io::empty())
-                    .map_err(|e| ActionError::new(format!("packing files for the container: {e}")))?;
-            }
-        }
-        let mut header = tar::Header::new_gnu();
-        header.set_mode(0o644);
-        header.set_size(content.len() as u64);
-        builder
-            .append_data(&mut header, relative, content.as_bytes())
-            .map_err(|e| ActionError::new(format!("packing files for the container: {e}")))?;
-    }
-    let archive = builder
-        .into_inner()
-        .map_err(|e| ActionError::new(format!("packing files for the container: {e}")))?;
-    docker
-        .upload_to_container(
-            id,
-            Some(UploadToContainerOptions {
-                path: "/".into(),
-                ..Default::default()
-            }),
-            bollard::body_full(bytes::Bytes::from(archive)),
-        )
-        .await
-        .map_err(|e| failed("copying files into the container", e))
-}
-
-/// How long a container without a health check must keep running after
-/// its start to count as started: one that exits at once is a failure, not
-/// a ready replica.
-const START_WINDOW: Duration = Duration::from_secs(1);
-
-/// Healthy (with a health check) or still running [`START_WINDOW`] after
-/// the start (without one).
-pub(super) async fn wait_ready(docker: &Docker, health: Option<&Health>, id: &str) -> Result<(), ActionError> {
-    let limit = match health {
-        Some(h) => {
-            let per_try = h.interval_ns.saturating_add(h.timeout_ns);
-            let total_ns = h
-                .start_period_ns
-                .saturating_add(per_try.saturating_mul(h.retries.saturating_add(1)));
-            Duration::from_nanos(total_ns.max(0) as u64).min(Duration::from_secs(600))
-        }
-        None => START_WINDOW,
-    };
-    let started = Instant::now();
-    loop {
-        let inspected = docker
-            .inspect_container(id, None::<InspectContainerOptions>)
-            .await
-            .map_err(|e| failed("inspecting the new container", e))?;
-        let state = inspected.state.unwrap_or_default();
-        if state.running != Some(true) {
-            return Err(ActionError::new(format!(
-                "the new container stopped (exit status {}) {}",
-                state.exit_code.unwrap_or(-1),
-                match health {
-                    Some(_) => "before it was healthy",
-                    None =>
-                        "within its start window (it has no health check: it must keep running)",
-                }
-            )));
-        }
-        let last_check = state
-            .health
-            .as_ref()
-            .and_then(|h| h.log.as_ref())
-            .and_then(|log| log.last())
-            .map(|check| {
-                format!(
-                    " (exit status {}{})",
-                    check.exit_code.unwrap_or(-1),
-                    match check.output.as_deref().map(str::trim) {
-                        Some(out) if !out.is_empty() => format!(": {out}"),
-                        _ => String::new(),
-                    }
-                )
-            })
-            .unwrap_or_default();
-        let status = state.health.and_then(|h| h.status);
-        match (health, status) {
-            (None, _) if started.elapsed() >= limit => return Ok(()),
-            (Some(_), Some(HealthStatusEnum::HEALTHY)) => return Ok(()),
-            (Some(_), Some(HealthStatusEnum::UNHEALTHY)) => {
-                return Err(ActionError::new(format!(
-                    "the new container's health check failed{last_check}"
-                )))
-            }
-            (Some(_), _) if started.elapsed() >= limit => {
-                return Err(ActionError::new(format!(
-                    "the new container was not healthy after {} s{last_check}",
-                    limit.as_secs()
-                )))
-            }
-            _ => {}
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Runs each `test` command inside the new, healthy container.
 async fn test(
     docker: &Docker,
@@ -567,24 +391,6 @@ async fn test(
     Ok(())
 }
 
-pub(super) async fn stop(docker: &Docker, id: &str, seconds: i32) -> Result<(), ActionError> {
-    // The daemon answers once the container stopped: up to `seconds`.
-    match patient(docker)
-        .stop_container(
-            id,
-            Some(StopContainerOptions {
-                t: Some(seconds),
-                ..Default::default()
-            }),
-        )
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(e) if matches!(status(&e), Some(404) | Some(304)) => Ok(()),
-        Err(e) => Err(failed(&format!("stopping container {id}"), e)),
-    }
-}
-
 /// Retires a container without dropping a request: it leaves its proxies
 /// and its aliased networks first (no new request reaches it), keeps
 /// running for its `drain` period (requests it holds finish, its upstream
@@ -605,7 +411,10 @@ async fn retire(
         _ => BTreeMap::new(),
     };
     let config = ContainerConfig::try_from(&recorded).ok();
-    let networks = config.as_ref().map(|c| c.networks.clone()).unwrap_or_default();
+    let networks = config
+        .as_ref()
+        .map(|c| c.networks.clone())
+        .unwrap_or_default();
     let mut served = false;
     for network in networks.iter().filter(|n| n.serves()) {
         served = true;
@@ -639,36 +448,6 @@ async fn retire(
         .unwrap_or(DEFAULT_STOP_SECONDS);
     stop(docker, id, seconds).await?;
     remove_container(docker, id).await
-}
-
-pub(super) async fn read_container(
-    docker: &Docker,
-    existing: Existing<'_>,
-) -> Result<Observed, ActionError> {
-    let Some(id) = private_str(existing.private, "id") else {
-        return Ok(Observed::AsRecorded);
-    };
-    let name = private_str(existing.private, "name").unwrap_or(id);
-    match docker
-        .inspect_container(id, None::<InspectContainerOptions>)
-        .await
-    {
-        Err(e) if status(&e) == Some(404) => Ok(Observed::Drifted(format!(
-            "container {name} no longer exists"
-        ))),
-        Err(e) => Err(failed("inspecting a container", e)),
-        Ok(c) => {
-            let state = c.state.unwrap_or_default();
-            if state.running == Some(true) {
-                Ok(Observed::AsRecorded)
-            } else {
-                Ok(Observed::Drifted(format!(
-                    "container {name} is not running (exit status {})",
-                    state.exit_code.unwrap_or(-1)
-                )))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

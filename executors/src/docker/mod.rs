@@ -14,6 +14,7 @@ mod container;
 mod image;
 mod network;
 mod proxy;
+mod running;
 mod volume;
 
 pub use container::ContainerExecutor;

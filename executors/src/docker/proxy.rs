@@ -4,7 +4,7 @@
 //! name) and changes by a graceful reload (SIGHUP: new workers take new
 //! requests, old ones finish theirs), so no request is dropped by a change.
 
-use super::container::{copy_files, join_aliases, read_container, stop, wait_ready};
+use super::running::{copy_files, join_aliases, read_container, stop, wait_ready};
 use super::{
     created_id, failed, labels, private_str, remove_container, run_in, short_random, status,
     DockerClient, LABEL_ENV, LABEL_PROJECT,
@@ -525,6 +525,9 @@ mod tests {
             ("def".into(), "172.18.0.4:8080".into()),
         ]);
         assert_eq!(Backends::parse(&backends.render()), backends);
-        assert_eq!(Backends::parse(&Backends::default().render()), Backends::default());
+        assert_eq!(
+            Backends::parse(&Backends::default().render()),
+            Backends::default()
+        );
     }
 }

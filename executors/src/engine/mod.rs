@@ -364,7 +364,8 @@ impl Engine<'_> {
                 .reuse
                 .then(|| {
                     self.state.artifacts.iter().find(|a| {
-                        a.address == change.address && change.fingerprint.as_ref() == Some(&a.fingerprint)
+                        a.address == change.address
+                            && change.fingerprint.as_ref() == Some(&a.fingerprint)
                     })
                 })
                 .flatten()

@@ -57,7 +57,8 @@ impl TryFrom<&BTreeMap<String, Value>> for ProxyConfig {
 
     fn try_from(config: &BTreeMap<String, Value>) -> Result<ProxyConfig, ConfigError> {
         let root = Fields::root(config);
-        let port = port_field(&root, "port")?.ok_or_else(|| ConfigError::new("port", "is required"))?;
+        let port =
+            port_field(&root, "port")?.ok_or_else(|| ConfigError::new("port", "is required"))?;
         let aliases = root.strings("aliases")?;
         if aliases.is_empty() {
             return Err(ConfigError::new(

@@ -131,7 +131,9 @@ impl Summary {
         );
         match self.leftovers {
             0 => line,
-            n => format!("{line} {n} left over by an earlier apply (failed or interrupted) to remove."),
+            n => format!(
+                "{line} {n} left over by an earlier apply (failed or interrupted) to remove."
+            ),
         }
     }
 }

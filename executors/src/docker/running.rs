@@ -1,0 +1,245 @@
+//! What every container imm runs goes through, whatever its type: files
+//! copied in before the start, the wait until it is ready, joining its
+//! aliases, a graceful stop, and the refresh of a recorded one.
+
+use super::{failed, patient, private_str, status};
+use crate::{ActionError, Existing, Observed};
+use bollard::models::{
+    EndpointSettings, HealthStatusEnum, NetworkConnectRequest, NetworkDisconnectRequest,
+};
+use bollard::query_parameters::{
+    InspectContainerOptions, StopContainerOptions, UploadToContainerOptions,
+};
+use bollard::Docker;
+use imm_lang::types::docker_container::Health;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// Gives a healthy, tested container its aliases on each `(network,
+/// aliases)`: connected with them (Docker cannot add an alias in place, so
+/// a container already on the network is connected again: a moment in
+/// which only it, not yet serving, is off the network).
+pub(super) async fn join_aliases(
+    docker: &Docker,
+    networks: &[(String, Vec<String>)],
+    id: &str,
+) -> Result<(), ActionError> {
+    for (name, aliases) in networks {
+        match docker
+            .disconnect_network(
+                name,
+                NetworkDisconnectRequest {
+                    container: id.to_string(),
+                    force: Some(false),
+                },
+            )
+            .await
+        {
+            Ok(()) => {}
+            // Not connected yet: the usual case.
+            Err(e) if matches!(status(&e), Some(404) | Some(403) | Some(500)) => {}
+            Err(e) => return Err(failed(&format!("joining the aliases of network {name}"), e)),
+        }
+        docker
+            .connect_network(
+                name,
+                NetworkConnectRequest {
+                    container: id.to_string(),
+                    endpoint_config: Some(EndpointSettings {
+                        aliases: Some(aliases.clone()),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await
+            .map_err(|e| failed(&format!("joining the aliases of network {name}"), e))?;
+    }
+    Ok(())
+}
+
+/// `runtime.files`, as one tar extracted at `/` before the start.
+pub(super) async fn copy_files(
+    docker: &Docker,
+    files: &[(String, String)],
+    id: &str,
+) -> Result<(), ActionError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut dirs: HashSet<String> = HashSet::new();
+    for (path, content) in files {
+        let relative = path.trim_start_matches('/');
+        let mut parent = String::new();
+        for part in relative
+            .split('/')
+            .collect::<Vec<_>>()
+            .iter()
+            .rev()
+            .skip(1)
+            .rev()
+        {
+            parent = if parent.is_empty() {
+                part.to_string()
+            } else {
+                format!("{parent}/{part}")
+            };
+            if dirs.insert(parent.clone()) {
+                let mut header = tar::Header::new_gnu();
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o755);
+                header.set_size(0);
+                builder
+                    .append_data(&mut header, format!("{parent}/"), std::io::empty())
+                    .map_err(|e| {
+                        ActionError::new(format!("packing files for the container: {e}"))
+                    })?;
+            }
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(content.len() as u64);
+        builder
+            .append_data(&mut header, relative, content.as_bytes())
+            .map_err(|e| ActionError::new(format!("packing files for the container: {e}")))?;
+    }
+    let archive = builder
+        .into_inner()
+        .map_err(|e| ActionError::new(format!("packing files for the container: {e}")))?;
+    docker
+        .upload_to_container(
+            id,
+            Some(UploadToContainerOptions {
+                path: "/".into(),
+                ..Default::default()
+            }),
+            bollard::body_full(bytes::Bytes::from(archive)),
+        )
+        .await
+        .map_err(|e| failed("copying files into the container", e))
+}
+
+/// How long a container without a health check must keep running after
+/// its start to count as started: one that exits at once is a failure, not
+/// a ready replica.
+const START_WINDOW: Duration = Duration::from_secs(1);
+
+/// Healthy (with a health check) or still running [`START_WINDOW`] after
+/// the start (without one).
+pub(super) async fn wait_ready(
+    docker: &Docker,
+    health: Option<&Health>,
+    id: &str,
+) -> Result<(), ActionError> {
+    let limit = match health {
+        Some(h) => {
+            let per_try = h.interval_ns.saturating_add(h.timeout_ns);
+            let total_ns = h
+                .start_period_ns
+                .saturating_add(per_try.saturating_mul(h.retries.saturating_add(1)));
+            Duration::from_nanos(total_ns.max(0) as u64).min(Duration::from_secs(600))
+        }
+        None => START_WINDOW,
+    };
+    let started = Instant::now();
+    loop {
+        let inspected = docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| failed("inspecting the new container", e))?;
+        let state = inspected.state.unwrap_or_default();
+        if state.running != Some(true) {
+            return Err(ActionError::new(format!(
+                "the new container stopped (exit status {}) {}",
+                state.exit_code.unwrap_or(-1),
+                match health {
+                    Some(_) => "before it was healthy",
+                    None =>
+                        "within its start window (it has no health check: it must keep running)",
+                }
+            )));
+        }
+        let last_check = state
+            .health
+            .as_ref()
+            .and_then(|h| h.log.as_ref())
+            .and_then(|log| log.last())
+            .map(|check| {
+                format!(
+                    " (exit status {}{})",
+                    check.exit_code.unwrap_or(-1),
+                    match check.output.as_deref().map(str::trim) {
+                        Some(out) if !out.is_empty() => format!(": {out}"),
+                        _ => String::new(),
+                    }
+                )
+            })
+            .unwrap_or_default();
+        let status = state.health.and_then(|h| h.status);
+        match (health, status) {
+            (None, _) if started.elapsed() >= limit => return Ok(()),
+            (Some(_), Some(HealthStatusEnum::HEALTHY)) => return Ok(()),
+            (Some(_), Some(HealthStatusEnum::UNHEALTHY)) => {
+                return Err(ActionError::new(format!(
+                    "the new container's health check failed{last_check}"
+                )))
+            }
+            (Some(_), _) if started.elapsed() >= limit => {
+                return Err(ActionError::new(format!(
+                    "the new container was not healthy after {} s{last_check}",
+                    limit.as_secs()
+                )))
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub(super) async fn stop(docker: &Docker, id: &str, seconds: i32) -> Result<(), ActionError> {
+    // The daemon answers once the container stopped: up to `seconds`.
+    match patient(docker)
+        .stop_container(
+            id,
+            Some(StopContainerOptions {
+                t: Some(seconds),
+                ..Default::default()
+            }),
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(status(&e), Some(404) | Some(304)) => Ok(()),
+        Err(e) => Err(failed(&format!("stopping container {id}"), e)),
+    }
+}
+
+pub(super) async fn read_container(
+    docker: &Docker,
+    existing: Existing<'_>,
+) -> Result<Observed, ActionError> {
+    let Some(id) = private_str(existing.private, "id") else {
+        return Ok(Observed::AsRecorded);
+    };
+    let name = private_str(existing.private, "name").unwrap_or(id);
+    match docker
+        .inspect_container(id, None::<InspectContainerOptions>)
+        .await
+    {
+        Err(e) if status(&e) == Some(404) => Ok(Observed::Drifted(format!(
+            "container {name} no longer exists"
+        ))),
+        Err(e) => Err(failed("inspecting a container", e)),
+        Ok(c) => {
+            let state = c.state.unwrap_or_default();
+            if state.running == Some(true) {
+                Ok(Observed::AsRecorded)
+            } else {
+                Ok(Observed::Drifted(format!(
+                    "container {name} is not running (exit status {})",
+                    state.exit_code.unwrap_or(-1)
+                )))
+            }
+        }
+    }
+}
