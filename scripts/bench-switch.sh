@@ -29,10 +29,14 @@ busy=()
 cleanup() {
   for pid in "${busy[@]}"; do kill "$pid" 2>/dev/null || true; done
   docker rm -f bench-switch-client bench-switch-cached >/dev/null 2>&1 || true
-  for dir in "$work"/*/; do
-    [ -f "$dir/main.imm" ] && "$imm" destroy "$dir" --auto-approve >/dev/null 2>&1 || true
-    [ -f "$dir/docker-compose.yml" ] && (cd "$dir" && docker-compose -p benchswitchcompose down -v >/dev/null 2>&1) || true
+  # By label: the example's data volume refuses `imm destroy` (prevent_destroy).
+  for project in bench-proxy bench-alias; do
+    docker ps -aq --filter "label=imm.project=$project" | xargs -r docker rm -f >/dev/null
+    docker network ls -q --filter "label=imm.project=$project" | xargs -r docker network rm >/dev/null
+    docker volume ls -q --filter "label=imm.project=$project" | xargs -r docker volume rm >/dev/null
+    docker images --format '{{.Repository}}:{{.Tag}}' | grep "^imm/$project/" | xargs -r docker rmi -f >/dev/null
   done
+  [ -f "$work/compose/docker-compose.yml" ] && (cd "$work/compose" && docker-compose -p benchswitchcompose down -v >/dev/null 2>&1) || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,22 +50,50 @@ start_client() {
   docker run -d --name bench-switch-client --network "$1" "$2" sh -c \
     'while true; do r=$(timeout 10 wget -q -O - http://web:8080/cgi-bin/items 2>&1); case "$r" in *apple*) echo ok;; *) echo "FAIL $r";; esac; done' >/dev/null
   docker run -d --name bench-switch-cached --network "$1" "$2" sh -c \
-    'ip=$(ping -c 1 api | sed -n "s/^PING [^ ]* (\([0-9.]*\)).*/\1/p"); while true; do r=$(timeout 10 wget -q -O - "http://$ip:8080/cgi-bin/items" 2>&1); case "$r" in *apple*) echo ok;; *) echo "FAIL $r";; esac; sleep 0.1; done' >/dev/null
+    'ip=$(ping -c 1 api | sed -n "s/^PING [^ ]* (\([0-9.]*\)).*/\1/p"); while true; do r=$(timeout 10 wget -q -O - "http://$ip:8080/cgi-bin/items" 2>&1); case "$r" in *apple*) echo "ok $(date +%s)";; *) echo "FAIL $(date +%s)";; esac; sleep 0.1; done' >/dev/null
 }
 
 # Reads the clients' tallies and the events into one result line.
 report() { # way, seconds, events file, switch windows file
-  local ok failed cached_ok cached_failed
-  ok=$(docker logs bench-switch-client 2>/dev/null | grep -c '^ok$' || true)
-  failed=$(docker logs bench-switch-client 2>/dev/null | grep -c '^FAIL' || true)
-  cached_ok=$(docker logs bench-switch-cached 2>/dev/null | grep -c '^ok$' || true)
-  cached_failed=$(docker logs bench-switch-cached 2>/dev/null | grep -c '^FAIL' || true)
+  docker logs bench-switch-client >"$work/client.log" 2>/dev/null
+  docker logs bench-switch-cached >"$work/cached.log" 2>/dev/null
   docker rm -f bench-switch-client bench-switch-cached >/dev/null
-  python3 - "$1" "$2" "$3" "$4" "$ok" "$failed" "$cached_ok" "$cached_failed" <<'PY'
+  python3 - "$1" "$2" "$3" "$4" "$work/client.log" "$work/cached.log" <<'PY'
 import sys, statistics
-way, seconds, events, windows, ok, failed, cached_ok, cached_failed = sys.argv[1:]
-seconds, ok, failed = float(seconds), int(ok), int(failed)
-cached_ok, cached_failed = int(cached_ok), int(cached_failed)
+way, seconds, events, windows, client, cached = sys.argv[1:]
+seconds = float(seconds)
+answers = [l.strip() for l in open(client) if l.strip()]
+ok = sum(1 for a in answers if a == "ok")
+failed = sum(1 for a in answers if a.startswith("FAIL"))
+spans = [tuple(map(int, l.split())) for l in open(windows) if l.strip()]
+seen = [l.rstrip("\n").split("|", 2) for l in open(events) if l.strip()]
+gaps, durations = [], []
+for start, end in spans:
+    durations.append((end - start) / 1e9)
+    inside = [(int(t), a) for t, a, _ in seen if start <= int(t) <= end]
+    healthy = [t for t, a in inside if a == "health_status: healthy"]
+    gone = [t for t, a in inside if a in ("destroy", "die")]
+    if not healthy or not gone:
+        continue
+    if way == "compose":
+        gaps.append((max(healthy) - min(gone)) / 1e9)
+    else:
+        gaps.append((max(gone) - max(healthy)) / 1e9)
+gap = f"{statistics.median(gaps):.2f} s" if gaps else "n/a"
+# The caching client: answers once the first switch is over (it resolved
+# before it, so only a stable address keeps answering).
+after_first = spans[0][1] / 1e9 if spans else 0
+cached_lines = [l.split() for l in open(cached) if l.startswith(("ok ", "FAIL "))]
+cached_ok = sum(1 for w in cached_lines if w[0] == "ok" and int(w[1]) > after_first)
+cached_failed = sum(1 for w in cached_lines if w[0] == "FAIL" and int(w[1]) > after_first)
+what = "first old stopped → last new healthy" if way == "compose" else "last new healthy → last old gone"
+print(f"{way:8} {len(spans)} switches: {failed} failed of {ok + failed} requests "
+      f"(caching client after the first switch: {cached_ok} answered, {cached_failed} failed), "
+      f"{(ok + failed) / seconds:.1f} requests/s, median switch {statistics.median(durations):.2f} s, "
+      f"median {what} {gap}")
+PY
+}
+
 now_ns() { date +%s%N; }
 
 # One way with imm: apply, then SWITCHES run-time replacements of the API.

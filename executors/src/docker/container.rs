@@ -73,6 +73,12 @@ impl Executor for ContainerExecutor {
             };
             connect(docker, &network.name, &id).await?;
             let ip = proxy::address_on(docker, &id, &network.name).await;
+            if ip.is_empty() {
+                return Err(ActionError::new(format!(
+                    "the new container has no address on network {} to give proxy \"{served}\"",
+                    network.name
+                )));
+            }
             proxy::join(&self.0, run, served, &id, &ip).await?;
         }
         // Connected again, it may have another address.
@@ -102,13 +108,16 @@ impl Executor for ContainerExecutor {
         let Some(id) = private_str(&created.private, "id") else {
             return Ok(());
         };
-        // A container that failed after joining a proxy leaves it first.
+        // A container that failed after joining a proxy leaves it first;
+        // it is removed whatever the proxy says.
+        let mut left = Ok(false);
         if let Ok(config) = typed::<ContainerConfig>(instance) {
             for served in config.networks.iter().filter_map(|n| n.proxy.as_ref()) {
-                proxy::leave(&self.0, run, served, id).await?;
+                left = left.and(proxy::leave(&self.0, run, served, id).await);
             }
         }
-        remove_container(self.0.docker().await?, id).await
+        remove_container(self.0.docker().await?, id).await?;
+        left.map(|_| ())
     }
 
     async fn read(

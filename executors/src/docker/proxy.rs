@@ -23,7 +23,7 @@ use imm_lang::types::docker_container::DEFAULT_STOP_SECONDS;
 use imm_lang::types::docker_proxy::ProxyConfig;
 use imm_stdlib::Value;
 use serde_json::{json, Map};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
@@ -393,6 +393,29 @@ async fn running_proxies(
         .collect())
 }
 
+/// The ids of this project's and environment's running containers: a
+/// proxy's entry for any other (one removed by an orphan sweep after a
+/// crash) is dropped at the next change.
+async fn running_containers(
+    docker: &Docker,
+    run: &RunContext,
+) -> Result<HashSet<String>, ActionError> {
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![
+                    format!("{LABEL_PROJECT}={}", run.project),
+                    format!("{LABEL_ENV}={}", run.environment),
+                ],
+            )])),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| failed("listing containers", e))?;
+    Ok(containers.into_iter().filter_map(|c| c.id).collect())
+}
+
 /// Adds container `id` (at `ip` on the proxy's network) to every running
 /// proxy named `served`: from the reload on, it receives requests.
 pub(super) async fn join(
@@ -411,10 +434,13 @@ pub(super) async fn join(
             "no proxy named \"{served}\" runs in this environment; declare a docker_proxy with that name (or refer to it as docker_proxy.NAME.name)"
         )));
     }
+    let alive = running_containers(docker, run).await?;
     for proxy in proxies {
         let address = format!("{ip}:{}", proxy.backend_port);
         change_backends(docker, &proxy.id, |backends| {
-            backends.0.retain(|(known, _)| known != id);
+            backends
+                .0
+                .retain(|(known, _)| known != id && alive.contains(known));
             backends.0.push((id.to_string(), address.clone()));
         })
         .await?;
@@ -433,10 +459,13 @@ pub(super) async fn leave(
     let docker = client.docker().await?;
     let lock = client.proxy_lock(served);
     let _held = lock.lock().await;
+    let alive = running_containers(docker, run).await?;
     let mut was_in = false;
     for proxy in running_proxies(docker, run, served).await? {
         was_in |= change_backends(docker, &proxy.id, |backends| {
-            backends.0.retain(|(known, _)| known != id);
+            backends
+                .0
+                .retain(|(known, _)| known != id && alive.contains(known));
         })
         .await?;
     }
