@@ -81,16 +81,42 @@ struct Client {
 
 impl Client {
     fn start(p: &DockerProject) -> Client {
-        let name = format!("{}-client", p.prefix);
+        Client::run(
+            p,
+            "client",
+            "while true; do r=$(timeout 10 wget -q -O - http://web:8080/cgi-bin/items 2>&1); case \"$r\" in *apple*) echo \"ok $r\";; *) echo \"FAIL $r\";; esac; sleep 0.05; done",
+        )
+    }
+
+    /// A client sending one-second POSTs to the API, one after another.
+    fn start_slow(p: &DockerProject) -> Client {
+        Client::run(
+            p,
+            "slow-client",
+            "while true; do r=$(timeout 20 wget -q -O - --post-data x http://api:8080/cgi-bin/slow 2>&1); case \"$r\" in slow*) echo \"ok $r\";; *) echo \"FAIL $r\";; esac; done",
+        )
+    }
+
+    fn run(p: &DockerProject, role: &str, script: &str) -> Client {
+        let name = format!("{}-{role}", p.prefix);
         let image = p.recorded("docker_image.base", "id");
         let network = p.recorded("docker_network.front", "name");
         let label = format!("imm.project={}", p.label);
         let started = docker(&[
-            "run", "-d", "--name", &name, "--label", &label, "--network", &network, &image,
-            "sh", "-c",
-            "while true; do r=$(timeout 10 wget -q -O - http://web:8080/cgi-bin/items 2>&1); case \"$r\" in *apple*) echo \"ok $r\";; *) echo \"FAIL $r\";; esac; sleep 0.05; done",
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            &label,
+            "--network",
+            &network,
+            &image,
+            "sh",
+            "-c",
+            script,
         ]);
-        assert_eq!(started.code, 0, "starting the client: {}", started.stderr);
+        assert_eq!(started.code, 0, "starting the {role}: {}", started.stderr);
         Client { name }
     }
 
@@ -115,9 +141,26 @@ impl Drop for Client {
 fn shop() -> DockerProject {
     let p = example("web-api-db");
     let main = std::fs::read_to_string(p.project.file("main.imm")).expect("read main.imm");
-    std::fs::write(p.project.file("main.imm"), main + CANARY).expect("write main.imm");
+    // A release labelled "rejected" answers like any other but fails its
+    // health check: had it served, the client would see its label.
+    let api_health =
+        r#"command  = ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/cgi-bin/items"]"#;
+    assert!(main.contains(api_health), "the example's API health check");
+    let gated = main.replace(
+        api_health,
+        r#"command  = ["sh", "-c", "test \"$RELEASE\" != rejected && wget -q -O /dev/null http://127.0.0.1:8080/cgi-bin/items"]"#,
+    );
+    std::fs::write(p.project.file("main.imm"), gated + CANARY).expect("write main.imm");
+    // A request that takes a second, sent as a POST (which the proxy never
+    // retries elsewhere): it succeeds only if a retiring replica finishes
+    // what it holds before it stops.
+    let slow = p.project.file("api/cgi-bin/slow");
+    std::fs::write(&slow, SLOW_CGI).expect("write api/cgi-bin/slow");
     p
 }
+
+const SLOW_CGI: &str =
+    "#!/bin/sh\nsleep 1\necho 'Content-Type: text/plain'\necho\necho \"slow $RELEASE\"\n";
 
 /// Counts of answers since `from`: (ok, failed, answered by the release
 /// `rejected`), with the failed lines.
@@ -172,6 +215,7 @@ fn switches_under_load_lose_no_request_and_a_rejected_release_never_serves() {
     p.apply(&[]).assert_ok();
     let busy = BusyCores::start(2);
     let client = Client::start(&p);
+    let slow = Client::start_slow(&p);
     std::thread::sleep(Duration::from_secs(1));
 
     for release in 2..=9 {
@@ -183,6 +227,19 @@ fn switches_under_load_lose_no_request_and_a_rejected_release_never_serves() {
         "8 replacements under load: {ok} answered, {} failed",
         failed.len()
     );
+    let (slow_ok, slow_failed, _) = tally(&slow.answers(), 0);
+    println!(
+        "one-second POSTs meanwhile: {slow_ok} answered, {} failed",
+        slow_failed.len()
+    );
+    assert!(
+        slow_ok > 10,
+        "the slow client ran throughout ({slow_ok} answers)"
+    );
+    assert!(
+        slow_failed.is_empty(),
+        "no request in flight was cut by a retiring replica: {slow_failed:?}"
+    );
     assert!(
         after_switches
             .iter()
@@ -191,9 +248,7 @@ fn switches_under_load_lose_no_request_and_a_rejected_release_never_serves() {
     );
 
     let serving = p.recorded_ids("docker_container.api", 2);
-    // A bad release: its database address is wrong, so its health check
-    // fails; had it served, its answers would be errors.
-    let rejected = p.apply(&["release=rejected", "db_url=http://db:1"]);
+    let rejected = p.apply(&["release=rejected"]);
     assert_ne!(
         rejected.code, 0,
         "a release failing its health check is refused"
@@ -240,6 +295,7 @@ fn scaling_and_destroying_a_tier_under_load_lose_no_request() {
     p.apply(&[]).assert_ok();
     let busy = BusyCores::start(2);
     let client = Client::start(&p);
+    let slow = Client::start_slow(&p);
     std::thread::sleep(Duration::from_secs(1));
 
     p.apply(&["api_replicas=4"]).assert_ok();
@@ -257,7 +313,16 @@ fn scaling_and_destroying_a_tier_under_load_lose_no_request() {
         "scale 2 → 4 → 1, a canary tier added and destroyed: {ok} answered, {} failed",
         failed.len()
     );
+    let (slow_ok, slow_failed, _) = tally(&slow.answers(), 0);
+    println!(
+        "one-second POSTs meanwhile: {slow_ok} answered, {} failed",
+        slow_failed.len()
+    );
     drop(busy);
+    assert!(
+        slow_failed.is_empty(),
+        "no request in flight was cut by a replica scaled away: {slow_failed:?}"
+    );
     assert!(
         answers
             .iter()
