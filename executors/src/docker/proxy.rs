@@ -320,20 +320,7 @@ async fn discover_backends(
     served: &str,
     config: &ProxyConfig,
 ) -> Result<Backends, ActionError> {
-    let containers = docker
-        .list_containers(Some(ListContainersOptions {
-            filters: Some(HashMap::from([(
-                "label".to_string(),
-                vec![
-                    format!("{LABEL_PROJECT}={}", run.project),
-                    format!("{LABEL_ENV}={}", run.environment),
-                    format!("{LABEL_BACKEND_OF}{served}"),
-                ],
-            )])),
-            ..Default::default()
-        }))
-        .await
-        .map_err(|e| failed("listing the containers behind a proxy", e))?;
+    let containers = running(docker, run, Some(backend_label(served))).await?;
     let mut backends = Backends::default();
     for container in containers {
         let id = container.id.unwrap_or_default();
@@ -349,6 +336,27 @@ async fn discover_backends(
         }
     }
     Ok(backends)
+}
+
+/// The running containers of this project and environment (with `label`
+/// as well, when given).
+async fn running(
+    docker: &Docker,
+    run: &RunContext,
+    label: Option<String>,
+) -> Result<Vec<bollard::models::ContainerSummary>, ActionError> {
+    let mut labels = vec![
+        format!("{LABEL_PROJECT}={}", run.project),
+        format!("{LABEL_ENV}={}", run.environment),
+    ];
+    labels.extend(label);
+    docker
+        .list_containers(Some(ListContainersOptions {
+            filters: Some(HashMap::from([("label".to_string(), labels)])),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| failed("listing containers", e))
 }
 
 /// The label a container served through proxy `served` carries.
@@ -367,20 +375,7 @@ async fn running_proxies(
     run: &RunContext,
     served: &str,
 ) -> Result<Vec<RunningProxy>, ActionError> {
-    let containers = docker
-        .list_containers(Some(ListContainersOptions {
-            filters: Some(HashMap::from([(
-                "label".to_string(),
-                vec![
-                    format!("{LABEL_PROJECT}={}", run.project),
-                    format!("{LABEL_ENV}={}", run.environment),
-                    format!("{LABEL_PROXY}={served}"),
-                ],
-            )])),
-            ..Default::default()
-        }))
-        .await
-        .map_err(|e| failed("listing proxies", e))?;
+    let containers = running(docker, run, Some(format!("{LABEL_PROXY}={served}"))).await?;
     Ok(containers
         .into_iter()
         .map(|c| RunningProxy {
@@ -400,19 +395,7 @@ async fn running_containers(
     docker: &Docker,
     run: &RunContext,
 ) -> Result<HashSet<String>, ActionError> {
-    let containers = docker
-        .list_containers(Some(ListContainersOptions {
-            filters: Some(HashMap::from([(
-                "label".to_string(),
-                vec![
-                    format!("{LABEL_PROJECT}={}", run.project),
-                    format!("{LABEL_ENV}={}", run.environment),
-                ],
-            )])),
-            ..Default::default()
-        }))
-        .await
-        .map_err(|e| failed("listing containers", e))?;
+    let containers = running(docker, run, None).await?;
     Ok(containers.into_iter().filter_map(|c| c.id).collect())
 }
 
