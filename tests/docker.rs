@@ -984,3 +984,118 @@ fn going_back_after_a_failed_release_reuses_the_image_and_touches_no_container()
     assert_eq!(p.containers(), serving, "and none was created");
     p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
 }
+
+/// Two replicas whose served file is run-time configuration, reloaded in
+/// place (busybox httpd takes SIGHUP and serves files as they are).
+const RELOADED: &str = r#"
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+variable "health_word" {
+  type    = string
+  default = "ok"
+}
+
+resource "docker_network" "net" {
+  name = "net"
+}
+
+resource "docker_image" "base" {
+  name = "PFX-base"
+  build {
+    context = "./base"
+  }
+}
+
+resource "docker_container" "web" {
+  count   = 2
+  image   = docker_image.base.id
+  name    = "web"
+  command = ["httpd", "-f", "-p", "8080", "-h", "/www"]
+  network {
+    name    = docker_network.net.name
+    aliases = ["web"]
+  }
+  runtime {
+    files = {
+      "/www/greeting.txt" = "${var.greeting}\n"
+      "/www/health.txt"   = "${var.health_word}\n"
+    }
+  }
+  reload {
+    signal = "HUP"
+    window = "2s"
+  }
+  health {
+    command  = ["sh", "-c", "grep -q ok /www/health.txt && wget -q -O /dev/null http://127.0.0.1:8080/greeting.txt"]
+    interval = "200ms"
+    retries  = 3
+  }
+  test {
+    command = ["sh", "-c", "wget -q -O - http://127.0.0.1:8080/greeting.txt | grep -q ."]
+  }
+}
+"#;
+
+#[test]
+fn a_reloaded_file_change_keeps_the_containers_and_reaches_the_app() {
+    let p = docker_project(RELOADED);
+    p.apply(&[]).assert_ok();
+    let ids = p.recorded_ids("docker_container.web", 2);
+    let plan = p
+        .imm(&["plan", "--format", "json", "--var", "greeting=bonjour"])
+        .json();
+    let web = change(&plan, "docker_container.web[0]");
+    assert_eq!(web["action"], "reconfigure", "{web}");
+    assert!(
+        web["reasons"]
+            .to_string()
+            .contains("files[\\\"/www/greeting.txt\\\"]"),
+        "the reason names the file: {web}"
+    );
+    let shown = p.imm(&["plan", "--var", "greeting=bonjour"]).stdout;
+    assert!(
+        shown.contains("- hello") && shown.contains("+ bonjour"),
+        "the plan shows the changed line:\n{shown}"
+    );
+    p.apply(&["greeting=bonjour"]).assert_ok();
+    assert_eq!(
+        p.recorded_ids("docker_container.web", 2),
+        ids,
+        "same containers"
+    );
+    assert_eq!(p.containers(), ids, "and no other");
+    assert_eq!(p.fetch("web", "greeting.txt").trim(), "bonjour");
+    p.imm(&["plan", "--detailed-exitcode", "--var", "greeting=bonjour"])
+        .assert_code(0);
+}
+
+#[test]
+fn a_reload_that_breaks_the_app_puts_the_old_files_back() {
+    let p = docker_project(RELOADED);
+    p.apply(&[]).assert_ok();
+    let ids = p.recorded_ids("docker_container.web", 2);
+    let failed = p.apply(&["greeting=bonjour", "health_word=bad"]);
+    assert_ne!(
+        failed.code, 0,
+        "a reload that breaks the health check fails"
+    );
+    let said = failed.all();
+    assert!(
+        said.contains("reload failed") && said.contains("put back"),
+        "the error says what happened: {said}"
+    );
+    assert_eq!(
+        p.recorded_ids("docker_container.web", 2),
+        ids,
+        "same containers"
+    );
+    assert_eq!(
+        p.fetch("web", "greeting.txt").trim(),
+        "hello",
+        "on the old files"
+    );
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+}

@@ -1,9 +1,9 @@
 //! `docker_container` on the daemon: create beside the old one, wait
 //! healthy, test, retire the old one.
 
-use super::running::{copy_files, join_aliases, read_container, stop, wait_ready};
+use super::running::{copy_files, join_aliases, read_container, run_tests, stop, wait_ready};
 use super::{
-    created_id, failed, labels, log_tail, private_str, proxy, remove_container, run_in,
+    created_id, failed, labels, log_tail, private_str, proxy, reload, remove_container,
     short_random, status, DockerClient,
 };
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
@@ -48,7 +48,7 @@ impl Executor for ContainerExecutor {
         _run: &RunContext,
     ) -> Result<(), ActionError> {
         let config: ContainerConfig = typed(instance)?;
-        test(self.0.docker().await?, &config, created).await
+        run_tests(self.0.docker().await?, created_id(created), &config.tests).await
     }
 
     async fn serve(
@@ -97,6 +97,16 @@ impl Executor for ContainerExecutor {
             return Ok(());
         }
         retire(&self.0, existing, run).await
+    }
+
+    async fn reconfigure(
+        &self,
+        instance: &Instance,
+        existing: Existing<'_>,
+        _run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        let config: ContainerConfig = typed(instance)?;
+        reload::reload(self.0.docker().await?, &config, existing).await
     }
 
     async fn discard(
@@ -371,33 +381,6 @@ fn health(h: &Health) -> HealthConfig {
         start_period: Some(h.start_period_ns),
         ..Default::default()
     }
-}
-
-/// Runs each `test` command inside the new, healthy container.
-async fn test(
-    docker: &Docker,
-    config: &ContainerConfig,
-    created: &Created,
-) -> Result<(), ActionError> {
-    let id = created_id(created);
-    for command in &config.tests {
-        let (code, output) = run_in(docker, id, command)
-            .await
-            .map_err(|e| ActionError::new(format!("test: {}", e.message)))?;
-        if code != 0 {
-            let shown = output.trim_end();
-            return Err(ActionError::new(format!(
-                "test `{}` failed in the new container (exit status {code}){}",
-                command.join(" "),
-                if shown.is_empty() {
-                    String::new()
-                } else {
-                    format!(":\n{shown}")
-                }
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Retires a container without dropping a request: it leaves its proxies

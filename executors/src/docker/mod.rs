@@ -14,6 +14,7 @@ mod container;
 mod image;
 mod network;
 mod proxy;
+mod reload;
 mod running;
 mod volume;
 

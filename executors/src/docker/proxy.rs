@@ -4,7 +4,7 @@
 //! name) and changes by a graceful reload (SIGHUP: new workers take new
 //! requests, old ones finish theirs), so no request is dropped by a change.
 
-use super::running::{copy_files, join_aliases, read_container, stop, wait_ready};
+use super::running::{copy_files, join_aliases, read_container, read_file, stop, wait_ready};
 use super::{
     created_id, failed, labels, private_str, remove_container, run_in, short_random, status,
     DockerClient, LABEL_ENV, LABEL_PROJECT,
@@ -13,18 +13,15 @@ use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Obse
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkDisconnectRequest};
 use bollard::query_parameters::{
-    CreateContainerOptions, DownloadFromContainerOptions, InspectContainerOptions,
-    KillContainerOptions, ListContainersOptions,
+    CreateContainerOptions, InspectContainerOptions, KillContainerOptions, ListContainersOptions,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::docker_container::DEFAULT_STOP_SECONDS;
 use imm_lang::types::docker_proxy::ProxyConfig;
 use imm_stdlib::Value;
 use serde_json::{json, Map};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -287,29 +284,10 @@ impl Backends {
 }
 
 async fn read_backends(docker: &Docker, proxy_id: &str) -> Result<Backends, ActionError> {
-    let mut stream = docker.download_from_container(
-        proxy_id,
-        Some(DownloadFromContainerOptions {
-            path: UPSTREAM_PATH.into(),
-        }),
-    );
-    let mut archive = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| failed("reading the proxy's list of containers", e))?;
-        archive.extend_from_slice(&chunk);
-    }
-    let unreadable = |e: std::io::Error| {
-        ActionError::new(format!("reading the proxy's list of containers: {e}"))
-    };
-    let mut tar = tar::Archive::new(archive.as_slice());
-    let mut text = String::new();
-    if let Some(entry) = tar.entries().map_err(unreadable)?.next() {
-        entry
-            .map_err(unreadable)?
-            .read_to_string(&mut text)
-            .map_err(unreadable)?;
-    }
-    Ok(Backends::parse(&text))
+    let text = read_file(docker, proxy_id, UPSTREAM_PATH)
+        .await
+        .map_err(|e| ActionError::new(format!("reading the proxy's list of containers: {e}")))?;
+    Ok(Backends::parse(&text.unwrap_or_default()))
 }
 
 /// Without a predecessor to copy from: the running containers that are

@@ -2,17 +2,20 @@
 //! copied in before the start, the wait until it is ready, joining its
 //! aliases, a graceful stop, and the refresh of a recorded one.
 
-use super::{failed, patient, private_str, status};
+use super::{failed, patient, private_str, run_in, status};
 use crate::{ActionError, Existing, Observed};
 use bollard::models::{
     EndpointSettings, HealthStatusEnum, NetworkConnectRequest, NetworkDisconnectRequest,
 };
 use bollard::query_parameters::{
-    InspectContainerOptions, StopContainerOptions, UploadToContainerOptions,
+    DownloadFromContainerOptions, InspectContainerOptions, StopContainerOptions,
+    UploadToContainerOptions,
 };
 use bollard::Docker;
+use futures_util::StreamExt;
 use imm_lang::types::docker_container::Health;
 use std::collections::HashSet;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 /// Gives a healthy, tested container its aliases on each `(network,
@@ -242,4 +245,60 @@ pub(super) async fn read_container(
             }
         }
     }
+}
+
+/// The text of the file at `path` in container `id`; `None` when there is
+/// none.
+pub(super) async fn read_file(
+    docker: &Docker,
+    id: &str,
+    path: &str,
+) -> Result<Option<String>, ActionError> {
+    let mut stream = docker
+        .download_from_container(id, Some(DownloadFromContainerOptions { path: path.into() }));
+    let mut archive = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => archive.extend_from_slice(&chunk),
+            Err(e) if status(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(failed(&format!("reading {path}"), e)),
+        }
+    }
+    let unreadable = |e: std::io::Error| ActionError::new(format!("reading {path}: {e}"));
+    let mut tar = tar::Archive::new(archive.as_slice());
+    let mut text = String::new();
+    if let Some(entry) = tar.entries().map_err(unreadable)?.next() {
+        entry
+            .map_err(unreadable)?
+            .read_to_string(&mut text)
+            .map_err(unreadable)?;
+    }
+    Ok(Some(text))
+}
+
+/// Runs each test command inside container `id`; the first that fails is
+/// the error, with what it printed.
+pub(super) async fn run_tests(
+    docker: &Docker,
+    id: &str,
+    tests: &[Vec<String>],
+) -> Result<(), ActionError> {
+    for command in tests {
+        let (code, output) = run_in(docker, id, command)
+            .await
+            .map_err(|e| ActionError::new(format!("test: {}", e.message)))?;
+        if code != 0 {
+            let shown = output.trim_end();
+            return Err(ActionError::new(format!(
+                "test `{}` failed in the container (exit status {code}){}",
+                command.join(" "),
+                if shown.is_empty() {
+                    String::new()
+                } else {
+                    format!(":\n{shown}")
+                }
+            )));
+        }
+    }
+    Ok(())
 }

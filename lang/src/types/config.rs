@@ -27,7 +27,7 @@ pub const TYPE: ResourceType = ResourceType {
     predict_outs,
     identity_outs: &[],
     fingerprint_inputs: None,
-    reconfigurable: Some(|path| path == "values" || path.starts_with("values.") || path.starts_with("values[")),
+    reconfigurable: Some(|_, path| path == "values" || path.starts_with("values.") || path.starts_with("values[")),
     stop_first: super::never_stop_first,
     check_config: |config| ConfigValues::try_from(config).map(|_| ()),
 };

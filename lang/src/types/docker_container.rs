@@ -70,6 +70,16 @@ pub const TYPE: ResourceType = ResourceType {
                 "How to tell a new instance is up.",
             ),
             TEST_BLOCK,
+            block(
+                "reload",
+                false,
+                Phase::Deploy,
+                &[
+                    attr("signal", Kind::String, false, "Signal that makes the app read its files again (default \"HUP\")."),
+                    attr("window", Kind::String, false, "How long the container must stay running and healthy after the signal before its tests run (default \"2s\")."),
+                ],
+                "When only runtime.files change, rewrite them in the running container and send the signal instead of replacing it; if the app fails afterwards, the old files are put back and the signal sent again.",
+            ),
         ],
         outs: &[
             out("id", Kind::String, "Container id."),
@@ -81,7 +91,7 @@ pub const TYPE: ResourceType = ResourceType {
     predict_outs: super::no_outs,
     identity_outs: &[],
     fingerprint_inputs: None,
-    reconfigurable: None,
+    reconfigurable: Some(reloads_files),
     stop_first: publishes_ports,
     check_config: |config| ContainerConfig::try_from(config).map(|_| ()),
 };
@@ -154,6 +164,14 @@ pub struct ContainerConfig {
     pub files: Vec<(String, String)>,
     pub health: Option<Health>,
     pub tests: Vec<Vec<String>>,
+    /// Files are reloaded in place, not by a replacement.
+    pub reload: Option<Reload>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reload {
+    pub signal: String,
+    pub window_ns: i64,
 }
 
 impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
@@ -197,6 +215,7 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
             },
             health: health(&root)?,
             tests: super::docker_image::tests(&root)?,
+            reload: reload(&root)?,
         })
     }
 }
@@ -222,6 +241,39 @@ fn network_attachment(block: &Fields<'_>) -> Result<NetworkAttachment, ConfigErr
         ));
     }
     Ok(attachment)
+}
+
+fn reload(root: &Fields<'_>) -> Result<Option<Reload>, ConfigError> {
+    let Some(block) = root.block("reload")? else {
+        return Ok(None);
+    };
+    let signal = block
+        .plain_string("signal")?
+        .unwrap_or_else(|| "HUP".into());
+    let bare = signal.trim_start_matches("SIG");
+    if bare.is_empty() || !bare.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ConfigError::new(
+            block.path("signal"),
+            format!("\"{signal}\" is not a signal name; write one like \"HUP\" or \"USR1\""),
+        ));
+    }
+    Ok(Some(Reload {
+        signal: bare.to_string(),
+        window_ns: duration_field(&block, "window", "2s")?,
+    }))
+}
+
+/// With a `reload` block, a change of `runtime.files` alone is applied to
+/// the running container.
+fn reloads_files(config: &BTreeMap<String, Value>, path: &str) -> bool {
+    let has_reload = matches!(
+        config.get("reload").map(Value::unmarked),
+        Some(Value::Map(_))
+    );
+    has_reload
+        && (path == "runtime.files"
+            || path.starts_with("runtime.files.")
+            || path.starts_with("runtime.files["))
 }
 
 fn restart(root: &Fields<'_>) -> Result<Restart, ConfigError> {

@@ -79,6 +79,10 @@ pub struct BuildContext {
     pub dockerfile: String,
 }
 
+/// Whether a change of the attribute at a path, in a configuration, is
+/// applied in place.
+pub type InPlace = fn(&BTreeMap<String, Value>, &str) -> bool;
+
 /// How an artifact type reads its fingerprint's inputs from a configuration
 /// (`None` while one is unknown).
 pub type FingerprintInputsOf = fn(&BTreeMap<String, Value>) -> Option<FingerprintInputs>;
@@ -98,8 +102,9 @@ pub struct ResourceType {
     /// `None` while one of them is unknown.
     pub fingerprint_inputs: Option<FingerprintInputsOf>,
     /// For types changed in place (`~ reconfigure`): whether a change of the
-    /// attribute at this path is applied that way rather than replacing.
-    pub reconfigurable: Option<fn(&str) -> bool>,
+    /// attribute at this path, in this configuration, is applied that way
+    /// rather than replacing.
+    pub reconfigurable: Option<InPlace>,
     /// Whether a replacement must stop the old object before the new one
     /// starts (it holds something only one may have, like a host port).
     pub stop_first: fn(&BTreeMap<String, Value>) -> bool,

@@ -158,8 +158,13 @@ impl<'a> Planner<'a> {
         // the store behind imm's back) gets a new revision, even when a
         // value waits on something upstream being replaced.
         let reconfigurable = resource_type.and_then(|t| t.reconfigurable);
-        let only_values =
-            reconfigurable.is_some_and(|in_place| diffs.iter().all(|d| in_place(d.path())));
+        let in_place =
+            reconfigurable.is_some_and(|in_place| diffs.iter().all(|d| in_place(config, d.path())));
+        // Values found changed in a store are written back in place; any
+        // other drifted object (a container gone) is replaced.
+        let only_values = in_place
+            && (!diffs.is_empty()
+                || resource_type.is_some_and(|t| t.family == types::Family::Store));
         let drift_only = reasons.len() == 1 && self.options.drifted.contains_key(&instance.address);
         if reasons.is_empty() && diffs.is_empty() {
             reasons.extend(self.renamed(instance, config, record, fingerprint.as_deref()));
@@ -167,6 +172,7 @@ impl<'a> Planner<'a> {
         let action = if reasons.is_empty() && diffs.is_empty() {
             Action::Noop
         } else if only_values && (reasons.is_empty() || drift_only) {
+            reasons.extend(self.reasons_for(instance, &diffs));
             Action::Reconfigure
         } else {
             reasons.extend(self.reasons_for(instance, &diffs));
