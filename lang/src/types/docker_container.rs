@@ -1,7 +1,9 @@
 //! `docker_container`: an instance of an image, replaced blue/green (the
-//! new container beside the old one under the same aliases, healthy and
-//! tested before the old one goes), or stop-first when it publishes host
-//! ports.
+//! new container starts beside the old one on its upstream networks and
+//! serves, through its aliases or its proxy, only once healthy and tested;
+//! the old one stops serving, drains, then stops), or stop-first when it
+//! publishes host ports. With `reload`, a change of its files alone is
+//! applied to the running container instead.
 
 use super::fields::{duration_field, ConfigError, Fields};
 use super::{naming, Family, ResourceType};
@@ -12,7 +14,7 @@ use std::collections::BTreeMap;
 pub const TYPE: ResourceType = ResourceType {
     schema: ResourceSchema {
         type_name: "docker_container",
-        doc: "An instance of an image. Replaced blue/green: the new container joins the same aliases, passes health and tests, then the old one is removed.",
+        doc: "An instance of an image. Replaced blue/green: the new container starts on its upstream networks, passes health and tests, then serves (aliases or proxy); the old one stops serving, drains, then is removed. With reload, a change of runtime.files alone is applied in place.",
         attrs: &[
             attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.tag (or .id)."),
             attr("name", Kind::String, false, "Container name; project, environment, index and a version suffix are added."),
@@ -329,5 +331,38 @@ mod tests {
         config.insert("health".to_string(), Value::Map(health));
         let err = ContainerConfig::try_from(&config).expect_err("bad interval");
         assert_eq!(err.path, "health.interval");
+    }
+
+    fn with_block(name: &str, block: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+        let mut config = BTreeMap::new();
+        config.insert("image".to_string(), Value::string("x".to_string()));
+        config.insert(name.to_string(), Value::Map(block));
+        config
+    }
+
+    #[test]
+    fn a_network_serves_through_aliases_or_a_proxy_not_both() {
+        let network = BTreeMap::from([
+            ("name".to_string(), Value::string("front".to_string())),
+            ("proxy".to_string(), Value::string("api".to_string())),
+            (
+                "aliases".to_string(),
+                Value::List(vec![Value::string("api".to_string())]),
+            ),
+        ]);
+        let err = ContainerConfig::try_from(&with_block("network", network)).expect_err("both");
+        assert!(err.path.ends_with("proxy"), "{}", err.path);
+    }
+
+    #[test]
+    fn reload_takes_a_signal_name_and_only_files_are_reloaded() {
+        let reload = BTreeMap::from([("signal".to_string(), Value::string("SIGUSR1".to_string()))]);
+        let config = with_block("reload", reload);
+        let parsed = ContainerConfig::try_from(&config).expect("valid");
+        assert_eq!(parsed.reload.map(|r| r.signal), Some("USR1".to_string()));
+        assert!(reloads_files(&config, "runtime.files[\"/etc/app.conf\"]"));
+        assert!(!reloads_files(&config, "runtime.env.LOG_LEVEL"));
+        let bad = BTreeMap::from([("signal".to_string(), Value::string("kill -9".to_string()))]);
+        assert!(ContainerConfig::try_from(&with_block("reload", bad)).is_err());
     }
 }
