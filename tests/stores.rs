@@ -321,3 +321,58 @@ fn a_store_that_never_answers_is_an_error_naming_it_within_the_deadline() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_failed_consumer_puts_the_store_back_to_the_values_it_runs_on() {
+    let etcd = etcd::Etcd::start();
+    let main = format!(
+        r#"store "main" {{
+  backend   = "etcd"
+  endpoints = ["{}"]
+  prefix    = "shop"
+}}
+
+variable "level" {{
+  type    = string
+  default = "info"
+}}
+
+resource "config" "app" {{
+  store  = store.main
+  values = {{ log_level = var.level }}
+}}
+
+# A consumer that refuses the level "bad" (an app failing its checks).
+resource "exec" "app" {{
+  create = ["sh", "-c", "test '${{config.app.values.log_level}}' != bad && echo '{{}}'"]
+}}
+"#,
+        etcd.url
+    );
+    let p = Project::new(&[("main.imm", &main)]);
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    let before = revision(&p);
+
+    let failed = p.imm(&["apply", "--auto-approve", "--var", "level=bad"]);
+    assert_ne!(failed.code, 0, "the consumer fails");
+    assert!(
+        failed.all().contains("went back to the values of revision"),
+        "the apply says the store was put back: {}",
+        failed.all()
+    );
+    let stored = etcd.get_prefix("shop/default/");
+    assert!(
+        stored.contains("shop/default/app/log_level=info"),
+        "the store holds the values the consumer runs on: {stored}"
+    );
+    assert!(revision(&p) > before, "as a new revision");
+    let plan = p
+        .imm(&["plan", "--format", "json", "--var", "level=bad"])
+        .json();
+    assert_eq!(
+        change(&plan, "config.app")["action"],
+        "reconfigure",
+        "the next apply writes the new values again"
+    );
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+}

@@ -65,6 +65,12 @@ pub fn apply(
         ..
     } = planned;
     let context = run_context(&loaded, &state);
+    // What a failed apply may put back in a store (see below).
+    let writes_stores = plan.changes.iter().any(|c| {
+        c.action != Action::Noop
+            && imm_lang::types::in_family(&c.type_name, imm_lang::types::Family::Store)
+    });
+    let before = writes_stores.then(|| state.clone());
     let walk = Walk {
         session,
         site,
@@ -74,7 +80,7 @@ pub fn apply(
         promotion: crate::policy::promotion(&loaded, site, &state),
         stores: &loaded.stores,
     };
-    let (mut state, outcome, notes) = {
+    let (mut state, outcome, mut notes) = {
         let mut reevaluation = Reevaluation {
             project: &mut loaded.project,
             environment: &loaded.environment,
@@ -82,6 +88,16 @@ pub fn apply(
         };
         walk.run(context, state, evaluated, &mut reevaluation, events)?
     };
+    if let (false, Some(before)) = (outcome.succeeded(), &before) {
+        notes.extend(crate::config::keep_store_with_consumers(
+            session,
+            &loaded.stores,
+            &plan,
+            before,
+            &mut state,
+            &outcome,
+        ));
+    }
     let outputs = if outcome.succeeded() {
         final_outputs(&mut loaded, &state)
     } else {

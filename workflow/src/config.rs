@@ -115,16 +115,20 @@ fn sensitive_keys(state: &State, dir: &str) -> BTreeSet<String> {
             types::in_family(&r.type_name, Family::Store)
                 && r.private.get("dir").and_then(|d| d.as_str()) == Some(dir)
         })
-        .flat_map(|r| {
-            r.attributes
-                .get("values")
-                .and_then(|v| v.as_object())
-                .into_iter()
-                .flatten()
-                .filter(|(_, v)| v.as_str() == Some(imm_stdlib::value::SENSITIVE_TEXT))
-                .map(|(k, _)| k.clone())
-                .collect::<Vec<_>>()
-        })
+        .flat_map(sensitive_values)
+        .collect()
+}
+
+/// The keys a `config` record holds secrets under.
+fn sensitive_values(record: &imm_planner::state::ResourceRecord) -> BTreeSet<String> {
+    record
+        .attributes
+        .get("values")
+        .and_then(|v| v.as_object())
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| v.as_str() == Some(imm_stdlib::value::SENSITIVE_TEXT))
+        .map(|(k, _)| k.clone())
         .collect()
 }
 
@@ -134,4 +138,91 @@ fn store_failed(e: imm_executors::ActionError) -> Error {
         e.message,
         "check that the store is running and reachable; nothing was changed",
     )
+}
+
+/// After a failed apply: each `config` this apply wrote whose consumers
+/// (the instances that depend on it) failed or were not attempted goes
+/// back to the values they still run on, as a new revision, and its
+/// record to the old values, so that the store and the running apps agree
+/// (the next plan writes the new values again). One note per config.
+pub(crate) fn keep_store_with_consumers(
+    session: &Session,
+    stores: &imm_executors::stores::Stores,
+    plan: &imm_planner::plan::Plan,
+    before: &State,
+    state: &mut State,
+    outcome: &imm_executors::engine::Outcome,
+) -> Vec<String> {
+    let not_done: BTreeSet<&str> = outcome
+        .failed
+        .iter()
+        .map(|(address, _)| address.as_str())
+        .chain(outcome.skipped.iter().map(String::as_str))
+        .chain(outcome.not_started.iter().map(String::as_str))
+        .collect();
+    let mut notes = Vec::new();
+    for change in &plan.changes {
+        if !types::in_family(&change.type_name, Family::Store)
+            || not_done.contains(change.address.as_str())
+        {
+            continue;
+        }
+        let consumers_failed = plan.changes.iter().any(|c| {
+            c.depends_on.contains(&change.address) && not_done.contains(c.address.as_str())
+        });
+        if !consumers_failed {
+            continue;
+        }
+        let Some(old) = before.resource(&change.address) else {
+            continue; // a first write: there are no old values to go back to
+        };
+        let written = state
+            .resource(&change.address)
+            .and_then(|r| r.outs.get("revision").cloned());
+        let old_revision = old.outs.get("revision").and_then(|r| r.as_u64());
+        let (Some(old_revision), Some(written)) = (old_revision, written) else {
+            continue;
+        };
+        if Some(old_revision) == written.as_u64() {
+            continue; // not written by this apply
+        }
+        match restore(session, stores, old, old_revision) {
+            Ok(revision) => {
+                let mut record = old.clone();
+                record.outs.insert("revision".into(), revision.into());
+                state.put_resource(record);
+                notes.push(format!(
+                    "{}: what uses it failed, so its store went back to the values of revision {old_revision} (now revision {revision}); the next apply writes the new values again",
+                    change.address
+                ));
+            }
+            Err(e) => notes.push(format!(
+                "{}: what uses it failed, and putting its store back to revision {old_revision} failed too ({}): the store holds the new values, the apps the old ones; apply again",
+                change.address, e.message
+            )),
+        }
+    }
+    notes
+}
+
+/// Writes revision `old_revision`'s values of a recorded `config` as a new
+/// revision; returns it.
+fn restore(
+    session: &Session,
+    stores: &imm_executors::stores::Stores,
+    old: &imm_planner::state::ResourceRecord,
+    old_revision: u64,
+) -> std::result::Result<u64, imm_executors::ActionError> {
+    let store_name = old.private.get("store").and_then(|s| s.as_str());
+    let dir = old
+        .private
+        .get("dir")
+        .and_then(|d| d.as_str())
+        .ok_or_else(|| imm_executors::ActionError::new("the record names no store directory"))?;
+    let store = stores.get(store_name)?;
+    let sensitive = sensitive_values(old);
+    session.runtime.block_on(async {
+        let values = store.read_at(dir, old_revision).await?;
+        store.write(dir, &values, &sensitive).await
+    })
 }
