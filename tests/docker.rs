@@ -1099,3 +1099,85 @@ fn a_reload_that_breaks_the_app_puts_the_old_files_back() {
     );
     p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
 }
+
+/// A config value rendered into a reloaded container's file.
+const CONFIG_CONSUMER: &str = r#"
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+resource "config" "app" {
+  values = { greeting = var.greeting }
+}
+
+resource "docker_network" "net" {
+  name = "net"
+}
+
+resource "docker_image" "base" {
+  name = "PFX-base"
+  build {
+    context = "./base"
+  }
+}
+
+resource "docker_container" "web" {
+  image   = docker_image.base.id
+  name    = "web"
+  command = ["httpd", "-f", "-p", "8080", "-h", "/www"]
+  network {
+    name    = docker_network.net.name
+    aliases = ["web"]
+  }
+  runtime {
+    files = { "/www/greeting.txt" = "${config.app.values.greeting}\n" }
+  }
+  reload {
+    signal = "HUP"
+    window = "1s"
+  }
+  health {
+    command  = ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/greeting.txt"]
+    interval = "200ms"
+    retries  = 3
+  }
+}
+"#;
+
+#[test]
+fn an_apply_killed_between_the_store_write_and_the_reload_is_repaired_by_the_next() {
+    let p = docker_project(CONFIG_CONSUMER);
+    p.apply(&[]).assert_ok();
+    let ids = p.recorded_ids("docker_container.web", 1);
+    let second_revision = p.project.file(".imm/store/default/app/r000002.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(["apply", "--auto-approve", "--var", "greeting=bonjour"])
+        .current_dir(p.project.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start imm apply");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !second_revision.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(second_revision.exists(), "the new values reached the store");
+    child.kill().expect("SIGKILL imm");
+    let _ = child.wait();
+
+    p.apply(&["greeting=bonjour"]).assert_ok();
+    assert_eq!(
+        p.fetch("web", "greeting.txt").trim(),
+        "bonjour",
+        "the app has the new value"
+    );
+    assert_eq!(
+        p.recorded_ids("docker_container.web", 1),
+        ids,
+        "reloaded, not replaced"
+    );
+    p.imm(&["plan", "--detailed-exitcode", "--var", "greeting=bonjour"])
+        .assert_code(0);
+}
