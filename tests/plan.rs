@@ -538,3 +538,46 @@ fn a_huge_plan_stays_under_the_markdown_limit_and_says_what_it_left_out() {
         "says what was elided"
     );
 }
+
+#[test]
+fn a_reloadable_file_change_is_in_place_unless_the_container_drifted() {
+    let p = Project::new(&[(
+        "main.imm",
+        r#"
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+resource "docker_container" "web" {
+  image = "busybox"
+  runtime {
+    files = { "/www/greeting.txt" = var.greeting }
+  }
+  reload {
+    signal = "HUP"
+  }
+}
+"#,
+    )]);
+    let state = Planning::new().apply(&p);
+    let changed = Planning::new().var("greeting", "bonjour");
+    let (plan, diags) = changed.plan(&p, &state);
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(action(&plan, "docker_container.web"), Action::Reconfigure);
+    assert_eq!(
+        reasons(&plan, "docker_container.web"),
+        vec!["runtime changed (files[\"/www/greeting.txt\"])".to_string()]
+    );
+    let mut gone = Planning::new().var("greeting", "bonjour");
+    gone.options.drifted.insert(
+        "docker_container.web".into(),
+        "container web no longer exists".into(),
+    );
+    let (plan, _) = gone.plan(&p, &state);
+    assert_eq!(
+        action(&plan, "docker_container.web"),
+        Action::Replace,
+        "a container that is gone cannot be reloaded"
+    );
+}

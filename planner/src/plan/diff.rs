@@ -162,10 +162,11 @@ impl<'a> Planner<'a> {
             reconfigurable.is_some_and(|in_place| diffs.iter().all(|d| in_place(config, d.path())));
         // Values found changed in a store are written back in place; any
         // other drifted object (a container gone) is replaced.
-        let only_values = in_place
-            && (!diffs.is_empty()
-                || resource_type.is_some_and(|t| t.family == types::Family::Store));
-        let drift_only = reasons.len() == 1 && self.options.drifted.contains_key(&instance.address);
+        let in_a_store = resource_type.is_some_and(|t| t.family == types::Family::Store);
+        let only_values = in_place && (!diffs.is_empty() || in_a_store);
+        let drift_only = in_a_store
+            && reasons.len() == 1
+            && self.options.drifted.contains_key(&instance.address);
         if reasons.is_empty() && diffs.is_empty() {
             reasons.extend(self.renamed(instance, config, record, fingerprint.as_deref()));
         }
