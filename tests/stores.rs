@@ -102,10 +102,16 @@ fn config_lifecycle(store_block: &str, read: &dyn Fn() -> String) {
             && after.contains("shop/default/app/workers=4"),
         "{after}"
     );
+    let history = p.imm(&["config", "history", "app"]).stdout;
+    assert_eq!(history.lines().count(), 5, "a rollback is a new revision");
     assert_eq!(
-        p.imm(&["config", "history", "app"]).stdout.lines().count(),
-        5,
-        "a rollback is a new revision"
+        history.matches("[imm apply]").count(),
+        3,
+        "each revision says what wrote it:\n{history}"
+    );
+    assert!(
+        history.contains(&format!("[imm config rollback to {first}]  (current)")),
+        "{history}"
     );
     p.imm(&["config", "rollback", "app", "999", "--auto-approve"])
         .assert_fails_with("has no revision 999");
@@ -366,6 +372,13 @@ resource "exec" "app" {{
         "the store holds the values the consumer runs on: {stored}"
     );
     assert!(revision(&p) > before, "as a new revision");
+    let history = p.imm(&["config", "history", "app"]).stdout;
+    assert!(
+        history.contains(&format!(
+            "[put back to {before}: what uses it failed in imm apply]"
+        )),
+        "the history says why: {history}"
+    );
     let plan = p
         .imm(&["plan", "--format", "json", "--var", "level=bad"])
         .json();

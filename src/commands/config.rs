@@ -73,10 +73,15 @@ fn history(project: &ProjectArgs, path: &str, store: Option<&str>) -> CommandRes
     let last = revisions.len() - 1;
     for (i, r) in revisions.iter().enumerate() {
         crate::report::out(&format!(
-            "{:>8}  {}  {}{}",
+            "{:>8}  {}  {}{}{}",
             r.revision,
             utc(r.time),
             r.keys.join(", "),
+            if r.why.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", r.why)
+            },
             if i == last { "  (current)" } else { "" }
         ));
     }
@@ -111,7 +116,7 @@ fn rollback(
         eprintln!("Rollback cancelled; nothing was changed.");
         return Ok(ExitCode::from(1));
     }
-    let new = target.roll_back(&session, &rollback)?;
+    let new = target.roll_back(&session, &rollback, revision)?;
     crate::report::out(&format!(
         "Rolled back: revision {new} carries the values of revision {revision}. The next `imm plan` shows the configuration's values as a reconfigure until the configuration says the same."
     ));

@@ -95,13 +95,15 @@ impl ConfigTarget {
         Ok(Rollback { current, target })
     }
 
-    /// Writes the rollback's values as a new revision; returns it.
-    pub fn roll_back(&self, session: &Session, rollback: &Rollback) -> Result<u64> {
+    /// Writes the rollback's values (those of `revision`) as a new
+    /// revision; returns it.
+    pub fn roll_back(&self, session: &Session, rollback: &Rollback, revision: u64) -> Result<u64> {
+        let why = format!("imm config rollback to {revision}");
         session
             .runtime
             .block_on(
                 self.store
-                    .write(&self.dir, &rollback.target, &self.sensitive),
+                    .write(&self.dir, &rollback.target, &self.sensitive, &why),
             )
             .map_err(store_failed)
     }
@@ -223,6 +225,7 @@ fn restore(
     let sensitive = sensitive_values(old);
     session.runtime.block_on(async {
         let values = store.read_at(dir, old_revision).await?;
-        store.write(dir, &values, &sensitive).await
+        let why = format!("put back to {old_revision}: what uses it failed in imm apply");
+        store.write(dir, &values, &sensitive, &why).await
     })
 }

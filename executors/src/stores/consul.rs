@@ -114,6 +114,7 @@ impl Store for ConsulStore {
         dir: &str,
         values: &BTreeMap<String, String>,
         _sensitive: &BTreeSet<String>,
+        why: &str,
     ) -> Result<u64, ActionError> {
         let current = self.read(dir).await?;
         let mut ops: Vec<Json> = values
@@ -146,6 +147,7 @@ impl Store for ConsulStore {
                 revision,
                 time: now(),
                 keys: values.keys().cloned().collect(),
+                why: why.to_string(),
             },
             values: values.clone(),
         };

@@ -138,6 +138,7 @@ impl Store for EtcdStore {
         dir: &str,
         values: &BTreeMap<String, String>,
         _sensitive: &BTreeSet<String>,
+        why: &str,
     ) -> Result<u64, ActionError> {
         let current = self.read(dir).await?;
         let mut ops: Vec<Json> = values
@@ -153,6 +154,7 @@ impl Store for EtcdStore {
             revision,
             time: now(),
             keys: values.keys().cloned().collect(),
+            why: why.to_string(),
         };
         let text = serde_json::to_string(&note).unwrap_or_default();
         let history_key = self.key(&format!(".imm/history/{dir}/{revision:020}"));

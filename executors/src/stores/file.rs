@@ -24,6 +24,8 @@ struct RevisionFile {
     revision: u64,
     time: u64,
     values: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    why: String,
 }
 
 impl FileStore {
@@ -131,6 +133,7 @@ impl Store for FileStore {
         dir: &str,
         values: &BTreeMap<String, String>,
         sensitive: &BTreeSet<String>,
+        why: &str,
     ) -> Result<u64, ActionError> {
         let dir = self.dir(dir);
         std::fs::create_dir_all(&dir).map_err(|e| self.fail("creating a directory", e))?;
@@ -150,6 +153,7 @@ impl Store for FileStore {
             revision,
             time: now(),
             values,
+            why: why.to_string(),
         };
         let text = serde_json::to_string_pretty(&file).map_err(|e| self.fail("encoding", e))?;
         let path = dir.join(format!("r{revision:06}.json"));
@@ -184,6 +188,7 @@ impl Store for FileStore {
                     revision: r,
                     time: file.time,
                     keys: file.values.keys().cloned().collect(),
+                    why: file.why,
                 })
             })
             .collect()

@@ -23,18 +23,24 @@ pub struct Revision {
     /// Seconds since the Unix epoch.
     pub time: u64,
     pub keys: Vec<String>,
+    /// What wrote it ("imm apply", "imm config rollback to 12", …); empty
+    /// in notes written before imm recorded it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub why: String,
 }
 
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Makes the values under `dir` exactly `values` (keys not in it are
     /// deleted), as one new revision; returns it. `sensitive` names the
-    /// keys whose values are secrets (the file store encrypts them).
+    /// keys whose values are secrets (the file store encrypts them); `why`
+    /// is noted in the revision's history.
     async fn write(
         &self,
         dir: &str,
         values: &BTreeMap<String, String>,
         sensitive: &BTreeSet<String>,
+        why: &str,
     ) -> Result<u64, ActionError>;
     async fn read(&self, dir: &str) -> Result<BTreeMap<String, String>, ActionError>;
     /// The revisions written by imm, oldest first.
