@@ -19,6 +19,9 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "imm", version, about, long_about = None)]
 struct Cli {
+    /// Run as if imm had been started in DIR (as `git -C`, `terraform -chdir`).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    chdir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -93,6 +96,12 @@ enum Command {
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value = "human")]
         format: DiagnosticFormat,
+    },
+    /// Print a completion script for a shell (e.g. `imm completions bash > /etc/bash_completion.d/imm`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Print the outputs recorded by the last apply.
     Output {
@@ -192,6 +201,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> ExitCode {
+    if let Some(dir) = &cli.chdir {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            eprintln!(
+                "error: cannot change to directory {} (given to -C): {e}\nhelp: give -C a directory that exists",
+                dir.display()
+            );
+            return ExitCode::from(1);
+        }
+    }
     let format = cli.command.diagnostic_format();
     let result = match dispatch(cli.command) {
         Ok(_) if report::stdout_failed() => Err(report::stdout_error()),
@@ -219,6 +237,13 @@ impl Command {
 fn dispatch(command: Command) -> commands::CommandResult {
     match command {
         Command::Validate { dir, format } => Ok(commands::validate::run(&dir, format)),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "imm", &mut script);
+            report::out(String::from_utf8_lossy(&script).trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Fmt {
             check,
             recursive,

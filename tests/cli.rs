@@ -464,3 +464,47 @@ fn every_example_validates_and_is_formatted() {
     }
     assert!(seen >= 3, "examples/hello, web-api-db and values at least");
 }
+
+#[test]
+fn dash_c_runs_any_command_in_another_directory() {
+    let p = Project::new(&[(
+        "app/main.imm",
+        "output \"greeting\" {\n  value = \"hello\"\n}\n",
+    )]);
+    p.imm(&["-C", "app", "validate"]).assert_ok();
+    p.imm(&["-C", "app", "apply", "--auto-approve"]).assert_ok();
+    assert!(
+        p.file("app/.imm/state/default.json").exists(),
+        "the state is the project's, in app/"
+    );
+    p.imm(&["-C", "app", "output", "greeting"])
+        .assert_stdout_contains("hello");
+    p.imm(&["-C", "app", "plan", "--detailed-exitcode"])
+        .assert_code(0);
+    let missing = p.imm(&["-C", "no-such-dir", "plan"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("no-such-dir") && missing.stderr.contains("-C"),
+        "the error names the directory and the flag: {}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn completions_are_printed_for_every_shell() {
+    let p = Project::new(&[]);
+    for (shell, marker) in [
+        ("bash", "_imm()"),
+        ("zsh", "#compdef imm"),
+        ("fish", "complete -c imm"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let printed = p.imm(&["completions", shell]);
+        printed.assert_ok();
+        assert!(
+            printed.stdout.contains(marker) && printed.stdout.contains("apply"),
+            "{shell}: {}",
+            &printed.stdout[..printed.stdout.len().min(200)]
+        );
+    }
+}
