@@ -260,3 +260,15 @@ where
 {
     T::try_from(&instance.config).map_err(|e| ActionError::new(e.to_string()))
 }
+
+/// A record's configuration as it was applied, as its type's typed struct
+/// (secrets recorded as "(sensitive)"); `None` when it does not parse.
+pub(crate) fn recorded_config<T>(attributes: &Json) -> Option<T>
+where
+    T: for<'a> TryFrom<&'a BTreeMap<String, imm_stdlib::Value>, Error = types::ConfigError>,
+{
+    match imm_stdlib::Value::from_json(attributes) {
+        imm_stdlib::Value::Map(map) => T::try_from(&map).ok(),
+        _ => None,
+    }
+}

@@ -128,7 +128,27 @@ pub struct ArtifactEntry {
     pub outs: serde_json::Map<String, serde_json::Value>,
 }
 
+impl ArtifactEntry {
+    /// Whether a plan going back to this fingerprint may take its recorded
+    /// outs instead of building.
+    pub fn is_reusable(&self) -> bool {
+        self.tested && !self.outs.is_empty()
+    }
+}
+
 impl State {
+    /// The recorded outs of `address` built at `fingerprint`, when reusable.
+    pub fn reusable_outs(
+        &self,
+        address: &str,
+        fingerprint: &str,
+    ) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.artifacts
+            .iter()
+            .find(|a| a.address == address && a.fingerprint == fingerprint && a.is_reusable())
+            .map(|a| &a.outs)
+    }
+
     /// Whether a create of `address` was interrupted and its object may exist.
     pub fn create_interrupted(&self, address: &str) -> bool {
         self.interrupted.iter().any(|i| i.address == address)

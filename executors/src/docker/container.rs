@@ -1,19 +1,24 @@
 //! `docker_container` on the daemon: create beside the old one, wait
 //! healthy, test, retire the old one.
 
-use super::running::{copy_files, join_aliases, read_container, run_tests, stop, wait_ready};
+use super::running::{
+    address_on, copy_files, from_ns, join_aliases, read_container, run_tests, stop, wait_ready,
+};
 use super::{
     created_id, failed, labels, log_tail, private_str, proxy, reload, remove_container,
     short_random, status, DockerClient,
 };
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    recorded_config, typed, ActionError, CreateRequest, Created, Executor, Existing, Observed,
+    RunContext,
+};
 use async_trait::async_trait;
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
     NetworkConnectRequest, NetworkDisconnectRequest, NetworkingConfig, PortBinding, RestartPolicy,
     RestartPolicyNameEnum,
 };
-use bollard::query_parameters::{CreateContainerOptions, InspectContainerOptions};
+use bollard::query_parameters::CreateContainerOptions;
 use bollard::Docker;
 use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_container::{
@@ -21,11 +26,9 @@ use imm_lang::types::docker_container::{
 };
 use imm_lang::types::fields::duration_ns;
 use imm_lang::types::naming::sanitize;
-use imm_stdlib::Value;
 use serde_json::{json, Map};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub struct ContainerExecutor(pub Arc<DockerClient>);
 
@@ -72,7 +75,7 @@ impl Executor for ContainerExecutor {
                 continue;
             };
             connect(docker, &network.name, &id).await?;
-            let ip = proxy::address_on(docker, &id, &network.name).await;
+            let ip = address_on(docker, &id, &network.name).await;
             if ip.is_empty() {
                 return Err(ActionError::new(format!(
                     "the new container has no address on network {} to give proxy \"{served}\"",
@@ -207,17 +210,10 @@ async fn create(
 
 /// The container's address on its first network ("" without one).
 async fn first_network_ip(docker: &Docker, config: &ContainerConfig, id: &str) -> String {
-    docker
-        .inspect_container(id, None::<InspectContainerOptions>)
-        .await
-        .ok()
-        .and_then(|c| c.network_settings)
-        .and_then(|n| n.networks)
-        .and_then(|n| {
-            let first = &config.networks.first()?.name;
-            n.get(first).and_then(|e| e.ip_address.clone())
-        })
-        .unwrap_or_default()
+    match config.networks.first() {
+        Some(first) => address_on(docker, id, &first.name).await,
+        None => String::new(),
+    }
 }
 
 /// The network a new container is created on: its first upstream network
@@ -396,13 +392,8 @@ async fn retire(
         return Ok(());
     };
     let docker = client.docker().await?;
-    // The record as it was applied (secrets recorded as "(sensitive)",
-    // which the networks and durations never are).
-    let recorded: BTreeMap<String, Value> = match Value::from_json(existing.attributes) {
-        Value::Map(map) => map,
-        _ => BTreeMap::new(),
-    };
-    let config = ContainerConfig::try_from(&recorded).ok();
+    // Secrets in the record are masked; networks and durations never are.
+    let config: Option<ContainerConfig> = recorded_config(existing.attributes);
     let networks = config
         .as_ref()
         .map(|c| c.networks.clone())
@@ -432,7 +423,7 @@ async fn retire(
             .as_ref()
             .map(|c| c.drain_ns)
             .unwrap_or_else(|| duration_ns(DEFAULT_DRAIN).unwrap_or(0));
-        tokio::time::sleep(Duration::from_nanos(drain_ns.max(0) as u64)).await;
+        tokio::time::sleep(from_ns(drain_ns)).await;
     }
     let seconds = config
         .as_ref()

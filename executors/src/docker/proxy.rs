@@ -4,26 +4,27 @@
 //! name) and changes by a graceful reload (SIGHUP: new workers take new
 //! requests, old ones finish theirs), so no request is dropped by a change.
 
-use super::running::{copy_files, join_aliases, read_container, read_file, stop, wait_ready};
-use super::{
-    created_id, failed, labels, private_str, remove_container, run_in, short_random, status,
-    DockerClient, LABEL_ENV, LABEL_PROJECT,
+use super::running::{
+    copy_files, from_ns, join_aliases, read_container, read_file, send_signal, stop, wait_ready,
 };
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use super::{
+    created_id, failed, labels, private_str, remove_container, run_in, short_random, DockerClient,
+    LABEL_ENV, LABEL_PROJECT,
+};
+use crate::{
+    recorded_config, typed, ActionError, CreateRequest, Created, Executor, Existing, Observed,
+    RunContext,
+};
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkDisconnectRequest};
-use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, KillContainerOptions, ListContainersOptions,
-};
+use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions};
 use bollard::Docker;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::docker_container::DEFAULT_STOP_SECONDS;
 use imm_lang::types::docker_proxy::ProxyConfig;
-use imm_stdlib::Value;
 use serde_json::{json, Map};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// On a proxy container: the name containers refer to it by.
 const LABEL_PROXY: &str = "imm.proxy";
@@ -73,11 +74,7 @@ impl Executor for ProxyExecutor {
         let Some(id) = private_str(existing.private, "id") else {
             return Ok(());
         };
-        let recorded: BTreeMap<String, Value> = match Value::from_json(existing.attributes) {
-            Value::Map(map) => map,
-            _ => BTreeMap::new(),
-        };
-        let config = ProxyConfig::try_from(&recorded).ok();
+        let config: Option<ProxyConfig> = recorded_config(existing.attributes);
         let docker = self.0.docker().await?;
         if let Some(config) = &config {
             // Its aliases stop answering; requests it holds may finish.
@@ -90,7 +87,7 @@ impl Executor for ProxyExecutor {
                     },
                 )
                 .await;
-            tokio::time::sleep(Duration::from_nanos(config.drain_ns.max(0) as u64)).await;
+            tokio::time::sleep(from_ns(config.drain_ns)).await;
         }
         stop(docker, id, DEFAULT_STOP_SECONDS).await?;
         remove_container(docker, id).await
@@ -462,21 +459,10 @@ async fn change_backends(
             output.trim()
         )));
     }
-    match docker
-        .kill_container(
-            proxy_id,
-            Some(KillContainerOptions {
-                signal: "HUP".into(),
-            }),
-        )
+    send_signal(docker, proxy_id, "HUP")
         .await
-    {
-        Ok(()) => Ok(true),
-        Err(e) if status(&e) == Some(409) => Err(ActionError::new(
-            "the proxy stopped running; see `docker logs` of it, then apply again",
-        )),
-        Err(e) => Err(failed("reloading the proxy", e)),
-    }
+        .map_err(|e| ActionError::new(format!("reloading the proxy: {e}")))?;
+    Ok(true)
 }
 
 async fn write_backends(
@@ -490,18 +476,6 @@ async fn write_backends(
         proxy_id,
     )
     .await
-}
-
-/// The address of container `id` on `network` ("" when not connected).
-pub(super) async fn address_on(docker: &Docker, id: &str, network: &str) -> String {
-    docker
-        .inspect_container(id, None::<InspectContainerOptions>)
-        .await
-        .ok()
-        .and_then(|c| c.network_settings)
-        .and_then(|n| n.networks)
-        .and_then(|n| n.get(network).and_then(|e| e.ip_address.clone()))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

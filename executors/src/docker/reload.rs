@@ -4,14 +4,13 @@
 //! window and pass its tests. Otherwise the files it had are put back and
 //! the signal sent again, so the app runs on what it ran before.
 
-use super::running::{copy_files, read_file, run_tests};
-use super::{failed, private_str, run_in, status};
-use crate::{ActionError, Created, Existing};
+use super::running::{copy_files, from_ns, read_file, run_tests, send_signal};
+use super::{failed, private_str, run_in};
+use crate::{recorded_config, ActionError, Created, Existing};
 use bollard::models::HealthStatusEnum;
-use bollard::query_parameters::{InspectContainerOptions, KillContainerOptions};
+use bollard::query_parameters::InspectContainerOptions;
 use bollard::Docker;
-use imm_lang::types::docker_container::{ContainerConfig, Reload};
-use imm_stdlib::Value;
+use imm_lang::types::docker_container::ContainerConfig;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -40,7 +39,7 @@ pub(super) async fn reload(
     }
     let outcome = async {
         write(docker, id, &changes).await?;
-        signal(docker, id, reload).await?;
+        send_signal(docker, id, &reload.signal).await?;
         watch(docker, id, config.health.is_some(), reload.window_ns).await?;
         run_tests(docker, id, &config.tests).await
     }
@@ -48,7 +47,7 @@ pub(super) async fn reload(
     if let Err(failure) = outcome {
         let put_back = async {
             write(docker, id, &before).await?;
-            signal(docker, id, reload).await
+            send_signal(docker, id, &reload.signal).await
         }
         .await;
         let put_back = match put_back {
@@ -68,12 +67,8 @@ pub(super) async fn reload(
 
 /// Files whose content differs from the record (a masked secret counts as
 /// different), and recorded files no longer declared.
-fn changed_files(config: &ContainerConfig, recorded: &serde_json::Value) -> Vec<FileChange> {
-    let recorded: BTreeMap<String, Value> = match Value::from_json(recorded) {
-        Value::Map(map) => map,
-        _ => BTreeMap::new(),
-    };
-    let old_files: BTreeMap<String, String> = ContainerConfig::try_from(&recorded)
+fn changed_files(config: &ContainerConfig, attributes: &serde_json::Value) -> Vec<FileChange> {
+    let old_files: BTreeMap<String, String> = recorded_config::<ContainerConfig>(attributes)
         .map(|c| c.files.into_iter().collect())
         .unwrap_or_default();
     let mut changes: Vec<FileChange> = config
@@ -121,24 +116,6 @@ async fn write(docker: &Docker, id: &str, changes: &[FileChange]) -> Result<(), 
     Ok(())
 }
 
-async fn signal(docker: &Docker, id: &str, reload: &Reload) -> Result<(), ActionError> {
-    match docker
-        .kill_container(
-            id,
-            Some(KillContainerOptions {
-                signal: format!("SIG{}", reload.signal),
-            }),
-        )
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(e) if status(&e) == Some(409) => Err(ActionError::new(
-            "the container is not running, so it cannot be signalled",
-        )),
-        Err(e) => Err(failed(&format!("sending SIG{}", reload.signal), e)),
-    }
-}
-
 /// The container keeps running for the whole window and, when it has a
 /// health check, is not unhealthy and the last check made after the signal
 /// passed.
@@ -148,7 +125,7 @@ async fn watch(
     has_health: bool,
     window_ns: i64,
 ) -> Result<(), ActionError> {
-    let window = Duration::from_nanos(window_ns.max(0) as u64);
+    let window = from_ns(window_ns);
     let started = Instant::now();
     let mut checks_before: Option<Vec<String>> = None;
     loop {

@@ -8,8 +8,8 @@ use bollard::models::{
     EndpointSettings, HealthStatusEnum, NetworkConnectRequest, NetworkDisconnectRequest,
 };
 use bollard::query_parameters::{
-    DownloadFromContainerOptions, InspectContainerOptions, StopContainerOptions,
-    UploadToContainerOptions,
+    DownloadFromContainerOptions, InspectContainerOptions, KillContainerOptions,
+    StopContainerOptions, UploadToContainerOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -140,7 +140,7 @@ pub(super) async fn wait_ready(
             let total_ns = h
                 .start_period_ns
                 .saturating_add(per_try.saturating_mul(h.retries.saturating_add(1)));
-            Duration::from_nanos(total_ns.max(0) as u64).min(Duration::from_secs(600))
+            from_ns(total_ns).min(Duration::from_secs(600))
         }
         None => START_WINDOW,
     };
@@ -301,4 +301,44 @@ pub(super) async fn run_tests(
         }
     }
     Ok(())
+}
+
+/// The address of container `id` on `network` ("" when not connected).
+pub(super) async fn address_on(docker: &Docker, id: &str, network: &str) -> String {
+    docker
+        .inspect_container(id, None::<InspectContainerOptions>)
+        .await
+        .ok()
+        .and_then(|c| c.network_settings)
+        .and_then(|n| n.networks)
+        .and_then(|n| n.get(network).and_then(|e| e.ip_address.clone()))
+        .unwrap_or_default()
+}
+
+/// Sends `signal` ("HUP", "USR1", …) to container `id`.
+pub(super) async fn send_signal(
+    docker: &Docker,
+    id: &str,
+    signal: &str,
+) -> Result<(), ActionError> {
+    match docker
+        .kill_container(
+            id,
+            Some(KillContainerOptions {
+                signal: format!("SIG{signal}"),
+            }),
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if status(&e) == Some(409) => Err(ActionError::new(
+            "the container is not running, so it cannot be signalled (see its `docker logs`)",
+        )),
+        Err(e) => Err(failed(&format!("sending SIG{signal}"), e)),
+    }
+}
+
+/// A duration given in nanoseconds (a negative one is none).
+pub(super) fn from_ns(ns: i64) -> Duration {
+    Duration::from_nanos(ns.max(0) as u64)
 }

@@ -361,15 +361,11 @@ impl Engine<'_> {
             stop_first: change.stop_first,
             interrupted: self.state.create_interrupted(&change.address),
             reused_outs: change
-                .reuse
-                .then(|| {
-                    self.state.artifacts.iter().find(|a| {
-                        a.address == change.address
-                            && change.fingerprint.as_ref() == Some(&a.fingerprint)
-                    })
-                })
-                .flatten()
-                .map(|a| a.outs.clone()),
+                .fingerprint
+                .as_deref()
+                .filter(|_| change.reuse)
+                .and_then(|fp| self.state.reusable_outs(&change.address, fp))
+                .cloned(),
         };
         let current = self.state.resource(&change.address).cloned();
         // The object replacing the old one, for a down step (a file at the

@@ -71,7 +71,7 @@ impl<'a> Planner<'a> {
             ledger: state
                 .artifacts
                 .iter()
-                .filter(|a| a.tested && !a.outs.is_empty())
+                .filter(|a| a.is_reusable())
                 .map(|a| ((a.address.as_str(), a.fingerprint.as_str()), &a.outs))
                 .collect(),
             key,
