@@ -1181,3 +1181,50 @@ fn an_apply_killed_between_the_store_write_and_the_reload_is_repaired_by_the_nex
     p.imm(&["plan", "--detailed-exitcode", "--var", "greeting=bonjour"])
         .assert_code(0);
 }
+
+#[test]
+fn a_config_rollback_reaches_the_running_app_and_keeps_its_container() {
+    let p = docker_project(CONFIG_CONSUMER);
+    p.apply(&[]).assert_ok();
+    let ids = p.recorded_ids("docker_container.web", 1);
+    p.apply(&["greeting=bonjour"]).assert_ok();
+    assert_eq!(p.fetch("web", "greeting.txt").trim(), "bonjour");
+
+    let rollback = p.imm(&[
+        "config",
+        "rollback",
+        "app",
+        "1",
+        "--auto-approve",
+        "--var",
+        "greeting=bonjour",
+    ]);
+    rollback
+        .assert_ok()
+        .assert_stdout_contains("~   config.app")
+        .assert_stdout_contains("~   docker_container.web")
+        .assert_stdout_contains("+ hello");
+    assert_eq!(
+        p.fetch("web", "greeting.txt").trim(),
+        "hello",
+        "the running app has the rolled-back value"
+    );
+    assert_eq!(
+        p.recorded_ids("docker_container.web", 1),
+        ids,
+        "reloaded in place, not replaced"
+    );
+    let history = p.imm(&["config", "history", "app"]).stdout;
+    assert!(
+        history.contains("[imm config rollback to 1]  (current)"),
+        "{history}"
+    );
+    let plan = p
+        .imm(&["plan", "--format", "json", "--var", "greeting=bonjour"])
+        .json();
+    assert_eq!(
+        change(&plan, "docker_container.web")["action"],
+        "reconfigure",
+        "until the configuration says the same, the next plan goes forward again: {plan}"
+    );
+}

@@ -94,8 +94,9 @@ fn config_lifecycle(store_block: &str, read: &dyn Fn() -> String) {
     ]);
     rollback
         .assert_ok()
-        .assert_stdout_contains("~ log_level: \"debug\" → \"info\"")
-        .assert_stdout_contains("+ workers = \"4\"");
+        .assert_stdout_contains("~   config.app")
+        .assert_stdout_contains("~ values.log_level: \"debug\" → \"info\"")
+        .assert_stdout_contains("+ values.workers = 4");
     let after = read();
     assert!(
         after.contains("shop/default/app/log_level=info")
@@ -115,6 +116,24 @@ fn config_lifecycle(store_block: &str, read: &dyn Fn() -> String) {
     );
     p.imm(&["config", "rollback", "app", "999", "--auto-approve"])
         .assert_fails_with("has no revision 999");
+    p.imm(&[
+        "config",
+        "rollback",
+        "app",
+        &second.to_string(),
+        "--store-only",
+        "--auto-approve",
+    ])
+    .assert_ok()
+    .assert_stdout_contains("~ log_level: \"info\" → \"debug\"");
+    assert!(read().contains("shop/default/app/log_level=debug"));
+    let plan = p.imm(&["plan", "--format", "json"]).json();
+    let config = change(&plan, "config.app");
+    assert_eq!(config["action"], "reconfigure", "{config}");
+    assert!(
+        config["reasons"].to_string().contains("drifted"),
+        "a store-only rollback is drift the next plan writes back: {config}"
+    );
 }
 
 #[test]
@@ -256,6 +275,35 @@ fn files_rendered_from_config_values_are_rendered_again_when_they_change() {
         .expect("store")
         .count();
     assert_eq!(stored, 2, "the default file store kept both revisions");
+}
+
+#[test]
+fn a_config_rollback_rewrites_the_files_rendered_from_it_and_nothing_else() {
+    let text = "variable \"level\" {\n  type    = string\n  default = \"info\"\n}\n\nresource \"config\" \"app\" {\n  values = { log_level = var.level, workers = 4 }\n}\n\nresource \"file\" \"app_conf\" {\n  path    = \"out/app.conf\"\n  content = \"level=${config.app.values.log_level} workers=${config.app.values.workers}\\n\"\n}\n";
+    let p = Project::new(&[("main.imm", text)]);
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    p.imm(&["apply", "--auto-approve", "--var", "level=warn"])
+        .assert_ok();
+    let read = || std::fs::read_to_string(p.file("out/app.conf")).expect("rendered");
+    assert_eq!(read(), "level=warn workers=4\n");
+
+    let other = "resource \"file\" \"other\" {\n  path    = \"out/other\"\n  content = \"x\"\n}\n";
+    std::fs::write(p.file("other.imm"), other).expect("write");
+    p.imm(&["config", "rollback", "app", "1", "--auto-approve", "--var", "level=warn"])
+        .assert_fails_with("E0706")
+        .assert_fails_with("file.other");
+    assert_eq!(read(), "level=warn workers=4\n", "a refused rollback changes nothing");
+    assert!(!p.file("out/other").exists());
+    std::fs::remove_file(p.file("other.imm")).expect("remove");
+
+    p.imm(&["config", "rollback", "app", "1", "--auto-approve", "--var", "level=warn"])
+        .assert_ok()
+        .assert_stdout_contains("+/- file.app_conf");
+    assert_eq!(
+        read(),
+        "level=info workers=4\n",
+        "the rendered file has the values of revision 1, the number as a number"
+    );
 }
 
 const FILE_STORE_SECRET: &str = "fs-secret-8e41-never-in-clear";

@@ -54,7 +54,7 @@ async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionE
     let dir = directory(&run.environment, &path);
     let (values, sensitive) = values(&config);
     let revision = store
-        .write(&dir, &values, &sensitive, "imm apply")
+        .write(&dir, &values, &sensitive, &run.purpose)
         .await
         .map_err(|e| ActionError::new(format!("writing {dir} to {}: {e}", store.describe())))?;
     let mut outs = Map::new();

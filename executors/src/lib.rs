@@ -32,6 +32,9 @@ pub struct RunContext {
     /// Where a long action reports what it is doing (build output), as
     /// `(address, line)`; set by the apply engine.
     pub progress: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
+    /// What this run is, as store history notes say it: `imm apply`, or
+    /// `imm config rollback to R`.
+    pub purpose: String,
 }
 
 impl RunContext {

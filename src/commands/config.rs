@@ -1,13 +1,17 @@
 //! `imm config history PATH` and `imm config rollback PATH REVISION`: the
 //! revisions of a set of run-time values in its store, and a rollback —
-//! a new revision carrying an old one's values, shown as a plan first.
+//! a new revision carrying an old one's values, planned with every
+//! consumer that renders them and carried out like an apply (or, with
+//! `--store-only`, the store alone).
 //! Sensitive values (by the state's record of the `config` resource) are
 //! never shown.
 
-use super::{confirm_or_refuse, CommandResult};
+use super::apply::report;
+use super::plan::{print_plan, PlanFormat};
+use super::{confirm_or_refuse, confirm_protected, plan_was_shown, print_notes, CommandResult};
 use crate::ProjectArgs;
 use imm_workflow::config::ConfigTarget;
-use imm_workflow::Session;
+use imm_workflow::{load, Session};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
@@ -22,7 +26,8 @@ pub enum ConfigCommand {
         #[arg(long)]
         store: Option<String>,
     },
-    /// Write the values of an earlier revision as a new revision.
+    /// Write the values of an earlier revision as a new revision, and
+    /// reconfigure or replace what renders them, as one plan.
     Rollback {
         path: String,
         revision: u64,
@@ -30,9 +35,18 @@ pub enum ConfigCommand {
         project: ProjectArgs,
         #[arg(long)]
         store: Option<String>,
+        /// Change the store only; apps that render the values keep theirs.
+        #[arg(long)]
+        store_only: bool,
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// Confirm a change to a protected environment from a script.
+        #[arg(long)]
+        yes_really: bool,
+        /// How many steps run at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
     },
 }
 
@@ -48,8 +62,30 @@ pub fn run(command: &ConfigCommand) -> CommandResult {
             revision,
             project,
             store,
+            store_only: true,
             auto_approve,
-        } => rollback(project, path, *revision, store.as_deref(), *auto_approve),
+            ..
+        } => rollback_store(project, path, *revision, store.as_deref(), *auto_approve),
+        ConfigCommand::Rollback {
+            path,
+            revision,
+            project,
+            store,
+            store_only: false,
+            auto_approve,
+            yes_really,
+            parallelism,
+        } => rollback(
+            project,
+            path,
+            *revision,
+            store.as_deref(),
+            Approval {
+                auto: *auto_approve,
+                yes_really: *yes_really,
+            },
+            *parallelism,
+        ),
     }
 }
 
@@ -88,7 +124,63 @@ fn history(project: &ProjectArgs, path: &str, store: Option<&str>) -> CommandRes
     Ok(ExitCode::SUCCESS)
 }
 
+/// How a rollback is confirmed.
+struct Approval {
+    auto: bool,
+    yes_really: bool,
+}
+
+/// A rollback that reaches the apps: the store and every consumer, as one
+/// plan carried out like an apply.
 fn rollback(
+    project: &ProjectArgs,
+    path: &str,
+    revision: u64,
+    store: Option<&str>,
+    approval: Approval,
+    parallelism: usize,
+) -> CommandResult {
+    let session = Session::new()?;
+    let (loaded, site, lock) = load::load_locked(&project.request(), &session, "rollback")?;
+    print_notes(&lock.notes());
+    let state = site.peek().ok().flatten();
+    let target = ConfigTarget::find(&loaded, state.as_ref(), path, store)?;
+    let planned = target.plan_rollback_with_consumers(&session, &site, loaded, revision, true)?;
+    print_notes(&planned.notes);
+    crate::report::out(&format!(
+        "Rollback of {} in {} to the values of revision {revision}, with what uses them:\n",
+        target.dir,
+        target.describe()
+    ));
+    print_plan(&planned.plan, PlanFormat::Human);
+    plan_was_shown()?;
+    if !planned.plan.summary.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !confirm_protected(&planned.loaded, approval.yes_really)? {
+        eprintln!("Not confirmed; nothing was changed.");
+        return Ok(ExitCode::from(1));
+    }
+    if !approval.auto && !confirm_or_refuse("Apply")? {
+        eprintln!("Rollback cancelled; nothing was changed.");
+        return Ok(ExitCode::from(1));
+    }
+    let mut progress = crate::progress::Progress::new();
+    let applied = imm_workflow::apply::apply(&session, &site, planned, parallelism, &mut |e| {
+        progress.event(e)
+    })?;
+    drop(progress);
+    let result = report("Rollback", &applied);
+    if applied.outcome.succeeded() {
+        crate::report::out(
+            "The configuration still says the newer values: the next `imm plan` shows them as changes until the .imm files say the same.",
+        );
+    }
+    result
+}
+
+/// A rollback of the store alone (`--store-only`).
+fn rollback_store(
     project: &ProjectArgs,
     path: &str,
     revision: u64,

@@ -4,12 +4,16 @@
 //! so that nothing shows their values.
 
 use crate::error::{Error, Result};
-use crate::load::{self, ProjectRequest};
+use crate::load::{self, Loaded, ProjectRequest};
+use crate::plan::{make_plan, PlanRequest, Planned};
 use crate::session::Session;
+use crate::state_site::StateSite;
 use imm_executors::stores::{Revision, Store};
 use imm_lang::diagnostics::Code;
 use imm_lang::types::{self, Family};
-use imm_planner::state::State;
+use imm_planner::plan::Action;
+use imm_planner::state::{ResourceRecord, State};
+use imm_stdlib::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -20,15 +24,19 @@ pub struct ConfigTarget {
     pub dir: String,
     /// Keys recorded as sensitive for this path.
     pub sensitive: BTreeSet<String>,
+    /// The `config` recorded as writing these values, if any.
+    pub address: Option<String>,
 }
 
-/// A rollback, before it is carried out: what the values are and would be.
+/// A rollback of the store alone, before it is carried out: what the
+/// values are and would be.
 pub struct Rollback {
     pub current: BTreeMap<String, String>,
     pub target: BTreeMap<String, String>,
 }
 
 impl ConfigTarget {
+    /// Loads the project (without its lock) and finds the values at `path`.
     pub fn open(
         session: &Session,
         request: &ProjectRequest,
@@ -36,6 +44,18 @@ impl ConfigTarget {
         store: Option<&str>,
     ) -> Result<ConfigTarget> {
         let (loaded, site) = load::load_with_site(request, session)?;
+        let state = site.peek().ok().flatten();
+        ConfigTarget::find(&loaded, state.as_ref(), path, store)
+    }
+
+    /// The values at `path` in `store` (the default store when `None`),
+    /// with what `state` records about them.
+    pub fn find(
+        loaded: &Loaded,
+        state: Option<&State>,
+        path: &str,
+        store: Option<&str>,
+    ) -> Result<ConfigTarget> {
         let store = loaded.stores.get(store).map_err(|e| {
             Error::new(
                 Code::UnknownAddress,
@@ -44,16 +64,14 @@ impl ConfigTarget {
             )
         })?;
         let dir = imm_executors::config::directory(&loaded.environment, path);
-        let sensitive = site
-            .peek()
-            .ok()
-            .flatten()
-            .map(|state| sensitive_keys(&state, &dir))
+        let records: Vec<&ResourceRecord> = state
+            .map(|state| recorded_at(state, &loaded.stores, &store, &dir))
             .unwrap_or_default();
         Ok(ConfigTarget {
-            store,
             dir,
-            sensitive,
+            sensitive: records.iter().flat_map(|r| sensitive_values(r)).collect(),
+            address: records.first().map(|r| r.address.clone()),
+            store,
         })
     }
 
@@ -68,21 +86,26 @@ impl ConfigTarget {
             .map_err(store_failed)
     }
 
-    /// What rolling back to `revision` would change; refuses a revision
-    /// imm did not write.
-    pub fn plan_rollback(&self, session: &Session, revision: u64) -> Result<Rollback> {
+    /// Refuses a revision imm did not write.
+    fn check_known(&self, session: &Session, revision: u64) -> Result<()> {
         let known = self.history(session)?;
-        if !known.iter().any(|r| r.revision == revision) {
-            let list: Vec<String> = known.iter().map(|r| r.revision.to_string()).collect();
-            return Err(Error::new(
-                Code::UnknownAddress,
-                format!("{} has no revision {revision} written by imm", self.dir),
-                format!(
-                    "the revisions are: {} (imm config history PATH)",
-                    list.join(", ")
-                ),
-            ));
+        if known.iter().any(|r| r.revision == revision) {
+            return Ok(());
         }
+        let list: Vec<String> = known.iter().map(|r| r.revision.to_string()).collect();
+        Err(Error::new(
+            Code::UnknownAddress,
+            format!("{} has no revision {revision} written by imm", self.dir),
+            format!(
+                "the revisions are: {} (imm config history PATH)",
+                list.join(", ")
+            ),
+        ))
+    }
+
+    /// What rolling the store alone back to `revision` would change.
+    pub fn plan_rollback(&self, session: &Session, revision: u64) -> Result<Rollback> {
+        self.check_known(session, revision)?;
         let (target, current) = session
             .runtime
             .block_on(async {
@@ -98,31 +121,181 @@ impl ConfigTarget {
     /// Writes the rollback's values (those of `revision`) as a new
     /// revision; returns it.
     pub fn roll_back(&self, session: &Session, rollback: &Rollback, revision: u64) -> Result<u64> {
-        let why = format!("imm config rollback to {revision}");
         session
             .runtime
-            .block_on(
-                self.store
-                    .write(&self.dir, &rollback.target, &self.sensitive, &why),
-            )
+            .block_on(self.store.write(
+                &self.dir,
+                &rollback.target,
+                &self.sensitive,
+                &rollback_purpose(revision),
+            ))
             .map_err(store_failed)
+    }
+
+    /// The plan of a rollback that reaches the apps: the project planned
+    /// with the recorded `config`'s values those of `revision`, so that
+    /// the config is written back and every consumer is reconfigured or
+    /// replaced as those values ask. Refused when the project has changes
+    /// not yet applied outside the config and what depends on it: a
+    /// rollback carries out itself, nothing else.
+    pub fn plan_rollback_with_consumers(
+        &self,
+        session: &Session,
+        site: &StateSite,
+        loaded: Loaded,
+        revision: u64,
+        refresh: bool,
+    ) -> Result<Planned> {
+        let Some(address) = self.address.clone() else {
+            return Err(Error::new(
+                Code::UnknownAddress,
+                format!(
+                    "no config resource of this project is recorded as writing {}",
+                    self.dir
+                ),
+                "apply the project first, or roll back the store alone with --store-only",
+            ));
+        };
+        self.check_known(session, revision)?;
+        let request = PlanRequest {
+            refresh,
+            ..PlanRequest::default()
+        };
+        let as_configured = make_plan(session, site, loaded, request)?;
+        refuse_pending_changes(&as_configured, &address)?;
+        let old = session
+            .runtime
+            .block_on(self.store.read_at(&self.dir, revision))
+            .map_err(store_failed)?;
+        let configured = as_configured
+            .evaluated
+            .instances
+            .iter()
+            .find(|i| i.address == address)
+            .and_then(|i| i.config.get("values"));
+        let values = typed_values(&old, configured, &self.sensitive);
+        let mut loaded = as_configured.loaded;
+        loaded.inputs.overrides.insert(
+            address,
+            BTreeMap::from([("values".to_string(), Value::Map(values))]),
+        );
+        loaded.purpose = rollback_purpose(revision);
+        make_plan(session, site, loaded, PlanRequest::default())
     }
 }
 
-fn sensitive_keys(state: &State, dir: &str) -> BTreeSet<String> {
+fn rollback_purpose(revision: u64) -> String {
+    format!("imm config rollback to {revision}")
+}
+
+/// The `config` records whose values live at `dir` of `store`.
+fn recorded_at<'s>(
+    state: &'s State,
+    stores: &imm_executors::stores::Stores,
+    store: &Arc<dyn Store>,
+    dir: &str,
+) -> Vec<&'s ResourceRecord> {
     state
         .resources
         .iter()
         .filter(|r| {
             types::in_family(&r.type_name, Family::Store)
                 && r.private.get("dir").and_then(|d| d.as_str()) == Some(dir)
+                && stores
+                    .get(r.private.get("store").and_then(|s| s.as_str()))
+                    .is_ok_and(|s| Arc::ptr_eq(&s, store))
         })
-        .flat_map(sensitive_values)
+        .collect()
+}
+
+/// A rollback carries out only itself: changes the project would make
+/// anyway, outside the config and what depends on it, must be applied (or
+/// undone) first.
+fn refuse_pending_changes(planned: &Planned, config: &str) -> Result<()> {
+    let reach = dependents(&planned.evaluated.instances, config);
+    let resource_of: BTreeMap<&str, &str> = planned
+        .evaluated
+        .instances
+        .iter()
+        .map(|i| (i.address.as_str(), i.resource.as_str()))
+        .collect();
+    let mut pending: Vec<&str> = planned
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Noop)
+        .filter(|c| {
+            resource_of
+                .get(c.address.as_str())
+                .is_none_or(|resource| !reach.contains(*resource))
+        })
+        .map(|c| c.address.as_str())
+        .collect();
+    pending.dedup();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        Code::PendingChanges,
+        format!(
+            "the project has changes not yet applied besides this rollback: {}",
+            pending.join(", ")
+        ),
+        "apply them (or undo them in the .imm files) first, or roll back the store alone with --store-only",
+    ))
+}
+
+/// The resource addresses of `config`'s resource and of everything that
+/// depends on it, directly or not.
+fn dependents(instances: &[imm_lang::evaluate::Instance], config: &str) -> BTreeSet<String> {
+    let mut reach: BTreeSet<String> = instances
+        .iter()
+        .filter(|i| i.address == config)
+        .map(|i| i.resource.clone())
+        .collect();
+    loop {
+        let before = reach.len();
+        for instance in instances {
+            if instance.depends_on.iter().any(|d| reach.contains(d)) {
+                reach.insert(instance.resource.clone());
+            }
+        }
+        if reach.len() == before {
+            return reach;
+        }
+    }
+}
+
+/// Values read back from a store (text) as the configuration's values:
+/// a key the configuration holds as a string stays text, any other is
+/// read as JSON (text when it is not JSON); recorded secrets stay secret.
+fn typed_values(
+    stored: &BTreeMap<String, String>,
+    configured: Option<&Value>,
+    sensitive: &BTreeSet<String>,
+) -> BTreeMap<String, Value> {
+    let configured = match configured.map(Value::unmarked) {
+        Some(Value::Map(m)) => Some(m),
+        _ => None,
+    };
+    stored
+        .iter()
+        .map(|(key, text)| {
+            let now = configured.and_then(|m| m.get(key));
+            let is_text = now.is_some_and(|v| matches!(v.unmarked(), Value::String(_)));
+            let value = match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(json) if !is_text => Value::from_json(&json),
+                _ => Value::string(text.clone()),
+            };
+            let secret = sensitive.contains(key) || now.is_some_and(Value::contains_sensitive);
+            let value = if secret { value.mark_sensitive() } else { value };
+            (key.clone(), value)
+        })
         .collect()
 }
 
 /// The keys a `config` record holds secrets under.
-fn sensitive_values(record: &imm_planner::state::ResourceRecord) -> BTreeSet<String> {
+fn sensitive_values(record: &ResourceRecord) -> BTreeSet<String> {
     record
         .attributes
         .get("values")
@@ -212,7 +385,7 @@ pub(crate) fn keep_store_with_consumers(
 fn restore(
     session: &Session,
     stores: &imm_executors::stores::Stores,
-    old: &imm_planner::state::ResourceRecord,
+    old: &ResourceRecord,
     old_revision: u64,
 ) -> std::result::Result<u64, imm_executors::ActionError> {
     let store_name = old.private.get("store").and_then(|s| s.as_str());

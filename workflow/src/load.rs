@@ -41,6 +41,9 @@ pub struct Loaded {
     /// The project's stores (`store` blocks evaluated for the environment).
     pub stores: Stores,
     pub settings: evaluate::Settings,
+    /// What the run is, for store history notes (`imm apply` unless a
+    /// command says otherwise).
+    pub purpose: String,
 }
 
 /// Loads the project and takes the lock of its environment's state, where
@@ -104,6 +107,7 @@ pub fn load(request: &ProjectRequest, session: &Session) -> Result<Loaded> {
         static_diags: diags,
         stores,
         settings,
+        purpose: "imm apply".into(),
     })
 }
 

@@ -48,6 +48,7 @@ pub fn run_context(loaded: &Loaded, state: &State) -> RunContext {
         lineage: state.lineage.clone(),
         stores: loaded.stores.clone(),
         progress: None,
+        purpose: loaded.purpose.clone(),
     }
 }
 

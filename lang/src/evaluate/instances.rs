@@ -278,6 +278,9 @@ impl Run<'_, '_> {
         );
         let mut value = self.config(ev, resource);
         ev.roots.remove("self");
+        if let Some(overrides) = self.inputs.overrides.get(&address) {
+            value.extend(overrides.clone());
+        }
         let instance = Instance {
             address,
             resource: resource_address,

@@ -61,6 +61,10 @@ pub struct Inputs {
     pub known_outs: HashMap<String, BTreeMap<String, Value>>,
     /// Var files and `file:` secrets, read once per run.
     pub reads: crate::project::ReadOnce,
+    /// Attributes evaluated as given instead of as configured, by instance
+    /// address: what `imm config rollback` puts in a `config`'s `values`
+    /// so that its consumers are planned with the values rolled back to.
+    pub overrides: HashMap<String, BTreeMap<String, Value>>,
 }
 
 /// Decides, per instance and in dependency order, what its out attributes
