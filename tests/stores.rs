@@ -289,16 +289,36 @@ fn a_config_rollback_rewrites_the_files_rendered_from_it_and_nothing_else() {
 
     let other = "resource \"file\" \"other\" {\n  path    = \"out/other\"\n  content = \"x\"\n}\n";
     std::fs::write(p.file("other.imm"), other).expect("write");
-    p.imm(&["config", "rollback", "app", "1", "--auto-approve", "--var", "level=warn"])
-        .assert_fails_with("E0706")
-        .assert_fails_with("file.other");
-    assert_eq!(read(), "level=warn workers=4\n", "a refused rollback changes nothing");
+    p.imm(&[
+        "config",
+        "rollback",
+        "app",
+        "1",
+        "--auto-approve",
+        "--var",
+        "level=warn",
+    ])
+    .assert_fails_with("E0706")
+    .assert_fails_with("file.other");
+    assert_eq!(
+        read(),
+        "level=warn workers=4\n",
+        "a refused rollback changes nothing"
+    );
     assert!(!p.file("out/other").exists());
     std::fs::remove_file(p.file("other.imm")).expect("remove");
 
-    p.imm(&["config", "rollback", "app", "1", "--auto-approve", "--var", "level=warn"])
-        .assert_ok()
-        .assert_stdout_contains("+/- file.app_conf");
+    p.imm(&[
+        "config",
+        "rollback",
+        "app",
+        "1",
+        "--auto-approve",
+        "--var",
+        "level=warn",
+    ])
+    .assert_ok()
+    .assert_stdout_contains("+/- file.app_conf");
     assert_eq!(
         read(),
         "level=info workers=4\n",
@@ -331,9 +351,15 @@ fn the_default_file_store_keeps_secrets_encrypted_and_gives_them_back() {
         "no secret in clear under .imm"
     );
 
-    p.imm_with_env(&["config", "rollback", "app", "1", "--auto-approve"], &env)
+    let rollback = p.imm_with_env(&["config", "rollback", "app", "1", "--auto-approve"], &env);
+    rollback
         .assert_ok()
-        .assert_stdout_contains("~ level: \"debug\" → \"info\"");
+        .assert_stdout_contains("~ values.level: \"debug\" → \"info\"");
+    assert!(
+        !rollback.all().contains(FILE_STORE_SECRET),
+        "the secret read back from the store is not shown: {}",
+        rollback.all()
+    );
     assert!(!common::text_under(&p.file(".imm")).contains(FILE_STORE_SECRET));
 
     // A store: secret reads it back, decrypted.
@@ -436,4 +462,76 @@ resource "exec" "app" {{
         "the next apply writes the new values again"
     );
     p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+}
+
+const RENDERED_SECRET: &str = "pw-5d1c-only-in-the-file";
+
+#[test]
+fn a_plan_shows_the_changed_lines_of_a_rendered_file_and_never_its_secret() {
+    let text = "variable \"level\" {\n  type    = string\n  default = \"info\"\n}\n\nsecret \"db\" {\n  from = \"env:DB_PW\"\n}\n\nresource \"config\" \"app\" {\n  values = { log_level = var.level, db_password = secret.db, url = \"postgres://app:${secret.db}@db/app\" }\n}\n\nresource \"file\" \"app_conf\" {\n  path    = \"out/app.conf\"\n  content = templatefile(\"app.conf.tmpl\", { v = config.app.values })\n}\n";
+    let template =
+        "log_level=${v.log_level}\ndb_password=${v.db_password}\nurl=${v.url}\nworkers=4\n";
+    let p = Project::new(&[("main.imm", text), ("app.conf.tmpl", template)]);
+    let env = [("DB_PW", RENDERED_SECRET)];
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_ok();
+    let rendered = std::fs::read_to_string(p.file("out/app.conf")).expect("rendered");
+    assert!(
+        rendered.contains(RENDERED_SECRET),
+        "the file has the secret"
+    );
+
+    let shown = p.imm_with_env(&["plan", "--var", "level=debug"], &env);
+    shown.assert_ok();
+    let plan = &shown.stdout;
+    for expected in [
+        "- log_level=info",
+        "+ log_level=debug",
+        "  db_password=(sensitive)",
+        "  url=postgres://app:(sensitive)@db/app",
+    ] {
+        assert!(
+            plan.contains(expected),
+            "the plan shows {expected:?}:\n{plan}"
+        );
+    }
+    for format in ["json", "markdown"] {
+        let other = p.imm_with_env(&["plan", "--var", "level=debug", "--format", format], &env);
+        other.assert_ok();
+        assert!(
+            other.stdout.contains("log_level=debug")
+                && other.stdout.contains("db_password=(sensitive)"),
+            "the {format} plan shows the lines too:\n{}",
+            other.stdout
+        );
+        assert!(
+            !other.all().contains(RENDERED_SECRET),
+            "{format}: {}",
+            other.all()
+        );
+    }
+    assert!(!shown.all().contains(RENDERED_SECRET));
+    let saved = p.file("plan.json");
+    p.imm_with_env(
+        &[
+            "plan",
+            "--var",
+            "level=debug",
+            "--out",
+            saved.to_str().expect("utf-8"),
+        ],
+        &env,
+    )
+    .assert_ok();
+    assert!(!std::fs::read_to_string(&saved)
+        .expect("plan file")
+        .contains(RENDERED_SECRET));
+    assert!(!common::text_under(&p.file(".imm/state")).contains(RENDERED_SECRET));
+
+    let env = [("DB_PW", "another-secret-value")];
+    let secret_only = p.imm_with_env(&["plan"], &env);
+    secret_only
+        .assert_ok()
+        .assert_stdout_contains("(a sensitive value changed)");
+    assert!(!secret_only.all().contains("another-secret-value"));
 }

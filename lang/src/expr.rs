@@ -10,7 +10,7 @@ use crate::diagnostics::{did_you_mean, Code, Diagnostic};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::*;
 use crate::syntax::parse_template;
-use imm_stdlib::value::{format_number, make_set};
+use imm_stdlib::value::{format_number, make_set, SENSITIVE_TEXT};
 use imm_stdlib::{CallContext, Type, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -122,7 +122,7 @@ impl<'a> Evaluator<'a> {
         };
         let mut sensitive = false;
         for (step, key) in steps.iter().zip(keys) {
-            if let Value::Sensitive(inner) = current {
+            if let Value::Sensitive(inner, _) = current {
                 sensitive = true;
                 current = inner;
             }
@@ -156,7 +156,7 @@ impl<'a> Evaluator<'a> {
         mut sensitive: bool,
     ) -> EvalResult {
         for step in rest {
-            if let Value::Sensitive(inner) = value {
+            if let Value::Sensitive(inner, _) = value {
                 sensitive = true;
                 value = *inner;
             }
@@ -179,7 +179,7 @@ impl<'a> Evaluator<'a> {
     fn splat(&mut self, source: &Expr, each: &Expr) -> EvalResult {
         let source_value = self.eval(source)?;
         let (source_value, sensitive) = match source_value {
-            Value::Sensitive(inner) => (*inner, true),
+            Value::Sensitive(inner, _) => (*inner, true),
             v => (v, false),
         };
         let items = match source_value {
@@ -209,53 +209,73 @@ impl<'a> Evaluator<'a> {
             return Ok(Value::String(s.clone()));
         }
         let mut out = String::new();
-        let mut sensitive = false;
+        // From the first sensitive part on, the text with each sensitive
+        // part masked: how a plan may show a rendered file that holds a
+        // secret, line by line.
+        let mut shown: Option<String> = None;
         let mut unknown = false;
         for part in parts {
-            match part {
-                TemplatePart::Literal(s) => out.push_str(s),
-                TemplatePart::Interpolation(e) => {
-                    let (value, marked) = self.eval(e)?.unmark_deep();
-                    sensitive |= marked;
-                    match value {
-                        Value::String(s) => out.push_str(&s),
-                        Value::Number(n) => out.push_str(&format_number(n)),
-                        Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-                        Value::Unknown(_) => unknown = true,
-                        Value::Null => {
-                            return Err(Diagnostic::at(
-                                Code::TypeMismatch,
-                                e.span,
-                                "a null value cannot be interpolated",
-                            )
-                            .with_help("give the value a default, e.g. coalesce(x, \"\")"))
-                        }
-                        other => {
-                            return Err(Diagnostic::at(
-                                Code::TypeMismatch,
-                                e.span,
-                                format!(
-                                    "a {} cannot be interpolated into a string",
-                                    other.type_name()
-                                ),
-                            )
-                            .with_help(
-                                "convert it first, e.g. join(\",\", list) or jsonencode(value)",
-                            ))
-                        }
+            let e = match part {
+                TemplatePart::Literal(s) => {
+                    out.push_str(s);
+                    if let Some(shown) = &mut shown {
+                        shown.push_str(s);
                     }
+                    continue;
+                }
+                TemplatePart::Interpolation(e) => e,
+            };
+            let value = self.eval(e)?;
+            // A string a template built keeps its masked text inside another.
+            let masked = match &value {
+                Value::Sensitive(_, Some(text)) => Some(text.clone()),
+                _ => None,
+            };
+            let (value, marked) = value.unmark_deep();
+            if marked && shown.is_none() {
+                shown = Some(out.clone());
+            }
+            let text = match value {
+                Value::String(s) => s,
+                Value::Number(n) => format_number(n),
+                Value::Bool(b) => b.to_string(),
+                Value::Unknown(_) => {
+                    unknown = true;
+                    continue;
+                }
+                Value::Null => {
+                    return Err(Diagnostic::at(
+                        Code::TypeMismatch,
+                        e.span,
+                        "a null value cannot be interpolated",
+                    )
+                    .with_help("give the value a default, e.g. coalesce(x, \"\")"))
+                }
+                other => {
+                    return Err(Diagnostic::at(
+                        Code::TypeMismatch,
+                        e.span,
+                        format!(
+                            "a {} cannot be interpolated into a string",
+                            other.type_name()
+                        ),
+                    )
+                    .with_help("convert it first, e.g. join(\",\", list) or jsonencode(value)"))
+                }
+            };
+            if let Some(shown) = &mut shown {
+                match (marked, &masked) {
+                    (false, _) => shown.push_str(&text),
+                    (true, Some(masked)) => shown.push_str(masked),
+                    (true, None) => shown.push_str(SENSITIVE_TEXT),
                 }
             }
+            out.push_str(&text);
         }
-        let value = if unknown {
-            Value::Unknown(Type::String)
-        } else {
-            Value::String(out)
-        };
-        Ok(if sensitive {
-            value.mark_sensitive()
-        } else {
-            value
+        Ok(match (unknown, shown) {
+            (true, shown) => mark(Value::Unknown(Type::String), shown.is_some()),
+            (false, Some(shown)) => Value::sensitive_shown_as(out, shown),
+            (false, None) => Value::String(out),
         })
     }
 
@@ -625,14 +645,17 @@ impl<'a> Evaluator<'a> {
     }
 
     fn templatefile(&mut self, expr: &Expr, args: Vec<Value>, spans: &[Span]) -> EvalResult {
-        let mut sensitive = false;
-        let mut plain = Vec::new();
-        for a in args {
-            let (v, m) = a.unmark_deep();
-            sensitive |= m;
-            plain.push(v);
-        }
-        let path = match &plain[0] {
+        // Secrets inside the variables stay marked: the template's own
+        // interpolations mask them, so its result can be shown line by line.
+        let sensitive = args.iter().any(Value::contains_sensitive);
+        let mut args = args.into_iter();
+        let (path, _) = args.next().unwrap_or(Value::Null).unmark_deep();
+        let vars = args.next().unwrap_or(Value::Null);
+        let vars = match vars {
+            Value::Sensitive(..) => vars.unmark_deep().0,
+            partly_marked => partly_marked,
+        };
+        let path = match &path {
             Value::String(s) => s.clone(),
             Value::Unknown(_) => return Ok(Value::Unknown(Type::String)),
             other => {
@@ -646,8 +669,8 @@ impl<'a> Evaluator<'a> {
                 ))
             }
         };
-        let vars = match &plain[1] {
-            Value::Map(m) => m.clone(),
+        let vars = match vars {
+            Value::Map(m) => m,
             Value::Unknown(_) => return Ok(Value::Unknown(Type::String)),
             other => {
                 return Err(Diagnostic::at(
@@ -802,7 +825,7 @@ fn get_attr<'v>(value: &'v Value, name: &Ident) -> Result<Step<'v>, Diagnostic> 
             }
         },
         Value::Unknown(_) => Ok(Step::Owned(Value::Unknown(Type::Any))),
-        Value::Sensitive(inner) => {
+        Value::Sensitive(inner, _) => {
             get_attr(inner, name).map(|s| Step::Owned(s.into_owned().mark_sensitive()))
         }
         Value::Null => Err(Diagnostic::at(
@@ -908,7 +931,7 @@ fn index_plain<'v>(
             }
         }
         Value::Unknown(_) => Ok(Step::Owned(Value::Unknown(Type::Any))),
-        Value::Sensitive(inner) => index_value(inner, &key, key_span, span)
+        Value::Sensitive(inner, _) => index_value(inner, &key, key_span, span)
             .map(|s| Step::Owned(s.into_owned().mark_sensitive())),
         Value::Set(_) => Err(Diagnostic::at(
             Code::InvalidIndex,

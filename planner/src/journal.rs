@@ -187,6 +187,7 @@ mod tests {
             fingerprint: None,
             attributes: serde_json::json!({"path": "a"}),
             sensitive: Default::default(),
+            shown: Default::default(),
             outs: Default::default(),
             private: serde_json::Value::Null,
             dependencies: vec![],

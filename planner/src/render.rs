@@ -4,6 +4,7 @@
 //! sensitive value cannot appear here whatever the renderer does.
 
 use crate::plan::{Action, Change, OutputChange, Plan};
+pub use crate::stored::at_path;
 use serde_json::Value as Json;
 use similar::{ChangeTag, TextDiff};
 use std::fmt::Write as _;
@@ -220,7 +221,10 @@ fn path_diff(
 ) -> Vec<DiffLine> {
     match (before, after) {
         (Some(Json::String(old)), Some(Json::String(new)))
-            if (old.contains('\n') || new.contains('\n')) && !is_marker(old) && !is_marker(new) =>
+            if (old.contains('\n') || new.contains('\n'))
+                && old != new
+                && old != crate::stored::UNKNOWN_TEXT
+                && new != crate::stored::UNKNOWN_TEXT =>
         {
             let mut lines = vec![line(ChangeTag::Equal, format!("{path}:"))];
             let diff = TextDiff::from_lines(old.as_str(), new.as_str());
@@ -244,7 +248,9 @@ fn path_diff(
             let mut after = assignment_lines(ChangeTag::Insert, path, new);
             if old == new {
                 // Equal as shown: a sensitive value whose hash changed.
-                after.iter_mut().for_each(|l| l.text.push_str(" (changed)"));
+                after
+                    .iter_mut()
+                    .for_each(|l| l.text.push_str(SECRET_CHANGED));
             }
             lines.append(&mut after);
             lines
@@ -253,7 +259,7 @@ fn path_diff(
             // Equal as shown: a sensitive value whose hash changed.
             vec![line(
                 ChangeTag::Equal,
-                format!("~ {path}: {} (changed)", inline(new)),
+                format!("~ {path}: {}{SECRET_CHANGED}", inline(new)),
             )]
         }
         (Some(old), Some(new)) => vec![line(
@@ -265,6 +271,9 @@ fn path_diff(
         (None, None) => vec![line(ChangeTag::Equal, format!("~ {path}"))],
     }
 }
+
+/// After a value that reads the same as before: what changed is a secret.
+const SECRET_CHANGED: &str = " (a sensitive value changed)";
 
 fn assignment_lines(tag: ChangeTag, path: &str, value: &Json) -> Vec<DiffLine> {
     let sign = if tag == ChangeTag::Delete { "-" } else { "+" };
@@ -314,47 +323,6 @@ fn leaves(value: &Json, path: &mut String, visit: &mut dyn FnMut(&str, &Json)) {
         Json::Null if !path.contains(['.', '[']) => {}
         other => visit(path, other),
     }
-}
-
-/// The value at a path written by `stored::push_key`/`push_index`.
-pub fn at_path<'v>(root: &'v Json, path: &str) -> Option<&'v Json> {
-    let mut current = root;
-    let mut rest = path;
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix('[') {
-            if let Some(end) = after.find(']').filter(|_| !after.starts_with('"')) {
-                let index: usize = after[..end].parse().ok()?;
-                current = current.as_array()?.get(index)?;
-                rest = &after[end + 1..];
-            } else {
-                let (key, used) = quoted_prefix(after)?;
-                current = current.as_object()?.get(&key)?;
-                rest = after.get(used..)?.strip_prefix(']')?;
-            }
-        } else {
-            let rest_trimmed = rest.strip_prefix('.').unwrap_or(rest);
-            let end = rest_trimmed.find(['.', '[']).unwrap_or(rest_trimmed.len());
-            current = current.as_object()?.get(&rest_trimmed[..end])?;
-            rest = &rest_trimmed[end..];
-        }
-    }
-    Some(current)
-}
-
-/// Reads a quoted string at the start of `text`; returns it and the bytes used.
-fn quoted_prefix(text: &str) -> Option<(String, usize)> {
-    let mut escaped = false;
-    for (i, c) in text.char_indices().skip(1) {
-        match c {
-            '\\' if !escaped => escaped = true,
-            '"' if !escaped => {
-                let key: String = serde_json::from_str(&text[..=i]).ok()?;
-                return Some((key, i + 1));
-            }
-            _ => escaped = false,
-        }
-    }
-    None
 }
 
 /// The plan as JSON (documented in docs/plan-json.md).

@@ -72,6 +72,10 @@ pub struct ResourceRecord {
     pub attributes: serde_json::Value,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sensitive: BTreeMap<String, String>,
+    /// How sensitive strings built by templates may be shown, by path
+    /// (their text with each secret written `(sensitive)`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shown: BTreeMap<String, String>,
     /// Out attributes (`id`, `sha256`, …).
     #[serde(default)]
     pub outs: serde_json::Map<String, serde_json::Value>,

@@ -95,13 +95,14 @@ pub fn new_record(
     outs: serde_json::Map<String, serde_json::Value>,
     private: serde_json::Value,
 ) -> ResourceRecord {
-    let (attributes, sensitive) = stored_form(&instance.config, key);
+    let recorded = recorded_form(&instance.config, key);
     ResourceRecord {
         address: instance.address.clone(),
         type_name: instance.type_name.clone(),
         fingerprint,
-        attributes,
-        sensitive,
+        attributes: recorded.attributes,
+        sensitive: recorded.hashes,
+        shown: recorded.shown,
         outs,
         private,
         dependencies,
@@ -111,60 +112,170 @@ pub fn new_record(
     }
 }
 
+/// A configuration as recorded.
+pub struct Recorded {
+    /// Redacted JSON: `"(sensitive)"` for every sensitive leaf.
+    pub attributes: serde_json::Value,
+    /// The keyed hashes of the sensitive leaves, by path.
+    pub hashes: BTreeMap<String, String>,
+    /// The masked text of the sensitive strings templates built, by path
+    /// (`db_password=(sensitive)`), for the line diffs of the next plan.
+    pub shown: BTreeMap<String, String>,
+}
+
 /// A configuration as recorded: redacted JSON and the hashes of its
 /// sensitive leaves by path.
 pub fn stored_form(
     config: &BTreeMap<String, Value>,
     key: &FingerprintKey,
 ) -> (serde_json::Value, BTreeMap<String, String>) {
-    let mut hashes = BTreeMap::new();
+    let recorded = recorded_form(config, key);
+    (recorded.attributes, recorded.hashes)
+}
+
+pub fn recorded_form(config: &BTreeMap<String, Value>, key: &FingerprintKey) -> Recorded {
+    let mut recorder = Recorder {
+        key,
+        hashes: BTreeMap::new(),
+        shown: BTreeMap::new(),
+    };
     let mut object = serde_json::Map::new();
     for (name, value) in config {
         object.insert(
             name.clone(),
-            store_value(value, &mut String::from(name.as_str()), key, &mut hashes),
+            recorder.value(value, &mut String::from(name.as_str())),
         );
     }
-    (serde_json::Value::Object(object), hashes)
+    Recorded {
+        attributes: serde_json::Value::Object(object),
+        hashes: recorder.hashes,
+        shown: recorder.shown,
+    }
 }
 
-fn store_value(
-    value: &Value,
-    path: &mut String,
-    key: &FingerprintKey,
-    hashes: &mut BTreeMap<String, String>,
-) -> serde_json::Value {
-    match value {
-        Value::Sensitive(_) => {
-            hashes.insert(path.clone(), key.hash(value));
-            serde_json::Value::String(SENSITIVE_TEXT.into())
+struct Recorder<'k> {
+    key: &'k FingerprintKey,
+    hashes: BTreeMap<String, String>,
+    shown: BTreeMap<String, String>,
+}
+
+impl Recorder<'_> {
+    fn value(&mut self, value: &Value, path: &mut String) -> serde_json::Value {
+        match value {
+            Value::Sensitive(_, shown) => {
+                self.hashes.insert(path.clone(), self.key.hash(value));
+                if let Some(shown) = shown {
+                    self.shown.insert(path.clone(), shown.to_string());
+                }
+                serde_json::Value::String(SENSITIVE_TEXT.into())
+            }
+            Value::List(items) | Value::Set(items) => serde_json::Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let len = path.len();
+                        push_index(path, i);
+                        let v = self.value(item, path);
+                        path.truncate(len);
+                        v
+                    })
+                    .collect(),
+            ),
+            Value::Map(map) => serde_json::Value::Object(
+                map.iter()
+                    .map(|(k, item)| {
+                        let len = path.len();
+                        push_key(path, k);
+                        let v = self.value(item, path);
+                        path.truncate(len);
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
+            other => other.to_redacted_json(),
         }
-        Value::List(items) | Value::Set(items) => serde_json::Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let len = path.len();
-                    push_index(path, i);
-                    let v = store_value(item, path, key, hashes);
-                    path.truncate(len);
-                    v
-                })
-                .collect(),
-        ),
-        Value::Map(map) => serde_json::Value::Object(
-            map.iter()
-                .map(|(k, item)| {
-                    let len = path.len();
-                    push_key(path, k);
-                    let v = store_value(item, path, key, hashes);
-                    path.truncate(len);
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        other => other.to_redacted_json(),
     }
+}
+
+/// The record's attributes as a plan shows them: the sensitive strings
+/// templates built with their masked text instead of the placeholder.
+pub fn shown_attributes(record: &ResourceRecord) -> serde_json::Value {
+    let mut attributes = record.attributes.clone();
+    for (path, shown) in &record.shown {
+        if let Some(leaf) = at_path_mut(&mut attributes, path) {
+            *leaf = serde_json::Value::String(shown.clone());
+        }
+    }
+    attributes
+}
+
+/// One step of a path: `.name`, `["quoted name"]` or `[index]`.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The steps of a path written by [`push_key`] and [`push_index`].
+fn steps(path: &str) -> Option<Vec<Step>> {
+    let mut steps = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            if let Some(end) = after.find(']').filter(|_| !after.starts_with('"')) {
+                steps.push(Step::Index(after[..end].parse().ok()?));
+                rest = &after[end + 1..];
+            } else {
+                let (key, used) = quoted_prefix(after)?;
+                steps.push(Step::Key(key));
+                rest = after.get(used..)?.strip_prefix(']')?;
+            }
+        } else {
+            let trimmed = rest.strip_prefix('.').unwrap_or(rest);
+            let end = trimmed.find(['.', '[']).unwrap_or(trimmed.len());
+            steps.push(Step::Key(trimmed[..end].to_string()));
+            rest = &trimmed[end..];
+        }
+    }
+    Some(steps)
+}
+
+/// Reads a quoted string at the start of `text`; returns it and the bytes used.
+fn quoted_prefix(text: &str) -> Option<(String, usize)> {
+    let mut escaped = false;
+    for (i, c) in text.char_indices().skip(1) {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => {
+                let key: String = serde_json::from_str(&text[..=i]).ok()?;
+                return Some((key, i + 1));
+            }
+            _ => escaped = false,
+        }
+    }
+    None
+}
+
+/// The value at a path such as `runtime.env["A B"]` or `network[0].aliases`.
+pub fn at_path<'v>(root: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
+    steps(path)?
+        .into_iter()
+        .try_fold(root, |current, step| match step {
+            Step::Key(key) => current.as_object()?.get(&key),
+            Step::Index(i) => current.as_array()?.get(i),
+        })
+}
+
+fn at_path_mut<'v>(
+    root: &'v mut serde_json::Value,
+    path: &str,
+) -> Option<&'v mut serde_json::Value> {
+    steps(path)?
+        .into_iter()
+        .try_fold(root, |current, step| match step {
+            Step::Key(key) => current.as_object_mut()?.get_mut(&key),
+            Step::Index(i) => current.as_array_mut()?.get_mut(i),
+        })
 }
 
 /// `a.b`, or `a["not an identifier"]`.
@@ -254,7 +365,7 @@ impl Compare<'_> {
         let old = old.unwrap_or(&J::Null);
         match (new, old) {
             (Value::Unknown(_), _) => self.out.push(Difference::Unknown(path.clone())),
-            (Value::Sensitive(_), _) => {
+            (Value::Sensitive(..), _) => {
                 let same = self.hashes.get(path.as_str()) == Some(&self.key.hash(new));
                 if !same {
                     self.out.push(Difference::Changed(path.clone()));

@@ -23,8 +23,11 @@ pub enum Value {
     Map(BTreeMap<String, Value>),
     /// Not known yet; the type is known when it is not `Any`.
     Unknown(Type),
-    /// A value that must never be shown or stored in clear.
-    Sensitive(Box<Value>),
+    /// A value that must never be shown or stored in clear. A string built
+    /// by a template may carry how it can be shown: its text with each
+    /// sensitive part replaced by `(sensitive)` (`db_password=(sensitive)`),
+    /// so that a plan shows which lines of a rendered file changed.
+    Sensitive(Box<Value>, Option<Box<str>>),
 }
 
 /// A type constraint.
@@ -93,14 +96,14 @@ impl Value {
             Value::Set(_) => "set",
             Value::Map(_) => "object",
             Value::Unknown(_) => "unknown",
-            Value::Sensitive(inner) => inner.type_name(),
+            Value::Sensitive(inner, _) => inner.type_name(),
         }
     }
 
     pub fn is_null(&self) -> bool {
         match self {
             Value::Null => true,
-            Value::Sensitive(inner) => inner.is_null(),
+            Value::Sensitive(inner, _) => inner.is_null(),
             _ => false,
         }
     }
@@ -111,7 +114,7 @@ impl Value {
             Value::Unknown(_) => true,
             Value::List(items) | Value::Set(items) => items.iter().any(Value::contains_unknown),
             Value::Map(map) => map.values().any(Value::contains_unknown),
-            Value::Sensitive(inner) => inner.contains_unknown(),
+            Value::Sensitive(inner, _) => inner.contains_unknown(),
             _ => false,
         }
     }
@@ -119,7 +122,7 @@ impl Value {
     /// True when the value or anything inside it is sensitive.
     pub fn contains_sensitive(&self) -> bool {
         match self {
-            Value::Sensitive(_) => true,
+            Value::Sensitive(..) => true,
             Value::List(items) | Value::Set(items) => items.iter().any(Value::contains_sensitive),
             Value::Map(map) => map.values().any(Value::contains_sensitive),
             _ => false,
@@ -129,7 +132,7 @@ impl Value {
     /// Removes every sensitive mark, deeply, returning whether there was one.
     pub fn unmark_deep(self) -> (Value, bool) {
         match self {
-            Value::Sensitive(inner) => (inner.unmark_deep().0, true),
+            Value::Sensitive(inner, _) => (inner.unmark_deep().0, true),
             Value::List(items) => {
                 let (items, marked) = unmark_all(items);
                 (Value::List(items), marked)
@@ -154,18 +157,34 @@ impl Value {
         }
     }
 
+    /// A sensitive string built by a template, with how it may be shown:
+    /// its text with every sensitive part written `(sensitive)`.
+    pub fn sensitive_shown_as(text: String, shown: String) -> Value {
+        Value::Sensitive(Box::new(Value::String(text)), Some(shown.into()))
+    }
+
+    /// How a value may be shown in place of its text: the masked text a
+    /// template gave a sensitive string, else the placeholder of a secret.
+    pub fn shown_text(&self) -> Option<&str> {
+        match self {
+            Value::Sensitive(_, Some(shown)) => Some(shown),
+            Value::Sensitive(_, None) => Some(SENSITIVE_TEXT),
+            _ => None,
+        }
+    }
+
     /// Marks the value sensitive (once).
     pub fn mark_sensitive(self) -> Value {
         match self {
-            Value::Sensitive(_) => self,
-            other => Value::Sensitive(Box::new(other)),
+            Value::Sensitive(..) => self,
+            other => Value::Sensitive(Box::new(other), None),
         }
     }
 
     /// The value without a top-level sensitive mark.
     pub fn unmarked(&self) -> &Value {
         match self {
-            Value::Sensitive(inner) => inner.unmarked(),
+            Value::Sensitive(inner, _) => inner.unmarked(),
             other => other,
         }
     }
@@ -193,7 +212,7 @@ impl Value {
             Value::Map(map) => Type::Object(Box::new(
                 map.iter().map(|(k, v)| (k.clone(), v.type_of())).collect(),
             )),
-            Value::Sensitive(inner) => inner.type_of(),
+            Value::Sensitive(inner, _) => inner.type_of(),
         }
     }
 
@@ -208,21 +227,35 @@ impl Value {
     /// Converts to `serde_json`; sensitive leaves become `"(sensitive)"` and
     /// unknown ones `"(known after apply)"` so nothing secret leaves this way.
     pub fn to_redacted_json(&self) -> serde_json::Value {
+        self.redacted_json(false)
+    }
+
+    /// As [`Value::to_redacted_json`], but a sensitive string a template
+    /// built shows its masked text (`db_password=(sensitive)`): what plans
+    /// show, so that a reviewer sees which lines of a rendered file changed.
+    pub fn to_shown_json(&self) -> serde_json::Value {
+        self.redacted_json(true)
+    }
+
+    fn redacted_json(&self, masked: bool) -> serde_json::Value {
         match self {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => number_to_json(*n),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(items) | Value::Set(items) => {
-                serde_json::Value::Array(items.iter().map(Value::to_redacted_json).collect())
+                serde_json::Value::Array(items.iter().map(|v| v.redacted_json(masked)).collect())
             }
             Value::Map(map) => serde_json::Value::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), v.to_redacted_json()))
+                    .map(|(k, v)| (k.clone(), v.redacted_json(masked)))
                     .collect(),
             ),
             Value::Unknown(_) => serde_json::Value::String(UNKNOWN_TEXT.to_string()),
-            Value::Sensitive(_) => serde_json::Value::String(SENSITIVE_TEXT.to_string()),
+            Value::Sensitive(_, Some(shown)) if masked => {
+                serde_json::Value::String(shown.to_string())
+            }
+            Value::Sensitive(..) => serde_json::Value::String(SENSITIVE_TEXT.to_string()),
         }
     }
 
@@ -275,7 +308,7 @@ impl Value {
                 format!("{{ {} }}", inner.join(", "))
             }
             Value::Unknown(_) => UNKNOWN_TEXT.into(),
-            Value::Sensitive(_) => SENSITIVE_TEXT.into(),
+            Value::Sensitive(..) => SENSITIVE_TEXT.into(),
         }
     }
 }
@@ -388,7 +421,7 @@ fn write_json(value: &Value, out: &mut String) {
             }
             out.push('}');
         }
-        Value::Sensitive(inner) => write_json(inner, out),
+        Value::Sensitive(inner, _) => write_json(inner, out),
     }
 }
 
@@ -435,9 +468,16 @@ impl ConversionError {
 /// arguments: numbers and bools to strings, numeric strings to numbers,
 /// tuples to lists, objects to maps, missing object attributes are errors.
 pub fn convert(value: Value, ty: &Type) -> Result<Value, ConversionError> {
-    if let Value::Sensitive(inner) = value {
+    if let Value::Sensitive(inner, shown) = value {
+        // A string stays the same string: it keeps how it may be shown.
+        let keep = |converted: Value| match (converted, shown) {
+            (Value::String(s), Some(shown)) => {
+                Value::Sensitive(Box::new(Value::String(s)), Some(shown))
+            }
+            (other, _) => other.mark_sensitive(),
+        };
         // The message may quote the value; a secret is never quoted.
-        return convert(*inner, ty).map(Value::mark_sensitive).map_err(|_| {
+        return convert(*inner, ty).map(keep).map_err(|_| {
             ConversionError::new(format!(
                 "a sensitive value cannot be converted to {ty} (its value is not shown)"
             ))

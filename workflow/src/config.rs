@@ -288,7 +288,11 @@ fn typed_values(
                 _ => Value::string(text.clone()),
             };
             let secret = sensitive.contains(key) || now.is_some_and(Value::contains_sensitive);
-            let value = if secret { value.mark_sensitive() } else { value };
+            let value = if secret {
+                value.mark_sensitive()
+            } else {
+                value
+            };
             (key.clone(), value)
         })
         .collect()

@@ -593,8 +593,8 @@ impl Run<'_, '_> {
 /// Whether a value already has the attribute's type, so converting it
 /// would only copy it.
 pub(super) fn conforms(value: &Value, kind: Kind) -> bool {
-    let is_string = |v: &Value| matches!(v, Value::String(_));
-    match (kind, value) {
+    let is_string = |v: &Value| matches!(v.unmarked(), Value::String(_));
+    match (kind, value.unmarked()) {
         (Kind::Any, _) => true,
         (Kind::String, Value::String(_))
         | (Kind::Number, Value::Number(_))

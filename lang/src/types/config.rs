@@ -62,7 +62,7 @@ impl TryFrom<&BTreeMap<String, Value>> for ConfigValues {
             None => BTreeMap::new(),
             Some(Value::Map(values)) => values.clone(),
             // A wholly sensitive map: every value is a secret.
-            Some(Value::Sensitive(inner)) => match inner.unmarked() {
+            Some(Value::Sensitive(inner, _)) => match inner.unmarked() {
                 Value::Map(values) => values
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone().mark_sensitive()))

@@ -410,8 +410,8 @@ impl<'a> Planner<'a> {
                 type_name: instance.type_name.clone(),
                 action: decision.action,
                 reasons: decision.reasons,
-                before: record.map(|r| r.attributes.clone()),
-                after: Some(redacted(&instance.config)),
+                before: record.map(crate::stored::shown_attributes),
+                after: Some(shown(&instance.config)),
                 changed: decision.changed,
                 artifact: types::is_artifact(&instance.type_name),
                 fingerprint: decision.fingerprint,
@@ -546,11 +546,12 @@ fn phase_of(type_name: &str, path: &str) -> (Phase, String) {
     (phase, shown)
 }
 
-fn redacted(config: &BTreeMap<String, Value>) -> serde_json::Value {
+/// The configuration as a plan shows it (secrets masked).
+fn shown(config: &BTreeMap<String, Value>) -> serde_json::Value {
     serde_json::Value::Object(
         config
             .iter()
-            .map(|(k, v)| (k.clone(), v.to_redacted_json()))
+            .map(|(k, v)| (k.clone(), v.to_shown_json()))
             .collect(),
     )
 }

@@ -134,7 +134,7 @@ fn yaml_scalar(value: &Value) -> String {
         Value::String(s) => yaml_scalar_string(s),
         Value::Map(_) => "{}".into(),
         Value::List(_) | Value::Set(_) => "[]".into(),
-        Value::Sensitive(inner) => yaml_scalar(inner),
+        Value::Sensitive(inner, _) => yaml_scalar(inner),
     }
 }
 

@@ -507,7 +507,7 @@ fn moves_elements(name: &str) -> bool {
 /// keep theirs), and whether there were any.
 fn unmark_outer(value: Value) -> (Value, bool) {
     match value {
-        Value::Sensitive(inner) => (inner.unmark_deep().0, true),
+        Value::Sensitive(inner, _) => (inner.unmark_deep().0, true),
         other => (other, false),
     }
 }
