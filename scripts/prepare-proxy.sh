@@ -15,10 +15,7 @@ stamp="$(sha256sum /usr/sbin/nginx | cut -c1-16)"
 if [ -f "$dir/rootfs/.nginx-$stamp" ]; then exit 0; fi
 rm -rf "$dir/rootfs"
 mkdir -p "$dir/rootfs"
-copy() { mkdir -p "$dir/rootfs$(dirname "$1")"; cp -L "$1" "$dir/rootfs$1"; }
-copy /usr/sbin/nginx
-# The dynamic loader and every library nginx links (ldd prints both forms).
-ldd /usr/sbin/nginx | awk '/=> \//{print $3} /^\t\//{print $1}' | while read -r lib; do copy "$lib"; done
+"$(dirname "$0")/copy-with-libraries.sh" /usr/sbin/nginx "$dir/rootfs"
 mkdir -p "$dir/rootfs/etc/nginx" "$dir/rootfs/var/lib/nginx" "$dir/rootfs/var/log/nginx" \
   "$dir/rootfs/run" "$dir/rootfs/tmp"
 echo 'root:x:0:0:root:/:/nonexistent' > "$dir/rootfs/etc/passwd"

@@ -467,7 +467,7 @@ fn a_container_publishing_a_host_port_is_replaced_stop_first() {
     assert!(http_get(port, "/").is_some_and(|r| r.ends_with("one\n")));
     let plan = p.imm(&["plan", "--var", "greeting=two"]);
     plan.assert_stdout_contains("-/+ docker_container.edge")
-        .assert_stdout_contains("publishes host ports");
+        .assert_stdout_contains("holds host ports");
     p.apply(&["greeting=two"]).assert_ok();
     let answer = http_get(port, "/").unwrap_or_default();
     assert!(answer.ends_with("two\n"), "{answer}");

@@ -437,7 +437,7 @@ fn containers_publishing_host_ports_are_replaced_stop_first_with_a_warning() {
     let change = plan.change("docker_container.edge").expect("change");
     assert!(change.stop_first);
     assert!(
-        plan.warnings[0].contains("publishes host ports"),
+        plan.warnings[0].contains("holds host ports"),
         "{:?}",
         plan.warnings
     );

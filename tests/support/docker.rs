@@ -229,6 +229,11 @@ pub fn example(name: &str) -> DockerProject {
     {
         prepare_proxy(&p.project.file("proxy"));
     }
+    let app_dockerfile =
+        std::fs::read_to_string(p.project.file("app/Dockerfile")).unwrap_or_default();
+    if app_dockerfile.contains("COPY etcdctl/") {
+        prepare_etcdctl(&p.project.file("app/etcdctl"));
+    }
     // Image names of the example are fixed: give them this test's prefix.
     let main = std::fs::read_to_string(p.project.file("main.imm")).expect("read");
     std::fs::write(
@@ -261,6 +266,21 @@ pub fn prepare_proxy(dir: &std::path::Path) {
     assert!(
         prepared.status.success(),
         "the proxy image needs Debian's nginx: apt-get install nginx-light (scripts/test.sh does it): {}",
+        String::from_utf8_lossy(&prepared.stderr)
+    );
+}
+
+/// Debian's etcdctl and its libraries in `dir`, for an app reading etcd.
+pub fn prepare_etcdctl(dir: &std::path::Path) {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/prepare-etcdctl.sh");
+    let prepared = Command::new(&script)
+        .arg(dir)
+        .output()
+        .expect("run scripts/prepare-etcdctl.sh");
+    assert!(
+        prepared.status.success(),
+        "the example's app image needs Debian's etcdctl: apt-get install etcd-client (scripts/test.sh does it): {}",
         String::from_utf8_lossy(&prepared.stderr)
     );
 }

@@ -324,7 +324,11 @@ fn body(
                 name: Some(restart),
                 maximum_retry_count: None,
             }),
-            network_mode: first.map(|n| n.name.clone()),
+            network_mode: if config.host_network {
+                Some("host".into())
+            } else {
+                first.map(|n| n.name.clone())
+            },
             init: Some(config.init),
             ..Default::default()
         }),

@@ -139,17 +139,20 @@ fn open(
         Some("etcd") => {
             let endpoints: Vec<String> = match attributes.get("endpoints").map(Value::unmarked) {
                 Some(Value::List(items)) => items.iter().map(|i| i.unmarked().display()).collect(),
-                _ => Vec::new(),
+                Some(_) => Vec::new(),
+                None => etcd_endpoints_from_environment(),
             };
             if endpoints.is_empty() {
                 return Err(format!(
-                    "store \"{name}\": an etcd store needs endpoints = [\"http://127.0.0.1:2379\"]"
+                    "store \"{name}\": an etcd store needs endpoints = [\"http://127.0.0.1:2379\"] (or, without the attribute, ETCDCTL_ENDPOINTS)"
                 ));
             }
             Ok(Arc::new(etcd::EtcdStore::new(endpoints, prefix)))
         }
         Some("consul") => {
-            let address = text("address").unwrap_or_else(|| "http://127.0.0.1:8500".into());
+            let address = text("address")
+                .or_else(consul_address_from_environment)
+                .unwrap_or_else(|| "http://127.0.0.1:8500".into());
             let token = attributes
                 .get("token")
                 .map(|v| v.clone().unmark_deep().0.display());
@@ -160,6 +163,34 @@ fn open(
         )),
         None => Err(format!("store \"{name}\" has no backend")),
     }
+}
+
+/// Without `endpoints`, an etcd store uses what etcdctl would:
+/// `ETCDCTL_ENDPOINTS` (comma-separated), else etcd's default client URL.
+fn etcd_endpoints_from_environment() -> Vec<String> {
+    match std::env::var("ETCDCTL_ENDPOINTS") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect(),
+        _ => vec!["http://127.0.0.1:2379".into()],
+    }
+}
+
+/// Without `address`, a Consul store uses what Consul's tools would:
+/// `CONSUL_HTTP_ADDR` (with `http://` added when it has no scheme).
+fn consul_address_from_environment() -> Option<String> {
+    let address = std::env::var("CONSUL_HTTP_ADDR").ok()?;
+    let address = address.trim();
+    if address.is_empty() {
+        return None;
+    }
+    Some(if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("http://{address}")
+    })
 }
 
 /// The project's key file (beside state, never in it).

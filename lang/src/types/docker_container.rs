@@ -2,8 +2,9 @@
 //! new container starts beside the old one on its upstream networks and
 //! serves, through its aliases or its proxy, only once healthy and tested;
 //! the old one stops serving, drains, then stops), or stop-first when it
-//! publishes host ports. With `reload`, a change of its files alone is
-//! applied to the running container instead.
+//! publishes host ports or is on the host network (`network_mode =
+//! "host"`). With `reload`, a change of its files alone is applied to the
+//! running container instead.
 
 use super::fields::{duration_field, ConfigError, Fields};
 use super::{naming, Family, ResourceType};
@@ -21,6 +22,7 @@ pub const TYPE: ResourceType = ResourceType {
             attr("command", Kind::ListOfString, false, "Command and arguments."),
             attr("restart", Kind::String, false, "Restart policy: no, on-failure, always or unless-stopped."),
             attr("ports", Kind::ListOfString, false, "Published ports [ip:]host:container[/proto]; without ip, 127.0.0.1. A container that publishes a host port is replaced stop-then-start."),
+            attr("network_mode", Kind::String, false, "\"host\": share the host's network, as Compose's network_mode: host (reach a store on the host's loopback; listen on it). No network blocks, no ports; replaced stop-then-start, since the old one holds the ports."),
             attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so the command gets signals and stops at once."),
             attr("stop_timeout", Kind::String, false, "How long a retired container may take to stop before it is killed (default \"10s\")."),
             attr("drain", Kind::String, false, "How long a retired container keeps running after it stopped receiving new requests, so that the ones it holds finish (default \"2s\")."),
@@ -94,7 +96,7 @@ pub const TYPE: ResourceType = ResourceType {
     identity_outs: &[],
     fingerprint_inputs: None,
     reconfigurable: Some(reloads_files),
-    stop_first: publishes_ports,
+    stop_first: holds_host_ports,
     check_config: |config| ContainerConfig::try_from(config).map(|_| ()),
 };
 
@@ -157,6 +159,8 @@ pub struct ContainerConfig {
     pub command: Vec<String>,
     pub restart: Restart,
     pub ports: Vec<String>,
+    /// `network_mode = "host"`: on the host's network, not on Docker's.
+    pub host_network: bool,
     pub init: bool,
     pub stop_seconds: i32,
     pub drain_ns: i64,
@@ -182,12 +186,13 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
     fn try_from(config: &BTreeMap<String, Value>) -> Result<ContainerConfig, ConfigError> {
         let root = Fields::root(config);
         let runtime = root.block("runtime")?;
-        Ok(ContainerConfig {
+        let config = ContainerConfig {
             image: root.required_string("image")?,
             name: root.plain_string("name")?,
             command: root.strings("command")?,
             restart: restart(&root)?,
             ports: root.strings("ports")?,
+            host_network: host_network(&root)?,
             init: root.bool("init")?.unwrap_or(true),
             stop_seconds: stop_seconds(&root)?,
             drain_ns: duration_field(&root, "drain", DEFAULT_DRAIN)?,
@@ -218,7 +223,25 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
             health: health(&root)?,
             tests: super::docker_image::tests(&root)?,
             reload: reload(&root)?,
-        })
+        };
+        if config.host_network && (!config.networks.is_empty() || !config.ports.is_empty()) {
+            return Err(ConfigError::new(
+                "network_mode",
+                "a container on the host's network has no network blocks and publishes no ports: it listens on the host directly",
+            ));
+        }
+        Ok(config)
+    }
+}
+
+fn host_network(root: &Fields<'_>) -> Result<bool, ConfigError> {
+    match root.plain_string("network_mode")?.as_deref() {
+        None => Ok(false),
+        Some("host") => Ok(true),
+        Some(other) => Err(ConfigError::new(
+            "network_mode",
+            format!("\"{other}\" is not supported; write \"host\", or use network blocks for Docker networks"),
+        )),
     }
 }
 
@@ -310,8 +333,16 @@ fn health(root: &Fields<'_>) -> Result<Option<Health>, ConfigError> {
     }))
 }
 
-fn publishes_ports(config: &BTreeMap<String, Value>) -> bool {
-    matches!(config.get("ports").map(Value::unmarked), Some(Value::List(p)) if !p.is_empty())
+/// A container that publishes host ports, or listens on the host's
+/// network, cannot run beside its successor.
+fn holds_host_ports(config: &BTreeMap<String, Value>) -> bool {
+    let publishes =
+        matches!(config.get("ports").map(Value::unmarked), Some(Value::List(p)) if !p.is_empty());
+    let on_host = matches!(
+        config.get("network_mode").map(Value::unmarked),
+        Some(Value::String(mode)) if mode == "host"
+    );
+    publishes || on_host
 }
 
 #[cfg(test)]

@@ -451,7 +451,7 @@ impl<'a> Planner<'a> {
         let warnings = changes
             .iter()
             .filter(|c| c.stop_first)
-            .map(|c| format!("{} publishes host ports: it is replaced stop-old-then-start-new, so it is down while the new one starts", c.address))
+            .map(|c| format!("{} holds host ports (published, or on the host network): it is replaced stop-old-then-start-new, so it is down while the new one starts", c.address))
             .collect();
         let plan = Plan {
             format_version: PLAN_FORMAT_VERSION.into(),
