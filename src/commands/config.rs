@@ -19,6 +19,7 @@ use std::process::ExitCode;
 pub enum ConfigCommand {
     /// List the revisions of the values at PATH (below the environment).
     History {
+        /// The values' path below the environment (a config's `path`, or its name).
         path: String,
         #[command(flatten)]
         project: ProjectArgs,
@@ -29,10 +30,13 @@ pub enum ConfigCommand {
     /// Write the values of an earlier revision as a new revision, and
     /// reconfigure or replace what renders them, as one plan.
     Rollback {
+        /// The values' path below the environment (a config's `path`, or its name).
         path: String,
+        /// The revision whose values to write again (`imm config history PATH` lists them).
         revision: u64,
         #[command(flatten)]
         project: ProjectArgs,
+        /// The store (default: the project's default store).
         #[arg(long)]
         store: Option<String>,
         /// Change the store only; apps that render the values keep theirs.
