@@ -154,6 +154,27 @@ fn the_pipeline_example_reloads_rolls_back_and_promotes_what_staging_tested() {
     assert!(pipeline.reader("staging").contains("greeting=hello"));
     assert_eq!(pipeline.web_ids("staging"), ids);
 
+    let failed = staging(&["apply", "--auto-approve", "--var", "log_level=loud"]);
+    assert_ne!(failed.code, 0, "a level the app refuses fails its reload");
+    assert!(
+        failed.all().contains("put back")
+            && failed.all().contains("went back to the values of revision"),
+        "the apply says the files and the store were put back: {}",
+        failed.all()
+    );
+    let stored = pipeline.etcd.get_prefix("pipeline/staging/app/");
+    assert!(
+        stored.contains("pipeline/staging/app/log_level=info"),
+        "{stored}"
+    );
+    assert!(pipeline.reader("staging").contains("log_level=info"));
+    assert_eq!(pipeline.web_ids("staging"), ids);
+    let conf = docker::docker(&["exec", &ids[0], "cat", "/etc/app/app.conf"]).stdout;
+    assert!(
+        conf.contains("log_level=info"),
+        "the app runs on the old file: {conf}"
+    );
+
     pipeline
         .imm("prod", &["apply", "--auto-approve"])
         .assert_fails_with("E0804");
