@@ -22,7 +22,7 @@ echo "== imm plan examples/hello"
 "$imm" plan examples/hello
 echo "== imm apply examples/hello"
 "$imm" apply examples/hello --auto-approve
-network=$("$imm" output --dir examples/hello --json | sed -n 's/.*on network \([^"]*\)".*/\1/p' | head -1)
+network=$("$imm" -C examples/hello output --json | sed -n 's/.*on network \([^"]*\)".*/\1/p' | head -1)
 image=$(docker images --format '{{.Repository}}:{{.Tag}}' imm/hello/busybox | head -1)
 echo "== the page, through the alias web:8080 on $network"
 docker run --rm --network "$network" "$image" wget -q -O - http://web:8080/

@@ -103,19 +103,17 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the manual page (roff), e.g. `imm manpage > /usr/local/share/man/man1/imm.1`.
+    Manpage,
     /// Print the outputs recorded by the last apply.
     Output {
-        /// Only this output; printed as its bare value.
+        /// Only this output, printed as its bare value (a string without quotes).
         name: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// Project directory.
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
-        /// Environment whose outputs to print.
-        #[arg(long)]
-        env: Option<String>,
+        #[command(flatten)]
+        at: commands::state::Where,
     },
     /// Show what apply would do: every instance's action, and why.
     Plan {
@@ -173,12 +171,8 @@ enum Command {
     ForceUnlock {
         /// The lock id, as the lock error printed it.
         id: String,
-        /// Project directory.
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
-        /// Environment.
-        #[arg(long, default_value = "default")]
-        env: String,
+        #[command(flatten)]
+        at: commands::state::Where,
     },
     /// Language server over stdio, for editors.
     Lsp,
@@ -244,6 +238,16 @@ fn dispatch(command: Command) -> commands::CommandResult {
             report::out(String::from_utf8_lossy(&script).trim_end());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Manpage => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(command).render(&mut page) {
+                eprintln!("error: cannot render the manual page: {e}");
+                return Ok(ExitCode::from(1));
+            }
+            report::out(String::from_utf8_lossy(&page).trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Fmt {
             check,
             recursive,
@@ -264,12 +268,9 @@ fn dispatch(command: Command) -> commands::CommandResult {
             parallelism,
             format,
         }),
-        Command::Output {
-            name,
-            json,
-            dir,
-            env,
-        } => commands::output::run(&dir, env.as_deref(), name.as_deref(), json),
+        Command::Output { name, json, at } => {
+            commands::output::run(&at.dir, at.env.as_deref(), name.as_deref(), json)
+        }
         Command::Plan {
             project,
             plan,
@@ -287,7 +288,7 @@ fn dispatch(command: Command) -> commands::CommandResult {
         Command::Graph { project, format } => commands::graph::run(&project, format),
         Command::State(command) => commands::state::run(&command),
         Command::Config(command) => commands::config::run(&command),
-        Command::ForceUnlock { id, dir, env } => commands::state::force_unlock(&dir, &env, &id),
+        Command::ForceUnlock { id, at } => commands::state::force_unlock(&at, &id),
         Command::Lsp => Ok(lsp::run()),
     }
 }

@@ -349,6 +349,26 @@ output "where" {
     let validate = p.imm(&["validate", "."]);
     validate.assert_ok();
     assert!(validate.stderr.contains("dev, prod"), "{}", validate.stderr);
+
+    // One convention for every command: [DIR] and --env, chosen alike.
+    assert_eq!(
+        p.imm(&["output", "where", "--env", "prod"]).stdout,
+        "prod in us\n",
+        "one output alone is its bare value"
+    );
+    p.imm(&["output", "where"]).assert_fails_with("E0404");
+    p.imm(&["state", "list"]).assert_fails_with("E0404");
+    p.imm(&["force-unlock", "x"]).assert_fails_with("E0404");
+    p.imm(&["state", "list", ".", "--env", "prd"])
+        .assert_fails_with("did you mean --env prod");
+    let outside = Project::new(&[]);
+    let dir = p.path().to_str().expect("utf-8 path");
+    outside
+        .imm(&["output", "where", dir, "--env", "dev"])
+        .assert_stdout_contains("dev in eu");
+    outside
+        .imm(&["state", "list", dir, "--env", "dev"])
+        .assert_ok();
 }
 
 #[test]
@@ -481,6 +501,41 @@ fn dash_c_runs_any_command_in_another_directory() {
         .assert_stdout_contains("hello");
     p.imm(&["-C", "app", "plan", "--detailed-exitcode"])
         .assert_code(0);
+    p.imm(&["-C", "app", "plan", "--out", "saved.json"])
+        .assert_ok();
+    assert!(
+        p.file("app/saved.json").exists(),
+        "paths are relative to DIR"
+    );
+    p.imm(&["-C", "app", "show", "saved.json"])
+        .assert_stdout_contains("No changes");
+    p.imm(&["-C", "app", "fmt", "--check"]).assert_ok();
+    p.imm(&["-C", "app", "graph"]).assert_ok();
+    p.imm(&["-C", "app", "state", "list"]).assert_ok();
+    p.imm(&["-C", "app", "config", "history", "app"])
+        .assert_stdout_contains("No revisions");
+    p.imm(&["-C", "app", "force-unlock", "x"])
+        .assert_fails_with("is not locked");
+    p.imm(&["-C", "app", "completions", "bash"]).assert_ok();
+    let manual = p.imm(&["-C", "app", "manpage"]);
+    manual.assert_ok().assert_stdout_contains(".TH imm 1");
+    for command in SUBCOMMANDS {
+        // roff writes a hyphen as `\-`.
+        let in_roff = command.replace('-', "\\-");
+        assert!(
+            manual.stdout.contains(&in_roff),
+            "the manual names `{command}`"
+        );
+    }
+    p.imm(&["-C", "app", "destroy", "--auto-approve"])
+        .assert_ok();
+    p.imm(&["-C", "app", "output", "greeting"])
+        .assert_fails_with("no output named");
+    let lsp = lsp_session(&p, &["-C", "app", "lsp"]);
+    assert!(
+        lsp.contains("\"capabilities\""),
+        "the language server answers from DIR: {lsp}"
+    );
     let missing = p.imm(&["-C", "no-such-dir", "plan"]);
     assert_eq!(missing.code, 1);
     assert!(
@@ -490,9 +545,73 @@ fn dash_c_runs_any_command_in_another_directory() {
     );
 }
 
+/// A whole language-server session (initialize, shutdown, exit) fed on
+/// stdin; what the server wrote.
+fn lsp_session(p: &Project, args: &[&str]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(args)
+        .current_dir(p.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start imm lsp");
+    let messages = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}"#,
+        r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"#,
+        r#"{"jsonrpc":"2.0","method":"exit"}"#,
+    ];
+    let mut stdin = child.stdin.take().expect("stdin");
+    for body in messages {
+        write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("write");
+    }
+    drop(stdin);
+    let output = child.wait_with_output().expect("imm lsp ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Every command of `imm --help`.
+const SUBCOMMANDS: &[&str] = &[
+    "validate",
+    "fmt",
+    "plan",
+    "apply",
+    "destroy",
+    "show",
+    "graph",
+    "output",
+    "state",
+    "config",
+    "force-unlock",
+    "lsp",
+    "completions",
+    "manpage",
+];
+
 #[test]
 fn completions_are_printed_for_every_shell() {
     let p = Project::new(&[]);
+    let help = p.imm(&["--help"]).stdout;
+    let listed: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    let mut listed = listed;
+    listed.sort_unstable();
+    let mut known = SUBCOMMANDS.to_vec();
+    known.sort_unstable();
+    assert_eq!(listed, known, "SUBCOMMANDS is every command");
     for (shell, marker) in [
         ("bash", "_imm()"),
         ("zsh", "#compdef imm"),
@@ -502,9 +621,15 @@ fn completions_are_printed_for_every_shell() {
         let printed = p.imm(&["completions", shell]);
         printed.assert_ok();
         assert!(
-            printed.stdout.contains(marker) && printed.stdout.contains("apply"),
+            printed.stdout.contains(marker),
             "{shell}: {}",
             &printed.stdout[..printed.stdout.len().min(200)]
         );
+        for command in SUBCOMMANDS {
+            assert!(
+                printed.stdout.contains(command),
+                "the {shell} script completes `{command}`"
+            );
+        }
     }
 }

@@ -286,3 +286,144 @@ fn no_import_circle_between_sibling_modules() {
         circles.join("\n")
     );
 }
+
+/// The repository's own text files (sources, docs, scripts, examples), not
+/// what builds produce.
+fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            let generated = matches!(name.as_str(), "target" | ".git" | ".imm" | "corpus")
+                || name == "proxy"
+                || name == "etcdctl";
+            if !generated {
+                text_files(&path, out);
+            }
+            continue;
+        }
+        let text = [
+            "rs", "md", "imm", "sh", "toml", "yml", "yaml", "tmpl", "json",
+        ]
+        .iter()
+        .any(|e| path.extension().is_some_and(|x| x == *e))
+            || name == "run"
+            || name == "Dockerfile";
+        if text {
+            out.push(path);
+        }
+    }
+}
+
+/// Markdown link targets: `[text](target)`.
+fn link_targets(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            rest.find(')').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+#[test]
+fn nothing_points_outside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    text_files(root, &mut files);
+    assert!(files.len() > 50, "{} files", files.len());
+    // Files of the team's contract that users never get: spelled in
+    // pieces, so that this test does not name them itself.
+    let outside = [
+        format!("../{}", "shared"),
+        format!("{}.md", "LANGUAGE"),
+        format!("{}.md", "RESOURCES"),
+        format!("{}.md", "DESIGN"),
+    ];
+    let mut problems = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let shown = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        for name in &outside {
+            if text.contains(name.as_str()) {
+                problems.push(format!(
+                    "{shown} names {name}, which is not in the repository"
+                ));
+            }
+        }
+        if file.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        for target in link_targets(&text) {
+            let path = target.split('#').next().unwrap_or_default();
+            let external = path.is_empty() || path.contains("://") || path.starts_with("mailto:");
+            if external {
+                continue;
+            }
+            let resolved = file.parent().unwrap_or(root).join(path);
+            let inside = resolved
+                .canonicalize()
+                .is_ok_and(|r| r.starts_with(root.canonicalize().unwrap_or_default()));
+            if !inside {
+                problems.push(format!(
+                    "{shown} links to {target}, which is not a file of the repository"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn paths_the_docs_name_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
+    text_files(&root.join("docs"), &mut files);
+    let top = [
+        "docs/",
+        "scripts/",
+        "examples/",
+        "tests/",
+        "lang/",
+        "planner/",
+        "executors/",
+        "stdlib/",
+        "src/",
+        "workflow/",
+        "editors/",
+        "benches/",
+        "fuzz/",
+    ];
+    let mut missing = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for quoted in text.split('`').skip(1).step_by(2) {
+            let path = quoted.split_whitespace().next().unwrap_or_default();
+            let path = path.trim_end_matches([',', '.', ':', ')']);
+            let is_path = top.iter().any(|t| path.starts_with(t))
+                && !path.contains(['*', '<', '{', '$'])
+                && !path.contains("NAME");
+            if is_path && !root.join(path).exists() {
+                let shown = file
+                    .strip_prefix(root)
+                    .unwrap_or(file)
+                    .display()
+                    .to_string();
+                missing.push(format!("{shown}: `{path}`"));
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "paths named in docs that do not exist:\n{}",
+        missing.join("\n")
+    );
+}

@@ -13,9 +13,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> CommandResult {
-    let environment = env.unwrap_or("default");
     let session = Session::new()?;
-    let site = StateSite::discover(dir, environment, session.handle())?;
+    let (site, environment) = StateSite::discover_env(dir, env, session.handle())?;
     let Some(recorded) = site.peek()? else {
         return Err(Error::new(
             Code::StateUnreadable,
@@ -23,14 +22,7 @@ pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> Com
                 "there is no state for environment \"{environment}\" in {}",
                 dir.display()
             ),
-            format!(
-                "run `imm apply` first{}",
-                if env.is_none() {
-                    ", or pass --env NAME"
-                } else {
-                    ""
-                }
-            ),
+            "run `imm apply` first, or give the DIR and --env of an applied project",
         ));
     };
     let outputs = recorded.outputs;
@@ -66,7 +58,7 @@ pub fn run(dir: &Path, env: Option<&str>, name: Option<&str>, json: bool) -> Com
     if json {
         crate::report::out(&serde_json::to_string(&json_value(output)).unwrap_or_default());
     } else {
-        crate::report::out(&human_value(output));
+        crate::report::out(&bare_value(output));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -75,6 +67,15 @@ fn json_value(output: &StoredOutput) -> serde_json::Value {
     match (&output.value, output.sensitive) {
         (_, true) | (None, _) => serde_json::Value::String(SENSITIVE_TEXT.into()),
         (Some(v), false) => v.clone(),
+    }
+}
+
+/// One output alone, for scripts: a string bare (no quotes), anything
+/// else as the language writes it.
+fn bare_value(output: &StoredOutput) -> String {
+    match (&output.value, output.sensitive) {
+        (Some(serde_json::Value::String(text)), false) => text.clone(),
+        _ => human_value(output),
     }
 }
 

@@ -7,7 +7,7 @@ use imm_lang::diagnostics::Code;
 use imm_planner::state;
 use imm_workflow::state_site::StateSite;
 use imm_workflow::{Error, Session};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -32,15 +32,23 @@ pub enum StateCommand {
     },
 }
 
-/// Which state: the project directory and environment.
+/// Which state: the project directory and environment, taken as every
+/// command takes them (`[DIR]`, `--env`).
 #[derive(clap::Args, Clone)]
 pub struct Where {
     /// Project directory.
-    #[arg(long, default_value = ".")]
+    #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// Environment.
-    #[arg(long, default_value = "default")]
-    pub env: String,
+    /// Environment (chosen as `imm plan` chooses it).
+    #[arg(long)]
+    pub env: Option<String>,
+}
+
+impl Where {
+    /// The state site and the environment it is for.
+    fn site(&self, session: &Session) -> Result<(StateSite, String), Error> {
+        StateSite::discover_env(&self.dir, self.env.as_deref(), session.handle())
+    }
 }
 
 pub fn run(command: &StateCommand) -> CommandResult {
@@ -57,17 +65,16 @@ pub fn run(command: &StateCommand) -> CommandResult {
 
 fn read(at: &Where) -> Result<state::State, Error> {
     let session = Session::new()?;
-    let site = StateSite::discover(&at.dir, &at.env, session.handle())?;
+    let (site, environment) = at.site(&session)?;
     match site.peek()? {
         Some(s) => Ok(s),
         None => Err(Error::new(
             Code::StateUnreadable,
             format!(
-                "there is no state for environment \"{}\" in {}",
-                at.env,
+                "there is no state for environment \"{environment}\" in {}",
                 at.dir.display()
             ),
-            "run `imm apply` first, or pass --dir and --env of an applied project",
+            "run `imm apply` first, or give the DIR and --env of an applied project",
         )),
     }
 }
@@ -104,10 +111,10 @@ fn show(at: &Where, address: &str) -> CommandResult {
 
 fn remove(at: &Where, address: &str, only_deposed: bool) -> CommandResult {
     let session = Session::new()?;
-    let site = StateSite::discover(&at.dir, &at.env, session.handle())?;
+    let (site, environment) = at.site(&session)?;
     let lock = site.lock("state rm")?;
     print_notes(&lock.notes());
-    let (mut s, notes) = site.read(&at.env)?;
+    let (mut s, notes) = site.read(&environment)?;
     print_notes(&notes);
     if s.resource(address).is_none() {
         return Err(unknown_address(address, &s));
@@ -151,15 +158,15 @@ fn remove(at: &Where, address: &str, only_deposed: bool) -> CommandResult {
         address.to_string()
     };
     crate::report::out(&format!(
-        "Removed {what} from the state of \"{}\" (serial {}). The objects themselves were not touched.",
-        at.env, s.serial
+        "Removed {what} from the state of \"{environment}\" (serial {}). The objects themselves were not touched.",
+        s.serial
     ));
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn force_unlock(dir: &Path, env: &str, id: &str) -> CommandResult {
+pub fn force_unlock(at: &Where, id: &str) -> CommandResult {
     let session = Session::new()?;
-    let site = StateSite::discover(dir, env, session.handle())?;
+    let (site, env) = at.site(&session)?;
     let Some(lock) = site.local_lock() else {
         return Err(Error::new(
             Code::StateLocked,

@@ -143,6 +143,26 @@ impl StateSite {
     /// The backend of the project in `dir`, for commands that do not
     /// evaluate it (state inspection, outputs): its `state` block is read,
     /// and a project that does not load falls back to local state.
+    /// Where the state of the environment `--env` asks for lives, chosen
+    /// as `plan` and `apply` choose it (`default` when the project
+    /// declares no environments). A project that does not parse is still
+    /// reachable, with `--env` or as `default`: state must stay repairable.
+    pub fn discover_env(
+        project_dir: &Path,
+        requested: Option<&str>,
+        handle: Handle,
+    ) -> Result<(StateSite, String)> {
+        let project = imm_lang::project::load(project_dir);
+        let environment = if project.diagnostics.0.iter().any(|d| d.is_error()) {
+            requested.unwrap_or("default").to_string()
+        } else {
+            imm_lang::evaluate::select_environment(&project, requested)
+                .map_err(|d| Error::in_files(vec![d], &project.sources))?
+        };
+        let site = StateSite::discover(project_dir, &environment, handle)?;
+        Ok((site, environment))
+    }
+
     pub fn discover(project_dir: &Path, environment: &str, handle: Handle) -> Result<StateSite> {
         let mut project = imm_lang::project::load(project_dir);
         if project.diagnostics.0.iter().any(|d| d.is_error()) {
