@@ -17,6 +17,10 @@ scripts/prepare-examples.sh >/dev/null
 if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null
 fi
+# The Compose import is compared with docker-compose itself (Debian's).
+if ! command -v docker-compose >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+fi
 if ! docker info >/dev/null 2>&1; then
   echo "warning: no Docker daemon answers; the Docker tests will fail with how to start one" >&2
 fi

@@ -2,6 +2,7 @@
 //! planner and the executors together. Every command lives in `commands/`.
 
 mod commands;
+mod compose;
 mod lsp;
 mod progress;
 mod report;
@@ -164,6 +165,9 @@ enum Command {
     /// Revisions of run-time values in their store, and rollback.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
+    /// Translate another tool's files into .imm (a Compose file).
+    #[command(subcommand)]
+    Import(commands::import::ImportCommand),
     /// Inspect and repair state.
     #[command(subcommand)]
     State(commands::state::StateCommand),
@@ -288,6 +292,7 @@ fn dispatch(command: Command) -> commands::CommandResult {
         Command::Graph { project, format } => commands::graph::run(&project, format),
         Command::State(command) => commands::state::run(&command),
         Command::Config(command) => commands::config::run(&command),
+        Command::Import(command) => commands::import::run(&command),
         Command::ForceUnlock { id, at } => commands::state::force_unlock(&at, &id),
         Command::Lsp => Ok(lsp::run()),
     }

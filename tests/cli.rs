@@ -593,6 +593,7 @@ const SUBCOMMANDS: &[&str] = &[
     "lsp",
     "completions",
     "manpage",
+    "import",
 ];
 
 #[test]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod destroy;
 pub mod fmt;
 pub mod graph;
+pub mod import;
 pub mod output;
 pub mod plan;
 pub mod state;

@@ -177,12 +177,15 @@ async fn create(
         .as_ref()
         .filter(|_| request.stop_first)
         .and_then(|p| private_str(&p.private, "id").map(str::to_string));
-    let upstream: Vec<&NetworkAttachment> = config
+    // Every network from the start, serving ones without their aliases:
+    // the new container reaches what it needs (its health check may ask a
+    // peer) while nothing reaches it until `serve` gives it its aliases.
+    let others: Vec<&NetworkAttachment> = config
         .networks
         .iter()
-        .filter(|n| !n.serves() && Some(&n.name) != joined_first.map(|f| &f.name))
+        .filter(|n| Some(&n.name) != joined_first.map(|f| &f.name))
         .collect();
-    let started = start_ready(docker, config, &id, &upstream, predecessor.as_deref()).await;
+    let started = start_ready(docker, config, &id, &others, predecessor.as_deref()).await;
     if let Err(e) = started {
         let logs = log_tail(docker, &id).await;
         let _ = remove_container(docker, &id).await;

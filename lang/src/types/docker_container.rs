@@ -1,10 +1,10 @@
 //! `docker_container`: an instance of an image, replaced blue/green (the
-//! new container starts beside the old one on its upstream networks and
-//! serves, through its aliases or its proxy, only once healthy and tested;
-//! the old one stops serving, drains, then stops), or stop-first when it
-//! publishes host ports or is on the host network (`network_mode =
-//! "host"`). With `reload`, a change of its files alone is applied to the
-//! running container instead.
+//! new container starts beside the old one on its networks, without its
+//! aliases, and serves, through its aliases or its proxy, only once
+//! healthy and tested; the old one stops serving, drains, then stops), or
+//! stop-first when it publishes host ports or is on the host network
+//! (`network_mode = "host"`). With `reload`, a change of its files alone
+//! is applied to the running container instead.
 
 use super::fields::{duration_field, ConfigError, Fields};
 use super::{naming, Family, ResourceType};
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 pub const TYPE: ResourceType = ResourceType {
     schema: ResourceSchema {
         type_name: "docker_container",
-        doc: "An instance of an image. Replaced blue/green: the new container starts on its upstream networks, passes health and tests, then serves (aliases or proxy); the old one stops serving, drains, then is removed. With reload, a change of runtime.files alone is applied in place.",
+        doc: "An instance of an image. Replaced blue/green: the new container starts beside the old one on its networks without its aliases, passes health and tests, then serves (aliases or proxy); the old one stops serving, drains, then is removed. With reload, a change of runtime.files alone is applied in place.",
         attrs: &[
             attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.tag (or .id)."),
             attr("name", Kind::String, false, "Container name; project, environment, index and a version suffix are added."),
@@ -125,9 +125,9 @@ pub struct NetworkAttachment {
 
 impl NetworkAttachment {
     /// A serving network receives requests by a stable name (aliases or a
-    /// proxy): it is joined only by a healthy, tested container and left
-    /// first when one retires. The others are upstream: joined from the
-    /// start, kept until the container stops.
+    /// proxy): a container is on it from the start but gets the name only
+    /// once healthy and tested, and leaves it first when it retires. The
+    /// others are upstream: kept until the container stops.
     pub fn serves(&self) -> bool {
         !self.aliases.is_empty() || self.proxy.is_some()
     }

@@ -1,0 +1,737 @@
+//! `imm import compose`: a Compose file (v2/v3 format) translated into one
+//! `.imm` file: a `docker_image` per built service, a `docker_container`
+//! per service (`count` from `deploy.replicas`), a `docker_network` per
+//! network and a `docker_volume` per named volume. What has no equivalent
+//! is never dropped silently: each such key is a [`Note`] with its line.
+
+mod yaml;
+
+use imm_stdlib::value::quote_string;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use yaml::{Kind, Node};
+
+pub use yaml::YamlError;
+
+/// Something of the Compose file the translation left out or changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// The `.imm` text and what it could not carry over.
+#[derive(Debug)]
+pub struct Translation {
+    pub imm: String,
+    pub notes: Vec<Note>,
+}
+
+/// Translates the Compose file `text`; `dir` is its directory (for
+/// `env_file`).
+pub fn translate(text: &str, dir: &Path) -> Result<Translation, YamlError> {
+    let root = yaml::parse(text)?;
+    let mut notes = Vec::new();
+    if let Some((number, _)) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("${") && !l.trim_start().starts_with('#'))
+    {
+        notes.push(Note {
+            line: number + 1,
+            column: 1,
+            message: "Compose substitutes ${VARIABLES} from the shell when it loads the file; imm keeps them as written text: replace them with imm variables (var.NAME)".into(),
+        });
+    }
+    let mut t = Translator {
+        dir,
+        notes,
+        out: String::new(),
+        uses_default_network: false,
+    };
+    t.top_level(&root);
+    let services = root.get("services");
+    let networks = declared(root.get("networks"));
+    let volumes = declared(root.get("volumes"));
+    let mut body = String::new();
+    for (name, service) in services.map(Node::entries).unwrap_or_default() {
+        let Some(name) = name.text() else { continue };
+        body.push_str(&t.service(name, service, &networks, &volumes));
+    }
+    let mut head = String::new();
+    if let Some(networks) = root.get("networks") {
+        for (name, network) in networks.entries() {
+            head.push_str(&t.network(name, network));
+        }
+    }
+    if t.uses_default_network && !networks.contains_key("default") {
+        head.push_str("resource \"docker_network\" \"default\" {\n  name = \"default\"\n}\n\n");
+    }
+    if let Some(volumes) = root.get("volumes") {
+        for (name, volume) in volumes.entries() {
+            head.push_str(&t.volume(name, volume));
+        }
+    }
+    t.out.push_str(&head);
+    t.out.push_str(&body);
+    let mut imm = imm_lang::fmt::format_source(&t.out).unwrap_or(t.out);
+    if !imm.ends_with('\n') {
+        imm.push('\n');
+    }
+    Ok(Translation {
+        imm,
+        notes: t.notes,
+    })
+}
+
+/// The names a top-level `networks:`/`volumes:` declares, by Compose name.
+fn declared(section: Option<&Node>) -> BTreeMap<String, String> {
+    section
+        .map(Node::entries)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, _)| k.text())
+        .map(|k| (k.to_string(), identifier(k)))
+        .collect()
+}
+
+/// A Compose name as an `.imm` identifier (letters, digits, `_`, `-`).
+fn identifier(name: &str) -> String {
+    let mut id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if id.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+        id.insert(0, '_');
+    }
+    id
+}
+
+/// A string literal of the text as it is: `${` and `%{` are escaped, so
+/// that nothing in it is read as an interpolation.
+fn literal(text: &str) -> String {
+    quote_string(&text.replace("${", "$${").replace("%{", "%%{"))
+}
+
+/// A map key: bare when it is an identifier, quoted otherwise.
+fn map_key(key: &str) -> String {
+    let bare = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_string()
+    } else {
+        literal(key)
+    }
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| literal(i)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+fn string_map(entries: &[(String, String)]) -> String {
+    let mut out = String::from("{\n");
+    for (k, v) in entries {
+        let _ = writeln!(out, "{} = {}", map_key(k), literal(v));
+    }
+    out.push('}');
+    out
+}
+
+struct Translator<'a> {
+    dir: &'a Path,
+    notes: Vec<Note>,
+    out: String,
+    uses_default_network: bool,
+}
+
+impl Translator<'_> {
+    fn note(&mut self, at: &Node, message: impl Into<String>) {
+        self.notes.push(Note {
+            line: at.line,
+            column: at.column,
+            message: message.into(),
+        });
+    }
+
+    fn top_level(&mut self, root: &Node) {
+        for (key, _) in root.entries() {
+            match key.text().unwrap_or_default() {
+                "version" | "name" | "services" | "networks" | "volumes" => {}
+                extension if extension.starts_with("x-") => {}
+                other => {
+                    let message = format!("top-level `{other}` is not translated: imm has no equivalent (secrets are `secret` blocks, run-time files `runtime.files`)");
+                    self.note(key, message);
+                }
+            }
+        }
+    }
+
+    fn network(&mut self, name: &Node, network: &Node) -> String {
+        let Some(compose_name) = name.text() else {
+            return String::new();
+        };
+        let mut out = format!(
+            "resource \"docker_network\" \"{}\" {{\n  name = {}\n",
+            identifier(compose_name),
+            literal(compose_name)
+        );
+        for (key, value) in network.entries() {
+            match key.text().unwrap_or_default() {
+                "internal" if value.text() == Some("true") => out.push_str("  internal = true\n"),
+                "internal" => {}
+                "driver" if value.text() == Some("bridge") => {}
+                other => {
+                    let message = format!("network `{compose_name}`: `{other}` is not translated (imm creates bridge networks of its own)");
+                    self.note(key, message);
+                }
+            }
+        }
+        out.push_str("}\n\n");
+        out
+    }
+
+    fn volume(&mut self, name: &Node, volume: &Node) -> String {
+        let Some(compose_name) = name.text() else {
+            return String::new();
+        };
+        for (key, _) in volume.entries() {
+            let message = format!(
+                "volume `{compose_name}`: `{}` is not translated (imm creates local volumes)",
+                key.text().unwrap_or_default()
+            );
+            self.note(key, message);
+        }
+        format!(
+            "resource \"docker_volume\" \"{}\" {{\n  name = {}\n}}\n\n",
+            identifier(compose_name),
+            literal(compose_name)
+        )
+    }
+
+    fn service(
+        &mut self,
+        name: &str,
+        service: &Node,
+        networks: &BTreeMap<String, String>,
+        volumes: &BTreeMap<String, String>,
+    ) -> String {
+        let id = identifier(name);
+        let mut out = String::new();
+        let mut container = ContainerText::default();
+        let mut env: Vec<(String, String)> = Vec::new();
+        for (key, value) in service.entries() {
+            let key_text = key.text().unwrap_or_default();
+            match key_text {
+                "build" => out.push_str(&self.build(name, &id, value)),
+                "image" if service.get("build").is_none() => {
+                    container.image = value.text().map(quote_string);
+                }
+                "image" => {}
+                "container_name" => container.name = value.text().map(str::to_string),
+                "command" => container.command = self.command(value),
+                "environment" => env.extend(self.environment(value)),
+                "env_file" => env.splice(0..0, self.env_files(value)).for_each(drop),
+                "networks" => {}
+                "volumes" => container.mounts = self.mounts(name, value, volumes),
+                "healthcheck" => container.health = self.health(value),
+                "depends_on" => container.depends_on = self.depends_on(value),
+                "ports" => container.ports = self.ports(value),
+                "restart" => container.restart = self.restart(value),
+                "deploy" => container.count = self.deploy(value),
+                "init" => container.init = value.text().map(|t| t == "true"),
+                "stop_grace_period" => container.stop_timeout = value.text().map(str::to_string),
+                other => {
+                    let message = format!(
+                        "service `{name}`: `{other}` is not translated: imm has no equivalent"
+                    );
+                    self.note(key, message);
+                }
+            }
+        }
+        if service.get("build").is_some() {
+            container.image = Some(format!("docker_image.{id}.id"));
+        }
+        if container.image.is_none() {
+            self.note(
+                service,
+                format!("service `{name}` has neither build nor image"),
+            );
+        }
+        container.networks = self.service_networks(name, service.get("networks"), networks);
+        container.env = env;
+        out.push_str(&container.render(&id, name));
+        out
+    }
+
+    fn build(&mut self, name: &str, id: &str, build: &Node) -> String {
+        let mut out = format!(
+            "resource \"docker_image\" \"{id}\" {{\n  name = {}\n  build {{\n",
+            literal(name)
+        );
+        if let Some(context) = build.text() {
+            let _ = writeln!(out, "    context = {}", literal(&relative(context)));
+        }
+        for (key, value) in build.entries() {
+            match key.text().unwrap_or_default() {
+                "context" => {
+                    let context = relative(value.text().unwrap_or("."));
+                    let _ = writeln!(out, "    context = {}", literal(&context));
+                }
+                "dockerfile" => {
+                    let _ = writeln!(
+                        out,
+                        "    dockerfile = {}",
+                        literal(value.text().unwrap_or("Dockerfile"))
+                    );
+                }
+                "target" => {
+                    let _ = writeln!(
+                        out,
+                        "    target = {}",
+                        literal(value.text().unwrap_or_default())
+                    );
+                }
+                "args" => {
+                    let args = self.pairs(value, "build argument");
+                    let _ = writeln!(out, "    args = {}", string_map(&args));
+                }
+                other => {
+                    let message = format!("service `{name}`: build `{other}` is not translated");
+                    self.note(key, message);
+                }
+            }
+        }
+        out.push_str("  }\n}\n\n");
+        out
+    }
+
+    /// A Compose command: a list as it is, a string split as a shell would.
+    fn command(&mut self, value: &Node) -> Vec<String> {
+        if let Some(text) = value.text() {
+            return match shell_words::split(text) {
+                Ok(words) => words,
+                Err(e) => {
+                    self.note(
+                        value,
+                        format!("command cannot be split into words ({e}); it runs under sh -c"),
+                    );
+                    vec!["sh".into(), "-c".into(), text.into()]
+                }
+            };
+        }
+        value
+            .items()
+            .iter()
+            .filter_map(|i| i.text().map(str::to_string))
+            .collect()
+    }
+
+    /// `KEY: value` or `["KEY=value"]` entries.
+    fn pairs(&mut self, value: &Node, what: &str) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        for (key, v) in value.entries() {
+            let Some(k) = key.text() else { continue };
+            if v.is_null() {
+                self.note(key, format!("{what} `{k}` takes its value from the shell running Compose; give it a value (or a variable) in the .imm file"));
+                continue;
+            }
+            pairs.push((k.to_string(), v.text().unwrap_or_default().to_string()));
+        }
+        for item in value.items() {
+            let Some(text) = item.text() else { continue };
+            match text.split_once('=') {
+                Some((k, v)) => pairs.push((k.to_string(), v.to_string())),
+                None => self.note(item, format!("{what} `{text}` takes its value from the shell running Compose; give it a value (or a variable) in the .imm file")),
+            }
+        }
+        pairs
+    }
+
+    fn environment(&mut self, value: &Node) -> Vec<(String, String)> {
+        self.pairs(value, "environment variable")
+    }
+
+    /// The variables of `env_file` files, read now and written inline.
+    fn env_files(&mut self, value: &Node) -> Vec<(String, String)> {
+        let files: Vec<&Node> = match &value.kind {
+            Kind::Sequence(items) => items.iter().collect(),
+            _ => vec![value],
+        };
+        let mut pairs = Vec::new();
+        for file in files {
+            let path = file
+                .text()
+                .or_else(|| file.get("path").and_then(Node::text));
+            let Some(path) = path else { continue };
+            let Ok(text) = std::fs::read_to_string(self.dir.join(path)) else {
+                self.note(
+                    file,
+                    format!("env_file `{path}` cannot be read; its variables are missing"),
+                );
+                continue;
+            };
+            for line in text.lines().map(str::trim) {
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                if let Some((k, v)) = line.split_once('=') {
+                    pairs.push((k.trim().to_string(), v.trim().trim_matches('"').to_string()));
+                }
+            }
+        }
+        pairs
+    }
+
+    fn mounts(
+        &mut self,
+        service: &str,
+        value: &Node,
+        volumes: &BTreeMap<String, String>,
+    ) -> Vec<(String, String, bool)> {
+        let mut mounts = Vec::new();
+        for item in value.items() {
+            let (source, target, read_only) = match item.text() {
+                Some(short) => {
+                    let parts: Vec<&str> = short.split(':').collect();
+                    match parts.as_slice() {
+                        [source, target] => (source.to_string(), target.to_string(), false),
+                        [source, target, mode] => (
+                            source.to_string(),
+                            target.to_string(),
+                            mode.split(',').any(|m| m == "ro"),
+                        ),
+                        _ => (String::new(), short.to_string(), false),
+                    }
+                }
+                None => (
+                    item.get("source")
+                        .and_then(Node::text)
+                        .unwrap_or_default()
+                        .to_string(),
+                    item.get("target")
+                        .and_then(Node::text)
+                        .unwrap_or_default()
+                        .to_string(),
+                    item.get("read_only").and_then(Node::text) == Some("true"),
+                ),
+            };
+            match volumes.get(&source) {
+                Some(id) => mounts.push((id.clone(), target, read_only)),
+                None if source.is_empty() => self.note(item, format!("service `{service}`: the anonymous volume at `{target}` is not translated; declare a named volume")),
+                None => self.note(item, format!("service `{service}`: the bind mount of `{source}` is not translated: imm mounts named volumes only (bake files into the image, or write them with runtime.files)")),
+            }
+        }
+        mounts
+    }
+
+    fn health(&mut self, value: &Node) -> Option<HealthText> {
+        if value.get("disable").and_then(Node::text) == Some("true") {
+            return None;
+        }
+        let test = value.get("test")?;
+        let command: Vec<String> = match (test.text(), test.items()) {
+            (Some(shell), _) => vec!["sh".into(), "-c".into(), shell.into()],
+            (None, items) => {
+                let words: Vec<String> = items
+                    .iter()
+                    .filter_map(|i| i.text().map(str::to_string))
+                    .collect();
+                match words.split_first() {
+                    Some((first, rest)) if first == "CMD" => rest.to_vec(),
+                    Some((first, rest)) if first == "CMD-SHELL" => {
+                        vec!["sh".into(), "-c".into(), rest.join(" ")]
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        let text = |key: &str| value.get(key).and_then(Node::text).map(str::to_string);
+        Some(HealthText {
+            command,
+            interval: text("interval"),
+            timeout: text("timeout"),
+            retries: text("retries"),
+            start_period: text("start_period"),
+        })
+    }
+
+    fn depends_on(&mut self, value: &Node) -> Vec<String> {
+        let mut names: Vec<String> = value
+            .items()
+            .iter()
+            .filter_map(|i| i.text().map(identifier))
+            .collect();
+        for (key, condition) in value.entries() {
+            let Some(name) = key.text() else { continue };
+            if condition.get("condition").and_then(Node::text)
+                == Some("service_completed_successfully")
+            {
+                self.note(key, format!("depends_on `{name}`: service_completed_successfully is read as \"created and healthy\" (imm starts a container after what it depends on is healthy)"));
+            }
+            names.push(identifier(name));
+        }
+        names
+    }
+
+    fn ports(&mut self, value: &Node) -> Vec<String> {
+        let mut ports = Vec::new();
+        for item in value.items() {
+            let spec = match item.text() {
+                Some(short) => short.to_string(),
+                None => {
+                    let field = |k: &str| item.get(k).and_then(Node::text).unwrap_or_default();
+                    let mut spec = format!("{}:{}", field("published"), field("target"));
+                    if !field("host_ip").is_empty() {
+                        spec = format!("{}:{spec}", field("host_ip"));
+                    }
+                    if !field("protocol").is_empty() {
+                        spec = format!("{spec}/{}", field("protocol"));
+                    }
+                    spec
+                }
+            };
+            let ports_part = spec.split('/').next().unwrap_or_default();
+            if !ports_part.contains(':') || ports_part.contains('-') {
+                self.note(item, format!("port `{spec}`: a random or ranged host port is not translated; publish fixed ports"));
+                continue;
+            }
+            if ports_part.split(':').count() == 2 {
+                self.note(item, format!("port `{spec}` is published on 127.0.0.1 only, imm's default (Compose opens it on every interface; write 0.0.0.0:{spec} for that)"));
+            }
+            ports.push(spec);
+        }
+        ports
+    }
+
+    fn restart(&mut self, value: &Node) -> Option<String> {
+        let text = value.text()?;
+        if let Some((policy, _)) = text.split_once(':') {
+            self.note(
+                value,
+                format!("restart `{text}`: the retry count is not translated"),
+            );
+            return Some(policy.to_string());
+        }
+        Some(text.to_string())
+    }
+
+    fn deploy(&mut self, value: &Node) -> Option<u64> {
+        let mut count = None;
+        for (key, v) in value.entries() {
+            match key.text().unwrap_or_default() {
+                "replicas" => count = v.text().and_then(|t| t.parse().ok()),
+                other => self.note(
+                    key,
+                    format!("deploy `{other}` is not translated (Swarm settings)"),
+                ),
+            }
+        }
+        count
+    }
+
+    /// A service's networks: each gets the service's name as an alias, as
+    /// Compose's DNS gives it; no `networks:` means the default network.
+    fn service_networks(
+        &mut self,
+        service: &str,
+        value: Option<&Node>,
+        declared: &BTreeMap<String, String>,
+    ) -> Vec<(String, Vec<String>)> {
+        let Some(value) = value else {
+            self.uses_default_network = true;
+            return vec![("default".into(), vec![service.to_string()])];
+        };
+        let mut attached = Vec::new();
+        let named: Vec<(&Node, Option<&Node>)> = value
+            .items()
+            .iter()
+            .map(|i| (i, None))
+            .chain(value.entries().iter().map(|(k, v)| (k, Some(v))))
+            .collect();
+        for (key, settings) in named {
+            let Some(name) = key.text() else { continue };
+            let Some(id) = declared.get(name) else {
+                if name == "default" {
+                    self.uses_default_network = true;
+                    attached.push(("default".to_string(), vec![service.to_string()]));
+                } else {
+                    self.note(
+                        key,
+                        format!(
+                            "service `{service}`: network `{name}` is not declared under networks:"
+                        ),
+                    );
+                }
+                continue;
+            };
+            let mut aliases = vec![service.to_string()];
+            if let Some(extra) = settings.and_then(|s| s.get("aliases")) {
+                aliases.extend(
+                    extra
+                        .items()
+                        .iter()
+                        .filter_map(|a| a.text().map(str::to_string)),
+                );
+            }
+            attached.push((id.clone(), aliases));
+        }
+        attached
+    }
+}
+
+/// A build context as imm writes it: relative, starting with `./`.
+fn relative(context: &str) -> String {
+    if context.starts_with("./") || context.starts_with("../") || context.starts_with('/') {
+        context.to_string()
+    } else if context == "." {
+        "./".to_string()
+    } else {
+        format!("./{context}")
+    }
+}
+
+#[derive(Default)]
+struct HealthText {
+    command: Vec<String>,
+    interval: Option<String>,
+    timeout: Option<String>,
+    retries: Option<String>,
+    start_period: Option<String>,
+}
+
+#[derive(Default)]
+struct ContainerText {
+    image: Option<String>,
+    name: Option<String>,
+    count: Option<u64>,
+    command: Vec<String>,
+    restart: Option<String>,
+    init: Option<bool>,
+    stop_timeout: Option<String>,
+    ports: Vec<String>,
+    networks: Vec<(String, Vec<String>)>,
+    mounts: Vec<(String, String, bool)>,
+    env: Vec<(String, String)>,
+    health: Option<HealthText>,
+    depends_on: Vec<String>,
+}
+
+impl ContainerText {
+    fn render(&self, id: &str, compose_name: &str) -> String {
+        let mut out = format!("resource \"docker_container\" \"{id}\" {{\n");
+        if let Some(count) = self.count.filter(|c| *c != 1) {
+            let _ = writeln!(out, "count = {count}");
+        }
+        let _ = writeln!(
+            out,
+            "image = {}",
+            self.image.clone().unwrap_or_else(|| "\"\"".into())
+        );
+        let name = self.name.as_deref().unwrap_or(compose_name);
+        let _ = writeln!(out, "name = {}", literal(name));
+        if !self.command.is_empty() {
+            let _ = writeln!(out, "command = {}", list(&self.command));
+        }
+        if let Some(restart) = &self.restart {
+            let _ = writeln!(out, "restart = {}", literal(restart));
+        }
+        if let Some(init) = self.init {
+            let _ = writeln!(out, "init = {init}");
+        }
+        if let Some(stop) = &self.stop_timeout {
+            let _ = writeln!(out, "stop_timeout = {}", literal(stop));
+        }
+        if !self.ports.is_empty() {
+            let _ = writeln!(out, "ports = {}", list(&self.ports));
+        }
+        for (network, aliases) in &self.networks {
+            let _ = writeln!(
+                out,
+                "network {{\nname = docker_network.{network}.name\naliases = {}\n}}",
+                list(aliases)
+            );
+        }
+        for (volume, target, read_only) in &self.mounts {
+            let _ = write!(
+                out,
+                "mount {{\nvolume = docker_volume.{volume}.name\ntarget = {}\n",
+                literal(target)
+            );
+            if *read_only {
+                out.push_str("read_only = true\n");
+            }
+            out.push_str("}\n");
+        }
+        if !self.env.is_empty() {
+            let mut env: Vec<(String, String)> = Vec::new();
+            for (k, v) in &self.env {
+                env.retain(|(e, _)| e != k);
+                env.push((k.clone(), v.clone()));
+            }
+            let _ = writeln!(out, "runtime {{\nenv = {}\n}}", string_map(&env));
+        }
+        if let Some(health) = &self.health {
+            let _ = writeln!(out, "health {{\ncommand = {}", list(&health.command));
+            for (key, value) in [
+                ("interval", &health.interval),
+                ("timeout", &health.timeout),
+                ("start_period", &health.start_period),
+            ] {
+                if let Some(v) = value {
+                    let _ = writeln!(out, "{key} = {}", literal(v));
+                }
+            }
+            if let Some(retries) = &health.retries {
+                let _ = writeln!(out, "retries = {retries}");
+            }
+            out.push_str("}\n");
+        }
+        if !self.depends_on.is_empty() {
+            let deps: Vec<String> = self
+                .depends_on
+                .iter()
+                .map(|d| format!("docker_container.{d}"))
+                .collect();
+            let _ = writeln!(out, "depends_on = [{}]", deps.join(", "));
+        }
+        out.push_str("}\n\n");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_becomes_an_image_and_a_container() {
+        let compose = "services:\n  web:\n    build: ./web\n    command: httpd -f -p 8080\n    environment:\n      GREETING: hi\n    ports:\n      - \"127.0.0.1:18080:8080\"\n    cap_add: [NET_ADMIN]\n";
+        let t = translate(compose, Path::new(".")).expect("translates");
+        assert!(
+            t.imm.contains("resource \"docker_image\" \"web\""),
+            "{}",
+            t.imm
+        );
+        assert!(
+            t.imm
+                .contains("command = [\"httpd\", \"-f\", \"-p\", \"8080\"]"),
+            "{}",
+            t.imm
+        );
+        assert!(t.imm.contains("\"127.0.0.1:18080:8080\""), "{}", t.imm);
+        assert_eq!(t.notes.len(), 1, "{:?}", t.notes);
+        assert_eq!((t.notes[0].line, t.notes[0].column), (9, 5));
+        assert!(t.notes[0].message.contains("cap_add"));
+    }
+}

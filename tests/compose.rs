@@ -1,0 +1,174 @@
+//! `imm import compose` round trip on the real daemon: the Compose project
+//! of `examples/compose` (3 services, 2 networks, a named volume, health
+//! checks, replicas) is brought up by docker-compose and its pages read;
+//! then it is imported, the `.imm` validated and applied, and imm's
+//! deployment must serve the same pages. What the import does not carry
+//! over is reported with file:line:column.
+
+mod common;
+#[path = "support/docker.rs"]
+mod docker;
+#[path = "support/etcd.rs"]
+mod etcd;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Takes the Compose project down (containers, networks, volumes) however
+/// the test ends.
+struct ComposeUp {
+    dir: std::path::PathBuf,
+    name: String,
+}
+
+impl ComposeUp {
+    fn run(&self, args: &[&str]) -> common::Run {
+        common::Run::from(
+            Command::new("docker-compose")
+                .args(["-p", &self.name])
+                .args(args)
+                .current_dir(&self.dir)
+                .output()
+                .expect("run docker-compose"),
+        )
+    }
+}
+
+impl Drop for ComposeUp {
+    fn drop(&mut self) {
+        let _ = self.run(&["down", "-v", "--rmi", "local"]);
+    }
+}
+
+fn require_compose() {
+    let found = Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "this test needs docker-compose to compare with: apt-get install docker-compose (scripts/test.sh installs it)"
+    );
+}
+
+/// The two pages of the shop, once they answer (or what they answered last).
+fn pages(port: u16) -> (String, String) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let index = etcd::http_get(port, "/").unwrap_or_default();
+        let items = etcd::http_get(port, "/cgi-bin/items").unwrap_or_default();
+        if items.contains("items") || Instant::now() > deadline {
+            return (index, items);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn a_compose_project_imported_serves_what_docker_compose_serves() {
+    docker::require_docker();
+    require_compose();
+    let p = docker::docker_project("");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/compose");
+    docker::copy_dir(&source, p.project.path());
+    std::fs::remove_file(p.project.file("main.imm")).expect("the example's translation");
+    std::fs::write(p.project.file("base/busybox"), docker::static_busybox()).expect("busybox");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(p.project.file("base/busybox"), mode).expect("chmod");
+    }
+    let port = etcd::free_port();
+    let base = format!("{}-compose-base", p.prefix);
+    let compose_file = p.project.file("docker-compose.yml");
+    let text = std::fs::read_to_string(&compose_file)
+        .expect("compose file")
+        .replace("18380", &port.to_string())
+        .replace("imm-compose-base", &base);
+    std::fs::write(&compose_file, &text).expect("write");
+    // Compose builds FROM an image it finds on the daemon (no registry).
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &base])
+        .arg(p.project.file("base"))
+        .output()
+        .expect("run docker build");
+    common::Run::from(built).assert_ok();
+
+    // What Compose serves.
+    let compose = ComposeUp {
+        dir: p.project.path().to_path_buf(),
+        name: p.prefix.clone(),
+    };
+    compose.run(&["up", "-d", "--build"]).assert_ok();
+    let (compose_index, compose_items) = pages(port);
+    assert!(
+        compose_items.contains("\"apple\""),
+        "Compose serves the shop: {compose_items}"
+    );
+    compose.run(&["down", "-v"]).assert_ok();
+
+    // The same project through imm.
+    let imported = p.imm(&["import", "compose", "docker-compose.yml"]);
+    imported.assert_ok();
+    let labels_line = text
+        .lines()
+        .position(|l| l.trim_start().starts_with("labels:"))
+        .expect("the file has labels")
+        + 1;
+    assert!(
+        imported.stderr.contains(&format!(
+            "docker-compose.yml:{labels_line}:5: service `web`: `labels`"
+        )),
+        "what is not translated is listed with file:line:col: {}",
+        imported.stderr
+    );
+    p.imm(&["validate"]).assert_ok();
+    p.imm(&["fmt", "--check"]).assert_ok();
+    p.apply(&[]).assert_ok();
+    let (imm_index, imm_items) = pages(port);
+    assert_eq!(imm_index, compose_index, "the same front page");
+    assert_eq!(
+        imm_items, compose_items,
+        "the same answer through every tier"
+    );
+    assert_eq!(
+        docker::docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=imm.project={}", p.label),
+            "--filter",
+            "label=imm.address=docker_container.api[1]",
+        ])
+        .stdout
+        .lines()
+        .count(),
+        1,
+        "deploy.replicas became count"
+    );
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+    p.imm(&["destroy", "--auto-approve"]).assert_ok();
+    docker::docker(&["rmi", "-f", &base]);
+}
+
+#[test]
+fn the_example_translation_is_what_the_importer_writes() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/compose");
+    let p = common::Project::new(&[]);
+    let compose = std::fs::read_to_string(example.join("docker-compose.yml")).expect("compose");
+    std::fs::write(p.file("docker-compose.yml"), compose).expect("copy");
+    p.imm(&["import", "compose", "docker-compose.yml"])
+        .assert_ok();
+    let written = std::fs::read_to_string(p.file("main.imm")).expect("imported");
+    let committed = std::fs::read_to_string(example.join("main.imm")).expect("committed");
+    assert_eq!(
+        written, committed,
+        "examples/compose/main.imm is out of date: run `imm import compose docker-compose.yml --force` there"
+    );
+    p.imm(&["import", "compose", "docker-compose.yml"])
+        .assert_fails_with("exists; nothing was written");
+    std::fs::write(p.file("broken.yml"), "services:\n  web: [a\n").expect("write");
+    p.imm(&["import", "compose", "broken.yml", "--out", "b.imm"])
+        .assert_fails_with("broken.yml:");
+}
