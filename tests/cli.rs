@@ -634,3 +634,41 @@ fn completions_are_printed_for_every_shell() {
         }
     }
 }
+
+#[test]
+fn the_values_example_applies_in_each_environment() {
+    let p = Project::new(&[]);
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/values");
+    for file in ["main.imm", "naming/main.imm"] {
+        let text = std::fs::read_to_string(source.join(file)).expect("example file");
+        if let Some(dir) = p.file(file).parent() {
+            std::fs::create_dir_all(dir).expect("mkdir");
+        }
+        std::fs::write(p.file(file), text).expect("copy");
+    }
+    p.imm(&["apply", "--env", "staging", "--auto-approve"])
+        .assert_ok();
+    p.imm(&["apply", "--env", "prod", "--auto-approve"])
+        .assert_ok();
+    let hosts = p
+        .imm(&["output", "hosts", "--env", "prod", "--json"])
+        .json();
+    assert_eq!(
+        hosts,
+        serde_json::json!([
+            "shop-01.eu-central-1.internal",
+            "shop-02.eu-central-1.internal",
+            "shop-03.eu-central-1.internal"
+        ]),
+        "prod's vars give three replicas in its region"
+    );
+    assert_eq!(
+        p.imm(&["output", "prefix", "--env", "staging"]).stdout,
+        "staging-shop\n"
+    );
+    assert_eq!(
+        p.imm(&["output", "token_fingerprint", "--env", "staging"])
+            .stdout,
+        "(sensitive)\n"
+    );
+}
