@@ -287,9 +287,7 @@ fn a_config_rollback_rewrites_the_files_rendered_from_it_and_nothing_else() {
     let read = || std::fs::read_to_string(p.file("out/app.conf")).expect("rendered");
     assert_eq!(read(), "level=warn workers=4\n");
 
-    let other = "resource \"file\" \"other\" {\n  path    = \"out/other\"\n  content = \"x\"\n}\n";
-    std::fs::write(p.file("other.imm"), other).expect("write");
-    p.imm(&[
+    let rollback_to_1 = [
         "config",
         "rollback",
         "app",
@@ -297,9 +295,12 @@ fn a_config_rollback_rewrites_the_files_rendered_from_it_and_nothing_else() {
         "--auto-approve",
         "--var",
         "level=warn",
-    ])
-    .assert_fails_with("E0706")
-    .assert_fails_with("file.other");
+    ];
+    let other = "resource \"file\" \"other\" {\n  path    = \"out/other\"\n  content = \"x\"\n}\n";
+    std::fs::write(p.file("other.imm"), other).expect("write");
+    p.imm(&rollback_to_1)
+        .assert_fails_with("E0706")
+        .assert_fails_with("file.other");
     assert_eq!(
         read(),
         "level=warn workers=4\n",
@@ -308,17 +309,9 @@ fn a_config_rollback_rewrites_the_files_rendered_from_it_and_nothing_else() {
     assert!(!p.file("out/other").exists());
     std::fs::remove_file(p.file("other.imm")).expect("remove");
 
-    p.imm(&[
-        "config",
-        "rollback",
-        "app",
-        "1",
-        "--auto-approve",
-        "--var",
-        "level=warn",
-    ])
-    .assert_ok()
-    .assert_stdout_contains("+/- file.app_conf");
+    p.imm(&rollback_to_1)
+        .assert_ok()
+        .assert_stdout_contains("+/- file.app_conf");
     assert_eq!(
         read(),
         "level=info workers=4\n",

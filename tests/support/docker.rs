@@ -258,29 +258,34 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 /// Debian's nginx and its libraries in `dir`, for a `docker_proxy` image.
 pub fn prepare_proxy(dir: &std::path::Path) {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/prepare-proxy.sh");
-    let prepared = Command::new(&script)
-        .arg(dir)
-        .output()
-        .expect("run scripts/prepare-proxy.sh");
-    assert!(
-        prepared.status.success(),
-        "the proxy image needs Debian's nginx: apt-get install nginx-light (scripts/test.sh does it): {}",
-        String::from_utf8_lossy(&prepared.stderr)
+    prepare(
+        "prepare-proxy.sh",
+        dir,
+        "the proxy image needs Debian's nginx: apt-get install nginx-light",
     );
 }
 
 /// Debian's etcdctl and its libraries in `dir`, for an app reading etcd.
 pub fn prepare_etcdctl(dir: &std::path::Path) {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/prepare-etcdctl.sh");
-    let prepared = Command::new(&script)
+    prepare(
+        "prepare-etcdctl.sh",
+        dir,
+        "the example's app image needs Debian's etcdctl: apt-get install etcd-client",
+    );
+}
+
+/// Runs `scripts/SCRIPT DIR`; `needs` says what is missing if it fails.
+fn prepare(script: &str, dir: &std::path::Path, needs: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let prepared = Command::new(&path)
         .arg(dir)
         .output()
-        .expect("run scripts/prepare-etcdctl.sh");
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
     assert!(
         prepared.status.success(),
-        "the example's app image needs Debian's etcdctl: apt-get install etcd-client (scripts/test.sh does it): {}",
+        "{needs} (scripts/test.sh does it): {}",
         String::from_utf8_lossy(&prepared.stderr)
     );
 }
