@@ -4,7 +4,10 @@
 //! `destroy` runs with the recorded values (a sensitive one is not
 //! recorded, so it is not passed) and `IMM_OUTPUTS` holding the outputs.
 //! A non-zero exit fails the action and shows the command's stderr, with
-//! every sensitive value of the environment masked.
+//! every sensitive value of the environment masked. An artifact (with a
+//! `build` block) another environment built and tested is reused: nothing
+//! runs, its recorded outputs are given (the engine never destroys what
+//! another environment still records).
 
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
@@ -23,6 +26,14 @@ impl Executor for ExecExecutor {
         request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
+        if let Some(outs) = &request.reused_outs {
+            // An artifact built and tested before, here or in another
+            // environment: its outputs are known, nothing runs.
+            return Ok(Created {
+                outs: outs.clone(),
+                private: json!({ "reused": true }),
+            });
+        }
         let config: ExecConfig = typed(instance)?;
         let dir = working_dir(&instance.module_dir, config.working_dir.as_deref());
         let secrets = &config.secrets;

@@ -66,6 +66,22 @@ pub fn docker_context(context: &Path, dockerfile: &str) -> Result<ContextDigest,
     })
 }
 
+/// The digest of a directory's files (`.dockerignore` applied), by
+/// relative path, mode and contents: an `exec` artifact's `build.files`.
+pub fn directory(dir: &Path) -> Result<String, FingerprintError> {
+    let entries = context_entries(dir)?;
+    let digests = hash_all(&entries)?;
+    let mut total = blake3::Hasher::new();
+    total.update(b"imm-directory-v1\0");
+    for (entry, digest) in entries.iter().zip(&digests) {
+        total.update(entry.relative.as_bytes());
+        total.update(b"\0");
+        total.update(&entry.mode.to_le_bytes());
+        total.update(digest.as_bytes());
+    }
+    Ok(total.finalize().to_hex().to_string())
+}
+
 /// The entries of a build context that Docker would see (`.dockerignore`
 /// applied), sorted by path: what is hashed, and what is sent to the daemon.
 pub fn context_entries(context: &Path) -> Result<Vec<Entry>, FingerprintError> {

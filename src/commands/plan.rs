@@ -36,7 +36,7 @@ impl PlanArgs {
     pub fn options(&self) -> PlanOptions {
         PlanOptions {
             force_replace: self.replace.iter().cloned().collect(),
-            drifted: Default::default(),
+            ..PlanOptions::default()
         }
     }
 }

@@ -79,6 +79,7 @@ pub fn apply(
         parallelism,
         promotion: crate::policy::promotion(&loaded, site, &state),
         stores: &loaded.stores,
+        in_use_elsewhere: crate::policy::in_use_elsewhere(&loaded, site),
     };
     let (mut state, outcome, mut notes) = {
         let mut reevaluation = Reevaluation {
@@ -136,6 +137,7 @@ pub fn destroy(
         parallelism,
         promotion: None,
         stores: &loaded.stores,
+        in_use_elsewhere: crate::policy::in_use_elsewhere(loaded, site),
     };
     let (mut state, outcome, notes) = walk.run(
         context,
@@ -165,6 +167,8 @@ struct Walk<'a> {
     parallelism: usize,
     promotion: Option<Promotion>,
     stores: &'a imm_executors::stores::Stores,
+    /// Artifacts other environments still record: kept, not destroyed.
+    in_use_elsewhere: std::collections::HashSet<(String, String)>,
 }
 
 impl Walk<'_> {
@@ -194,6 +198,7 @@ impl Walk<'_> {
             registry: &self.session.registry,
             parallelism: self.parallelism,
             promotion: self.promotion,
+            in_use_elsewhere: self.in_use_elsewhere,
         };
         let (state, outcome) = self
             .session

@@ -60,6 +60,7 @@ pub fn make_plan(
 ) -> Result<Planned> {
     let (state, notes) = site.read(&loaded.environment)?;
     let key = site.key()?;
+    request.options.other_ledgers = crate::policy::artifacts_elsewhere(&loaded, site);
     if request.refresh {
         let run = run_context(&loaded, &state);
         request.options.drifted = refresh(session, &state, &run)?;

@@ -2,13 +2,15 @@
 //! from their evaluated values (any expression form behaves like the
 //! literal): `protected` (an apply needs a confirmation) and
 //! `promote_from` (only artifacts built, applied and tested in the source
-//! environment; the plan shows, per artifact, where it was tested).
+//! environment; the plan shows, per artifact, where it was tested); and
+//! what the other environments run, so that an artifact is built once for
+//! all of them and never destroyed while one of them still uses it.
 
 use crate::load::Loaded;
 use crate::state_site::StateSite;
 use imm_executors::engine::Promotion;
 use imm_planner::plan::{Action, Plan};
-use imm_planner::state::State;
+use imm_planner::state::{ArtifactEntry, State};
 use std::collections::{BTreeMap, HashSet};
 
 /// Whether changing this environment needs the user's confirmation.
@@ -109,4 +111,48 @@ pub fn promotion(loaded: &Loaded, site: &StateSite, state: &State) -> Option<Pro
     let from = loaded.settings.promote_from.clone()?;
     let fingerprints = tested_in(site, &from, (loaded.environment.as_str(), state));
     Some(Promotion { from, fingerprints })
+}
+
+/// The states of the project's other environments (those applied).
+fn other_states(loaded: &Loaded, site: &StateSite) -> Vec<(String, State)> {
+    loaded
+        .project
+        .root
+        .decl
+        .environments
+        .keys()
+        .filter(|env| **env != loaded.environment)
+        .filter_map(|env| {
+            let state = site.for_environment(env).ok()?.peek().ok()??;
+            Some((env.clone(), state))
+        })
+        .collect()
+}
+
+/// Per other environment, the artifacts it runs now, built, applied and
+/// tested there: what this environment reuses instead of building.
+pub fn artifacts_elsewhere(loaded: &Loaded, site: &StateSite) -> Vec<(String, Vec<ArtifactEntry>)> {
+    other_states(loaded, site)
+        .into_iter()
+        .map(|(env, state)| {
+            let running = |a: &&ArtifactEntry| {
+                state
+                    .resource(&a.address)
+                    .is_some_and(|r| r.fingerprint.as_deref() == Some(a.fingerprint.as_str()))
+            };
+            let entries = state.artifacts.iter().filter(running).cloned().collect();
+            (env, entries)
+        })
+        .collect()
+}
+
+/// The artifacts (address, fingerprint) another environment still
+/// records: replacing or destroying them here forgets them, and leaves
+/// the object to that environment.
+pub fn in_use_elsewhere(loaded: &Loaded, site: &StateSite) -> HashSet<(String, String)> {
+    other_states(loaded, site)
+        .into_iter()
+        .flat_map(|(_, state)| state.resources)
+        .filter_map(|r| Some((r.address, r.fingerprint?)))
+        .collect()
 }

@@ -95,6 +95,9 @@ pub struct Engine<'a> {
     pub parallelism: usize,
     /// `promote_from`: only these artifact fingerprints may be applied.
     pub promotion: Option<Promotion>,
+    /// Artifacts (address, fingerprint) another environment still records:
+    /// a step that would destroy one forgets it here and leaves the object.
+    pub in_use_elsewhere: std::collections::HashSet<(String, String)>,
 }
 
 /// The artifacts an environment with `promote_from` accepts: those built,
@@ -360,12 +363,7 @@ impl Engine<'_> {
             predecessor: old.clone().filter(|_| action == Action::Replace),
             stop_first: change.stop_first,
             interrupted: self.state.create_interrupted(&change.address),
-            reused_outs: change
-                .fingerprint
-                .as_deref()
-                .filter(|_| change.reuse)
-                .and_then(|fp| self.state.reusable_outs(&change.address, fp))
-                .cloned(),
+            reused_outs: change.reused_outs.clone().filter(|_| change.reuse),
         };
         let current = self.state.resource(&change.address).cloned();
         // The object replacing the old one, for a down step (a file at the
@@ -377,12 +375,19 @@ impl Engine<'_> {
                 outs: r.outs.clone(),
                 private: r.private.clone(),
             });
+        let kept_for_others = old.as_ref().is_some_and(|o| {
+            o.fingerprint.as_ref().is_some_and(|fp| {
+                self.in_use_elsewhere
+                    .contains(&(o.address.clone(), fp.clone()))
+            })
+        });
         async move {
             let started = Instant::now();
             let result = match (kind, instance) {
                 (Kind::Up, Some(instance)) => {
                     up(&*executor, instance, action, &request, old.as_ref(), &run).await
                 }
+                (Kind::Down, _) if kept_for_others => Ok(StepOutput::Destroyed),
                 (Kind::Down, _) => match &old {
                     Some(old) => executor
                         .destroy(existing(old), successor.as_ref(), &run)

@@ -26,6 +26,7 @@ pub const TYPE: ResourceType = ResourceType {
     family: Family::Store,
     predict_outs,
     identity_outs: &[],
+    reuse_checked: false,
     fingerprint_inputs: None,
     reconfigurable: Some(|_, path| path == "values" || path.starts_with("values.") || path.starts_with("values[")),
     stop_first: super::never_stop_first,

@@ -94,6 +94,7 @@ pub const TYPE: ResourceType = ResourceType {
     family: Family::Docker,
     predict_outs: super::no_outs,
     identity_outs: &[],
+    reuse_checked: false,
     fingerprint_inputs: None,
     reconfigurable: Some(reloads_files),
     stop_first: holds_host_ports,

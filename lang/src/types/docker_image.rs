@@ -48,6 +48,7 @@ pub const TYPE: ResourceType = ResourceType {
     family: Family::Docker,
     predict_outs,
     identity_outs: &["tag"],
+    reuse_checked: true,
     fingerprint_inputs: Some(fingerprint_inputs),
     reconfigurable: None,
     stop_first: super::never_stop_first,
@@ -166,6 +167,7 @@ fn fingerprint_inputs(config: &BTreeMap<String, Value>) -> Option<FingerprintInp
             dir: build.get("context").map(Value::display).unwrap_or_default(),
             dockerfile,
         }),
+        files: Vec::new(),
     })
 }
 

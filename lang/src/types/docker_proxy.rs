@@ -34,6 +34,7 @@ pub const TYPE: ResourceType = ResourceType {
     family: Family::Docker,
     predict_outs,
     identity_outs: &[],
+    reuse_checked: false,
     fingerprint_inputs: None,
     reconfigurable: None,
     stop_first: super::never_stop_first,

@@ -1,5 +1,7 @@
 //! `exec`: commands that create and destroy something imm has no executor
-//! for; its `build.inputs` form its fingerprint.
+//! for. With a `build` block it is an artifact: its `inputs` and the
+//! contents of its `files` form its fingerprint, and it is built once for
+//! every environment.
 
 use super::fields::{ConfigError, Fields};
 use super::{Family, FingerprintInputs, ResourceType};
@@ -22,8 +24,11 @@ pub const TYPE: ResourceType = ResourceType {
                 "build",
                 false,
                 Phase::Build,
-                &[attr("inputs", Kind::Any, false, "Values whose change replaces the object (the fingerprint).")],
-                "Build-time inputs: their fingerprint decides replacement.",
+                &[
+                    attr("inputs", Kind::Any, false, "Values whose change replaces the object (the fingerprint)."),
+                    attr("files", Kind::ListOfString, false, "Files and directories (relative to the module) whose contents are part of the fingerprint, hashed as Docker build contexts are (.dockerignore applies)."),
+                ],
+                "An artifact: built once per fingerprint of its inputs and files, recorded with its outputs, and reused by every environment (promote_from guards it as it guards images). Without this block, create runs in each environment.",
             ),
             block(
                 "runtime",
@@ -41,6 +46,7 @@ pub const TYPE: ResourceType = ResourceType {
     family: Family::Local,
     predict_outs: super::no_outs,
     identity_outs: &[],
+    reuse_checked: false,
     fingerprint_inputs: Some(fingerprint_inputs),
     reconfigurable: None,
     stop_first: super::never_stop_first,
@@ -93,8 +99,13 @@ fn fingerprint_inputs(config: &BTreeMap<String, Value>) -> Option<FingerprintInp
     if build.values().any(Value::contains_unknown) {
         return None;
     }
+    let files = match build.get("files").map(Value::unmarked) {
+        Some(Value::List(items)) => items.iter().map(|i| i.unmarked().display()).collect(),
+        _ => Vec::new(),
+    };
     Some(FingerprintInputs {
         values: build.clone(),
         context: None,
+        files,
     })
 }

@@ -71,6 +71,9 @@ pub struct FingerprintInputs {
     /// A build context directory (relative to the module) and its
     /// Dockerfile, hashed file by file.
     pub context: Option<BuildContext>,
+    /// Files and directories (relative to the module) hashed with their
+    /// contents, as build contexts are: an `exec` artifact's `build.files`.
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +101,10 @@ pub struct ResourceType {
     /// record that names it otherwise, made by an earlier version, is
     /// replaced under the new name.
     pub identity_outs: &'static [&'static str],
+    /// Whether its executor checks that a reused artifact's object still
+    /// exists (and builds it otherwise), so that going back to a
+    /// fingerprint built here before, since replaced, may reuse it.
+    pub reuse_checked: bool,
     /// For artifacts (types with a `build` block): the fingerprint's inputs,
     /// `None` while one of them is unknown.
     pub fingerprint_inputs: Option<FingerprintInputsOf>,

@@ -29,6 +29,14 @@ pub fn fingerprint_of(
         return Ok(None);
     };
     let values = stored_form(&inputs.values, key).0.to_string();
+    if !inputs.files.is_empty() {
+        let digest = files_digest(&instance.module_dir, &inputs.files)?;
+        return Ok(Some(hash_parts(&[
+            type_name.as_bytes(),
+            digest.as_bytes(),
+            values.as_bytes(),
+        ])));
+    }
     let Some(context) = inputs.context else {
         return Ok(Some(hash_parts(&[type_name.as_bytes(), values.as_bytes()])));
     };
@@ -46,6 +54,28 @@ pub fn fingerprint_of(
         digest.as_bytes(),
         values.as_bytes(),
     ])))
+}
+
+/// One digest of files and directories (relative to `module_dir`), each
+/// by its path and contents; a directory as a build context is hashed.
+fn files_digest(module_dir: &std::path::Path, paths: &[String]) -> Result<String, String> {
+    let mut hasher = blake3::Hasher::new();
+    for path in paths {
+        let full = module_dir.join(path);
+        let digest = if full.is_dir() {
+            fingerprint::directory(&full)
+                .map_err(|e| format!("{}: {}", e.path.display(), e.message))?
+        } else {
+            let bytes = std::fs::read(&full).map_err(|e| {
+                format!("{}: cannot read a file of build.files: {e}", full.display())
+            })?;
+            blake3::hash(&bytes).to_hex().to_string()
+        };
+        hasher.update(path.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(digest.as_bytes());
+    }
+    Ok(hasher.finalize().to_hex().to_string())
 }
 
 fn hash_parts(parts: &[&[u8]]) -> String {

@@ -12,7 +12,7 @@ pub(crate) fn destroy_change(record: &ResourceRecord, reason: &str) -> Change {
         type_name: record.type_name.clone(),
         action: Action::Destroy,
         reasons: vec![reason.to_string()],
-        before: Some(record.attributes.clone()),
+        before: Some(crate::stored::shown_attributes(record)),
         after: None,
         changed: Vec::new(),
         artifact: types::is_artifact(&record.type_name),
@@ -21,6 +21,7 @@ pub(crate) fn destroy_change(record: &ResourceRecord, reason: &str) -> Change {
         stop_first: false,
         deposed: record.deposed.len(),
         reuse: false,
+        reused_outs: None,
         notes: Vec::new(),
     }
 }

@@ -24,6 +24,10 @@ pub struct PlanOptions {
     /// Instances found different from their record by a refresh, with what
     /// was found.
     pub drifted: HashMap<String, String>,
+    /// The artifact ledgers of the project's other environments, by
+    /// environment: an artifact one of them built and tested is reused,
+    /// not built again (built once per fingerprint, promoted as it is).
+    pub other_ledgers: Vec<(String, Vec<crate::state::ArtifactEntry>)>,
 }
 
 /// The planner's decision for one instance, made during evaluation.
@@ -32,10 +36,21 @@ struct Decision {
     reasons: Vec<String>,
     changed: Vec<String>,
     fingerprint: Option<String>,
-    /// The recorded outs of an artifact going back to a fingerprint built
-    /// here before (reused, not built).
-    reused: Option<BTreeMap<String, Value>>,
+    /// The recorded outs of an artifact whose fingerprint was built and
+    /// tested before (reused, not built).
+    reused: Option<Reused>,
 }
+
+/// An artifact built and tested before, and where.
+#[derive(Clone)]
+struct Reused {
+    outs: BTreeMap<String, Value>,
+    /// The other environment that built it; `None` for this one.
+    environment: Option<String>,
+}
+
+/// Recorded out attributes, as state holds them.
+type Outs = serde_json::Map<String, serde_json::Value>;
 
 /// Answers the evaluator as it goes, and remembers every decision.
 pub struct Planner<'a> {
@@ -43,7 +58,9 @@ pub struct Planner<'a> {
     project: String,
     records: HashMap<&'a str, &'a ResourceRecord>,
     /// The artifact ledger's outs, by address and fingerprint.
-    ledger: HashMap<(&'a str, &'a str), &'a serde_json::Map<String, serde_json::Value>>,
+    ledger: HashMap<(&'a str, &'a str), &'a Outs>,
+    /// The same of the other environments, with the environment's name.
+    other_ledgers: HashMap<(&'a str, &'a str), (&'a str, &'a Outs)>,
     key: &'a FingerprintKey,
     options: &'a PlanOptions,
     decisions: HashMap<String, Decision>,
@@ -74,6 +91,13 @@ impl<'a> Planner<'a> {
                 .filter(|a| a.is_reusable())
                 .map(|a| ((a.address.as_str(), a.fingerprint.as_str()), &a.outs))
                 .collect(),
+            other_ledgers: options
+                .other_ledgers
+                .iter()
+                .flat_map(|(env, entries)| entries.iter().map(move |a| (env.as_str(), a)))
+                .filter(|(_, a)| a.is_reusable() && a.applied)
+                .map(|(env, a)| ((a.address.as_str(), a.fingerprint.as_str()), (env, &a.outs)))
+                .collect(),
             key,
             options,
             decisions: HashMap::new(),
@@ -92,13 +116,15 @@ impl<'a> Planner<'a> {
             None
         };
         let Some(record) = self.records.get(instance.address.as_str()).copied() else {
+            // Nothing shows the object still exists here: it is built or
+            // found by the executor, its outs known after; unless another
+            // environment built and tested this very artifact.
+            let reused = self.built_elsewhere(instance, config, fingerprint.as_deref());
             return Decision {
                 action: Action::Create,
-                reasons: Vec::new(),
+                reasons: reused.iter().map(reuse_reason(&fingerprint)).collect(),
                 changed: Vec::new(),
-                // Nothing shows the object still exists: it is built or
-                // found by the executor, its outs known after.
-                reused: None,
+                reused,
                 fingerprint,
             };
         };
@@ -114,14 +140,11 @@ impl<'a> Planner<'a> {
         if artifact {
             let same_artifact = fingerprint.is_some() && fingerprint == record.fingerprint;
             if !same_artifact {
-                reused = self.reusable(instance, fingerprint.as_deref());
+                reused = self
+                    .reusable(instance, fingerprint.as_deref())
+                    .or_else(|| self.built_elsewhere(instance, config, fingerprint.as_deref()));
             }
-            if let (Some(_), Some(fp)) = (&reused, &fingerprint) {
-                reasons.push(format!(
-                    "reuse (built and tested here before as {}; nothing is built)",
-                    fp.get(..12).unwrap_or(fp)
-                ));
-            }
+            reasons.extend(reused.iter().map(reuse_reason(&fingerprint)));
             if same_artifact {
                 // The fingerprint is the artifact's identity: a build path
                 // that changed without changing it (a renamed context
@@ -131,15 +154,7 @@ impl<'a> Planner<'a> {
                 && fingerprint.is_some()
                 && !diffs.iter().any(|d| d.path().starts_with("build"))
             {
-                let context = config
-                    .get("build")
-                    .and_then(|b| match b {
-                        Value::Map(m) => m.get("context"),
-                        _ => None,
-                    })
-                    .map(Value::display)
-                    .unwrap_or_else(|| "inputs".into());
-                reasons.push(format!("build changed (files in {context})"));
+                reasons.push(format!("build changed (files in {})", build_files(config)));
             }
         }
         let forced = self.options.force_replace.contains(&instance.address)
@@ -190,19 +205,42 @@ impl<'a> Planner<'a> {
 
     /// The recorded outs of this artifact at `fingerprint`, when this
     /// environment built and tested it before.
-    fn reusable(
-        &self,
-        instance: &Instance,
-        fingerprint: Option<&str>,
-    ) -> Option<BTreeMap<String, Value>> {
+    fn reusable(&self, instance: &Instance, fingerprint: Option<&str>) -> Option<Reused> {
+        if !types::get(&instance.type_name).is_some_and(|t| t.reuse_checked) {
+            return None; // its old object may be gone since it was replaced
+        }
         let outs = self
             .ledger
             .get(&(instance.address.as_str(), fingerprint?))?;
-        Some(
-            outs.iter()
-                .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                .collect(),
-        )
+        Some(Reused {
+            outs: values_of(outs),
+            environment: None,
+        })
+    }
+
+    /// The outs of this artifact at `fingerprint`, when another
+    /// environment built, applied and tested it. Only an instance with a
+    /// `build` block is an artifact shared between environments: an
+    /// `exec` without one is a command each environment runs.
+    fn built_elsewhere(
+        &self,
+        instance: &Instance,
+        config: &BTreeMap<String, Value>,
+        fingerprint: Option<&str>,
+    ) -> Option<Reused> {
+        if !matches!(
+            config.get("build").map(Value::unmarked),
+            Some(Value::Map(_))
+        ) {
+            return None;
+        }
+        let (environment, outs) = self
+            .other_ledgers
+            .get(&(instance.address.as_str(), fingerprint?))?;
+        Some(Reused {
+            outs: values_of(outs),
+            environment: Some(environment.to_string()),
+        })
     }
 
     /// An object this version would name otherwise than its record says
@@ -365,7 +403,7 @@ impl<'a> Planner<'a> {
         };
         outs.extend(self.predict(instance, config, decision.fingerprint.as_deref()));
         if let Some(reused) = &decision.reused {
-            outs.extend(reused.clone());
+            outs.extend(reused.outs.clone());
         }
         outs
     }
@@ -422,6 +460,12 @@ impl<'a> Planner<'a> {
                 stop_first,
                 deposed: record.map(|r| r.deposed.len()).unwrap_or(0),
                 reuse: decision.reused.is_some(),
+                reused_outs: decision.reused.as_ref().map(|r| {
+                    r.outs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_redacted_json()))
+                        .collect()
+                }),
                 notes,
             });
         }
@@ -522,6 +566,46 @@ impl OutsOracle for Planner<'_> {
         let outs = self.outs_after(instance, config, &decision);
         self.decisions.insert(instance.address.clone(), decision);
         outs
+    }
+}
+
+fn values_of(outs: &Outs) -> BTreeMap<String, Value> {
+    outs.iter()
+        .map(|(k, v)| (k.clone(), Value::from_json(v)))
+        .collect()
+}
+
+/// Why an artifact is reused, for the plan.
+fn reuse_reason(fingerprint: &Option<String>) -> impl Fn(&Reused) -> String + '_ {
+    move |reused| {
+        let short = fingerprint
+            .as_deref()
+            .map(|fp| fp.get(..12).unwrap_or(fp))
+            .unwrap_or_default();
+        let place = match &reused.environment {
+            None => "here before".to_string(),
+            Some(env) => format!("in {env}"),
+        };
+        format!("reuse (built and tested {place} as {short}; nothing is built)")
+    }
+}
+
+/// What a build reads from files, as a reason names it: an image's
+/// context, an `exec` artifact's `build.files`.
+fn build_files(config: &BTreeMap<String, Value>) -> String {
+    let Some(Value::Map(build)) = config.get("build").map(Value::unmarked) else {
+        return "inputs".into();
+    };
+    if let Some(context) = build.get("context") {
+        return context.display();
+    }
+    match build.get("files").map(Value::unmarked) {
+        Some(Value::List(files)) if !files.is_empty() => files
+            .iter()
+            .map(Value::display)
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "inputs".into(),
     }
 }
 

@@ -75,6 +75,10 @@ pub struct Change {
     /// before: nothing is built, its outs are the recorded ones.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reuse: bool,
+    /// The outs of the reused artifact (an image's id, an `exec`'s
+    /// outputs): what the executor gives instead of building.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_outs: Option<serde_json::Map<String, serde_json::Value>>,
     /// What a reviewer should know besides the reasons (where an artifact
     /// was tested, for promotion).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
