@@ -17,7 +17,7 @@ environment "prod" {
 
 # A builder: counts its runs, and prints the artifact's id as its output.
 resource "exec" "artifact" {
-  create  = ["sh", "-c", "echo built >> ../builds.log; echo \"{\\\"image\\\": \\\"img-$(cat src/version.txt)\\\"}\""]
+  create  = ["sh", "-c", "echo built >> ../builds.log; echo building img-$(cat src/version.txt); echo \"{\\\"image\\\": \\\"img-$(cat src/version.txt)\\\"}\""]
   destroy = ["sh", "-c", "echo \"$IMM_OUTPUTS\" >> ../destroyed.log"]
   build {
     inputs = { builder = "sh" }
@@ -46,8 +46,14 @@ fn an_exec_artifact_is_built_once_and_promoted_as_it_is() {
         all.extend_from_slice(args);
         p.imm(&all)
     };
-    imm(&["apply", "--env", "staging", "--auto-approve"]).assert_ok();
-    assert_eq!(builds(&p), 1, "staging builds it");
+    imm(&["apply", "--env", "staging", "--auto-approve"])
+        .assert_ok()
+        .assert_stdout_contains("exec.artifact: | building img-1");
+    assert_eq!(
+        builds(&p),
+        1,
+        "staging builds it (its output shown as it runs)"
+    );
 
     let plan = imm(&["plan", "--env", "prod", "--format", "json"]).json();
     let artifact = plan["changes"]

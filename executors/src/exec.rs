@@ -37,12 +37,19 @@ impl Executor for ExecExecutor {
         let config: ExecConfig = typed(instance)?;
         let dir = working_dir(&instance.module_dir, config.working_dir.as_deref());
         let secrets = &config.secrets;
+        let call = |what| Invocation {
+            what,
+            address: &instance.address,
+            dir: &dir,
+            env: &config.env,
+            secrets,
+        };
         if request.interrupted && !config.cleanup.is_empty() {
-            run_command("cleanup", &config.cleanup, &dir, &config.env, secrets, run).await?;
+            run_command(&call("cleanup"), &config.cleanup, run).await?;
         }
-        let stdout = run_command("create", &config.create, &dir, &config.env, secrets, run).await?;
-        // What a command prints may echo a secret it was given.
-        let stdout = mask(&stdout, secrets);
+        // What a command prints may echo a secret it was given: the
+        // output comes back masked.
+        let stdout = run_command(&call("create"), &config.create, run).await?;
         let outputs = stdout
             .lines()
             .rev()
@@ -100,7 +107,14 @@ impl Executor for ExecExecutor {
             .unwrap_or_default();
         let outputs = existing.outs.get("outputs").cloned().unwrap_or(json!({}));
         env.push(("IMM_OUTPUTS".into(), outputs.to_string()));
-        run_command("destroy", &argv, &dir, &env, &[], run).await?;
+        let call = Invocation {
+            what: "destroy",
+            address: existing.address,
+            dir: &dir,
+            env: &env,
+            secrets: &[],
+        };
+        run_command(&call, &argv, run).await?;
         Ok(())
     }
 
@@ -122,51 +136,85 @@ fn working_dir(module_dir: &Path, configured: Option<&str>) -> PathBuf {
     std::path::absolute(&dir).unwrap_or(dir)
 }
 
+/// One command of an instance: what it is for and where it runs.
+struct Invocation<'a> {
+    what: &'a str,
+    address: &'a str,
+    dir: &'a Path,
+    env: &'a [(String, String)],
+    secrets: &'a [String],
+}
+
+/// Runs `argv`; every line it prints goes to the apply's progress display
+/// as it comes (masked), as a Docker build's do. Returns its stdout.
 async fn run_command(
-    what: &str,
+    call: &Invocation<'_>,
     argv: &[String],
-    dir: &Path,
-    env: &[(String, String)],
-    secrets: &[String],
     run: &RunContext,
 ) -> Result<String, ActionError> {
+    let what = call.what;
     let Some((program, args)) = argv.split_first() else {
         return Err(ActionError::new(format!("the {what} command is empty")));
     };
-    let output = tokio::process::Command::new(program)
+    let mut child = tokio::process::Command::new(program)
         .args(args)
-        .current_dir(dir)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(call.dir)
+        .envs(call.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("IMM_ENVIRONMENT", &run.environment)
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
-        .output()
-        .await
+        .spawn()
         .map_err(|e| {
             ActionError::new(format!(
                 "cannot run the {what} command `{program}` in {}: {e}",
-                dir.display()
+                call.dir.display()
             ))
         })?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if output.status.success() {
+    let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
+        (Some(out), Some(err)) => tokio::join!(relay(out, call, run), relay(err, call, run)),
+        _ => (String::new(), String::new()),
+    };
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| ActionError::new(format!("waiting for the {what} command: {e}")))?;
+    if status.success() {
         return Ok(stdout);
     }
-    let stderr = mask(&String::from_utf8_lossy(&output.stderr), secrets);
-    let status = output
-        .status
+    let status = status
         .code()
         .map(|c| format!("exit status {c}"))
         .unwrap_or_else(|| "killed by a signal".into());
     Err(ActionError::new(format!(
         "the {what} command `{}` failed ({status}){}",
-        mask(&argv.join(" "), secrets),
+        mask(&argv.join(" "), call.secrets),
         if stderr.trim().is_empty() {
             String::new()
         } else {
             format!(":\n{}", stderr.trim_end())
         }
     )))
+}
+
+/// Reads a command's output line by line, showing each (masked) as
+/// progress; returns it all, masked.
+async fn relay(
+    pipe: impl tokio::io::AsyncRead + Unpin,
+    call: &Invocation<'_>,
+    run: &RunContext,
+) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(pipe).lines();
+    let mut all = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let line = mask(&line, call.secrets);
+        run.report(call.address, &line);
+        all.push_str(&line);
+        all.push('\n');
+    }
+    all
 }
 
 fn mask(text: &str, secrets: &[String]) -> String {
