@@ -17,6 +17,12 @@ scripts/prepare-examples.sh >/dev/null
 if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null
 fi
+# The Packer example builds with Debian's packer and ansible, on a base
+# made by debootstrap (once per machine: it is cached on the daemon).
+if ! command -v packer >/dev/null 2>&1 || ! command -v ansible-playbook >/dev/null 2>&1 ||
+  ! command -v debootstrap >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq packer ansible debootstrap >/dev/null
+fi
 # The Compose import is compared with docker-compose itself (Debian's).
 if ! command -v docker-compose >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
