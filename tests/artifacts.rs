@@ -91,6 +91,8 @@ fn an_exec_artifact_is_built_once_and_promoted_as_it_is() {
         reasons.contains("build changed (files in ./src)"),
         "{reasons}"
     );
+    imm(&["plan", "--env", "staging"])
+        .assert_stdout_contains("note: builds with: sh -c echo built >> ../builds.log");
     imm(&["apply", "--env", "prod", "--auto-approve"]).assert_fails_with("staging");
     assert_eq!(builds(&p), 1, "prod refuses it before building anything");
     assert_eq!(

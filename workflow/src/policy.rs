@@ -49,14 +49,14 @@ fn ledgers(
     site: &StateSite,
     current: (&str, &State),
 ) -> BTreeMap<String, HashSet<String>> {
-    loaded
-        .project
-        .root
-        .decl
-        .environments
-        .keys()
+    environments(loaded)
         .map(|env| (env.clone(), tested_in(site, env, current)))
         .collect()
+}
+
+/// The environments the project declares.
+fn environments(loaded: &Loaded) -> impl Iterator<Item = &String> {
+    loaded.project.root.decl.environments.keys()
 }
 
 /// Whether the plan builds an artifact (and so needs the ledgers).
@@ -115,12 +115,7 @@ pub fn promotion(loaded: &Loaded, site: &StateSite, state: &State) -> Option<Pro
 
 /// The states of the project's other environments (those applied).
 fn other_states(loaded: &Loaded, site: &StateSite) -> Vec<(String, State)> {
-    loaded
-        .project
-        .root
-        .decl
-        .environments
-        .keys()
+    environments(loaded)
         .filter(|env| **env != loaded.environment)
         .filter_map(|env| {
             let state = site.for_environment(env).ok()?.peek().ok()??;

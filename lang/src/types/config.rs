@@ -27,6 +27,7 @@ pub const TYPE: ResourceType = ResourceType {
     predict_outs,
     identity_outs: &[],
     reuse_checked: false,
+    builder: super::no_builder,
     fingerprint_inputs: None,
     reconfigurable: Some(|_, path| path == "values" || path.starts_with("values.") || path.starts_with("values[")),
     stop_first: super::never_stop_first,

@@ -95,6 +95,7 @@ pub const TYPE: ResourceType = ResourceType {
     predict_outs: super::no_outs,
     identity_outs: &[],
     reuse_checked: false,
+    builder: super::no_builder,
     fingerprint_inputs: None,
     reconfigurable: Some(reloads_files),
     stop_first: holds_host_ports,

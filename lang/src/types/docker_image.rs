@@ -49,6 +49,7 @@ pub const TYPE: ResourceType = ResourceType {
     predict_outs,
     identity_outs: &["tag"],
     reuse_checked: true,
+    builder,
     fingerprint_inputs: Some(fingerprint_inputs),
     reconfigurable: None,
     stop_first: super::never_stop_first,
@@ -197,4 +198,15 @@ mod tests {
             "imm/shop/my-web:4645f1e771e1"
         );
     }
+}
+
+/// `docker build CONTEXT`, as a plan names the builder.
+fn builder(config: &BTreeMap<String, Value>) -> Option<String> {
+    let Some(Value::Map(build)) = config.get("build").map(Value::unmarked) else {
+        return None;
+    };
+    Some(format!(
+        "docker build {}",
+        build.get("context").map(Value::display).unwrap_or_default()
+    ))
 }

@@ -36,6 +36,7 @@ pub const TYPE: ResourceType = ResourceType {
     predict_outs: super::no_outs,
     identity_outs: &[],
     reuse_checked: false,
+    builder: super::no_builder,
     fingerprint_inputs: None,
     reconfigurable: None,
     stop_first: super::never_stop_first,

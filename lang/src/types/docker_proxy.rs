@@ -35,6 +35,7 @@ pub const TYPE: ResourceType = ResourceType {
     predict_outs,
     identity_outs: &[],
     reuse_checked: false,
+    builder: super::no_builder,
     fingerprint_inputs: None,
     reconfigurable: None,
     stop_first: super::never_stop_first,

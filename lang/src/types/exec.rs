@@ -47,6 +47,7 @@ pub const TYPE: ResourceType = ResourceType {
     predict_outs: super::no_outs,
     identity_outs: &[],
     reuse_checked: false,
+    builder,
     fingerprint_inputs: Some(fingerprint_inputs),
     reconfigurable: None,
     stop_first: super::never_stop_first,
@@ -108,4 +109,20 @@ fn fingerprint_inputs(config: &BTreeMap<String, Value>) -> Option<FingerprintInp
         context: None,
         files,
     })
+}
+
+/// The create command of an artifact (an `exec` with a `build` block), as a
+/// plan names the builder.
+fn builder(config: &BTreeMap<String, Value>) -> Option<String> {
+    if !matches!(
+        config.get("build").map(Value::unmarked),
+        Some(Value::Map(_))
+    ) {
+        return None;
+    }
+    let Some(Value::List(create)) = config.get("create").map(Value::unmarked) else {
+        return None;
+    };
+    let words: Vec<String> = create.iter().map(Value::display).collect();
+    Some(words.join(" "))
 }

@@ -105,6 +105,9 @@ pub struct ResourceType {
     /// exists (and builds it otherwise), so that going back to a
     /// fingerprint built here before, since replaced, may reuse it.
     pub reuse_checked: bool,
+    /// What builds an artifact, as a plan names it (`docker build ./web`,
+    /// an `exec`'s create command); `None` for what is not built.
+    pub builder: fn(&BTreeMap<String, Value>) -> Option<String>,
     /// For artifacts (types with a `build` block): the fingerprint's inputs,
     /// `None` while one of them is unknown.
     pub fingerprint_inputs: Option<FingerprintInputsOf>,
@@ -186,4 +189,9 @@ mod tests {
             );
         }
     }
+}
+
+/// For types that build nothing.
+pub fn no_builder(_config: &BTreeMap<String, Value>) -> Option<String> {
+    None
 }

@@ -440,6 +440,14 @@ impl<'a> Planner<'a> {
             if state.create_interrupted(&instance.address) {
                 notes.push("create interrupted: the object may exist".to_string());
             }
+            let builds = matches!(decision.action, Action::Create | Action::Replace)
+                && decision.reused.is_none();
+            let builder = types::get(&instance.type_name)
+                .and_then(|t| (t.builder)(&instance.config))
+                .filter(|_| builds);
+            if let Some(builder) = builder {
+                notes.push(format!("builds with: {builder}"));
+            }
             let stop_first = decision.action == Action::Replace
                 && types::get(&instance.type_name)
                     .is_some_and(|t| (t.stop_first)(&instance.config));
