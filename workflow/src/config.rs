@@ -157,11 +157,15 @@ impl ConfigTarget {
             ));
         };
         self.check_known(session, revision)?;
-        let request = PlanRequest {
-            refresh,
-            ..PlanRequest::default()
-        };
-        let as_configured = make_plan(session, site, loaded, request)?;
+        let as_configured = make_plan(
+            session,
+            site,
+            loaded,
+            PlanRequest {
+                refresh,
+                ..PlanRequest::default()
+            },
+        )?;
         refuse_pending_changes(&as_configured, &address)?;
         let old = session
             .runtime
@@ -180,7 +184,12 @@ impl ConfigTarget {
             BTreeMap::from([("values".to_string(), Value::Map(values))]),
         );
         loaded.purpose = rollback_purpose(revision);
-        make_plan(session, site, loaded, PlanRequest::default())
+        // Refreshed again, so that a consumer found gone is replaced.
+        let request = PlanRequest {
+            refresh,
+            ..PlanRequest::default()
+        };
+        make_plan(session, site, loaded, request)
     }
 }
 

@@ -172,6 +172,17 @@ fn fingerprint_inputs(config: &BTreeMap<String, Value>) -> Option<FingerprintInp
     })
 }
 
+/// `docker build CONTEXT`, as a plan names the builder.
+fn builder(config: &BTreeMap<String, Value>) -> Option<String> {
+    let Some(Value::Map(build)) = config.get("build").map(Value::unmarked) else {
+        return None;
+    };
+    Some(format!(
+        "docker build {}",
+        build.get("context").map(Value::display).unwrap_or_default()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,15 +209,4 @@ mod tests {
             "imm/shop/my-web:4645f1e771e1"
         );
     }
-}
-
-/// `docker build CONTEXT`, as a plan names the builder.
-fn builder(config: &BTreeMap<String, Value>) -> Option<String> {
-    let Some(Value::Map(build)) = config.get("build").map(Value::unmarked) else {
-        return None;
-    };
-    Some(format!(
-        "docker build {}",
-        build.get("context").map(Value::display).unwrap_or_default()
-    ))
 }

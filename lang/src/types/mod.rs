@@ -169,6 +169,11 @@ fn never_stop_first(_: &BTreeMap<String, Value>) -> bool {
     false
 }
 
+/// For types that build nothing.
+pub fn no_builder(_config: &BTreeMap<String, Value>) -> Option<String> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,9 +194,4 @@ mod tests {
             );
         }
     }
-}
-
-/// For types that build nothing.
-pub fn no_builder(_config: &BTreeMap<String, Value>) -> Option<String> {
-    None
 }
