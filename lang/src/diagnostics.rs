@@ -96,7 +96,7 @@ impl Code {
         (Code::WrongLabels, "a block has the wrong number of labels", "write e.g. resource \"TYPE\" \"NAME\" { ... }"),
         (Code::UnknownAttribute, "an attribute is not known for this block or resource type", "check the spelling; the help suggests the closest known attribute"),
         (Code::MissingAttribute, "a required attribute is missing", "add the attribute named in the message"),
-        (Code::UnknownResourceType, "a resource type does not exist", "use one of docker_image, docker_network, docker_volume, docker_container, config, file, exec"),
+        (Code::UnknownResourceType, "a resource type does not exist", "use one of the resource types listed in docs/resources.md (the message names the closest)"),
         (Code::UnexpectedBlock, "a nested block is not allowed in this block", "move the block where it belongs, or turn it into an attribute"),
         (Code::TopLevelAttribute, "an attribute stands at the top level of a file", "put it into a locals { } block or the block it belongs to"),
         (Code::UnknownName, "a reference names something that is not declared", "declare it, or fix the spelling (see \"did you mean\")"),
