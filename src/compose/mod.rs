@@ -734,4 +734,37 @@ mod tests {
         assert_eq!((t.notes[0].line, t.notes[0].column), (9, 5));
         assert!(t.notes[0].message.contains("cap_add"));
     }
+
+    #[test]
+    fn what_has_no_equivalent_is_noted_where_it_is_and_never_interpolated() {
+        let compose = "x-env: &env\n  LEVEL: info\nservices:\n  app:\n    image: app:1\n    environment:\n      <<: *env\n      TOKEN:\n      URL: \"http://${HOST}/x\"\n    volumes:\n      - ./conf:/etc/app\n      - data:/data:ro\n    depends_on:\n      migrate:\n        condition: service_completed_successfully\n    ports: [\"8080\"]\n  migrate:\n    image: app:1\nvolumes:\n  data:\n";
+        let t = translate(compose, Path::new(".")).expect("translates");
+        let said = |what: &str| {
+            t.notes
+                .iter()
+                .find(|n| n.message.contains(what))
+                .map(|n| n.line)
+        };
+        assert_eq!(said("${VARIABLES}"), Some(9), "{:?}", t.notes);
+        assert_eq!(said("`TOKEN`"), Some(8));
+        assert_eq!(said("bind mount of `./conf`"), Some(11));
+        assert_eq!(said("service_completed_successfully"), Some(14));
+        assert_eq!(said("random or ranged host port"), Some(16));
+        assert!(
+            t.imm.contains("LEVEL = \"info\""),
+            "the merge key: {}",
+            t.imm
+        );
+        assert!(
+            t.imm.contains("\"http://$${HOST}/x\""),
+            "escaped: {}",
+            t.imm
+        );
+        assert!(t.imm.contains("read_only = true"), "{}", t.imm);
+        assert!(
+            t.imm.contains("depends_on = [docker_container.migrate]"),
+            "{}",
+            t.imm
+        );
+    }
 }
