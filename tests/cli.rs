@@ -252,6 +252,12 @@ fn an_output_showing_a_secret_must_be_marked_sensitive() {
         "{}",
         run.all()
     );
+    // sensitive() marks a value as a secret does.
+    let p = Project::new(&[(
+        "main.imm",
+        "output \"t\" {\n  value = sensitive(\"marked-by-hand\")\n}\n",
+    )]);
+    p.imm(&["apply", "."]).assert_fails_with("E0311");
 }
 
 #[test]

@@ -1,0 +1,283 @@
+//! More of Terraform's functions, each as Terraform documents it: string
+//! shaping (`chomp`, `title`, `indent`, `strrev`, `trimspace`,
+//! `regexall`, `urlencode`), hashes (`md5`, `sha1`, `sha512`), numbers
+//! (`pow`, `log`, `signum`, `sum`), collections (`one`, `compact`,
+//! `index`, `alltrue`, `anytrue`, `setproduct`, `transpose`) and
+//! `sensitive`.
+
+use super::{list_arg, map_arg, number_arg, string_arg, FunctionError, FunctionResult};
+use crate::value::{make_set, Value};
+use sha2::Digest;
+use std::collections::BTreeMap;
+
+pub(crate) fn chomp(args: Vec<Value>) -> FunctionResult {
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(s.trim_end_matches(['\n', '\r']).to_string()))
+}
+
+pub(crate) fn trimspace(args: Vec<Value>) -> FunctionResult {
+    Ok(Value::String(string_arg(&args, 0)?.trim().to_string()))
+}
+
+/// Each word's first letter in upper case (words: runs of letters and
+/// digits, as Go's `strings.Title` sees them).
+pub(crate) fn title(args: Vec<Value>) -> FunctionResult {
+    let s = string_arg(&args, 0)?;
+    let mut out = String::with_capacity(s.len());
+    let mut in_word = false;
+    for c in s.chars() {
+        if in_word {
+            out.push(c);
+        } else {
+            out.extend(c.to_uppercase());
+        }
+        in_word = c.is_alphanumeric() || c == '_' || c == '\'';
+    }
+    Ok(Value::String(out))
+}
+
+/// Every line but the first indented by `spaces`.
+pub(crate) fn indent(args: Vec<Value>) -> FunctionResult {
+    let spaces = number_arg(&args, 0)?;
+    let s = string_arg(&args, 1)?;
+    let pad = " ".repeat(spaces.max(0.0) as usize);
+    Ok(Value::String(s.replace('\n', &format!("\n{pad}"))))
+}
+
+pub(crate) fn strrev(args: Vec<Value>) -> FunctionResult {
+    use unicode_segmentation::UnicodeSegmentation;
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(s.graphemes(true).rev().collect()))
+}
+
+/// Every match: strings, lists of captures, or maps of named captures.
+pub(crate) fn regexall(args: Vec<Value>) -> FunctionResult {
+    let pattern = string_arg(&args, 0)?;
+    let s = string_arg(&args, 1)?;
+    let re = regex::Regex::new(&pattern)
+        .map_err(|e| FunctionError::at(0, format!("invalid regular expression: {e}")))?;
+    let named: Vec<&str> = re.capture_names().flatten().collect();
+    let groups = re.captures_len() - 1;
+    let matches = re.captures_iter(&s).map(|caps| {
+        let text = |i: usize| Value::string(caps.get(i).map(|m| m.as_str()).unwrap_or_default());
+        if !named.is_empty() {
+            let map: BTreeMap<String, Value> = named
+                .iter()
+                .map(|n| {
+                    let v = caps.name(n).map(|m| m.as_str()).unwrap_or_default();
+                    (n.to_string(), Value::string(v))
+                })
+                .collect();
+            Value::Map(map)
+        } else if groups > 0 {
+            Value::List((1..=groups).map(text).collect())
+        } else {
+            text(0)
+        }
+    });
+    Ok(Value::List(matches.collect()))
+}
+
+/// Go's `url.QueryEscape`: unreserved characters as they are, a space as
+/// `+`, every other byte as `%XX`.
+pub(crate) fn urlencode(args: Vec<Value>) -> FunctionResult {
+    let s = string_arg(&args, 0)?;
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    Ok(Value::String(out))
+}
+
+pub(crate) fn md5(args: Vec<Value>) -> FunctionResult {
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(hex::encode(md5::Md5::digest(s.as_bytes()))))
+}
+
+pub(crate) fn sha1(args: Vec<Value>) -> FunctionResult {
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(hex::encode(sha1::Sha1::digest(s.as_bytes()))))
+}
+
+pub(crate) fn sha512(args: Vec<Value>) -> FunctionResult {
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(hex::encode(sha2::Sha512::digest(
+        s.as_bytes(),
+    ))))
+}
+
+pub(crate) fn pow(args: Vec<Value>) -> FunctionResult {
+    Ok(Value::Number(
+        number_arg(&args, 0)?.powf(number_arg(&args, 1)?),
+    ))
+}
+
+pub(crate) fn log(args: Vec<Value>) -> FunctionResult {
+    let n = number_arg(&args, 0)?;
+    let base = number_arg(&args, 1)?;
+    Ok(Value::Number(n.ln() / base.ln()))
+}
+
+pub(crate) fn signum(args: Vec<Value>) -> FunctionResult {
+    let n = number_arg(&args, 0)?;
+    Ok(Value::Number(if n > 0.0 {
+        1.0
+    } else if n < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }))
+}
+
+pub(crate) fn sum(args: Vec<Value>) -> FunctionResult {
+    let items = list_arg(&args, 0)?;
+    if items.is_empty() {
+        return Err(FunctionError::at(0, "cannot sum an empty list"));
+    }
+    let mut total = 0.0;
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Value::Number(n) => total += n,
+            Value::String(s) => match crate::value::parse_number(s) {
+                Some(n) => total += n,
+                None => return Err(FunctionError::at(0, format!("element {i} is not a number"))),
+            },
+            other => {
+                return Err(FunctionError::at(
+                    0,
+                    format!("element {i} is a {}, not a number", other.type_name()),
+                ))
+            }
+        }
+    }
+    Ok(Value::Number(total))
+}
+
+/// The only element of a list or set of zero or one elements (null when
+/// it is empty).
+pub(crate) fn one(args: Vec<Value>) -> FunctionResult {
+    let items = list_arg(&args, 0)?;
+    match items.as_slice() {
+        [] => Ok(Value::Null),
+        [only] => Ok(only.clone()),
+        more => Err(FunctionError::at(
+            0,
+            format!(
+                "must be a list, set, or tuple value with either zero or one elements, not {}",
+                more.len()
+            ),
+        )),
+    }
+}
+
+/// The list without null and empty strings.
+pub(crate) fn compact(args: Vec<Value>) -> FunctionResult {
+    let items = list_arg(&args, 0)?;
+    Ok(Value::List(
+        items
+            .into_iter()
+            .filter(|v| !matches!(v, Value::Null) && !matches!(v, Value::String(s) if s.is_empty()))
+            .collect(),
+    ))
+}
+
+/// The index of the first element equal to the value.
+pub(crate) fn index(args: Vec<Value>) -> FunctionResult {
+    let items = list_arg(&args, 0)?;
+    let wanted = super::arg(&args, 1)?;
+    items
+        .iter()
+        .position(|v| v == wanted)
+        .map(|i| Value::Number(i as f64))
+        .ok_or_else(|| FunctionError::at(1, "the item is not in the list"))
+}
+
+fn bools(args: &[Value]) -> Result<Vec<bool>, FunctionError> {
+    list_arg(args, 0)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Bool(b) => Ok(*b),
+            Value::String(s) if s == "true" => Ok(true),
+            Value::String(s) if s == "false" => Ok(false),
+            other => Err(FunctionError::at(
+                0,
+                format!("element {i} is a {}, not a bool", other.type_name()),
+            )),
+        })
+        .collect()
+}
+
+pub(crate) fn alltrue(args: Vec<Value>) -> FunctionResult {
+    Ok(Value::Bool(bools(&args)?.into_iter().all(|b| b)))
+}
+
+pub(crate) fn anytrue(args: Vec<Value>) -> FunctionResult {
+    Ok(Value::Bool(bools(&args)?.into_iter().any(|b| b)))
+}
+
+/// Every combination of one element of each list (a list of lists; sets
+/// give a set).
+pub(crate) fn setproduct(args: Vec<Value>) -> FunctionResult {
+    let mut all_sets = true;
+    let mut product: Vec<Vec<Value>> = vec![Vec::new()];
+    for index in 0..args.len() {
+        all_sets &= matches!(args[index], Value::Set(_));
+        let items = list_arg(&args, index)?;
+        product = product
+            .into_iter()
+            .flat_map(|prefix| {
+                items.iter().map(move |item| {
+                    let mut next = prefix.clone();
+                    next.push(item.clone());
+                    next
+                })
+            })
+            .collect();
+    }
+    let combinations: Vec<Value> = product.into_iter().map(Value::List).collect();
+    Ok(if all_sets && !args.is_empty() {
+        make_set(combinations)
+    } else {
+        Value::List(combinations)
+    })
+}
+
+/// A map of lists turned inside out: each value becomes a key listing the
+/// keys that held it.
+pub(crate) fn transpose(args: Vec<Value>) -> FunctionResult {
+    let map = map_arg(&args, 0)?;
+    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (key, values) in map {
+        let (Value::List(values) | Value::Set(values)) = values else {
+            return Err(FunctionError::at(
+                0,
+                format!("the value of \"{key}\" is not a list"),
+            ));
+        };
+        for value in values {
+            let Value::String(value) = value else {
+                return Err(FunctionError::at(
+                    0,
+                    format!("\"{key}\" holds a value that is not a string"),
+                ));
+            };
+            out.entry(value)
+                .or_default()
+                .push(Value::string(key.clone()));
+        }
+    }
+    Ok(Value::Map(
+        out.into_iter().map(|(k, v)| (k, Value::List(v))).collect(),
+    ))
+}
+
+pub(crate) fn sensitive(args: Vec<Value>) -> FunctionResult {
+    Ok(super::arg(&args, 0)?.clone().mark_sensitive())
+}
