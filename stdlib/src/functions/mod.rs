@@ -10,6 +10,7 @@ mod collections;
 mod encoding;
 mod files;
 mod more;
+mod network;
 
 pub use files::{read_bounded, MAX_FILE_BYTES};
 mod numbers;
@@ -591,6 +592,48 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         "The value, marked sensitive: never shown or stored in clear.",
     ),
     spec(
+        "cidrsubnet",
+        "cidrsubnet(prefix string, newbits number, netnum number) string",
+        3,
+        Some(3),
+        "A subnet of an IPv4 or IPv6 prefix: newbits more bits, numbered netnum.",
+    ),
+    spec(
+        "cidrhost",
+        "cidrhost(prefix string, hostnum number) string",
+        2,
+        Some(2),
+        "The address of host number hostnum in a prefix (negative: from the end).",
+    ),
+    spec(
+        "cidrnetmask",
+        "cidrnetmask(prefix string) string",
+        1,
+        Some(1),
+        "The dotted netmask of an IPv4 prefix.",
+    ),
+    spec(
+        "formatlist",
+        "formatlist(spec string, args...) list(string)",
+        1,
+        None,
+        "format applied element by element to lists of equal length (other arguments repeat).",
+    ),
+    spec(
+        "base64sha256",
+        "base64sha256(str string) string",
+        1,
+        Some(1),
+        "Base64 of the SHA-256 of the UTF-8 bytes.",
+    ),
+    spec(
+        "base64sha512",
+        "base64sha512(str string) string",
+        1,
+        Some(1),
+        "Base64 of the SHA-512 of the UTF-8 bytes.",
+    ),
+    spec(
         "try",
         "try(expressions...) any",
         1,
@@ -743,6 +786,12 @@ fn dispatch(name: &str, args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResu
         "setproduct" => more::setproduct(args),
         "transpose" => more::transpose(args),
         "sensitive" => more::sensitive(args),
+        "cidrsubnet" => network::cidrsubnet(args),
+        "cidrhost" => network::cidrhost(args),
+        "cidrnetmask" => network::cidrnetmask(args),
+        "formatlist" => more::formatlist(args),
+        "base64sha256" => more::base64sha256(args),
+        "base64sha512" => more::base64sha512(args),
         "filesha256" => files::filesha256(args, ctx),
         "file" => files::file(args, ctx),
         "fileexists" => files::fileexists(args, ctx),

@@ -2,8 +2,8 @@
 //! shaping (`chomp`, `title`, `indent`, `strrev`, `trimspace`,
 //! `regexall`, `urlencode`), hashes (`md5`, `sha1`, `sha512`), numbers
 //! (`pow`, `log`, `signum`, `sum`), collections (`one`, `compact`,
-//! `index`, `alltrue`, `anytrue`, `setproduct`, `transpose`) and
-//! `sensitive`.
+//! `index`, `alltrue`, `anytrue`, `setproduct`, `transpose`),
+//! `formatlist`, `base64sha256`/`base64sha512` and `sensitive`.
 
 use super::{list_arg, map_arg, number_arg, string_arg, FunctionError, FunctionResult};
 use crate::value::{make_set, Value};
@@ -280,4 +280,54 @@ pub(crate) fn transpose(args: Vec<Value>) -> FunctionResult {
 
 pub(crate) fn sensitive(args: Vec<Value>) -> FunctionResult {
     Ok(super::arg(&args, 0)?.clone().mark_sensitive())
+}
+
+/// `format` element by element: list arguments (all of one length) give
+/// one element each, other arguments repeat.
+pub(crate) fn formatlist(args: Vec<Value>) -> FunctionResult {
+    let mut length: Option<usize> = None;
+    for (i, a) in args.iter().enumerate().skip(1) {
+        if let Value::List(items) | Value::Set(items) = a {
+            match length {
+                Some(n) if n != items.len() => {
+                    return Err(FunctionError::at(
+                        i,
+                        format!(
+                            "all lists must have the same length ({n}, not {})",
+                            items.len()
+                        ),
+                    ))
+                }
+                _ => length = Some(items.len()),
+            }
+        }
+    }
+    let rows = (0..length.unwrap_or(1)).map(|row| {
+        let call: Vec<Value> = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match a {
+                Value::List(items) | Value::Set(items) if i > 0 => items[row].clone(),
+                other => other.clone(),
+            })
+            .collect();
+        super::strings::format(call)
+    });
+    Ok(Value::List(rows.collect::<Result<_, _>>()?))
+}
+
+pub(crate) fn base64sha256(args: Vec<Value>) -> FunctionResult {
+    use base64::Engine;
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(s.as_bytes())),
+    ))
+}
+
+pub(crate) fn base64sha512(args: Vec<Value>) -> FunctionResult {
+    use base64::Engine;
+    let s = string_arg(&args, 0)?;
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(s.as_bytes())),
+    ))
 }
