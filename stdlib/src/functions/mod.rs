@@ -634,6 +634,13 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         "Base64 of the SHA-512 of the UTF-8 bytes.",
     ),
     spec(
+        "csvdecode",
+        "csvdecode(str string) list(map(string))",
+        1,
+        Some(1),
+        "Parses CSV with a header row into a list of maps.",
+    ),
+    spec(
         "try",
         "try(expressions...) any",
         1,
@@ -792,6 +799,7 @@ fn dispatch(name: &str, args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResu
         "formatlist" => more::formatlist(args),
         "base64sha256" => more::base64sha256(args),
         "base64sha512" => more::base64sha512(args),
+        "csvdecode" => more::csvdecode(args),
         "filesha256" => files::filesha256(args, ctx),
         "file" => files::file(args, ctx),
         "fileexists" => files::fileexists(args, ctx),

@@ -3,7 +3,8 @@
 //! `regexall`, `urlencode`), hashes (`md5`, `sha1`, `sha512`), numbers
 //! (`pow`, `log`, `signum`, `sum`), collections (`one`, `compact`,
 //! `index`, `alltrue`, `anytrue`, `setproduct`, `transpose`),
-//! `formatlist`, `base64sha256`/`base64sha512` and `sensitive`.
+//! `formatlist`, `base64sha256`/`base64sha512`, `csvdecode` and
+//! `sensitive`.
 
 use super::{list_arg, map_arg, number_arg, string_arg, FunctionError, FunctionResult};
 use crate::value::{make_set, Value};
@@ -330,4 +331,72 @@ pub(crate) fn base64sha512(args: Vec<Value>) -> FunctionResult {
     Ok(Value::String(
         base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(s.as_bytes())),
     ))
+}
+
+/// CSV (RFC 4180: quoted fields, `""` for a quote) with a header row: a
+/// list of maps, one per row, all values strings.
+pub(crate) fn csvdecode(args: Vec<Value>) -> FunctionResult {
+    let text = string_arg(&args, 0)?;
+    let mut rows = csv_rows(&text)?.into_iter();
+    let Some(header) = rows.next() else {
+        return Ok(Value::List(Vec::new()));
+    };
+    let mut out = Vec::new();
+    for (n, row) in rows.enumerate() {
+        if row.len() != header.len() {
+            return Err(FunctionError::at(
+                0,
+                format!(
+                    "row {} has {} fields, the header {}",
+                    n + 2,
+                    row.len(),
+                    header.len()
+                ),
+            ));
+        }
+        let map = header
+            .iter()
+            .cloned()
+            .zip(row.into_iter().map(Value::String))
+            .collect();
+        out.push(Value::Map(map));
+    }
+    Ok(Value::List(out))
+}
+
+fn csv_rows(text: &str) -> Result<Vec<Vec<String>>, FunctionError> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    let mut started = false;
+    while let Some(c) = chars.next() {
+        started = true;
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+                started = false;
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(FunctionError::at(0, "a quoted field is never closed"));
+    }
+    if started {
+        row.push(field);
+        rows.push(row);
+    }
+    Ok(rows)
 }
