@@ -4,15 +4,13 @@
 //! network and a `docker_volume` per named volume. What has no equivalent
 //! is never dropped silently: each such key is a [`Note`] with its line.
 
-mod yaml;
-
 use imm_stdlib::value::quote_string;
+use imm_stdlib::yaml::{self, Kind, Node};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use yaml::{Kind, Node};
 
-pub use yaml::YamlError;
+pub use imm_stdlib::yaml::YamlError;
 
 /// Something of the Compose file the translation left out or changed.
 #[derive(Debug, Clone, PartialEq)]

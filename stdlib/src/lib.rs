@@ -2,10 +2,12 @@
 //! written in `.imm` that ship inside the binary.
 //!
 //! This crate knows nothing of syntax: `imm-lang` parses and evaluates, and
-//! calls [`functions::call`] for every built-in function.
+//! calls [`functions::call`] for every built-in function. [`yaml`] is the
+//! one YAML reader, for `yamldecode` and `imm import compose`.
 
 pub mod functions;
 pub mod value;
+pub mod yaml;
 
 pub use functions::{call, lookup_function, CallContext, FunctionError, FunctionSpec, FUNCTIONS};
 pub use value::{convert, Type, Value};

@@ -641,6 +641,13 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         "Parses CSV with a header row into a list of maps.",
     ),
     spec(
+        "yamldecode",
+        "yamldecode(str string) any",
+        1,
+        Some(1),
+        "Parses the first YAML document of a string (plain yes/no/on/off are bools, as in Terraform).",
+    ),
+    spec(
         "try",
         "try(expressions...) any",
         1,
@@ -800,6 +807,7 @@ fn dispatch(name: &str, args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResu
         "base64sha256" => more::base64sha256(args),
         "base64sha512" => more::base64sha512(args),
         "csvdecode" => more::csvdecode(args),
+        "yamldecode" => more::yamldecode(args),
         "filesha256" => files::filesha256(args, ctx),
         "file" => files::file(args, ctx),
         "fileexists" => files::fileexists(args, ctx),

@@ -3,8 +3,8 @@
 //! `regexall`, `urlencode`), hashes (`md5`, `sha1`, `sha512`), numbers
 //! (`pow`, `log`, `signum`, `sum`), collections (`one`, `compact`,
 //! `index`, `alltrue`, `anytrue`, `setproduct`, `transpose`),
-//! `formatlist`, `base64sha256`/`base64sha512`, `csvdecode` and
-//! `sensitive`.
+//! `formatlist`, `base64sha256`/`base64sha512`, `csvdecode`,
+//! `yamldecode` and `sensitive`.
 
 use super::{list_arg, map_arg, number_arg, string_arg, FunctionError, FunctionResult};
 use crate::value::{make_set, Value};
@@ -399,4 +399,19 @@ fn csv_rows(text: &str) -> Result<Vec<Vec<String>>, FunctionError> {
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// The first YAML document of a string, as Terraform reads it.
+pub(crate) fn yamldecode(args: Vec<Value>) -> FunctionResult {
+    let text = string_arg(&args, 0)?;
+    let node = crate::yaml::parse(&text).map_err(|e| {
+        FunctionError::at(
+            0,
+            format!(
+                "not valid YAML at line {}, column {}: {}",
+                e.line, e.column, e.message
+            ),
+        )
+    })?;
+    Ok(crate::yaml::to_value(&node))
 }

@@ -1,7 +1,9 @@
-//! A YAML document as a tree that remembers where each node is, so that
-//! everything the Compose import cannot translate is reported with its
-//! line and column. Built from yaml-rust2's events; anchors, aliases and
-//! `<<` merge keys are resolved as Compose resolves them.
+//! A YAML document as a tree that remembers where each node is (so that
+//! the Compose import reports what it leaves out with its line and column)
+//! and which scalars were plain (so that `yamldecode` resolves `yes`,
+//! `0x1f` or `~` as Terraform does and a quoted one stays a string). Built
+//! from yaml-rust2's events; anchors, aliases and `<<` merge keys are
+//! resolved.
 
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -212,6 +214,57 @@ impl MarkedEventReceiver for Builder {
             },
             _ => {}
         }
+    }
+}
+
+/// The language's value of a node, as Terraform's `yamldecode` gives it:
+/// a plain scalar is null, a bool (YAML 1.1's `yes`/`no`/`on`/`off` too)
+/// or a number when it reads as one, else a string; a quoted one is a
+/// string; sequences are lists, mappings objects.
+pub fn to_value(node: &Node) -> crate::Value {
+    use crate::Value;
+    match &node.kind {
+        Kind::Scalar { text, plain: false } => Value::string(text.clone()),
+        Kind::Scalar { text, plain: true } => plain_scalar(text),
+        Kind::Sequence(items) => Value::List(items.iter().map(to_value).collect()),
+        Kind::Mapping(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.text().unwrap_or_default().to_string(), to_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn plain_scalar(text: &str) -> crate::Value {
+    use crate::Value;
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y" => {
+            return Value::Bool(true)
+        }
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n" | "N" => {
+            return Value::Bool(false)
+        }
+        _ => {}
+    }
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    let radix = |prefix: &str, radix: u32| {
+        digits
+            .strip_prefix(prefix)
+            .and_then(|d| i64::from_str_radix(&d.replace('_', ""), radix).ok())
+    };
+    if let Some(n) = radix("0x", 16).or_else(|| radix("0o", 8)) {
+        return Value::Number(n as f64);
+    }
+    match text {
+        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Number(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Number(f64::NEG_INFINITY),
+        _ => {}
+    }
+    match crate::value::parse_number(text) {
+        Some(n) => Value::Number(n),
+        None => Value::string(text.to_string()),
     }
 }
 
