@@ -606,15 +606,7 @@ const SUBCOMMANDS: &[&str] = &[
 fn completions_are_printed_for_every_shell() {
     let p = Project::new(&[]);
     let help = p.imm(&["--help"]).stdout;
-    let listed: Vec<&str> = help
-        .lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| *c != "help")
-        .collect();
-    let mut listed = listed;
+    let mut listed = common::subcommands(&help);
     listed.sort_unstable();
     let mut known = SUBCOMMANDS.to_vec();
     known.sort_unstable();

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::subcommands;
 use imm_lang::schema::{
     AttrSchema, BlockSchema, Phase, META_ATTRS, META_BLOCKS, TOP_LEVEL, VALIDATION_BLOCK,
 };
@@ -180,18 +181,6 @@ fn help(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout)
         .trim_end()
         .to_string()
-}
-
-/// The commands `imm … --help` lists under "Commands:".
-fn subcommands(help: &str) -> Vec<String> {
-    help.lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| *c != "help")
-        .map(str::to_string)
-        .collect()
 }
 
 fn cli_doc() -> String {

@@ -44,13 +44,33 @@ pub fn docker_context(context: &Path, dockerfile: &str) -> Result<ContextDigest,
     let dockerfile_path = context.join(dockerfile);
     let dockerfile_text = std::fs::read(&dockerfile_path)
         .map_err(|e| error(&dockerfile_path, format!("cannot read the Dockerfile: {e}")))?;
-    let entries = context_entries(context)?;
-    let digests = hash_all(&entries)?;
     let mut total = blake3::Hasher::new();
     total.update(b"imm-context-v1\0dockerfile\0");
     total.update(dockerfile.as_bytes());
     total.update(b"\0");
     total.update(blake3::hash(&dockerfile_text).as_bytes());
+    let (files, bytes) = add_files(&mut total, context)?;
+    Ok(ContextDigest {
+        hex: total.finalize().to_hex().to_string(),
+        files,
+        bytes,
+    })
+}
+
+/// The digest of a directory's files (`.dockerignore` applied), by
+/// relative path, mode and contents: an `exec` artifact's `build.files`.
+pub fn directory(dir: &Path) -> Result<String, FingerprintError> {
+    let mut total = blake3::Hasher::new();
+    total.update(b"imm-directory-v1\0");
+    add_files(&mut total, dir)?;
+    Ok(total.finalize().to_hex().to_string())
+}
+
+/// Hashes each file of `dir` that Docker would see, by relative path, mode
+/// and contents, into `total`; returns how many files and bytes.
+fn add_files(total: &mut blake3::Hasher, dir: &Path) -> Result<(usize, u64), FingerprintError> {
+    let entries = context_entries(dir)?;
+    let digests = hash_all(&entries)?;
     let mut bytes = 0;
     for (entry, digest) in entries.iter().zip(&digests) {
         total.update(entry.relative.as_bytes());
@@ -59,27 +79,7 @@ pub fn docker_context(context: &Path, dockerfile: &str) -> Result<ContextDigest,
         total.update(digest.as_bytes());
         bytes += entry.size;
     }
-    Ok(ContextDigest {
-        hex: total.finalize().to_hex().to_string(),
-        files: entries.len(),
-        bytes,
-    })
-}
-
-/// The digest of a directory's files (`.dockerignore` applied), by
-/// relative path, mode and contents: an `exec` artifact's `build.files`.
-pub fn directory(dir: &Path) -> Result<String, FingerprintError> {
-    let entries = context_entries(dir)?;
-    let digests = hash_all(&entries)?;
-    let mut total = blake3::Hasher::new();
-    total.update(b"imm-directory-v1\0");
-    for (entry, digest) in entries.iter().zip(&digests) {
-        total.update(entry.relative.as_bytes());
-        total.update(b"\0");
-        total.update(&entry.mode.to_le_bytes());
-        total.update(digest.as_bytes());
-    }
-    Ok(total.finalize().to_hex().to_string())
+    Ok((entries.len(), bytes))
 }
 
 /// The entries of a build context that Docker would see (`.dockerignore`

@@ -5,8 +5,7 @@
 
 use super::plan::{print_plan, read_plan_file, PlanArgs, PlanFormat};
 use super::{
-    confirm_or_refuse, confirm_protected, plan_was_shown, print_notes, print_warnings,
-    CommandResult,
+    carry_out, confirm_change, plan_was_shown, print_notes, print_warnings, CommandResult,
 };
 use crate::{DiagnosticFormat, ProjectArgs, VarArgs};
 use imm_planner::plan::Plan;
@@ -50,20 +49,11 @@ pub fn run(args: ApplyArgs) -> CommandResult {
         crate::report::out("\nApply complete! Nothing to do.");
         return Ok(ExitCode::SUCCESS);
     }
-    if !confirm_protected(&planned.loaded, args.yes_really)? {
-        eprintln!("Not confirmed; nothing was changed.");
-        return Ok(ExitCode::from(1));
-    }
     let asks = saved.is_none() && !args.auto_approve && planned.plan.summary.has_changes();
-    if asks && !confirm_or_refuse("Apply")? {
-        eprintln!("Apply cancelled; nothing was changed.");
+    if !confirm_change(&planned.loaded, args.yes_really, asks, "Apply")? {
         return Ok(ExitCode::from(1));
     }
-    let mut progress = crate::progress::Progress::new();
-    let applied = apply::apply(&session, &site, planned, args.parallelism, &mut |e| {
-        progress.event(e)
-    })?;
-    drop(progress);
+    let applied = carry_out(&session, &site, planned, args.parallelism)?;
     report("Apply", &applied)
 }
 

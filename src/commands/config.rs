@@ -8,7 +8,9 @@
 
 use super::apply::report;
 use super::plan::{print_plan, PlanFormat};
-use super::{confirm_or_refuse, confirm_protected, plan_was_shown, print_notes, CommandResult};
+use super::{
+    carry_out, confirm_change, confirm_or_refuse, plan_was_shown, print_notes, CommandResult,
+};
 use crate::ProjectArgs;
 use imm_workflow::config::ConfigTarget;
 use imm_workflow::{load, Session};
@@ -161,19 +163,15 @@ fn rollback(
     if !planned.plan.summary.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    if !confirm_protected(&planned.loaded, approval.yes_really)? {
-        eprintln!("Not confirmed; nothing was changed.");
+    if !confirm_change(
+        &planned.loaded,
+        approval.yes_really,
+        !approval.auto,
+        "Rollback",
+    )? {
         return Ok(ExitCode::from(1));
     }
-    if !approval.auto && !confirm_or_refuse("Apply")? {
-        eprintln!("Rollback cancelled; nothing was changed.");
-        return Ok(ExitCode::from(1));
-    }
-    let mut progress = crate::progress::Progress::new();
-    let applied = imm_workflow::apply::apply(&session, &site, planned, parallelism, &mut |e| {
-        progress.event(e)
-    })?;
-    drop(progress);
+    let applied = carry_out(&session, &site, planned, parallelism)?;
     let result = report("Rollback", &applied);
     if applied.outcome.succeeded() {
         crate::report::out(

@@ -3,10 +3,7 @@
 //! with `prevent_destroy` stops the whole destroy before anything is done.
 
 use super::plan::{print_plan, PlanFormat};
-use super::{
-    confirm_or_refuse, confirm_protected, plan_was_shown, print_notes, print_warnings,
-    CommandResult,
-};
+use super::{confirm_change, plan_was_shown, print_notes, print_warnings, CommandResult};
 use crate::{DiagnosticFormat, ProjectArgs};
 use imm_workflow::{apply, load, preflight, Session};
 use std::process::ExitCode;
@@ -33,12 +30,7 @@ pub fn run(
     print_plan(&plan, PlanFormat::Human);
     preflight::check_executors(&session, &plan)?;
     plan_was_shown()?;
-    if !confirm_protected(&loaded, yes_really)? {
-        eprintln!("Not confirmed; nothing was changed.");
-        return Ok(ExitCode::from(1));
-    }
-    if !auto_approve && !confirm_or_refuse("Destroy")? {
-        eprintln!("Destroy cancelled; nothing was changed.");
+    if !confirm_change(&loaded, yes_really, !auto_approve, "Destroy")? {
         return Ok(ExitCode::from(1));
     }
     let mut progress = crate::progress::Progress::new();

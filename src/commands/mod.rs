@@ -109,3 +109,38 @@ pub fn confirm_protected(loaded: &Loaded, yes_really: bool) -> Result<bool, Erro
         ),
     )
 }
+
+/// The confirmations every change to an environment goes through: a
+/// protected environment's (`--yes-really` or its name typed), then, when
+/// `asks`, `yes` at a terminal. False (with why on stderr) when refused.
+pub fn confirm_change(
+    loaded: &Loaded,
+    yes_really: bool,
+    asks: bool,
+    verb: &str,
+) -> Result<bool, Error> {
+    if !confirm_protected(loaded, yes_really)? {
+        eprintln!("Not confirmed; nothing was changed.");
+        return Ok(false);
+    }
+    if asks && !confirm_or_refuse(verb)? {
+        eprintln!("{verb} cancelled; nothing was changed.");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Carries a plan out with the live progress display.
+pub fn carry_out(
+    session: &imm_workflow::Session,
+    site: &imm_workflow::state_site::StateSite,
+    planned: imm_workflow::plan::Planned,
+    parallelism: usize,
+) -> Result<imm_workflow::apply::Applied, Error> {
+    let mut progress = crate::progress::Progress::new();
+    let applied = imm_workflow::apply::apply(session, site, planned, parallelism, &mut |e| {
+        progress.event(e)
+    });
+    drop(progress);
+    applied
+}

@@ -227,6 +227,8 @@ impl Translator<'_> {
         let id = identifier(name);
         let mut out = String::new();
         let mut container = ContainerText::default();
+        // `env_file` first: `environment` overrides it, as in Compose.
+        let mut from_files: Vec<(String, String)> = Vec::new();
         let mut env: Vec<(String, String)> = Vec::new();
         for (key, value) in service.entries() {
             let key_text = key.text().unwrap_or_default();
@@ -239,7 +241,7 @@ impl Translator<'_> {
                 "container_name" => container.name = value.text().map(str::to_string),
                 "command" => container.command = self.command(value),
                 "environment" => env.extend(self.environment(value)),
-                "env_file" => env.splice(0..0, self.env_files(value)).for_each(drop),
+                "env_file" => from_files = self.env_files(value),
                 "networks" => {}
                 "volumes" => container.mounts = self.mounts(name, value, volumes),
                 "healthcheck" => container.health = self.health(value),
@@ -267,7 +269,8 @@ impl Translator<'_> {
             );
         }
         container.networks = self.service_networks(name, service.get("networks"), networks);
-        container.env = env;
+        from_files.extend(env);
+        container.env = from_files;
         out.push_str(&container.render(&id, name));
         out
     }

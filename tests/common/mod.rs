@@ -219,3 +219,15 @@ impl Seeded {
         (self.0 >> 33) % bound
     }
 }
+
+/// The commands `imm … --help` lists under "Commands:" (without `help`).
+pub fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}

@@ -6,6 +6,7 @@
 use crate::error::Result;
 use crate::load::Loaded;
 use crate::plan::{run_context, Planned};
+use crate::policy::OtherEnvironments;
 use crate::preflight;
 use crate::session::Session;
 use crate::state_site::StateSite;
@@ -71,15 +72,18 @@ pub fn apply(
             && imm_lang::types::in_family(&c.type_name, imm_lang::types::Family::Store)
     });
     let before = writes_stores.then(|| state.clone());
+    // Read now, not at plan time: another environment may have applied
+    // while this plan waited for its confirmation.
+    let others = OtherEnvironments::read(&loaded, site);
     let walk = Walk {
         session,
         site,
         plan: &plan,
         key: &key,
         parallelism,
-        promotion: crate::policy::promotion(&loaded, site, &state),
+        promotion: crate::policy::promotion(&loaded, &others, &state),
         stores: &loaded.stores,
-        in_use_elsewhere: crate::policy::in_use_elsewhere(&loaded, site),
+        in_use_elsewhere: crate::policy::in_use_elsewhere(&others),
     };
     let (mut state, outcome, mut notes) = {
         let mut reevaluation = Reevaluation {
@@ -137,7 +141,7 @@ pub fn destroy(
         parallelism,
         promotion: None,
         stores: &loaded.stores,
-        in_use_elsewhere: crate::policy::in_use_elsewhere(loaded, site),
+        in_use_elsewhere: crate::policy::in_use_elsewhere(&OtherEnvironments::read(loaded, site)),
     };
     let (mut state, outcome, notes) = walk.run(
         context,

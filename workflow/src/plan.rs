@@ -60,7 +60,8 @@ pub fn make_plan(
 ) -> Result<Planned> {
     let (state, notes) = site.read(&loaded.environment)?;
     let key = site.key()?;
-    request.options.other_ledgers = crate::policy::artifacts_elsewhere(&loaded, site);
+    let others = crate::policy::OtherEnvironments::read(&loaded, site);
+    request.options.other_ledgers = crate::policy::artifacts_elsewhere(&others);
     if request.refresh {
         let run = run_context(&loaded, &state);
         request.options.drifted = refresh(session, &state, &run)?;
@@ -77,7 +78,7 @@ pub fn make_plan(
     if request.hash_inputs {
         plan.config_hash = config_hash(&loaded.project, &evaluated, &key);
     }
-    crate::policy::annotate(&mut plan, &loaded, site, &state);
+    crate::policy::annotate(&mut plan, &loaded, &others, &state);
     Ok(Planned {
         loaded,
         state,

@@ -28,29 +28,47 @@ fn tested(state: &State) -> HashSet<String> {
         .collect()
 }
 
-/// The fingerprints `environment`'s state shows tested (`current` is the
-/// state already read for the environment being planned).
-fn tested_in(site: &StateSite, environment: &str, current: (&str, &State)) -> HashSet<String> {
-    if environment == current.0 {
-        return tested(current.1);
+/// The states of the project's other environments (those applied), read
+/// once per plan and once per apply: promotion, the notes on artifacts,
+/// reuse and the destroy guard all look at them.
+pub struct OtherEnvironments(Vec<(String, State)>);
+
+impl OtherEnvironments {
+    pub fn read(loaded: &Loaded, site: &StateSite) -> OtherEnvironments {
+        OtherEnvironments(
+            environments(loaded)
+                .filter(|env| **env != loaded.environment)
+                .filter_map(|env| {
+                    let state = site.for_environment(env).ok()?.peek().ok()??;
+                    Some((env.clone(), state))
+                })
+                .collect(),
+        )
     }
-    site.for_environment(environment)
-        .ok()
-        .and_then(|s| s.peek().ok())
-        .flatten()
-        .map(|s| tested(&s))
-        .unwrap_or_default()
+
+    /// The fingerprints `environment`'s state shows tested (`current` is
+    /// the state already read for the environment being planned).
+    fn tested_in(&self, environment: &str, current: (&str, &State)) -> HashSet<String> {
+        if environment == current.0 {
+            return tested(current.1);
+        }
+        self.0
+            .iter()
+            .find(|(env, _)| env == environment)
+            .map(|(_, state)| tested(state))
+            .unwrap_or_default()
+    }
 }
 
 /// Per declared environment, the artifact fingerprints its state shows
 /// built, applied and tested.
 fn ledgers(
     loaded: &Loaded,
-    site: &StateSite,
+    others: &OtherEnvironments,
     current: (&str, &State),
 ) -> BTreeMap<String, HashSet<String>> {
     environments(loaded)
-        .map(|env| (env.clone(), tested_in(site, env, current)))
+        .map(|env| (env.clone(), others.tested_in(env, current)))
         .collect()
 }
 
@@ -68,11 +86,11 @@ fn builds_artifacts(plan: &Plan) -> bool {
 
 /// Notes on every artifact the plan builds: where it was tested, and
 /// whether promotion accepts it.
-pub fn annotate(plan: &mut Plan, loaded: &Loaded, site: &StateSite, state: &State) {
+pub fn annotate(plan: &mut Plan, loaded: &Loaded, others: &OtherEnvironments, state: &State) {
     if !builds_artifacts(plan) {
         return;
     }
-    let ledgers = ledgers(loaded, site, (loaded.environment.as_str(), state));
+    let ledgers = ledgers(loaded, others, (loaded.environment.as_str(), state));
     let promote_from = loaded.settings.promote_from.as_deref();
     for change in &mut plan.changes {
         if !change.artifact || !matches!(change.action, Action::Create | Action::Replace) {
@@ -107,28 +125,18 @@ pub fn annotate(plan: &mut Plan, loaded: &Loaded, site: &StateSite, state: &Stat
 }
 
 /// What the apply engine accepts in an environment with `promote_from`.
-pub fn promotion(loaded: &Loaded, site: &StateSite, state: &State) -> Option<Promotion> {
+pub fn promotion(loaded: &Loaded, others: &OtherEnvironments, state: &State) -> Option<Promotion> {
     let from = loaded.settings.promote_from.clone()?;
-    let fingerprints = tested_in(site, &from, (loaded.environment.as_str(), state));
+    let fingerprints = others.tested_in(&from, (loaded.environment.as_str(), state));
     Some(Promotion { from, fingerprints })
-}
-
-/// The states of the project's other environments (those applied).
-fn other_states(loaded: &Loaded, site: &StateSite) -> Vec<(String, State)> {
-    environments(loaded)
-        .filter(|env| **env != loaded.environment)
-        .filter_map(|env| {
-            let state = site.for_environment(env).ok()?.peek().ok()??;
-            Some((env.clone(), state))
-        })
-        .collect()
 }
 
 /// Per other environment, the artifacts it runs now, built, applied and
 /// tested there: what this environment reuses instead of building.
-pub fn artifacts_elsewhere(loaded: &Loaded, site: &StateSite) -> Vec<(String, Vec<ArtifactEntry>)> {
-    other_states(loaded, site)
-        .into_iter()
+pub fn artifacts_elsewhere(others: &OtherEnvironments) -> Vec<(String, Vec<ArtifactEntry>)> {
+    others
+        .0
+        .iter()
         .map(|(env, state)| {
             let running = |a: &&ArtifactEntry| {
                 state
@@ -136,7 +144,7 @@ pub fn artifacts_elsewhere(loaded: &Loaded, site: &StateSite) -> Vec<(String, Ve
                     .is_some_and(|r| r.fingerprint.as_deref() == Some(a.fingerprint.as_str()))
             };
             let entries = state.artifacts.iter().filter(running).cloned().collect();
-            (env, entries)
+            (env.clone(), entries)
         })
         .collect()
 }
@@ -144,10 +152,11 @@ pub fn artifacts_elsewhere(loaded: &Loaded, site: &StateSite) -> Vec<(String, Ve
 /// The artifacts (address, fingerprint) another environment still
 /// records: replacing or destroying them here forgets them, and leaves
 /// the object to that environment.
-pub fn in_use_elsewhere(loaded: &Loaded, site: &StateSite) -> HashSet<(String, String)> {
-    other_states(loaded, site)
-        .into_iter()
-        .flat_map(|(_, state)| state.resources)
-        .filter_map(|r| Some((r.address, r.fingerprint?)))
+pub fn in_use_elsewhere(others: &OtherEnvironments) -> HashSet<(String, String)> {
+    others
+        .0
+        .iter()
+        .flat_map(|(_, state)| &state.resources)
+        .filter_map(|r| Some((r.address.clone(), r.fingerprint.clone()?)))
         .collect()
 }
