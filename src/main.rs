@@ -162,6 +162,11 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: commands::graph::GraphFormat,
     },
+    /// Evaluate expressions (one per line on stdin) against a project and environment.
+    Console {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Revisions of run-time values in their store, and rollback.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -290,6 +295,7 @@ fn dispatch(command: Command) -> commands::CommandResult {
         } => commands::destroy::run(&project, auto_approve, yes_really, parallelism),
         Command::Show { planfile, format } => commands::plan::show(&planfile, format),
         Command::Graph { project, format } => commands::graph::run(&project, format),
+        Command::Console { project } => commands::console::run(&project),
         Command::State(command) => commands::state::run(&command),
         Command::Config(command) => commands::config::run(&command),
         Command::Import(command) => commands::import::run(&command),

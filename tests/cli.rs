@@ -595,6 +595,7 @@ const SUBCOMMANDS: &[&str] = &[
     "output",
     "state",
     "config",
+    "console",
     "force-unlock",
     "lsp",
     "completions",

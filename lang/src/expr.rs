@@ -696,7 +696,19 @@ impl<'a> Evaluator<'a> {
         for (k, v) in vars {
             self.bound.push((k, v));
         }
-        let result = self.template(&parts);
+        let result = match parts.as_slice() {
+            // As in Terraform, a template that is one interpolation gives its value as it is.
+            [TemplatePart::Interpolation(e)] => self.eval(e).and_then(|value| match value {
+                Value::Null => {
+                    Err(
+                        Diagnostic::at(Code::TypeMismatch, e.span, "the template's result is null")
+                            .with_help("give the value a default, e.g. coalesce(x, \"\")"),
+                    )
+                }
+                value => Ok(value),
+            }),
+            _ => self.template(&parts),
+        };
         self.roots = saved_roots;
         self.bound = saved_bound;
         let value = result.map_err(|d| {

@@ -5,6 +5,7 @@
 extern crate alloc;
 
 pub mod check;
+pub mod console;
 pub mod decl;
 pub mod diagnostics;
 pub mod evaluate;

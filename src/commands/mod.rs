@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod config;
+pub mod console;
 pub mod destroy;
 pub mod fmt;
 pub mod graph;

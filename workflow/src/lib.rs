@@ -4,12 +4,13 @@
 //! ([`plan`]), check before changing anything ([`preflight`]), carry the
 //! plan out and record the new state ([`apply`]), under an environment's
 //! policy ([`policy`]); the revisions of run-time values in their store
-//! ([`config`]). One [`session::Session`] holds the one async
+//! ([`config`]); a project's scope for `imm console` ([`console`]). One [`session::Session`] holds the one async
 //! runtime of a command. Every function returns the one [`Error`], which
 //! carries diagnostics; nothing here prints or asks the user anything.
 
 pub mod apply;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod load;
 pub mod plan;

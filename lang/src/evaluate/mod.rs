@@ -65,6 +65,9 @@ pub struct Inputs {
     /// address: what `imm config rollback` puts in a `config`'s `values`
     /// so that its consumers are planned with the values rolled back to.
     pub overrides: HashMap<String, BTreeMap<String, Value>>,
+    /// Keep the root module's names and values in [`Evaluated::root_scope`]
+    /// (`imm console`).
+    pub keep_root_scope: bool,
 }
 
 /// Decides, per instance and in dependency order, what its out attributes
@@ -202,6 +205,15 @@ pub struct OutputValue {
     pub description: Option<String>,
 }
 
+/// The root module's names (`var`, `local`, `env`, `module`, `secret`,
+/// one per resource type) with their values, and its directory: where
+/// `imm console` evaluates its lines.
+#[derive(Debug, Clone, Default)]
+pub struct RootScope {
+    pub names: HashMap<String, Value>,
+    pub dir: PathBuf,
+}
+
 /// The result of evaluating a project for one environment.
 #[derive(Debug, Default)]
 pub struct Evaluated {
@@ -210,6 +222,9 @@ pub struct Evaluated {
     pub outputs: IndexMap<String, OutputValue>,
     /// Values of the root variables (sensitive ones marked).
     pub variables: BTreeMap<String, Value>,
+    /// Every name of the root module with its value, when
+    /// [`Inputs::keep_root_scope`] asked for it.
+    pub root_scope: Option<RootScope>,
 }
 
 /// The environments `imm validate` checks: every declared one, or `default`.
@@ -303,6 +318,7 @@ pub fn evaluate_with(
         pending: Vec::new(),
         inherited_deps: Vec::new(),
         oracle,
+        root_scope: None,
     };
     let outputs_values = run.module(root, var_values.clone(), sources);
     let outputs = outputs_values;
@@ -311,6 +327,7 @@ pub fn evaluate_with(
         instances: run.instances,
         outputs,
         variables: var_values.into_iter().collect(),
+        root_scope: run.root_scope,
     };
     (evaluated, run.diags)
 }
@@ -366,6 +383,7 @@ struct Run<'i, 'o> {
     /// depend on: every instance inside waits for them.
     inherited_deps: Vec<String>,
     oracle: &'o mut dyn OutsOracle,
+    root_scope: Option<RootScope>,
 }
 
 struct Pending {
@@ -489,6 +507,12 @@ impl Run<'_, '_> {
                     );
                 }
             }
+        }
+        if self.inputs.keep_root_scope && node.address_prefix.is_empty() {
+            self.root_scope = Some(RootScope {
+                names: ev.roots.clone(),
+                dir: node.dir.clone(),
+            });
         }
         self.take_back_configs(&mut ev.roots, node);
         self.pending = outer_pending;

@@ -63,8 +63,8 @@ pub const MAX_NESTING: usize = 256;
 enum Open {
     /// `{`, `[` or `(` in code, at a byte offset.
     Bracket(u8, usize),
-    /// `${` inside a string: code until its `}`.
-    Interpolation(usize),
+    /// `${` or `%{` (the byte says which) inside a string: code until its `}`.
+    Interpolation(usize, u8),
     /// A `"` string.
     Quote(usize),
 }
@@ -92,11 +92,11 @@ fn first_problem(file: FileId, text: &str) -> Option<(Diagnostic, usize)> {
                 b'\n' => {
                     stack.pop();
                 }
-                b'$' if bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{') => {
+                b'$' | b'%' if bytes.get(i + 1) == Some(&b) && bytes.get(i + 2) == Some(&b'{') => {
                     i += 2
                 }
-                b'$' if bytes.get(i + 1) == Some(&b'{') => {
-                    stack.push(Open::Interpolation(i));
+                b'$' | b'%' if bytes.get(i + 1) == Some(&b'{') => {
+                    stack.push(Open::Interpolation(i, b));
                     i += 1;
                 }
                 _ => {}
@@ -132,7 +132,7 @@ fn first_problem(file: FileId, text: &str) -> Option<(Diagnostic, usize)> {
             .with_help("flatten the expression, or move parts of it into locals");
             // Blank from the outermost opener of this nest: one problem, once.
             let outermost = stack.iter().find_map(|o| match *o {
-                Open::Bracket(_, at) | Open::Interpolation(at) => Some(at),
+                Open::Bracket(_, at) | Open::Interpolation(at, _) => Some(at),
                 Open::Quote(_) => None,
             });
             return Some((d, outermost.unwrap_or(i)));
@@ -140,7 +140,7 @@ fn first_problem(file: FileId, text: &str) -> Option<(Diagnostic, usize)> {
         i += 1;
     }
     let culprit = stack.iter().find_map(|o| match *o {
-        Open::Bracket(_, at) | Open::Interpolation(at) => Some(at),
+        Open::Bracket(_, at) | Open::Interpolation(at, _) => Some(at),
         Open::Quote(_) => None,
     });
     unclosed(file, &stack).zip(culprit)
@@ -158,7 +158,7 @@ fn close(
 ) -> Option<(Diagnostic, usize)> {
     let closes = |open: &Open| match *open {
         Open::Bracket(opener, _) => matching(opener) == closer,
-        Open::Interpolation(_) => closer == b'}',
+        Open::Interpolation(..) => closer == b'}',
         Open::Quote(_) => false,
     };
     let top = stack.last().copied();
@@ -183,14 +183,14 @@ fn close(
             .with_help(format!("add the closing `{}`", matching(opener) as char)),
             start,
         )),
-        Some(Open::Interpolation(start)) if belongs_further_out => Some((
+        Some(Open::Interpolation(start, sigil)) if belongs_further_out => Some((
             Diagnostic::at(
                 Code::Syntax,
                 Span::new(file, start, start + 2),
-                "this `${` is never closed",
+                format!("this `{}{{` is never closed", sigil as char),
             )
             .with_label(here, "`}` expected before this")
-            .with_help("close the interpolation with `}`"),
+            .with_help(close_help(sigil)),
             start,
         )),
         _ => Some((
@@ -221,16 +221,23 @@ fn unclosed(file: FileId, stack: &[Open]) -> Option<Diagnostic> {
             .with_primary_label("opened here")
             .with_help(format!("add the closing `{}`", matching(opener) as char)),
         ),
-        Open::Interpolation(start) => Some(
+        Open::Interpolation(start, sigil) => Some(
             Diagnostic::at(
                 Code::Syntax,
                 Span::new(file, start, start + 2),
-                "this `${` is never closed",
+                format!("this `{}{{` is never closed", sigil as char),
             )
-            .with_help("close the interpolation with `}`"),
+            .with_help(close_help(sigil)),
         ),
         Open::Quote(_) => None,
     })
+}
+
+fn close_help(sigil: u8) -> &'static str {
+    match sigil {
+        b'%' => "close the directive with `}`, e.g. `%{ if x }`",
+        _ => "close the interpolation with `}`",
+    }
 }
 
 fn matching(opener: u8) -> u8 {
@@ -299,6 +306,11 @@ mod tests {
         assert_eq!(problem("a = \"${ {x = \"}\"}.x }\"\n"), None);
         assert_eq!(problem("a = <<EOT\n} ] )\nEOT\nb = 1\n"), None);
         assert_eq!(problem("a = \"$${\"\n"), None);
+        assert_eq!(
+            problem("a = \"%{ for s in [\"}\"] }${s}%{ endfor }\"\n"),
+            None
+        );
+        assert_eq!(problem("a = \"%%{\"\n"), None);
     }
 
     #[test]
@@ -306,6 +318,7 @@ mod tests {
         assert_eq!(problem("a = {\n"), Some((Code::Syntax, 4)));
         assert_eq!(problem("a = 1)\n"), Some((Code::Syntax, 5)));
         assert_eq!(problem("a = [1}\n"), Some((Code::Syntax, 6)));
+        assert_eq!(problem("a = \"%{ if x\n"), Some((Code::Syntax, 5)));
         let deep = format!("a = {}1{}\n", "[".repeat(300), "]".repeat(300));
         assert_eq!(problem(&deep).map(|p| p.0), Some(Code::TooDeep));
     }

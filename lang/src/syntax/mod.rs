@@ -7,6 +7,7 @@
 
 pub mod ast;
 mod brackets;
+mod template;
 
 pub use brackets::MAX_NESTING;
 
@@ -101,7 +102,8 @@ pub fn parse_expression(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
     }
 }
 
-/// Parses a template file (`templatefile`): text with `${ }` interpolations.
+/// Parses a template file (`templatefile`): text with `${ }` interpolations
+/// and `%{ }` directives.
 pub fn parse_template(file: FileId, text: &str) -> Result<Vec<TemplatePart>, Diagnostic> {
     if let Some(diag) = brackets::check(file, text) {
         return Err(diag);
@@ -114,10 +116,8 @@ pub fn parse_template(file: FileId, text: &str) -> Result<Vec<TemplatePart>, Dia
         explained: 0,
     };
     let pairs = ImmParser::parse(Rule::template, text).map_err(|e| builder.pest_error(e, 0))?;
-    let mut parts = Vec::new();
-    for pair in pairs.flat_map(|p| p.into_inner()) {
-        builder.template_part(pair, &mut parts);
-    }
+    let pieces = builder.pieces(pairs.flat_map(|p| p.into_inner()));
+    let parts = builder.template_parts(pieces, template::Layout::Lines);
     match builder.diagnostics.into_iter().next() {
         Some(d) => Err(d),
         None => Ok(parts),
@@ -184,6 +184,10 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::for_cond | Rule::kw_if => "`if`",
         Rule::kw_in => "`in`",
         Rule::kw_for => "`for`",
+        Rule::directive_else => "`else`",
+        Rule::directive_endif => "`endif`",
+        Rule::directive_endfor => "`endfor`",
+        Rule::strip_close => "`~`",
         Rule::escape => "an escape sequence",
         Rule::interpolation => "`${`",
         Rule::heredoc_line => "a heredoc line",
@@ -812,73 +816,37 @@ impl<'t> Builder<'t> {
 
     fn string(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
-        let mut parts = Vec::new();
-        for part in pair.into_inner() {
-            self.template_part(part, &mut parts);
+        let pieces = self.pieces(pair.into_inner());
+        // As in HCL, `"${x}"` alone is `x` itself, not converted to a string.
+        let single = matches!(pieces.as_slice(), [template::Piece::Interpolation(_)]);
+        let mut parts = self.template_parts(pieces, template::Layout::Quoted);
+        if single {
+            if let Some(TemplatePart::Interpolation(inner)) = parts.pop() {
+                return Expr::new(ExprKind::Paren(inner), span);
+            }
         }
         Expr::new(ExprKind::Template(parts), span)
     }
 
-    fn template_part(&mut self, part: Pair<'_, Rule>, parts: &mut Vec<TemplatePart>) {
-        match part.as_rule() {
-            Rule::string_text | Rule::heredoc_text | Rule::template_text => {
-                push_literal(parts, part.as_str())
-            }
-            Rule::escaped_dollar => push_literal(parts, "${"),
-            Rule::escape => {
-                let text = unescape(part.as_str());
-                match text {
-                    Some(t) => push_literal(parts, &t),
-                    None => self.diagnostics.push(
-                        Diagnostic::at(
-                            Code::Syntax,
-                            self.span(&part),
-                            "invalid escape: not a Unicode scalar value",
-                        )
-                        .with_help("use \\uXXXX with a valid code point"),
-                    ),
-                }
-            }
-            Rule::interpolation => {
-                if let Some(e) = part.into_inner().next() {
-                    let expr = self.expr(e);
-                    parts.push(TemplatePart::Interpolation(Box::new(expr)));
-                }
-            }
-            _ => {}
-        }
-    }
-
     fn heredoc(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
-        let mut strip_indent = false;
-        let mut lines: Vec<Vec<TemplatePart>> = Vec::new();
+        let mut layout = template::Layout::Lines;
+        let mut pieces = Vec::new();
         for child in pair.into_inner() {
             match child.as_rule() {
-                Rule::heredoc_intro => strip_indent = child.as_str() == "<<-",
+                Rule::heredoc_intro if child.as_str() == "<<-" => {
+                    layout = template::Layout::IndentedLines
+                }
                 Rule::heredoc_line => {
-                    let mut parts = Vec::new();
-                    for p in child.into_inner() {
-                        self.template_part(p, &mut parts);
+                    for piece in self.pieces(child.into_inner()) {
+                        template::push_piece(&mut pieces, piece);
                     }
-                    push_literal(&mut parts, "\n");
-                    lines.push(parts);
+                    template::push_piece(&mut pieces, template::Piece::Text("\n".into()));
                 }
                 _ => {}
             }
         }
-        if strip_indent {
-            strip_common_indent(&mut lines);
-        }
-        let mut parts = Vec::new();
-        for line in lines {
-            for part in line {
-                match part {
-                    TemplatePart::Literal(s) => push_literal(&mut parts, &s),
-                    other => parts.push(other),
-                }
-            }
-        }
+        let parts = self.template_parts(pieces, layout);
         Expr::new(ExprKind::Template(parts), span)
     }
 }
@@ -964,37 +932,6 @@ fn unescape(escape: &str) -> Option<String> {
         _ => return None,
     };
     Some(c.to_string())
-}
-
-/// `<<-`: removes the indentation common to every non-blank line, as
-/// Terraform does (interpolations count as non-space text).
-fn strip_common_indent(lines: &mut [Vec<TemplatePart>]) {
-    let indent_of = |line: &Vec<TemplatePart>| -> Option<usize> {
-        match line.first() {
-            Some(TemplatePart::Literal(s)) => {
-                let n = s.chars().take_while(|c| *c == ' ' || *c == '\t').count();
-                let blank = s.trim().is_empty() && line.len() == 1;
-                (!blank).then_some(n)
-            }
-            Some(TemplatePart::Interpolation(_)) => Some(0),
-            None => None,
-        }
-    };
-    let Some(common) = lines.iter().filter_map(indent_of).min() else {
-        return;
-    };
-    for line in lines.iter_mut() {
-        if let Some(TemplatePart::Literal(s)) = line.first_mut() {
-            let strip = s
-                .char_indices()
-                .take(common)
-                .take_while(|(_, c)| *c == ' ' || *c == '\t')
-                .last()
-                .map(|(i, c)| i + c.len_utf8())
-                .unwrap_or(0);
-            s.drain(..strip);
-        }
-    }
 }
 
 /// A long literal cut for a message.
