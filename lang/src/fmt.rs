@@ -116,7 +116,7 @@ fn layout(text: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
     Code,
-    /// Inside `"..."`; the depth of brackets opened by `${` inside it.
+    /// Inside `"..."`; the depth of brackets opened by `${` or `%{` inside it.
     String,
     BlockComment,
 }
@@ -190,7 +190,7 @@ fn scan_line(line: &str, stack: &mut Vec<Mode>) -> (String, usize, usize) {
     let mut closed = 0;
     let chars: Vec<char> = line.chars().collect();
     let mut i = 0;
-    // Interpolation depth per open string, to find the `}` that ends `${`.
+    // Interpolation depth per open string, to find the `}` that ends `${` or `%{`.
     let mut brace_depths: Vec<usize> = Vec::new();
     let mut brace_depth = 0usize;
     while i < chars.len() {
@@ -217,11 +217,12 @@ fn scan_line(line: &str, stack: &mut Vec<Mode>) -> (String, usize, usize) {
                     '"' => {
                         stack.pop();
                     }
-                    '$' if next == Some('$') && chars.get(i + 2) == Some(&'{') => {
-                        out.push_str("${");
+                    '$' | '%' if next == Some(c) && chars.get(i + 2) == Some(&'{') => {
+                        out.push(c);
+                        out.push('{');
                         i += 2;
                     }
-                    '$' if next == Some('{') => {
+                    '$' | '%' if next == Some('{') => {
                         out.push('{');
                         i += 1;
                         brace_depths.push(brace_depth);
