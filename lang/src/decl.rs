@@ -34,6 +34,44 @@ pub struct Local {
     pub value: Expr,
 }
 
+/// `moved { from = …  to = … }`: addresses written as references.
+#[derive(Debug, Clone)]
+pub struct Move {
+    pub from: MoveAddress,
+    pub to: MoveAddress,
+    pub span: Span,
+}
+
+/// A `moved` address: `module.A.module.B.TYPE.NAME[KEY]`, a module
+/// (`module.A`) or a resource with or without an instance key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MoveAddress {
+    /// `module.A.module.B.`, empty for the root module.
+    pub module_prefix: String,
+    /// `TYPE.NAME`; `None` when the address is a module.
+    pub resource: Option<(String, String)>,
+    /// `[0]` or `["k"]`, as written in instance addresses.
+    pub key: Option<String>,
+    pub span: Span,
+}
+
+impl MoveAddress {
+    /// The address as state writes it (`module.a.docker_volume.data[0]`).
+    pub fn to_address(&self) -> String {
+        let mut out = self.module_prefix.clone();
+        match &self.resource {
+            Some((type_name, name)) => out.push_str(&format!("{type_name}.{name}")),
+            None => {
+                out.pop(); // the trailing dot of `module.a.`
+            }
+        }
+        if let Some(key) = &self.key {
+            out.push_str(key);
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Output {
     pub name: Ident,
@@ -127,6 +165,8 @@ pub struct ModuleDecl {
     pub modules: IndexMap<String, ModuleCall>,
     /// By `TYPE.NAME`.
     pub resources: IndexMap<String, Resource>,
+    /// `moved` blocks, in the order written.
+    pub moves: Vec<Move>,
 }
 
 /// Collects the declarations of a module's files.
@@ -154,7 +194,73 @@ pub fn collect(bodies: Vec<Body>, diags: &mut Diagnostics) -> ModuleDecl {
             }
         }
     }
+    for m in &decl.moves {
+        if let Err(problem) = check_move(&decl, m) {
+            diags.push(problem);
+        }
+    }
     decl
+}
+
+/// A move goes from something no longer declared to something declared,
+/// between two resources of one type or two modules.
+fn check_move(decl: &ModuleDecl, m: &Move) -> Result<(), Diagnostic> {
+    let invalid = |span: Span, message: String, help: &str| {
+        Err(Diagnostic::at(Code::InvalidMove, span, message).with_help(help.to_string()))
+    };
+    let (from, to) = (&m.from, &m.to);
+    if from.to_address() == to.to_address() {
+        return invalid(
+            to.span,
+            "a move to where it comes from".into(),
+            "remove the moved block",
+        );
+    }
+    match (&from.resource, &to.resource) {
+        (Some((from_type, _)), Some((to_type, _))) if from_type != to_type => {
+            return invalid(
+                to.span,
+                format!("a {from_type} cannot become a {to_type}"),
+                "a move keeps the object: from and to must be of one resource type",
+            )
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return invalid(
+                to.span,
+                "a module can only move to a module, a resource to a resource".into(),
+                "write both as resources (TYPE.NAME) or both as modules (module.NAME)",
+            )
+        }
+        _ => {}
+    }
+    if !declared(decl, to) {
+        return invalid(
+            to.span,
+            format!("{} is not declared", to.to_address()),
+            "declare the new address (the move's `to`), or fix its spelling",
+        );
+    }
+    let same_resource = from.module_prefix == to.module_prefix && from.resource == to.resource;
+    if declared(decl, from) && from.key.is_none() && !same_resource {
+        return invalid(
+            from.span,
+            format!("{} is still declared", from.to_address()),
+            "a move's `from` is the old address: remove or rename its declaration",
+        );
+    }
+    Ok(())
+}
+
+/// Whether this module declares the address (its first module when it
+/// is inside one: the module's own declarations are its own).
+fn declared(decl: &ModuleDecl, address: &MoveAddress) -> bool {
+    if let Some(module) = address.module_prefix.split('.').nth(1) {
+        return decl.modules.contains_key(module);
+    }
+    match &address.resource {
+        Some((type_name, name)) => decl.resources.contains_key(&format!("{type_name}.{name}")),
+        None => false,
+    }
 }
 
 /// Takes the block by value: resources and locals, the bulk of a large
@@ -309,6 +415,23 @@ fn collect_block(
                 insert_unique(&mut decl.modules, m.name.clone(), m, "module", diags, |m| {
                     m.name.span
                 });
+            }
+        }
+        "moved" => {
+            check_body(&block.body, &top.body, &[], diags);
+            let from = block.body.attribute("from").map(|a| move_address(&a.value));
+            let to = block.body.attribute("to").map(|a| move_address(&a.value));
+            match (from, to) {
+                (Some(Ok(from)), Some(Ok(to))) => decl.moves.push(Move {
+                    from,
+                    to,
+                    span: block.span,
+                }),
+                (from, to) => {
+                    for problem in [from, to].into_iter().flatten().filter_map(Result::err) {
+                        diags.push(problem);
+                    }
+                }
             }
         }
         "resource" => {
@@ -811,4 +934,49 @@ fn check_nested_attributes(b: &Block, schema: &BlockSchema, diags: &mut Diagnost
     for inner in b.body.blocks() {
         unexpected_block(inner, schema.name, diags);
     }
+}
+
+/// Reads a `moved` address written as a reference.
+fn move_address(expr: &Expr) -> Result<MoveAddress, Diagnostic> {
+    let invalid = || {
+        Diagnostic::at(
+            Code::InvalidMove,
+            expr.span,
+            "a moved address is TYPE.NAME, TYPE.NAME[KEY] or module.NAME (inside module.NAME)",
+        )
+        .with_help("write it as a reference, e.g. from = docker_volume.data")
+    };
+    let (base, key) = match &expr.kind {
+        ExprKind::Index(inner, index) => {
+            let key = match &index.kind {
+                ExprKind::Number(n) if n.fract() == 0.0 && *n >= 0.0 => format!("[{n}]"),
+                _ => match index.as_literal_string() {
+                    Some(k) => format!("[{}]", imm_stdlib::value::quote_string(k)),
+                    None => return Err(invalid()),
+                },
+            };
+            (inner.as_ref(), Some(key))
+        }
+        _ => (expr, None),
+    };
+    let (root, path) = base.as_traversal().ok_or_else(invalid)?;
+    let mut names: Vec<&str> = std::iter::once(root.name.as_str())
+        .chain(path.iter().map(|i| i.name.as_str()))
+        .collect();
+    let mut module_prefix = String::new();
+    while names.first() == Some(&"module") && names.len() >= 2 {
+        module_prefix.push_str(&format!("module.{}.", names[1]));
+        names.drain(..2);
+    }
+    let resource = match names.as_slice() {
+        [] if !module_prefix.is_empty() && key.is_none() => None,
+        [type_name, name] => Some((type_name.to_string(), name.to_string())),
+        _ => return Err(invalid()),
+    };
+    Ok(MoveAddress {
+        module_prefix,
+        resource,
+        key,
+        span: expr.span,
+    })
 }

@@ -270,6 +270,16 @@ pub const TOP_LEVEL: &[TopLevelSchema] = &[
         "Instantiates another module; its other attributes set that module's variables.",
     ),
     top("resource", &["TYPE", "NAME"], &[], true, "A managed object."),
+    top(
+        "moved",
+        &[],
+        &[
+            attr("from", Kind::Any, true, "The old address: TYPE.NAME, TYPE.NAME[KEY] or module.NAME, optionally inside module.NAME."),
+            attr("to", Kind::Any, true, "The new address, declared in the configuration."),
+        ],
+        false,
+        "A rename: the object recorded at `from` is kept and recorded at `to` (nothing is replaced).",
+    ),
 ];
 
 pub fn top_level(name: &str) -> Option<&'static TopLevelSchema> {

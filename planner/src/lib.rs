@@ -5,6 +5,7 @@
 pub mod fingerprint;
 pub mod graph;
 pub mod journal;
+pub mod moves;
 pub mod plan;
 pub mod render;
 pub mod state;

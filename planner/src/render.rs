@@ -27,6 +27,9 @@ const SECTIONS: &[(&str, Belongs)] = &[
     ("Create", |c| !c.artifact && c.action == Action::Create),
     ("Reconfigure", |c| c.action == Action::Reconfigure),
     ("Destroy", |c| c.action == Action::Destroy),
+    ("Move", |c| {
+        c.action == Action::Noop && c.moved_from.is_some()
+    }),
 ];
 
 struct Paint {
@@ -68,7 +71,9 @@ impl Paint {
 }
 
 fn symbol(change: &Change) -> &'static str {
-    if change.stop_first {
+    if change.action == Action::Noop && change.moved_from.is_some() {
+        "→"
+    } else if change.stop_first {
         "-/+"
     } else {
         change.action.symbol()
@@ -104,6 +109,13 @@ pub fn human(plan: &Plan, color: bool) -> String {
                     format!("  {}", paint.dim(&reason))
                 }
             );
+            if let Some(from) = &change.moved_from {
+                let _ = writeln!(
+                    out,
+                    "        {}",
+                    paint.wrap("36", &format!("→ moved from {from}"))
+                );
+            }
             for note in &change.notes {
                 let _ = writeln!(
                     out,
@@ -425,6 +437,10 @@ fn row_reason_only(change: &Change) -> String {
         Action::Create if change.artifact => "build (new)".into(),
         Action::Create => "new".into(),
         Action::Reconfigure => format!("new revision ({})", change.changed.join(", ")),
+        Action::Noop => match &change.moved_from {
+            Some(from) => format!("moved from `{from}`"),
+            None => String::new(),
+        },
         _ => change.reasons.join("; "),
     }
 }

@@ -75,6 +75,7 @@ fn from_plan_file(args: &ApplyArgs) -> Result<(ProjectArgs, PlanArgs, Option<Pla
     };
     let plan_args = PlanArgs {
         replace: file.replace.clone(),
+        target: file.target.clone(),
         refresh: args.plan.refresh,
     };
     Ok((project, plan_args, Some(file.plan)))

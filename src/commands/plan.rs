@@ -1,5 +1,5 @@
 //! `imm plan [DIR] [--env E] [--out FILE] [--format human|json|markdown]
-//! [--detailed-exitcode] [--replace ADDR] [--refresh=false]` and
+//! [--detailed-exitcode] [--replace ADDR] [--target ADDR] [--refresh=false]` and
 //! `imm show PLANFILE`: make a plan, print it, and save it for apply.
 
 use super::{print_notes, print_warnings, CommandResult};
@@ -21,12 +21,15 @@ pub enum PlanFormat {
     Markdown,
 }
 
-/// `--replace` and `--refresh`, shared by plan and apply.
+/// `--replace`, `--target` and `--refresh`, shared by plan and apply.
 #[derive(clap::Args, Clone, Default)]
 pub struct PlanArgs {
     /// Replace this instance although nothing changed (repeatable).
     #[arg(long = "replace", value_name = "ADDRESS")]
     pub replace: Vec<String>,
+    /// Plan only this instance, resource or module and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub target: Vec<String>,
     /// Check recorded objects against what exists first (drift is replaced).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
@@ -36,6 +39,7 @@ impl PlanArgs {
     pub fn options(&self) -> PlanOptions {
         PlanOptions {
             force_replace: self.replace.iter().cloned().collect(),
+            targets: self.target.iter().cloned().collect(),
             ..PlanOptions::default()
         }
     }
@@ -57,6 +61,8 @@ pub struct PlanFile {
     pub var_files: Vec<PathBuf>,
     #[serde(default)]
     pub replace: Vec<String>,
+    #[serde(default)]
+    pub target: Vec<String>,
     pub plan: Plan,
 }
 
@@ -142,6 +148,7 @@ fn save(
             .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
             .collect(),
         replace: plan_args.replace.clone(),
+        target: plan_args.target.clone(),
         plan: planned.plan.clone(),
     };
     let text = serde_json::to_string_pretty(&file).unwrap_or_default();

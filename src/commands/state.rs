@@ -30,6 +30,16 @@ pub enum StateCommand {
         #[command(flatten)]
         at: Where,
     },
+    /// Record an instance (or every instance of a resource, or a module's
+    /// contents) at a new address; the object itself is left as it is.
+    Mv {
+        /// The address recorded now.
+        from: String,
+        /// The new address.
+        to: String,
+        #[command(flatten)]
+        at: Where,
+    },
 }
 
 /// Which state: the project directory and environment, taken as every
@@ -60,6 +70,7 @@ pub fn run(command: &StateCommand) -> CommandResult {
             deposed,
             at,
         } => remove(at, address, *deposed),
+        StateCommand::Mv { from, to, at } => move_records(at, from, to),
     }
 }
 
@@ -159,6 +170,32 @@ fn remove(at: &Where, address: &str, only_deposed: bool) -> CommandResult {
     };
     crate::report::out(&format!(
         "Removed {what} from the state of \"{environment}\" (serial {}). The objects themselves were not touched.",
+        s.serial
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn move_records(at: &Where, from: &str, to: &str) -> CommandResult {
+    let session = Session::new()?;
+    let (site, environment) = at.site(&session)?;
+    let lock = site.lock("state mv")?;
+    print_notes(&lock.notes());
+    let (mut s, notes) = site.read(&environment)?;
+    print_notes(&notes);
+    let moved = imm_planner::moves::move_by_hand(&mut s, from, to).map_err(|message| {
+        Error::new(
+            Code::UnknownAddress,
+            message,
+            "`imm state list` shows the recorded addresses",
+        )
+    })?;
+    s.serial += 1;
+    site.save(&s)?;
+    for m in &moved {
+        crate::report::out(&format!("Moved {} to {}", m.from, m.to));
+    }
+    crate::report::out(&format!(
+        "Saved the state of \"{environment}\" (serial {}). The objects themselves were not touched.",
         s.serial
     ));
     Ok(ExitCode::SUCCESS)

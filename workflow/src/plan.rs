@@ -58,7 +58,13 @@ pub fn make_plan(
     mut loaded: Loaded,
     mut request: PlanRequest,
 ) -> Result<Planned> {
-    let (state, notes) = site.read(&loaded.environment)?;
+    let (mut state, notes) = site.read(&loaded.environment)?;
+    let moves = apply_moves(&loaded, &mut state);
+    request.options.moved = moves
+        .moved
+        .iter()
+        .map(|m| (m.to.clone(), m.from.clone()))
+        .collect();
     let key = site.key()?;
     let others = crate::policy::OtherEnvironments::read(&loaded, site);
     request.options.other_ledgers = crate::policy::artifacts_elsewhere(&others);
@@ -79,6 +85,7 @@ pub fn make_plan(
         plan.config_hash = config_hash(&loaded.project, &evaluated, &key);
     }
     crate::policy::annotate(&mut plan, &loaded, &others, &state);
+    plan.warnings.extend(moves.refused);
     Ok(Planned {
         loaded,
         state,
@@ -88,6 +95,21 @@ pub fn make_plan(
         warnings,
         notes,
     })
+}
+
+/// The root module's `moved` blocks, applied to the state read: the plan
+/// and the apply see every moved record at its new address, and the
+/// apply records it there.
+fn apply_moves(loaded: &Loaded, state: &mut State) -> imm_planner::moves::MoveOutcome {
+    let moves: Vec<(String, String)> = loaded
+        .project
+        .root
+        .decl
+        .moves
+        .iter()
+        .map(|m| (m.from.to_address(), m.to.to_address()))
+        .collect();
+    imm_planner::moves::apply_moves(state, &moves)
 }
 
 /// Reads of recorded objects in flight at once during a refresh.

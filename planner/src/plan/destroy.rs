@@ -23,6 +23,7 @@ pub(crate) fn destroy_change(record: &ResourceRecord, reason: &str) -> Change {
         reuse: false,
         reused_outs: None,
         notes: Vec::new(),
+        moved_from: None,
     }
 }
 

@@ -28,6 +28,12 @@ pub struct PlanOptions {
     /// environment: an artifact one of them built and tested is reused,
     /// not built again (built once per fingerprint, promoted as it is).
     pub other_ledgers: Vec<(String, Vec<crate::state::ArtifactEntry>)>,
+    /// Instances a `moved` block moved, new address → old: kept as they
+    /// are, the names of their objects included.
+    pub moved: HashMap<String, String>,
+    /// `--target ADDR`: only these instances (resources, modules) and what
+    /// they depend on are changed; every other change waits.
+    pub targets: BTreeSet<String>,
 }
 
 /// The planner's decision for one instance, made during evaluation.
@@ -182,7 +188,8 @@ impl<'a> Planner<'a> {
         let drift_only = in_a_store
             && reasons.len() == 1
             && self.options.drifted.contains_key(&instance.address);
-        if reasons.is_empty() && diffs.is_empty() {
+        let moved = self.options.moved.contains_key(&instance.address);
+        if reasons.is_empty() && diffs.is_empty() && !moved {
             reasons.extend(self.renamed(instance, config, record, fingerprint.as_deref()));
         }
         let action = if reasons.is_empty() && diffs.is_empty() {
@@ -475,6 +482,7 @@ impl<'a> Planner<'a> {
                         .collect()
                 }),
                 notes,
+                moved_from: self.options.moved.get(&instance.address).cloned(),
             });
         }
         for record in &state.resources {
@@ -499,11 +507,13 @@ impl<'a> Planner<'a> {
             changes.push(destroy_change(record, "no longer in the configuration"));
         }
         self.check_forced_addresses(&changes);
+        let targeting = self.limit_to_targets(&mut changes);
         let summary = summarise(&changes);
         let warnings = changes
             .iter()
             .filter(|c| c.stop_first)
             .map(|c| format!("{} holds host ports (published, or on the host network): it is replaced stop-old-then-start-new, so it is down while the new one starts", c.address))
+            .chain(targeting)
             .collect();
         let plan = Plan {
             format_version: PLAN_FORMAT_VERSION.into(),
@@ -535,6 +545,64 @@ impl<'a> Planner<'a> {
             self.diagnostics
                 .push(e.to_diagnostic(&instance.address, instance.span));
         }
+    }
+
+    /// `--target`: the changes of the targeted instances and of what they
+    /// depend on, transitively, are kept; the others become no-ops left for
+    /// a later plan (their records stay as they are). Returns the warning
+    /// that says so.
+    fn limit_to_targets(&mut self, changes: &mut [Change]) -> Option<String> {
+        let targets = &self.options.targets;
+        if targets.is_empty() {
+            return None;
+        }
+        for target in targets {
+            if !changes
+                .iter()
+                .any(|c| crate::moves::covers(target, &c.address))
+            {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::UnknownAddress,
+                        format!("--target {target}: no such instance in the configuration or state"),
+                    )
+                    .with_help("use an address shown by `imm plan` or `imm state list`, e.g. docker_container.web or module.api"),
+                );
+            }
+        }
+        let depends: HashMap<&str, &[String]> = changes
+            .iter()
+            .map(|c| (c.address.as_str(), c.depends_on.as_slice()))
+            .collect();
+        let mut included: BTreeSet<String> = changes
+            .iter()
+            .filter(|c| targets.iter().any(|t| crate::moves::covers(t, &c.address)))
+            .map(|c| c.address.clone())
+            .collect();
+        let mut waiting: Vec<String> = included.iter().cloned().collect();
+        while let Some(address) = waiting.pop() {
+            for dependency in depends.get(address.as_str()).copied().unwrap_or_default() {
+                if included.insert(dependency.clone()) {
+                    waiting.push(dependency.clone());
+                }
+            }
+        }
+        let mut left = 0;
+        for change in changes.iter_mut() {
+            if included.contains(&change.address) || change.action == Action::Noop {
+                continue;
+            }
+            change.action = Action::Noop;
+            change.reasons = vec!["not targeted (--target): left for a later plan".into()];
+            change.changed.clear();
+            change.moved_from = None;
+            left += 1;
+        }
+        let list: Vec<&str> = targets.iter().map(String::as_str).collect();
+        Some(format!(
+            "this plan is limited to --target {} and what it depends on: {left} other change(s) wait for a plan without --target",
+            list.join(", ")
+        ))
     }
 
     fn check_forced_addresses(&mut self, changes: &[Change]) {

@@ -83,6 +83,10 @@ pub struct Change {
     /// was tested, for promotion).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The address the object was recorded at before a `moved` block moved
+    /// it here (it is kept, not replaced, for the move).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -105,11 +109,15 @@ pub struct Summary {
     /// Objects an interrupted replacement left (deposed), to be removed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub leftovers: usize,
+    /// Recorded objects moved to a new address (`moved` blocks).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved: usize,
 }
 
 impl Summary {
     pub fn has_changes(&self) -> bool {
-        self.create + self.replace + self.reconfigure + self.destroy + self.leftovers > 0
+        self.create + self.replace + self.reconfigure + self.destroy + self.leftovers + self.moved
+            > 0
     }
 
     /// `Plan: 1 to build, 3 to replace, 0 to create, 0 to destroy, 1 to reconfigure.`
@@ -133,6 +141,10 @@ impl Summary {
             self.destroy,
             self.reconfigure
         );
+        let line = match self.moved {
+            0 => line,
+            n => format!("{line} {n} moved."),
+        };
         match self.leftovers {
             0 => line,
             n => format!(
@@ -203,6 +215,7 @@ pub(crate) fn summarise(changes: &[Change]) -> Summary {
             }
         }
         summary.leftovers += change.deposed;
+        summary.moved += usize::from(change.moved_from.is_some());
     }
     summary
 }
