@@ -604,7 +604,7 @@ impl<'a> Evaluator<'a> {
         if !arity_ok {
             return Err(arity_error(expr.span, name));
         }
-        if spec.name == "templatefile" {
+        if spec.name == "templatefile" || spec.name == "templatestring" {
             return self.templatefile(expr, values, &arg_spans);
         }
         let ctx = CallContext {
@@ -645,6 +645,11 @@ impl<'a> Evaluator<'a> {
     }
 
     fn templatefile(&mut self, expr: &Expr, args: Vec<Value>, spans: &[Span]) -> EvalResult {
+        let from_string =
+            matches!(&expr.kind, ExprKind::Call(c) if c.name.name == "templatestring");
+        if from_string {
+            refuse_template_in_place(expr)?;
+        }
         // Secrets inside the variables stay marked: the template's own
         // interpolations mask them, so its result can be shown line by line.
         let sensitive = args.iter().any(Value::contains_sensitive);
@@ -683,12 +688,19 @@ impl<'a> Evaluator<'a> {
                 ))
             }
         };
-        let full = self.module_dir.join(&path);
-        let parts = self.load_template(&full, spans[0])?;
+        let (parts, label) = if from_string {
+            (self.string_template(&path)?, "templatestring".to_string())
+        } else {
+            let full = self.module_dir.join(&path);
+            (
+                self.load_template(&full, spans[0])?,
+                format!("templatefile(\"{path}\")"),
+            )
+        };
         if let Some(missing) = first_unbound_name(&parts, &vars) {
             let location = self.sources.location(missing.root_span);
-            return Err(Diagnostic::at(Code::FunctionFailed, spans[1], format!("templatefile(\"{path}\"): the template uses \"{}\" (at {location}), which is not among the variables passed", missing.root))
-                .with_help(format!("pass it: templatefile(\"{path}\", {{ {} = ... }})", missing.root)));
+            return Err(Diagnostic::at(Code::FunctionFailed, spans[1], format!("{label}: the template uses \"{}\" (at {location}), which is not among the variables passed", missing.root))
+                .with_help(format!("pass it in the variables: {{ {} = ... }}", missing.root)));
         }
         // A template sees only its variables and the functions.
         let saved_roots = std::mem::take(&mut self.roots);
@@ -716,7 +728,7 @@ impl<'a> Evaluator<'a> {
             Diagnostic::at(
                 d.code,
                 expr.span,
-                format!("templatefile(\"{path}\"): {} (at {location})", d.message),
+                format!("{label}: {} (at {location})", d.message),
             )
             .with_help(
                 d.help
@@ -724,6 +736,14 @@ impl<'a> Evaluator<'a> {
             )
         })?;
         Ok(mark(value, sensitive))
+    }
+
+    /// `templatestring`'s template, parsed each time (it is a value).
+    fn string_template(&mut self, text: &str) -> Result<Rc<Vec<TemplatePart>>, Diagnostic> {
+        let file = self
+            .sources
+            .add("<templatestring>".into(), text.to_string());
+        Ok(Rc::new(parse_template(file, text)?))
     }
 
     fn load_template(
@@ -762,6 +782,24 @@ fn first_unbound_name(parts: &[TemplatePart], vars: &BTreeMap<String, Value>) ->
             .find(|r| !r.bound && !vars.contains_key(&r.root)),
         TemplatePart::Literal(_) => None,
     })
+}
+
+/// `templatestring`'s template must be read through a reference, as in
+/// Terraform: a template written in place would be rendered twice.
+fn refuse_template_in_place(call: &Expr) -> Result<(), Diagnostic> {
+    let first = match &call.kind {
+        ExprKind::Call(c) => c.args.first(),
+        _ => None,
+    };
+    match first.filter(|a| a.as_traversal().is_none() && !matches!(a.kind, ExprKind::Index(..))) {
+        None => Ok(()),
+        Some(arg) => Err(Diagnostic::at(
+            Code::FunctionFailed,
+            arg.span,
+            "templatestring: the template must be a reference to a value (local.x, var.x, data from a file)",
+        )
+        .with_help("for a template written here, use the string itself, or put it in a local value first")),
+    }
 }
 
 /// A problem with a sensitive value must not quote it.

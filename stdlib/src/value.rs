@@ -313,6 +313,15 @@ impl Value {
     }
 }
 
+/// Puts a string in Unicode Normalization Form C, as every Terraform string
+/// is (`"e\u{301}"` is `"é"`): literals and file contents go through here.
+pub fn normalize(text: &mut String) {
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    if is_nfc_quick(text.chars()) != IsNormalized::Yes {
+        *text = text.nfc().collect();
+    }
+}
+
 pub const SENSITIVE_TEXT: &str = "(sensitive)";
 pub const UNKNOWN_TEXT: &str = "(known after apply)";
 

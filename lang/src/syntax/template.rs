@@ -232,12 +232,12 @@ impl Builder<'_> {
                         parts.push(TemplatePart::Interpolation(Box::new(expr)));
                     }
                     Directive::Else | Directive::EndIf | Directive::EndFor => {
-                        return (parts, Some(marked))
+                        return (normalized(parts), Some(marked))
                     }
                 },
             }
         }
-        (parts, None)
+        (normalized(parts), None)
     }
 
     /// `%{ if c }a%{ else }b%{ endif }` as `c ? "a" : "b"`.
@@ -350,6 +350,18 @@ impl Builder<'_> {
         }
         closer.span.end
     }
+}
+
+/// Strings are NFC, as Terraform's are (`"e\u0301" == "é"`): literal
+/// text is normalised once it is whole (an escape may combine with the
+/// text before it).
+fn normalized(mut parts: Vec<TemplatePart>) -> Vec<TemplatePart> {
+    for part in &mut parts {
+        if let TemplatePart::Literal(text) = part {
+            imm_stdlib::value::normalize(text);
+        }
+    }
+    parts
 }
 
 #[derive(Clone, Copy)]

@@ -1,5 +1,5 @@
 //! Conversion, encoding and hashing functions: `to*`, JSON, YAML, Base64,
-//! `sha256`.
+//! `sha256`, text in other character encodings, `uuidv5`.
 
 use super::{arg, string_arg, FunctionError, FunctionResult};
 use crate::value::{convert, make_set, quote_string, Type, Value};
@@ -165,4 +165,79 @@ pub(crate) fn sha256(args: Vec<Value>) -> FunctionResult {
     Ok(Value::String(hex::encode(sha2::Sha256::digest(
         s.as_bytes(),
     ))))
+}
+
+/// The text in another character encoding (an IANA or WHATWG name such as
+/// `UTF-16LE`, `ISO-8859-1`, `SHIFT_JIS`), as Base64.
+pub(crate) fn textencodebase64(args: Vec<Value>) -> FunctionResult {
+    let text = string_arg(&args, 0)?;
+    let name = string_arg(&args, 1)?;
+    let bytes: Vec<u8> = match name.to_ascii_uppercase().as_str() {
+        // WHATWG encoders write UTF-8 for UTF-16; these are written here.
+        "UTF-16LE" => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        "UTF-16BE" | "UTF-16" => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        _ => {
+            let encoding = text_encoding(&name)?;
+            let (bytes, _, unmappable) = encoding.encode(&text);
+            if unmappable {
+                return Err(FunctionError::at(
+                    0,
+                    format!("the text has characters {name} cannot represent"),
+                ));
+            }
+            bytes.into_owned()
+        }
+    };
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ))
+}
+
+/// Base64 of text in another character encoding, decoded to a string.
+pub(crate) fn textdecodebase64(args: Vec<Value>) -> FunctionResult {
+    let encoded = string_arg(&args, 0)?;
+    let name = string_arg(&args, 1)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.as_bytes())
+        .map_err(|e| FunctionError::at(0, format!("not valid Base64: {e}")))?;
+    let encoding = text_encoding(&name)?;
+    let (text, malformed) = encoding.decode_without_bom_handling(&bytes);
+    if malformed {
+        return Err(FunctionError::at(
+            0,
+            format!("the bytes are not valid {name}"),
+        ));
+    }
+    Ok(Value::String(text.into_owned()))
+}
+
+fn text_encoding(name: &str) -> Result<&'static encoding_rs::Encoding, FunctionError> {
+    encoding_rs::Encoding::for_label(name.as_bytes()).ok_or_else(|| {
+        FunctionError::at(
+            1,
+            format!("\"{name}\" is not a known character encoding (e.g. UTF-16LE, ISO-8859-1)"),
+        )
+    })
+}
+
+/// A name-based UUID (version 5) in a namespace: `dns`, `url`, `oid`,
+/// `x500` or a UUID.
+pub(crate) fn uuidv5(args: Vec<Value>) -> FunctionResult {
+    let namespace = string_arg(&args, 0)?;
+    let name = string_arg(&args, 1)?;
+    let space = match namespace.as_str() {
+        "dns" => uuid::Uuid::NAMESPACE_DNS,
+        "url" => uuid::Uuid::NAMESPACE_URL,
+        "oid" => uuid::Uuid::NAMESPACE_OID,
+        "x500" => uuid::Uuid::NAMESPACE_X500,
+        other => uuid::Uuid::parse_str(other).map_err(|_| {
+            FunctionError::at(
+                0,
+                format!("\"{other}\" is not dns, url, oid, x500 or a UUID"),
+            )
+        })?,
+    };
+    Ok(Value::String(
+        uuid::Uuid::new_v5(&space, name.as_bytes()).to_string(),
+    ))
 }

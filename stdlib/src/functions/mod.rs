@@ -14,7 +14,9 @@ mod network;
 
 pub use files::{read_bounded, MAX_FILE_BYTES};
 mod numbers;
+mod paths_sets;
 mod strings;
+mod time;
 
 use crate::value::{Type, Value};
 use std::path::Path;
@@ -648,6 +650,202 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         "Parses the first YAML document of a string (plain yes/no/on/off are bools, as in Terraform).",
     ),
     spec(
+        "basename",
+        "basename(path string) string",
+        1,
+        Some(1),
+        "The last element of a path.",
+    ),
+    spec(
+        "dirname",
+        "dirname(path string) string",
+        1,
+        Some(1),
+        "A path without its last element.",
+    ),
+    spec(
+        "abspath",
+        "abspath(path string) string",
+        1,
+        Some(1),
+        "The path made absolute from the directory imm runs in.",
+    ),
+    spec(
+        "pathexpand",
+        "pathexpand(path string) string",
+        1,
+        Some(1),
+        "A leading ~ replaced with the home directory.",
+    ),
+    spec(
+        "setunion",
+        "setunion(sets...) set",
+        1,
+        None,
+        "Every element of any of the sets.",
+    ),
+    spec(
+        "setintersection",
+        "setintersection(sets...) set",
+        1,
+        None,
+        "The elements every set has.",
+    ),
+    spec(
+        "setsubtract",
+        "setsubtract(a set, b set) set",
+        2,
+        Some(2),
+        "The elements of a that b does not have.",
+    ),
+    spec(
+        "chunklist",
+        "chunklist(list list, size number) list",
+        2,
+        Some(2),
+        "The list cut into lists of size elements (0: one list).",
+    ),
+    spec(
+        "coalescelist",
+        "coalescelist(lists...) list",
+        1,
+        None,
+        "The first list that is not empty.",
+    ),
+    spec(
+        "matchkeys",
+        "matchkeys(values list, keys list, searchset list) list",
+        3,
+        Some(3),
+        "The values whose key, at the same index, is in searchset.",
+    ),
+    spec(
+        "strcontains",
+        "strcontains(string string, substr string) bool",
+        2,
+        Some(2),
+        "Whether the string contains substr.",
+    ),
+    spec(
+        "filebase64",
+        "filebase64(path string) string",
+        1,
+        Some(1),
+        "A file's bytes as Base64.",
+    ),
+    spec(
+        "filebase64sha256",
+        "filebase64sha256(path string) string",
+        1,
+        Some(1),
+        "The SHA-256 of a file, as Base64.",
+    ),
+    spec(
+        "filebase64sha512",
+        "filebase64sha512(path string) string",
+        1,
+        Some(1),
+        "The SHA-512 of a file, as Base64.",
+    ),
+    spec(
+        "filemd5",
+        "filemd5(path string) string",
+        1,
+        Some(1),
+        "The MD5 of a file, as hex.",
+    ),
+    spec(
+        "filesha1",
+        "filesha1(path string) string",
+        1,
+        Some(1),
+        "The SHA-1 of a file, as hex.",
+    ),
+    spec(
+        "filesha512",
+        "filesha512(path string) string",
+        1,
+        Some(1),
+        "The SHA-512 of a file, as hex.",
+    ),
+    spec(
+        "fileset",
+        "fileset(path string, pattern string) set",
+        2,
+        Some(2),
+        "The files under path matching a glob (*, **, ?, [..], {a,b}), relative to path.",
+    ),
+    spec(
+        "formatdate",
+        "formatdate(spec string, timestamp string) string",
+        2,
+        Some(2),
+        "A timestamp written as spec says (YYYY, MMM, DD, hh, mm, ss, ZZZ, 'text'…).",
+    ),
+    spec(
+        "timeadd",
+        "timeadd(timestamp string, duration string) string",
+        2,
+        Some(2),
+        "A timestamp plus a duration such as 1h30m (never reads the clock).",
+    ),
+    spec(
+        "timecmp",
+        "timecmp(a string, b string) number",
+        2,
+        Some(2),
+        "-1, 0 or 1 as timestamp a is before, at or after b.",
+    ),
+    spec(
+        "textencodebase64",
+        "textencodebase64(string string, encoding string) string",
+        2,
+        Some(2),
+        "The text in another character encoding (UTF-16LE, ISO-8859-1…), as Base64.",
+    ),
+    spec(
+        "textdecodebase64",
+        "textdecodebase64(source string, encoding string) string",
+        2,
+        Some(2),
+        "Base64 of text in another character encoding, decoded.",
+    ),
+    spec(
+        "uuidv5",
+        "uuidv5(namespace string, name string) string",
+        2,
+        Some(2),
+        "The name-based UUID of name in a namespace (dns, url, oid, x500 or a UUID).",
+    ),
+    spec(
+        "cidrsubnets",
+        "cidrsubnets(prefix string, newbits...) list",
+        2,
+        None,
+        "Consecutive subnets of a prefix, one per number of extra bits.",
+    ),
+    spec(
+        "nonsensitive",
+        "nonsensitive(value any) any",
+        1,
+        Some(1),
+        "The value without its sensitive mark (it will be shown and stored).",
+    ),
+    spec(
+        "issensitive",
+        "issensitive(value any) bool",
+        1,
+        Some(1),
+        "Whether the value is marked sensitive.",
+    ),
+    spec(
+        "templatestring",
+        "templatestring(template string, vars object) string",
+        2,
+        Some(2),
+        "A string (given by a reference) rendered as a template with the variables given.",
+    ),
+    spec(
         "try",
         "try(expressions...) any",
         1,
@@ -670,6 +868,15 @@ pub fn lookup_function(name: &str) -> Option<&'static FunctionSpec> {
 
 /// Calls a built-in function (not `templatefile`, `try`, `can`).
 pub fn call(name: &str, args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResult {
+    // The two functions about the mark itself see it.
+    match (name, args.first()) {
+        ("nonsensitive", Some(value)) => return Ok(value.clone().unmark_deep().0),
+        ("issensitive", Some(value)) if value.contains_unknown() => {
+            return Ok(Value::Unknown(Type::Bool))
+        }
+        ("issensitive", Some(value)) => return Ok(Value::Bool(value.contains_sensitive())),
+        _ => {}
+    }
     let mut any_sensitive = false;
     let mut any_unknown = false;
     let keeps_inner_marks = moves_elements(name);
@@ -800,6 +1007,31 @@ fn dispatch(name: &str, args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResu
         "setproduct" => more::setproduct(args),
         "transpose" => more::transpose(args),
         "sensitive" => more::sensitive(args),
+        "basename" => paths_sets::basename(args),
+        "dirname" => paths_sets::dirname(args),
+        "abspath" => paths_sets::abspath(args),
+        "pathexpand" => paths_sets::pathexpand(args),
+        "setunion" => paths_sets::setunion(args),
+        "setintersection" => paths_sets::setintersection(args),
+        "setsubtract" => paths_sets::setsubtract(args),
+        "chunklist" => paths_sets::chunklist(args),
+        "coalescelist" => paths_sets::coalescelist(args),
+        "matchkeys" => paths_sets::matchkeys(args),
+        "strcontains" => paths_sets::strcontains(args),
+        "filebase64" => files::filebase64(args, ctx),
+        "filebase64sha256" => files::filebase64sha256(args, ctx),
+        "filebase64sha512" => files::filebase64sha512(args, ctx),
+        "filemd5" => files::filemd5(args, ctx),
+        "filesha1" => files::filesha1(args, ctx),
+        "filesha512" => files::filesha512(args, ctx),
+        "fileset" => files::fileset(args, ctx),
+        "formatdate" => time::formatdate(args),
+        "timeadd" => time::timeadd(args),
+        "timecmp" => time::timecmp(args),
+        "textencodebase64" => encoding::textencodebase64(args),
+        "textdecodebase64" => encoding::textdecodebase64(args),
+        "uuidv5" => encoding::uuidv5(args),
+        "cidrsubnets" => network::cidrsubnets(args),
         "cidrsubnet" => network::cidrsubnet(args),
         "cidrhost" => network::cidrhost(args),
         "cidrnetmask" => network::cidrnetmask(args),

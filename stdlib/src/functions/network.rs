@@ -121,3 +121,41 @@ pub(crate) fn cidrnetmask(args: Vec<Value>) -> FunctionResult {
     }
     Ok(Value::String(address(mask(p.length, 32), 32)))
 }
+
+/// Consecutive subnets of the prefix, one per `newbits`, each at the
+/// first free address aligned to its own size (Terraform's allocation).
+pub(crate) fn cidrsubnets(args: Vec<Value>) -> FunctionResult {
+    let p = prefix(&args, 0)?;
+    let end = p.base.saturating_add(block_size(p.width - p.length));
+    let mut next = p.base;
+    let mut subnets = Vec::with_capacity(args.len().saturating_sub(1));
+    for index in 1..args.len() {
+        let newbits = whole(&args, index)?;
+        let length = p.length as i128 + newbits;
+        if newbits < 1 || length > p.width as i128 {
+            return Err(FunctionError::at(
+                index,
+                format!("{newbits} more bits do not fit a /{} prefix", p.length),
+            ));
+        }
+        let size = block_size(p.width - length as u32);
+        let start = next.div_ceil(size).saturating_mul(size);
+        if start.saturating_add(size) > end {
+            return Err(FunctionError::at(
+                index,
+                format!("no room left in the /{} prefix for a /{length}", p.length),
+            ));
+        }
+        subnets.push(Value::String(format!(
+            "{}/{length}",
+            address(start, p.width)
+        )));
+        next = start + size;
+    }
+    Ok(Value::List(subnets))
+}
+
+/// How many addresses `host_bits` hold (saturating for a whole IPv6 space).
+fn block_size(host_bits: u32) -> u128 {
+    1u128.checked_shl(host_bits).unwrap_or(u128::MAX)
+}
