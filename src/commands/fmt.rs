@@ -20,8 +20,8 @@ pub fn run(paths: &[PathBuf], check: bool, recursive: bool) -> ExitCode {
     }
     let mut failed = false;
     let mut unformatted = 0;
-    for file in &files {
-        match format_file(file, check) {
+    for (file, outcome) in files.iter().zip(format_all(&files, check)) {
+        match outcome {
             Ok(true) => {
                 unformatted += 1;
                 crate::report::out(&format!("{}", file.display()));
@@ -41,6 +41,40 @@ pub fn run(paths: &[PathBuf], check: bool, recursive: bool) -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// Formats the files on every core (each file is parsed twice, for the
+/// meaning check); outcomes in the files' order.
+fn format_all(files: &[PathBuf], check: bool) -> Vec<Result<bool, String>> {
+    // Deeply nested input recurses, as on the main worker thread.
+    const STACK: usize = 64 * 1024 * 1024;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = files.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                let work = move || {
+                    part.iter()
+                        .map(|f| format_file(f, check))
+                        .collect::<Vec<_>>()
+                };
+                (
+                    part.len(),
+                    std::thread::Builder::new()
+                        .stack_size(STACK)
+                        .spawn_scoped(scope, work),
+                )
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|(len, handle)| match handle.map(|h| h.join()) {
+                Ok(Ok(outcomes)) => outcomes,
+                _ => vec![Err("the formatter stopped unexpectedly".to_string()); len],
+            })
+            .collect()
+    })
 }
 
 /// Formats one file; `Ok(true)` when it was (or, with `check`, would be) changed.

@@ -74,10 +74,9 @@ pub fn translate(text: &str, dir: &Path) -> Result<Translation, YamlError> {
     }
     t.out.push_str(&head);
     t.out.push_str(&body);
-    let mut imm = imm_lang::fmt::format_source(&t.out).unwrap_or(t.out);
-    if !imm.ends_with('\n') {
-        imm.push('\n');
-    }
+    // One newline at the end: the formatter keeps blank lines as written.
+    let text = format!("{}\n", t.out.trim_end());
+    let imm = imm_lang::fmt::format_source(&text).unwrap_or(text);
     Ok(Translation {
         imm,
         notes: t.notes,
