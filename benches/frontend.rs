@@ -14,6 +14,7 @@ fn frontend(c: &mut Criterion) {
     for (name, shape) in [
         ("compact", generate::Shape::Compact),
         ("rich", generate::Shape::Rich),
+        ("templates", generate::Shape::Templates),
     ] {
         shape_bench(c, name, shape);
     }
@@ -24,13 +25,16 @@ fn shape_bench(c: &mut Criterion, name: &str, shape: generate::Shape) {
     generate::write_project(dir.path(), 1_000, 9, shape);
     let mut group = c.benchmark_group(format!("frontend_10k_{name}"));
     group.sample_size(10);
+    let texts: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "imm"))
+        .map(|e| std::fs::read_to_string(e.path()).expect("read"))
+        .collect();
+    // Reported as MB/s of .imm text through the grammar and tree builder.
+    let bytes: usize = texts.iter().map(String::len).sum();
+    group.throughput(criterion::Throughput::Bytes(bytes as u64));
     group.bench_function("parse_only", |b| {
-        let texts: Vec<String> = std::fs::read_dir(dir.path())
-            .expect("read dir")
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().extension().is_some_and(|x| x == "imm"))
-            .map(|e| std::fs::read_to_string(e.path()).expect("read"))
-            .collect();
         b.iter(|| {
             for (i, t) in texts.iter().enumerate() {
                 let parsed = imm_lang::syntax::parse_file(imm_lang::source::FileId(i as u32), t);
@@ -38,6 +42,7 @@ fn shape_bench(c: &mut Criterion, name: &str, shape: generate::Shape) {
             }
         })
     });
+    group.throughput(criterion::Throughput::Elements(1));
     group.bench_function("load_check_evaluate_one_environment", |b| {
         b.iter(|| {
             let mut project = imm_lang::project::load(dir.path());
@@ -64,6 +69,7 @@ fn main() {
     if let Some(dir) = std::env::var_os("IMM_BENCH_WRITE_PROJECT") {
         let shape = match std::env::var("IMM_BENCH_SHAPE").as_deref() {
             Ok("compact") => generate::Shape::Compact,
+            Ok("templates") => generate::Shape::Templates,
             _ => generate::Shape::Rich,
         };
         generate::write_project(std::path::Path::new(&dir), 1_000, 9, shape);

@@ -17,6 +17,9 @@ pub enum Shape {
     /// Containers with a network, run-time env, health check and command,
     /// as this tool's users write them (about 400 bytes a resource).
     Rich,
+    /// Files rendered from heredoc templates with interpolations, `for`
+    /// and `if` directives and strip markers (about 450 bytes a resource).
+    Templates,
 }
 
 pub fn write_project(dir: &Path, artifacts: usize, per_artifact: usize, shape: Shape) {
@@ -52,7 +55,7 @@ resource "docker_network" "backend" {
     let mut in_file = 0;
     let mut file_no = 0;
     for i in 0..artifacts {
-        if shape == Shape::Compact {
+        if shape != Shape::Rich {
             let _ = write!(
                 file,
                 "resource \"docker_image\" \"app_{i}\" {{\n  build {{\n    context = \"./app\"\n    args    = {{ VERSION = \"1.{i}.0\" }}\n  }}\n}}\n\n"
@@ -75,6 +78,10 @@ resource "docker_network" "backend" {
             );
         }
         for j in 0..per_artifact {
+            if shape == Shape::Templates {
+                file.push_str(&template_file(i, j));
+                continue;
+            }
             if shape == Shape::Compact {
                 let _ = write!(
                     file,
@@ -116,4 +123,25 @@ resource "docker_network" "backend" {
     if !file.is_empty() {
         std::fs::write(dir.join(format!("part_{file_no:04}.imm")), &file).expect("write part");
     }
+}
+
+/// A `file` resource whose content is a heredoc template.
+fn template_file(i: usize, j: usize) -> String {
+    let body = r#"resource "file" "conf_I_J" {
+  path    = "out/app-I-J.conf"
+  content = <<-EOT
+    # app I-J, rendered for ${env.name}
+    listen = ${8000 + J}
+    region = "${env.region}"
+    level  = "${upper(var.log_level)}"
+    %{ for k, v in local.common_env ~}
+    env.${lower(k)} = "${v}"
+    %{ endfor ~}
+    %{ if J > 4 }replica = true%{ else }replica = false%{ endif }
+    upstreams = [${join(", ", [for n in range(3) : "\"10.0.I.${n}\""])}]
+  EOT
+}
+
+"#;
+    body.replace('I', &i.to_string()).replace('J', &j.to_string())
 }

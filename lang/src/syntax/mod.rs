@@ -816,6 +816,15 @@ impl<'t> Builder<'t> {
 
     fn string(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
+        // Most strings are plain text: no pieces to strip or pair up.
+        let mut inner = pair.clone().into_inner();
+        if let (Some(only), None) = (inner.next(), inner.next()) {
+            if only.as_rule() == Rule::string_text {
+                let mut text = only.as_str().to_string();
+                imm_stdlib::value::normalize(&mut text);
+                return Expr::new(ExprKind::Template(vec![TemplatePart::Literal(text)]), span);
+            }
+        }
         let pieces = self.pieces(pair.into_inner());
         // As in HCL, `"${x}"` alone is `x` itself, not converted to a string.
         let single = matches!(pieces.as_slice(), [template::Piece::Interpolation(_)]);
