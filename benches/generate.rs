@@ -143,5 +143,6 @@ fn template_file(i: usize, j: usize) -> String {
 }
 
 "#;
-    body.replace('I', &i.to_string()).replace('J', &j.to_string())
+    body.replace('I', &i.to_string())
+        .replace('J', &j.to_string())
 }
