@@ -141,29 +141,22 @@ async fn create(
         ..Default::default()
     };
     let builder = patient(docker);
-    let mut stream = builder.build_image(
-        options,
-        None,
-        Some(bollard::body_full(bytes::Bytes::from(archive))),
-    );
-    let mut last_lines: Vec<String> = Vec::new();
-    let mut id = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(info) => {
-                if let Some(line) = info.stream {
-                    for shown in line.lines().filter(|l| !l.trim().is_empty()) {
-                        run.report(&instance.address, shown);
-                    }
-                    last_lines.extend(line.lines().map(str::to_string));
-                    let excess = last_lines.len().saturating_sub(15);
-                    last_lines.drain(..excess);
-                }
-                if let Some(aux) = info.aux {
-                    id = aux.id.or(id);
-                }
+    let archive = bytes::Bytes::from(archive);
+    let mut attempt = 0;
+    let id = loop {
+        attempt += 1;
+        match build_once(&builder, &options, archive.clone(), run, &instance.address).await {
+            Ok(id) => break id,
+            // Another run removed an image this build's cache pointed at
+            // (the daemon's cache is shared): the same build again finds
+            // the cache as it is now.
+            Err((e, _)) if attempt == 1 && cache_entry_vanished(&e) => {
+                run.report(
+                    &instance.address,
+                    "a cached layer was removed meanwhile; building again",
+                );
             }
-            Err(e) => {
+            Err((e, last_lines)) => {
                 let _ = remove_tag(docker, &tag).await;
                 let failure = ActionError::new(format!(
                     "building {tag} failed: {}\n{}",
@@ -173,7 +166,7 @@ async fn create(
                 return Err(network_missing(failure, "build { network = … }"));
             }
         }
-    }
+    };
     let id = match id {
         Some(id) => id,
         None => docker
@@ -184,6 +177,46 @@ async fn create(
             .ok_or_else(|| ActionError::new(format!("the build of {tag} gave no image")))?,
     };
     Ok(created(id, &fingerprint, &tag, false))
+}
+
+/// One build through the daemon, its output reported as it comes: the
+/// image id it announced, or the error with the last lines of output.
+async fn build_once(
+    builder: &Docker,
+    options: &BuildImageOptions,
+    archive: bytes::Bytes,
+    run: &RunContext,
+    address: &str,
+) -> Result<Option<String>, (bollard::errors::Error, Vec<String>)> {
+    let mut stream = builder.build_image(options.clone(), None, Some(bollard::body_full(archive)));
+    let mut last_lines: Vec<String> = Vec::new();
+    let mut id = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(line) = info.stream {
+                    for shown in line.lines().filter(|l| !l.trim().is_empty()) {
+                        run.report(address, shown);
+                    }
+                    last_lines.extend(line.lines().map(str::to_string));
+                    let excess = last_lines.len().saturating_sub(15);
+                    last_lines.drain(..excess);
+                }
+                if let Some(aux) = info.aux {
+                    id = aux.id.or(id);
+                }
+            }
+            Err(e) => return Err((e, last_lines)),
+        }
+    }
+    Ok(id)
+}
+
+/// The classic builder's error when a cached layer it chose was deleted
+/// before it could use it.
+fn cache_entry_vanished(e: &bollard::errors::Error) -> bool {
+    let message = docker_message(e);
+    message.contains("failed to get digest")
 }
 
 /// An image of this fingerprint that passed this resource's tests: the one
