@@ -89,31 +89,29 @@ impl Builder<'_> {
                     None
                 }
             },
-            Rule::interpolation => {
-                let mut marked = Marked {
-                    item: None,
-                    span,
-                    strip_before: false,
-                    strip_after: false,
-                };
-                for child in pair.into_inner() {
-                    match child.as_rule() {
-                        Rule::interpolation_open => marked.strip_before = child.as_str() == "${~",
-                        Rule::strip_close => marked.strip_after = true,
-                        _ => marked.item = Some(self.expr(child)),
-                    }
-                }
-                let expr = marked.item?;
-                Some(Piece::Interpolation(Marked {
-                    item: expr,
-                    span,
-                    strip_before: marked.strip_before,
-                    strip_after: marked.strip_after,
-                }))
-            }
+            Rule::interpolation => self.interpolation(pair, span),
             Rule::directive => self.directive(pair, span),
             _ => None,
         }
+    }
+
+    fn interpolation(&mut self, pair: Pair<'_, Rule>, span: Span) -> Option<Piece> {
+        let mut strip_before = false;
+        let mut strip_after = false;
+        let mut expr = None;
+        for child in pair.into_inner() {
+            match child.as_rule() {
+                Rule::interpolation_open => strip_before = child.as_str() == "${~",
+                Rule::strip_close => strip_after = true,
+                _ => expr = Some(self.expr(child)),
+            }
+        }
+        Some(Piece::Interpolation(Marked {
+            item: expr?,
+            span,
+            strip_before,
+            strip_after,
+        }))
     }
 
     fn directive(&mut self, pair: Pair<'_, Rule>, span: Span) -> Option<Piece> {

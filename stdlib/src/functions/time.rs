@@ -30,10 +30,16 @@ fn parse(args: &[Value], index: usize) -> Result<Written, FunctionError> {
             format!("\"{text}\" is not an RFC 3339 timestamp like 2024-01-02T15:04:05Z"),
         )
     };
-    let pattern = regex::Regex::new(
-        r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$",
-    )
-    .map_err(|e| FunctionError::new(e.to_string()))?;
+    static PATTERN: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let pattern = PATTERN
+        .get_or_init(|| {
+            regex::Regex::new(
+                r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$",
+            )
+            .ok()
+        })
+        .as_ref()
+        .ok_or_else(|| FunctionError::new("the timestamp pattern does not compile"))?;
     let caps = pattern.captures(&text).ok_or_else(bad)?;
     let number = |i: usize| -> i64 {
         caps.get(i)
