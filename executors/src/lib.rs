@@ -231,6 +231,10 @@ impl Registry {
             &types::docker_proxy::TYPE,
             Arc::new(docker::ProxyExecutor(client.clone())),
         );
+        registry.register(
+            &types::docker_service::TYPE,
+            Arc::new(docker::ServiceExecutor(client.clone())),
+        );
         registry.docker = Some(client);
         registry
     }

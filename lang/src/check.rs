@@ -256,6 +256,7 @@ impl<'a> Checker<'a, '_> {
             "local" => self.resolve_named(r, first, "local value", "local", decl.locals.keys()),
             "secret" => self.resolve_named(r, first, "secret", "secret", decl.secrets.keys()),
             "store" => self.resolve_named(r, first, "store", "store", decl.stores.keys()),
+            "engine" => self.resolve_named(r, first, "engine", "engine", decl.engines.keys()),
             "env" => {
                 if first.is_none() {
                     self.push_needs_member(
@@ -342,7 +343,8 @@ impl<'a> Checker<'a, '_> {
             root if crate::types::schema(root).is_some() => self.resolve_resource(r, root, first),
             root => {
                 let mut candidates: Vec<&str> = vec![
-                    "var", "local", "env", "secret", "module", "store", "count", "each", "self",
+                    "var", "local", "env", "secret", "module", "store", "engine", "count", "each",
+                    "self",
                 ];
                 candidates.extend(crate::types::names());
                 let d = Diagnostic::at(

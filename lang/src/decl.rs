@@ -126,6 +126,12 @@ pub struct Store {
 }
 
 #[derive(Debug, Clone)]
+pub struct Engine {
+    pub name: Ident,
+    pub block: Block,
+}
+
+#[derive(Debug, Clone)]
 pub struct ModuleCall {
     pub name: Ident,
     pub source: String,
@@ -161,6 +167,7 @@ pub struct ModuleDecl {
     pub environments: IndexMap<String, Environment>,
     pub secrets: IndexMap<String, Secret>,
     pub stores: IndexMap<String, Store>,
+    pub engines: IndexMap<String, Engine>,
     pub state: Option<Block>,
     pub modules: IndexMap<String, ModuleCall>,
     /// By `TYPE.NAME`.
@@ -386,6 +393,21 @@ fn collect_block(
             };
             insert_unique(&mut decl.stores, s.name.clone(), s, "store", diags, |s| {
                 s.name.span
+            });
+        }
+        "engine" => {
+            check_body(
+                &block.body,
+                &top.body,
+                &[&crate::types::engine::REGISTRY_BLOCK],
+                diags,
+            );
+            let e = Engine {
+                name: label(0),
+                block: block.clone(),
+            };
+            insert_unique(&mut decl.engines, e.name.clone(), e, "engine", diags, |e| {
+                e.name.span
             });
         }
         "state" => {

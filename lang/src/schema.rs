@@ -251,6 +251,13 @@ pub const TOP_LEVEL: &[TopLevelSchema] = &[
         "A run-time configuration store.",
     ),
     top(
+        "engine",
+        &["NAME"],
+        &[attr("endpoints", Kind::ListOfString, true, "unix:///path or tcp://HOST:PORT, tried in order (for a swarm: its managers).")],
+        false,
+        "A Docker Engine or Swarm that docker_* resources deploy to with engine = engine.NAME; may hold a registry { address, insecure } block.",
+    ),
+    top(
         "state",
         &[],
         &[

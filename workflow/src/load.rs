@@ -98,6 +98,9 @@ pub fn load(request: &ProjectRequest, session: &Session) -> Result<Loaded> {
             "fix the store block (docs/stores.md lists each backend's attributes)",
         )
     })?;
+    if let Some(docker) = &session.registry.docker {
+        docker.set_engines(settings.engines.values().cloned());
+    }
     inputs.store_values = read_store_secrets(&project, &environment, &stores, session)?;
     Ok(Loaded {
         dir: request.dir.clone(),

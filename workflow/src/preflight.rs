@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::session::Session;
+use imm_executors::docker::engine_in_json;
 use imm_executors::stores::Stores;
 use imm_executors::RunContext;
 use imm_lang::diagnostics::Code;
@@ -53,17 +54,43 @@ pub fn sweep_orphans(
     let Some(docker) = session.registry.docker.as_ref().filter(|_| uses_docker) else {
         return Ok(Vec::new());
     };
-    match session.runtime.block_on(docker.sweep_orphans(state, run)) {
-        Ok(found) => Ok(found
-            .into_iter()
-            .map(|line| format!("left by an interrupted run: {line}"))
-            .collect()),
-        Err(e) => Err(Error::new(
-            Code::ActionFailed,
-            e.message,
-            "nothing was changed; fix the cause and apply again",
-        )),
+    // Every engine the plan or the state has objects on.
+    let mut engines: Vec<Option<String>> = plan
+        .changes
+        .iter()
+        .filter(|c| types::in_family(&c.type_name, Family::Docker))
+        .map(|c| c.after.as_ref().and_then(engine_in_json))
+        .chain(
+            state
+                .resources
+                .iter()
+                .filter(|r| types::in_family(&r.type_name, Family::Docker))
+                .map(|r| engine_in_json(&r.attributes)),
+        )
+        .collect();
+    engines.sort();
+    engines.dedup();
+    let mut notes = Vec::new();
+    for engine in engines {
+        match session
+            .runtime
+            .block_on(docker.sweep_orphans(engine.as_deref(), state, run))
+        {
+            Ok(found) => notes.extend(
+                found
+                    .into_iter()
+                    .map(|line| format!("left by an interrupted run: {line}")),
+            ),
+            Err(e) => {
+                return Err(Error::new(
+                    Code::ActionFailed,
+                    e.message,
+                    "nothing was changed; fix the cause and apply again",
+                ))
+            }
+        }
     }
+    Ok(notes)
 }
 
 /// Every store a `config` change writes to must answer.

@@ -5,8 +5,8 @@ use super::running::{
     address_on, copy_files, from_ns, join_aliases, read_container, run_tests, stop, wait_ready,
 };
 use super::{
-    created_id, failed, labels, log_tail, private_str, proxy, reload, remove_container,
-    short_random, status, DockerClient,
+    created_id, existing_engine, failed, instance_engine, labels, log_tail, private_str, proxy,
+    reload, remove_container, short_random, status, DockerClient,
 };
 use crate::{
     recorded_config, typed, ActionError, CreateRequest, Created, Executor, Existing, Observed,
@@ -41,7 +41,14 @@ impl Executor for ContainerExecutor {
         run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config: ContainerConfig = typed(instance)?;
-        create(self.0.docker().await?, instance, &config, request, run).await
+        create(
+            &self.0.engine(instance_engine(instance)?.as_deref()).await?,
+            instance,
+            &config,
+            request,
+            run,
+        )
+        .await
     }
 
     async fn test(
@@ -51,7 +58,12 @@ impl Executor for ContainerExecutor {
         _run: &RunContext,
     ) -> Result<(), ActionError> {
         let config: ContainerConfig = typed(instance)?;
-        run_tests(self.0.docker().await?, created_id(created), &config.tests).await
+        run_tests(
+            &self.0.engine(instance_engine(instance)?.as_deref()).await?,
+            created_id(created),
+            &config.tests,
+        )
+        .await
     }
 
     async fn serve(
@@ -61,7 +73,8 @@ impl Executor for ContainerExecutor {
         run: &RunContext,
     ) -> Result<(), ActionError> {
         let config: ContainerConfig = typed(instance)?;
-        let docker = self.0.docker().await?;
+        let engine = instance_engine(instance)?;
+        let docker = &self.0.engine(engine.as_deref()).await?;
         let id = created_id(created).to_string();
         let aliased: Vec<(String, Vec<String>)> = config
             .networks
@@ -82,7 +95,7 @@ impl Executor for ContainerExecutor {
                     network.name
                 )));
             }
-            proxy::join(&self.0, run, served, &id, &ip).await?;
+            proxy::join(&self.0, engine.as_deref(), run, served, &id, &ip).await?;
         }
         // Connected again, it may have another address.
         let ip = first_network_ip(docker, &config, &id).await;
@@ -109,7 +122,12 @@ impl Executor for ContainerExecutor {
         _run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config: ContainerConfig = typed(instance)?;
-        reload::reload(self.0.docker().await?, &config, existing).await
+        reload::reload(
+            &self.0.engine(instance_engine(instance)?.as_deref()).await?,
+            &config,
+            existing,
+        )
+        .await
     }
 
     async fn discard(
@@ -123,13 +141,14 @@ impl Executor for ContainerExecutor {
         };
         // A container that failed after joining a proxy leaves it first;
         // it is removed whatever the proxy says.
+        let engine = instance_engine(instance)?;
         let mut left = Ok(false);
         if let Ok(config) = typed::<ContainerConfig>(instance) {
             for served in config.networks.iter().filter_map(|n| n.proxy.as_ref()) {
-                left = left.and(proxy::leave(&self.0, run, served, id).await);
+                left = left.and(proxy::leave(&self.0, engine.as_deref(), run, served, id).await);
             }
         }
-        remove_container(self.0.docker().await?, id).await?;
+        remove_container(&self.0.engine(engine.as_deref()).await?, id).await?;
         left.map(|_| ())
     }
 
@@ -141,7 +160,11 @@ impl Executor for ContainerExecutor {
         if private_str(existing.private, "id").is_none() {
             return Ok(Observed::AsRecorded);
         }
-        read_container(self.0.docker().await?, existing).await
+        read_container(
+            &self.0.engine(existing_engine(&existing).as_deref()).await?,
+            existing,
+        )
+        .await
     }
 }
 
@@ -398,7 +421,8 @@ async fn retire(
     let Some(id) = private_str(existing.private, "id") else {
         return Ok(());
     };
-    let docker = client.docker().await?;
+    let engine = existing_engine(&existing);
+    let docker = &client.engine(engine.as_deref()).await?;
     // Secrets in the record are masked; networks and durations never are.
     let config: Option<ContainerConfig> = recorded_config(existing.attributes);
     let networks = config
@@ -410,7 +434,7 @@ async fn retire(
         served = true;
         match &network.proxy {
             Some(proxy_name) => {
-                proxy::leave(client, run, proxy_name, id).await?;
+                proxy::leave(client, engine.as_deref(), run, proxy_name, id).await?;
             }
             None => {
                 let _ = docker

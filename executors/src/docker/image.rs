@@ -2,8 +2,9 @@
 //! keep one previous image.
 
 use super::{
-    created_id, docker_message, failed, labels, log_tail, patient, private_str, remove_container,
-    short_random, status, still_there, DockerClient, LABEL_FINGERPRINT, TEST_TIMEOUT,
+    created_id, docker_message, existing_engine, failed, instance_engine, labels, log_tail,
+    patient, private_str, remove_container, short_random, status, still_there, DockerClient,
+    LABEL_FINGERPRINT, TEST_TIMEOUT,
 };
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
@@ -34,7 +35,15 @@ impl Executor for ImageExecutor {
         run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config: ImageConfig = typed(instance)?;
-        create(self.0.docker().await?, instance, &config, request, run).await
+        let engine = instance_engine(instance)?;
+        let docker = self.0.engine(engine.as_deref()).await?;
+        let mut created = create(&docker, instance, &config, request, run).await?;
+        if let Some(engine) = engine {
+            created.private["engine"] = json!(engine);
+            let tag = private_str(&created.private, "tag").unwrap_or_default();
+            distribute(&self.0, &engine, &docker, tag, &instance.address, run).await?;
+        }
+        Ok(created)
     }
 
     async fn test(
@@ -44,7 +53,14 @@ impl Executor for ImageExecutor {
         run: &RunContext,
     ) -> Result<(), ActionError> {
         let config: ImageConfig = typed(instance)?;
-        test(self.0.docker().await?, instance, &config, created, run).await
+        test(
+            &self.0.engine(instance_engine(instance)?.as_deref()).await?,
+            instance,
+            &config,
+            created,
+            run,
+        )
+        .await
     }
 
     async fn destroy(
@@ -56,21 +72,29 @@ impl Executor for ImageExecutor {
         if private_str(existing.private, "tag").is_none() {
             return Ok(());
         }
-        destroy(self.0.docker().await?, existing, successor).await
+        destroy(
+            &self.0.engine(existing_engine(&existing).as_deref()).await?,
+            existing,
+            successor,
+        )
+        .await
     }
 
     async fn discard(
         &self,
-        _instance: &Instance,
+        instance: &Instance,
         created: &Created,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
         // A failed test leaves no tag; a reused image was tested before.
         let reused = created.private.get("reused").and_then(Json::as_bool) == Some(true);
         match private_str(&created.private, "tag") {
-            Some(tag) if !reused => remove_tag(self.0.docker().await?, tag)
-                .await
-                .map_err(|e| failed(&format!("removing image {tag}"), e)),
+            Some(tag) if !reused => remove_tag(
+                &self.0.engine(instance_engine(instance)?.as_deref()).await?,
+                tag,
+            )
+            .await
+            .map_err(|e| failed(&format!("removing image {tag}"), e)),
             _ => Ok(()),
         }
     }
@@ -83,7 +107,7 @@ impl Executor for ImageExecutor {
         let Some(id) = existing.outs.get("id").and_then(Json::as_str) else {
             return Ok(Observed::AsRecorded);
         };
-        let docker = self.0.docker().await?;
+        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         still_there(docker.inspect_image(id).await, format!("image {id}"))
     }
 }
@@ -269,6 +293,79 @@ async fn tag_image(docker: &Docker, id: &str, tag: &str) -> Result<(), ActionErr
         )
         .await
         .map_err(|e| failed(&format!("tagging image {tag}"), e))
+}
+
+/// An image built on one endpoint of a multi-node engine, loaded into
+/// every other endpoint (`docker save | docker load` through the API), so
+/// that a task placed on any node finds the same image id.
+async fn distribute(
+    client: &DockerClient,
+    engine: &str,
+    built_on: &Docker,
+    tag: &str,
+    address: &str,
+    run: &RunContext,
+) -> Result<(), ActionError> {
+    let (endpoints, lost) = client.every_endpoint(engine).await?;
+    for endpoint in &lost {
+        run.report(
+            address,
+            &format!("not loading {tag} into {endpoint}: it does not answer"),
+        );
+    }
+    if endpoints.len() + lost.len() < 2 {
+        return Ok(());
+    }
+    let id = built_on
+        .inspect_image(tag)
+        .await
+        .map_err(|e| failed(&format!("inspecting image {tag}"), e))?
+        .id
+        .unwrap_or_default();
+    let mut tar = Vec::new();
+    let mut export = patient(built_on).export_image(tag);
+    while let Some(chunk) = export.next().await {
+        let chunk = chunk.map_err(|e| failed(&format!("saving image {tag}"), e))?;
+        tar.extend_from_slice(&chunk);
+    }
+    let tar = bytes::Bytes::from(tar);
+    for (endpoint, node) in endpoints {
+        if node.inspect_image(&id).await.is_ok() {
+            // Already there (under another tag): only the tag is missing.
+            let (repo, version) = tag.rsplit_once(':').unwrap_or((tag, "latest"));
+            let _ = node
+                .tag_image(
+                    &id,
+                    Some(TagImageOptions {
+                        repo: Some(repo.to_string()),
+                        tag: Some(version.to_string()),
+                    }),
+                )
+                .await;
+        } else {
+            run.report(address, &format!("loading {tag} into {endpoint}"));
+            let body = tar.clone();
+            let mut load = patient(&node).import_image_stream(
+                bollard::query_parameters::ImportImageOptions {
+                    quiet: true,
+                    ..Default::default()
+                },
+                futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) }),
+                None,
+            );
+            while let Some(step) = load.next().await {
+                step.map_err(|e| failed(&format!("loading image {tag} into {endpoint}"), e))?;
+            }
+        }
+        let there = node.inspect_image(tag).await.ok().and_then(|i| i.id);
+        if there.as_deref() != Some(id.as_str()) {
+            return Err(ActionError::new(format!(
+                "image {tag} on {endpoint} is {} after loading, not {id}; remove it there and apply again",
+                there.unwrap_or_else(|| "missing".into())
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn created(id: String, fingerprint: &str, tag: &str, reused: bool) -> Created {

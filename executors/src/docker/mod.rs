@@ -16,12 +16,14 @@ mod network;
 mod proxy;
 mod reload;
 mod running;
+mod service;
 mod volume;
 
 pub use container::ContainerExecutor;
 pub use image::ImageExecutor;
 pub use network::NetworkExecutor;
 pub use proxy::ProxyExecutor;
+pub use service::ServiceExecutor;
 pub use volume::VolumeExecutor;
 
 use crate::{ActionError, Created, Observed, RunContext};
@@ -32,6 +34,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::StreamExt;
+use imm_lang::types::engine::{Endpoint, EngineSpec};
 use imm_planner::state::State;
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};
@@ -63,15 +66,73 @@ fn patient(docker: &Docker) -> Docker {
     docker.clone().with_timeout(LONG_CALL.max(call_deadline()))
 }
 
+async fn connect_local() -> Result<Docker, ActionError> {
+    let docker = Docker::connect_with_local_defaults()
+        .map_err(unreachable)?
+        .with_timeout(call_deadline());
+    // A no-op in bollard 0.21 (it sends no version), correct after its fix.
+    let docker = docker.negotiate_version().await.map_err(unreachable)?;
+    docker.ping().await.map_err(unreachable)?;
+    Ok(docker)
+}
+
+/// One endpoint of a declared engine, checked with a ping.
+async fn connect(endpoint: &Endpoint) -> Result<Docker, String> {
+    let seconds = call_deadline().as_secs().max(1);
+    let docker = match endpoint {
+        Endpoint::Unix(path) => {
+            Docker::connect_with_socket(path, seconds, bollard::API_DEFAULT_VERSION)
+        }
+        Endpoint::Tcp(address) => Docker::connect_with_http(
+            &format!("http://{address}"),
+            seconds,
+            bollard::API_DEFAULT_VERSION,
+        ),
+    }
+    .map_err(|e| e.to_string())?;
+    // A dead endpoint must not hold the run for the whole call deadline.
+    let quick = docker.clone().with_timeout(Duration::from_secs(5));
+    quick.ping().await.map_err(|e| docker_message(&e))?;
+    Ok(docker.with_timeout(call_deadline()))
+}
+
+/// The engine a recorded object lives on: its recorded configuration's
+/// `engine`, else the one its executor kept in the private record.
+fn existing_engine(existing: &crate::Existing<'_>) -> Option<String> {
+    engine_in_json(existing.attributes)
+        .or_else(|| private_str(existing.private, "engine").map(str::to_string))
+}
+
+/// The engine named by a configuration as JSON (a plan's `after`, a
+/// record's attributes).
+pub fn engine_in_json(attributes: &Json) -> Option<String> {
+    attributes
+        .get("engine")
+        .and_then(|e| e.get("name"))
+        .and_then(Json::as_str)
+        .map(str::to_string)
+}
+
+/// The engine an instance's configuration names.
+fn instance_engine(instance: &imm_lang::evaluate::Instance) -> Result<Option<String>, ActionError> {
+    imm_lang::types::engine::engine_of(&instance.config)
+        .map_err(|e| ActionError::new(e.to_string()))
+}
+
 fn docker_host() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
 }
 
-/// One connection to the daemon, shared by the Docker executors and opened
-/// on first use (projects without Docker resources never touch it).
+/// The connections to the engines a run deploys to, shared by the Docker
+/// executors: the local engine (`DOCKER_HOST` or the default socket) and
+/// each `engine` block's, each opened on first use (projects without
+/// Docker resources never touch one).
 #[derive(Default)]
 pub struct DockerClient {
-    client: OnceCell<Docker>,
+    /// The evaluated `engine` blocks, by name.
+    engines: std::sync::RwLock<HashMap<String, EngineSpec>>,
+    /// By engine name, "" for the local engine.
+    connections: std::sync::Mutex<HashMap<String, Arc<OnceCell<Docker>>>>,
     /// One lock per served proxy name: its list of containers changes one
     /// change at a time (replicas switch in parallel).
     proxy_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -82,6 +143,32 @@ impl DockerClient {
         DockerClient::default()
     }
 
+    /// The project's `engine` blocks, evaluated for this run's environment.
+    pub fn set_engines(&self, engines: impl IntoIterator<Item = EngineSpec>) {
+        let mut known = self
+            .engines
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.clear();
+        known.extend(engines.into_iter().map(|e| (e.name.clone(), e)));
+    }
+
+    /// The engine `name` (`None`: the local engine).
+    pub fn spec(&self, name: Option<&str>) -> Result<EngineSpec, ActionError> {
+        let Some(name) = name else {
+            return Ok(EngineSpec::local());
+        };
+        let known = self
+            .engines
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.get(name).cloned().ok_or_else(|| {
+            ActionError::new(format!(
+                "engine \"{name}\" is not declared; add an engine \"{name}\" {{ endpoints = [...] }} block to the root module"
+            ))
+        })
+    }
+
     fn proxy_lock(&self, served: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self
             .proxy_locks
@@ -90,18 +177,56 @@ impl DockerClient {
         locks.entry(served.to_string()).or_default().clone()
     }
 
-    async fn docker(&self) -> Result<&Docker, ActionError> {
-        self.client
+    /// The connection to an engine: for a declared one, the first of its
+    /// endpoints that answers (a swarm's managers, so losing one is fine).
+    pub async fn engine(&self, name: Option<&str>) -> Result<Docker, ActionError> {
+        let spec = self.spec(name)?;
+        let cell = {
+            let mut connections = self
+                .connections
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            connections.entry(spec.name.clone()).or_default().clone()
+        };
+        let docker = cell
             .get_or_try_init(|| async {
-                let docker = Docker::connect_with_local_defaults()
-                    .map_err(unreachable)?
-                    .with_timeout(call_deadline());
-                // A no-op in bollard 0.21 (it sends no version), correct after its fix.
-                let docker = docker.negotiate_version().await.map_err(unreachable)?;
-                docker.ping().await.map_err(unreachable)?;
-                Ok(docker)
+                if spec.endpoints.is_empty() {
+                    return connect_local().await;
+                }
+                let mut failures = Vec::new();
+                for endpoint in &spec.endpoints {
+                    match connect(endpoint).await {
+                        Ok(docker) => return Ok(docker),
+                        Err(e) => failures.push(format!("{endpoint}: {e}")),
+                    }
+                }
+                Err(ActionError::new(format!(
+                    "no endpoint of {} answers ({}); start its engines or fix the endpoints",
+                    spec.describe(),
+                    failures.join("; ")
+                )))
             })
-            .await
+            .await?;
+        Ok(docker.clone())
+    }
+
+    /// A connection to each endpoint of an engine that answers (to load an
+    /// image into every node), and the endpoints that do not: a lost node
+    /// gets no task until it is back, and then the next image.
+    pub async fn every_endpoint(
+        &self,
+        name: &str,
+    ) -> Result<(Vec<(String, Docker)>, Vec<String>), ActionError> {
+        let spec = self.spec(Some(name))?;
+        let mut reachable = Vec::new();
+        let mut lost = Vec::new();
+        for endpoint in &spec.endpoints {
+            match connect(endpoint).await {
+                Ok(docker) => reachable.push((endpoint.to_string(), docker)),
+                Err(e) => lost.push(format!("{endpoint} ({e})")),
+            }
+        }
+        Ok((reachable, lost))
     }
 
     /// Objects labelled for this project, environment and state lineage
@@ -110,10 +235,11 @@ impl DockerClient {
     /// (they hold data). Returns one line per object.
     pub async fn sweep_orphans(
         &self,
+        engine: Option<&str>,
         state: &State,
         run: &RunContext,
     ) -> Result<Vec<String>, ActionError> {
-        let docker = self.docker().await?;
+        let docker = &self.engine(engine).await?;
         let known = known_object_ids(state);
         let filters = HashMap::from([(
             "label".to_string(),
@@ -135,6 +261,13 @@ impl DockerClient {
             .await
             .map_err(|e| failed("listing containers", e))?;
         for c in containers {
+            // A service's task: Swarm owns it, the service is swept below.
+            if c.labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key("com.docker.swarm.service.id"))
+            {
+                continue;
+            }
             let id = c.id.unwrap_or_default();
             let name = first_name(c.names.as_deref());
             if known.contains(&id) || known.contains(&name) {
@@ -167,6 +300,7 @@ impl DockerClient {
                 Err(e) => return Err(failed(&format!("removing network {name}"), e)),
             }
         }
+        found.extend(service::sweep(docker, &filters, &known).await?);
         let volumes = docker
             .list_volumes(Some(ListVolumesOptions {
                 filters: Some(filters),
@@ -196,6 +330,15 @@ fn known_object_ids(state: &State) -> HashSet<String> {
             if let Some(v) = private.get(key).and_then(Json::as_str) {
                 known.insert(v.to_string());
             }
+        }
+        // A service's configs and secrets.
+        for key in ["configs", "secrets"] {
+            let ids = private
+                .get(key)
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten();
+            known.extend(ids.filter_map(Json::as_str).map(str::to_string));
         }
     };
     for record in &state.resources {

@@ -1,7 +1,10 @@
 //! `docker_network` on the daemon: create (named by its type, a suffix
 //! added while the name is taken), remove, and check it still exists.
 
-use super::{failed, free_name, labels, private_str, removed, still_there, DockerClient};
+use super::{
+    existing_engine, failed, free_name, instance_engine, labels, private_str, removed, still_there,
+    DockerClient,
+};
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use bollard::models::NetworkCreateRequest;
@@ -22,7 +25,8 @@ impl Executor for NetworkExecutor {
         run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config: NetworkConfig = typed(instance)?;
-        let docker = self.0.docker().await?;
+        let engine = instance_engine(instance)?;
+        let docker = &self.0.engine(engine.as_deref()).await?;
         let base = config.object_name(&run.project, &run.environment, &instance.name);
         let name = free_name(base, |n| async move {
             docker
@@ -36,6 +40,7 @@ impl Executor for NetworkExecutor {
                 name: name.clone(),
                 driver: Some(config.driver.clone()),
                 internal: Some(config.internal),
+                attachable: Some(config.attachable),
                 labels: Some(labels(run, &instance.address)),
                 ..Default::default()
             })
@@ -47,7 +52,7 @@ impl Executor for NetworkExecutor {
         outs.insert("name".into(), json!(name));
         Ok(Created {
             outs,
-            private: json!({ "id": id, "name": name }),
+            private: json!({ "id": id, "name": name, "engine": engine }),
         })
     }
 
@@ -60,7 +65,7 @@ impl Executor for NetworkExecutor {
         let Some(id) = private_str(existing.private, "id") else {
             return Ok(());
         };
-        let docker = self.0.docker().await?;
+        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         removed(docker.remove_network(id).await, &format!("network {id}"))
     }
 
@@ -72,7 +77,7 @@ impl Executor for NetworkExecutor {
         let Some(id) = private_str(existing.private, "id") else {
             return Ok(Observed::AsRecorded);
         };
-        let docker = self.0.docker().await?;
+        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         still_there(
             docker
                 .inspect_network(id, None::<InspectNetworkOptions>)

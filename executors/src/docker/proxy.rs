@@ -8,8 +8,8 @@ use super::running::{
     copy_files, from_ns, join_aliases, read_container, read_file, send_signal, stop, wait_ready,
 };
 use super::{
-    created_id, failed, labels, private_str, remove_container, run_in, short_random, DockerClient,
-    LABEL_ENV, LABEL_PROJECT,
+    created_id, existing_engine, failed, instance_engine, labels, private_str, remove_container,
+    run_in, short_random, DockerClient, LABEL_ENV, LABEL_PROJECT,
 };
 use crate::{
     recorded_config, typed, ActionError, CreateRequest, Created, Executor, Existing, Observed,
@@ -56,7 +56,7 @@ impl Executor for ProxyExecutor {
         _run: &RunContext,
     ) -> Result<(), ActionError> {
         let config: ProxyConfig = typed(instance)?;
-        let docker = self.0.docker().await?;
+        let docker = &self.0.engine(instance_engine(instance)?.as_deref()).await?;
         join_aliases(
             docker,
             &[(config.network.clone(), config.aliases.clone())],
@@ -75,7 +75,7 @@ impl Executor for ProxyExecutor {
             return Ok(());
         };
         let config: Option<ProxyConfig> = recorded_config(existing.attributes);
-        let docker = self.0.docker().await?;
+        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         if let Some(config) = &config {
             // Its aliases stop answering; requests it holds may finish.
             let _ = docker
@@ -95,12 +95,18 @@ impl Executor for ProxyExecutor {
 
     async fn discard(
         &self,
-        _instance: &Instance,
+        instance: &Instance,
         created: &Created,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
         match private_str(&created.private, "id") {
-            Some(id) => remove_container(self.0.docker().await?, id).await,
+            Some(id) => {
+                remove_container(
+                    &self.0.engine(instance_engine(instance)?.as_deref()).await?,
+                    id,
+                )
+                .await
+            }
             None => Ok(()),
         }
     }
@@ -113,7 +119,11 @@ impl Executor for ProxyExecutor {
         if private_str(existing.private, "id").is_none() {
             return Ok(Observed::AsRecorded);
         }
-        read_container(self.0.docker().await?, existing).await
+        read_container(
+            &self.0.engine(existing_engine(&existing).as_deref()).await?,
+            existing,
+        )
+        .await
     }
 }
 
@@ -124,7 +134,7 @@ async fn create(
     request: &CreateRequest,
     run: &RunContext,
 ) -> Result<Created, ActionError> {
-    let docker = client.docker().await?;
+    let docker = &client.engine(instance_engine(instance)?.as_deref()).await?;
     let served = config.served_name(&instance.name);
     let name = format!(
         "{}-{}",
@@ -378,12 +388,13 @@ async fn running_containers(
 /// proxy named `served`: from the reload on, it receives requests.
 pub(super) async fn join(
     client: &DockerClient,
+    engine: Option<&str>,
     run: &RunContext,
     served: &str,
     id: &str,
     ip: &str,
 ) -> Result<(), ActionError> {
-    let docker = client.docker().await?;
+    let docker = &client.engine(engine).await?;
     let lock = client.proxy_lock(served);
     let _held = lock.lock().await;
     let proxies = running_proxies(docker, run, served).await?;
@@ -410,11 +421,12 @@ pub(super) async fn join(
 /// reload on, it receives no new request. Whether it was in one.
 pub(super) async fn leave(
     client: &DockerClient,
+    engine: Option<&str>,
     run: &RunContext,
     served: &str,
     id: &str,
 ) -> Result<bool, ActionError> {
-    let docker = client.docker().await?;
+    let docker = &client.engine(engine).await?;
     let lock = client.proxy_lock(served);
     let _held = lock.lock().await;
     let alive = running_containers(docker, run).await?;

@@ -1,7 +1,10 @@
 //! `docker_volume` on the daemon: create (named by its type, a suffix
 //! added while the name is taken), remove, and check it still exists.
 
-use super::{failed, free_name, labels, private_str, removed, still_there, DockerClient};
+use super::{
+    existing_engine, failed, free_name, instance_engine, labels, private_str, removed, still_there,
+    DockerClient,
+};
 use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use bollard::models::VolumeCreateRequest;
@@ -22,7 +25,8 @@ impl Executor for VolumeExecutor {
         run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config: VolumeConfig = typed(instance)?;
-        let docker = self.0.docker().await?;
+        let engine = instance_engine(instance)?;
+        let docker = &self.0.engine(engine.as_deref()).await?;
         let base = config.object_name(&run.project, &run.environment, &instance.name);
         let name = free_name(
             base,
@@ -41,7 +45,7 @@ impl Executor for VolumeExecutor {
         outs.insert("name".into(), json!(name));
         Ok(Created {
             outs,
-            private: json!({ "name": name }),
+            private: json!({ "name": name, "engine": engine }),
         })
     }
 
@@ -54,7 +58,7 @@ impl Executor for VolumeExecutor {
         let Some(name) = private_str(existing.private, "name") else {
             return Ok(());
         };
-        let docker = self.0.docker().await?;
+        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         removed(
             docker
                 .remove_volume(name, None::<RemoveVolumeOptions>)
@@ -71,7 +75,7 @@ impl Executor for VolumeExecutor {
         let Some(name) = private_str(existing.private, "name") else {
             return Ok(Observed::AsRecorded);
         };
-        let docker = self.0.docker().await?;
+        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         still_there(docker.inspect_volume(name).await, format!("volume {name}"))
     }
 }

@@ -422,6 +422,13 @@ impl Run<'_, '_> {
             .map(|k| (k.clone(), store_value(k)))
             .collect();
         ev.roots.insert("store".into(), Value::Map(stores));
+        let engines = node
+            .decl
+            .engines
+            .keys()
+            .map(|k| (k.clone(), crate::types::engine::engine_value(k)))
+            .collect();
+        ev.roots.insert("engine".into(), Value::Map(engines));
         let mut outputs = IndexMap::new();
         for symbol in &node.analysis.order {
             match symbol {

@@ -2,6 +2,7 @@
 //! evaluated: its stores, where state lives, `protected` and `promote_from`.
 
 use super::*;
+use crate::types::engine::{parse_endpoint, EngineSpec, RegistrySpec};
 
 /// The evaluated attributes of the root module's `store` blocks and its
 /// `state` block, for one environment (they may use `env.*` and variables'
@@ -10,6 +11,8 @@ use super::*;
 #[derive(Debug, Default)]
 pub struct Settings {
     pub stores: IndexMap<String, BTreeMap<String, Value>>,
+    /// The root module's `engine` blocks, by name.
+    pub engines: IndexMap<String, EngineSpec>,
     pub state: Option<BTreeMap<String, Value>>,
     /// The environment's `protected`, evaluated (any expression form).
     pub protected: bool,
@@ -26,6 +29,11 @@ pub fn settings(project: &mut Project, environment: &str) -> (Settings, Diagnost
     let mut ev = Evaluator::new(&root.dir, sources, &mut templates);
     ev.roots.insert("env".into(), env_value);
     let mut settings = Settings::default();
+    for (name, engine) in &root.decl.engines {
+        if let Some(spec) = engine_spec(&mut ev, name, &engine.block, &mut diags) {
+            settings.engines.insert(name.clone(), spec);
+        }
+    }
     let mut attributes = |ev: &mut Evaluator<'_>, block: &crate::syntax::ast::Block| {
         let mut values = BTreeMap::new();
         for attr in block.body.attributes() {
@@ -83,4 +91,99 @@ pub fn settings(project: &mut Project, environment: &str) -> (Settings, Diagnost
         };
     }
     (settings, diags)
+}
+
+/// An `engine` block evaluated: its endpoints read (each error at the
+/// endpoint's expression) and its registry.
+fn engine_spec(
+    ev: &mut Evaluator<'_>,
+    name: &str,
+    block: &crate::syntax::ast::Block,
+    diags: &mut Diagnostics,
+) -> Option<EngineSpec> {
+    let attr = block.body.attribute("endpoints")?;
+    let mismatch = |span, message: String, help: &str| {
+        Diagnostic::at(
+            Code::TypeMismatch,
+            span,
+            format!("engine \"{name}\": {message}"),
+        )
+        .with_help(help.to_string())
+    };
+    let value = match ev.eval(&attr.value) {
+        Ok(v) => v,
+        Err(d) => {
+            diags.push(d);
+            return None;
+        }
+    };
+    let texts = match convert(
+        value.unmarked().clone(),
+        &Type::List(Box::new(Type::String)),
+    ) {
+        Ok(Value::List(items)) if !items.is_empty() => items,
+        _ => {
+            diags.push(mismatch(
+                attr.value.span,
+                "endpoints must be a non-empty list of strings known before the run".into(),
+                "write endpoints = [\"unix:///var/run/docker.sock\"]",
+            ));
+            return None;
+        }
+    };
+    let mut endpoints = Vec::new();
+    for text in &texts {
+        match parse_endpoint(&text.display()) {
+            Ok(endpoint) => endpoints.push(endpoint),
+            Err(problem) => {
+                diags.push(mismatch(
+                    attr.value.span,
+                    problem,
+                    "docs/engines.md lists the endpoint forms",
+                ));
+                return None;
+            }
+        }
+    }
+    let mut registry = None;
+    if let Some(block) = block.body.blocks().find(|b| b.kind.name == "registry") {
+        let mut text = |key: &str| -> Option<Value> {
+            let attr = block.body.attribute(key)?;
+            match ev.eval(&attr.value) {
+                Ok(v) => Some(v.unmarked().clone()),
+                Err(d) => {
+                    diags.push(d);
+                    None
+                }
+            }
+        };
+        let address = match text("address") {
+            Some(Value::String(a)) if !a.is_empty() && !a.contains("://") => a,
+            _ => {
+                diags.push(mismatch(
+                    block.kind.span,
+                    "registry.address must be HOST:PORT".into(),
+                    "write address = \"10.0.0.2:5000\" (no scheme)",
+                ));
+                return None;
+            }
+        };
+        let insecure = matches!(text("insecure"), Some(Value::Bool(true)));
+        // Read so that its mistakes are reported, but not yet used: saying
+        // so beats pushing nowhere in silence.
+        diags.push(
+            Diagnostic::at(
+                Code::TypeMismatch,
+                block.kind.span,
+                format!("engine \"{name}\": pushing images to a registry is not supported by this version"),
+            )
+            .with_help("remove the registry block: imm loads each image into every endpoint of the engine and checks its id there"),
+        );
+        registry = Some(RegistrySpec { address, insecure });
+    }
+    Some(EngineSpec {
+        name: name.to_string(),
+        endpoints,
+        registry,
+    })
 }

@@ -26,6 +26,7 @@ pub const TYPE: ResourceType = ResourceType {
             attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so the command gets signals and stops at once."),
             attr("stop_timeout", Kind::String, false, "How long a retired container may take to stop before it is killed (default \"10s\")."),
             attr("drain", Kind::String, false, "How long a retired container keeps running after it stopped receiving new requests, so that the ones it holds finish (default \"2s\")."),
+            super::engine::ENGINE_ATTR,
         ],
         blocks: &[
             block(
@@ -321,7 +322,7 @@ fn stop_seconds(root: &Fields<'_>) -> Result<i32, ConfigError> {
     Ok((ns / 1_000_000_000).clamp(0, i64::from(i32::MAX)) as i32)
 }
 
-fn health(root: &Fields<'_>) -> Result<Option<Health>, ConfigError> {
+pub(super) fn health(root: &Fields<'_>) -> Result<Option<Health>, ConfigError> {
     let Some(h) = root.block("health")? else {
         return Ok(None);
     };

@@ -13,7 +13,10 @@ pub const TYPE: ResourceType = ResourceType {
     schema: ResourceSchema {
         type_name: "docker_image",
         doc: "An artifact built from a context directory and a Dockerfile, tagged imm/<project>/<name>:<fingerprint>. Reused, not rebuilt, when its fingerprint exists.",
-        attrs: &[attr("name", Kind::String, false, "Image name: the repository is imm/<project>/<name> (default: the resource's name).")],
+        attrs: &[
+            attr("name", Kind::String, false, "Image name: the repository is imm/<project>/<name> (default: the resource's name)."),
+            super::engine::ENGINE_ATTR,
+        ],
         blocks: &[
             block(
                 "build",

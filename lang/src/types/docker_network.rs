@@ -25,6 +25,13 @@ pub const TYPE: ResourceType = ResourceType {
                 "Network driver (default \"bridge\").",
             ),
             attr("internal", Kind::Bool, false, "Restrict external access."),
+            attr(
+                "attachable",
+                Kind::Bool,
+                false,
+                "An overlay network that standalone containers may join too (default false).",
+            ),
+            super::engine::ENGINE_ATTR,
         ],
         blocks: &[],
         outs: &[
@@ -48,6 +55,7 @@ pub struct NetworkConfig {
     pub name: Option<String>,
     pub driver: String,
     pub internal: bool,
+    pub attachable: bool,
 }
 
 impl TryFrom<&BTreeMap<String, Value>> for NetworkConfig {
@@ -59,6 +67,7 @@ impl TryFrom<&BTreeMap<String, Value>> for NetworkConfig {
             name: root.plain_string("name")?,
             driver: root.string("driver")?.unwrap_or_else(|| "bridge".into()),
             internal: root.bool("internal")?.unwrap_or(false),
+            attachable: root.bool("attachable")?.unwrap_or(false),
         })
     }
 }

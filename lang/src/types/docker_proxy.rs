@@ -23,6 +23,7 @@ pub const TYPE: ResourceType = ResourceType {
             attr("port", Kind::Number, true, "The port it listens on, and by default the port it sends to."),
             attr("backend_port", Kind::Number, false, "The port of the containers behind it (default: port)."),
             attr("drain", Kind::String, false, "How long a replaced proxy keeps answering the requests it holds (default \"2s\")."),
+            super::engine::ENGINE_ATTR,
         ],
         blocks: &[],
         outs: &[

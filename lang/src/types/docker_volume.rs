@@ -11,7 +11,10 @@ pub const TYPE: ResourceType = ResourceType {
     schema: ResourceSchema {
         type_name: "docker_volume",
         doc: "A named volume. Outlives container replacements; usually lifecycle { prevent_destroy = true }.",
-        attrs: &[attr("name", Kind::String, false, "Volume name (project and environment are added).")],
+        attrs: &[
+            attr("name", Kind::String, false, "Volume name (project and environment are added)."),
+            super::engine::ENGINE_ATTR,
+        ],
         blocks: &[],
         outs: &[out("name", Kind::String, "Volume name.")],
     },

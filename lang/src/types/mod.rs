@@ -16,7 +16,9 @@ pub mod docker_container;
 pub mod docker_image;
 pub mod docker_network;
 pub mod docker_proxy;
+pub mod docker_service;
 pub mod docker_volume;
+pub mod engine;
 pub mod exec;
 pub mod fields;
 pub mod file;
@@ -35,6 +37,7 @@ pub const REGISTRY: &[&ResourceType] = &[
     &docker_volume::TYPE,
     &docker_container::TYPE,
     &docker_proxy::TYPE,
+    &docker_service::TYPE,
     &config::TYPE,
     &file::TYPE,
     &exec::TYPE,

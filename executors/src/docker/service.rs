@@ -1,0 +1,892 @@
+//! `docker_service` on a Swarm manager. A create makes the service (its
+//! configs and secrets first) and waits until every task runs healthy; a
+//! replacement is a full-spec update of the same service that Swarm rolls
+//! out task by task and rolls back by itself on failure: success is read
+//! from the service's update status, never assumed. Configs and secrets are
+//! immutable in Swarm, so each change makes new ones and the old ones are
+//! removed once no task uses them. Every wait has a deadline (a task that
+//! can never be placed never fails by itself).
+//!
+//! Pitfalls that shape the code: `update_service` replaces the whole spec
+//! and wants the version it was read at; the update status is not reset by
+//! a new update (a new one is told by its start time); durations are
+//! nanoseconds.
+
+use super::{
+    existing_engine, failed, instance_engine, labels, private_str, status, DockerClient,
+    LABEL_ADDRESS,
+};
+use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use async_trait::async_trait;
+use base64::Engine as _;
+use bollard::models::{
+    ConfigSpec, EndpointPortConfig, EndpointPortConfigProtocolEnum,
+    EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum, HealthConfig,
+    NetworkAttachmentConfig, SecretSpec, Service, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, ServiceSpecRollbackConfig, ServiceSpecRollbackConfigOrderEnum,
+    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile,
+    TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets, TaskSpecPlacement,
+    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+};
+use bollard::query_parameters::{InspectServiceOptions, ListTasksOptions, UpdateServiceOptions};
+use bollard::Docker;
+use imm_lang::evaluate::Instance;
+use imm_lang::types::docker_service::{ServiceConfig, ServiceMode};
+use serde_json::{json, Map, Value as Json};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct ServiceExecutor(pub Arc<DockerClient>);
+
+/// How often a rollout is looked at.
+const POLL: Duration = Duration::from_millis(500);
+
+#[async_trait]
+impl Executor for ServiceExecutor {
+    async fn create(
+        &self,
+        instance: &Instance,
+        request: &CreateRequest,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        let config: ServiceConfig = typed(instance)?;
+        let engine = instance_engine(instance)?;
+        let docker = &self.0.engine(engine.as_deref()).await?;
+        let name = config.service_name(&run.project, &run.environment, &instance.name);
+        let current = current_service(docker, request, &name).await?;
+        let objects = make_objects(docker, &config, &name, &instance.address, run).await?;
+        let spec = service_spec(&config, &name, &objects, &instance.address, run);
+        let deadline = Instant::now() + Duration::from_nanos(config.deadline_ns.max(0) as u64);
+        let outcome = match &current {
+            Some(service) => {
+                run.report(
+                    &instance.address,
+                    &format!("rolling update of service {name}"),
+                );
+                update(docker, service, spec, &config, deadline).await
+            }
+            None => {
+                run.report(&instance.address, &format!("creating service {name}"));
+                create(docker, spec, &config, deadline).await
+            }
+        };
+        let id = match outcome {
+            Ok(id) => id,
+            Err(e) => {
+                // A failed create leaves nothing; a failed update was rolled
+                // back, so its new configs and secrets are unused.
+                if current.is_none() {
+                    let _ = delete_service(docker, &name, deadline).await;
+                }
+                remove_objects(docker, &objects).await;
+                return Err(e);
+            }
+        };
+        let mut outs = Map::new();
+        outs.insert("id".into(), json!(id));
+        outs.insert("name".into(), json!(name));
+        Ok(Created {
+            outs,
+            private: json!({
+                "id": id,
+                "name": name,
+                "engine": engine,
+                "configs": objects.configs.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                "secrets": objects.secrets.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                "updated": current.is_some(),
+            }),
+        })
+    }
+
+    async fn destroy(
+        &self,
+        existing: Existing<'_>,
+        successor: Option<&Created>,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let Some(id) = private_str(existing.private, "id") else {
+            return Ok(());
+        };
+        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
+        let kept_by_successor =
+            successor.is_some_and(|s| private_str(&s.private, "id") == Some(id));
+        if !kept_by_successor {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            delete_service(docker, id, deadline).await?;
+        }
+        let objects = Objects::recorded(existing.private);
+        let still_used = successor.map(|s| Objects::recorded(&s.private));
+        let unused = objects.without(still_used.as_ref());
+        remove_objects_checked(docker, &unused).await
+    }
+
+    async fn discard(
+        &self,
+        instance: &Instance,
+        created: &Created,
+        _run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let docker = &self.0.engine(instance_engine(instance)?.as_deref()).await?;
+        let Some(id) = private_str(&created.private, "id") else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + Duration::from_secs(300);
+        if created.private.get("updated").and_then(Json::as_bool) == Some(true) {
+            // The service was there before: back to the spec it had.
+            let service = inspect(docker, id).await?;
+            let version = spec_version(&service)?;
+            let spec = service.spec.clone().unwrap_or_default();
+            docker
+                .update_service(
+                    id,
+                    spec,
+                    UpdateServiceOptions {
+                        version,
+                        rollback: Some("previous".into()),
+                        ..Default::default()
+                    },
+                    None,
+                )
+                .await
+                .map_err(|e| failed(&format!("rolling back service {id}"), e))?;
+            wait_for_tasks(docker, id, &ServiceMode::Replicated(0), deadline)
+                .await
+                .ok();
+        } else {
+            delete_service(docker, id, deadline).await?;
+        }
+        remove_objects_checked(docker, &Objects::recorded(&created.private)).await
+    }
+
+    async fn read(
+        &self,
+        existing: Existing<'_>,
+        _run: &RunContext,
+    ) -> Result<Observed, ActionError> {
+        let Some(id) = private_str(existing.private, "id") else {
+            return Ok(Observed::AsRecorded);
+        };
+        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
+        let service = match docker
+            .inspect_service(id, None::<InspectServiceOptions>)
+            .await
+        {
+            Ok(service) => service,
+            Err(e) if status(&e) == Some(404) => {
+                return Ok(Observed::Drifted(format!("service {id} no longer exists")))
+            }
+            Err(e) => return Err(failed(&format!("inspecting service {id}"), e)),
+        };
+        let Some(recorded) = crate::recorded_config::<ServiceConfig>(existing.attributes) else {
+            return Ok(Observed::AsRecorded);
+        };
+        Ok(match spec_drift(&service, &recorded) {
+            Some(drift) => Observed::Drifted(drift),
+            None => Observed::AsRecorded,
+        })
+    }
+}
+
+/// The service this create updates: the predecessor's, or one of this
+/// name left by an interrupted create.
+async fn current_service(
+    docker: &Docker,
+    request: &CreateRequest,
+    name: &str,
+) -> Result<Option<Service>, ActionError> {
+    let recorded = request
+        .predecessor
+        .as_ref()
+        .and_then(|p| private_str(&p.private, "id"));
+    for candidate in recorded.into_iter().chain([name]) {
+        match docker
+            .inspect_service(candidate, None::<InspectServiceOptions>)
+            .await
+        {
+            Ok(service) => return Ok(Some(service)),
+            Err(e) if status(&e) == Some(404) => {}
+            Err(e) => return Err(failed(&format!("inspecting service {candidate}"), e)),
+        }
+    }
+    Ok(None)
+}
+
+/// What Swarm runs differs from what was applied in ways a user would want
+/// to know: the image or the number of replicas.
+fn spec_drift(service: &Service, recorded: &ServiceConfig) -> Option<String> {
+    let spec = service.spec.as_ref()?;
+    let image = spec
+        .task_template
+        .as_ref()
+        .and_then(|t| t.container_spec.as_ref())
+        .and_then(|c| c.image.as_deref())
+        .unwrap_or_default();
+    if image != recorded.image {
+        return Some(format!(
+            "the service runs image {image} instead of {} (changed outside imm)",
+            recorded.image
+        ));
+    }
+    if let ServiceMode::Replicated(wanted) = recorded.mode {
+        let replicas = spec
+            .mode
+            .as_ref()
+            .and_then(|m| m.replicated.as_ref())
+            .and_then(|r| r.replicas)
+            .unwrap_or(0);
+        if replicas != wanted as i64 {
+            return Some(format!(
+                "the service has {replicas} replicas instead of {wanted} (scaled outside imm)"
+            ));
+        }
+    }
+    None
+}
+
+/// The Swarm configs and secrets of one version of a service: `(id, name)`.
+#[derive(Debug, Default)]
+struct Objects {
+    configs: Vec<(String, String)>,
+    secrets: Vec<(String, String)>,
+    /// Where each is mounted: (config id, path), (secret id, file name).
+    config_targets: Vec<(String, String, String)>,
+    secret_targets: Vec<(String, String, String)>,
+}
+
+impl Objects {
+    fn recorded(private: &Json) -> Objects {
+        let ids = |key: &str| -> Vec<(String, String)> {
+            private
+                .get(key)
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Json::as_str)
+                .map(|id| (id.to_string(), String::new()))
+                .collect()
+        };
+        Objects {
+            configs: ids("configs"),
+            secrets: ids("secrets"),
+            ..Objects::default()
+        }
+    }
+
+    /// These objects but those `other` uses too.
+    fn without(&self, other: Option<&Objects>) -> Objects {
+        let keep = |list: &Vec<(String, String)>, used: Option<&Vec<(String, String)>>| {
+            list.iter()
+                .filter(|(id, _)| !used.is_some_and(|u| u.iter().any(|(other, _)| other == id)))
+                .cloned()
+                .collect()
+        };
+        Objects {
+            configs: keep(&self.configs, other.map(|o| &o.configs)),
+            secrets: keep(&self.secrets, other.map(|o| &o.secrets)),
+            ..Objects::default()
+        }
+    }
+}
+
+/// Creates the configs (named by their content, so an unchanged file is
+/// the same object) and secrets (named at random: a name derived from a
+/// secret would say something about it) of a new version.
+async fn make_objects(
+    docker: &Docker,
+    config: &ServiceConfig,
+    service: &str,
+    address: &str,
+    run: &RunContext,
+) -> Result<Objects, ActionError> {
+    let mut objects = Objects::default();
+    let mut labels = labels(run, address);
+    labels.insert(LABEL_SERVICE.into(), service.into());
+    for (path, content) in &config.files {
+        let digest = Sha256::digest(format!("{path}\0{content}").as_bytes());
+        let name = format!("{service}-{}", &hex(&digest)[..12]);
+        let id = match find_config(docker, &name).await? {
+            Some(id) => id,
+            None => {
+                let created = docker
+                    .create_config(ConfigSpec {
+                        name: Some(name.clone()),
+                        labels: Some(labels.clone()),
+                        data: Some(base64::engine::general_purpose::STANDARD.encode(content)),
+                        ..Default::default()
+                    })
+                    .await;
+                match created {
+                    Ok(r) => r.id,
+                    Err(e) => {
+                        remove_objects(docker, &objects).await;
+                        return Err(failed(&format!("creating config {name}"), e));
+                    }
+                }
+            }
+        };
+        objects.configs.push((id.clone(), name.clone()));
+        objects.config_targets.push((id, name, path.clone()));
+    }
+    for (file, value) in &config.secrets {
+        let name = format!("{service}-{file}-{}", super::short_random());
+        let created = docker
+            .create_secret(SecretSpec {
+                name: Some(name.clone()),
+                labels: Some(labels.clone()),
+                data: Some(base64::engine::general_purpose::STANDARD.encode(value)),
+                ..Default::default()
+            })
+            .await;
+        match created {
+            Ok(r) => {
+                objects.secrets.push((r.id.clone(), name.clone()));
+                objects.secret_targets.push((r.id, name, file.clone()));
+            }
+            Err(e) => {
+                remove_objects(docker, &objects).await;
+                // The message never holds the value: only the name.
+                return Err(failed(&format!("creating secret {name}"), e));
+            }
+        }
+    }
+    Ok(objects)
+}
+
+/// The label that ties configs and secrets to their service.
+const LABEL_SERVICE: &str = "imm.service";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn find_config(docker: &Docker, name: &str) -> Result<Option<String>, ActionError> {
+    let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+    let found = docker
+        .list_configs(Some(bollard::query_parameters::ListConfigsOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .map_err(|e| failed("listing configs", e))?;
+    Ok(found
+        .into_iter()
+        .find(|c| c.spec.as_ref().and_then(|s| s.name.as_deref()) == Some(name))
+        .and_then(|c| c.id))
+}
+
+/// Best effort, for a failure path: what is left is swept later.
+async fn remove_objects(docker: &Docker, objects: &Objects) {
+    let _ = remove_objects_checked(docker, objects).await;
+}
+
+async fn remove_objects_checked(docker: &Docker, objects: &Objects) -> Result<(), ActionError> {
+    for (id, _) in &objects.configs {
+        match docker.delete_config(id).await {
+            Ok(()) => {}
+            Err(e) if status(&e) == Some(404) => {}
+            // Still used by another version (the same content): kept.
+            Err(e) if status(&e) == Some(400) => {}
+            Err(e) => return Err(failed(&format!("removing config {id}"), e)),
+        }
+    }
+    for (id, _) in &objects.secrets {
+        match docker.delete_secret(id).await {
+            Ok(()) => {}
+            Err(e) if status(&e) == Some(404) => {}
+            Err(e) => return Err(failed(&format!("removing secret {id}"), e)),
+        }
+    }
+    Ok(())
+}
+
+fn seconds_ns(ns: i64) -> Option<i64> {
+    Some(ns.max(0))
+}
+
+/// The whole spec of one version of the service.
+fn service_spec(
+    config: &ServiceConfig,
+    name: &str,
+    objects: &Objects,
+    address: &str,
+    run: &RunContext,
+) -> ServiceSpec {
+    let container = TaskSpecContainerSpec {
+        image: Some(config.image.clone()),
+        args: (!config.command.is_empty()).then(|| config.command.clone()),
+        env: Some(config.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        init: Some(config.init),
+        stop_grace_period: seconds_ns(config.stop_grace_ns),
+        labels: Some(labels(run, address)),
+        health_check: config.health.as_ref().map(|h| HealthConfig {
+            test: Some(
+                std::iter::once("CMD".to_string())
+                    .chain(h.command.iter().cloned())
+                    .collect(),
+            ),
+            interval: Some(h.interval_ns),
+            timeout: Some(h.timeout_ns),
+            retries: Some(h.retries),
+            start_period: Some(h.start_period_ns),
+            ..Default::default()
+        }),
+        configs: Some(
+            objects
+                .config_targets
+                .iter()
+                .map(|(id, name, path)| TaskSpecContainerSpecConfigs {
+                    config_id: Some(id.clone()),
+                    config_name: Some(name.clone()),
+                    file: Some(TaskSpecContainerSpecFile1 {
+                        name: Some(path.clone()),
+                        uid: Some("0".into()),
+                        gid: Some("0".into()),
+                        mode: Some(0o444),
+                    }),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        secrets: Some(
+            objects
+                .secret_targets
+                .iter()
+                .map(|(id, name, file)| TaskSpecContainerSpecSecrets {
+                    secret_id: Some(id.clone()),
+                    secret_name: Some(name.clone()),
+                    file: Some(TaskSpecContainerSpecFile {
+                        name: Some(file.clone()),
+                        uid: Some("0".into()),
+                        gid: Some("0".into()),
+                        mode: Some(0o400),
+                    }),
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let restart = &config.restart;
+    let task = TaskSpec {
+        container_spec: Some(container),
+        restart_policy: Some(TaskSpecRestartPolicy {
+            condition: Some(match restart.condition.as_str() {
+                "none" => TaskSpecRestartPolicyConditionEnum::NONE,
+                "on-failure" => TaskSpecRestartPolicyConditionEnum::ON_FAILURE,
+                _ => TaskSpecRestartPolicyConditionEnum::ANY,
+            }),
+            delay: Some(restart.delay_ns),
+            max_attempts: restart.max_attempts.map(|n| n as i64),
+            ..Default::default()
+        }),
+        placement: Some(TaskSpecPlacement {
+            constraints: Some(config.placement.constraints.clone()),
+            max_replicas: config.placement.max_replicas_per_node.map(|n| n as i64),
+            ..Default::default()
+        }),
+        networks: Some(
+            config
+                .networks
+                .iter()
+                .map(|n| NetworkAttachmentConfig {
+                    target: Some(n.name.clone()),
+                    aliases: Some(n.aliases.clone()),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let start_first = config.start_first();
+    let update = &config.update;
+    ServiceSpec {
+        name: Some(name.to_string()),
+        labels: Some(labels(run, address)),
+        task_template: Some(task),
+        mode: Some(match config.mode {
+            ServiceMode::Replicated(n) => ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated {
+                    replicas: Some(n as i64),
+                }),
+                ..Default::default()
+            },
+            ServiceMode::Global => ServiceSpecMode {
+                global: Some(HashMap::new()),
+                ..Default::default()
+            },
+        }),
+        update_config: Some(ServiceSpecUpdateConfig {
+            parallelism: Some(update.parallelism as i64),
+            delay: Some(update.delay_ns),
+            failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK),
+            monitor: Some(update.monitor_ns),
+            max_failure_ratio: Some(update.max_failure_ratio),
+            order: Some(if start_first {
+                ServiceSpecUpdateConfigOrderEnum::START_FIRST
+            } else {
+                ServiceSpecUpdateConfigOrderEnum::STOP_FIRST
+            }),
+        }),
+        rollback_config: Some(ServiceSpecRollbackConfig {
+            parallelism: Some(update.parallelism as i64),
+            delay: Some(0),
+            monitor: Some(update.monitor_ns),
+            max_failure_ratio: Some(0.0),
+            order: Some(if start_first {
+                ServiceSpecRollbackConfigOrderEnum::START_FIRST
+            } else {
+                ServiceSpecRollbackConfigOrderEnum::STOP_FIRST
+            }),
+            ..Default::default()
+        }),
+        endpoint_spec: Some(EndpointSpec {
+            mode: Some(if config.dns_round_robin {
+                EndpointSpecModeEnum::DNSRR
+            } else {
+                EndpointSpecModeEnum::VIP
+            }),
+            ports: Some(
+                config
+                    .ports
+                    .iter()
+                    .map(|p| EndpointPortConfig {
+                        protocol: Some(if p.udp {
+                            EndpointPortConfigProtocolEnum::UDP
+                        } else {
+                            EndpointPortConfigProtocolEnum::TCP
+                        }),
+                        target_port: Some(i64::from(p.target)),
+                        published_port: Some(i64::from(p.published)),
+                        publish_mode: Some(if p.host_mode {
+                            EndpointPortConfigPublishModeEnum::HOST
+                        } else {
+                            EndpointPortConfigPublishModeEnum::INGRESS
+                        }),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+        }),
+        ..Default::default()
+    }
+}
+
+async fn inspect(docker: &Docker, id: &str) -> Result<Service, ActionError> {
+    docker
+        .inspect_service(id, None::<InspectServiceOptions>)
+        .await
+        .map_err(|e| failed(&format!("inspecting service {id}"), e))
+}
+
+fn spec_version(service: &Service) -> Result<i32, ActionError> {
+    let index = service
+        .version
+        .as_ref()
+        .and_then(|v| v.index)
+        .unwrap_or_default();
+    i32::try_from(index).map_err(|_| {
+        ActionError::new(format!(
+            "the swarm gave service version {index}, beyond what its API accepts back"
+        ))
+    })
+}
+
+async fn create(
+    docker: &Docker,
+    spec: ServiceSpec,
+    config: &ServiceConfig,
+    deadline: Instant,
+) -> Result<String, ActionError> {
+    let name = spec.name.clone().unwrap_or_default();
+    let created = docker
+        .create_service(spec, None)
+        .await
+        .map_err(|e| failed(&format!("creating service {name}"), e))?;
+    let id = created.id.unwrap_or(name);
+    wait_for_tasks(docker, &id, &config.mode, deadline).await?;
+    Ok(id)
+}
+
+/// Sends the new spec (forcing new tasks, so that even a change Swarm
+/// cannot see, a config with the same name, rolls out) and follows the
+/// rolling update to its end.
+async fn update(
+    docker: &Docker,
+    service: &Service,
+    mut spec: ServiceSpec,
+    config: &ServiceConfig,
+    deadline: Instant,
+) -> Result<String, ActionError> {
+    let id = service.id.clone().unwrap_or_default();
+    let name = spec.name.clone().unwrap_or_else(|| id.clone());
+    let before = service
+        .update_status
+        .as_ref()
+        .and_then(|s| s.started_at.clone());
+    let force = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.task_template.as_ref())
+        .and_then(|t| t.force_update)
+        .unwrap_or(0);
+    if let Some(task) = spec.task_template.as_mut() {
+        task.force_update = Some(force + 1);
+    }
+    let mut service = service.clone();
+    loop {
+        let sent = docker
+            .update_service(
+                &id,
+                spec.clone(),
+                UpdateServiceOptions {
+                    version: spec_version(&service)?,
+                    ..Default::default()
+                },
+                None,
+            )
+            .await;
+        match sent {
+            Ok(_) => break,
+            // Someone else changed it meanwhile: read it again and resend.
+            Err(e) if super::docker_message(&e).contains("out of sequence") => {
+                service = inspect(docker, &id).await?;
+            }
+            Err(e) => return Err(failed(&format!("updating service {id}"), e)),
+        }
+    }
+    loop {
+        let now = inspect(docker, &id).await?;
+        let status = now.update_status.as_ref();
+        let new_update = status.and_then(|s| s.started_at.clone()) != before;
+        if new_update {
+            match status.and_then(|s| s.state) {
+                Some(ServiceUpdateStatusStateEnum::COMPLETED) => {
+                    wait_for_tasks(docker, &id, &config.mode, deadline).await?;
+                    return Ok(id);
+                }
+                Some(
+                    state @ (ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED
+                    | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED
+                    | ServiceUpdateStatusStateEnum::PAUSED),
+                ) => {
+                    let message = status.and_then(|s| s.message.clone()).unwrap_or_default();
+                    let errors = task_errors(docker, &id).await;
+                    return Err(ActionError::new(format!(
+                        "the rolling update of service {name} failed and Swarm {} ({message}); the previous version keeps serving{errors}",
+                        if state == ServiceUpdateStatusStateEnum::PAUSED {
+                            "paused it"
+                        } else {
+                            "rolled it back"
+                        }
+                    )));
+                }
+                _ => {}
+            }
+        }
+        if Instant::now() > deadline {
+            let errors = task_errors(docker, &id).await;
+            return Err(ActionError::new(format!(
+                "the rolling update of service {name} did not finish before its deadline; Swarm goes on with it (`docker service ps {name}`), raise `deadline` if it is only slow{errors}"
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Waits until every task the service wants runs (healthy: Swarm counts a
+/// task with a health check as running only once it is healthy); fails
+/// early when tasks keep failing.
+async fn wait_for_tasks(
+    docker: &Docker,
+    id: &str,
+    mode: &ServiceMode,
+    deadline: Instant,
+) -> Result<(), ActionError> {
+    loop {
+        let tasks = list_tasks(docker, id).await?;
+        let wanted: Vec<_> = tasks
+            .iter()
+            .filter(|t| t.desired_state == Some(TaskState::RUNNING))
+            .collect();
+        let running = wanted
+            .iter()
+            .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
+            .count();
+        let enough = match mode {
+            ServiceMode::Replicated(n) => running as u64 >= *n,
+            ServiceMode::Global => running > 0 && running == wanted.len(),
+        };
+        if enough {
+            return Ok(());
+        }
+        let failures = tasks
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.status.as_ref().and_then(|s| s.state),
+                    Some(TaskState::FAILED | TaskState::REJECTED)
+                )
+            })
+            .count();
+        let limit = match mode {
+            ServiceMode::Replicated(n) => (*n as usize).max(1) * 3,
+            ServiceMode::Global => 6,
+        };
+        if failures >= limit {
+            return Err(ActionError::new(format!(
+                "the tasks of service {id} keep failing ({failures} failed){}",
+                task_errors(docker, id).await
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(ActionError::new(format!(
+                "service {id}: {running} tasks running before the deadline, not all; a task that cannot be placed (no node has the image or a free port) waits for ever{}",
+                task_errors(docker, id).await
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn list_tasks(docker: &Docker, id: &str) -> Result<Vec<bollard::models::Task>, ActionError> {
+    let filters = HashMap::from([("service".to_string(), vec![id.to_string()])]);
+    docker
+        .list_tasks(Some(ListTasksOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .map_err(|e| failed(&format!("listing the tasks of service {id}"), e))
+}
+
+/// The distinct errors the service's tasks report, for an error message.
+async fn task_errors(docker: &Docker, id: &str) -> String {
+    let Ok(tasks) = list_tasks(docker, id).await else {
+        return String::new();
+    };
+    let mut errors: Vec<String> = Vec::new();
+    for task in &tasks {
+        let Some(status) = &task.status else {
+            continue;
+        };
+        let line = match (&status.err, &status.message) {
+            (Some(err), _) if !err.is_empty() => err.clone(),
+            (_, Some(message))
+                if matches!(status.state, Some(TaskState::FAILED | TaskState::REJECTED)) =>
+            {
+                message.clone()
+            }
+            _ => continue,
+        };
+        if !errors.contains(&line) {
+            errors.push(line);
+        }
+    }
+    if errors.is_empty() {
+        String::new()
+    } else {
+        format!("\ntask errors:\n  {}", errors.join("\n  "))
+    }
+}
+
+/// Removes the service and waits until its tasks are gone (their
+/// containers hold the overlay networks and the configs).
+async fn delete_service(docker: &Docker, id: &str, deadline: Instant) -> Result<(), ActionError> {
+    match docker.delete_service(id).await {
+        Ok(()) => {}
+        Err(e) if status(&e) == Some(404) => return Ok(()),
+        Err(e) => return Err(failed(&format!("removing service {id}"), e)),
+    }
+    // The tasks leave the swarm's store at once; their containers stop
+    // within the stop timeout (only this node's can be seen).
+    let filters = HashMap::from([
+        (
+            "label".to_string(),
+            vec![format!("com.docker.swarm.service.id={id}")],
+        ),
+        ("status".to_string(), vec!["running".to_string()]),
+    ]);
+    while Instant::now() < deadline {
+        let running = docker
+            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+                filters: Some(filters.clone()),
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| failed(&format!("listing the containers of service {id}"), e))?;
+        if running.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(())
+}
+
+/// Services, configs and secrets labelled for this project, environment and
+/// lineage that state does not know, on a swarm manager (an engine that is
+/// not one has none).
+pub(super) async fn sweep(
+    docker: &Docker,
+    filters: &HashMap<String, Vec<String>>,
+    known: &std::collections::HashSet<String>,
+) -> Result<Vec<String>, ActionError> {
+    let mut found = Vec::new();
+    let services = match docker
+        .list_services(Some(bollard::query_parameters::ListServicesOptions {
+            filters: Some(filters.clone()),
+            ..Default::default()
+        }))
+        .await
+    {
+        Ok(services) => services,
+        // 503: not a swarm manager, so no services, configs or secrets.
+        Err(e) if status(&e) == Some(503) => return Ok(found),
+        Err(e) => return Err(failed("listing services", e)),
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for service in services {
+        let id = service.id.clone().unwrap_or_default();
+        let name = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.name.clone())
+            .unwrap_or_default();
+        if known.contains(&id) || known.contains(&name) {
+            continue;
+        }
+        delete_service(docker, &id, deadline).await?;
+        let address = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.labels.as_ref())
+            .and_then(|l| l.get(LABEL_ADDRESS).cloned())
+            .unwrap_or_default();
+        found.push(format!("removed service {name} ({address})"));
+    }
+    let configs = docker
+        .list_configs(Some(bollard::query_parameters::ListConfigsOptions {
+            filters: Some(filters.clone()),
+        }))
+        .await
+        .map_err(|e| failed("listing configs", e))?;
+    for config in configs {
+        let id = config.id.unwrap_or_default();
+        if !known.contains(&id) && docker.delete_config(&id).await.is_ok() {
+            found.push(format!("removed config {id}"));
+        }
+    }
+    let secrets = docker
+        .list_secrets(Some(bollard::query_parameters::ListSecretsOptions {
+            filters: Some(filters.clone()),
+        }))
+        .await
+        .map_err(|e| failed("listing secrets", e))?;
+    for secret in secrets {
+        let id = secret.id.unwrap_or_default();
+        if !known.contains(&id) && docker.delete_secret(&id).await.is_ok() {
+            found.push(format!("removed secret {id}"));
+        }
+    }
+    Ok(found)
+}

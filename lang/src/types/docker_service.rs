@@ -1,0 +1,466 @@
+//! `docker_service`: replicated tasks on a Docker Swarm. The service object
+//! is long-lived (its name is the DNS name clients use); a change of its
+//! configuration is carried out as Swarm's rolling update, task by task,
+//! each new task healthy before an old one stops, and an update that fails
+//! is rolled back by Swarm while the old tasks keep serving. The plan
+//! shows it as a replacement of the service's tasks. `runtime.files`
+//! become Swarm configs and `runtime.secrets` Swarm secrets, new objects
+//! for every change (they are immutable), removed once no task uses them.
+
+use super::docker_container::{health, Health};
+use super::fields::{duration_field, ConfigError, Fields};
+use super::{naming, Family, ResourceType};
+use crate::schema::{attr, block, out, Kind, Phase, ResourceSchema};
+use imm_stdlib::Value;
+use std::collections::BTreeMap;
+
+pub const TYPE: ResourceType = ResourceType {
+    schema: ResourceSchema {
+        type_name: "docker_service",
+        doc: "Replicated tasks on a Docker Swarm (the engine must be a swarm manager). A change is Swarm's rolling update: each new task healthy before an old one stops; a failed update is rolled back by Swarm, the old tasks serving throughout, and the apply fails with the tasks' errors.",
+        attrs: &[
+            attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.id (an image built on a multi-node engine is on every node, or pinned by digest in its registry)."),
+            attr("name", Kind::String, false, "Service name (project and environment are added); clients on its networks reach it by this name."),
+            attr("command", Kind::ListOfString, false, "Command and arguments."),
+            attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so that a task stops at once when asked."),
+            attr("replicas", Kind::Number, false, "Number of tasks (default 1); not with mode = \"global\"."),
+            attr("mode", Kind::String, false, "\"replicated\" (default) or \"global\" (one task per node)."),
+            attr("endpoint_mode", Kind::String, false, "\"dnsrr\" (default: the service name resolves to every task, no virtual IP needed) or \"vip\" (needs IPVS in the kernel)."),
+            attr("stop_timeout", Kind::String, false, "How long a task may take to stop before it is killed (default \"10s\")."),
+            attr("deadline", Kind::String, false, "How long a create or update may take before the apply gives up on it (default \"5m\"); a task that can never be placed never fails by itself."),
+            super::engine::ENGINE_ATTR,
+        ],
+        blocks: &[
+            block(
+                "network",
+                true,
+                Phase::Deploy,
+                &[
+                    attr("name", Kind::String, true, "Overlay network name, usually docker_network.NAME.name (driver = \"overlay\")."),
+                    attr("aliases", Kind::ListOfString, false, "More names the service is reached by on this network."),
+                ],
+                "An overlay network to join. Repeatable.",
+            ),
+            block(
+                "port",
+                true,
+                Phase::Deploy,
+                &[
+                    attr("target", Kind::Number, true, "Port inside the task."),
+                    attr("published", Kind::Number, true, "Port on the node."),
+                    attr("protocol", Kind::String, false, "\"tcp\" (default) or \"udp\"."),
+                    attr("mode", Kind::String, false, "\"host\" (default: the port on the node that runs the task; the update then stops an old task before starting its successor) or \"ingress\" (Swarm's routing mesh; needs endpoint_mode = \"vip\")."),
+                ],
+                "A published port. Repeatable.",
+            ),
+            block(
+                "runtime",
+                false,
+                Phase::Runtime,
+                &[
+                    attr("env", Kind::MapOfString, false, "Environment variables."),
+                    attr("files", Kind::MapOfString, false, "Files in every task: path → content, as Swarm configs."),
+                    attr("secrets", Kind::MapOfString, false, "Secrets in every task at /run/secrets/NAME: name → value (usually secret.NAME), as Swarm secrets; never in state."),
+                ],
+                "Run-time configuration: environment-specific values; never rebuilds the image.",
+            ),
+            block(
+                "health",
+                false,
+                Phase::Deploy,
+                &[
+                    attr("command", Kind::ListOfString, true, "Health check command; exit 0 = healthy."),
+                    attr("interval", Kind::String, false, "Time between checks, e.g. \"1s\"."),
+                    attr("timeout", Kind::String, false, "Time one check may take."),
+                    attr("retries", Kind::Number, false, "Failures before the task is unhealthy."),
+                    attr("start_period", Kind::String, false, "Grace period after start."),
+                ],
+                "How to tell a new task is up: Swarm counts a task as running only once healthy.",
+            ),
+            block(
+                "update",
+                false,
+                Phase::Deploy,
+                &[
+                    attr("parallelism", Kind::Number, false, "Tasks updated at once (default 1)."),
+                    attr("delay", Kind::String, false, "Pause between batches (default \"0s\")."),
+                    attr("monitor", Kind::String, false, "How long a new task is watched for failure (default \"5s\")."),
+                    attr("order", Kind::String, false, "\"start-first\" (default) or \"stop-first\"; a host-mode port forces stop-first."),
+                    attr("max_failure_ratio", Kind::Number, false, "Share of failed tasks tolerated before the update is rolled back (default 0)."),
+                ],
+                "How a change rolls out. A failed update is always rolled back.",
+            ),
+            block(
+                "restart",
+                false,
+                Phase::Deploy,
+                &[
+                    attr("condition", Kind::String, false, "\"any\" (default), \"on-failure\" or \"none\"."),
+                    attr("delay", Kind::String, false, "Wait before a task is restarted (default \"0s\")."),
+                    attr("max_attempts", Kind::Number, false, "Restarts before giving up (default: no limit)."),
+                ],
+                "When Swarm restarts a task that stopped.",
+            ),
+            block(
+                "placement",
+                false,
+                Phase::Deploy,
+                &[
+                    attr("constraints", Kind::ListOfString, false, "Swarm placement constraints, e.g. node.labels.zone==a."),
+                    attr("max_replicas_per_node", Kind::Number, false, "At most this many tasks on one node."),
+                ],
+                "Where tasks may run.",
+            ),
+        ],
+        outs: &[
+            out("id", Kind::String, "Service id."),
+            out("name", Kind::String, "Service name: its DNS name on its networks."),
+        ],
+    },
+    family: Family::Docker,
+    predict_outs: super::no_outs,
+    identity_outs: &[],
+    reuse_checked: false,
+    builder: super::no_builder,
+    fingerprint_inputs: None,
+    reconfigurable: None,
+    // Swarm orders the tasks itself; the service object is kept.
+    stop_first: super::never_stop_first,
+    check_config: |config| ServiceConfig::try_from(config).map(|_| ()),
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceMode {
+    Replicated(u64),
+    Global,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceNetwork {
+    pub name: String,
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePort {
+    pub target: u16,
+    pub published: u16,
+    pub udp: bool,
+    /// On the node running the task, not through the routing mesh.
+    pub host_mode: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdatePolicy {
+    pub parallelism: u64,
+    pub delay_ns: i64,
+    pub monitor_ns: i64,
+    pub start_first: bool,
+    pub max_failure_ratio: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestartPolicy {
+    /// Swarm's spelling: `any`, `on-failure`, `none`.
+    pub condition: String,
+    pub delay_ns: i64,
+    pub max_attempts: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Placement {
+    pub constraints: Vec<String>,
+    pub max_replicas_per_node: Option<u64>,
+}
+
+/// A `docker_service` as its executor needs it (secrets unmarked: they go
+/// to the swarm).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceConfig {
+    pub image: String,
+    pub name: Option<String>,
+    pub command: Vec<String>,
+    pub init: bool,
+    pub mode: ServiceMode,
+    pub dns_round_robin: bool,
+    pub stop_grace_ns: i64,
+    pub deadline_ns: i64,
+    pub networks: Vec<ServiceNetwork>,
+    pub ports: Vec<ServicePort>,
+    pub env: Vec<(String, String)>,
+    pub files: Vec<(String, String)>,
+    pub secrets: Vec<(String, String)>,
+    pub health: Option<Health>,
+    pub update: UpdatePolicy,
+    pub restart: RestartPolicy,
+    pub placement: Placement,
+}
+
+impl ServiceConfig {
+    /// `<project>-<env>-<name>`: the service keeps it across updates.
+    pub fn service_name(&self, project: &str, environment: &str, resource_name: &str) -> String {
+        naming::declared_object(project, environment, self.name.as_deref(), resource_name)
+    }
+
+    /// A host-mode port is held by one task per node: the old task must
+    /// stop before its successor can start (Swarm would wait for ever).
+    pub fn start_first(&self) -> bool {
+        self.update.start_first && !self.ports.iter().any(|p| p.host_mode)
+    }
+}
+
+impl TryFrom<&BTreeMap<String, Value>> for ServiceConfig {
+    type Error = ConfigError;
+
+    fn try_from(config: &BTreeMap<String, Value>) -> Result<ServiceConfig, ConfigError> {
+        let root = Fields::root(config);
+        let runtime = root.block("runtime")?;
+        let runtime_map = |key: &str| match &runtime {
+            Some(r) => r.string_map(key),
+            None => Ok(Vec::new()),
+        };
+        let dns_round_robin = match root.plain_string("endpoint_mode")?.as_deref() {
+            None | Some("dnsrr") => true,
+            Some("vip") => false,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "endpoint_mode",
+                    format!("\"{other}\" is not one of dnsrr, vip"),
+                ))
+            }
+        };
+        let ports = root
+            .blocks("port")?
+            .iter()
+            .map(port)
+            .collect::<Result<Vec<_>, _>>()?;
+        if dns_round_robin && ports.iter().any(|p| !p.host_mode) {
+            return Err(ConfigError::new(
+                "port.mode",
+                "an ingress port needs endpoint_mode = \"vip\"; with dnsrr publish it in mode = \"host\"",
+            ));
+        }
+        for (name, _) in runtime_map("secrets")? {
+            if name.is_empty() || name.contains('/') || name.starts_with('.') {
+                return Err(ConfigError::new(
+                    format!("runtime.secrets.{name}"),
+                    "a secret's name is a file name under /run/secrets: no slash, not empty",
+                ));
+            }
+        }
+        Ok(ServiceConfig {
+            image: root.required_string("image")?,
+            name: root.plain_string("name")?,
+            command: root.strings("command")?,
+            init: root.bool("init")?.unwrap_or(true),
+            mode: mode(&root)?,
+            dns_round_robin,
+            stop_grace_ns: duration_field(&root, "stop_timeout", "10s")?,
+            deadline_ns: duration_field(&root, "deadline", "5m")?,
+            networks: root
+                .blocks("network")?
+                .iter()
+                .map(|n| {
+                    Ok(ServiceNetwork {
+                        name: n.required_string("name")?,
+                        aliases: n.strings("aliases")?,
+                    })
+                })
+                .collect::<Result<_, ConfigError>>()?,
+            ports,
+            env: runtime_map("env")?,
+            files: runtime_map("files")?,
+            secrets: runtime_map("secrets")?,
+            health: health(&root)?,
+            update: update(&root)?,
+            restart: restart(&root)?,
+            placement: placement(&root)?,
+        })
+    }
+}
+
+fn count(fields: &Fields<'_>, key: &str) -> Result<Option<u64>, ConfigError> {
+    match fields.number(key)? {
+        None => Ok(None),
+        Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 1e9 => Ok(Some(n as u64)),
+        Some(_) => Err(ConfigError::new(
+            fields.path(key),
+            "expected a whole number, 0 or more",
+        )),
+    }
+}
+
+fn mode(root: &Fields<'_>) -> Result<ServiceMode, ConfigError> {
+    let replicas = count(root, "replicas")?;
+    match root.plain_string("mode")?.as_deref() {
+        None | Some("replicated") => Ok(ServiceMode::Replicated(replicas.unwrap_or(1))),
+        Some("global") if replicas.is_none() => Ok(ServiceMode::Global),
+        Some("global") => Err(ConfigError::new(
+            "replicas",
+            "a global service runs one task per node; remove replicas",
+        )),
+        Some(other) => Err(ConfigError::new(
+            "mode",
+            format!("\"{other}\" is not one of replicated, global"),
+        )),
+    }
+}
+
+fn port(block: &Fields<'_>) -> Result<ServicePort, ConfigError> {
+    let number = |key: &str| -> Result<u16, ConfigError> {
+        match count(block, key)? {
+            Some(n) if (1..=65535).contains(&n) => Ok(n as u16),
+            _ => Err(ConfigError::new(
+                block.path(key),
+                "expected a port, 1 to 65535",
+            )),
+        }
+    };
+    let udp = match block.plain_string("protocol")?.as_deref() {
+        None | Some("tcp") => false,
+        Some("udp") => true,
+        Some(other) => {
+            return Err(ConfigError::new(
+                block.path("protocol"),
+                format!("\"{other}\" is not one of tcp, udp"),
+            ))
+        }
+    };
+    let host_mode = match block.plain_string("mode")?.as_deref() {
+        None | Some("host") => true,
+        Some("ingress") => false,
+        Some(other) => {
+            return Err(ConfigError::new(
+                block.path("mode"),
+                format!("\"{other}\" is not one of host, ingress"),
+            ))
+        }
+    };
+    Ok(ServicePort {
+        target: number("target")?,
+        published: number("published")?,
+        udp,
+        host_mode,
+    })
+}
+
+fn update(root: &Fields<'_>) -> Result<UpdatePolicy, ConfigError> {
+    let block = root.block("update")?;
+    let empty = BTreeMap::new();
+    let fields = block.unwrap_or(Fields::root(&empty));
+    let start_first = match fields.plain_string("order")?.as_deref() {
+        None | Some("start-first") => true,
+        Some("stop-first") => false,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "update.order",
+                format!("\"{other}\" is not one of start-first, stop-first"),
+            ))
+        }
+    };
+    let ratio = fields.number("max_failure_ratio")?.unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&ratio) {
+        return Err(ConfigError::new(
+            "update.max_failure_ratio",
+            "expected a share between 0 and 1",
+        ));
+    }
+    Ok(UpdatePolicy {
+        parallelism: count(&fields, "parallelism")?.unwrap_or(1),
+        delay_ns: duration_field(&fields, "delay", "0s")?,
+        monitor_ns: duration_field(&fields, "monitor", "5s")?,
+        start_first,
+        max_failure_ratio: ratio,
+    })
+}
+
+fn restart(root: &Fields<'_>) -> Result<RestartPolicy, ConfigError> {
+    let block = root.block("restart")?;
+    let empty = BTreeMap::new();
+    let fields = block.unwrap_or(Fields::root(&empty));
+    let condition = match fields.plain_string("condition")?.as_deref() {
+        None | Some("any") => "any",
+        Some("on-failure") => "on-failure",
+        Some("none") => "none",
+        Some(other) => {
+            return Err(ConfigError::new(
+                "restart.condition",
+                format!("\"{other}\" is not one of any, on-failure, none"),
+            ))
+        }
+    };
+    Ok(RestartPolicy {
+        condition: condition.to_string(),
+        delay_ns: duration_field(&fields, "delay", "0s")?,
+        max_attempts: count(&fields, "max_attempts")?,
+    })
+}
+
+fn placement(root: &Fields<'_>) -> Result<Placement, ConfigError> {
+    let Some(block) = root.block("placement")? else {
+        return Ok(Placement::default());
+    };
+    Ok(Placement {
+        constraints: block.strings("constraints")?,
+        max_replicas_per_node: count(&block, "max_replicas_per_node")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[(&str, Value)]) -> BTreeMap<String, Value> {
+        let mut config = BTreeMap::from([("image".to_string(), Value::string("web"))]);
+        for (k, v) in extra {
+            config.insert(k.to_string(), v.clone());
+        }
+        config
+    }
+
+    #[test]
+    fn defaults_suit_a_kernel_without_ipvs_and_a_host_port_forces_stop_first() {
+        let parsed = ServiceConfig::try_from(&config(&[])).expect("valid");
+        assert_eq!(parsed.mode, ServiceMode::Replicated(1));
+        assert!(parsed.dns_round_robin && parsed.init && parsed.start_first());
+        let port = Value::Map(BTreeMap::from([
+            ("target".to_string(), Value::Number(8080.0)),
+            ("published".to_string(), Value::Number(18080.0)),
+        ]));
+        let parsed = ServiceConfig::try_from(&config(&[("port", port)])).expect("valid");
+        assert!(parsed.ports[0].host_mode);
+        assert!(!parsed.start_first());
+    }
+
+    #[test]
+    fn bad_values_name_their_attribute() {
+        let global = [
+            ("mode", Value::string("global")),
+            ("replicas", Value::Number(2.0)),
+        ];
+        assert_eq!(
+            ServiceConfig::try_from(&config(&global))
+                .expect_err("refused")
+                .path,
+            "replicas"
+        );
+        let half = [("replicas", Value::Number(1.5))];
+        assert_eq!(
+            ServiceConfig::try_from(&config(&half))
+                .expect_err("refused")
+                .path,
+            "replicas"
+        );
+        let ingress = Value::Map(BTreeMap::from([
+            ("target".to_string(), Value::Number(80.0)),
+            ("published".to_string(), Value::Number(80.0)),
+            ("mode".to_string(), Value::string("ingress")),
+        ]));
+        assert_eq!(
+            ServiceConfig::try_from(&config(&[("port", ingress)]))
+                .expect_err("refused")
+                .path,
+            "port.mode"
+        );
+    }
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Several Docker Engines on this machine, each in a network namespace of its
+# own on a private bridge, joined into one Swarm whose nodes are all
+# managers. The tests of multi-node engines use it; it needs root, dockerd,
+# iproute2 and util-linux. Nothing of it is reachable from the host's
+# network: the addresses exist only inside the namespaces it makes.
+#
+#   swarm-nodes.sh up    DIR NAME SUBNET N   start N nodes, form the swarm
+#   swarm-nodes.sh kill  DIR NAME I          SIGKILL node I's dockerd (a lost machine)
+#   swarm-nodes.sh down  DIR NAME            kill every process of every node, remove all
+#
+# DIR holds each node's files (node I: DIR/nI/docker.sock is its endpoint);
+# NAME prefixes the namespaces and cgroups (short: interface names are too);
+# SUBNET is three octets (node I gets SUBNET.(10+I)).
+set -euo pipefail
+
+say() { echo "[swarm-nodes] $*" >&2; }
+cli() { local i=$1; shift; DOCKER_HOST="unix://$DIR/n$i/docker.sock" docker "$@"; }
+
+launch_node() {
+  local i=$1 home=$DIR/n$1 ns=$NAME-n$1
+  mkdir -p "$home/cgroup"
+  # Every path, namespace and cgroup of its own, so that it shares nothing
+  # with the host's daemon or the other nodes.
+  cat >"$home/daemon.json" <<JSON
+{ "data-root": "$home/data", "exec-root": "$home/exec", "pidfile": "$home/dockerd.pid",
+  "hosts": ["unix://$home/docker.sock"], "storage-driver": "overlay2",
+  "containerd-namespace": "$ns", "containerd-plugins-namespace": "$ns-p",
+  "cgroup-parent": "$ns", "log-driver": "json-file" }
+JSON
+  # `ip netns exec` would mount a sysfs over the cgroup hierarchies dockerd
+  # needs; instead: join the network namespace, take private mount and UTS
+  # namespaces, mount a sysfs for this namespace and put the cgroups back.
+  setsid nsenter --net="/run/netns/$ns" -- unshare --mount --uts --propagation slave sh -c "
+    mount --rbind /sys/fs/cgroup $home/cgroup && umount -l /sys &&
+    mount -t sysfs sysfs /sys && mount --rbind $home/cgroup /sys/fs/cgroup &&
+    umount -l $home/cgroup && hostname n$i && exec dockerd --config-file $home/daemon.json" \
+    >"$home/dockerd.log" 2>&1 </dev/null &
+  local tries=0
+  until cli "$i" version >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    if [ $tries -gt 300 ]; then
+      say "node $i did not start; its log:"; tail -20 "$home/dockerd.log" >&2; return 1
+    fi
+    sleep 0.2
+  done
+}
+
+up() {
+  local n=$1
+  [ -e "$DIR/nodes" ] && { say "$DIR is in use; run down first"; return 1; }
+  mkdir -p "$DIR"; echo "$n" >"$DIR/nodes"
+  ip netns add "$NAME-hub"
+  ip -n "$NAME-hub" link add br0 type bridge
+  ip -n "$NAME-hub" link set br0 up
+  for i in $(seq 1 "$n"); do
+    ip netns add "$NAME-n$i"
+    ip link add "$NAME-v$i" type veth peer name eth0 netns "$NAME-n$i"
+    ip link set "$NAME-v$i" netns "$NAME-hub"
+    ip -n "$NAME-hub" link set "$NAME-v$i" master br0 up
+    ip -n "$NAME-n$i" addr add "$SUBNET.$((10 + i))/24" dev eth0
+    ip -n "$NAME-n$i" link set eth0 up
+    ip -n "$NAME-n$i" link set lo up
+  done
+  for i in $(seq 1 "$n"); do launch_node "$i" & done
+  wait
+  cli 1 swarm init --advertise-addr "$SUBNET.11" --listen-addr "$SUBNET.11:2377" \
+    --dispatcher-heartbeat 1s >/dev/null
+  local token; token=$(cli 1 swarm join-token -q manager)
+  for i in $(seq 2 "$n"); do
+    cli "$i" swarm join --token "$token" --advertise-addr "$SUBNET.$((10 + i))" \
+      --listen-addr "$SUBNET.$((10 + i)):2377" "$SUBNET.11:2377" >/dev/null
+  done
+  until [ "$(cli 1 node ls --format '{{.Status}}' | grep -c Ready)" = "$n" ]; do sleep 0.2; done
+  say "swarm of $n managers ready"
+}
+
+# Every process of node i: its dockerd, and what outlives a killed dockerd
+# (its containerd, shims and task processes), found by the node's network
+# namespace, its directory on the command line, or its cgroup.
+node_pids() {
+  local i=$1
+  {
+    ip netns pids "$NAME-n$i" 2>/dev/null || true
+    for p in /proc/[0-9]*; do
+      if grep -qs -- "$DIR/n$i/" "$p/cmdline" || grep -qs -- "/$NAME-n$i/" "$p/cgroup"; then
+        echo "${p#/proc/}"
+      fi
+    done
+  } | sort -u
+}
+
+kill_node() {
+  kill -KILL "$(cat "$DIR/n$1/dockerd.pid")"
+  say "node $1's dockerd killed"
+}
+
+down() {
+  local n; n=$(cat "$DIR/nodes" 2>/dev/null || echo 0)
+  for i in $(seq 1 "$n"); do
+    for p in $(node_pids "$i"); do [ "$p" != "$$" ] && kill -KILL "$p" 2>/dev/null || true; done
+  done
+  sleep 0.3
+  for i in $(seq 1 "$n"); do
+    ip netns del "$NAME-n$i" 2>/dev/null || true
+    for cg in /sys/fs/cgroup/*/"$NAME-n$i" /sys/fs/cgroup/"$NAME-n$i"; do
+      [ -d "$cg" ] && { find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true; }
+    done
+  done
+  ip netns del "$NAME-hub" 2>/dev/null || true
+  { grep -o " $DIR/[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf "$DIR"
+}
+
+command=${1:-}
+DIR=${2:?directory}
+NAME=${3:?name}
+case "$command" in
+  up) SUBNET=${4:?subnet}; up "${5:-3}" ;;
+  kill) kill_node "${4:?node}" ;;
+  down) down ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
+esac

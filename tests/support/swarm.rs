@@ -1,0 +1,126 @@
+//! Swarms for the `docker_service` tests: the local engine made a
+//! single-node swarm (only when it is not in one, and left again only by
+//! whoever made it), and several engines in network namespaces of their own
+//! formed into one swarm by `scripts/swarm-nodes.sh`, torn down by pid.
+
+#![allow(dead_code)]
+
+use crate::docker_project::docker;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The local engine as a swarm manager for as long as this lives.
+pub struct LocalSwarm {
+    made_here: bool,
+}
+
+impl LocalSwarm {
+    pub fn join() -> LocalSwarm {
+        let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+        assert_eq!(state.code, 0, "docker info: {}", state.stderr);
+        if state.stdout.trim() == "active" {
+            return LocalSwarm { made_here: false };
+        }
+        let init = docker(&[
+            "swarm",
+            "init",
+            "--advertise-addr",
+            "127.0.0.1",
+            "--listen-addr",
+            "127.0.0.1:2377",
+        ]);
+        assert_eq!(
+            init.code, 0,
+            "making the local engine a swarm manager: {}",
+            init.stderr
+        );
+        LocalSwarm { made_here: true }
+    }
+}
+
+impl Drop for LocalSwarm {
+    fn drop(&mut self) {
+        if self.made_here {
+            docker(&["swarm", "leave", "--force"]);
+            // Leaving keeps the bridge the swarm made.
+            docker(&["network", "rm", "docker_gwbridge"]);
+        }
+    }
+}
+
+/// Engines in network namespaces, one swarm of managers.
+pub struct Nodes {
+    pub dir: PathBuf,
+    pub name: String,
+    pub count: usize,
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/swarm-nodes.sh")
+}
+
+impl Nodes {
+    /// Starts `count` engines and forms the swarm. Needs root (CI is).
+    pub fn up(count: usize) -> Nodes {
+        let pid = std::process::id();
+        let nodes = Nodes {
+            dir: std::env::temp_dir().join(format!("imm-nodes-{pid}")),
+            // Short: it prefixes interface names (15 bytes at most).
+            name: format!("im{}", pid % 100_000),
+            count,
+        };
+        let subnet = format!("10.253.{}", pid % 250);
+        let run = Command::new("bash")
+            .arg(script())
+            .args(["up", &nodes.dir.to_string_lossy(), &nodes.name, &subnet])
+            .arg(count.to_string())
+            .output()
+            .expect("run scripts/swarm-nodes.sh");
+        assert!(
+            run.status.success(),
+            "starting {count} engines in network namespaces failed (it needs root, dockerd, iproute2 and unshare):\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        nodes
+    }
+
+    /// `unix://…/docker.sock` of node `i` (from 1).
+    pub fn endpoint(&self, i: usize) -> String {
+        format!("unix://{}/n{i}/docker.sock", self.dir.display())
+    }
+
+    /// The docker CLI against node `i`.
+    pub fn docker(&self, i: usize, args: &[&str]) -> crate::common::Run {
+        crate::common::Run::from(
+            Command::new("docker")
+                .args(args)
+                .env("DOCKER_HOST", self.endpoint(i))
+                .output()
+                .expect("run the docker CLI"),
+        )
+    }
+
+    /// SIGKILLs node `i`'s engine: the machine is lost.
+    pub fn kill(&self, i: usize) {
+        let run = Command::new("bash")
+            .arg(script())
+            .args(["kill", &self.dir.to_string_lossy(), &self.name])
+            .arg(i.to_string())
+            .output()
+            .expect("run scripts/swarm-nodes.sh");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["down", &self.dir.to_string_lossy(), &self.name])
+            .output();
+    }
+}

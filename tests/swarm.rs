@@ -1,0 +1,352 @@
+//! `docker_service` on real swarms, end to end through the `imm` binary:
+//! the local engine as a single-node swarm (a rolling update under a
+//! client's load, a failing update rolled back while the old tasks serve,
+//! destroy leaving nothing), and three engines in network namespaces of
+//! their own (one task per node; a node lost, then plan and a rolling
+//! update through the other managers).
+
+mod common;
+#[path = "support/docker.rs"]
+mod docker_project;
+#[path = "support/swarm.rs"]
+mod swarm;
+
+use docker_project::{docker, docker_project, DockerProject};
+use swarm::{LocalSwarm, Nodes};
+
+const SERVICE: &str = r#"
+variable "page_version" {
+  type    = string
+  default = "1"
+}
+
+variable "health_port" {
+  type    = string
+  default = "8080"
+}
+
+secret "token" {
+  from = "env:SWARM_TEST_TOKEN"
+}
+
+ENGINE
+
+resource "docker_image" "base" {
+  name = "PFX-base"
+  ON_ENGINE
+  build {
+    context = "./base"
+  }
+}
+
+resource "docker_image" "web" {
+  name = "PFX-web"
+  ON_ENGINE
+  build {
+    context = "./web"
+    args    = { BASE = docker_image.base.id, PAGE_VERSION = var.page_version }
+  }
+}
+
+resource "docker_network" "net" {
+  ON_ENGINE
+  driver     = "overlay"
+  attachable = true
+}
+
+resource "docker_service" "web" {
+  ON_ENGINE
+  image        = docker_image.web.id
+  replicas     = 3
+  command      = ["httpd", "-f", "-p", "8080", "-h", "/www"]
+  stop_timeout = "2s"
+  deadline     = "3m"
+  network {
+    name    = docker_network.net.name
+    aliases = ["web"]
+  }
+  runtime {
+    files   = { "/www/greeting.txt" = "greeting for page ${var.page_version}" }
+    secrets = { token = secret.token }
+  }
+  health {
+    command  = ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:${var.health_port}/"]
+    interval = "1s"
+    timeout  = "1s"
+    retries  = 2
+  }
+  update {
+    monitor = "2s"
+  }
+}
+"#;
+
+const TOKEN: &str = "tok-7f3a9c1e55";
+
+fn project(engine: &str, on_engine: &str) -> DockerProject {
+    docker_project(
+        &SERVICE
+            .replace("ON_ENGINE", on_engine)
+            .replace("ENGINE", engine),
+    )
+}
+
+fn apply(p: &DockerProject, vars: &[&str]) -> common::Run {
+    let mut args = vec!["apply", "--auto-approve"];
+    for v in vars {
+        args.extend(["--var", v]);
+    }
+    p.project
+        .imm_with_env(&args, &[("SWARM_TEST_TOKEN", TOKEN)])
+}
+
+/// Swarm objects labelled with the project, as `docker KIND ls` lists them.
+fn labelled(p: &DockerProject, kind: &str) -> Vec<String> {
+    let filter = format!("label=imm.project={}", p.label);
+    let listed = docker(&[kind, "ls", "-q", "--filter", &filter]);
+    listed
+        .stdout
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn remove_swarm_objects(p: &DockerProject) {
+    for kind in ["service", "config", "secret"] {
+        let ids = labelled(p, kind);
+        if !ids.is_empty() {
+            let mut args = vec![kind, "rm"];
+            args.extend(ids.iter().map(String::as_str));
+            docker(&args);
+        }
+    }
+}
+
+/// A client on the service's network asking for the page every 100 ms,
+/// one line per answer ("FAIL" when there was none).
+fn start_client(p: &DockerProject) -> String {
+    let name = format!("{}-client", p.prefix);
+    let image = p.recorded("docker_image.base", "id");
+    let started = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        &p.recorded("docker_network.net", "name"),
+        &image,
+        "sh",
+        "-c",
+        "while true; do if wget -q -O /tmp/page http://web:8080/ 2>/dev/null; then cat /tmp/page; else echo FAIL; fi; sleep 0.1; done",
+    ]);
+    assert_eq!(started.code, 0, "starting the client: {}", started.stderr);
+    name
+}
+
+fn client_lines(name: &str) -> Vec<String> {
+    docker(&["logs", name])
+        .stdout
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// What `path` holds in one running task of the service.
+fn in_a_task(p: &DockerProject, path: &str) -> String {
+    let service = p.recorded("docker_service.web", "name");
+    let filter = format!("label=com.docker.swarm.service.name={service}");
+    let ids = docker(&["ps", "-q", "--filter", &filter]).stdout;
+    let id = ids.split_whitespace().next().expect("a running task");
+    docker(&["exec", id, "cat", path]).stdout
+}
+
+#[test]
+fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_serving() {
+    let _swarm = LocalSwarm::join();
+    let p = project("", "");
+    struct Cleanup<'a>(&'a DockerProject);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            docker(&["rm", "-f", &format!("{}-client", self.0.prefix)]);
+            remove_swarm_objects(self.0);
+        }
+    }
+    let _cleanup = Cleanup(&p);
+
+    apply(&p, &[]).assert_ok();
+    let service = p.recorded("docker_service.web", "name");
+    let replicas = docker(&[
+        "service",
+        "ls",
+        "--filter",
+        &format!("name={service}"),
+        "--format",
+        "{{.Replicas}}",
+    ]);
+    assert_eq!(
+        replicas.stdout.trim(),
+        "3/3",
+        "every task runs healthy after the apply"
+    );
+    assert_eq!(in_a_task(&p, "/www/greeting.txt"), "greeting for page 1");
+    assert_eq!(in_a_task(&p, "/run/secrets/token"), TOKEN);
+    let state = std::fs::read_to_string(p.project.file(".imm/state/default.json")).expect("state");
+    assert!(
+        !state.contains(TOKEN),
+        "the secret's value is never in state"
+    );
+
+    let client = start_client(&p);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let service_id = p.recorded("docker_service.web", "id");
+    let rolled = apply(&p, &["page_version=2"]);
+    rolled.assert_ok();
+    assert_eq!(
+        p.recorded("docker_service.web", "id"),
+        service_id,
+        "an update keeps the service (its name is what clients use)"
+    );
+    assert_eq!(in_a_task(&p, "/www/greeting.txt"), "greeting for page 2");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let during = client_lines(&client);
+    assert!(
+        !during.iter().any(|l| l == "FAIL"),
+        "the client was never refused during the rolling update: {during:?}"
+    );
+    assert!(during.iter().any(|l| l.contains("page version 1")));
+    assert_eq!(
+        during.last().map(String::as_str),
+        Some("<p>hello from imm, page version 2</p>"),
+        "the new version serves once the update is done"
+    );
+
+    // The new tasks never get healthy: Swarm rolls back by itself.
+    let seen = client_lines(&client).len();
+    let failed = apply(&p, &["page_version=3", "health_port=9999"]);
+    assert_eq!(
+        failed.code,
+        1,
+        "a rolled-back update fails the apply: {}",
+        failed.all()
+    );
+    assert!(
+        failed.stderr.contains("rolled it back")
+            && failed.stderr.contains("previous version keeps serving"),
+        "{}",
+        failed.stderr
+    );
+    let after_failure = client_lines(&client)[seen..].to_vec();
+    assert!(
+        !after_failure.is_empty() && after_failure.iter().all(|l| l.contains("page version 2")),
+        "the old tasks served throughout the failed update: {after_failure:?}"
+    );
+    assert_eq!(in_a_task(&p, "/www/greeting.txt"), "greeting for page 2");
+    let plan = p.project.imm_with_env(
+        &["plan", "--var", "page_version=2"],
+        &[("SWARM_TEST_TOKEN", TOKEN)],
+    );
+    plan.assert_ok();
+    assert!(
+        plan.stdout.contains("0 to replace"),
+        "state still records the version that serves: {}",
+        plan.stdout
+    );
+
+    docker(&["rm", "-f", &client]);
+    p.project
+        .imm_with_env(
+            &["destroy", "--auto-approve"],
+            &[("SWARM_TEST_TOKEN", TOKEN)],
+        )
+        .assert_ok();
+    for kind in ["service", "config", "secret", "network"] {
+        assert_eq!(
+            labelled(&p, kind),
+            Vec::<String>::new(),
+            "no {kind} is left"
+        );
+    }
+}
+
+#[test]
+fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
+    docker_project::require_docker();
+    let nodes = Nodes::up(3);
+    let endpoints: Vec<String> = (1..=3)
+        .map(|i| format!("\"{}\"", nodes.endpoint(i)))
+        .collect();
+    let engine = format!(
+        "engine \"nodes\" {{\n  endpoints = [{}]\n}}",
+        endpoints.join(", ")
+    );
+    let p = project(&engine, "engine = engine.nodes");
+
+    apply(&p, &[]).assert_ok();
+    let service = p.recorded("docker_service.web", "name");
+    let filter = format!("label=com.docker.swarm.service.name={service}");
+    let tasks_on = |i: usize| {
+        nodes
+            .docker(i, &["ps", "-q", "--filter", &filter])
+            .stdout
+            .split_whitespace()
+            .count()
+    };
+    assert_eq!(
+        (tasks_on(1), tasks_on(2), tasks_on(3)),
+        (1, 1, 1),
+        "Swarm spreads the three tasks over the three nodes, each with the image imm loaded there"
+    );
+    assert_eq!(
+        docker(&["ps", "-q", "--filter", &filter]).stdout.trim(),
+        "",
+        "nothing of it runs on the host's engine"
+    );
+
+    // The first endpoint, the swarm's first manager, is lost.
+    nodes.kill(1);
+    let plan = p.project.imm_with_env(
+        &["plan", "--var", "page_version=2"],
+        &[("SWARM_TEST_TOKEN", TOKEN)],
+    );
+    plan.assert_ok();
+    assert!(
+        plan.stdout.contains("docker_service.web"),
+        "{}",
+        plan.stdout
+    );
+    apply(&p, &["page_version=2"]).assert_ok();
+    let image = p.recorded("docker_image.web", "id");
+    let running = || -> Vec<String> {
+        [2, 3]
+            .iter()
+            .flat_map(|&i| {
+                nodes
+                    .docker(i, &["ps", "--filter", &filter, "--format", "{{.Image}}"])
+                    .stdout
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let updated = running()
+        .iter()
+        .filter(|i| image.contains(i.as_str()))
+        .count();
+    assert!(
+        updated >= 3,
+        "at least three tasks of the new image {image} run on the two nodes left: {:?}",
+        running()
+    );
+    // Old tasks stop within their stop timeout; a task the lost node held is
+    // replaced once the swarm declares the node down; the extra ones go.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while running().len() != 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let settled = running();
+    assert!(
+        settled.len() == 3 && settled.iter().all(|i| image.contains(i.as_str())),
+        "three tasks, all of the new image, once the swarm settles: {settled:?}"
+    );
+}
