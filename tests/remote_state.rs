@@ -127,3 +127,53 @@ fn unreachable_etcd_for_state_is_a_clear_error() {
         .assert_fails_with("cannot reach etcd");
     assert!(!p.file("note.txt").exists());
 }
+
+#[test]
+fn an_apply_goes_on_when_a_member_of_a_three_member_cluster_dies() {
+    let mut cluster = etcd::EtcdCluster::start();
+    let endpoints: Vec<String> = cluster.urls.iter().map(|u| format!("\"{u}\"")).collect();
+    let mut text = format!(
+        "state {{\n  backend   = \"etcd\"\n  endpoints = [{}]\n  prefix    = \"team\"\n}}\n",
+        endpoints.join(", ")
+    );
+    // Six steps one after the other, a second each: the journal is written
+    // to etcd before and after each.
+    for i in 1..=6 {
+        let after = if i > 1 {
+            format!("  depends_on = [exec.step{}]\n", i - 1)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "\nresource \"exec\" \"step{i}\" {{\n  create = [\"sh\", \"-c\", \"sleep 1; touch step{i}.done\"]\n{after}}}\n"
+        ));
+    }
+    let p = Project::new(&[("main.imm", &text)]);
+    let apply = spawn_apply(&p);
+    wait_for("the first step", || p.file("step1.done").exists());
+    // The member imm talks to first dies mid-apply.
+    cluster.kill(0);
+    let out = apply.wait_with_output().expect("wait for imm apply");
+    let run = Run::from(out);
+    run.assert_ok();
+    assert!(
+        p.file("step6.done").exists(),
+        "every step ran: {}",
+        run.all()
+    );
+    let state = cluster.get_prefix("team/state/");
+    for i in 1..=6 {
+        assert!(
+            state.contains(&format!("exec.step{i}")),
+            "the surviving members hold the state of step {i}: {state}"
+        );
+    }
+    assert_eq!(
+        cluster.get_prefix("team/journal/").trim(),
+        "",
+        "the journal was folded in and cleared"
+    );
+    let plan = p.imm(&["plan"]);
+    plan.assert_ok();
+    assert!(plan.stdout.contains("6 unchanged"), "{}", plan.stdout);
+}

@@ -110,3 +110,97 @@ impl Drop for Etcd {
         let _ = self.child.wait();
     }
 }
+
+/// Three etcd members on loopback forming one cluster, each stopped when
+/// dropped or killed.
+pub struct EtcdCluster {
+    pub urls: Vec<String>,
+    members: Vec<Option<Child>>,
+    _data: tempfile::TempDir,
+}
+
+impl EtcdCluster {
+    pub fn start() -> EtcdCluster {
+        assert!(
+            Command::new("etcd").arg("--version").output().is_ok(),
+            "these tests need etcd: apt-get install etcd-server (scripts/test.sh installs it)"
+        );
+        let data = tempfile::tempdir().expect("data dir");
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let initial: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, peer))| format!("m{i}=http://127.0.0.1:{peer}"))
+            .collect();
+        let mut members = Vec::new();
+        let mut urls = Vec::new();
+        for (i, (client, peer)) in ports.iter().enumerate() {
+            let client_url = format!("http://127.0.0.1:{client}");
+            let peer_url = format!("http://127.0.0.1:{peer}");
+            let child = Command::new("etcd")
+                .args(["--name", &format!("m{i}"), "--data-dir"])
+                .arg(data.path().join(format!("m{i}")))
+                .args(["--listen-client-urls", &client_url])
+                .args(["--advertise-client-urls", &client_url])
+                .args(["--listen-peer-urls", &peer_url])
+                .args(["--initial-advertise-peer-urls", &peer_url])
+                .args(["--initial-cluster", &initial.join(",")])
+                .args(["--initial-cluster-state", "new"])
+                .args(["--heartbeat-interval", "100", "--election-timeout", "1000"])
+                .args(["--logger=zap", "--log-level=error"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start etcd");
+            members.push(Some(child));
+            urls.push(client_url);
+        }
+        let cluster = EtcdCluster {
+            urls,
+            members,
+            _data: data,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let healthy = ports.iter().all(|(client, _)| {
+                http_get(*client, "/health").is_some_and(|b| b.contains("true"))
+            });
+            if healthy {
+                return cluster;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the etcd cluster did not become healthy within 20 s");
+    }
+
+    /// SIGKILLs member `i` (from 0).
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.members[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `etcdctl get --prefix PREFIX` through the members still alive.
+    pub fn get_prefix(&self, prefix: &str) -> String {
+        let out = Command::new("etcdctl")
+            .args([
+                "--endpoints",
+                &self.urls.join(","),
+                "get",
+                "--prefix",
+                prefix,
+            ])
+            .output()
+            .expect("run etcdctl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for EtcdCluster {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.kill(i);
+        }
+    }
+}

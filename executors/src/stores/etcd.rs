@@ -46,6 +46,17 @@ pub(crate) fn range_end(prefix: &str) -> String {
     B64.encode(bytes)
 }
 
+/// How long calls go on trying the members of a cluster.
+const FAILOVER: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// One endpoint's answer when it is not a success.
+enum Attempt {
+    /// Down, or without a leader for now: try another member.
+    Unavailable(String),
+    /// A real answer that says no.
+    Refused(ActionError),
+}
+
 impl EtcdStore {
     pub fn new(endpoints: Vec<String>, prefix: String) -> EtcdStore {
         EtcdStore {
@@ -59,40 +70,77 @@ impl EtcdStore {
         format!("{}/{rest}", self.prefix)
     }
 
-    /// POSTs to the first endpoint that answers.
+    /// POSTs to the first endpoint that answers. A member that is down
+    /// or between leaders (an election after a member died takes a second
+    /// or two) is passed over, and the whole list is tried again until
+    /// [`FAILOVER`] has passed, so that losing one member of a cluster is
+    /// not an error.
     pub async fn call(&self, path: &str, body: Json) -> Result<Json, ActionError> {
-        let mut last = String::new();
-        for endpoint in &self.endpoints {
-            let url = format!("{}{path}", endpoint.trim_end_matches('/'));
-            match self.client.post(&url).json(&body).send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let text = response.text().await.map_err(|e| {
-                        ActionError::new(format!("etcd at {endpoint}: reading the answer: {e}"))
-                    })?;
-                    let parsed: Json = serde_json::from_str(&text).map_err(|_| {
-                        ActionError::new(format!(
-                            "etcd at {endpoint} answered {path} with something that is not JSON: {}",
-                            text.chars().take(200).collect::<String>()
-                        ))
-                    })?;
-                    if !status.is_success() {
-                        let message = parsed["message"]
-                            .as_str()
-                            .or(parsed["error"].as_str())
-                            .unwrap_or("");
-                        return Err(ActionError::new(format!(
-                            "etcd at {endpoint} refused {path} ({status}): {message}"
-                        )));
-                    }
-                    return Ok(parsed);
+        // One endpoint is one member: nothing to fail over to.
+        let patience = if self.endpoints.len() > 1 {
+            FAILOVER
+        } else {
+            std::time::Duration::from_secs(2)
+        };
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            let mut last = String::new();
+            for endpoint in &self.endpoints {
+                match self.call_one(endpoint, path, &body).await {
+                    Ok(answer) => return Ok(answer),
+                    Err(Attempt::Refused(e)) => return Err(e),
+                    Err(Attempt::Unavailable(why)) => last = why,
                 }
-                Err(e) => last = format!("{endpoint}: {e}"),
             }
+            if std::time::Instant::now() >= deadline {
+                return Err(ActionError::new(format!(
+                    "cannot reach etcd ({last}); is it running, and are the store's endpoints right?"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
-        Err(ActionError::new(format!(
-            "cannot reach etcd ({last}); is it running, and are the store's endpoints right?"
-        )))
+    }
+
+    async fn call_one(&self, endpoint: &str, path: &str, body: &Json) -> Result<Json, Attempt> {
+        let url = format!("{}{path}", endpoint.trim_end_matches('/'));
+        let response = match self.client.post(&url).json(body).send().await {
+            Ok(response) => response,
+            Err(e) => return Err(Attempt::Unavailable(format!("{endpoint}: {e}"))),
+        };
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| Attempt::Unavailable(format!("{endpoint}: reading the answer: {e}")))?;
+        let parsed: Json = serde_json::from_str(&text).map_err(|_| {
+            Attempt::Refused(ActionError::new(format!(
+                "etcd at {endpoint} answered {path} with something that is not JSON: {}",
+                text.chars().take(200).collect::<String>()
+            )))
+        })?;
+        if status.is_success() {
+            return Ok(parsed);
+        }
+        let message = parsed["message"]
+            .as_str()
+            .or(parsed["error"].as_str())
+            .unwrap_or("")
+            .to_string();
+        let between_leaders = [
+            "leader changed",
+            "no leader",
+            "timed out",
+            "unavailable",
+            "stopped",
+        ]
+        .iter()
+        .any(|m| message.contains(m));
+        if status.is_server_error() && between_leaders {
+            return Err(Attempt::Unavailable(format!("{endpoint}: {message}")));
+        }
+        Err(Attempt::Refused(ActionError::new(format!(
+            "etcd at {endpoint} refused {path} ({status}): {message}"
+        ))))
     }
 
     async fn range(
