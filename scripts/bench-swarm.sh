@@ -11,8 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("${@:-3 10 30}")
 read -r -a counts <<<"${counts[*]}"
-cargo build --release -q
-IMM=$PWD/target/release/imm
+# IMM=path/to/imm measures that binary instead of a fresh release build.
+if [ -z "${IMM:-}" ]; then
+  cargo build --release -q
+  IMM=$PWD/target/release/imm
+fi
 scripts/prepare-examples.sh >/dev/null
 work=$(mktemp -d /tmp/imm-bench-swarm.XXXX)
 made_swarm=
@@ -49,10 +52,11 @@ now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc; }
 # Waits until service NAME runs N tasks and its last update (if any) ended.
 converged() {
-  local name=$1 n=$2
+  local name=$1 n=$2 t0; t0=$(date +%s)
   until [ "$(docker service ls --filter "name=$name" --format '{{.Replicas}}')" = "$n/$n" ] &&
     ! docker service inspect "$name" --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' | grep -q updating; do
     sleep 0.1
+    [ $(($(date +%s) - t0)) -gt 300 ] && { echo "$name did not converge in 300 s" >&2; exit 1; }
   done
 }
 
@@ -94,7 +98,10 @@ EOF
   t=$(now); (cd "$work/p" && "$IMM" apply --auto-approve >/dev/null); imm_create=$(elapsed "$t")
   t=$(now); (cd "$work/p" && "$IMM" apply --auto-approve --var mark=b >/dev/null); imm_update=$(elapsed "$t")
   image=$(docker service inspect p-default-web --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}')
-  (cd "$work/p" && "$IMM" destroy --auto-approve >/dev/null)
+  # The service goes, its image stays for the stack (imm destroy would
+  # remove it).
+  docker service rm p-default-web >/dev/null
+  while [ -n "$(docker ps -q --filter label=com.docker.swarm.service.name=p-default-web)" ]; do sleep 0.2; done
 
   for mark in a b; do
     cat >"$work/stack-$mark.yml" <<EOF
@@ -123,6 +130,7 @@ EOF
   t=$(now); docker stack deploy -c "$work/stack-b.yml" benchstack >/dev/null 2>&1; sleep 0.5; converged benchstack_web "$n"; stack_update=$(elapsed "$t")
   docker stack rm benchstack >/dev/null
   while docker network ls --format '{{.Name}}' | grep -q benchstack; do sleep 0.2; done
+  (cd "$work/p" && "$IMM" destroy --auto-approve >/dev/null)
   printf '%s replicas: imm create %.1f s, update %.1f s | docker stack deploy create %.1f s, update %.1f s\n' \
     "$n" "$imm_create" "$imm_update" "$stack_create" "$stack_update"
 done

@@ -61,19 +61,7 @@ pub const TYPE: ResourceType = ResourceType {
                 ],
                 "Run-time configuration: environment-specific values applied at deploy time; never rebuilds the image.",
             ),
-            block(
-                "health",
-                false,
-                Phase::Deploy,
-                &[
-                    attr("command", Kind::ListOfString, true, "Health check command; exit 0 = healthy."),
-                    attr("interval", Kind::String, false, "Time between checks, e.g. \"1s\"."),
-                    attr("timeout", Kind::String, false, "Time one check may take."),
-                    attr("retries", Kind::Number, false, "Failures before the container is unhealthy."),
-                    attr("start_period", Kind::String, false, "Grace period after start."),
-                ],
-                "How to tell a new instance is up.",
-            ),
+            HEALTH_BLOCK,
             TEST_BLOCK,
             block(
                 "reload",
@@ -102,6 +90,41 @@ pub const TYPE: ResourceType = ResourceType {
     stop_first: holds_host_ports,
     check_config: |config| ContainerConfig::try_from(config).map(|_| ()),
 };
+
+/// The health check of a container or of a service's tasks.
+pub const HEALTH_BLOCK: crate::schema::BlockSchema = block(
+    "health",
+    false,
+    Phase::Deploy,
+    &[
+        attr(
+            "command",
+            Kind::ListOfString,
+            true,
+            "Health check command; exit 0 = healthy.",
+        ),
+        attr(
+            "interval",
+            Kind::String,
+            false,
+            "Time between checks, e.g. \"1s\".",
+        ),
+        attr("timeout", Kind::String, false, "Time one check may take."),
+        attr(
+            "retries",
+            Kind::Number,
+            false,
+            "Failures before the container is unhealthy.",
+        ),
+        attr(
+            "start_period",
+            Kind::String,
+            false,
+            "Grace period after start.",
+        ),
+    ],
+    "How to tell a new instance is up.",
+);
 
 /// Seconds a container gets to stop before it is killed, by default.
 pub const DEFAULT_STOP_SECONDS: i32 = 10;

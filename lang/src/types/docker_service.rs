@@ -64,19 +64,7 @@ pub const TYPE: ResourceType = ResourceType {
                 ],
                 "Run-time configuration: environment-specific values; never rebuilds the image.",
             ),
-            block(
-                "health",
-                false,
-                Phase::Deploy,
-                &[
-                    attr("command", Kind::ListOfString, true, "Health check command; exit 0 = healthy."),
-                    attr("interval", Kind::String, false, "Time between checks, e.g. \"1s\"."),
-                    attr("timeout", Kind::String, false, "Time one check may take."),
-                    attr("retries", Kind::Number, false, "Failures before the task is unhealthy."),
-                    attr("start_period", Kind::String, false, "Grace period after start."),
-                ],
-                "How to tell a new task is up: Swarm counts a task as running only once healthy.",
-            ),
+            super::docker_container::HEALTH_BLOCK,
             block(
                 "update",
                 false,
