@@ -56,7 +56,7 @@ converged() {
   until [ "$(docker service ls --filter "name=$name" --format '{{.Replicas}}')" = "$n/$n" ] &&
     ! docker service inspect "$name" --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' | grep -q updating; do
     sleep 0.1
-    [ $(($(date +%s) - t0)) -gt 300 ] && { echo "$name did not converge in 300 s" >&2; exit 1; }
+    if [ $(($(date +%s) - t0)) -gt 300 ]; then echo "$name did not converge in 300 s" >&2; exit 1; fi
   done
 }
 
