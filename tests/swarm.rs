@@ -111,17 +111,6 @@ fn labelled(p: &DockerProject, kind: &str) -> Vec<String> {
         .collect()
 }
 
-fn remove_swarm_objects(p: &DockerProject) {
-    for kind in ["service", "config", "secret"] {
-        let ids = labelled(p, kind);
-        if !ids.is_empty() {
-            let mut args = vec![kind, "rm"];
-            args.extend(ids.iter().map(String::as_str));
-            docker(&args);
-        }
-    }
-}
-
 /// A client on the service's network asking for the page every 100 ms,
 /// one line per answer ("FAIL" when there was none).
 fn start_client(p: &DockerProject) -> String {
@@ -167,8 +156,8 @@ fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_ser
     struct Cleanup<'a>(&'a DockerProject);
     impl Drop for Cleanup<'_> {
         fn drop(&mut self) {
+            // Not labelled: the project's own cleanup would not find it.
             docker(&["rm", "-f", &format!("{}-client", self.0.prefix)]);
-            remove_swarm_objects(self.0);
         }
     }
     let _cleanup = Cleanup(&p);

@@ -24,7 +24,13 @@ pub struct DockerProject {
 impl Drop for DockerProject {
     fn drop(&mut self) {
         let filter = format!("label=imm.project={}", self.label);
+        // Services first: their tasks hold networks, configs and secrets.
+        // On an engine that is not a swarm manager they list nothing.
         for (list, remove) in [
+            (
+                vec!["service", "ls", "-q", "--filter", &filter],
+                vec!["service", "rm"],
+            ),
             (vec!["ps", "-aq", "--filter", &filter], vec!["rm", "-f"]),
             (
                 vec!["network", "ls", "-q", "--filter", &filter],
@@ -33,6 +39,14 @@ impl Drop for DockerProject {
             (
                 vec!["volume", "ls", "-q", "--filter", &filter],
                 vec!["volume", "rm", "-f"],
+            ),
+            (
+                vec!["config", "ls", "-q", "--filter", &filter],
+                vec!["config", "rm"],
+            ),
+            (
+                vec!["secret", "ls", "-q", "--filter", &filter],
+                vec!["secret", "rm"],
             ),
         ] {
             let ids = docker(&list).stdout;

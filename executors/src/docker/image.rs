@@ -332,16 +332,7 @@ async fn distribute(
     for (endpoint, node) in endpoints {
         if node.inspect_image(&id).await.is_ok() {
             // Already there (under another tag): only the tag is missing.
-            let (repo, version) = tag.rsplit_once(':').unwrap_or((tag, "latest"));
-            let _ = node
-                .tag_image(
-                    &id,
-                    Some(TagImageOptions {
-                        repo: Some(repo.to_string()),
-                        tag: Some(version.to_string()),
-                    }),
-                )
-                .await;
+            tag_image(&node, &id, tag).await?;
         } else {
             run.report(address, &format!("loading {tag} into {endpoint}"));
             let body = tar.clone();

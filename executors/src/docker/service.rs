@@ -95,8 +95,8 @@ impl Executor for ServiceExecutor {
                 "id": id,
                 "name": name,
                 "engine": engine,
-                "configs": objects.configs.iter().map(|(id, _)| id).collect::<Vec<_>>(),
-                "secrets": objects.secrets.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                "configs": Objects::ids(&objects.configs),
+                "secrets": Objects::ids(&objects.secrets),
                 "updated": current.is_some(),
             }),
         })
@@ -139,6 +139,10 @@ impl Executor for ServiceExecutor {
             // The service was there before: back to the spec it had.
             let service = inspect(docker, id).await?;
             let version = spec_version(&service)?;
+            let before = service
+                .update_status
+                .as_ref()
+                .and_then(|s| s.started_at.clone());
             let spec = service.spec.clone().unwrap_or_default();
             docker
                 .update_service(
@@ -153,9 +157,17 @@ impl Executor for ServiceExecutor {
                 )
                 .await
                 .map_err(|e| failed(&format!("rolling back service {id}"), e))?;
-            wait_for_tasks(docker, id, &ServiceMode::Replicated(0), deadline)
-                .await
-                .ok();
+            let end = update_end(docker, id, before.as_deref(), deadline).await?;
+            if end.as_ref().map(|(state, _)| *state)
+                != Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED)
+            {
+                // Its configs and secrets may still be in use: kept.
+                return Err(ActionError::new(format!(
+                    "rolling service {id} back to its previous spec did not complete ({}); see `docker service ps {id}`",
+                    end.map(|(_, message)| message)
+                        .unwrap_or_else(|| "deadline passed".into())
+                )));
+            }
         } else {
             delete_service(docker, id, deadline).await?;
         }
@@ -247,48 +259,61 @@ fn spec_drift(service: &Service, recorded: &ServiceConfig) -> Option<String> {
     None
 }
 
-/// The Swarm configs and secrets of one version of a service: `(id, name)`.
+/// A Swarm config or secret of a service. Read back from a record, only
+/// the id is known.
+#[derive(Debug, Clone, Default)]
+struct SwarmObject {
+    id: String,
+    name: String,
+    /// Where the task sees it: a path (config) or a file name under
+    /// `/run/secrets` (secret).
+    target: String,
+}
+
+/// The Swarm configs and secrets of one version of a service.
 #[derive(Debug, Default)]
 struct Objects {
-    configs: Vec<(String, String)>,
-    secrets: Vec<(String, String)>,
-    /// Where each is mounted: (config id, path), (secret id, file name).
-    config_targets: Vec<(String, String, String)>,
-    secret_targets: Vec<(String, String, String)>,
+    configs: Vec<SwarmObject>,
+    secrets: Vec<SwarmObject>,
 }
 
 impl Objects {
     fn recorded(private: &Json) -> Objects {
-        let ids = |key: &str| -> Vec<(String, String)> {
+        let ids = |key: &str| -> Vec<SwarmObject> {
             private
                 .get(key)
                 .and_then(Json::as_array)
                 .into_iter()
                 .flatten()
                 .filter_map(Json::as_str)
-                .map(|id| (id.to_string(), String::new()))
+                .map(|id| SwarmObject {
+                    id: id.to_string(),
+                    ..SwarmObject::default()
+                })
                 .collect()
         };
         Objects {
             configs: ids("configs"),
             secrets: ids("secrets"),
-            ..Objects::default()
         }
     }
 
     /// These objects but those `other` uses too.
     fn without(&self, other: Option<&Objects>) -> Objects {
-        let keep = |list: &Vec<(String, String)>, used: Option<&Vec<(String, String)>>| {
+        let keep = |list: &[SwarmObject], used: Option<&Vec<SwarmObject>>| {
             list.iter()
-                .filter(|(id, _)| !used.is_some_and(|u| u.iter().any(|(other, _)| other == id)))
+                .filter(|o| !used.is_some_and(|u| u.iter().any(|other| other.id == o.id)))
                 .cloned()
                 .collect()
         };
         Objects {
             configs: keep(&self.configs, other.map(|o| &o.configs)),
             secrets: keep(&self.secrets, other.map(|o| &o.secrets)),
-            ..Objects::default()
         }
+    }
+
+    fn ids(list: &[SwarmObject]) -> Vec<&str> {
+        list.iter().map(|o| o.id.as_str()).collect()
     }
 }
 
@@ -328,8 +353,11 @@ async fn make_objects(
                 }
             }
         };
-        objects.configs.push((id.clone(), name.clone()));
-        objects.config_targets.push((id, name, path.clone()));
+        objects.configs.push(SwarmObject {
+            id,
+            name,
+            target: path.clone(),
+        });
     }
     for (file, value) in &config.secrets {
         let name = format!("{service}-{file}-{}", super::short_random());
@@ -343,8 +371,11 @@ async fn make_objects(
             .await;
         match created {
             Ok(r) => {
-                objects.secrets.push((r.id.clone(), name.clone()));
-                objects.secret_targets.push((r.id, name, file.clone()));
+                objects.secrets.push(SwarmObject {
+                    id: r.id,
+                    name,
+                    target: file.clone(),
+                });
             }
             Err(e) => {
                 remove_objects(docker, &objects).await;
@@ -383,7 +414,7 @@ async fn remove_objects(docker: &Docker, objects: &Objects) {
 }
 
 async fn remove_objects_checked(docker: &Docker, objects: &Objects) -> Result<(), ActionError> {
-    for (id, _) in &objects.configs {
+    for SwarmObject { id, .. } in &objects.configs {
         match docker.delete_config(id).await {
             Ok(()) => {}
             Err(e) if status(&e) == Some(404) => {}
@@ -392,7 +423,7 @@ async fn remove_objects_checked(docker: &Docker, objects: &Objects) -> Result<()
             Err(e) => return Err(failed(&format!("removing config {id}"), e)),
         }
     }
-    for (id, _) in &objects.secrets {
+    for SwarmObject { id, .. } in &objects.secrets {
         match docker.delete_secret(id).await {
             Ok(()) => {}
             Err(e) if status(&e) == Some(404) => {}
@@ -400,10 +431,6 @@ async fn remove_objects_checked(docker: &Docker, objects: &Objects) -> Result<()
         }
     }
     Ok(())
-}
-
-fn seconds_ns(ns: i64) -> Option<i64> {
-    Some(ns.max(0))
 }
 
 /// The whole spec of one version of the service.
@@ -419,7 +446,7 @@ fn service_spec(
         args: (!config.command.is_empty()).then(|| config.command.clone()),
         env: Some(config.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         init: Some(config.init),
-        stop_grace_period: seconds_ns(config.stop_grace_ns),
+        stop_grace_period: Some(config.stop_grace_ns.max(0)),
         labels: Some(labels(run, address)),
         health_check: config.health.as_ref().map(|h| HealthConfig {
             test: Some(
@@ -435,13 +462,13 @@ fn service_spec(
         }),
         configs: Some(
             objects
-                .config_targets
+                .configs
                 .iter()
-                .map(|(id, name, path)| TaskSpecContainerSpecConfigs {
-                    config_id: Some(id.clone()),
-                    config_name: Some(name.clone()),
+                .map(|o| TaskSpecContainerSpecConfigs {
+                    config_id: Some(o.id.clone()),
+                    config_name: Some(o.name.clone()),
                     file: Some(TaskSpecContainerSpecFile1 {
-                        name: Some(path.clone()),
+                        name: Some(o.target.clone()),
                         uid: Some("0".into()),
                         gid: Some("0".into()),
                         mode: Some(0o444),
@@ -452,13 +479,13 @@ fn service_spec(
         ),
         secrets: Some(
             objects
-                .secret_targets
+                .secrets
                 .iter()
-                .map(|(id, name, file)| TaskSpecContainerSpecSecrets {
-                    secret_id: Some(id.clone()),
-                    secret_name: Some(name.clone()),
+                .map(|o| TaskSpecContainerSpecSecrets {
+                    secret_id: Some(o.id.clone()),
+                    secret_name: Some(o.name.clone()),
                     file: Some(TaskSpecContainerSpecFile {
-                        name: Some(file.clone()),
+                        name: Some(o.target.clone()),
                         uid: Some("0".into()),
                         gid: Some("0".into()),
                         mode: Some(0o400),
@@ -656,40 +683,60 @@ async fn update(
             Err(e) => return Err(failed(&format!("updating service {id}"), e)),
         }
     }
+    match update_end(docker, &id, before.as_deref(), deadline).await? {
+        Some((ServiceUpdateStatusStateEnum::COMPLETED, _)) => {
+            wait_for_tasks(docker, &id, &config.mode, deadline).await?;
+            Ok(id)
+        }
+        Some((state, message)) => {
+            let errors = task_errors(docker, &id).await;
+            Err(ActionError::new(format!(
+                "the rolling update of service {name} failed and Swarm {} ({message}); the previous version keeps serving{errors}",
+                if state == ServiceUpdateStatusStateEnum::PAUSED {
+                    "paused it"
+                } else {
+                    "rolled it back"
+                }
+            )))
+        }
+        None => {
+            let errors = task_errors(docker, &id).await;
+            Err(ActionError::new(format!(
+                "the rolling update of service {name} did not finish before its deadline; Swarm goes on with it (`docker service ps {name}`), raise `deadline` if it is only slow{errors}"
+            )))
+        }
+    }
+}
+
+/// How the update (or rollback) that started after `before` (the start
+/// time of the previous one) ended, with Swarm's message; `None` when it
+/// had not ended by the deadline. Swarm does not reset the status of an
+/// earlier update, so only a new start time tells the new one.
+async fn update_end(
+    docker: &Docker,
+    id: &str,
+    before: Option<&str>,
+    deadline: Instant,
+) -> Result<Option<(ServiceUpdateStatusStateEnum, String)>, ActionError> {
     loop {
-        let now = inspect(docker, &id).await?;
-        let status = now.update_status.as_ref();
-        let new_update = status.and_then(|s| s.started_at.clone()) != before;
-        if new_update {
-            match status.and_then(|s| s.state) {
-                Some(ServiceUpdateStatusStateEnum::COMPLETED) => {
-                    wait_for_tasks(docker, &id, &config.mode, deadline).await?;
-                    return Ok(id);
-                }
-                Some(
-                    state @ (ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED
-                    | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED
-                    | ServiceUpdateStatusStateEnum::PAUSED),
-                ) => {
-                    let message = status.and_then(|s| s.message.clone()).unwrap_or_default();
-                    let errors = task_errors(docker, &id).await;
-                    return Err(ActionError::new(format!(
-                        "the rolling update of service {name} failed and Swarm {} ({message}); the previous version keeps serving{errors}",
-                        if state == ServiceUpdateStatusStateEnum::PAUSED {
-                            "paused it"
-                        } else {
-                            "rolled it back"
-                        }
-                    )));
-                }
-                _ => {}
+        let now = inspect(docker, id).await?;
+        if let Some(status) = now
+            .update_status
+            .as_ref()
+            .filter(|s| s.started_at.as_deref() != before)
+        {
+            if let Some(
+                state @ (ServiceUpdateStatusStateEnum::COMPLETED
+                | ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED
+                | ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED
+                | ServiceUpdateStatusStateEnum::PAUSED),
+            ) = status.state
+            {
+                return Ok(Some((state, status.message.clone().unwrap_or_default())));
             }
         }
         if Instant::now() > deadline {
-            let errors = task_errors(docker, &id).await;
-            return Err(ActionError::new(format!(
-                "the rolling update of service {name} did not finish before its deadline; Swarm goes on with it (`docker service ps {name}`), raise `deadline` if it is only slow{errors}"
-            )));
+            return Ok(None);
         }
         tokio::time::sleep(POLL).await;
     }
