@@ -6,6 +6,9 @@
 # network: the addresses exist only inside the namespaces it makes.
 #
 #   swarm-nodes.sh up    DIR NAME SUBNET N   start N nodes, form the swarm
+#   swarm-nodes.sh registry DIR NAME I PORT  a registry (Debian's docker-registry) in node I's
+#                                            namespace at its address:PORT, plain HTTP (every
+#                                            node lists SUBNET.0/24 in insecure-registries)
 #   swarm-nodes.sh kill  DIR NAME I          SIGKILL node I's dockerd (a lost machine)
 #   swarm-nodes.sh down  DIR NAME            kill every process of every node, remove all
 #
@@ -26,7 +29,8 @@ launch_node() {
 { "data-root": "$home/data", "exec-root": "$home/exec", "pidfile": "$home/dockerd.pid",
   "hosts": ["unix://$home/docker.sock"], "storage-driver": "overlay2",
   "containerd-namespace": "$ns", "containerd-plugins-namespace": "$ns-p",
-  "cgroup-parent": "$ns", "log-driver": "json-file" }
+  "cgroup-parent": "$ns", "log-driver": "json-file",
+  "insecure-registries": ["$SUBNET.0/24"] }
 JSON
   # `ip netns exec` would mount a sysfs over the cgroup hierarchies dockerd
   # needs; instead: join the network namespace, take private mount and UTS
@@ -49,7 +53,7 @@ JSON
 up() {
   local n=$1
   [ -e "$DIR/nodes" ] && { say "$DIR is in use; run down first"; return 1; }
-  mkdir -p "$DIR"; echo "$n" >"$DIR/nodes"
+  mkdir -p "$DIR"; echo "$n" >"$DIR/nodes"; echo "$SUBNET" >"$DIR/subnet"
   ip netns add "$NAME-hub"
   ip -n "$NAME-hub" link add br0 type bridge
   ip -n "$NAME-hub" link set br0 up
@@ -90,6 +94,34 @@ node_pids() {
   } | sort -u
 }
 
+start_registry() {
+  local i=$1 port=$2 home=$DIR/registry subnet
+  subnet=$(cat "$DIR/subnet")
+  local address="$subnet.$((10 + i)):$port"
+  mkdir -p "$home/data"
+  cat >"$home/config.yml" <<YML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $home/data
+http:
+  addr: $address
+YML
+  setsid nsenter --net="/run/netns/$NAME-n$i" -- docker-registry serve "$home/config.yml" \
+    >"$home/registry.log" 2>&1 </dev/null &
+  local tries=0
+  until nsenter --net="/run/netns/$NAME-n$i" -- bash -c "exec 3<>/dev/tcp/${address%:*}/$port" 2>/dev/null; do
+    tries=$((tries + 1))
+    if [ $tries -gt 100 ]; then
+      say "the registry did not start; its log:"; tail -20 "$home/registry.log" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  say "registry at $address"
+}
+
 kill_node() {
   kill -KILL "$(cat "$DIR/n$1/dockerd.pid")"
   say "node $1's dockerd killed"
@@ -117,7 +149,8 @@ DIR=${2:?directory}
 NAME=${3:?name}
 case "$command" in
   up) SUBNET=${4:?subnet}; up "${5:-3}" ;;
+  registry) start_registry "${4:?node}" "${5:?port}" ;;
   kill) kill_node "${4:?node}" ;;
   down) down ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac

@@ -17,6 +17,11 @@ scripts/prepare-examples.sh >/dev/null
 if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null
 fi
+# The multi-node tests run a registry in a node's namespace (Debian's
+# docker-registry).
+if ! command -v docker-registry >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null
+fi
 # The Packer example builds with Debian's packer and ansible, on a base
 # made by debootstrap (once per machine: it is cached on the daemon).
 if ! command -v packer >/dev/null 2>&1 || ! command -v ansible-playbook >/dev/null 2>&1 ||

@@ -339,3 +339,101 @@ fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
         "three tasks, all of the new image, once the swarm settles: {settled:?}"
     );
 }
+
+#[test]
+fn with_a_registry_every_node_pulls_the_same_digest_and_only_one_endpoint_is_needed() {
+    docker_project::require_docker();
+    let nodes = Nodes::up(2);
+    let registry = nodes.registry(1, 5000);
+    // Only the first node is an endpoint: the second gets the images from
+    // the registry, never through imm.
+    let engine = format!(
+        "engine \"nodes\" {{\n  endpoints = [\"{}\"]\n  registry {{\n    address  = \"{registry}\"\n    insecure = true\n  }}\n}}",
+        nodes.endpoint(1)
+    );
+    let p = docker_project(
+        &SERVICE
+            .replace(
+                "image        = docker_image.web.id",
+                "image = docker_image.web.repo_digest",
+            )
+            .replace("ON_ENGINE", "engine = engine.nodes")
+            .replace("ENGINE", &engine),
+    );
+
+    apply(&p, &[]).assert_ok();
+    let pinned = p.recorded("docker_image.web", "repo_digest");
+    assert!(
+        pinned.starts_with(&format!("{registry}/imm/")) && pinned.contains("@sha256:"),
+        "the image is recorded by its digest in the registry: {pinned}"
+    );
+    let service = p.recorded("docker_service.web", "name");
+    let image = nodes.docker(
+        1,
+        &[
+            "service",
+            "inspect",
+            &service,
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        ],
+    );
+    assert_eq!(
+        image.stdout.trim(),
+        pinned,
+        "the service runs the pinned digest"
+    );
+    let filter = format!("label=com.docker.swarm.service.name={service}");
+    let tasks_on = |i: usize| {
+        nodes
+            .docker(i, &["ps", "-q", "--filter", &filter])
+            .stdout
+            .split_whitespace()
+            .count()
+    };
+    assert_eq!(tasks_on(1) + tasks_on(2), 3, "every task runs");
+    assert!(
+        tasks_on(2) >= 1,
+        "the node that is no endpoint runs tasks too, from the registry"
+    );
+    let digest = pinned.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    let pulled = nodes.docker(2, &["images", "--digests", "--format", "{{.Digest}}"]);
+    assert!(
+        pulled.stdout.lines().any(|d| d == digest),
+        "node 2 pulled the digest {digest}: {}",
+        pulled.stdout
+    );
+
+    // A new version: pushed, pinned, rolled out on both nodes.
+    apply(&p, &["page_version=2"]).assert_ok();
+    let repinned = p.recorded("docker_image.web", "repo_digest");
+    assert_ne!(repinned, pinned, "the new build has its own digest");
+    let image = nodes.docker(
+        1,
+        &[
+            "service",
+            "inspect",
+            &service,
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        ],
+    );
+    assert_eq!(image.stdout.trim(), repinned);
+    p.project
+        .imm_with_env(
+            &["plan", "--detailed-exitcode", "--var", "page_version=2"],
+            &[("SWARM_TEST_TOKEN", TOKEN)],
+        )
+        .assert_code(0);
+    p.project
+        .imm_with_env(
+            &["destroy", "--auto-approve"],
+            &[("SWARM_TEST_TOKEN", TOKEN)],
+        )
+        .assert_ok();
+    assert_eq!(
+        nodes.docker(1, &["service", "ls", "-q"]).stdout.trim(),
+        "",
+        "destroy leaves no service"
+    );
+}

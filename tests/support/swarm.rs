@@ -53,6 +53,8 @@ pub struct Nodes {
     pub dir: PathBuf,
     pub name: String,
     pub count: usize,
+    /// Three octets: node I is SUBNET.(10+I), inside the namespaces only.
+    pub subnet: String,
 }
 
 fn script() -> PathBuf {
@@ -68,8 +70,9 @@ impl Nodes {
             // Short: it prefixes interface names (15 bytes at most).
             name: format!("im{}", pid % 100_000),
             count,
+            subnet: format!("10.253.{}", pid % 250),
         };
-        let subnet = format!("10.253.{}", pid % 250);
+        let subnet = nodes.subnet.clone();
         let run = Command::new("bash")
             .arg(script())
             .args(["up", &nodes.dir.to_string_lossy(), &nodes.name, &subnet])
@@ -98,6 +101,23 @@ impl Nodes {
                 .output()
                 .expect("run the docker CLI"),
         )
+    }
+
+    /// Starts a registry (plain HTTP) in node `i`'s namespace; returns its
+    /// HOST:PORT, which every node's engine may pull from.
+    pub fn registry(&self, i: usize, port: u16) -> String {
+        let run = Command::new("bash")
+            .arg(script())
+            .args(["registry", &self.dir.to_string_lossy(), &self.name])
+            .args([i.to_string(), port.to_string()])
+            .output()
+            .expect("run scripts/swarm-nodes.sh");
+        assert!(
+            run.status.success(),
+            "starting a registry in node {i}'s namespace failed (it needs Debian's docker-registry; scripts/test.sh installs it):\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        format!("{}.{}:{port}", self.subnet, 10 + i)
     }
 
     /// SIGKILLs node `i`'s engine: the machine is lost.

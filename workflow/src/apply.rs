@@ -195,7 +195,7 @@ impl Walk<'_> {
         let journal = self.site.journal()?;
         let engine = Engine {
             plan: self.plan,
-            run: context,
+            run: context.clone(),
             state,
             journal,
             key: self.key,
@@ -208,6 +208,19 @@ impl Walk<'_> {
             .session
             .runtime
             .block_on(engine.apply(evaluated, reevaluate, events));
+        // A run killed while a create was in flight can have the daemon
+        // finish it after the sweep above: sweeping once more against what
+        // this run recorded catches it before anyone relies on the count.
+        let mut notes = notes;
+        match preflight::sweep_orphans(self.session, self.plan, &state, &context) {
+            Ok(found) => notes.extend(found),
+            Err(e) => notes.extend(e.diagnostics.iter().map(|d| {
+                format!(
+                    "objects left by an interrupted run were not swept: {}",
+                    d.message
+                )
+            })),
+        }
         Ok((state, outcome, notes))
     }
 }

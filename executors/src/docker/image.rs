@@ -11,13 +11,14 @@ use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    BuildImageOptions, CreateContainerOptions, ListImagesOptions, RemoveImageOptions,
-    TagImageOptions,
+    BuildImageOptions, CreateContainerOptions, ListImagesOptions, PushImageOptions,
+    RemoveImageOptions, TagImageOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::docker_image::{self, ImageConfig};
+use imm_lang::types::engine::RegistrySpec;
 use imm_lang::types::naming;
 use serde_json::{json, Map, Value as Json};
 use std::collections::{HashMap, HashSet};
@@ -38,10 +39,22 @@ impl Executor for ImageExecutor {
         let engine = instance_engine(instance)?;
         let docker = self.0.engine(engine.as_deref()).await?;
         let mut created = create(&docker, instance, &config, request, run).await?;
+        created.outs.insert("repo_digest".into(), json!(""));
         if let Some(engine) = engine {
             created.private["engine"] = json!(engine);
-            let tag = private_str(&created.private, "tag").unwrap_or_default();
-            distribute(&self.0, &engine, &docker, tag, &instance.address, run).await?;
+            let tag = private_str(&created.private, "tag")
+                .unwrap_or_default()
+                .to_string();
+            match self.0.spec(Some(&engine))?.registry {
+                Some(registry) => {
+                    let pushed = format!("{}/{tag}", registry.address);
+                    let pinned =
+                        push(&docker, &registry, &tag, &pushed, &instance.address, run).await?;
+                    created.outs.insert("repo_digest".into(), json!(pinned));
+                    created.private["pushed"] = json!(pushed);
+                }
+                None => distribute(&self.0, &engine, &docker, &tag, &instance.address, run).await?,
+            }
         }
         Ok(created)
     }
@@ -88,15 +101,19 @@ impl Executor for ImageExecutor {
     ) -> Result<(), ActionError> {
         // A failed test leaves no tag; a reused image was tested before.
         let reused = created.private.get("reused").and_then(Json::as_bool) == Some(true);
-        match private_str(&created.private, "tag") {
-            Some(tag) if !reused => remove_tag(
-                &self.0.engine(instance_engine(instance)?.as_deref()).await?,
-                tag,
-            )
-            .await
-            .map_err(|e| failed(&format!("removing image {tag}"), e)),
-            _ => Ok(()),
+        if reused {
+            return Ok(());
         }
+        let docker = self.0.engine(instance_engine(instance)?.as_deref()).await?;
+        // The registry keeps what was pushed (nothing pins it); only the
+        // local tags go.
+        for tag in ["pushed", "tag"].map(|key| private_str(&created.private, key)) {
+            let Some(tag) = tag else { continue };
+            remove_tag(&docker, tag)
+                .await
+                .map_err(|e| failed(&format!("removing image {tag}"), e))?;
+        }
+        Ok(())
     }
 
     async fn read(
@@ -359,6 +376,65 @@ async fn distribute(
     Ok(())
 }
 
+/// The image pushed to the engine's registry under `pushed` (the tag
+/// prefixed with the registry's address); returns what every node pulls:
+/// `ADDRESS/REPOSITORY@sha256:DIGEST`, the same bytes everywhere.
+async fn push(
+    docker: &Docker,
+    registry: &RegistrySpec,
+    tag: &str,
+    pushed: &str,
+    address: &str,
+    run: &RunContext,
+) -> Result<String, ActionError> {
+    tag_image(docker, tag, pushed).await?;
+    let (repository, version) = pushed.rsplit_once(':').unwrap_or((pushed, "latest"));
+    run.report(address, &format!("pushing {pushed}"));
+    let mut stream = patient(docker).push_image(
+        repository,
+        Some(PushImageOptions {
+            tag: Some(version.to_string()),
+            ..Default::default()
+        }),
+        None,
+    );
+    while let Some(step) = stream.next().await {
+        if let Err(e) = step {
+            let message = docker_message(&e);
+            let help = if message.contains("HTTP response to HTTPS client") {
+                format!(
+                    "the registry speaks plain HTTP: list \"{}\" in insecure-registries of every engine's daemon.json and set insecure = true",
+                    registry.address
+                )
+            } else {
+                format!(
+                    "check that {} answers from the engine's node and accepts pushes",
+                    registry.address
+                )
+            };
+            return Err(ActionError::new(format!(
+                "pushing {pushed} failed: {message}; {help}"
+            )));
+        }
+    }
+    let digests = docker
+        .inspect_image(pushed)
+        .await
+        .map_err(|e| failed(&format!("inspecting image {pushed}"), e))?
+        .repo_digests
+        .unwrap_or_default();
+    let prefix = format!("{repository}@");
+    digests
+        .into_iter()
+        .find(|d| d.starts_with(&prefix))
+        .ok_or_else(|| {
+            ActionError::new(format!(
+                "the registry {} gave no digest for {pushed}; push it by hand to see why",
+                registry.address
+            ))
+        })
+}
+
 fn created(id: String, fingerprint: &str, tag: &str, reused: bool) -> Created {
     let mut outs = Map::new();
     outs.insert("id".into(), json!(id));
@@ -525,10 +601,15 @@ async fn destroy(
         return Ok(());
     };
     let keep: HashSet<&str> = match successor {
-        Some(successor) => [Some(tag), private_str(&successor.private, "tag")]
-            .into_iter()
-            .flatten()
-            .collect(),
+        Some(successor) => [
+            Some(tag),
+            private_str(&successor.private, "tag"),
+            private_str(existing.private, "pushed"),
+            private_str(&successor.private, "pushed"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         None => HashSet::new(),
     };
     if existing

@@ -57,6 +57,16 @@ impl Executor for ServiceExecutor {
         let engine = instance_engine(instance)?;
         let docker = &self.0.engine(engine.as_deref()).await?;
         let name = config.service_name(&run.project, &run.environment, &instance.name);
+        if config.image.starts_with("sha256:") {
+            if let Some(registry) = self.0.spec(engine.as_deref())?.registry {
+                // Nodes pull from the registry by digest; an image id is
+                // known only where the image was built.
+                return Err(ActionError::new(format!(
+                    "service {name} names image {} by id, but its engine pushes images to {}: write image = docker_image.NAME.repo_digest so that every node pulls the same digest",
+                    config.image, registry.address
+                )));
+            }
+        }
         let current = current_service(docker, request, &name).await?;
         let objects = make_objects(docker, &config, &name, &instance.address, run).await?;
         let spec = service_spec(&config, &name, &objects, &instance.address, run);

@@ -169,16 +169,6 @@ fn engine_spec(
             }
         };
         let insecure = matches!(text("insecure"), Some(Value::Bool(true)));
-        // Read so that its mistakes are reported, but not yet used: saying
-        // so beats pushing nowhere in silence.
-        diags.push(
-            Diagnostic::at(
-                Code::TypeMismatch,
-                block.kind.span,
-                format!("engine \"{name}\": pushing images to a registry is not supported by this version"),
-            )
-            .with_help("remove the registry block: imm loads each image into every endpoint of the engine and checks its id there"),
-        );
         registry = Some(RegistrySpec { address, insecure });
     }
     Some(EngineSpec {

@@ -46,6 +46,7 @@ pub const TYPE: ResourceType = ResourceType {
             out("id", Kind::String, "Image id (sha256:…), known after apply."),
             out("fingerprint", Kind::String, "Content hash of the build inputs (hex)."),
             out("tag", Kind::String, "imm/<project>/<name>:<first 12 of fingerprint>, known at plan time."),
+            out("repo_digest", Kind::String, "REGISTRY/imm/<project>/<name>@sha256:… once pushed to its engine's registry (what every node pulls); empty without a registry. Known after apply."),
         ],
     },
     family: Family::Docker,
