@@ -12,7 +12,10 @@
 #   swarm-nodes.sh kill  DIR NAME I          SIGKILL node I's dockerd (a lost machine)
 #   swarm-nodes.sh down  DIR NAME            kill every process of every node, remove all
 #
-# DIR holds each node's files (node I: DIR/nI/docker.sock is its endpoint);
+# DIR holds each node's files (node I: DIR/nI/docker.sock is its endpoint,
+# and tcp://SUBNET.(10+I):2376 with mutual TLS, client files in DIR/tls:
+# ca.pem, cert.pem, key.pem); the hub namespace NAME-hub is SUBNET.1, a
+# machine on the nodes' network for a client (`nsenter --net=/run/netns/NAME-hub`);
 # NAME prefixes the namespaces and cgroups (short: interface names are too);
 # SUBNET is three octets (node I gets SUBNET.(10+I)).
 set -euo pipefail
@@ -27,7 +30,10 @@ launch_node() {
   # with the host's daemon or the other nodes.
   cat >"$home/daemon.json" <<JSON
 { "data-root": "$home/data", "exec-root": "$home/exec", "pidfile": "$home/dockerd.pid",
-  "hosts": ["unix://$home/docker.sock"], "storage-driver": "overlay2",
+  "hosts": ["unix://$home/docker.sock", "tcp://$SUBNET.$((10 + i)):2376"],
+  "tls": true, "tlsverify": true, "tlscacert": "$DIR/tls/ca.pem",
+  "tlscert": "$DIR/tls/server.pem", "tlskey": "$DIR/tls/server-key.pem",
+  "storage-driver": "overlay2",
   "containerd-namespace": "$ns", "containerd-plugins-namespace": "$ns-p",
   "cgroup-parent": "$ns", "log-driver": "json-file",
   "insecure-registries": ["$SUBNET.0/24"] }
@@ -50,6 +56,25 @@ JSON
   done
 }
 
+# A CA, one server certificate for every node's address and one client
+# certificate (EC keys: quick to make).
+make_certificates() {
+  local n=$1 tls=$DIR/tls sans="IP:127.0.0.1"
+  for i in $(seq 1 "$n"); do sans="$sans,IP:$SUBNET.$((10 + i))"; done
+  mkdir -p "$tls"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${ec[@]}" -keyout "$tls/ca-key.pem" -out "$tls/ca.pem" -days 2 \
+    -subj /CN=imm-test-ca 2>/dev/null
+  openssl req "${ec[@]}" -keyout "$tls/server-key.pem" -out "$tls/server.csr" -subj /CN=node 2>/dev/null
+  printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$sans" >"$tls/server.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" \
+    -CAcreateserial -out "$tls/server.pem" -days 2 -extfile "$tls/server.ext" 2>/dev/null
+  openssl req "${ec[@]}" -keyout "$tls/key.pem" -out "$tls/client.csr" -subj /CN=imm 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >"$tls/client.ext"
+  openssl x509 -req -in "$tls/client.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" \
+    -CAcreateserial -out "$tls/cert.pem" -days 2 -extfile "$tls/client.ext" 2>/dev/null
+}
+
 up() {
   local n=$1
   [ -e "$DIR/nodes" ] && { say "$DIR is in use; run down first"; return 1; }
@@ -57,6 +82,9 @@ up() {
   ip netns add "$NAME-hub"
   ip -n "$NAME-hub" link add br0 type bridge
   ip -n "$NAME-hub" link set br0 up
+  ip -n "$NAME-hub" addr add "$SUBNET.1/24" dev br0
+  ip -n "$NAME-hub" link set lo up
+  make_certificates "$n"
   for i in $(seq 1 "$n"); do
     ip netns add "$NAME-n$i"
     ip link add "$NAME-v$i" type veth peer name eth0 netns "$NAME-n$i"

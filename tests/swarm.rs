@@ -261,16 +261,30 @@ fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_ser
 fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
     docker_project::require_docker();
     let nodes = Nodes::up(3);
-    let endpoints: Vec<String> = (1..=3)
-        .map(|i| format!("\"{}\"", nodes.endpoint(i)))
-        .collect();
+    // The first manager by its socket, the other two over the network with
+    // mutual TLS; imm runs on the nodes' network.
+    let tls = nodes.tls();
     let engine = format!(
-        "engine \"nodes\" {{\n  endpoints = [{}]\n}}",
-        endpoints.join(", ")
+        "engine \"nodes\" {{\n  endpoints = [\"{}\", \"{}\", \"{}\"]\n  tls {{\n    ca   = \"{}\"\n    cert = \"{}\"\n    key  = \"{}\"\n  }}\n}}",
+        nodes.endpoint(1),
+        nodes.tls_endpoint(2),
+        nodes.tls_endpoint(3),
+        tls.join("ca.pem").display(),
+        tls.join("cert.pem").display(),
+        tls.join("key.pem").display(),
     );
     let p = project(&engine, "engine = engine.nodes");
+    let imm = |args: &[&str]| nodes.imm(p.project.path(), args, &[("SWARM_TEST_TOKEN", TOKEN)]);
+    let apply = |version: &str| {
+        imm(&[
+            "apply",
+            "--auto-approve",
+            "--var",
+            &format!("page_version={version}"),
+        ])
+    };
 
-    apply(&p, &[]).assert_ok();
+    apply("1").assert_ok();
     let service = p.recorded("docker_service.web", "name");
     let filter = format!("label=com.docker.swarm.service.name={service}");
     let tasks_on = |i: usize| {
@@ -293,17 +307,14 @@ fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
 
     // The first endpoint, the swarm's first manager, is lost.
     nodes.kill(1);
-    let plan = p.project.imm_with_env(
-        &["plan", "--var", "page_version=2"],
-        &[("SWARM_TEST_TOKEN", TOKEN)],
-    );
+    let plan = imm(&["plan", "--var", "page_version=2"]);
     plan.assert_ok();
     assert!(
         plan.stdout.contains("docker_service.web"),
         "{}",
         plan.stdout
     );
-    apply(&p, &["page_version=2"]).assert_ok();
+    apply("2").assert_ok();
     let image = p.recorded("docker_image.web", "id");
     let running = || -> Vec<String> {
         [2, 3]

@@ -399,7 +399,10 @@ fn collect_block(
             check_body(
                 &block.body,
                 &top.body,
-                &[&crate::types::engine::REGISTRY_BLOCK],
+                &[
+                    &crate::types::engine::TLS_BLOCK,
+                    &crate::types::engine::REGISTRY_BLOCK,
+                ],
                 diags,
             );
             let e = Engine {

@@ -253,9 +253,9 @@ pub const TOP_LEVEL: &[TopLevelSchema] = &[
     top(
         "engine",
         &["NAME"],
-        &[attr("endpoints", Kind::ListOfString, true, "unix:///path or tcp://HOST:PORT, tried in order (for a swarm: its managers).")],
+        &[attr("endpoints", Kind::ListOfString, true, "unix:///path, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT], tried in order (for a swarm: its managers).")],
         false,
-        "A Docker Engine or Swarm that docker_* resources deploy to with engine = engine.NAME; may hold a registry { address, insecure } block.",
+        "A Docker Engine or Swarm that docker_* resources deploy to with engine = engine.NAME; may hold tls { ca, cert, key } and registry { address, insecure } blocks.",
     ),
     top(
         "state",

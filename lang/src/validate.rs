@@ -33,7 +33,10 @@ fn validate_project(mut project: Project) -> (Project, Vec<Diagnostic>) {
     let mut index: HashMap<String, usize> = HashMap::new();
     for env in &environments {
         let (_, env_diags) = evaluate::evaluate(&mut project, env, &inputs, Mode::Validate);
-        for d in env_diags.0 {
+        // Engines, stores and state are read before anything else at plan
+        // time; their mistakes belong here too.
+        let (_, settings_diags) = evaluate::settings(&mut project, env);
+        for d in env_diags.0.into_iter().chain(settings_diags.0) {
             let key = format!("{}|{:?}|{}", d.code, d.span, d.message);
             match index.get(&key) {
                 Some(&i) => seen[i].1.push(env.clone()),

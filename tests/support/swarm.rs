@@ -92,6 +92,38 @@ impl Nodes {
         format!("unix://{}/n{i}/docker.sock", self.dir.display())
     }
 
+    /// `tcp://ADDRESS:2376` of node `i`: mutual TLS with [`Nodes::tls`].
+    pub fn tls_endpoint(&self, i: usize) -> String {
+        format!("tcp://{}.{}:2376", self.subnet, 10 + i)
+    }
+
+    /// The directory of the client's ca.pem, cert.pem and key.pem.
+    pub fn tls(&self) -> PathBuf {
+        self.dir.join("tls")
+    }
+
+    /// The `imm` binary run on the nodes' network (in the hub namespace),
+    /// in `project`, with `env` added.
+    pub fn imm(
+        &self,
+        project: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> crate::common::Run {
+        let mut command = Command::new("nsenter");
+        command
+            .arg(format!("--net=/run/netns/{}-hub", self.name))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_imm"))
+            .args(args)
+            .current_dir(project)
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        crate::common::Run::from(command.output().expect("run imm with nsenter"))
+    }
+
     /// The docker CLI against node `i`.
     pub fn docker(&self, i: usize, args: &[&str]) -> crate::common::Run {
         crate::common::Run::from(

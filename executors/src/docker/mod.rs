@@ -34,7 +34,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::StreamExt;
-use imm_lang::types::engine::{Endpoint, EngineSpec};
+use imm_lang::types::engine::{Endpoint, EngineSpec, TlsSpec};
 use imm_planner::state::State;
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};
@@ -76,24 +76,99 @@ async fn connect_local() -> Result<Docker, ActionError> {
     Ok(docker)
 }
 
-/// One endpoint of a declared engine, checked with a ping.
-async fn connect(endpoint: &Endpoint) -> Result<Docker, String> {
+/// One endpoint of a declared engine, checked with a ping: `tls` (the
+/// engine's client certificates) makes a `tcp://` endpoint speak TLS.
+async fn connect(endpoint: &Endpoint, tls: Option<&TlsSpec>) -> Result<Docker, String> {
     let seconds = call_deadline().as_secs().max(1);
-    let docker = match endpoint {
-        Endpoint::Unix(path) => {
+    let docker = match (endpoint, tls) {
+        (Endpoint::Unix(path), _) => {
             Docker::connect_with_socket(path, seconds, bollard::API_DEFAULT_VERSION)
         }
-        Endpoint::Tcp(address) => Docker::connect_with_http(
+        (Endpoint::Tcp(address), None) => Docker::connect_with_http(
             &format!("http://{address}"),
             seconds,
             bollard::API_DEFAULT_VERSION,
         ),
+        (Endpoint::Tcp(address), Some(tls)) => Docker::connect_with_ssl(
+            &format!("https://{address}"),
+            &tls.key,
+            &tls.cert,
+            &tls.ca,
+            seconds,
+            bollard::API_DEFAULT_VERSION,
+        ),
+        (Endpoint::Ssh(destination), _) => Docker::connect_with_ssh(
+            &format!("ssh://{destination}"),
+            seconds,
+            bollard::API_DEFAULT_VERSION,
+            None,
+        ),
     }
     .map_err(|e| e.to_string())?;
-    // A dead endpoint must not hold the run for the whole call deadline.
-    let quick = docker.clone().with_timeout(Duration::from_secs(5));
+    // A dead endpoint must not hold the run for the whole call deadline
+    // (ssh gets longer: it logs in first).
+    let patience = match endpoint {
+        Endpoint::Ssh(_) => Duration::from_secs(15),
+        _ => Duration::from_secs(5),
+    };
+    let quick = docker.clone().with_timeout(patience);
     quick.ping().await.map_err(|e| docker_message(&e))?;
     Ok(docker.with_timeout(call_deadline()))
+}
+
+/// The first endpoint of a declared engine that answers; when it is a swarm
+/// manager, once the swarm has a leader again (after losing a manager, the
+/// others answer before they have elected one, and refuse swarm calls).
+async fn first_answering(spec: &EngineSpec) -> Result<Docker, ActionError> {
+    let mut failures = Vec::new();
+    for endpoint in &spec.endpoints {
+        match connect(endpoint, spec.tls.as_ref()).await {
+            Ok(docker) => {
+                wait_for_leader(&docker).await;
+                return Ok(docker);
+            }
+            Err(e) => failures.push(format!("{endpoint}: {e}")),
+        }
+    }
+    Err(ActionError::new(format!(
+        "no endpoint of {} answers ({}); start its engines or fix the endpoints",
+        spec.describe(),
+        failures.join("; ")
+    )))
+}
+
+/// Waits (up to the call deadline) while the engine is a swarm manager
+/// without a leader; returns at once for an engine outside a swarm.
+async fn wait_for_leader(docker: &Docker) {
+    let deadline = tokio::time::Instant::now() + call_deadline();
+    while tokio::time::Instant::now() < deadline {
+        match docker.inspect_swarm().await {
+            Err(e) if leaderless(&e) => tokio::time::sleep(Duration::from_millis(500)).await,
+            _ => return,
+        }
+    }
+}
+
+/// A swarm call refused because the managers are electing a leader.
+fn leaderless(e: &DockerError) -> bool {
+    let message = docker_message(e);
+    [
+        "does not have a leader",
+        "code = DeadlineExceeded",
+        "code = Unavailable",
+    ]
+    .iter()
+    .any(|sign| message.contains(sign))
+}
+
+/// A quick ping: whether the connection in use still answers.
+async fn answers(docker: &Docker) -> bool {
+    docker
+        .clone()
+        .with_timeout(Duration::from_secs(5))
+        .ping()
+        .await
+        .is_ok()
 }
 
 /// The engine a recorded object lives on: its recorded configuration's
@@ -179,35 +254,49 @@ impl DockerClient {
 
     /// The connection to an engine: for a declared one, the first of its
     /// endpoints that answers (a swarm's managers, so losing one is fine).
+    /// When the endpoint in use stops answering during a run, the next
+    /// call chooses again.
     pub async fn engine(&self, name: Option<&str>) -> Result<Docker, ActionError> {
         let spec = self.spec(name)?;
-        let cell = {
-            let mut connections = self
-                .connections
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            connections.entry(spec.name.clone()).or_default().clone()
-        };
+        let mut cell = self.connection(&spec.name);
+        if let Some(docker) = cell.get() {
+            if spec.endpoints.len() < 2 || answers(docker).await {
+                return Ok(docker.clone());
+            }
+            self.forget(&spec.name, &cell);
+            cell = self.connection(&spec.name);
+        }
         let docker = cell
             .get_or_try_init(|| async {
                 if spec.endpoints.is_empty() {
                     return connect_local().await;
                 }
-                let mut failures = Vec::new();
-                for endpoint in &spec.endpoints {
-                    match connect(endpoint).await {
-                        Ok(docker) => return Ok(docker),
-                        Err(e) => failures.push(format!("{endpoint}: {e}")),
-                    }
-                }
-                Err(ActionError::new(format!(
-                    "no endpoint of {} answers ({}); start its engines or fix the endpoints",
-                    spec.describe(),
-                    failures.join("; ")
-                )))
+                first_answering(&spec).await
             })
             .await?;
         Ok(docker.clone())
+    }
+
+    fn connection(&self, engine: &str) -> Arc<OnceCell<Docker>> {
+        let mut connections = self
+            .connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        connections.entry(engine.to_string()).or_default().clone()
+    }
+
+    /// Drops the connection `lost` unless another call replaced it already.
+    fn forget(&self, engine: &str, lost: &Arc<OnceCell<Docker>>) {
+        let mut connections = self
+            .connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if connections
+            .get(engine)
+            .is_some_and(|c| Arc::ptr_eq(c, lost))
+        {
+            connections.remove(engine);
+        }
     }
 
     /// A connection to each endpoint of an engine that answers (to load an
@@ -221,7 +310,7 @@ impl DockerClient {
         let mut reachable = Vec::new();
         let mut lost = Vec::new();
         for endpoint in &spec.endpoints {
-            match connect(endpoint).await {
+            match connect(endpoint, spec.tls.as_ref()).await {
                 Ok(docker) => reachable.push((endpoint.to_string(), docker)),
                 Err(e) => lost.push(format!("{endpoint} ({e})")),
             }

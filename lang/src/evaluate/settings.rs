@@ -2,7 +2,7 @@
 //! evaluated: its stores, where state lives, `protected` and `promote_from`.
 
 use super::*;
-use crate::types::engine::{parse_endpoint, EngineSpec, RegistrySpec};
+use crate::types::engine::{parse_endpoint, EngineSpec, RegistrySpec, TlsSpec};
 
 /// The evaluated attributes of the root module's `store` blocks and its
 /// `state` block, for one environment (they may use `env.*` and variables'
@@ -145,6 +145,10 @@ fn engine_spec(
             }
         }
     }
+    let tls = match block.body.blocks().find(|b| b.kind.name == "tls") {
+        Some(tls) => Some(tls_spec(ev, name, tls, diags)?),
+        None => None,
+    };
     let mut registry = None;
     if let Some(block) = block.body.blocks().find(|b| b.kind.name == "registry") {
         let mut text = |key: &str| -> Option<Value> {
@@ -174,6 +178,57 @@ fn engine_spec(
     Some(EngineSpec {
         name: name.to_string(),
         endpoints,
+        tls,
         registry,
+    })
+}
+
+/// An engine's `tls` block: three PEM files that must exist, relative to
+/// the project.
+fn tls_spec(
+    ev: &mut Evaluator<'_>,
+    engine: &str,
+    block: &crate::syntax::ast::Block,
+    diags: &mut Diagnostics,
+) -> Option<TlsSpec> {
+    let mut file = |key: &str| -> Option<std::path::PathBuf> {
+        let attr = block.body.attribute(key)?;
+        let value = match ev.eval(&attr.value) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.push(d);
+                return None;
+            }
+        };
+        let Value::String(text) = value.unmarked() else {
+            diags.push(
+                Diagnostic::at(
+                    Code::TypeMismatch,
+                    attr.value.span,
+                    format!("engine \"{engine}\": tls.{key} must be a path, known before the run"),
+                )
+                .with_help("write it as a string, e.g. \"certs/ca.pem\""),
+            );
+            return None;
+        };
+        let path = ev.module_dir.join(text);
+        if !path.is_file() {
+            diags.push(
+                Diagnostic::at(
+                    Code::PathNotFound,
+                    attr.value.span,
+                    format!("engine \"{engine}\": tls.{key}: {} does not exist", path.display()),
+                )
+                .with_help("paths are relative to the project's directory; docs/engines.md shows how to make the certificates"),
+            );
+            return None;
+        }
+        Some(path)
+    };
+    let (ca, cert, key) = (file("ca"), file("cert"), file("key"));
+    Some(TlsSpec {
+        ca: ca?,
+        cert: cert?,
+        key: key?,
     })
 }

@@ -1,4 +1,4 @@
-//! `engine "NAME" { endpoints = [...]  registry { ... } }`: the Docker
+//! `engine "NAME" { endpoints = [...]  tls { ... }  registry { ... } }`: the Docker
 //! Engine, or the Swarm, that a Docker resource lives on. Every Docker type
 //! takes `engine = engine.NAME`; without it, the local engine (`DOCKER_HOST`
 //! or the default socket). Only the engine's *name* is part of a resource's
@@ -30,13 +30,37 @@ pub const REGISTRY_BLOCK: BlockSchema = block(
     "Where images for this engine are pushed, so that every node runs the same digest.",
 );
 
+/// `tls { ca, cert, key }` inside an `engine` block.
+pub const TLS_BLOCK: BlockSchema = block(
+    "tls",
+    false,
+    Phase::Deploy,
+    &[
+        attr("ca", Kind::String, true, "PEM file of the CA that signed the engines' certificates (the daemon's tlscacert), relative to the project."),
+        attr("cert", Kind::String, true, "PEM file of this client's certificate, signed by a CA the engines trust."),
+        attr("key", Kind::String, true, "PEM file of this client's private key."),
+    ],
+    "Mutual TLS for every tcp:// endpoint of the engine (a daemon started with --tlsverify, usually on port 2376).",
+);
+
 /// An evaluated `engine` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineSpec {
     pub name: String,
     /// Tried in order: the first that answers serves the run.
     pub endpoints: Vec<Endpoint>,
+    /// Client certificates for its `tcp://` endpoints; plain HTTP without.
+    pub tls: Option<TlsSpec>,
     pub registry: Option<RegistrySpec>,
+}
+
+/// Paths of the PEM files of an engine's `tls` block, resolved against
+/// the project's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSpec {
+    pub ca: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 impl EngineSpec {
@@ -45,6 +69,7 @@ impl EngineSpec {
         EngineSpec {
             name: String::new(),
             endpoints: Vec::new(),
+            tls: None,
             registry: None,
         }
     }
@@ -70,8 +95,11 @@ pub struct RegistrySpec {
 pub enum Endpoint {
     /// `unix:///path/to/docker.sock`
     Unix(String),
-    /// `tcp://host:port`, plain HTTP.
+    /// `tcp://host:port`: plain HTTP, or TLS with the engine's `tls` block.
     Tcp(String),
+    /// `ssh://[user@]host[:port]`: the system's ssh (its config, keys and
+    /// agent) running `docker system dial-stdio` on the host.
+    Ssh(String),
 }
 
 impl std::fmt::Display for Endpoint {
@@ -79,6 +107,7 @@ impl std::fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(path) => write!(f, "unix://{path}"),
             Endpoint::Tcp(address) => write!(f, "tcp://{address}"),
+            Endpoint::Ssh(destination) => write!(f, "ssh://{destination}"),
         }
     }
 }
@@ -104,13 +133,26 @@ pub fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
             "\"{text}\": a tcp endpoint is tcp://HOST:PORT, e.g. tcp://10.0.0.2:2375"
         ));
     }
-    if text.starts_with("ssh://") || text.starts_with("https://") {
+    if let Some(destination) = text.strip_prefix("ssh://") {
+        let destination = destination.trim_end_matches('/');
+        let host = destination.rsplit_once('@').map_or(destination, |(_, h)| h);
+        let port_ok = host
+            .rsplit_once(':')
+            .is_none_or(|(_, port)| port.parse::<u16>().is_ok_and(|p| p > 0));
+        if !host.is_empty() && !host.starts_with(':') && port_ok && !destination.contains('/') {
+            return Ok(Endpoint::Ssh(destination.to_string()));
+        }
         return Err(format!(
-            "\"{text}\": ssh:// and TLS endpoints are not supported by this version; reach the engine through a unix socket (an ssh -L forward works) or plain tcp:// on a private network"
+            "\"{text}\": an ssh endpoint is ssh://[USER@]HOST[:PORT], e.g. ssh://deploy@10.0.0.2"
+        ));
+    }
+    if text.starts_with("https://") {
+        return Err(format!(
+            "\"{text}\": write a TLS endpoint as tcp://HOST:PORT and give the engine a tls {{ ca, cert, key }} block"
         ));
     }
     Err(format!(
-        "\"{text}\": an endpoint starts with unix:// or tcp://"
+        "\"{text}\": an endpoint starts with unix://, tcp:// or ssh://"
     ))
 }
 
@@ -156,9 +198,17 @@ mod tests {
         assert!(parse_endpoint("tcp://host")
             .expect_err("refused")
             .contains("HOST:PORT"));
-        assert!(parse_endpoint("ssh://m1")
+        assert_eq!(
+            parse_endpoint("ssh://deploy@10.0.0.2:2222"),
+            Ok(Endpoint::Ssh("deploy@10.0.0.2:2222".into()))
+        );
+        assert_eq!(parse_endpoint("ssh://m1"), Ok(Endpoint::Ssh("m1".into())));
+        assert!(parse_endpoint("ssh://m1:port")
             .expect_err("refused")
-            .contains("not supported"));
+            .contains("[USER@]HOST[:PORT]"));
+        assert!(parse_endpoint("https://m1:2376")
+            .expect_err("refused")
+            .contains("tls {"));
         assert!(parse_endpoint("m1:2375")
             .expect_err("refused")
             .contains("unix://"));
