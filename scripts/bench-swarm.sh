@@ -4,7 +4,8 @@
 # rolling update (one environment variable changed), at several replica
 # counts. On the local engine (made a swarm if it is not one, left again
 # afterwards), or with NODES=3 on three engines in network namespaces
-# (scripts/swarm-nodes.sh; needs root).
+# (scripts/swarm-nodes.sh; needs root), where it also measures how long
+# the swarm takes to run every task again after a node's engine is killed.
 #
 #   scripts/bench-swarm.sh [REPLICAS...]      default: 3 10 30
 set -euo pipefail
@@ -134,3 +135,18 @@ EOF
   printf '%s replicas: imm create %.1f s, update %.1f s | docker stack deploy create %.1f s, update %.1f s\n' \
     "$n" "$imm_create" "$imm_update" "$stack_create" "$stack_update"
 done
+
+if [ -n "$nodes" ]; then
+  # Six tasks over three nodes; node 3's engine is killed: how long until
+  # six tasks run again on the two nodes left.
+  sed -i 's/replicas     = [0-9]*/replicas     = 6/' "$work/p/main.imm"
+  (cd "$work/p" && "$IMM" apply --auto-approve >/dev/null)
+  on_node() { DOCKER_HOST=unix://$work/nodes/n$1/docker.sock docker ps -q --filter label=com.docker.swarm.service.name=p-default-web | wc -l; }
+  echo "before the loss: $(on_node 1)/$(on_node 2)/$(on_node 3) tasks on nodes 1/2/3"
+  t=$(now); scripts/swarm-nodes.sh kill "$work/nodes" imbench 3 2>/dev/null
+  until [ "$(($(on_node 1) + $(on_node 2)))" -ge 6 ]; do
+    sleep 0.2
+    if [ "$(echo "$(elapsed "$t") > 120" | bc)" = 1 ]; then echo "not rescheduled in 120 s" >&2; exit 1; fi
+  done
+  printf 'node 3 lost: 6 tasks run on nodes 1 and 2 again after %.1f s\n' "$(elapsed "$t")"
+fi

@@ -9,6 +9,9 @@
 #   swarm-nodes.sh registry DIR NAME I PORT  a registry (Debian's docker-registry) in node I's
 #                                            namespace at its address:PORT, plain HTTP (every
 #                                            node lists SUBNET.0/24 in insecure-registries)
+#   swarm-nodes.sh sshd  DIR NAME I          sshd in node I's namespace at its address:22; root
+#                                            logs in with DIR/ssh/id and lands on node I's engine;
+#                                            DIR/ssh/bin/ssh is an ssh that uses only DIR/ssh/config
 #   swarm-nodes.sh kill  DIR NAME I          SIGKILL node I's dockerd (a lost machine)
 #   swarm-nodes.sh down  DIR NAME            kill every process of every node, remove all
 #
@@ -150,6 +153,39 @@ YML
   say "registry at $address"
 }
 
+start_sshd() {
+  local i=$1 home=$DIR/ssh subnet
+  subnet=$(cat "$DIR/subnet")
+  local address="$subnet.$((10 + i))"
+  mkdir -p "$home/bin" /run/sshd
+  ssh-keygen -q -t ed25519 -N '' -f "$home/host_key"
+  ssh-keygen -q -t ed25519 -N '' -f "$home/id"
+  cp "$home/id.pub" "$home/authorized_keys"
+  cat >"$home/sshd_config" <<CONF
+ListenAddress $address:22
+HostKey $home/host_key
+AuthorizedKeysFile $home/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+StrictModes no
+UsePAM no
+PidFile $home/sshd.pid
+SetEnv DOCKER_HOST=unix://$DIR/n$i/docker.sock
+CONF
+  cat >"$home/config" <<CONF
+Host *
+  IdentityFile $home/id
+  IdentitiesOnly yes
+  UserKnownHostsFile /dev/null
+  StrictHostKeyChecking no
+  LogLevel ERROR
+CONF
+  printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$home/config" >"$home/bin/ssh"
+  chmod +x "$home/bin/ssh"
+  nsenter --net="/run/netns/$NAME-n$i" -- /usr/sbin/sshd -f "$home/sshd_config" -E "$home/sshd.log"
+  say "sshd at $address:22"
+}
+
 kill_node() {
   kill -KILL "$(cat "$DIR/n$1/dockerd.pid")"
   say "node $1's dockerd killed"
@@ -160,6 +196,8 @@ down() {
   for i in $(seq 1 "$n"); do
     for p in $(node_pids "$i"); do [ "$p" != "$$" ] && kill -KILL "$p" 2>/dev/null || true; done
   done
+  # Clients started on the nodes' network (ssh masters left by a client).
+  for p in $(ip netns pids "$NAME-hub" 2>/dev/null || true); do kill -KILL "$p" 2>/dev/null || true; done
   sleep 0.3
   for i in $(seq 1 "$n"); do
     ip netns del "$NAME-n$i" 2>/dev/null || true
@@ -178,7 +216,8 @@ NAME=${3:?name}
 case "$command" in
   up) SUBNET=${4:?subnet}; up "${5:-3}" ;;
   registry) start_registry "${4:?node}" "${5:?port}" ;;
+  sshd) start_sshd "${4:?node}" ;;
   kill) kill_node "${4:?node}" ;;
   down) down ;;
-  *) sed -n '2,19p' "$0"; exit 2 ;;
+  *) sed -n '2,22p' "$0"; exit 2 ;;
 esac

@@ -17,10 +17,17 @@ scripts/prepare-examples.sh >/dev/null
 if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null
 fi
-# The multi-node tests run a registry in a node's namespace (Debian's
-# docker-registry).
-if ! command -v docker-registry >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null
+# The multi-node tests run a registry (Debian's docker-registry) and sshd
+# (openssh-server) in a node's namespace. Installing must not start either
+# on the host's network: policy-rc.d forbids starting services meanwhile.
+if ! command -v docker-registry >/dev/null 2>&1 || [ ! -x /usr/sbin/sshd ]; then
+  made_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry openssh-server openssh-client >/dev/null
+  [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
 fi
 # The Packer example builds with Debian's packer and ansible, on a base
 # made by debootstrap (once per machine: it is cached on the daemon).

@@ -352,15 +352,16 @@ fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
 }
 
 #[test]
-fn with_a_registry_every_node_pulls_the_same_digest_and_only_one_endpoint_is_needed() {
+fn with_a_registry_every_node_pulls_the_same_digest_and_one_endpoint_over_ssh_is_enough() {
     docker_project::require_docker();
     let nodes = Nodes::up(2);
     let registry = nodes.registry(1, 5000);
-    // Only the first node is an endpoint: the second gets the images from
-    // the registry, never through imm.
+    let (over_ssh, path) = nodes.sshd(1);
+    // Only the first node is an endpoint, reached over ssh from the nodes'
+    // network: the second gets the images from the registry, never
+    // through imm.
     let engine = format!(
-        "engine \"nodes\" {{\n  endpoints = [\"{}\"]\n  registry {{\n    address  = \"{registry}\"\n    insecure = true\n  }}\n}}",
-        nodes.endpoint(1)
+        "engine \"nodes\" {{\n  endpoints = [\"{over_ssh}\"]\n  registry {{\n    address  = \"{registry}\"\n    insecure = true\n  }}\n}}"
     );
     let p = docker_project(
         &SERVICE
@@ -371,8 +372,15 @@ fn with_a_registry_every_node_pulls_the_same_digest_and_only_one_endpoint_is_nee
             .replace("ON_ENGINE", "engine = engine.nodes")
             .replace("ENGINE", &engine),
     );
+    let imm = |args: &[&str]| {
+        nodes.imm(
+            p.project.path(),
+            args,
+            &[("SWARM_TEST_TOKEN", TOKEN), ("PATH", &path)],
+        )
+    };
 
-    apply(&p, &[]).assert_ok();
+    imm(&["apply", "--auto-approve"]).assert_ok();
     let pinned = p.recorded("docker_image.web", "repo_digest");
     assert!(
         pinned.starts_with(&format!("{registry}/imm/")) && pinned.contains("@sha256:"),
@@ -416,7 +424,7 @@ fn with_a_registry_every_node_pulls_the_same_digest_and_only_one_endpoint_is_nee
     );
 
     // A new version: pushed, pinned, rolled out on both nodes.
-    apply(&p, &["page_version=2"]).assert_ok();
+    imm(&["apply", "--auto-approve", "--var", "page_version=2"]).assert_ok();
     let repinned = p.recorded("docker_image.web", "repo_digest");
     assert_ne!(repinned, pinned, "the new build has its own digest");
     let image = nodes.docker(
@@ -430,18 +438,8 @@ fn with_a_registry_every_node_pulls_the_same_digest_and_only_one_endpoint_is_nee
         ],
     );
     assert_eq!(image.stdout.trim(), repinned);
-    p.project
-        .imm_with_env(
-            &["plan", "--detailed-exitcode", "--var", "page_version=2"],
-            &[("SWARM_TEST_TOKEN", TOKEN)],
-        )
-        .assert_code(0);
-    p.project
-        .imm_with_env(
-            &["destroy", "--auto-approve"],
-            &[("SWARM_TEST_TOKEN", TOKEN)],
-        )
-        .assert_ok();
+    imm(&["plan", "--detailed-exitcode", "--var", "page_version=2"]).assert_code(0);
+    imm(&["destroy", "--auto-approve"]).assert_ok();
     assert_eq!(
         nodes.docker(1, &["service", "ls", "-q"]).stdout.trim(),
         "",

@@ -152,6 +152,29 @@ impl Nodes {
         format!("{}.{}:{port}", self.subnet, 10 + i)
     }
 
+    /// Starts sshd in node `i`'s namespace; returns the `ssh://` endpoint
+    /// of node `i`'s engine and the PATH under which `ssh` logs in there
+    /// (with the harness's own key and configuration only).
+    pub fn sshd(&self, i: usize) -> (String, String) {
+        let run = Command::new("bash")
+            .arg(script())
+            .args(["sshd", &self.dir.to_string_lossy(), &self.name])
+            .arg(i.to_string())
+            .output()
+            .expect("run scripts/swarm-nodes.sh");
+        assert!(
+            run.status.success(),
+            "starting sshd in node {i}'s namespace failed (it needs Debian's openssh-server; scripts/test.sh installs it):\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let path = format!(
+            "{}:{}",
+            self.dir.join("ssh/bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        (format!("ssh://root@{}.{}", self.subnet, 10 + i), path)
+    }
+
     /// SIGKILLs node `i`'s engine: the machine is lost.
     pub fn kill(&self, i: usize) {
         let run = Command::new("bash")
