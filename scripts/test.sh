@@ -27,7 +27,7 @@ if ! command -v docker-registry >/dev/null 2>&1 || [ ! -x /usr/sbin/sshd ]; then
     made_policy=1
   fi
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry openssh-server openssh-client >/dev/null
-  [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 # The Packer example builds with Debian's packer and ansible, on a base
 # made by debootstrap (once per machine: it is cached on the daemon).
