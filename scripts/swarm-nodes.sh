@@ -193,8 +193,18 @@ kill_node() {
 
 down() {
   local n; n=$(cat "$DIR/nodes" 2>/dev/null || echo 0)
-  for i in $(seq 1 "$n"); do
-    for p in $(node_pids "$i"); do [ "$p" != "$$" ] && kill -KILL "$p" 2>/dev/null || true; done
+  # Several passes: a containerd killed a moment late may have started a
+  # task (a shim and its processes) after the first pass looked.
+  local pass found
+  for pass in 1 2 3 4 5; do
+    found=
+    for i in $(seq 1 "$n"); do
+      for p in $(node_pids "$i"); do
+        [ "$p" != "$$" ] && kill -KILL "$p" 2>/dev/null && found=1
+      done
+    done
+    [ -z "$found" ] && break
+    sleep 0.3
   done
   # Clients started on the nodes' network (ssh masters left by a client).
   for p in $(ip netns pids "$NAME-hub" 2>/dev/null || true); do kill -KILL "$p" 2>/dev/null || true; done
