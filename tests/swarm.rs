@@ -241,6 +241,45 @@ fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_ser
         plan.stdout
     );
 
+    // imm is SIGKILLed while Swarm rolls the next version out; the next
+    // apply finishes the job and leaves only what the service uses.
+    let mut killed = std::process::Command::new(env!("CARGO_BIN_EXE_imm"))
+        .args(["apply", "--auto-approve", "--var", "page_version=4"])
+        .current_dir(p.project.path())
+        .env("SWARM_TEST_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start imm apply");
+    let service = p.recorded("docker_service.web", "name");
+    let updating = || {
+        let format = "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}";
+        docker(&["service", "inspect", &service, "--format", format])
+            .stdout
+            .trim()
+            == "updating"
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !updating() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(updating(), "the rolling update to version 4 started");
+    killed.kill().expect("SIGKILL imm");
+    let _ = killed.wait();
+    apply(&p, &["page_version=4"]).assert_ok();
+    assert_eq!(in_a_task(&p, "/www/greeting.txt"), "greeting for page 4");
+    p.project
+        .imm_with_env(
+            &["plan", "--detailed-exitcode", "--var", "page_version=4"],
+            &[("SWARM_TEST_TOKEN", TOKEN)],
+        )
+        .assert_code(0);
+    assert_eq!(
+        (labelled(&p, "config").len(), labelled(&p, "secret").len()),
+        (1, 1),
+        "one config and one secret: those the service uses; what the killed run made is swept"
+    );
+
     docker(&["rm", "-f", &client]);
     p.project
         .imm_with_env(
@@ -387,16 +426,11 @@ fn with_a_registry_every_node_pulls_the_same_digest_and_one_endpoint_over_ssh_is
         "the image is recorded by its digest in the registry: {pinned}"
     );
     let service = p.recorded("docker_service.web", "name");
-    let image = nodes.docker(
-        1,
-        &[
-            "service",
-            "inspect",
-            &service,
-            "--format",
-            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-        ],
-    );
+    let service_image = || {
+        let format = "{{.Spec.TaskTemplate.ContainerSpec.Image}}";
+        nodes.docker(1, &["service", "inspect", &service, "--format", format])
+    };
+    let image = service_image();
     assert_eq!(
         image.stdout.trim(),
         pinned,
@@ -427,16 +461,7 @@ fn with_a_registry_every_node_pulls_the_same_digest_and_one_endpoint_over_ssh_is
     imm(&["apply", "--auto-approve", "--var", "page_version=2"]).assert_ok();
     let repinned = p.recorded("docker_image.web", "repo_digest");
     assert_ne!(repinned, pinned, "the new build has its own digest");
-    let image = nodes.docker(
-        1,
-        &[
-            "service",
-            "inspect",
-            &service,
-            "--format",
-            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-        ],
-    );
+    let image = service_image();
     assert_eq!(image.stdout.trim(), repinned);
     imm(&["plan", "--detailed-exitcode", "--var", "page_version=2"]).assert_code(0);
     imm(&["destroy", "--auto-approve"]).assert_ok();

@@ -135,19 +135,29 @@ impl Nodes {
         )
     }
 
-    /// Starts a registry (plain HTTP) in node `i`'s namespace; returns its
-    /// HOST:PORT, which every node's engine may pull from.
-    pub fn registry(&self, i: usize, port: u16) -> String {
+    /// Runs `scripts/swarm-nodes.sh COMMAND DIR NAME ARGS…`; `failure` says
+    /// what failed and what it needs.
+    fn run_script(&self, command: &str, args: &[String], failure: &str) {
         let run = Command::new("bash")
             .arg(script())
-            .args(["registry", &self.dir.to_string_lossy(), &self.name])
-            .args([i.to_string(), port.to_string()])
+            .args([command, &self.dir.to_string_lossy(), &self.name])
+            .args(args)
             .output()
             .expect("run scripts/swarm-nodes.sh");
         assert!(
             run.status.success(),
-            "starting a registry in node {i}'s namespace failed (it needs Debian's docker-registry; scripts/test.sh installs it):\n{}",
+            "{failure}:\n{}",
             String::from_utf8_lossy(&run.stderr)
+        );
+    }
+
+    /// Starts a registry (plain HTTP) in node `i`'s namespace; returns its
+    /// HOST:PORT, which every node's engine may pull from.
+    pub fn registry(&self, i: usize, port: u16) -> String {
+        self.run_script(
+            "registry",
+            &[i.to_string(), port.to_string()],
+            &format!("starting a registry in node {i}'s namespace failed (it needs Debian's docker-registry; scripts/test.sh installs it)"),
         );
         format!("{}.{}:{port}", self.subnet, 10 + i)
     }
@@ -156,16 +166,10 @@ impl Nodes {
     /// of node `i`'s engine and the PATH under which `ssh` logs in there
     /// (with the harness's own key and configuration only).
     pub fn sshd(&self, i: usize) -> (String, String) {
-        let run = Command::new("bash")
-            .arg(script())
-            .args(["sshd", &self.dir.to_string_lossy(), &self.name])
-            .arg(i.to_string())
-            .output()
-            .expect("run scripts/swarm-nodes.sh");
-        assert!(
-            run.status.success(),
-            "starting sshd in node {i}'s namespace failed (it needs Debian's openssh-server; scripts/test.sh installs it):\n{}",
-            String::from_utf8_lossy(&run.stderr)
+        self.run_script(
+            "sshd",
+            &[i.to_string()],
+            &format!("starting sshd in node {i}'s namespace failed (it needs Debian's openssh-server; scripts/test.sh installs it)"),
         );
         let path = format!(
             "{}:{}",
@@ -177,17 +181,7 @@ impl Nodes {
 
     /// SIGKILLs node `i`'s engine: the machine is lost.
     pub fn kill(&self, i: usize) {
-        let run = Command::new("bash")
-            .arg(script())
-            .args(["kill", &self.dir.to_string_lossy(), &self.name])
-            .arg(i.to_string())
-            .output()
-            .expect("run scripts/swarm-nodes.sh");
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
+        self.run_script("kill", &[i.to_string()], &format!("killing node {i}"));
     }
 }
 
