@@ -81,6 +81,16 @@ resource "docker_service" "web" {
 }
 "#;
 
+/// Instances of `for_each`: one service each, named by its key.
+const WORKERS: &str = r#"
+resource "docker_service" "worker" {
+  for_each = toset(["a", "b"])
+  engine   = engine.nodes
+  image    = docker_image.web.repo_digest
+  command  = ["sleep", "100000"]
+}
+"#;
+
 const TOKEN: &str = "tok-7f3a9c1e55";
 
 fn project(engine: &str, on_engine: &str) -> DockerProject {
@@ -402,15 +412,14 @@ fn with_a_registry_every_node_pulls_the_same_digest_and_one_endpoint_over_ssh_is
     let engine = format!(
         "engine \"nodes\" {{\n  endpoints = [\"{over_ssh}\"]\n  registry {{\n    address  = \"{registry}\"\n    insecure = true\n  }}\n}}"
     );
-    let p = docker_project(
-        &SERVICE
-            .replace(
-                "image        = docker_image.web.id",
-                "image = docker_image.web.repo_digest",
-            )
-            .replace("ON_ENGINE", "engine = engine.nodes")
-            .replace("ENGINE", &engine),
-    );
+    let text = SERVICE
+        .replace(
+            "image        = docker_image.web.id",
+            "image = docker_image.web.repo_digest",
+        )
+        .replace("ON_ENGINE", "engine = engine.nodes")
+        .replace("ENGINE", &engine);
+    let p = docker_project(&(text + WORKERS));
     let imm = |args: &[&str]| {
         nodes.imm(
             p.project.path(),
@@ -449,6 +458,17 @@ fn with_a_registry_every_node_pulls_the_same_digest_and_one_endpoint_over_ssh_is
         tasks_on(2) >= 1,
         "the node that is no endpoint runs tasks too, from the registry"
     );
+    let workers = nodes.docker(1, &["service", "ls", "--format", "{{.Name}} {{.Replicas}}"]);
+    for key in ["a", "b"] {
+        assert!(
+            workers
+                .stdout
+                .lines()
+                .any(|l| l.ends_with(&format!("-worker-{key} 1/1"))),
+            "each instance of for_each is a service of its own, named by its key: {}",
+            workers.stdout
+        );
+    }
     let digest = pinned.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
     let pulled = nodes.docker(2, &["images", "--digests", "--format", "{{.Digest}}"]);
     assert!(

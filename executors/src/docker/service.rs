@@ -56,7 +56,12 @@ impl Executor for ServiceExecutor {
         let config: ServiceConfig = typed(instance)?;
         let engine = instance_engine(instance)?;
         let docker = &self.0.engine(engine.as_deref()).await?;
-        let name = config.service_name(&run.project, &run.environment, &instance.name);
+        let name = config.service_name(
+            &run.project,
+            &run.environment,
+            &instance.name,
+            instance.key.as_ref(),
+        );
         if config.image.starts_with("sha256:") {
             if let Some(registry) = self.0.spec(engine.as_deref())?.registry {
                 // Nodes pull from the registry by digest; an image id is

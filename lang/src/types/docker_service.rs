@@ -20,7 +20,7 @@ pub const TYPE: ResourceType = ResourceType {
         doc: "Replicated tasks on a Docker Swarm (the engine must be a swarm manager). A change is Swarm's rolling update: each new task healthy before an old one stops; a failed update is rolled back by Swarm, the old tasks serving throughout, and the apply fails with the tasks' errors.",
         attrs: &[
             attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.id (an image built on a multi-node engine is on every node, or pinned by digest in its registry)."),
-            attr("name", Kind::String, false, "Service name (project and environment are added); clients on its networks reach it by this name."),
+            attr("name", Kind::String, false, "Service name (project and environment are added; default: the resource's name, with -INDEX or -KEY for an instance of count or for_each); clients on its networks reach it by this name."),
             attr("command", Kind::ListOfString, false, "Command and arguments."),
             attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so that a task stops at once when asked."),
             attr("replicas", Kind::Number, false, "Number of tasks (default 1); not with mode = \"global\"."),
@@ -186,8 +186,20 @@ pub struct ServiceConfig {
 
 impl ServiceConfig {
     /// `<project>-<env>-<name>`: the service keeps it across updates.
-    pub fn service_name(&self, project: &str, environment: &str, resource_name: &str) -> String {
-        naming::declared_object(project, environment, self.name.as_deref(), resource_name)
+    pub fn service_name(
+        &self,
+        project: &str,
+        environment: &str,
+        resource_name: &str,
+        key: Option<&crate::evaluate::InstanceKey>,
+    ) -> String {
+        naming::declared_instance_object(
+            project,
+            environment,
+            self.name.as_deref(),
+            resource_name,
+            key,
+        )
     }
 
     /// A host-mode port is held by one task per node: the old task must

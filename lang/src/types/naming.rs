@@ -4,6 +4,8 @@
 //! environments, so that one promoted image serves them all), and
 //! containers, networks and volumes `<project>-<env>-<name>`.
 
+use crate::evaluate::InstanceKey;
+
 /// `[a-z0-9_.-]`, starting with a letter or digit, as Docker allows in
 /// object names and repository path components.
 pub fn sanitize(text: &str) -> String {
@@ -50,6 +52,26 @@ pub fn declared_object(
     scoped_object(project, environment, declared.unwrap_or(resource_name))
 }
 
+/// The object name of one instance of a resource whose object keeps its
+/// name for life (a Swarm service: its name is what clients resolve):
+/// `<project>-<env>-<name>`, and `-<index>` or `-<key>` for an instance of
+/// `count` or `for_each` unless `name` is declared (then it is the
+/// declaration's to tell instances apart, e.g. with count.index).
+pub fn declared_instance_object(
+    project: &str,
+    environment: &str,
+    declared: Option<&str>,
+    resource_name: &str,
+    key: Option<&InstanceKey>,
+) -> String {
+    let base = declared_object(project, environment, declared, resource_name);
+    match (declared, key) {
+        (None, Some(InstanceKey::Index(i))) => format!("{base}-{i}"),
+        (None, Some(InstanceKey::Key(k))) => format!("{base}-{}", sanitize(k)),
+        _ => base,
+    }
+}
+
 /// `imm/<project>/<name>`: the image repository of one project.
 pub fn image_repository(project: &str, name: &str) -> String {
     format!("imm/{}/{}", sanitize(project), sanitize(name))
@@ -64,6 +86,24 @@ pub fn image_tag(project: &str, name: &str, fingerprint: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instances_of_count_and_for_each_get_names_of_their_own() {
+        fn name(declared: Option<&str>, key: Option<&InstanceKey>) -> String {
+            declared_instance_object("shop", "prod", declared, "web", key)
+        }
+        assert_eq!(name(None, None), "shop-prod-web");
+        assert_eq!(name(None, Some(&InstanceKey::Index(2))), "shop-prod-web-2");
+        assert_eq!(
+            name(None, Some(&InstanceKey::Key("EU West".into()))),
+            "shop-prod-web-eu-west"
+        );
+        assert_eq!(
+            name(Some("front-2"), Some(&InstanceKey::Index(2))),
+            "shop-prod-front-2",
+            "a declared name is the declaration's"
+        );
+    }
 
     #[test]
     fn names_are_valid_docker_references() {
