@@ -398,6 +398,17 @@ fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
         settled.len() == 3 && settled.iter().all(|i| image.contains(i.as_str())),
         "three tasks, all of the new image, once the swarm settles: {settled:?}"
     );
+
+    imm(&["destroy", "--auto-approve"]).assert_ok();
+    for i in [2, 3] {
+        let reference = format!("reference=imm/{}/*", p.label);
+        let images = nodes.docker(i, &["images", "-q", "--filter", &reference]);
+        assert_eq!(
+            images.stdout.trim(),
+            "",
+            "destroy removes the images imm loaded into node {i}"
+        );
+    }
 }
 
 #[test]

@@ -85,12 +85,27 @@ impl Executor for ImageExecutor {
         if private_str(existing.private, "tag").is_none() {
             return Ok(());
         }
+        let engine = existing_engine(&existing);
         destroy(
-            &self.0.engine(existing_engine(&existing).as_deref()).await?,
+            &self.0.engine(engine.as_deref()).await?,
             existing,
             successor,
         )
-        .await
+        .await?;
+        // Loaded into every node (no registry): every node lets it go. A
+        // node that does not answer keeps its copy until the next destroy
+        // of that repository there.
+        let Some(engine) = engine else {
+            return Ok(());
+        };
+        if self.0.spec(Some(&engine))?.registry.is_some() {
+            return Ok(());
+        }
+        let (nodes, _lost) = self.0.every_endpoint(&engine).await?;
+        for (_, node) in &nodes {
+            destroy(node, existing, successor).await?;
+        }
+        Ok(())
     }
 
     async fn discard(
