@@ -91,6 +91,33 @@ resource "docker_service" "worker" {
 }
 "#;
 
+/// Staging builds on one node and pushes; prod lives on another node.
+const PROMOTED: &str = r#"
+environment "staging" {
+  endpoint = "STAGING"
+}
+
+environment "prod" {
+  promote_from = "staging"
+  endpoint     = "PROD"
+}
+
+engine "room" {
+  endpoints = [env.endpoint]
+  registry {
+    address  = "REGISTRY"
+    insecure = true
+  }
+}
+
+resource "docker_image" "base" {
+  engine = engine.room
+  build {
+    context = "./base"
+  }
+}
+"#;
+
 const TOKEN: &str = "tok-7f3a9c1e55";
 
 fn project(engine: &str, on_engine: &str) -> DockerProject {
@@ -501,4 +528,32 @@ fn with_a_registry_every_node_pulls_the_same_digest_and_one_endpoint_over_ssh_is
         "",
         "destroy leaves no service"
     );
+
+    // Promotion between engines: prod pulls the digest staging tested
+    // instead of building again (a rebuild would differ in its
+    // timestamps, so in its id).
+    let promoted = docker_project(
+        &PROMOTED
+            .replace("STAGING", &over_ssh)
+            .replace("PROD", &nodes.endpoint(2))
+            .replace("REGISTRY", &registry),
+    );
+    let on = |env: &str| {
+        let args = ["apply", "--auto-approve", "--env", env];
+        nodes.imm(promoted.project.path(), &args, &[("PATH", &path)])
+    };
+    on("staging").assert_ok();
+    let prod = on("prod");
+    prod.assert_ok();
+    let recorded = |env: &str, out: &str| promoted.recorded_in(env, "docker_image.base", out);
+    assert_eq!(
+        (recorded("prod", "id"), recorded("prod", "repo_digest")),
+        (
+            recorded("staging", "id"),
+            recorded("staging", "repo_digest")
+        ),
+        "prod runs the very image staging tested: {}",
+        prod.all()
+    );
+    assert!(!recorded("prod", "repo_digest").is_empty());
 }

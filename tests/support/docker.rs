@@ -146,13 +146,23 @@ impl DockerProject {
     }
 
     pub fn state(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.project.file(".imm/state/default.json"))
-            .expect("state file");
+        self.state_of("default")
+    }
+
+    /// The state of one environment.
+    pub fn state_of(&self, environment: &str) -> serde_json::Value {
+        let path = format!(".imm/state/{environment}.json");
+        let text = std::fs::read_to_string(self.project.file(&path)).expect("state file");
         serde_json::from_str(&text).expect("state JSON")
     }
 
     pub fn recorded(&self, address: &str, out: &str) -> String {
-        self.state()["resources"]
+        self.recorded_in("default", address, out)
+    }
+
+    /// An out attribute as one environment's state records it.
+    pub fn recorded_in(&self, environment: &str, address: &str, out: &str) -> String {
+        self.state_of(environment)["resources"]
             .as_array()
             .and_then(|r| r.iter().find(|r| r["address"] == address))
             .and_then(|r| r["outs"][out].as_str())

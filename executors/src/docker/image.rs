@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    BuildImageOptions, CreateContainerOptions, ListImagesOptions, PushImageOptions,
-    RemoveImageOptions, TagImageOptions,
+    BuildImageOptions, CreateContainerOptions, CreateImageOptions, ListImagesOptions,
+    PushImageOptions, RemoveImageOptions, TagImageOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -39,7 +39,10 @@ impl Executor for ImageExecutor {
         let engine = instance_engine(instance)?;
         let docker = self.0.engine(engine.as_deref()).await?;
         let mut created = create(&docker, instance, &config, request, run).await?;
-        created.outs.insert("repo_digest".into(), json!(""));
+        created
+            .outs
+            .entry("repo_digest")
+            .or_insert_with(|| json!(""));
         if let Some(engine) = engine {
             created.private["engine"] = json!(engine);
             let tag = private_str(&created.private, "tag")
@@ -171,6 +174,30 @@ async fn create(
         // build or test leaves no tag): tag it, build nothing.
         tag_image(docker, &id, &tag).await?;
         return Ok(created(id, &fingerprint, &tag, true));
+    }
+    // Tested elsewhere and pushed to a registry: the very bytes that were
+    // tested, pulled, rather than a rebuild that would differ in its
+    // timestamps.
+    let pushed = request
+        .reused_outs
+        .as_ref()
+        .and_then(|outs| outs.get("repo_digest"))
+        .and_then(Json::as_str)
+        .filter(|digest| !digest.is_empty());
+    if let Some(pinned) = pushed {
+        match pull_tested(docker, pinned, &fingerprint).await {
+            Ok(id) => {
+                run.report(&instance.address, &format!("pulled the tested {pinned}"));
+                tag_image(docker, &id, &tag).await?;
+                let mut pulled = created(id, &fingerprint, &tag, true);
+                pulled.outs.insert("repo_digest".into(), json!(pinned));
+                return Ok(pulled);
+            }
+            Err(e) => run.report(
+                &instance.address,
+                &format!("{}; building it here instead", e.message),
+            ),
+        }
     }
     let context = instance.module_dir.join(&config.context);
     let dockerfile = config.dockerfile.clone();
@@ -389,6 +416,45 @@ async fn distribute(
         }
     }
     Ok(())
+}
+
+/// Pulls `pinned` (`REGISTRY/REPOSITORY@sha256:…`) and checks that it is
+/// the artifact of `fingerprint`; returns its id.
+async fn pull_tested(
+    docker: &Docker,
+    pinned: &str,
+    fingerprint: &str,
+) -> Result<String, ActionError> {
+    let mut stream = patient(docker).create_image(
+        Some(CreateImageOptions {
+            from_image: Some(pinned.to_string()),
+            ..Default::default()
+        }),
+        None,
+        None,
+    );
+    while let Some(step) = stream.next().await {
+        step.map_err(|e| {
+            ActionError::new(format!("pulling {pinned} failed: {}", docker_message(&e)))
+        })?;
+    }
+    let image = docker
+        .inspect_image(pinned)
+        .await
+        .map_err(|e| failed(&format!("inspecting image {pinned}"), e))?;
+    let label = image
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get(LABEL_FINGERPRINT));
+    if label.map(String::as_str) != Some(fingerprint) {
+        return Err(ActionError::new(format!(
+            "{pinned} is not the artifact of fingerprint {fingerprint} (it was pushed over)"
+        )));
+    }
+    image
+        .id
+        .ok_or_else(|| ActionError::new(format!("{pinned} has no id")))
 }
 
 /// The image pushed to the engine's registry under `pushed` (the tag
