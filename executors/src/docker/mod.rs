@@ -646,3 +646,95 @@ async fn run_in(
         .unwrap_or(-1);
     Ok((code, output))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn local_socket() -> PathBuf {
+        let host = docker_host();
+        PathBuf::from(
+            host.strip_prefix("unix://")
+                .unwrap_or("/var/run/docker.sock"),
+        )
+    }
+
+    /// A socket that forwards to the local daemon until `shut` fires: an
+    /// endpoint that is lost in the middle of a run.
+    fn forwarder(front: PathBuf, daemon: PathBuf) -> tokio::sync::watch::Sender<bool> {
+        let (shut, watch) = tokio::sync::watch::channel(false);
+        let listener = tokio::net::UnixListener::bind(&front).expect("bind the front socket");
+        tokio::spawn(async move {
+            let mut accept_watch = watch.clone();
+            loop {
+                let inbound = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    _ = accept_watch.changed() => return,
+                };
+                let Ok((mut inbound, _)) = inbound else {
+                    return;
+                };
+                let daemon = daemon.clone();
+                let mut connection_watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::UnixStream::connect(&daemon).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = connection_watch.changed() => {}
+                    }
+                });
+            }
+        });
+        shut
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_lost_mid_run_is_replaced_by_the_next_that_answers() {
+        let daemon = local_socket();
+        let reachable = Docker::connect_with_local_defaults()
+            .map(|d| d.with_timeout(Duration::from_secs(5)))
+            .ok();
+        let Some(reachable) = reachable else {
+            panic!("this test needs a running Docker Engine (docker info); start dockerd");
+        };
+        assert!(
+            reachable.ping().await.is_ok(),
+            "this test needs a running Docker Engine at {} (docker info); start dockerd",
+            daemon.display()
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let front = dir.path().join("first.sock");
+        let shut = forwarder(front.clone(), daemon.clone());
+        let client = DockerClient::new();
+        client.set_engines([EngineSpec {
+            name: "pair".into(),
+            endpoints: vec![
+                Endpoint::Unix(front.to_string_lossy().into_owned()),
+                Endpoint::Unix(daemon.to_string_lossy().into_owned()),
+            ],
+            tls: None,
+            registry: None,
+        }]);
+        let first = client
+            .engine(Some("pair"))
+            .await
+            .expect("the first endpoint");
+        assert!(first.ping().await.is_ok(), "through the first endpoint");
+
+        // The first endpoint is lost: its socket and every connection.
+        let _ = shut.send(true);
+        let _ = std::fs::remove_file(&front);
+        assert!(first.ping().await.is_err(), "the first endpoint is gone");
+        let next = client
+            .engine(Some("pair"))
+            .await
+            .expect("the run goes on through the next endpoint");
+        assert!(
+            next.ping().await.is_ok(),
+            "the connection now in use answers (the second endpoint)"
+        );
+    }
+}
