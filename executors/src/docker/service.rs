@@ -32,7 +32,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{InspectServiceOptions, ListTasksOptions, UpdateServiceOptions};
 use bollard::Docker;
-use imm_lang::evaluate::Instance;
+use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_service::{ServiceConfig, ServiceMode};
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
@@ -60,7 +60,7 @@ impl Executor for ServiceExecutor {
             &run.project,
             &run.environment,
             &instance.name,
-            instance.key.as_ref(),
+            instance.key.as_ref().map(InstanceKey::name_part).as_deref(),
         );
         if config.image.starts_with("sha256:") {
             if let Some(registry) = self.0.spec(engine.as_deref())?.registry {

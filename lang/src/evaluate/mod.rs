@@ -169,6 +169,14 @@ pub enum InstanceKey {
 }
 
 impl InstanceKey {
+    /// The index or the key as it is, for object names.
+    pub fn name_part(&self) -> String {
+        match self {
+            InstanceKey::Index(i) => i.to_string(),
+            InstanceKey::Key(k) => k.clone(),
+        }
+    }
+
     pub fn suffix(&self) -> String {
         match self {
             InstanceKey::Index(i) => format!("[{i}]"),

@@ -217,7 +217,7 @@ fn tls_spec(
                 Diagnostic::at(
                     Code::PathNotFound,
                     attr.value.span,
-                    format!("engine \"{engine}\": tls.{key}: {} does not exist", path.display()),
+                    format!("engine \"{engine}\": tls.{key}: no file {text:?}"),
                 )
                 .with_help("paths are relative to the project's directory; docs/engines.md shows how to make the certificates"),
             );

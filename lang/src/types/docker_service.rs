@@ -191,14 +191,14 @@ impl ServiceConfig {
         project: &str,
         environment: &str,
         resource_name: &str,
-        key: Option<&crate::evaluate::InstanceKey>,
+        instance: Option<&str>,
     ) -> String {
         naming::declared_instance_object(
             project,
             environment,
             self.name.as_deref(),
             resource_name,
-            key,
+            instance,
         )
     }
 

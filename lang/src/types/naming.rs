@@ -4,8 +4,6 @@
 //! environments, so that one promoted image serves them all), and
 //! containers, networks and volumes `<project>-<env>-<name>`.
 
-use crate::evaluate::InstanceKey;
-
 /// `[a-z0-9_.-]`, starting with a letter or digit, as Docker allows in
 /// object names and repository path components.
 pub fn sanitize(text: &str) -> String {
@@ -54,20 +52,19 @@ pub fn declared_object(
 
 /// The object name of one instance of a resource whose object keeps its
 /// name for life (a Swarm service: its name is what clients resolve):
-/// `<project>-<env>-<name>`, and `-<index>` or `-<key>` for an instance of
-/// `count` or `for_each` unless `name` is declared (then it is the
+/// `<project>-<env>-<name>`, and `-<instance>` (the index or key of an
+/// instance of `count` or `for_each`) unless `name` is declared (then it is the
 /// declaration's to tell instances apart, e.g. with count.index).
 pub fn declared_instance_object(
     project: &str,
     environment: &str,
     declared: Option<&str>,
     resource_name: &str,
-    key: Option<&InstanceKey>,
+    instance: Option<&str>,
 ) -> String {
     let base = declared_object(project, environment, declared, resource_name);
-    match (declared, key) {
-        (None, Some(InstanceKey::Index(i))) => format!("{base}-{i}"),
-        (None, Some(InstanceKey::Key(k))) => format!("{base}-{}", sanitize(k)),
+    match (declared, instance) {
+        (None, Some(instance)) => format!("{base}-{}", sanitize(instance)),
         _ => base,
     }
 }
@@ -89,17 +86,14 @@ mod tests {
 
     #[test]
     fn instances_of_count_and_for_each_get_names_of_their_own() {
-        fn name(declared: Option<&str>, key: Option<&InstanceKey>) -> String {
-            declared_instance_object("shop", "prod", declared, "web", key)
+        fn name(declared: Option<&str>, instance: Option<&str>) -> String {
+            declared_instance_object("shop", "prod", declared, "web", instance)
         }
         assert_eq!(name(None, None), "shop-prod-web");
-        assert_eq!(name(None, Some(&InstanceKey::Index(2))), "shop-prod-web-2");
+        assert_eq!(name(None, Some("2")), "shop-prod-web-2");
+        assert_eq!(name(None, Some("EU West")), "shop-prod-web-eu-west");
         assert_eq!(
-            name(None, Some(&InstanceKey::Key("EU West".into()))),
-            "shop-prod-web-eu-west"
-        );
-        assert_eq!(
-            name(Some("front-2"), Some(&InstanceKey::Index(2))),
+            name(Some("front-2"), Some("2")),
             "shop-prod-front-2",
             "a declared name is the declaration's"
         );
