@@ -351,6 +351,20 @@ fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
     );
     let p = project(&engine, "engine = engine.nodes");
     let imm = |args: &[&str]| nodes.imm(p.project.path(), args, &[("SWARM_TEST_TOKEN", TOKEN)]);
+
+    // A CA that did not sign the daemons' certificates: refused, and said why.
+    let untrusted = common::Project::new(&[(
+        "main.imm",
+        &format!(
+            "engine \"n\" {{\n  endpoints = [\"{}\"]\n  tls {{\n    ca   = \"{}\"\n    cert = \"{}\"\n    key  = \"{}\"\n  }}\n}}\n\nresource \"docker_network\" \"net\" {{\n  engine = engine.n\n}}\n",
+            nodes.tls_endpoint(2),
+            tls.join("cert.pem").display(),
+            tls.join("cert.pem").display(),
+            tls.join("key.pem").display(),
+        ),
+    )]);
+    let refused = nodes.imm(untrusted.path(), &["apply", "--auto-approve"], &[]);
+    refused.assert_fails_with("UnknownIssuer");
     let apply = |version: &str| {
         imm(&[
             "apply",

@@ -508,8 +508,25 @@ fn timed_out(e: &DockerError) -> Option<ActionError> {
 fn docker_message(e: &DockerError) -> String {
     match e {
         DockerError::DockerResponseServerError { message, .. } => message.clone(),
-        other => other.to_string(),
+        other => with_causes(other),
     }
+}
+
+/// An error and what caused it, each once: a failed connection says why
+/// (refused, a certificate not trusted, an ssh login denied), not only that
+/// the client failed.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(inner) = cause {
+        let part = inner.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 fn status(e: &DockerError) -> Option<u16> {
