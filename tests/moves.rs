@@ -104,6 +104,39 @@ fn a_moved_block_that_cannot_be_a_move_is_refused_with_its_place() {
     );
 }
 
+#[test]
+fn a_moved_block_inside_a_module_renames_within_it() {
+    let module = |name: &str, moved: &str| {
+        format!(
+            "resource \"exec\" \"{name}\" {{\n  create = [\"sh\", \"-c\", \"date +%s%N >> ../made\"]\n}}\n{moved}"
+        )
+    };
+    let p = Project::new(&[
+        ("main.imm", "module \"jobs\" {\n  source = \"./jobs\"\n}\n"),
+        ("jobs/main.imm", &module("old", "")),
+    ]);
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    std::fs::write(
+        p.file("jobs/main.imm"),
+        module(
+            "new",
+            "\nmoved {\n  from = exec.old\n  to   = exec.new\n}\n",
+        ),
+    )
+    .expect("write");
+    p.imm(&["plan"])
+        .assert_ok()
+        .assert_stdout_contains("module.jobs.exec.new")
+        .assert_stdout_contains("1 moved")
+        .assert_stdout_contains("0 to create");
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    let made = std::fs::read_to_string(p.file("made")).expect("read");
+    assert_eq!(made.lines().count(), 1, "the command ran once: {made}");
+    p.imm(&["state", "list"])
+        .assert_ok()
+        .assert_stdout_contains("module.jobs.exec.new");
+}
+
 const VOLUME: &str = r#"
 resource "docker_image" "base" {
   name = "PFX-base"

@@ -26,7 +26,8 @@ pub struct ModuleNode {
 }
 
 impl ModuleNode {
-    fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a ModuleNode)) {
+    /// This module and every module below it, parents first.
+    pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a ModuleNode)) {
         f(self);
         for child in self.children.values() {
             child.walk(f);

@@ -97,18 +97,21 @@ pub fn make_plan(
     })
 }
 
-/// The root module's `moved` blocks, applied to the state read: the plan
-/// and the apply see every moved record at its new address, and the
-/// apply records it there.
+/// Every module's `moved` blocks (a child's addresses are relative to it),
+/// parents first and each in the order written, applied to the state read:
+/// the plan and the apply see every moved record at its new address, and
+/// the apply records it there.
 fn apply_moves(loaded: &Loaded, state: &mut State) -> imm_planner::moves::MoveOutcome {
-    let moves: Vec<(String, String)> = loaded
-        .project
-        .root
-        .decl
-        .moves
-        .iter()
-        .map(|m| (m.from.to_address(), m.to.to_address()))
-        .collect();
+    let mut moves: Vec<(String, String)> = Vec::new();
+    loaded.project.root.walk(&mut |module| {
+        let prefix = &module.address_prefix;
+        moves.extend(module.decl.moves.iter().map(|m| {
+            (
+                format!("{prefix}{}", m.from.to_address()),
+                format!("{prefix}{}", m.to.to_address()),
+            )
+        }));
+    });
     imm_planner::moves::apply_moves(state, &moves)
 }
 
