@@ -45,12 +45,27 @@ fn layout_text(text: &str) -> String {
         for _ in 0..token.spaces_before {
             out.push(' ');
         }
-        out.push_str(&token.text);
+        push_with_lf_line_end(&mut out, token);
     }
     if !out.ends_with('\n') {
         out.push('\n');
     }
     out
+}
+
+/// Writes a token, a CRLF line end as LF, as `terraform fmt` writes every
+/// line end of code and comments (a string or heredoc keeps what it holds:
+/// that is its value).
+fn push_with_lf_line_end(out: &mut String, token: &tokens::Token<'_>) {
+    let text: &str = &token.text;
+    let ends_a_line = matches!(token.kind, tokens::Kind::Newline | tokens::Kind::Comment);
+    match text.strip_suffix("\r\n") {
+        Some(before) if ends_a_line => {
+            out.push_str(before);
+            out.push('\n');
+        }
+        _ => out.push_str(text),
+    }
 }
 
 /// The tree without positions or grouping parentheses: two texts with the
@@ -169,6 +184,21 @@ mod tests {
         assert!(out.contains("     comment */"));
         assert!(out.contains("  x = [\n    1,\n    2,\n  ]"));
         assert_eq!(format_source(&out).as_deref(), Ok(out.as_str()));
+    }
+
+    #[test]
+    fn crlf_line_ends_become_lf_and_heredocs_keep_theirs() {
+        let input = "locals {\r\n  a = 1 # one\r\n  bb = <<EOT\r\nraw\r\nEOT\r\n}\r\n";
+        let out = format_source(input).expect("formats");
+        assert_eq!(
+            out,
+            "locals {\n  a  = 1 # one\n  bb = <<EOT\r\nraw\r\nEOT\n}\n"
+        );
+        assert_eq!(
+            format_source(&out).as_deref(),
+            Ok(out.as_str()),
+            "idempotent"
+        );
     }
 
     #[test]
