@@ -511,12 +511,63 @@ impl<'t> Builder<'t> {
                 _ => {}
             }
         }
+        let head_end = labels.last().map_or(kind.span.end, |l| l.span.end) as usize;
+        self.check_single_line_block(head_end, &body, span.end as usize);
         Block {
             kind,
             labels,
             body,
             span,
         }
+    }
+
+    /// A block whose first item starts on the line of its `{` is a
+    /// single-line block, as in HCL: one attribute, and the `}` on the line
+    /// where that attribute ends (`a { b = 1 }`).
+    fn check_single_line_block(&mut self, head_end: usize, body: &Body, end: usize) {
+        let Some(first) = body.items.first() else {
+            return;
+        };
+        let (first_start, first_end) = match first {
+            Item::Attribute(a) => (a.span.start as usize, a.span.end as usize),
+            Item::Block(b) => (b.span.start as usize, b.span.end as usize),
+        };
+        let Some(open) = self.text[head_end..first_start]
+            .find('{')
+            .map(|i| head_end + i)
+        else {
+            return;
+        };
+        if self.text[open..first_start].contains('\n') {
+            return;
+        }
+        if let Item::Block(nested) = first {
+            self.diagnostics.push(
+                Diagnostic::at(
+                    Code::Syntax,
+                    nested.span,
+                    "a single-line block cannot contain another block",
+                )
+                .with_help("put the nested block on a line of its own after the `{`"),
+            );
+            return;
+        }
+        let close = self.text[..end].rfind('}').unwrap_or(end);
+        let Some(newline) = self.text[first_end..close.max(first_end)]
+            .find('\n')
+            .map(|i| first_end + i)
+        else {
+            return;
+        };
+        self.diagnostics.push(
+            Diagnostic::at(
+                Code::Syntax,
+                Span::new(self.file, newline, newline + 1),
+                "the closing brace of a single-line block must be on the same line",
+            )
+            .with_primary_label("the line ends here")
+            .with_help("write a { b = 1 } on one line, or put the first attribute on a line of its own after the `{`"),
+        );
     }
 
     fn label(&mut self, pair: Pair<'_, Rule>) -> Ident {
