@@ -326,3 +326,21 @@ fn inputs_without_end_are_refused_quickly_with_their_limit() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_missing_certificate_stops_plan_at_its_line_but_not_validate() {
+    let p = Project::new(&[(
+        "main.imm",
+        "engine \"prod\" {\n  endpoints = [\"tcp://10.0.0.2:2376\"]\n  tls {\n    ca   = \"certs/ca.pem\"\n    cert = \"certs/cert.pem\"\n    key  = \"certs/key.pem\"\n  }\n}\n\nresource \"docker_network\" \"net\" {\n  engine = engine.prod\n}\n",
+    )]);
+    // Certificates often live outside the repository: validate in CI
+    // checks the configuration without them.
+    p.imm(&["validate"]).assert_ok();
+    let plan = p.imm(&["plan", "--format", "json"]);
+    plan.assert_fails_with("E0314");
+    assert!(
+        plan.all().contains("main.imm:4:12") || plan.all().contains("\"line\":4"),
+        "the missing file is shown where it is named: {}",
+        plan.all()
+    );
+}

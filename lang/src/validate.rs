@@ -35,7 +35,8 @@ fn validate_project(mut project: Project) -> (Project, Vec<Diagnostic>) {
         let (_, env_diags) = evaluate::evaluate(&mut project, env, &inputs, Mode::Validate);
         // Engines, stores and state are read before anything else at plan
         // time; their mistakes belong here too.
-        let (_, settings_diags) = evaluate::settings(&mut project, env);
+        let (_, settings_diags) =
+            evaluate::settings(&mut project, env, evaluate::NamedFiles::MayBeMissing);
         for d in env_diags.0.into_iter().chain(settings_diags.0) {
             let key = format!("{}|{:?}|{}", d.code, d.span, d.message);
             match index.get(&key) {

@@ -86,7 +86,8 @@ pub fn load(request: &ProjectRequest, session: &Session) -> Result<Loaded> {
     }
     let environment = evaluate::select_environment(&project, request.env.as_deref())
         .map_err(|d| Error::in_files(vec![d], &project.sources))?;
-    let (settings, settings_diags) = evaluate::settings(&mut project, &environment);
+    let (settings, settings_diags) =
+        evaluate::settings(&mut project, &environment, evaluate::NamedFiles::MustExist);
     if settings_diags.0.iter().any(Diagnostic::is_error) {
         return Err(Error::in_files(settings_diags.0, &project.sources));
     }

@@ -168,7 +168,11 @@ impl StateSite {
         if project.diagnostics.0.iter().any(|d| d.is_error()) {
             return StateSite::configured(project_dir, environment, None, handle);
         }
-        let (settings, _) = imm_lang::evaluate::settings(&mut project, environment);
+        let (settings, _) = imm_lang::evaluate::settings(
+            &mut project,
+            environment,
+            imm_lang::evaluate::NamedFiles::MustExist,
+        );
         StateSite::configured(project_dir, environment, settings.state.as_ref(), handle)
     }
 

@@ -449,7 +449,7 @@ async fn pull_tested(
         .and_then(|l| l.get(LABEL_FINGERPRINT));
     if label.map(String::as_str) != Some(fingerprint) {
         return Err(ActionError::new(format!(
-            "{pinned} is not the artifact of fingerprint {fingerprint} (it was pushed over)"
+            "{pinned} is labelled with another fingerprint than {fingerprint}"
         )));
     }
     image

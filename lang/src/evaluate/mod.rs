@@ -27,7 +27,7 @@ mod variables;
 
 use inputs::{root_variable_values, Given};
 pub use secrets::{parse_secret_source, SecretSource};
-pub use settings::{settings, Settings};
+pub use settings::{settings, NamedFiles, Settings};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use variables::finish_variable;

@@ -20,7 +20,20 @@ pub struct Settings {
     pub promote_from: Option<String>,
 }
 
-pub fn settings(project: &mut Project, environment: &str) -> (Settings, Diagnostics) {
+/// Whether the files settings name (an engine's certificates) must exist:
+/// at plan and apply they must; `imm validate` runs where deploy-time files
+/// (certificates kept outside the repository) may be missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamedFiles {
+    MustExist,
+    MayBeMissing,
+}
+
+pub fn settings(
+    project: &mut Project,
+    environment: &str,
+    files: NamedFiles,
+) -> (Settings, Diagnostics) {
     let mut diags = Diagnostics::default();
     let mut templates = TemplateCache::default();
     let root = &project.root;
@@ -30,7 +43,7 @@ pub fn settings(project: &mut Project, environment: &str) -> (Settings, Diagnost
     ev.roots.insert("env".into(), env_value);
     let mut settings = Settings::default();
     for (name, engine) in &root.decl.engines {
-        if let Some(spec) = engine_spec(&mut ev, name, &engine.block, &mut diags) {
+        if let Some(spec) = engine_spec(&mut ev, name, &engine.block, files, &mut diags) {
             settings.engines.insert(name.clone(), spec);
         }
     }
@@ -99,6 +112,7 @@ fn engine_spec(
     ev: &mut Evaluator<'_>,
     name: &str,
     block: &crate::syntax::ast::Block,
+    files: NamedFiles,
     diags: &mut Diagnostics,
 ) -> Option<EngineSpec> {
     let attr = block.body.attribute("endpoints")?;
@@ -146,7 +160,7 @@ fn engine_spec(
         }
     }
     let tls = match block.body.blocks().find(|b| b.kind.name == "tls") {
-        Some(tls) => Some(tls_spec(ev, name, tls, diags)?),
+        Some(tls) => Some(tls_spec(ev, name, tls, files, diags)?),
         None => None,
     };
     let mut registry = None;
@@ -183,12 +197,12 @@ fn engine_spec(
     })
 }
 
-/// An engine's `tls` block: three PEM files that must exist, relative to
-/// the project.
+/// An engine's `tls` block: three PEM files, relative to the project.
 fn tls_spec(
     ev: &mut Evaluator<'_>,
     engine: &str,
     block: &crate::syntax::ast::Block,
+    files: NamedFiles,
     diags: &mut Diagnostics,
 ) -> Option<TlsSpec> {
     let mut file = |key: &str| -> Option<std::path::PathBuf> {
@@ -212,7 +226,7 @@ fn tls_spec(
             return None;
         };
         let path = ev.module_dir.join(text);
-        if !path.is_file() {
+        if files == NamedFiles::MustExist && !path.is_file() {
             diags.push(
                 Diagnostic::at(
                     Code::PathNotFound,
