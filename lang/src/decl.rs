@@ -895,9 +895,11 @@ fn resource(
                     schema.type_name, b.kind.name
                 ),
             );
-            let d = match did_you_mean(&b.kind.name, names.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-                None => d.with_help(format!("allowed blocks: {}", names.join(", "))),
+            let refused = crate::types::refused_block(schema.type_name, &b.kind.name);
+            let d = match (refused, did_you_mean(&b.kind.name, names.iter().copied())) {
+                (Some(why), _) => d.with_help(why.to_string()),
+                (None, Some(s)) => d.with_help(format!("did you mean \"{s}\"?")),
+                (None, None) => d.with_help(format!("allowed blocks: {}", names.join(", "))),
             };
             diags.push(d);
             continue;

@@ -117,6 +117,12 @@ pub const TYPE: ResourceType = ResourceType {
     check_config: |config| ServiceConfig::try_from(config).map(|_| ()),
 };
 
+/// Blocks a `docker_container` has and a service cannot, and why.
+pub const REFUSED_BLOCKS: &[(&str, &str)] = &[(
+    "reload",
+    "a Swarm service cannot reload files in place: Swarm mounts each file read-only from an immutable config, so a change of runtime.files rolls out new tasks (start-first, each healthy before an old one stops); remove the reload block",
+)];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceMode {
     Replicated(u64),

@@ -154,6 +154,19 @@ pub fn schemas() -> impl Iterator<Item = &'static ResourceSchema> {
     REGISTRY.iter().map(|t| &t.schema)
 }
 
+/// Why `type_name` has no block `block` that a user might expect from a
+/// similar type (`reload` on a Swarm service), when its module says.
+pub fn refused_block(type_name: &str, block: &str) -> Option<&'static str> {
+    let refused: &[(&str, &str)] = match type_name {
+        "docker_service" => docker_service::REFUSED_BLOCKS,
+        _ => &[],
+    };
+    refused
+        .iter()
+        .find(|(name, _)| *name == block)
+        .map(|(_, why)| *why)
+}
+
 /// Whether `type_name` is an artifact type.
 pub fn is_artifact(type_name: &str) -> bool {
     get(type_name).is_some_and(ResourceType::is_artifact)
