@@ -377,13 +377,7 @@ fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
     apply("1").assert_ok();
     let service = p.recorded("docker_service.web", "name");
     let filter = format!("label=com.docker.swarm.service.name={service}");
-    let tasks_on = |i: usize| {
-        nodes
-            .docker(i, &["ps", "-q", "--filter", &filter])
-            .stdout
-            .split_whitespace()
-            .count()
-    };
+    let tasks_on = |i: usize| nodes.tasks_on(i, &service);
     assert_eq!(
         (tasks_on(1), tasks_on(2), tasks_on(3)),
         (1, 1, 1),
@@ -497,14 +491,7 @@ fn with_a_registry_every_node_pulls_the_same_digest_and_one_endpoint_over_ssh_is
         pinned,
         "the service runs the pinned digest"
     );
-    let filter = format!("label=com.docker.swarm.service.name={service}");
-    let tasks_on = |i: usize| {
-        nodes
-            .docker(i, &["ps", "-q", "--filter", &filter])
-            .stdout
-            .split_whitespace()
-            .count()
-    };
+    let tasks_on = |i: usize| nodes.tasks_on(i, &service);
     assert_eq!(tasks_on(1) + tasks_on(2), 3, "every task runs");
     assert!(
         tasks_on(2) >= 1,

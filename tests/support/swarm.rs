@@ -135,6 +135,15 @@ impl Nodes {
         )
     }
 
+    /// How many tasks of `service` run on node `i`.
+    pub fn tasks_on(&self, i: usize, service: &str) -> usize {
+        let filter = format!("label=com.docker.swarm.service.name={service}");
+        self.docker(i, &["ps", "-q", "--filter", &filter])
+            .stdout
+            .split_whitespace()
+            .count()
+    }
+
     /// Runs `scripts/swarm-nodes.sh COMMAND DIR NAME ARGS…`; `failure` says
     /// what failed and what it needs.
     fn run_script(&self, command: &str, args: &[String], failure: &str) {

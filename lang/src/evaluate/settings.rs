@@ -69,13 +69,7 @@ pub fn settings(
     if let Some(declared) = root.decl.environments.get(environment) {
         let mut policy = |name: &str, wanted: Type| {
             let attr = declared.attribute(name)?;
-            let value = match ev.eval(&attr.value) {
-                Ok(v) => v,
-                Err(d) => {
-                    diags.push(d);
-                    return None;
-                }
-            };
+            let value = eval_reported(&mut ev, &attr.value, &mut diags)?;
             match convert(value.unmarked().clone(), &wanted) {
                 Ok(v) if !v.is_null() && !v.contains_unknown() => Some(v),
                 _ => {
@@ -106,6 +100,15 @@ pub fn settings(
     (settings, diags)
 }
 
+/// The value of `expr`, or `None` with its problem added to `diags`.
+fn eval_reported(
+    ev: &mut Evaluator<'_>,
+    expr: &crate::syntax::ast::Expr,
+    diags: &mut Diagnostics,
+) -> Option<Value> {
+    ev.eval(expr).map_err(|d| diags.push(d)).ok()
+}
+
 /// An `engine` block evaluated: its endpoints read (each error at the
 /// endpoint's expression) and its registry.
 fn engine_spec(
@@ -124,13 +127,7 @@ fn engine_spec(
         )
         .with_help(help.to_string())
     };
-    let value = match ev.eval(&attr.value) {
-        Ok(v) => v,
-        Err(d) => {
-            diags.push(d);
-            return None;
-        }
-    };
+    let value = eval_reported(ev, &attr.value, diags)?;
     let texts = match convert(
         value.unmarked().clone(),
         &Type::List(Box::new(Type::String)),
@@ -167,13 +164,7 @@ fn engine_spec(
     if let Some(block) = block.body.blocks().find(|b| b.kind.name == "registry") {
         let mut text = |key: &str| -> Option<Value> {
             let attr = block.body.attribute(key)?;
-            match ev.eval(&attr.value) {
-                Ok(v) => Some(v.unmarked().clone()),
-                Err(d) => {
-                    diags.push(d);
-                    None
-                }
-            }
+            eval_reported(ev, &attr.value, diags).map(|v| v.unmarked().clone())
         };
         let address = match text("address") {
             Some(Value::String(a)) if !a.is_empty() && !a.contains("://") => a,
@@ -207,13 +198,7 @@ fn tls_spec(
 ) -> Option<TlsSpec> {
     let mut file = |key: &str| -> Option<std::path::PathBuf> {
         let attr = block.body.attribute(key)?;
-        let value = match ev.eval(&attr.value) {
-            Ok(v) => v,
-            Err(d) => {
-                diags.push(d);
-                return None;
-            }
-        };
+        let value = eval_reported(ev, &attr.value, diags)?;
         let Value::String(text) = value.unmarked() else {
             diags.push(
                 Diagnostic::at(
