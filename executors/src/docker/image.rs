@@ -89,26 +89,27 @@ impl Executor for ImageExecutor {
             return Ok(());
         }
         let engine = existing_engine(&existing);
+        // Loaded into every node (a declared engine without a registry):
+        // every node that answers lets it go; one that does not keeps its
+        // copy until the next destroy of that repository there.
+        if let Some(name) = engine.as_deref() {
+            if self.0.spec(Some(name))?.registry.is_none() {
+                let (nodes, _lost) = self.0.every_endpoint(name).await?;
+                for (_, node) in &nodes {
+                    destroy(node, existing, successor).await?;
+                }
+                if !nodes.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+        // The endpoint in use (and, when no node answered, its error).
         destroy(
             &self.0.engine(engine.as_deref()).await?,
             existing,
             successor,
         )
-        .await?;
-        // Loaded into every node (no registry): every node lets it go. A
-        // node that does not answer keeps its copy until the next destroy
-        // of that repository there.
-        let Some(engine) = engine else {
-            return Ok(());
-        };
-        if self.0.spec(Some(&engine))?.registry.is_some() {
-            return Ok(());
-        }
-        let (nodes, _lost) = self.0.every_endpoint(&engine).await?;
-        for (_, node) in &nodes {
-            destroy(node, existing, successor).await?;
-        }
-        Ok(())
+        .await
     }
 
     async fn discard(
