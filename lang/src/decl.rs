@@ -976,7 +976,7 @@ fn move_address(expr: &Expr) -> Result<MoveAddress, Diagnostic> {
     let (base, key) = match &expr.kind {
         ExprKind::Index(inner, index) => {
             let key = match &index.kind {
-                ExprKind::Number(n) if n.fract() == 0.0 && *n >= 0.0 => format!("[{n}]"),
+                ExprKind::Number(n) if n.is_integer() && !n.is_negative() => format!("[{n}]"),
                 _ => match index.as_literal_string() {
                     Some(k) => format!("[{}]", imm_stdlib::value::quote_string(k)),
                     None => return Err(invalid()),

@@ -91,7 +91,7 @@ impl Code {
         (Code::Syntax, "the text does not follow the grammar", "fix the construct at the position shown; the message lists what was expected"),
         (Code::TooDeep, "brackets are nested more deeply than 256 levels", "flatten the expression, or move parts of it into locals"),
         (Code::NewlineExpected, "an attribute must end at a newline", "put the next attribute or block on its own line"),
-        (Code::NumberOutOfRange, "a number literal is too large to be represented", "write a number below 1.8e308, or a string if it is an identifier"),
+        (Code::NumberOutOfRange, "a number literal is out of range", "a number must lie between about 1e-12000 and 1e12000 in size; write a string if it is an identifier"),
         (Code::InterpolatedLabel, "a block label must be a plain string", "write the label as \"name\" with no ${...}"),
         (Code::UnknownBlock, "a block type is not allowed here", "use one of the block types listed in the help"),
         (Code::Duplicate, "the same name is defined twice", "rename or remove one of the two definitions (both are labelled)"),

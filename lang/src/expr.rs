@@ -10,7 +10,8 @@ use crate::diagnostics::{did_you_mean, Code, Diagnostic};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::*;
 use crate::syntax::parse_template;
-use imm_stdlib::value::{format_number, make_set, SENSITIVE_TEXT};
+use imm_stdlib::number::{Number, NumberError};
+use imm_stdlib::value::{make_set, SENSITIVE_TEXT};
 use imm_stdlib::{CallContext, Type, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -55,7 +56,7 @@ impl<'a> Evaluator<'a> {
         match &expr.kind {
             ExprKind::Null => Ok(Value::Null),
             ExprKind::Bool(b) => Ok(Value::Bool(*b)),
-            ExprKind::Number(n) => Ok(Value::Number(*n)),
+            ExprKind::Number(n) => Ok(Value::Number(n.clone())),
             ExprKind::Template(parts) => self.template(parts),
             ExprKind::Variable(_) | ExprKind::GetAttr(..) | ExprKind::Index(..) => {
                 self.traversal(expr)
@@ -237,7 +238,7 @@ impl<'a> Evaluator<'a> {
             }
             let text = match value {
                 Value::String(s) => s,
-                Value::Number(n) => format_number(n),
+                Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 Value::Unknown(_) => {
                     unknown = true;
@@ -286,7 +287,7 @@ impl<'a> Evaluator<'a> {
                 ObjectKey::Name(ident) => ident.name.clone(),
                 ObjectKey::Expr(e) => match self.eval(e)?.unmark_deep().0 {
                     Value::String(s) => s,
-                    Value::Number(n) => format_number(n),
+                    Value::Number(n) => n.to_string(),
                     Value::Bool(b) => b.to_string(),
                     Value::Unknown(_) => return Ok(Value::Unknown(Type::Any)),
                     other => {
@@ -312,7 +313,7 @@ impl<'a> Evaluator<'a> {
             Value::List(items) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| (Value::Number(i as f64), v))
+                .map(|(i, v)| (Value::Number(i.into()), v))
                 .collect(),
             Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
             Value::Map(map) => map
@@ -403,7 +404,7 @@ impl<'a> Evaluator<'a> {
         };
         let key = match self.eval(key_expr)?.unmark_deep().0 {
             Value::String(s) => s,
-            Value::Number(n) => format_number(n),
+            Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             other => {
                 return Err(Diagnostic::at(
@@ -483,7 +484,7 @@ impl<'a> Evaluator<'a> {
                 Type::Number
             }),
             (UnaryOp::Not, Value::Bool(b)) => Value::Bool(!b),
-            (UnaryOp::Neg, v) => Value::Number(-operand_number(&v, operand.span, "-")?),
+            (UnaryOp::Neg, v) => Value::Number(operand_number(&v, operand.span, "-")?.neg()),
             (UnaryOp::Not, other) => {
                 return Err(Diagnostic::at(
                     Code::InvalidOperand,
@@ -542,7 +543,7 @@ impl<'a> Evaluator<'a> {
             _ => {
                 let l = operand_number(&left, a.span, op.symbol())?;
                 let r = operand_number(&right, b.span, op.symbol())?;
-                arithmetic(op, l, r, span, b.span)?
+                arithmetic(op, &l, &r, span, b.span)?
             }
         };
         Ok(mark(result, sensitive))
@@ -923,8 +924,8 @@ fn index_plain<'v>(
     match value {
         Value::List(items) => {
             let n = match key {
-                Value::Number(n) => n,
-                Value::String(ref s) => imm_stdlib::value::parse_number(s).unwrap_or(f64::NAN),
+                Value::Number(n) => n.to_string(),
+                Value::String(ref s) => s.clone(),
                 ref other => {
                     return Err(Diagnostic::at(
                         Code::TypeMismatch,
@@ -933,13 +934,13 @@ fn index_plain<'v>(
                     ))
                 }
             };
-            if n.fract() != 0.0 || n < 0.0 || n as usize >= items.len() {
+            let index = Number::parse(&n).ok().and_then(|i| i.to_usize());
+            let Some(item) = index.and_then(|i| items.get(i)) else {
                 return Err(Diagnostic::at(
                     Code::InvalidIndex,
                     key_span,
                     format!(
-                        "index {} is out of range for a list of {} elements",
-                        format_number(n),
+                        "index {n} is out of range for a list of {} elements",
                         items.len()
                     ),
                 )
@@ -948,13 +949,13 @@ fn index_plain<'v>(
                 } else {
                     format!("use an index from 0 to {}", items.len() - 1)
                 }));
-            }
-            Ok(Step::Borrowed(&items[n as usize]))
+            };
+            Ok(Step::Borrowed(item))
         }
         Value::Map(map) => {
             let k = match key {
                 Value::String(s) => s,
-                Value::Number(n) => format_number(n),
+                Value::Number(n) => n.to_string(),
                 other => {
                     return Err(Diagnostic::at(
                         Code::TypeMismatch,
@@ -1002,10 +1003,10 @@ fn index_plain<'v>(
     }
 }
 
-fn operand_number(v: &Value, span: Span, op: &str) -> Result<f64, Diagnostic> {
+fn operand_number(v: &Value, span: Span, op: &str) -> Result<Number, Diagnostic> {
     match v {
-        Value::Number(n) => Ok(*n),
-        Value::String(s) => imm_stdlib::value::parse_number(s).ok_or_else(|| {
+        Value::Number(n) => Ok(n.clone()),
+        Value::String(s) => Number::parse(s).map_err(|_| {
             Diagnostic::at(
                 Code::InvalidOperand,
                 span,
@@ -1035,19 +1036,16 @@ fn operand_bool(v: &Value, span: Span, op: &str) -> Result<bool, Diagnostic> {
     }
 }
 
-fn arithmetic(op: BinaryOp, l: f64, r: f64, span: Span, right_span: Span) -> EvalResult {
+fn arithmetic(op: BinaryOp, l: &Number, r: &Number, span: Span, right_span: Span) -> EvalResult {
     let n = match op {
-        BinaryOp::Add => l + r,
-        BinaryOp::Sub => l - r,
-        BinaryOp::Mul => l * r,
-        BinaryOp::Div | BinaryOp::Rem if r == 0.0 => {
-            return Err(
-                Diagnostic::at(Code::InvalidOperand, right_span, "division by zero")
-                    .with_help("make sure the divisor cannot be 0"),
-            )
-        }
-        BinaryOp::Div => l / r,
-        BinaryOp::Rem => l % r,
+        BinaryOp::Add => l.add(r),
+        BinaryOp::Sub => l.sub(r),
+        BinaryOp::Mul => l.mul(r),
+        // Terraform's `x % 0` is `x`; a zero divisor is far likelier a
+        // mistake, so both are errors here.
+        BinaryOp::Div | BinaryOp::Rem if r.is_zero() => Err(NumberError::DivisionByZero),
+        BinaryOp::Div => l.div(r),
+        BinaryOp::Rem => l.rem(r),
         BinaryOp::Lt => return Ok(Value::Bool(l < r)),
         BinaryOp::Le => return Ok(Value::Bool(l <= r)),
         BinaryOp::Gt => return Ok(Value::Bool(l > r)),
@@ -1060,14 +1058,16 @@ fn arithmetic(op: BinaryOp, l: f64, r: f64, span: Span, right_span: Span) -> Eva
             ))
         }
     };
-    if !n.is_finite() {
-        return Err(Diagnostic::at(
-            Code::InvalidOperand,
-            span,
-            "the result is too large to represent",
-        ));
+    match n {
+        Ok(n) => Ok(Value::Number(n)),
+        Err(NumberError::DivisionByZero) => {
+            Err(
+                Diagnostic::at(Code::InvalidOperand, right_span, "division by zero")
+                    .with_help("make sure the divisor cannot be 0"),
+            )
+        }
+        Err(e) => Err(Diagnostic::at(Code::InvalidOperand, span, e.to_string())),
     }
-    Ok(Value::Number(n))
 }
 
 /// Converts a value to a set of strings, for `for_each`.

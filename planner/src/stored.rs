@@ -405,7 +405,8 @@ impl Compare<'_> {
             (Value::Null, J::Null) => {}
             (Value::Bool(a), J::Bool(b)) if a == b => {}
             (Value::String(a), J::String(b)) if a == b => {}
-            (Value::Number(a), J::Number(b)) if b.as_f64() == Some(*a) => {}
+            // State keeps numbers as JSON floats, so they compare as floats.
+            (Value::Number(a), J::Number(b)) if b.as_f64() == Some(a.to_f64()) => {}
             _ => self.out.push(Difference::Changed(path.clone())),
         }
     }

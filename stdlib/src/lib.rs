@@ -6,6 +6,7 @@
 //! one YAML reader, for `yamldecode` and `imm import compose`.
 
 pub mod functions;
+pub mod number;
 pub mod value;
 pub mod yaml;
 

@@ -5,6 +5,7 @@
 //! after apply, or not given during `imm validate`) and [`Value::Sensitive`]
 //! (a secret, or anything computed from one).
 
+use crate::number::Number;
 use indexmap::IndexMap;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,7 +16,7 @@ use std::fmt;
 pub enum Value {
     Null,
     Bool(bool),
-    Number(f64),
+    Number(Number),
     String(String),
     List(Vec<Value>),
     /// Unordered, without duplicates; kept sorted by [`Value::sort_key`].
@@ -83,6 +84,11 @@ impl fmt::Display for Type {
 impl Value {
     pub fn string(s: impl Into<String>) -> Value {
         Value::String(s.into())
+    }
+
+    /// A whole number, as counts and lengths are.
+    pub fn number(i: i64) -> Value {
+        Value::Number(Number::from(i))
     }
 
     /// A short name of the value's kind, for error messages.
@@ -241,7 +247,7 @@ impl Value {
         match self {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => number_to_json(*n),
+            Value::Number(n) => n.to_json(),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(items) | Value::Set(items) => {
                 serde_json::Value::Array(items.iter().map(|v| v.redacted_json(masked)).collect())
@@ -264,7 +270,7 @@ impl Value {
         match json {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+            serde_json::Value::Number(n) => Number::from_json(n).map_or(Value::Null, Value::Number),
             serde_json::Value::String(s) => Value::String(s.clone()),
             serde_json::Value::Array(items) => {
                 Value::List(items.iter().map(Value::from_json).collect())
@@ -291,7 +297,7 @@ impl Value {
         match self {
             Value::Null => "null".into(),
             Value::Bool(b) => b.to_string(),
-            Value::Number(n) => format_number(*n),
+            Value::Number(n) => n.to_string(),
             Value::String(s) => quote_string(s),
             Value::List(items) | Value::Set(items) => {
                 let inner: Vec<String> = items.iter().map(Value::to_literal).collect();
@@ -372,41 +378,11 @@ pub fn quote_string(s: &str) -> String {
     out
 }
 
-/// Formats a number as Terraform does: integers without a fraction, other
-/// numbers in their shortest round-tripping decimal form.
-pub fn format_number(n: f64) -> String {
-    if n.is_nan() {
-        return "NaN".into();
-    }
-    if n.is_infinite() {
-        return if n > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
-    }
-    if n == n.trunc() && n.abs() < 1e21 {
-        // `{}` on an integral f64 prints no fraction and no exponent below 1e21.
-        return format!("{}", n);
-    }
-    format!("{}", n)
-}
-
-fn number_to_json(n: f64) -> serde_json::Value {
-    if n == n.trunc() && n.abs() < 9.0e15 {
-        serde_json::Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
-    }
-}
-
 fn write_json(value: &Value, out: &mut String) {
     match value {
         Value::Null | Value::Unknown(_) => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&format_number(*n)),
+        Value::Number(n) => out.push_str(&n.to_string()),
         Value::String(s) => out.push_str(&json_quote(s)),
         Value::List(items) | Value::Set(items) => {
             out.push('[');
@@ -585,7 +561,7 @@ fn nested(path: &str, err: ConversionError) -> ConversionError {
 fn to_string_value(value: Value) -> Result<Value, ConversionError> {
     match value {
         Value::String(_) => Ok(value),
-        Value::Number(n) => Ok(Value::String(format_number(n))),
+        Value::Number(n) => Ok(Value::String(n.to_string())),
         Value::Bool(b) => Ok(Value::String(b.to_string())),
         other => Err(ConversionError::new(format!(
             "a string is required, but this is a {}",
@@ -597,7 +573,7 @@ fn to_string_value(value: Value) -> Result<Value, ConversionError> {
 fn to_number_value(value: Value) -> Result<Value, ConversionError> {
     match value {
         Value::Number(_) => Ok(value),
-        Value::String(s) => parse_number(&s).map(Value::Number).ok_or_else(|| {
+        Value::String(s) => Number::parse(&s).map(Value::Number).map_err(|_| {
             ConversionError::new(format!("a number is required, but \"{s}\" is not a number"))
         }),
         other => Err(ConversionError::new(format!(
@@ -620,18 +596,6 @@ fn to_bool_value(value: Value) -> Result<Value, ConversionError> {
             other.type_name()
         ))),
     }
-}
-
-/// Parses a decimal number as the language writes it (`42`, `-7`, `3.5`, `1e3`).
-pub fn parse_number(s: &str) -> Option<f64> {
-    let t = s.trim();
-    let valid = !t.is_empty()
-        && t.chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
-    if !valid {
-        return None;
-    }
-    t.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
 /// Builds a set: duplicates removed, members sorted.
@@ -658,20 +622,24 @@ mod tests {
 
     #[test]
     fn numbers_format_like_terraform() {
-        assert_eq!(format_number(1000.0), "1000");
-        assert_eq!(format_number(3.5), "3.5");
-        assert_eq!(format_number(-7.0), "-7");
-        assert_eq!(format_number(0.1 + 0.2), "0.30000000000000004");
+        let parsed = |text: &str| Value::Number(Number::parse(text).expect("a number"));
+        assert_eq!(parsed("1000").to_literal(), "1000");
+        assert_eq!(parsed("3.5").to_literal(), "3.5");
+        assert_eq!(parsed("-7").to_json_string(), "-7");
+        assert_eq!(
+            parsed("9007199254740993").to_json_string(),
+            "9007199254740993"
+        );
     }
 
     #[test]
     fn conversion_follows_terraform() {
         assert_eq!(
             convert(Value::string("5"), &Type::Number),
-            Ok(Value::Number(5.0))
+            Ok(Value::number(5))
         );
         assert_eq!(
-            convert(Value::Number(5.0), &Type::String),
+            convert(Value::number(5), &Type::String),
             Ok(Value::string("5"))
         );
         assert!(convert(Value::string("x"), &Type::Number).is_err());
@@ -682,7 +650,7 @@ mod tests {
     fn json_escapes_html_characters_and_sorts_keys() {
         let mut m = BTreeMap::new();
         m.insert("b".to_string(), Value::string("<a&b>"));
-        m.insert("a".to_string(), Value::Number(1.0));
+        m.insert("a".to_string(), Value::number(1));
         assert_eq!(
             Value::Map(m).to_json_string(),
             r#"{"a":1,"b":"\u003ca\u0026b\u003e"}"#

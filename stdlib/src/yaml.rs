@@ -255,16 +255,12 @@ fn plain_scalar(text: &str) -> crate::Value {
             .and_then(|d| i64::from_str_radix(&d.replace('_', ""), radix).ok())
     };
     if let Some(n) = radix("0x", 16).or_else(|| radix("0o", 8)) {
-        return Value::Number(n as f64);
+        return Value::number(n);
     }
-    match text {
-        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Number(f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Number(f64::NEG_INFINITY),
-        _ => {}
-    }
-    match crate::value::parse_number(text) {
-        Some(n) => Value::Number(n),
-        None => Value::string(text.to_string()),
+    // `.inf` stays text: the language has no infinite numbers.
+    match crate::number::Number::parse(text) {
+        Ok(n) => Value::Number(n),
+        Err(_) => Value::string(text.to_string()),
     }
 }
 

@@ -46,7 +46,7 @@ impl Run<'_, '_> {
                         .map(|i| {
                             ev.roots.insert(
                                 "count".into(),
-                                object([("index", Value::Number(i as f64))]),
+                                object([("index", Value::Number(i.into()))]),
                             );
                             let v = self.instance(ev, &base, Some(InstanceKey::Index(i)));
                             ev.roots.remove("count");
@@ -120,8 +120,8 @@ impl Run<'_, '_> {
     pub(super) fn count(&mut self, ev: &mut Evaluator<'_>, expr: &Expr) -> Option<usize> {
         let value = self.eval_or_unknown(ev, expr).unmark_deep().0;
         let n = match value {
-            Value::Number(n) => n,
-            Value::String(ref s) => imm_stdlib::value::parse_number(s).unwrap_or(f64::NAN),
+            Value::Number(n) => n.to_string(),
+            Value::String(ref s) => s.clone(),
             Value::Unknown(_) => {
                 if self.mode == Mode::Plan {
                     self.diags.push(Diagnostic::at(Code::InvalidCount, expr.span, "count must be known before apply")
@@ -138,36 +138,33 @@ impl Run<'_, '_> {
                 return None;
             }
         };
-        if n.fract() != 0.0 || n < 0.0 || n.is_nan() {
+        let number = Number::parse(&n).ok();
+        let whole = number.filter(|n| n.is_integer() && !n.is_negative());
+        let Some(whole) = whole else {
             self.diags.push(
                 Diagnostic::at(
                     Code::InvalidCount,
                     expr.span,
-                    format!(
-                        "count must be a whole number of 0 or more, not {}",
-                        format_number(n)
-                    ),
+                    format!("count must be a whole number of 0 or more, not {n}"),
                 )
                 .with_help("use e.g. count = 2"),
             );
             return None;
-        }
+        };
         let limit = self.max_instances();
-        if n > limit as f64 {
+        let within = whole.to_usize().filter(|count| *count <= limit);
+        let Some(count) = within else {
             self.diags.push(
                 Diagnostic::at(
                     Code::InvalidCount,
                     expr.span,
-                    format!(
-                        "count = {} is more than the {limit} instances one resource may have",
-                        format_number(n)
-                    ),
+                    format!("count = {n} is more than the {limit} instances one resource may have"),
                 )
                 .with_help("split the resource, or raise the limit with IMM_MAX_INSTANCES if this is meant"),
             );
             return None;
-        }
-        Some(n as usize)
+        };
+        Some(count)
     }
 
     /// Instances one resource may have: `IMM_MAX_INSTANCES`, or 100,000.

@@ -15,7 +15,7 @@ use crate::project::{ModuleNode, Project};
 use crate::schema::{self, Kind};
 use crate::source::{SourceMap, Span};
 use crate::syntax::{self, ast::*};
-use imm_stdlib::value::format_number;
+use imm_stdlib::number::Number;
 use imm_stdlib::{convert, Type, Value};
 use indexmap::IndexMap;
 

@@ -2,6 +2,7 @@
 //! knows about pest.
 
 use crate::source::Span;
+use imm_stdlib::number::Number;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Body {
@@ -148,7 +149,7 @@ pub struct ForExpr {
 pub enum ExprKind {
     Null,
     Bool(bool),
-    Number(f64),
+    Number(Number),
     /// A string or heredoc; a single literal part when there is no `${}`.
     Template(Vec<TemplatePart>),
     /// A bare name: the root of every reference (`var`, `local`, `docker_image`…).

@@ -14,6 +14,7 @@ pub use brackets::MAX_NESTING;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use ast::*;
+use imm_stdlib::number::Number;
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser as _;
@@ -422,22 +423,22 @@ impl<'t> Builder<'t> {
         Body { items }
     }
 
-    /// A number literal's value; one too large for a 64-bit float is an
-    /// error here, never an infinity that prints as `null`.
-    fn number(&mut self, text: &str, span: Span) -> f64 {
-        match text.parse::<f64>() {
-            Ok(n) if n.is_finite() => n,
-            _ => {
+    /// A number literal's exact value; one out of range is an error here,
+    /// never an infinity.
+    fn number(&mut self, text: &str, span: Span) -> Number {
+        match Number::parse(text) {
+            Ok(n) => n,
+            Err(_) => {
                 self.diagnostics.push(
                     Diagnostic::at(
                         Code::NumberOutOfRange,
                         span,
-                        format!("the number {} is too large", shorten(text)),
+                        format!("the number {} is out of range", shorten(text)),
                     )
                     .with_primary_label("out of range")
                     .with_help(Code::NumberOutOfRange.help()),
                 );
-                0.0
+                Number::zero()
             }
         }
     }
@@ -628,7 +629,7 @@ impl<'t> Builder<'t> {
                 let span = Span::new(file, op.as_span().start(), operand.span.end as usize);
                 match op.as_rule() {
                     Rule::neg => match operand.kind {
-                        ExprKind::Number(n) => Expr::new(ExprKind::Number(-n), span),
+                        ExprKind::Number(n) => Expr::new(ExprKind::Number(n.neg()), span),
                         _ => Expr::new(ExprKind::Unary(UnaryOp::Neg, Box::new(operand)), span),
                     },
                     _ => Expr::new(ExprKind::Unary(UnaryOp::Not, Box::new(operand)), span),
@@ -692,7 +693,7 @@ impl<'t> Builder<'t> {
                 match name {
                     Some(n) if n.as_rule() == Rule::attr_number => {
                         let index_span = self.span(&n);
-                        let number = n.as_str().parse::<f64>().unwrap_or(0.0);
+                        let number = Number::parse(n.as_str()).unwrap_or_else(|_| Number::zero());
                         let index = Expr::new(ExprKind::Number(number), index_span);
                         Expr::new(ExprKind::Index(Box::new(expr), Box::new(index)), span)
                     }

@@ -121,7 +121,7 @@ fn predict_outs(prediction: &Prediction<'_>) -> BTreeMap<String, Value> {
 mod tests {
     use super::*;
 
-    fn config(port: f64) -> BTreeMap<String, Value> {
+    fn config(port: i64) -> BTreeMap<String, Value> {
         BTreeMap::from([
             ("image".to_string(), Value::string("nginx".to_string())),
             ("network".to_string(), Value::string("front".to_string())),
@@ -129,15 +129,15 @@ mod tests {
                 "aliases".to_string(),
                 Value::List(vec![Value::string("api".to_string())]),
             ),
-            ("port".to_string(), Value::Number(port)),
+            ("port".to_string(), Value::number(port)),
         ])
     }
 
     #[test]
     fn the_port_must_be_a_port() {
-        let parsed = ProxyConfig::try_from(&config(8080.0)).expect("valid");
+        let parsed = ProxyConfig::try_from(&config(8080)).expect("valid");
         assert_eq!((parsed.port, parsed.backend_port), (8080, 8080));
-        let err = ProxyConfig::try_from(&config(70000.0)).expect_err("not a port");
+        let err = ProxyConfig::try_from(&config(70000)).expect_err("not a port");
         assert_eq!(err.path, "port");
     }
 }

@@ -430,8 +430,8 @@ mod tests {
         assert_eq!(parsed.mode, ServiceMode::Replicated(1));
         assert!(parsed.dns_round_robin && parsed.init && parsed.start_first());
         let port = Value::Map(BTreeMap::from([
-            ("target".to_string(), Value::Number(8080.0)),
-            ("published".to_string(), Value::Number(18080.0)),
+            ("target".to_string(), Value::number(8080)),
+            ("published".to_string(), Value::number(18080)),
         ]));
         let parsed = ServiceConfig::try_from(&config(&[("port", port)])).expect("valid");
         assert!(parsed.ports[0].host_mode);
@@ -442,7 +442,7 @@ mod tests {
     fn bad_values_name_their_attribute() {
         let global = [
             ("mode", Value::string("global")),
-            ("replicas", Value::Number(2.0)),
+            ("replicas", Value::number(2)),
         ];
         assert_eq!(
             ServiceConfig::try_from(&config(&global))
@@ -450,7 +450,10 @@ mod tests {
                 .path,
             "replicas"
         );
-        let half = [("replicas", Value::Number(1.5))];
+        let half = [(
+            "replicas",
+            Value::Number(imm_stdlib::number::Number::parse("1.5").expect("a number")),
+        )];
         assert_eq!(
             ServiceConfig::try_from(&config(&half))
                 .expect_err("refused")
@@ -458,8 +461,8 @@ mod tests {
             "replicas"
         );
         let ingress = Value::Map(BTreeMap::from([
-            ("target".to_string(), Value::Number(80.0)),
-            ("published".to_string(), Value::Number(80.0)),
+            ("target".to_string(), Value::number(80)),
+            ("published".to_string(), Value::number(80)),
             ("mode".to_string(), Value::string("ingress")),
         ]));
         assert_eq!(

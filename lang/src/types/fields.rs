@@ -5,7 +5,6 @@
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
-use imm_stdlib::value::format_number;
 use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
@@ -58,7 +57,7 @@ pub struct Fields<'a> {
 fn as_text(value: &Value) -> Option<String> {
     match value.unmarked() {
         Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(format_number(*n)),
+        Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
@@ -121,10 +120,12 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A number as the outside world takes it (ports, counts, ratios): a
+    /// 64-bit float.
     pub fn number(&self, key: &str) -> Result<Option<f64>, ConfigError> {
         match self.value(key).map(Value::unmarked) {
             None => Ok(None),
-            Some(Value::Number(n)) => Ok(Some(*n)),
+            Some(Value::Number(n)) => Ok(Some(n.to_f64())),
             Some(Value::String(s)) => s
                 .trim()
                 .parse()

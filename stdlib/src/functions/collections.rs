@@ -5,17 +5,18 @@
 use super::{
     arg, integer_arg, list_arg, map_arg, number_arg, string_arg, FunctionError, FunctionResult,
 };
+use crate::number::Number;
 use crate::value::{Type, Value};
 use std::collections::BTreeMap;
 
 pub(crate) fn length(args: Vec<Value>) -> FunctionResult {
     match arg(&args, 0)? {
         // Terraform counts what a reader sees: grapheme clusters.
-        Value::String(s) => Ok(Value::Number(
-            unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).count() as f64,
-        )),
-        Value::List(items) | Value::Set(items) => Ok(Value::Number(items.len() as f64)),
-        Value::Map(map) => Ok(Value::Number(map.len() as f64)),
+        Value::String(s) => Ok(Value::Number(Number::from(
+            unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).count(),
+        ))),
+        Value::List(items) | Value::Set(items) => Ok(Value::Number(Number::from(items.len()))),
+        Value::Map(map) => Ok(Value::Number(Number::from(map.len()))),
         Value::Unknown(_) => Ok(Value::Unknown(Type::Number)),
         Value::Null => Err(FunctionError::at(0, "argument must not be null")),
         other => Err(FunctionError::at(
@@ -122,14 +123,24 @@ pub(crate) fn flatten(args: Vec<Value>) -> FunctionResult {
 }
 
 /// Terraform refuses ranges longer than this, and so do we.
-const RANGE_LIMIT: f64 = 1024.0 * 1024.0;
+const RANGE_LIMIT: usize = 1024 * 1024;
 
 pub(crate) fn range(args: Vec<Value>) -> FunctionResult {
+    let one = || Number::from(1i64);
     let (start, limit, step) = match args.len() {
-        1 => (0.0, number_arg(&args, 0)?, 1.0),
+        1 => {
+            let limit = number_arg(&args, 0)?;
+            let step = if limit.is_negative() {
+                one().neg()
+            } else {
+                one()
+            };
+            (Number::zero(), limit, step)
+        }
         2 => {
             let (s, l) = (number_arg(&args, 0)?, number_arg(&args, 1)?);
-            (s, l, if l >= s { 1.0 } else { -1.0 })
+            let step = if l < s { one().neg() } else { one() };
+            (s, l, step)
         }
         _ => (
             number_arg(&args, 0)?,
@@ -137,26 +148,29 @@ pub(crate) fn range(args: Vec<Value>) -> FunctionResult {
             number_arg(&args, 2)?,
         ),
     };
-    if step == 0.0 {
+    if step.is_zero() {
         return Err(FunctionError::at(args.len() - 1, "step must not be zero"));
     }
-    if (limit > start && step < 0.0) || (limit < start && step > 0.0) {
-        let which = if step < 0.0 { "greater" } else { "less" };
+    let down = step.is_negative();
+    if (limit > start && down) || (limit < start && !down) {
+        let which = if down { "greater" } else { "less" };
         return Err(FunctionError::new(format!(
-            "the start must be {which} than the limit for a step of {}",
-            crate::value::format_number(step)
+            "the start must be {which} than the limit for a step of {step}"
         )));
-    }
-    if ((limit - start) / step).abs() > RANGE_LIMIT {
-        return Err(FunctionError::new(
-            "more than 1048576 values were generated; use a smaller range",
-        ));
     }
     let mut out = Vec::new();
     let mut n = start;
-    while (step > 0.0 && n < limit) || (step < 0.0 && n > limit) {
+    while (!down && n < limit) || (down && n > limit) {
+        if out.len() >= RANGE_LIMIT {
+            return Err(FunctionError::new(
+                "more than 1048576 values were generated; use a smaller range",
+            ));
+        }
+        let next = n
+            .add(&step)
+            .map_err(|e| FunctionError::new(e.to_string()))?;
         out.push(Value::Number(n));
-        n += step;
+        n = next;
     }
     Ok(Value::List(out))
 }
@@ -175,7 +189,7 @@ pub(crate) fn zipmap(args: Vec<Value>) -> FunctionResult {
     for (k, v) in keys.into_iter().zip(values) {
         let key = match k {
             Value::String(s) => s,
-            Value::Number(n) => crate::value::format_number(n),
+            Value::Number(n) => n.to_string(),
             other => {
                 return Err(FunctionError::at(
                     0,
@@ -237,7 +251,7 @@ pub(crate) fn sort(args: Vec<Value>) -> FunctionResult {
         match item {
             Value::String(s) => strings.push(s),
             // Terraform converts to strings first, so 10 sorts before 9.
-            Value::Number(n) => strings.push(crate::value::format_number(n)),
+            Value::Number(n) => strings.push(n.to_string()),
             Value::Bool(b) => strings.push(b.to_string()),
             other => {
                 return Err(FunctionError::at(

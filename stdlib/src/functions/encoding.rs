@@ -130,7 +130,7 @@ fn yaml_scalar(value: &Value) -> String {
     match value {
         Value::Null | Value::Unknown(_) => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => crate::value::format_number(*n),
+        Value::Number(n) => n.to_string(),
         Value::String(s) => yaml_scalar_string(s),
         Value::Map(_) => "{}".into(),
         Value::List(_) | Value::Set(_) => "[]".into(),

@@ -18,6 +18,7 @@ mod paths_sets;
 mod strings;
 mod time;
 
+use crate::number::Number;
 use crate::value::{Type, Value};
 use std::path::Path;
 
@@ -1059,7 +1060,7 @@ pub(crate) fn arg(args: &[Value], index: usize) -> Result<&Value, FunctionError>
 pub(crate) fn string_arg(args: &[Value], index: usize) -> Result<String, FunctionError> {
     match arg(args, index)? {
         Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(crate::value::format_number(*n)),
+        Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
         Value::Null => Err(FunctionError::at(index, "argument must not be null")),
         other => Err(FunctionError::at(
@@ -1069,10 +1070,10 @@ pub(crate) fn string_arg(args: &[Value], index: usize) -> Result<String, Functio
     }
 }
 
-pub(crate) fn number_arg(args: &[Value], index: usize) -> Result<f64, FunctionError> {
+pub(crate) fn number_arg(args: &[Value], index: usize) -> Result<Number, FunctionError> {
     match arg(args, index)? {
-        Value::Number(n) => Ok(*n),
-        Value::String(s) => crate::value::parse_number(s).ok_or_else(|| {
+        Value::Number(n) => Ok(n.clone()),
+        Value::String(s) => Number::parse(s).map_err(|_| {
             FunctionError::at(
                 index,
                 format!("a number is required, but \"{s}\" is not a number"),
@@ -1088,13 +1089,18 @@ pub(crate) fn number_arg(args: &[Value], index: usize) -> Result<f64, FunctionEr
 
 pub(crate) fn integer_arg(args: &[Value], index: usize) -> Result<i64, FunctionError> {
     let n = number_arg(args, index)?;
-    if n.fract() != 0.0 {
+    if !n.is_integer() {
         return Err(FunctionError::at(
             index,
             format!("a whole number is required, but this is {n}"),
         ));
     }
-    Ok(n as i64)
+    n.to_i64().ok_or_else(|| {
+        FunctionError::at(
+            index,
+            format!("{n} is too large; the largest allowed is {}", i64::MAX),
+        )
+    })
 }
 
 pub(crate) fn list_arg(args: &[Value], index: usize) -> Result<Vec<Value>, FunctionError> {

@@ -6,7 +6,10 @@
 //! `formatlist`, `base64sha256`/`base64sha512`, `csvdecode`,
 //! `yamldecode` and `sensitive`.
 
-use super::{list_arg, map_arg, number_arg, string_arg, FunctionError, FunctionResult};
+use super::{
+    integer_arg, list_arg, map_arg, number_arg, string_arg, FunctionError, FunctionResult,
+};
+use crate::number::Number;
 use crate::value::{make_set, Value};
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -41,7 +44,7 @@ pub(crate) fn title(args: Vec<Value>) -> FunctionResult {
 pub(crate) fn indent(args: Vec<Value>) -> FunctionResult {
     let spaces = number_arg(&args, 0)?;
     let s = string_arg(&args, 1)?;
-    let pad = " ".repeat(spaces.max(0.0) as usize);
+    let pad = " ".repeat(spaces.to_usize().unwrap_or(0));
     Ok(Value::String(s.replace('\n', &format!("\n{pad}"))))
 }
 
@@ -113,27 +116,28 @@ pub(crate) fn sha512(args: Vec<Value>) -> FunctionResult {
     ))))
 }
 
+/// `pow` and `log` compute with 64-bit floats, as Terraform's do.
+fn float_result(f: f64) -> FunctionResult {
+    Number::from_f64(f)
+        .map(Value::Number)
+        .ok_or_else(|| FunctionError::new("the result is not a finite number"))
+}
+
 pub(crate) fn pow(args: Vec<Value>) -> FunctionResult {
-    Ok(Value::Number(
-        number_arg(&args, 0)?.powf(number_arg(&args, 1)?),
-    ))
+    let base = number_arg(&args, 0)?.to_f64();
+    float_result(base.powf(number_arg(&args, 1)?.to_f64()))
 }
 
 pub(crate) fn log(args: Vec<Value>) -> FunctionResult {
-    let n = number_arg(&args, 0)?;
-    let base = number_arg(&args, 1)?;
-    Ok(Value::Number(n.ln() / base.ln()))
+    let n = number_arg(&args, 0)?.to_f64();
+    let base = number_arg(&args, 1)?.to_f64();
+    float_result(n.ln() / base.ln())
 }
 
+/// -1, 0 or 1; like Terraform's, for whole numbers only.
 pub(crate) fn signum(args: Vec<Value>) -> FunctionResult {
-    let n = number_arg(&args, 0)?;
-    Ok(Value::Number(if n > 0.0 {
-        1.0
-    } else if n < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }))
+    let n = integer_arg(&args, 0)?;
+    Ok(Value::number(n.signum()))
 }
 
 pub(crate) fn sum(args: Vec<Value>) -> FunctionResult {
@@ -141,13 +145,13 @@ pub(crate) fn sum(args: Vec<Value>) -> FunctionResult {
     if items.is_empty() {
         return Err(FunctionError::at(0, "cannot sum an empty list"));
     }
-    let mut total = 0.0;
+    let mut total: Option<Number> = None;
     for (i, item) in items.iter().enumerate() {
-        match item {
-            Value::Number(n) => total += n,
-            Value::String(s) => match crate::value::parse_number(s) {
-                Some(n) => total += n,
-                None => return Err(FunctionError::at(0, format!("element {i} is not a number"))),
+        let n = match item {
+            Value::Number(n) => n.clone(),
+            Value::String(s) => match Number::parse(s) {
+                Ok(n) => n,
+                Err(_) => return Err(FunctionError::at(0, format!("element {i} is not a number"))),
             },
             other => {
                 return Err(FunctionError::at(
@@ -155,9 +159,16 @@ pub(crate) fn sum(args: Vec<Value>) -> FunctionResult {
                     format!("element {i} is a {}, not a number", other.type_name()),
                 ))
             }
-        }
+        };
+        // The first element, then each next one added, as Terraform does.
+        total = Some(match total {
+            None => n,
+            Some(sum) => sum
+                .add(&n)
+                .map_err(|e| FunctionError::at(0, e.to_string()))?,
+        });
     }
-    Ok(Value::Number(total))
+    Ok(Value::Number(total.unwrap_or_else(Number::zero)))
 }
 
 /// The only element of a list or set of zero or one elements (null when
@@ -195,7 +206,7 @@ pub(crate) fn index(args: Vec<Value>) -> FunctionResult {
     items
         .iter()
         .position(|v| v == wanted)
-        .map(|i| Value::Number(i as f64))
+        .map(|i| Value::Number(Number::from(i)))
         .ok_or_else(|| FunctionError::at(1, "the item is not in the list"))
 }
 

@@ -63,10 +63,12 @@ fn address(value: u128, width: u32) -> String {
 
 fn whole(args: &[Value], index: usize) -> Result<i128, FunctionError> {
     let n = number_arg(args, index)?;
-    if n.fract() != 0.0 {
+    if !n.is_integer() {
         return Err(FunctionError::at(index, "must be a whole number"));
     }
-    Ok(n as i128)
+    n.to_string()
+        .parse::<i128>()
+        .map_err(|_| FunctionError::at(index, format!("{n} is too large")))
 }
 
 pub(crate) fn cidrsubnet(args: Vec<Value>) -> FunctionResult {

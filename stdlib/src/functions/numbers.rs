@@ -1,23 +1,29 @@
 //! Number functions: `min`, `max`, `abs`, `ceil`, `floor`, `parseint`.
 
 use super::{integer_arg, number_arg, string_arg, FunctionError, FunctionResult};
+use crate::number::Number;
 use crate::value::Value;
+use std::cmp::Ordering;
 
 pub(crate) fn min(args: Vec<Value>) -> FunctionResult {
-    fold_numbers(&args, f64::min)
+    fold_numbers(&args, Ordering::Less)
 }
 
 pub(crate) fn max(args: Vec<Value>) -> FunctionResult {
-    fold_numbers(&args, f64::max)
+    fold_numbers(&args, Ordering::Greater)
 }
 
-fn fold_numbers(args: &[Value], pick: fn(f64, f64) -> f64) -> FunctionResult {
+/// The first argument that no later one beats in the `wanted` direction.
+fn fold_numbers(args: &[Value], wanted: Ordering) -> FunctionResult {
     if args.is_empty() {
         return Err(FunctionError::new("must pass at least one number"));
     }
     let mut best = number_arg(args, 0)?;
     for i in 1..args.len() {
-        best = pick(best, number_arg(args, i)?);
+        let next = number_arg(args, i)?;
+        if next.compare(&best) == wanted {
+            best = next;
+        }
     }
     Ok(Value::Number(best))
 }
@@ -53,7 +59,7 @@ pub(crate) fn parseint(args: Vec<Value>) -> FunctionResult {
             format!("cannot parse \"{text}\" as a base {base} integer"),
         ));
     }
-    let mut n: f64 = 0.0;
+    let mut values = Vec::with_capacity(digits.len());
     for c in digits.chars() {
         let d = digit_value(c, base);
         let Some(d) = d.filter(|d| (*d as i64) < base) else {
@@ -62,9 +68,11 @@ pub(crate) fn parseint(args: Vec<Value>) -> FunctionResult {
                 format!("cannot parse \"{text}\" as a base {base} integer"),
             ));
         };
-        n = n * base as f64 + d as f64;
+        values.push(d as u8);
     }
-    Ok(Value::Number(if negative { -n } else { n }))
+    Number::from_digits(negative, &values, base as u32)
+        .map(Value::Number)
+        .map_err(|e| FunctionError::at(0, format!("cannot parse \"{text}\": {e}")))
 }
 
 /// Go's big.Int digit order: 0-9, a-z, A-Z; below base 37 letters ignore case.

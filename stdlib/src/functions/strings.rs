@@ -2,7 +2,8 @@
 //! `substr`, prefix tests and `regex`.
 
 use super::{integer_arg, list_arg, string_arg, FunctionError, FunctionResult};
-use crate::value::{format_number, Value};
+use crate::number::Number;
+use crate::value::Value;
 use std::collections::BTreeMap;
 
 pub(crate) fn join(args: Vec<Value>) -> FunctionResult {
@@ -18,7 +19,7 @@ pub(crate) fn join(args: Vec<Value>) -> FunctionResult {
                     ))
                 }
                 Value::String(s) => parts.push(s),
-                Value::Number(n) => parts.push(format_number(n)),
+                Value::Number(n) => parts.push(n.to_string()),
                 Value::Bool(b) => parts.push(b.to_string()),
                 other => {
                     return Err(FunctionError::at(
@@ -278,10 +279,10 @@ fn format_verb(
     value: &Value,
     index: usize,
 ) -> Result<String, FunctionError> {
-    let number = |v: &Value| -> Result<f64, FunctionError> {
+    let number = |v: &Value| -> Result<Number, FunctionError> {
         match v {
-            Value::Number(n) => Ok(*n),
-            Value::String(s) => crate::value::parse_number(s).ok_or_else(|| {
+            Value::Number(n) => Ok(n.clone()),
+            Value::String(s) => Number::parse(s).map_err(|_| {
                 FunctionError::at(
                     index,
                     format!("%{kind} needs a number, but \"{s}\" is not one"),
@@ -296,10 +297,11 @@ fn format_verb(
             )),
         }
     };
-    let signed = |text: String, n: f64| -> String {
-        if n >= 0.0 && verb.plus {
+    let signed = |text: String| -> String {
+        let negative = text.starts_with('-');
+        if !negative && verb.plus {
             format!("+{text}")
-        } else if n >= 0.0 && verb.space {
+        } else if !negative && verb.space {
             format!(" {text}")
         } else {
             text
@@ -309,7 +311,7 @@ fn format_verb(
         'v' if verb.sharp => value.to_json_string(),
         'v' => match value {
             Value::String(s) => s.clone(),
-            Value::Number(n) => format_number(*n),
+            Value::Number(n) => n.format_general(None),
             Value::Bool(b) => b.to_string(),
             Value::Null => "null".into(),
             other => other.to_json_string(),
@@ -326,60 +328,44 @@ fn format_verb(
         },
         'd' => {
             let n = number(value)?;
-            if n.fract() != 0.0 {
+            if !n.is_integer() {
                 return Err(FunctionError::at(
                     index,
-                    format!("%d needs a whole number, but this is {}", format_number(n)),
+                    format!("%d needs a whole number, but this is {n}"),
                 ));
             }
-            signed(format!("{}", n as i64), n)
+            signed(n.format_fixed(0))
         }
-        'f' | 'F' => {
-            let n = number(value)?;
-            signed(format!("{:.*}", verb.precision.unwrap_or(6), n), n)
-        }
-        'e' | 'E' => {
-            let n = number(value)?;
-            let text = go_exponent(n, verb.precision.unwrap_or(6));
-            let text = if kind == 'E' {
-                text.to_uppercase()
-            } else {
-                text
-            };
-            signed(text, n)
-        }
-        'g' | 'G' => {
-            let n = number(value)?;
-            signed(format_number(n), n)
-        }
+        'f' | 'F' => signed(number(value)?.format_fixed(verb.precision.unwrap_or(6))),
+        'e' => signed(number(value)?.format_exponent(verb.precision.unwrap_or(6))),
+        'E' => signed(
+            number(value)?
+                .format_exponent(verb.precision.unwrap_or(6))
+                .to_uppercase(),
+        ),
+        'g' => signed(number(value)?.format_general(verb.precision)),
+        'G' => signed(number(value)?.format_general(verb.precision).to_uppercase()),
         'x' | 'X' | 'o' | 'b' => {
-            let n = number(value)?;
-            if n.fract() != 0.0 {
-                return Err(FunctionError::at(
-                    index,
-                    format!("%{kind} needs a whole number"),
-                ));
-            }
-            let i = n as i64;
-            let (neg, u) = (i < 0, i.unsigned_abs());
-            let digits = match kind {
-                'x' => format!("{u:x}"),
-                'X' => format!("{u:X}"),
-                'o' => format!("{u:o}"),
-                _ => format!("{u:b}"),
+            let radix = match kind {
+                'x' | 'X' => 16,
+                'o' => 8,
+                _ => 2,
             };
-            if neg {
-                format!("-{digits}")
+            let digits = number(value)?
+                .integer_digits(radix)
+                .ok_or_else(|| FunctionError::at(index, format!("%{kind} needs a whole number")))?;
+            signed(if kind == 'X' {
+                digits.to_uppercase()
             } else {
-                signed(digits, n)
-            }
+                digits
+            })
         }
         's' => match value {
             Value::String(s) => match verb.precision {
                 Some(p) => s.chars().take(p).collect(),
                 None => s.clone(),
             },
-            Value::Number(n) => format_number(*n),
+            Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             other => {
                 return Err(FunctionError::at(
@@ -390,7 +376,7 @@ fn format_verb(
         },
         'q' => match value {
             Value::String(s) => crate::value::quote_string(s),
-            Value::Number(n) => crate::value::quote_string(&format_number(*n)),
+            Value::Number(n) => crate::value::quote_string(&n.to_string()),
             other => {
                 return Err(FunctionError::at(
                     index,
@@ -405,19 +391,6 @@ fn format_verb(
             ));
         }
     })
-}
-
-/// Go prints exponents with at least two digits: 1.000000e+03.
-fn go_exponent(n: f64, precision: usize) -> String {
-    let text = format!("{:.*e}", precision, n);
-    let Some((mantissa, exp)) = text.split_once('e') else {
-        return text;
-    };
-    let (sign, digits) = match exp.strip_prefix('-') {
-        Some(d) => ('-', d),
-        None => ('+', exp),
-    };
-    format!("{mantissa}e{sign}{digits:0>2}")
 }
 
 fn pad(text: &str, verb: &Verb, kind: char) -> String {

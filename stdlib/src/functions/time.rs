@@ -169,10 +169,10 @@ pub(crate) fn timeadd(args: Vec<Value>) -> FunctionResult {
 pub(crate) fn timecmp(args: Vec<Value>) -> FunctionResult {
     let a = parse(&args, 0)?;
     let b = parse(&args, 1)?;
-    Ok(Value::Number(match a.at.cmp(&b.at) {
-        std::cmp::Ordering::Less => -1.0,
-        std::cmp::Ordering::Equal => 0.0,
-        std::cmp::Ordering::Greater => 1.0,
+    Ok(Value::number(match a.at.cmp(&b.at) {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
     }))
 }
 
