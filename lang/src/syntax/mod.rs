@@ -277,6 +277,12 @@ impl<'t> Builder<'t> {
             }
             ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
                 let mut names: Vec<&str> = positives.iter().map(rule_name).collect();
+                // Operators are tried only where one may start (a guard in
+                // the grammar, for speed); wherever `?` may follow an
+                // expression, so may an operator.
+                if positives.contains(&Rule::question) {
+                    names.push("an operator");
+                }
                 names.sort();
                 names.dedup();
                 if names.len() > 1 {
