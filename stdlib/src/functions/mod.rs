@@ -326,7 +326,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         "parseint(str string, base number) number",
         2,
         Some(2),
-        "Parses an integer in a base from 2 to 62.",
+        "Parses an integer in a base from 2 to 62, exactly, however long.",
     ),
     spec(
         "tostring",
@@ -515,21 +515,21 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         "pow(base number, exponent number) number",
         2,
         Some(2),
-        "base raised to the power exponent.",
+        "base raised to the power exponent, computed with 64-bit floats as Terraform does.",
     ),
     spec(
         "log",
         "log(number, base number) number",
         2,
         Some(2),
-        "The logarithm of a number in a base.",
+        "The logarithm of a number in a base, computed with 64-bit floats as Terraform does.",
     ),
     spec(
         "signum",
         "signum(number) number",
         1,
         Some(1),
-        "-1, 0 or 1: the sign of a number.",
+        "-1, 0 or 1: the sign of a whole number.",
     ),
     spec(
         "sum",
