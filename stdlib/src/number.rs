@@ -324,9 +324,7 @@ impl Number {
             }
         }
         let (a, b) = (self.parts(), other.parts());
-        let exp = a.exp.min(b.exp);
-        let left = &a.mant << (a.exp - exp) as u64;
-        let right = &b.mant << (b.exp - exp) as u64;
+        let (left, right, exp) = aligned(&a, &b);
         let (negative, mant) = if a.negative == b.negative {
             (a.negative, left + right)
         } else {
@@ -457,9 +455,7 @@ impl Number {
         if a.negative != b.negative {
             return sign_order(!a.negative);
         }
-        let exp = a.exp.min(b.exp);
-        let left = &a.mant << (a.exp - exp) as u64;
-        let right = &b.mant << (b.exp - exp) as u64;
+        let (left, right, _) = aligned(&a, &b);
         let magnitude = left.cmp(&right);
         if a.negative {
             magnitude.reverse()
@@ -585,6 +581,14 @@ impl fmt::Display for Number {
         let fraction = (decimal.digits.len() as i64 - decimal.point).max(0) as usize;
         write!(f, "{}{}", self.sign(), decimal.fixed(fraction))
     }
+}
+
+/// Both mantissas scaled to the smaller exponent, and that exponent.
+fn aligned(a: &Parts, b: &Parts) -> (BigUint, BigUint, i64) {
+    let exp = a.exp.min(b.exp);
+    let left = &a.mant << (a.exp - exp) as u64;
+    let right = &b.mant << (b.exp - exp) as u64;
+    (left, right, exp)
 }
 
 fn sign_order(positive: bool) -> Ordering {
