@@ -140,7 +140,7 @@ impl Executor for ConfigExecutor {
             let same = match (now, sensitive) {
                 (None, _) => false,
                 (Some(_), true) => true,
-                (Some(v), false) => *v == store_text(&Value::from_json(value)),
+                (Some(v), false) => matches_record(v, value),
             };
             if !same {
                 differs.push(key);
@@ -165,11 +165,46 @@ impl Executor for ConfigExecutor {
 }
 
 /// Whether a recorded value is, or holds, the sensitive placeholder.
+/// Whether a store's text is the recorded value. State keeps numbers as
+/// JSON floats, so a number the float cannot hold exactly (`1/3`, written
+/// with all its digits) is compared as that float, as the plan does.
+/// (Inside a list or map such a number still reads as drift.)
+fn matches_record(found: &str, recorded: &Json) -> bool {
+    if found == store_text(&Value::from_json(recorded)) {
+        return true;
+    }
+    let Some(float) = recorded.as_f64() else {
+        return false;
+    };
+    imm_stdlib::number::Number::parse(found).is_ok_and(|n| n.to_f64() == float)
+}
+
 fn holds_secret(value: &Json) -> bool {
     match value {
         Json::String(s) => s == imm_stdlib::value::SENSITIVE_TEXT,
         Json::Array(items) => items.iter().any(holds_secret),
         Json::Object(map) => map.values().any(holds_secret),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_with_more_digits_than_a_float_is_not_drift() {
+        let third = imm_stdlib::number::Number::parse("1")
+            .and_then(|one| one.div(&imm_stdlib::number::Number::parse("3")?))
+            .expect("a number");
+        let written = store_text(&Value::Number(third.clone()));
+        assert!(written.len() > 150, "{written}");
+        let recorded = Value::Number(third).to_redacted_json();
+        assert!(matches_record(&written, &recorded));
+        assert!(matches_record("0.1", &json!(0.1)));
+        assert!(!matches_record("0.5", &json!(0.3333333333333333)));
+        assert!(!matches_record("3", &json!("0.3")));
+        assert!(matches_record("[1,2]", &json!([1, 2])));
+        assert!(!matches_record("x", &json!(1)));
     }
 }
