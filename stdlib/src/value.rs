@@ -601,7 +601,14 @@ fn to_bool_value(value: Value) -> Result<Value, ConversionError> {
 /// Builds a set: duplicates removed, members sorted.
 pub fn make_set(items: Vec<Value>) -> Value {
     let mut keyed: Vec<(String, Value)> = items.into_iter().map(|v| (v.sort_key(), v)).collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    // Numbers in numeric order, as Terraform's (and before anything else,
+    // so that the order stays total in a set of mixed kinds).
+    keyed.sort_by(|a, b| match (a.1.unmarked(), b.1.unmarked()) {
+        (Value::Number(x), Value::Number(y)) => x.compare(y),
+        (Value::Number(_), _) => std::cmp::Ordering::Less,
+        (_, Value::Number(_)) => std::cmp::Ordering::Greater,
+        _ => a.0.cmp(&b.0),
+    });
     keyed.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
     Value::Set(keyed.into_iter().map(|(_, v)| v).collect())
 }
