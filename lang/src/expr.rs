@@ -923,10 +923,10 @@ fn index_plain<'v>(
     }
     match value {
         Value::List(items) => {
-            let n = match key {
-                Value::Number(n) => n.to_string(),
-                Value::String(ref s) => s.clone(),
-                ref other => {
+            let index = match &key {
+                Value::Number(n) => n.to_usize(),
+                Value::String(s) => Number::parse(s).ok().and_then(|n| n.to_usize()),
+                other => {
                     return Err(Diagnostic::at(
                         Code::TypeMismatch,
                         key_span,
@@ -934,13 +934,13 @@ fn index_plain<'v>(
                     ))
                 }
             };
-            let index = Number::parse(&n).ok().and_then(|i| i.to_usize());
             let Some(item) = index.and_then(|i| items.get(i)) else {
                 return Err(Diagnostic::at(
                     Code::InvalidIndex,
                     key_span,
                     format!(
-                        "index {n} is out of range for a list of {} elements",
+                        "index {} is out of range for a list of {} elements",
+                        key.display(),
                         items.len()
                     ),
                 )
@@ -1042,8 +1042,8 @@ fn arithmetic(op: BinaryOp, l: &Number, r: &Number, span: Span, right_span: Span
         BinaryOp::Sub => l.sub(r),
         BinaryOp::Mul => l.mul(r),
         // Terraform's `x % 0` is `x`; a zero divisor is far likelier a
-        // mistake, so both are errors here.
-        BinaryOp::Div | BinaryOp::Rem if r.is_zero() => Err(NumberError::DivisionByZero),
+        // mistake, so it is an error here, as `x / 0` is.
+        BinaryOp::Rem if r.is_zero() => Err(NumberError::DivisionByZero),
         BinaryOp::Div => l.div(r),
         BinaryOp::Rem => l.rem(r),
         BinaryOp::Lt => return Ok(Value::Bool(l < r)),

@@ -119,9 +119,9 @@ impl Run<'_, '_> {
 
     pub(super) fn count(&mut self, ev: &mut Evaluator<'_>, expr: &Expr) -> Option<usize> {
         let value = self.eval_or_unknown(ev, expr).unmark_deep().0;
-        let n = match value {
-            Value::Number(n) => n.to_string(),
-            Value::String(ref s) => s.clone(),
+        let number = match &value {
+            Value::Number(n) => Some(n.clone()),
+            Value::String(s) => Number::parse(s).ok(),
             Value::Unknown(_) => {
                 if self.mode == Mode::Plan {
                     self.diags.push(Diagnostic::at(Code::InvalidCount, expr.span, "count must be known before apply")
@@ -129,7 +129,7 @@ impl Run<'_, '_> {
                 }
                 return None;
             }
-            ref other => {
+            other => {
                 self.diags.push(Diagnostic::at(
                     Code::InvalidCount,
                     expr.span,
@@ -138,7 +138,7 @@ impl Run<'_, '_> {
                 return None;
             }
         };
-        let number = Number::parse(&n).ok();
+        let n = value.display();
         let whole = number.filter(|n| n.is_integer() && !n.is_negative());
         let Some(whole) = whole else {
             self.diags.push(
