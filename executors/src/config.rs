@@ -164,7 +164,6 @@ impl Executor for ConfigExecutor {
     }
 }
 
-/// Whether a recorded value is, or holds, the sensitive placeholder.
 /// Whether a store's text is the recorded value. State keeps numbers as
 /// JSON floats, so a number the float cannot hold exactly (`1/3`, written
 /// with all its digits) is compared as that float, as the plan does.
@@ -179,6 +178,7 @@ fn matches_record(found: &str, recorded: &Json) -> bool {
     imm_stdlib::number::Number::parse(found).is_ok_and(|n| n.to_f64() == float)
 }
 
+/// Whether a recorded value is, or holds, the sensitive placeholder.
 fn holds_secret(value: &Json) -> bool {
     match value {
         Json::String(s) => s == imm_stdlib::value::SENSITIVE_TEXT,

@@ -19,7 +19,8 @@ pub enum Value {
     Number(Number),
     String(String),
     List(Vec<Value>),
-    /// Unordered, without duplicates; kept sorted by [`Value::sort_key`].
+    /// Unordered, without duplicates; kept sorted by [`make_set`] (numbers
+    /// by value, everything else by [`Value::sort_key`]).
     Set(Vec<Value>),
     Map(BTreeMap<String, Value>),
     /// Not known yet; the type is known when it is not `Any`.
