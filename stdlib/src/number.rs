@@ -277,11 +277,21 @@ impl Number {
             Repr::Int(i) => *i as f64,
             Repr::NegativeZero => -0.0,
             Repr::Big(parts) => {
-                // Keep 64 leading bits so the float conversion rounds once.
-                let bits = parts.mant.bits() as i64;
-                let drop = (bits - 64).max(0);
-                let leading = (&parts.mant >> drop as u64).to_f64().unwrap_or(f64::NAN);
-                let magnitude = leading * 2f64.powi((parts.exp + drop).clamp(-2000, 2000) as i32);
+                // 64 leading bits, the lowest one set when anything below
+                // was dropped: the conversion to 53 bits then rounds as the
+                // whole mantissa would (a dropped tail breaks a tie).
+                let bits = parts.mant.bits();
+                let drop = bits.saturating_sub(64);
+                let mut leading = (&parts.mant >> drop).to_u64().unwrap_or(u64::MAX);
+                if parts
+                    .mant
+                    .trailing_zeros()
+                    .is_some_and(|zeros| zeros < drop)
+                {
+                    leading |= 1;
+                }
+                let scale = (parts.exp + drop as i64).clamp(-2000, 2000) as i32;
+                let magnitude = leading as f64 * 2f64.powi(scale);
                 if parts.negative {
                     -magnitude
                 } else {
@@ -308,8 +318,13 @@ impl Number {
         }
     }
 
+    /// Negative, or negative zero: whether the text starts with `-`.
+    fn has_minus_sign(&self) -> bool {
+        self.is_negative() || self.value == Repr::NegativeZero
+    }
+
     pub fn abs(&self) -> Number {
-        if self.is_negative() || self.value == Repr::NegativeZero {
+        if self.has_minus_sign() {
             self.neg()
         } else {
             self.clone()
@@ -404,15 +419,12 @@ impl Number {
     pub fn trunc(&self) -> Number {
         match &self.value {
             Repr::Big(parts) if parts.exp < 0 => {
-                let whole = Parts {
-                    negative: parts.negative,
-                    mant: &parts.mant >> (-parts.exp) as u64,
-                    exp: 0,
-                };
+                let mant = &parts.mant >> (-parts.exp) as u64;
                 // An integer has no negative zero: trunc(-0.5) is 0.
                 let whole = Parts {
-                    negative: whole.negative && !whole.mant.is_zero(),
-                    ..whole
+                    negative: parts.negative && !mant.is_zero(),
+                    mant,
+                    exp: 0,
                 };
                 Number::from_parts(whole, self.precision).unwrap_or_else(|_| Number::zero())
             }
@@ -509,10 +521,10 @@ impl Number {
     }
 
     fn sign(&self) -> &'static str {
-        match &self.value {
-            Repr::NegativeZero => "-",
-            _ if self.is_negative() => "-",
-            _ => "",
+        if self.has_minus_sign() {
+            "-"
+        } else {
+            ""
         }
     }
 
@@ -1002,6 +1014,20 @@ mod tests {
         );
         assert_eq!(Number::from_f64(0.1).expect("a value").to_string(), "0.1");
         assert_eq!(Number::from_f64(-0.0).expect("a value").to_string(), "-0");
+    }
+
+    #[test]
+    fn the_nearest_float_sees_every_bit() {
+        // 1 + 2^-53 + 2^-100: just above the tie between 1 and the next
+        // float, so it rounds up, which 64 leading bits alone would miss.
+        let bit = |e: i32| Number::from_f64(2f64.powi(e)).expect("finite");
+        let above_tie = n("1")
+            .add(&bit(-53))
+            .and_then(|x| x.add(&bit(-100)))
+            .expect("in range");
+        assert_eq!(above_tie.to_f64(), 1.0 + f64::EPSILON);
+        let tie = n("1").add(&bit(-53)).expect("in range");
+        assert_eq!(tie.to_f64(), 1.0, "an exact tie goes to even");
     }
 
     #[test]
