@@ -32,7 +32,8 @@ fn packer_and_ansible_build_once_and_prod_runs_what_staging_tested() {
     let p = docker::docker_project("");
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/packer");
     docker::copy_dir(&source, p.project.path());
-    let ports = [("staging", etcd::free_port()), ("prod", etcd::free_port())];
+    let [staging, prod] = etcd::free_ports();
+    let ports = [("staging", staging), ("prod", prod)];
     let imm = |env: &str, args: &[&str]| {
         let port = ports
             .iter()

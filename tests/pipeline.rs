@@ -92,11 +92,12 @@ impl Pipeline {
 
 #[test]
 fn the_pipeline_example_reloads_rolls_back_and_promotes_what_staging_tested() {
+    let [staging_port, prod_port] = etcd::free_ports();
     let pipeline = Pipeline {
         p: example("pipeline"),
         etcd: etcd::Etcd::start(),
-        staging_port: etcd::free_port(),
-        prod_port: etcd::free_port(),
+        staging_port,
+        prod_port,
     };
     let staging = |args: &[&str]| pipeline.imm("staging", args);
 

@@ -14,10 +14,22 @@ pub struct Etcd {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    free_ports::<1>()[0]
+}
+
+/// `N` free loopback ports, all different: each listener is held until
+/// all are chosen (ports taken one at a time can repeat, and a member
+/// started on another's port never runs).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+        .collect();
+    std::array::from_fn(|i| {
+        listeners[i]
+            .local_addr()
+            .map(|a| a.port())
+            .expect("a free loopback port")
+    })
 }
 
 /// `GET path` on 127.0.0.1:port; the body, when the server answers.
@@ -38,7 +50,7 @@ impl Etcd {
             "these tests need etcd: apt-get install etcd-server (scripts/test.sh installs it)"
         );
         let data = tempfile::tempdir().expect("data dir");
-        let (client, peer) = (free_port(), free_port());
+        let [client, peer] = free_ports();
         let client_url = format!("http://127.0.0.1:{client}");
         let peer_url = format!("http://127.0.0.1:{peer}");
         let child = Command::new("etcd")
@@ -126,7 +138,10 @@ impl EtcdCluster {
             "these tests need etcd: apt-get install etcd-server (scripts/test.sh installs it)"
         );
         let data = tempfile::tempdir().expect("data dir");
-        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let ports: Vec<(u16, u16)> = free_ports::<6>()
+            .chunks(2)
+            .map(|pair| (pair[0], pair[1]))
+            .collect();
         let initial: Vec<String> = ports
             .iter()
             .enumerate()
