@@ -16,9 +16,8 @@ use crate::source::{FileId, Span};
 use ast::*;
 use imm_stdlib::number::Number;
 use pest::iterators::{Pair, Pairs};
-use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser as _;
-use std::sync::OnceLock;
+use std::iter::Peekable;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "syntax/grammar.pest"]
@@ -142,25 +141,37 @@ fn limit_calls(len: usize) {
 
 static CURRENT_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-fn pratt() -> &'static PrattParser<Rule> {
-    static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
-    PRATT.get_or_init(|| {
-        // Loosest first; the conditional is handled above.
-        PrattParser::new()
-            .op(Op::infix(Rule::or, Assoc::Left))
-            .op(Op::infix(Rule::and, Assoc::Left))
-            .op(Op::infix(Rule::eq, Assoc::Left) | Op::infix(Rule::ne, Assoc::Left))
-            .op(Op::infix(Rule::lt, Assoc::Left)
-                | Op::infix(Rule::le, Assoc::Left)
-                | Op::infix(Rule::gt, Assoc::Left)
-                | Op::infix(Rule::ge, Assoc::Left))
-            .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
-            .op(Op::infix(Rule::mul, Assoc::Left)
-                | Op::infix(Rule::div, Assoc::Left)
-                | Op::infix(Rule::rem, Assoc::Left))
-            .op(Op::prefix(Rule::neg) | Op::prefix(Rule::not))
-    })
+/// A binary operator and how tightly it binds (higher binds tighter); all
+/// are left-associative, as in HCL.
+fn binary_operator(rule: Rule) -> Option<(BinaryOp, u8)> {
+    let operator = match rule {
+        Rule::or => (BinaryOp::Or, 1),
+        Rule::and => (BinaryOp::And, 2),
+        Rule::eq => (BinaryOp::Eq, 3),
+        Rule::ne => (BinaryOp::Ne, 3),
+        Rule::lt => (BinaryOp::Lt, 4),
+        Rule::le => (BinaryOp::Le, 4),
+        Rule::gt => (BinaryOp::Gt, 4),
+        Rule::ge => (BinaryOp::Ge, 4),
+        Rule::add => (BinaryOp::Add, 5),
+        Rule::sub => (BinaryOp::Sub, 5),
+        Rule::mul => (BinaryOp::Mul, 6),
+        Rule::div => (BinaryOp::Div, 6),
+        Rule::rem => (BinaryOp::Rem, 6),
+        _ => return None,
+    };
+    Some(operator)
 }
+
+/// The names of the kinds of operand, said "an expression" together.
+const OPERAND_NAMES: [&str; 6] = [
+    "a heredoc",
+    "a list",
+    "a name",
+    "a number",
+    "a string",
+    "an object",
+];
 
 /// Human names for pest rules in "expected …" messages.
 fn rule_name(rule: &Rule) -> &'static str {
@@ -169,7 +180,7 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::ident => "a name",
         Rule::attribute | Rule::block => "an attribute or block",
         Rule::block_body | Rule::bad_line_in_block => "`}`",
-        Rule::expr | Rule::operation | Rule::postfixed => "an expression",
+        Rule::expr => "an expression",
         Rule::string_lit => "a string",
         Rule::number => "a number",
         Rule::heredoc | Rule::heredoc_intro => "a heredoc",
@@ -277,11 +288,18 @@ impl<'t> Builder<'t> {
             }
             ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
                 let mut names: Vec<&str> = positives.iter().map(rule_name).collect();
-                // Operators are tried only where one may start (a guard in
-                // the grammar, for speed); wherever `?` may follow an
-                // expression, so may an operator.
+                // Operators and traversals are tried only where one may
+                // start (guards in the grammar, for speed); wherever `?`
+                // may follow an expression, so may they.
                 if positives.contains(&Rule::question) {
-                    names.push("an operator");
+                    names.extend(["an operator", "`.`", "`[`"]);
+                }
+                // The kinds of operand have no rule of their own around
+                // them (one rule call fewer per operand): all of them
+                // tried means an expression was expected.
+                if positives.contains(&Rule::heredoc) || positives.contains(&Rule::heredoc_intro) {
+                    names.retain(|n| !OPERAND_NAMES.contains(n));
+                    names.push("an expression");
                 }
                 names.sort();
                 names.dedup();
@@ -604,11 +622,11 @@ impl<'t> Builder<'t> {
 
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.trimmed_span(&pair);
-        let mut inner = pair.into_inner();
-        let Some(operation) = inner.next() else {
+        let mut inner = pair.into_inner().peekable();
+        if inner.peek().is_none() {
             return Expr::new(ExprKind::Null, span);
-        };
-        let condition = self.operation(operation);
+        }
+        let condition = self.operation(&mut inner, 0);
         if inner.next().is_none() {
             return condition;
         }
@@ -623,53 +641,52 @@ impl<'t> Builder<'t> {
         }
     }
 
-    fn operation(&mut self, pair: Pair<'_, Rule>) -> Expr {
-        let file = self.file;
-        // The closures below need the builder mutably; collect the pairs
-        // first so the Pratt parser sees a well-formed sequence.
-        let pairs: Pairs<'_, Rule> = pair.into_inner();
-        let cell = std::cell::RefCell::new(self);
-        pratt()
-            .map_primary(|p| cell.borrow_mut().postfixed(p))
-            .map_prefix(move |op, operand| {
-                let span = Span::new(file, op.as_span().start(), operand.span.end as usize);
-                match op.as_rule() {
-                    Rule::neg => match operand.kind {
-                        ExprKind::Number(n) => Expr::new(ExprKind::Number(n.neg()), span),
-                        _ => Expr::new(ExprKind::Unary(UnaryOp::Neg, Box::new(operand)), span),
-                    },
-                    _ => Expr::new(ExprKind::Unary(UnaryOp::Not, Box::new(operand)), span),
-                }
-            })
-            .map_infix(|lhs, op, rhs| {
-                let op = match op.as_rule() {
-                    Rule::or => BinaryOp::Or,
-                    Rule::and => BinaryOp::And,
-                    Rule::eq => BinaryOp::Eq,
-                    Rule::ne => BinaryOp::Ne,
-                    Rule::lt => BinaryOp::Lt,
-                    Rule::le => BinaryOp::Le,
-                    Rule::gt => BinaryOp::Gt,
-                    Rule::ge => BinaryOp::Ge,
-                    Rule::add => BinaryOp::Add,
-                    Rule::sub => BinaryOp::Sub,
-                    Rule::mul => BinaryOp::Mul,
-                    Rule::div => BinaryOp::Div,
-                    _ => BinaryOp::Rem,
-                };
-                let span = lhs.span.to(rhs.span);
-                Expr::new(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span)
-            })
-            .parse(pairs)
+    /// Groups an expression's flat operands and operators (the grammar
+    /// gives them as a sequence) by precedence climbing; stops before `?`.
+    fn operation<'i>(&mut self, pairs: &mut Peekable<Pairs<'i, Rule>>, min_binding: u8) -> Expr {
+        let mut lhs = self.operand(pairs);
+        while let Some((op, binding)) = pairs.peek().and_then(|p| binary_operator(p.as_rule())) {
+            if binding < min_binding {
+                break;
+            }
+            pairs.next();
+            let rhs = self.operation(pairs, binding + 1);
+            let span = lhs.span.to(rhs.span);
+            lhs = Expr::new(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span);
+        }
+        lhs
     }
 
-    fn postfixed(&mut self, pair: Pair<'_, Rule>) -> Expr {
-        let mut inner = pair.into_inner();
-        let Some(primary) = inner.next() else {
+    /// A primary with its traversals, under any `-` and `!`; traversals
+    /// bind tighter: `-a.b` is `-(a.b)`.
+    fn operand<'i>(&mut self, pairs: &mut Peekable<Pairs<'i, Rule>>) -> Expr {
+        let Some(first) = pairs.next() else {
             return Expr::new(ExprKind::Null, Span::new(self.file, 0, 0));
         };
-        let mut expr = self.primary(primary);
-        for postfix in inner {
+        let start = first.as_span().start();
+        let op = match first.as_rule() {
+            Rule::neg => UnaryOp::Neg,
+            Rule::not => UnaryOp::Not,
+            _ => {
+                let primary = self.primary(first);
+                return self.traversals(primary, pairs);
+            }
+        };
+        let operand = self.operand(pairs);
+        let span = Span::new(self.file, start, operand.span.end as usize);
+        match (op, operand.kind) {
+            (UnaryOp::Neg, ExprKind::Number(n)) => Expr::new(ExprKind::Number(n.neg()), span),
+            (op, kind) => {
+                let operand = Expr::new(kind, operand.span);
+                Expr::new(ExprKind::Unary(op, Box::new(operand)), span)
+            }
+        }
+    }
+
+    fn traversals<'i>(&mut self, mut expr: Expr, pairs: &mut Peekable<Pairs<'i, Rule>>) -> Expr {
+        while let Some(postfix) =
+            pairs.next_if(|p| matches!(p.as_rule(), Rule::splat | Rule::get_attr | Rule::index))
+        {
             let end = postfix.as_span().end();
             expr = self.apply_postfix(expr, postfix, end);
         }
@@ -724,11 +741,6 @@ impl<'t> Builder<'t> {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
             Rule::number => ExprKind::Number(self.number(pair.as_str(), span)),
-            Rule::keyword_literal => match pair.as_str() {
-                "true" => ExprKind::Bool(true),
-                "false" => ExprKind::Bool(false),
-                _ => ExprKind::Null,
-            },
             Rule::string_lit => return self.string(pair),
             Rule::heredoc => return self.heredoc(pair),
             Rule::call_or_variable => return self.call_or_variable(pair),
@@ -752,7 +764,13 @@ impl<'t> Builder<'t> {
             None => return Expr::new(ExprKind::Null, span),
         };
         let Some(call_args) = inner.next() else {
-            return Expr::new(ExprKind::Variable(name), span);
+            let kind = match name.name.as_str() {
+                "true" => ExprKind::Bool(true),
+                "false" => ExprKind::Bool(false),
+                "null" => ExprKind::Null,
+                _ => ExprKind::Variable(name),
+            };
+            return Expr::new(kind, span);
         };
         let mut args = Vec::new();
         let mut expand_final = false;

@@ -93,3 +93,39 @@ fn tree_nodes_stay_small() {
         std::mem::size_of::<TemplatePart>()
     );
 }
+
+#[test]
+fn unary_operators_apply_to_the_whole_traversal() {
+    // `-a.b[0]` is `-(a.b[0])`, and `-2` is the number itself.
+    let e = expr("-a.b[0] * -2");
+    let ExprKind::Binary(BinaryOp::Mul, lhs, rhs) = e.kind else {
+        panic!("not *")
+    };
+    let ExprKind::Unary(UnaryOp::Neg, operand) = lhs.kind else {
+        panic!("not -")
+    };
+    assert!(matches!(operand.kind, ExprKind::Index(_, _)));
+    assert_eq!((lhs.span.start, lhs.span.end), (0, 7));
+    assert!(matches!(rhs.kind, ExprKind::Number(_)));
+    let e = expr("!!x");
+    let ExprKind::Unary(UnaryOp::Not, inner) = e.kind else {
+        panic!("not !")
+    };
+    assert!(matches!(inner.kind, ExprKind::Unary(UnaryOp::Not, _)));
+}
+
+#[test]
+fn heredoc_and_comment_text_keep_lone_sigils() {
+    // Text runs are found by searching for `$`, `%` and the line end; a
+    // `$` or `%` that opens nothing stays text, and comments end at the
+    // line end whatever they hold.
+    let body = parse_ok(
+        "# costs $5, 50% off ${not read}\nx = <<EOT\n50% of $5 is $${y} %%{z}\nEOT\n/* a ${b} \n */ y = 1 // ${c}\n",
+    );
+    let x = body.attribute("x").expect("x");
+    assert_eq!(
+        x.value.as_literal_string(),
+        Some("50% of $5 is ${y} %{z}\n")
+    );
+    assert!(body.attribute("y").is_some());
+}
