@@ -199,7 +199,6 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::directive_else => "`else`",
         Rule::directive_endif => "`endif`",
         Rule::directive_endfor => "`endfor`",
-        Rule::strip_close => "`~`",
         Rule::escape => "an escape sequence",
         Rule::interpolation => "`${`",
         Rule::heredoc_line => "a heredoc line",

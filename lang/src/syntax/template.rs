@@ -96,16 +96,8 @@ impl Builder<'_> {
     }
 
     fn interpolation(&mut self, pair: Pair<'_, Rule>, span: Span) -> Option<Piece> {
-        let mut strip_before = false;
-        let mut strip_after = false;
-        let mut expr = None;
-        for child in pair.into_inner() {
-            match child.as_rule() {
-                Rule::interpolation_open => strip_before = child.as_str() == "${~",
-                Rule::strip_close => strip_after = true,
-                _ => expr = Some(self.expr(child)),
-            }
-        }
+        let (strip_before, strip_after) = strip_markers(pair.as_str());
+        let expr = pair.into_inner().next().map(|child| self.expr(child));
         Some(Piece::Interpolation(Marked {
             item: expr?,
             span,
@@ -115,13 +107,10 @@ impl Builder<'_> {
     }
 
     fn directive(&mut self, pair: Pair<'_, Rule>, span: Span) -> Option<Piece> {
-        let mut strip_before = false;
-        let mut strip_after = false;
+        let (strip_before, strip_after) = strip_markers(pair.as_str());
         let mut directive = None;
         for child in pair.into_inner() {
             match child.as_rule() {
-                Rule::directive_open => strip_before = child.as_str() == "%{~",
-                Rule::strip_close => strip_after = true,
                 Rule::directive_if => {
                     let condition = child.into_inner().find(|p| p.as_rule() == Rule::expr)?;
                     directive = Some(Directive::If(self.expr(condition)));
@@ -476,4 +465,12 @@ pub(super) enum Layout {
     Quoted,
     Lines,
     IndentedLines,
+}
+
+/// Whether an interpolation's or directive's text (`${~ x ~}`) opens and
+/// closes with a strip marker. No expression ends with `~`, so `~}` at the
+/// end is always the marker.
+fn strip_markers(text: &str) -> (bool, bool) {
+    let opens = text.get(1..).is_some_and(|rest| rest.starts_with("{~"));
+    (opens, text.ends_with("~}"))
 }
