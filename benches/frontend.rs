@@ -2,6 +2,9 @@
 //! project of 10,000 resources (1,000 images × 9 containers + 1 network).
 //! Target: under 150 ms. Run with `cargo bench --bench frontend`.
 
+// pest_derive's generated code names the `alloc` crate.
+extern crate alloc;
+
 mod generate;
 
 use criterion::{criterion_group, Criterion};
@@ -42,6 +45,14 @@ fn shape_bench(c: &mut Criterion, name: &str, shape: generate::Shape) {
             }
         })
     });
+    group.bench_function("pest_lexer_floor", |b| {
+        b.iter(|| {
+            for t in &texts {
+                let tokens = pest_floor::tokens(t);
+                assert!(tokens > 0);
+            }
+        })
+    });
     group.throughput(criterion::Throughput::Elements(1));
     group.bench_function("load_check_evaluate_one_environment", |b| {
         b.iter(|| {
@@ -60,6 +71,31 @@ fn shape_bench(c: &mut Criterion, name: &str, shape: generate::Shape) {
         })
     });
     group.finish();
+}
+
+/// The floor of any pest grammar for these files: one that only cuts them
+/// into tokens (names, numbers, string text, punctuation), with no
+/// structure and no tree. `imm`'s parser cannot be faster than this with
+/// pest; the gap between the two is what grammar work can still win.
+mod pest_floor {
+    use pest::Parser as _;
+
+    #[derive(pest_derive::Parser)]
+    #[grammar_inline = r#"
+WHITESPACE = _{ (" " | "\t" | "\n" | "\r")+ }
+file   = { SOI ~ token* ~ EOI }
+token  = _{ ident | number | text | punct }
+ident  = @{ (ASCII_ALPHA | "_") ~ (ASCII_ALPHANUMERIC | "_" | "-")* }
+number = @{ ASCII_DIGIT+ ~ ("." ~ ASCII_DIGIT+)? }
+text   = @{ "\"" ~ (!("\"" | "\\" | "\n" | "$" | "%") ~ ANY)* ~ "\""? }
+punct  = @{ "${" | "%{" | "<<-" | "==" | ANY }
+"#]
+    struct Lexer;
+
+    /// How many tokens `text` holds (0 if the lexer fails).
+    pub fn tokens(text: &str) -> usize {
+        Lexer::parse(Rule::file, text).map_or(0, |pairs| pairs.flatten().count())
+    }
 }
 
 criterion_group!(benches, frontend);
