@@ -76,6 +76,42 @@ fn ten_thousand_deep_nesting_is_refused_clearly() {
 }
 
 #[test]
+fn a_million_chained_operators_are_refused_clearly() {
+    // Brackets do not bound these; a tree this deep overflowed the stack
+    // (imm aborted) when it was evaluated or dropped.
+    let cases = [
+        ("sum", format!("{}1", "1 + ".repeat(1_000_000))),
+        ("nots", format!("{}true", "!".repeat(1_000_000))),
+        ("negations", format!("{}1", "-".repeat(1_000_000))),
+    ];
+    for (name, value) in cases {
+        let text = format!("output \"o\" {{\n  value = {value}\n}}\n");
+        let p = Project::new(&[("main.imm", &text)]);
+        let run = p.imm(&["validate", "."]);
+        run.assert_fails_with("E0003");
+        assert!(
+            run.stderr.contains("chains more than 4096 operators")
+                && run.stderr.contains("main.imm:2:"),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn an_expression_of_four_thousand_operators_works() {
+    let text = format!(
+        "output \"sum\" {{\n  value = {}1\n}}\n",
+        "1 + ".repeat(4_000)
+    );
+    let p = Project::new(&[("main.imm", &text)]);
+    p.imm(&["apply", "."]).assert_ok();
+    let run = p.imm(&["output", "sum"]);
+    run.assert_ok();
+    assert_eq!(run.stdout.trim(), "4001");
+}
+
+#[test]
 fn nesting_just_under_the_limit_works() {
     let depth = 200;
     let text = format!(

@@ -89,7 +89,7 @@ impl Code {
     pub const ALL: &'static [(Code, &'static str, &'static str)] = &[
         (Code::InvalidUtf8, "the file is not UTF-8 text", "save the file as UTF-8, or remove a binary file that ends in .imm"),
         (Code::Syntax, "the text does not follow the grammar", "fix the construct at the position shown; the message lists what was expected"),
-        (Code::TooDeep, "brackets are nested more deeply than 256 levels", "flatten the expression, or move parts of it into locals"),
+        (Code::TooDeep, "brackets are nested more deeply than 256 levels, or one expression chains more than 4,096 operators", "flatten the expression, or move parts of it into locals"),
         (Code::NewlineExpected, "an attribute must end at a newline", "put the next attribute or block on its own line"),
         (Code::NumberOutOfRange, "a number literal is out of range", "a number must lie between about 1e-12000 and 1e12000 in size; write a string if it is an identifier"),
         (Code::InterpolatedLabel, "a block label must be a plain string", "write the label as \"name\" with no ${...}"),

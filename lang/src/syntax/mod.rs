@@ -49,6 +49,7 @@ fn parse_balanced(file: FileId, text: &str) -> Parsed {
         diagnostics: Vec::new(),
         unclosed_by_bad_lines: 0,
         explained: 0,
+        operator_depth: 0,
     };
     limit_calls(text.len());
     let body = match ImmParser::parse(Rule::file, text) {
@@ -82,6 +83,7 @@ pub fn parse_expression(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
         diagnostics: Vec::new(),
         unclosed_by_bad_lines: 0,
         explained: 0,
+        operator_depth: 0,
     };
     let pairs = ImmParser::parse(Rule::expr_alone, text).map_err(|e| builder.pest_error(e, 0))?;
     let expr_pair = pairs
@@ -114,6 +116,7 @@ pub fn parse_template(file: FileId, text: &str) -> Result<Vec<TemplatePart>, Dia
         diagnostics: Vec::new(),
         unclosed_by_bad_lines: 0,
         explained: 0,
+        operator_depth: 0,
     };
     let pairs = ImmParser::parse(Rule::template, text).map_err(|e| builder.pest_error(e, 0))?;
     let pieces = builder.pieces(pairs.flat_map(|p| p.into_inner()));
@@ -229,7 +232,15 @@ struct Builder<'t> {
     /// Bad lines explained so far; each explanation re-parses to the end
     /// of the file, so past a limit they are reported without one.
     explained: usize,
+    /// Operators stacked above the expression being built (see
+    /// [`MAX_OPERATOR_DEPTH`]).
+    operator_depth: usize,
 }
+
+/// Operators one expression tree may stack. Evaluating and dropping a tree
+/// recurse once per level, and brackets alone cannot bound a chain like
+/// `1 + 1 + … + 1` (half a million of them overflowed the stack).
+pub const MAX_OPERATOR_DEPTH: usize = 4096;
 
 /// How many bad lines per file get a precise "expected …" message.
 const MAX_EXPLAINED_LINES: usize = 100;
@@ -625,7 +636,9 @@ impl<'t> Builder<'t> {
         if inner.peek().is_none() {
             return Expr::new(ExprKind::Null, span);
         }
+        let depth_outside = self.operator_depth;
         let condition = self.operation(&mut inner, 0);
+        self.operator_depth = depth_outside;
         if inner.next().is_none() {
             return condition;
         }
@@ -648,7 +661,10 @@ impl<'t> Builder<'t> {
             if binding < min_binding {
                 break;
             }
-            pairs.next();
+            let Some(operator) = pairs.next() else { break };
+            if !self.stack_operator(&operator, pairs) {
+                break;
+            }
             let rhs = self.operation(pairs, binding + 1);
             let span = lhs.span.to(rhs.span);
             lhs = Expr::new(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span);
@@ -671,6 +687,9 @@ impl<'t> Builder<'t> {
                 return self.traversals(primary, pairs);
             }
         };
+        if !self.stack_operator(&first, pairs) {
+            return Expr::new(ExprKind::Null, Span::new(self.file, start, start));
+        }
         let operand = self.operand(pairs);
         let span = Span::new(self.file, start, operand.span.end as usize);
         match (op, operand.kind) {
@@ -680,6 +699,29 @@ impl<'t> Builder<'t> {
                 Expr::new(ExprKind::Unary(op, Box::new(operand)), span)
             }
         }
+    }
+
+    /// Counts one more operator in the expression being built; past
+    /// [`MAX_OPERATOR_DEPTH`], reports it and skips the rest of the chain.
+    fn stack_operator<'i>(
+        &mut self,
+        operator: &Pair<'i, Rule>,
+        pairs: &mut Peekable<Pairs<'i, Rule>>,
+    ) -> bool {
+        self.operator_depth += 1;
+        if self.operator_depth <= MAX_OPERATOR_DEPTH {
+            return true;
+        }
+        while pairs.next_if(|p| p.as_rule() != Rule::question).is_some() {}
+        self.diagnostics.push(
+            Diagnostic::at(
+                Code::TooDeep,
+                self.span(operator),
+                format!("this expression chains more than {MAX_OPERATOR_DEPTH} operators"),
+            )
+            .with_help("split it into several locals"),
+        );
+        false
     }
 
     fn traversals<'i>(&mut self, mut expr: Expr, pairs: &mut Peekable<Pairs<'i, Rule>>) -> Expr {
