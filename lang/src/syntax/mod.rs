@@ -43,14 +43,7 @@ pub fn parse_file(file: FileId, text: &str) -> Parsed {
 
 /// Parses text whose brackets are balanced (see `brackets`).
 fn parse_balanced(file: FileId, text: &str) -> Parsed {
-    let mut builder = Builder {
-        file,
-        text,
-        diagnostics: Vec::new(),
-        unclosed_by_bad_lines: 0,
-        explained: 0,
-        operator_depth: 0,
-    };
+    let mut builder = Builder::new(file, text);
     limit_calls(text.len());
     let body = match ImmParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
@@ -77,14 +70,7 @@ pub fn parse_expression(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
     if let Some(diag) = brackets::check(file, text) {
         return Err(diag);
     }
-    let mut builder = Builder {
-        file,
-        text,
-        diagnostics: Vec::new(),
-        unclosed_by_bad_lines: 0,
-        explained: 0,
-        operator_depth: 0,
-    };
+    let mut builder = Builder::new(file, text);
     let pairs = ImmParser::parse(Rule::expr_alone, text).map_err(|e| builder.pest_error(e, 0))?;
     let expr_pair = pairs
         .into_iter()
@@ -110,14 +96,7 @@ pub fn parse_template(file: FileId, text: &str) -> Result<Vec<TemplatePart>, Dia
     if let Some(diag) = brackets::check(file, text) {
         return Err(diag);
     }
-    let mut builder = Builder {
-        file,
-        text,
-        diagnostics: Vec::new(),
-        unclosed_by_bad_lines: 0,
-        explained: 0,
-        operator_depth: 0,
-    };
+    let mut builder = Builder::new(file, text);
     let pairs = ImmParser::parse(Rule::template, text).map_err(|e| builder.pest_error(e, 0))?;
     let pieces = builder.pieces(pairs.flat_map(|p| p.into_inner()));
     let parts = builder.template_parts(pieces, template::Layout::Lines);
@@ -246,6 +225,17 @@ pub const MAX_OPERATOR_DEPTH: usize = 4096;
 const MAX_EXPLAINED_LINES: usize = 100;
 
 impl<'t> Builder<'t> {
+    fn new(file: FileId, text: &'t str) -> Self {
+        Builder {
+            file,
+            text,
+            diagnostics: Vec::new(),
+            unclosed_by_bad_lines: 0,
+            explained: 0,
+            operator_depth: 0,
+        }
+    }
+
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
         Span::new(self.file, s.start(), s.end())
