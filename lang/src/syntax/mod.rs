@@ -145,15 +145,24 @@ fn binary_operator(rule: Rule) -> Option<(BinaryOp, u8)> {
     Some(operator)
 }
 
-/// The names of the kinds of operand, said "an expression" together.
-const OPERAND_NAMES: [&str; 6] = [
-    "a heredoc",
-    "a list",
-    "a name",
-    "a number",
-    "a string",
-    "an object",
-];
+/// The rules of the kinds of operand, said "an expression" together
+/// (`ident` is the name a variable or call starts with).
+fn is_operand(rule: &Rule) -> bool {
+    matches!(
+        rule,
+        Rule::string_lit
+            | Rule::call_or_variable
+            | Rule::ident
+            | Rule::number
+            | Rule::for_tuple
+            | Rule::tuple
+            | Rule::for_object
+            | Rule::object
+            | Rule::paren
+            | Rule::heredoc
+            | Rule::heredoc_intro
+    )
+}
 
 /// Human names for pest rules in "expected …" messages.
 fn rule_name(rule: &Rule) -> &'static str {
@@ -287,19 +296,24 @@ impl<'t> Builder<'t> {
                 format!("expected {}, found {found}", join_alternatives(&names))
             }
             ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
-                let mut names: Vec<&str> = positives.iter().map(rule_name).collect();
+                // The kinds of operand have no rule of their own around
+                // them (one rule call fewer per operand): a heredoc tried
+                // means every kind was, and an expression was expected.
+                let expects_operand =
+                    positives.contains(&Rule::heredoc) || positives.contains(&Rule::heredoc_intro);
+                let mut names: Vec<&str> = positives
+                    .iter()
+                    .filter(|rule| !(expects_operand && is_operand(rule)))
+                    .map(rule_name)
+                    .collect();
+                if expects_operand {
+                    names.push("an expression");
+                }
                 // Operators and traversals are tried only where one may
                 // start (guards in the grammar, for speed); wherever `?`
                 // may follow an expression, so may they.
                 if positives.contains(&Rule::question) {
                     names.extend(["an operator", "`.`", "`[`"]);
-                }
-                // The kinds of operand have no rule of their own around
-                // them (one rule call fewer per operand): all of them
-                // tried means an expression was expected.
-                if positives.contains(&Rule::heredoc) || positives.contains(&Rule::heredoc_intro) {
-                    names.retain(|n| !OPERAND_NAMES.contains(n));
-                    names.push("an expression");
                 }
                 names.sort();
                 names.dedup();
@@ -682,13 +696,10 @@ impl<'t> Builder<'t> {
         }
         let operand = self.operand(pairs);
         let span = Span::new(self.file, start, operand.span.end as usize);
-        match (op, operand.kind) {
-            (UnaryOp::Neg, ExprKind::Number(n)) => Expr::new(ExprKind::Number(n.neg()), span),
-            (op, kind) => {
-                let operand = Expr::new(kind, operand.span);
-                Expr::new(ExprKind::Unary(op, Box::new(operand)), span)
-            }
+        if let (UnaryOp::Neg, ExprKind::Number(n)) = (op, &operand.kind) {
+            return Expr::new(ExprKind::Number(n.neg()), span);
         }
+        Expr::new(ExprKind::Unary(op, Box::new(operand)), span)
     }
 
     /// Counts one more operator in the expression being built; past
