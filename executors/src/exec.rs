@@ -154,7 +154,7 @@ async fn run_command(
 ) -> Result<String, ActionError> {
     let what = call.what;
     let Some((program, args)) = argv.split_first() else {
-        return Err(ActionError::new(format!("the {what} command is empty")));
+        return Err(ActionError::uncoded(format!("the {what} command is empty")));
     };
     let mut child = tokio::process::Command::new(program)
         .args(args)
@@ -167,7 +167,7 @@ async fn run_command(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| {
-            ActionError::new(format!(
+            ActionError::uncoded(format!(
                 "cannot run the {what} command `{program}` in {}: {e}",
                 call.dir.display()
             ))
@@ -179,7 +179,7 @@ async fn run_command(
     let status = child
         .wait()
         .await
-        .map_err(|e| ActionError::new(format!("waiting for the {what} command: {e}")))?;
+        .map_err(|e| ActionError::uncoded(format!("waiting for the {what} command: {e}")))?;
     if status.success() {
         return Ok(stdout);
     }
@@ -187,7 +187,7 @@ async fn run_command(
         .code()
         .map(|c| format!("exit status {c}"))
         .unwrap_or_else(|| "killed by a signal".into());
-    Err(ActionError::new(format!(
+    Err(ActionError::uncoded(format!(
         "the {what} command `{}` failed ({status}){}",
         mask(&argv.join(" "), call.secrets),
         if stderr.trim().is_empty() {

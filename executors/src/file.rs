@@ -51,7 +51,7 @@ impl Executor for FileExecutor {
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ActionError::new(format!(
+            Err(e) => Err(ActionError::uncoded(format!(
                 "removing {}: {e}",
                 path.display()
             ))),
@@ -71,7 +71,12 @@ impl Executor for FileExecutor {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Observed::Drifted(format!("{} is missing", path.display())))
             }
-            Err(e) => return Err(ActionError::new(format!("reading {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(ActionError::uncoded(format!(
+                    "reading {}: {e}",
+                    path.display()
+                )))
+            }
         };
         let recorded = existing.outs.get("sha256").and_then(|v| v.as_str());
         if recorded.is_some_and(|r| r != content_sha256(&bytes)) {
@@ -96,7 +101,8 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ActionError> {
-    let fail = |e: anyhow::Error| ActionError::new(format!("writing {}: {e:#}", path.display()));
+    let fail =
+        |e: anyhow::Error| ActionError::uncoded(format!("writing {}: {e:#}", path.display()));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| fail(e.into()))?;
     }

@@ -13,6 +13,7 @@ pub mod state_etcd;
 pub mod stores;
 
 use async_trait::async_trait;
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::{self, ResourceType};
 pub use imm_planner::state::ResourceRecord;
@@ -90,17 +91,42 @@ pub enum Observed {
     Drifted(String),
 }
 
-/// A failed action: what happened, for the user (never holding a secret).
+/// A failed action: what happened, for the user (never holding a secret),
+/// under a stable diagnostic code, with the fix when the executor knows one
+/// better than the code's general help. The workflow reports it as it is:
+/// nothing outside an executor reads its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionError {
+    pub code: Code,
     pub message: String,
+    /// The fix for this failure; `None` falls back to the code's help.
+    pub help: Option<String>,
 }
 
 impl ActionError {
-    pub fn new(message: impl Into<String>) -> ActionError {
+    pub fn new(code: Code, message: impl Into<String>) -> ActionError {
         ActionError {
+            code,
             message: message.into(),
+            help: None,
         }
+    }
+
+    /// TRANSITIONAL: a failure not yet given its own code (E0801). Every
+    /// call is being replaced by [`ActionError::new`] with a precise code.
+    pub fn uncoded(message: impl Into<String>) -> ActionError {
+        ActionError::new(Code::ActionFailed, message)
+    }
+
+    /// The same failure with the fix that fits it.
+    pub fn with_help(mut self, help: impl Into<String>) -> ActionError {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The fix to show: this failure's own, else the code's general help.
+    pub fn help_text(&self) -> &str {
+        self.help.as_deref().unwrap_or_else(|| self.code.help())
     }
 }
 
@@ -181,7 +207,7 @@ pub trait Executor: Send + Sync {
         _existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Created, ActionError> {
-        Err(ActionError::new(format!(
+        Err(ActionError::uncoded(format!(
             "{} cannot be reconfigured in place",
             instance.type_name
         )))
@@ -265,7 +291,7 @@ pub(crate) fn typed<'a, T>(instance: &'a Instance) -> Result<T, ActionError>
 where
     T: TryFrom<&'a BTreeMap<String, imm_stdlib::Value>, Error = types::ConfigError>,
 {
-    T::try_from(&instance.config).map_err(|e| ActionError::new(e.to_string()))
+    T::try_from(&instance.config).map_err(|e| ActionError::uncoded(e.to_string()))
 }
 
 /// A record's configuration as it was applied, as its type's typed struct

@@ -75,7 +75,7 @@ impl EtcdState {
         let lease = grant["ID"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| ActionError::new("etcd granted no lease"))?;
+            .ok_or_else(|| ActionError::uncoded("etcd granted no lease"))?;
         let key = b64(&self.lock_key());
         let reply = self
             .client
@@ -98,7 +98,7 @@ impl EtcdState {
                 .ok()
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(|| "another run".into());
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "the state in {} is locked by {holder}; wait for that run to finish (a dead holder's lock expires within {LOCK_TTL} s)",
                 self.describe()
             )));
@@ -131,7 +131,7 @@ impl EtcdState {
         };
         let text = text_field(kv, "value")?;
         let corrupt = |e: String| {
-            ActionError::new(format!(
+            ActionError::uncoded(format!(
                 "the state in {} is corrupt ({e}); restore an earlier revision of the key with etcdctl",
                 self.describe()
             ))
@@ -140,7 +140,7 @@ impl EtcdState {
             serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
         let version = raw.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
         if version > u64::from(imm_planner::state::STATE_VERSION) {
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "the state in {} has format version {version}, newer than this imm understands ({}); upgrade imm",
                 self.describe(),
                 imm_planner::state::STATE_VERSION
@@ -155,7 +155,7 @@ impl EtcdState {
     pub async fn write(&self, state: &State, read_at: u64) -> Result<u64, ActionError> {
         let key = b64(&self.state_key());
         let text = serde_json::to_string_pretty(state)
-            .map_err(|e| ActionError::new(format!("serialising state: {e}")))?;
+            .map_err(|e| ActionError::uncoded(format!("serialising state: {e}")))?;
         let compare = if read_at == 0 {
             json!({ "key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0" })
         } else {
@@ -169,7 +169,7 @@ impl EtcdState {
             )
             .await?;
         if reply["succeeded"].as_bool() != Some(true) {
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "the state in {} was changed by another writer since it was read; nothing was overwritten",
                 self.describe()
             )));

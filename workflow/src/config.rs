@@ -406,7 +406,9 @@ fn restore(
         .private
         .get("dir")
         .and_then(|d| d.as_str())
-        .ok_or_else(|| imm_executors::ActionError::new("the record names no store directory"))?;
+        .ok_or_else(|| {
+            imm_executors::ActionError::uncoded("the record names no store directory")
+        })?;
     let store = stores.get(store_name)?;
     let sensitive = sensitive_values(old);
     session.runtime.block_on(async {

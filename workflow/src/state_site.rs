@@ -245,7 +245,7 @@ impl StateSite {
                         .map(|l| l + "\n")
                         .collect();
                     let folded = journal::fold_into(&mut current, &text).map_err(|bad| {
-                        imm_executors::ActionError::new(format!(
+                        imm_executors::ActionError::uncoded(format!(
                             "the journal in etcd has a damaged entry ({}); delete the journal keys to plan from the state document alone",
                             bad.detail
                         ))

@@ -90,7 +90,7 @@ impl Executor for ContainerExecutor {
             connect(docker, &network.name, &id).await?;
             let ip = address_on(docker, &id, &network.name).await;
             if ip.is_empty() {
-                return Err(ActionError::new(format!(
+                return Err(ActionError::uncoded(format!(
                     "the new container has no address on network {} to give proxy \"{served}\"",
                     network.name
                 )));
@@ -221,7 +221,7 @@ async fn create(
                 )
                 .await;
         }
-        return Err(ActionError::new(format!("{}{logs}", e.message)));
+        return Err(ActionError::uncoded(format!("{}{logs}", e.message)));
     }
     let ip = first_network_ip(docker, config, &id).await;
     let mut outs = Map::new();
@@ -377,7 +377,7 @@ pub(super) fn ports(
             [container, host] => ("127.0.0.1", *host, *container),
             [container, host, ip] => (*ip, *host, *container),
             _ => {
-                return Err(ActionError::new(format!(
+                return Err(ActionError::uncoded(format!(
                     "ports: \"{spec}\" is not \"host:container\" or \"ip:host:container\""
                 )))
             }

@@ -158,7 +158,7 @@ async fn create(
     let fingerprint = request
         .fingerprint
         .clone()
-        .ok_or_else(|| ActionError::new("the image's fingerprint is not known"))?;
+        .ok_or_else(|| ActionError::uncoded("the image's fingerprint is not known"))?;
     let name = config.image_name(&instance.name);
     let tag = docker_image::tag(&run.project, name, &fingerprint);
     let repository = naming::image_repository(&run.project, name);
@@ -208,7 +208,7 @@ async fn create(
         move || context_tar(&context, &dockerfile)
     })
     .await
-    .map_err(|e| ActionError::new(format!("packing the build context: {e}")))??;
+    .map_err(|e| ActionError::uncoded(format!("packing the build context: {e}")))??;
     let buildargs: HashMap<String, String> = config.args.iter().cloned().collect();
     let options = BuildImageOptions {
         dockerfile,
@@ -242,7 +242,7 @@ async fn create(
             }
             Err((e, last_lines)) => {
                 let _ = remove_tag(docker, &tag).await;
-                let failure = ActionError::new(format!(
+                let failure = ActionError::uncoded(format!(
                     "building {tag} failed: {}\n{}",
                     docker_message(&e),
                     last_lines.join("\n")
@@ -258,7 +258,7 @@ async fn create(
             .await
             .ok()
             .and_then(|i| i.id)
-            .ok_or_else(|| ActionError::new(format!("the build of {tag} gave no image")))?,
+            .ok_or_else(|| ActionError::uncoded(format!("the build of {tag} gave no image")))?,
     };
     Ok(created(id, &fingerprint, &tag, false))
 }
@@ -410,7 +410,7 @@ async fn distribute(
         }
         let there = node.inspect_image(tag).await.ok().and_then(|i| i.id);
         if there.as_deref() != Some(id.as_str()) {
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "image {tag} on {endpoint} is {} after loading, not {id}; remove it there and apply again",
                 there.unwrap_or_else(|| "missing".into())
             )));
@@ -436,7 +436,7 @@ async fn pull_tested(
     );
     while let Some(step) = stream.next().await {
         step.map_err(|e| {
-            ActionError::new(format!("pulling {pinned} failed: {}", docker_message(&e)))
+            ActionError::uncoded(format!("pulling {pinned} failed: {}", docker_message(&e)))
         })?;
     }
     let image = docker
@@ -449,13 +449,13 @@ async fn pull_tested(
         .and_then(|c| c.labels.as_ref())
         .and_then(|l| l.get(LABEL_FINGERPRINT));
     if label.map(String::as_str) != Some(fingerprint) {
-        return Err(ActionError::new(format!(
+        return Err(ActionError::uncoded(format!(
             "{pinned} is labelled with another fingerprint than {fingerprint}"
         )));
     }
     image
         .id
-        .ok_or_else(|| ActionError::new(format!("{pinned} has no id")))
+        .ok_or_else(|| ActionError::uncoded(format!("{pinned} has no id")))
 }
 
 /// The image pushed to the engine's registry under `pushed` (the tag
@@ -494,7 +494,7 @@ async fn push(
                     registry.address
                 )
             };
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "pushing {pushed} failed: {message}; {help}"
             )));
         }
@@ -510,7 +510,7 @@ async fn push(
         .into_iter()
         .find(|d| d.starts_with(&prefix))
         .ok_or_else(|| {
-            ActionError::new(format!(
+            ActionError::uncoded(format!(
                 "the registry {} gave no digest for {pushed}; push it by hand to see why",
                 registry.address
             ))
@@ -533,7 +533,7 @@ fn created(id: String, fingerprint: &str, tag: &str, reused: bool) -> Created {
 fn context_tar(context: &Path, dockerfile: &str) -> Result<Vec<u8>, ActionError> {
     use imm_planner::fingerprint::{context_entries, Kind};
     let fail = |e: &dyn std::fmt::Display| {
-        ActionError::new(format!(
+        ActionError::uncoded(format!(
             "packing the build context {}: {e}",
             context.display()
         ))
@@ -606,7 +606,7 @@ async fn test(
         match outcome {
             Ok(0) => {}
             Ok(code) => {
-                return Err(ActionError::new(format!(
+                return Err(ActionError::uncoded(format!(
                     "image test `{}` failed (exit status {code}){logs}",
                     command.join(" ")
                 )))
@@ -630,7 +630,7 @@ fn network_missing(failure: ActionError, setting: &str) -> ActionError {
     }) else {
         return failure;
     };
-    ActionError::new(format!(
+    ActionError::uncoded(format!(
         "{message}\nthe daemon has no network \"{name}\" (with no network chosen, Docker uses its default bridge); set `{setting}` to a network that exists: \"host\", \"none\", or a docker_network's name"
     ))
 }
@@ -644,14 +644,14 @@ async fn run_to_end(docker: &Docker, id: &str) -> Result<i64, ActionError> {
     let mut wait =
         waiter.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
     match tokio::time::timeout(TEST_TIMEOUT, wait.next()).await {
-        Err(_) => Err(ActionError::new(format!(
+        Err(_) => Err(ActionError::uncoded(format!(
             "a test ran longer than {} s",
             TEST_TIMEOUT.as_secs()
         ))),
         Ok(Some(Ok(done))) => Ok(done.status_code),
         Ok(Some(Err(DockerError::DockerContainerWaitError { code, .. }))) => Ok(code),
         Ok(Some(Err(e))) => Err(failed("waiting for a test container", e)),
-        Ok(None) => Err(ActionError::new(
+        Ok(None) => Err(ActionError::uncoded(
             "the daemon stopped answering during a test",
         )),
     }

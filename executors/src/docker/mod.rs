@@ -130,7 +130,7 @@ async fn first_answering(spec: &EngineSpec) -> Result<Docker, ActionError> {
             Err(e) => failures.push(format!("{endpoint}: {e}")),
         }
     }
-    Err(ActionError::new(format!(
+    Err(ActionError::uncoded(format!(
         "no endpoint of {} answers ({}); start its engines or fix the endpoints",
         spec.describe(),
         failures.join("; ")
@@ -191,7 +191,7 @@ pub fn engine_in_json(attributes: &Json) -> Option<String> {
 /// The engine an instance's configuration names.
 fn instance_engine(instance: &imm_lang::evaluate::Instance) -> Result<Option<String>, ActionError> {
     imm_lang::types::engine::engine_of(&instance.config)
-        .map_err(|e| ActionError::new(e.to_string()))
+        .map_err(|e| ActionError::uncoded(e.to_string()))
 }
 
 fn docker_host() -> String {
@@ -238,7 +238,7 @@ impl DockerClient {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         known.get(name).cloned().ok_or_else(|| {
-            ActionError::new(format!(
+            ActionError::uncoded(format!(
                 "engine \"{name}\" is not declared; add an engine \"{name}\" {{ endpoints = [...] }} block to the root module"
             ))
         })
@@ -481,7 +481,7 @@ fn unreachable(e: DockerError) -> ActionError {
     if let Some(late) = timed_out(&e) {
         return late;
     }
-    ActionError::new(format!(
+    ActionError::uncoded(format!(
         "cannot reach the Docker daemon at {} ({e}); is Docker running? Start it (e.g. `sudo service docker start`), or set DOCKER_HOST to where it listens",
         docker_host()
     ))
@@ -489,15 +489,15 @@ fn unreachable(e: DockerError) -> ActionError {
 
 fn failed(what: &str, e: DockerError) -> ActionError {
     match timed_out(&e) {
-        Some(late) => ActionError::new(format!("{what}: {late}")),
-        None => ActionError::new(format!("{what}: {}", docker_message(&e))),
+        Some(late) => ActionError::uncoded(format!("{what}: {late}")),
+        None => ActionError::uncoded(format!("{what}: {}", docker_message(&e))),
     }
 }
 
 /// A call that ran out of time: the daemon is frozen or overloaded.
 fn timed_out(e: &DockerError) -> Option<ActionError> {
     matches!(e, DockerError::RequestTimeoutError).then(|| {
-        ActionError::new(format!(
+        ActionError::uncoded(format!(
             "the Docker daemon at {} did not answer within {} s; check that it is not frozen or overloaded, or give it longer with IMM_DOCKER_TIMEOUT (e.g. \"5m\")",
             docker_host(),
             call_deadline().as_secs_f64()
@@ -648,7 +648,7 @@ async fn run_in(
             }
         };
         if tokio::time::timeout(TEST_TIMEOUT, collect).await.is_err() {
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "`{}` ran longer than {} s",
                 command.join(" "),
                 TEST_TIMEOUT.as_secs()

@@ -205,7 +205,7 @@ async fn create(
     if let Err(e) = started {
         let logs = super::log_tail(docker, &id).await;
         let _ = remove_container(docker, &id).await;
-        return Err(ActionError::new(format!(
+        return Err(ActionError::uncoded(format!(
             "{}{logs}\n(is {} an nginx image? docker_proxy runs /usr/sbin/nginx)",
             e.message, config.image
         )));
@@ -293,7 +293,9 @@ impl Backends {
 async fn read_backends(docker: &Docker, proxy_id: &str) -> Result<Backends, ActionError> {
     let text = read_file(docker, proxy_id, UPSTREAM_PATH)
         .await
-        .map_err(|e| ActionError::new(format!("reading the proxy's list of containers: {e}")))?;
+        .map_err(|e| {
+            ActionError::uncoded(format!("reading the proxy's list of containers: {e}"))
+        })?;
     Ok(Backends::parse(&text.unwrap_or_default()))
 }
 
@@ -399,7 +401,7 @@ pub(super) async fn join(
     let _held = lock.lock().await;
     let proxies = running_proxies(docker, run, served).await?;
     if proxies.is_empty() {
-        return Err(ActionError::new(format!(
+        return Err(ActionError::uncoded(format!(
             "no proxy named \"{served}\" runs in this environment; declare a docker_proxy with that name (or refer to it as docker_proxy.NAME.name)"
         )));
     }
@@ -466,14 +468,14 @@ async fn change_backends(
     let (code, output) = run_in(docker, proxy_id, &check).await?;
     if code != 0 {
         write_backends(docker, proxy_id, &before).await?;
-        return Err(ActionError::new(format!(
+        return Err(ActionError::uncoded(format!(
             "the proxy refused its new list of containers (nginx -t exit status {code}): {}",
             output.trim()
         )));
     }
     send_signal(docker, proxy_id, "HUP")
         .await
-        .map_err(|e| ActionError::new(format!("reloading the proxy: {e}")))?;
+        .map_err(|e| ActionError::uncoded(format!("reloading the proxy: {e}")))?;
     Ok(true)
 }
 

@@ -23,12 +23,12 @@ pub(super) async fn reload(
     existing: Existing<'_>,
 ) -> Result<Created, ActionError> {
     let Some(reload) = &config.reload else {
-        return Err(ActionError::new(
+        return Err(ActionError::uncoded(
             "the container has no reload block: a change of its files replaces it",
         ));
     };
     let Some(id) = private_str(existing.private, "id") else {
-        return Err(ActionError::new("no container is recorded to reload"));
+        return Err(ActionError::uncoded("no container is recorded to reload"));
     };
     let changes = changed_files(config, existing.attributes);
     // The files as they are in the container, to put back on failure
@@ -54,7 +54,7 @@ pub(super) async fn reload(
             Ok(()) => "the files it had were put back and it was signalled again".to_string(),
             Err(e) => format!("putting its files back failed too: {}", e.message),
         };
-        return Err(ActionError::new(format!(
+        return Err(ActionError::uncoded(format!(
             "the reload failed: {}; {put_back}",
             failure.message
         )));
@@ -94,7 +94,7 @@ async fn write(docker: &Docker, id: &str, changes: &[FileChange]) -> Result<(), 
         let Some(content) = content else {
             let removed = run_in(docker, id, &["rm".into(), "-f".into(), path.clone()]).await?;
             if removed.0 != 0 {
-                return Err(ActionError::new(format!(
+                return Err(ActionError::uncoded(format!(
                     "removing {path} in the container failed (exit status {})",
                     removed.0
                 )));
@@ -136,7 +136,7 @@ async fn watch(
             .state
             .unwrap_or_default();
         if state.running != Some(true) {
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "the container stopped after the signal (exit status {})",
                 state.exit_code.unwrap_or(-1)
             )));
@@ -164,7 +164,7 @@ async fn watch(
                 .filter(|o| !o.is_empty())
                 .map(|o| format!(": {o}"))
                 .unwrap_or_default();
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "its health check failed after the signal{shown}"
             )));
         }

@@ -95,7 +95,7 @@ pub(super) async fn copy_files(
                 builder
                     .append_data(&mut header, format!("{parent}/"), std::io::empty())
                     .map_err(|e| {
-                        ActionError::new(format!("packing files for the container: {e}"))
+                        ActionError::uncoded(format!("packing files for the container: {e}"))
                     })?;
             }
         }
@@ -104,11 +104,11 @@ pub(super) async fn copy_files(
         header.set_size(content.len() as u64);
         builder
             .append_data(&mut header, relative, content.as_bytes())
-            .map_err(|e| ActionError::new(format!("packing files for the container: {e}")))?;
+            .map_err(|e| ActionError::uncoded(format!("packing files for the container: {e}")))?;
     }
     let archive = builder
         .into_inner()
-        .map_err(|e| ActionError::new(format!("packing files for the container: {e}")))?;
+        .map_err(|e| ActionError::uncoded(format!("packing files for the container: {e}")))?;
     docker
         .upload_to_container(
             id,
@@ -152,7 +152,7 @@ pub(super) async fn wait_ready(
             .map_err(|e| failed("inspecting the new container", e))?;
         let state = inspected.state.unwrap_or_default();
         if state.running != Some(true) {
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "the new container stopped (exit status {}) {}",
                 state.exit_code.unwrap_or(-1),
                 match health {
@@ -183,12 +183,12 @@ pub(super) async fn wait_ready(
             (None, _) if started.elapsed() >= limit => return Ok(()),
             (Some(_), Some(HealthStatusEnum::HEALTHY)) => return Ok(()),
             (Some(_), Some(HealthStatusEnum::UNHEALTHY)) => {
-                return Err(ActionError::new(format!(
+                return Err(ActionError::uncoded(format!(
                     "the new container's health check failed{last_check}"
                 )))
             }
             (Some(_), _) if started.elapsed() >= limit => {
-                return Err(ActionError::new(format!(
+                return Err(ActionError::uncoded(format!(
                     "the new container was not healthy after {} s{last_check}",
                     limit.as_secs()
                 )))
@@ -264,7 +264,7 @@ pub(super) async fn read_file(
             Err(e) => return Err(failed(&format!("reading {path}"), e)),
         }
     }
-    let unreadable = |e: std::io::Error| ActionError::new(format!("reading {path}: {e}"));
+    let unreadable = |e: std::io::Error| ActionError::uncoded(format!("reading {path}: {e}"));
     let mut tar = tar::Archive::new(archive.as_slice());
     let mut text = String::new();
     if let Some(entry) = tar.entries().map_err(unreadable)?.next() {
@@ -286,10 +286,10 @@ pub(super) async fn run_tests(
     for command in tests {
         let (code, output) = run_in(docker, id, command)
             .await
-            .map_err(|e| ActionError::new(format!("test: {}", e.message)))?;
+            .map_err(|e| ActionError::uncoded(format!("test: {}", e.message)))?;
         if code != 0 {
             let shown = output.trim_end();
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "test `{}` failed in the container (exit status {code}){}",
                 command.join(" "),
                 if shown.is_empty() {
@@ -331,7 +331,7 @@ pub(super) async fn send_signal(
         .await
     {
         Ok(()) => Ok(()),
-        Err(e) if status(&e) == Some(409) => Err(ActionError::new(
+        Err(e) if status(&e) == Some(409) => Err(ActionError::uncoded(
             "the container is not running, so it cannot be signalled (see its `docker logs`)",
         )),
         Err(e) => Err(failed(&format!("sending SIG{signal}"), e)),

@@ -66,7 +66,7 @@ impl Executor for ServiceExecutor {
             if let Some(registry) = self.0.spec(engine.as_deref())?.registry {
                 // Nodes pull from the registry by digest; an image id is
                 // known only where the image was built.
-                return Err(ActionError::new(format!(
+                return Err(ActionError::uncoded(format!(
                     "service {name} names image {} by id, but its engine pushes images to {}: write image = docker_image.NAME.repo_digest so that every node pulls the same digest",
                     config.image, registry.address
                 )));
@@ -177,7 +177,7 @@ impl Executor for ServiceExecutor {
                 != Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED)
             {
                 // Its configs and secrets may still be in use: kept.
-                return Err(ActionError::new(format!(
+                return Err(ActionError::uncoded(format!(
                     "rolling service {id} back to its previous spec did not complete ({}); see `docker service ps {id}`",
                     end.map(|(_, message)| message)
                         .unwrap_or_else(|| "deadline passed".into())
@@ -629,7 +629,7 @@ fn spec_version(service: &Service) -> Result<i32, ActionError> {
         .and_then(|v| v.index)
         .unwrap_or_default();
     i32::try_from(index).map_err(|_| {
-        ActionError::new(format!(
+        ActionError::uncoded(format!(
             "the swarm gave service version {index}, beyond what its API accepts back"
         ))
     })
@@ -705,7 +705,7 @@ async fn update(
         }
         Some((state, message)) => {
             let errors = task_errors(docker, &id).await;
-            Err(ActionError::new(format!(
+            Err(ActionError::uncoded(format!(
                 "the rolling update of service {name} failed and Swarm {} ({message}); the previous version keeps serving{errors}",
                 if state == ServiceUpdateStatusStateEnum::PAUSED {
                     "paused it"
@@ -716,7 +716,7 @@ async fn update(
         }
         None => {
             let errors = task_errors(docker, &id).await;
-            Err(ActionError::new(format!(
+            Err(ActionError::uncoded(format!(
                 "the rolling update of service {name} did not finish before its deadline; Swarm goes on with it (`docker service ps {name}`), raise `deadline` if it is only slow{errors}"
             )))
         }
@@ -797,13 +797,13 @@ async fn wait_for_tasks(
             ServiceMode::Global => 6,
         };
         if failures >= limit {
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "the tasks of service {id} keep failing ({failures} failed){}",
                 task_errors(docker, id).await
             )));
         }
         if Instant::now() > deadline {
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "service {id}: {running} tasks running before the deadline, not all; a task that cannot be placed (no node has the image or a free port) waits for ever{}",
                 task_errors(docker, id).await
             )));

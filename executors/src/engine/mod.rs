@@ -396,7 +396,7 @@ impl Engine<'_> {
                     None => Ok(StepOutput::Destroyed),
                 },
                 (Kind::Cleanup, _) => cleanup(&*executor, current.as_ref(), &run).await,
-                (Kind::Up, None) => Err(ActionError::new("no configuration to create from")),
+                (Kind::Up, None) => Err(ActionError::uncoded("no configuration to create from")),
             };
             StepResult {
                 step: index,
@@ -571,7 +571,7 @@ async fn up(
 ) -> Result<StepOutput, ActionError> {
     if action == Action::Reconfigure {
         let Some(old) = old else {
-            return Err(ActionError::new("nothing recorded to reconfigure"));
+            return Err(ActionError::uncoded("nothing recorded to reconfigure"));
         };
         let created = executor.reconfigure(&instance, existing(old), run).await?;
         return Ok(StepOutput::Created(
@@ -590,7 +590,7 @@ async fn up(
             Ok(()) => String::new(),
             Err(e) => format!(" (and removing the new object failed: {e})"),
         };
-        return Err(ActionError::new(format!("{failure}{left}")));
+        return Err(ActionError::uncoded(format!("{failure}{left}")));
     }
     Ok(StepOutput::Created(
         Box::new((instance, created)),

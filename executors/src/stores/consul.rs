@@ -50,7 +50,7 @@ impl ConsulStore {
             None => request,
         };
         let response = request.send().await.map_err(|e| {
-            ActionError::new(format!(
+            ActionError::uncoded(format!(
                 "cannot reach Consul at {} ({e}); is it running, and is the store's address right?",
                 self.address
             ))
@@ -59,12 +59,11 @@ impl ConsulStore {
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let text = response
-            .text()
-            .await
-            .map_err(|e| ActionError::new(format!("Consul at {}: {what}: {e}", self.address)))?;
+        let text = response.text().await.map_err(|e| {
+            ActionError::uncoded(format!("Consul at {}: {what}: {e}", self.address))
+        })?;
         if !status.is_success() {
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "Consul at {} refused {what} ({status}): {}",
                 self.address,
                 text.trim()
@@ -80,7 +79,7 @@ impl ConsulStore {
             return Ok(Vec::new());
         };
         let entries: Vec<Json> = serde_json::from_str(&text).map_err(|_| {
-            ActionError::new(format!(
+            ActionError::uncoded(format!(
                 "Consul at {} answered a read with something that is not a KV list",
                 self.address
             ))
@@ -96,7 +95,7 @@ impl ConsulStore {
                         .ok()
                         .and_then(|b| String::from_utf8(b).ok())
                         .ok_or_else(|| {
-                            ActionError::new(format!(
+                            ActionError::uncoded(format!(
                                 "Consul key {key}: the value is not base64 UTF-8"
                             ))
                         })?,
@@ -130,7 +129,7 @@ impl Store for ConsulStore {
             .await?
             .unwrap_or_default();
         let reply: Json = serde_json::from_str(&text).map_err(|_| {
-            ActionError::new(format!(
+            ActionError::uncoded(format!(
                 "Consul at {} answered a transaction with something that is not JSON",
                 self.address
             ))
@@ -181,7 +180,9 @@ impl Store for ConsulStore {
                 serde_json::from_str::<Snapshot>(&v)
                     .map(|s| s.revision)
                     .map_err(|_| {
-                        ActionError::new(format!("Consul key {k} is not an imm history snapshot"))
+                        ActionError::uncoded(format!(
+                            "Consul key {k} is not an imm history snapshot"
+                        ))
                     })
             })
             .collect()
@@ -198,12 +199,12 @@ impl Store for ConsulStore {
             .send(self.client.get(&url), "reading history")
             .await?
             .ok_or_else(|| {
-                ActionError::new(format!("Consul has no revision {revision} of {dir}"))
+                ActionError::uncoded(format!("Consul has no revision {revision} of {dir}"))
             })?;
         serde_json::from_str::<Snapshot>(&text)
             .map(|s| s.values)
             .map_err(|_| {
-                ActionError::new(format!("Consul key {key} is not an imm history snapshot"))
+                ActionError::uncoded(format!("Consul key {key} is not an imm history snapshot"))
             })
     }
 
@@ -227,7 +228,7 @@ impl Store for ConsulStore {
         let leader = self.send(self.client.get(&url), "a status request").await?;
         match leader.map(|l| serde_json::from_str::<Json>(&l)) {
             Some(Ok(Json::String(_))) => Ok(()),
-            _ => Err(ActionError::new(format!(
+            _ => Err(ActionError::uncoded(format!(
                 "{} answered its status request with something that is not Consul's",
                 self.describe()
             ))),

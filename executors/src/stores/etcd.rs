@@ -32,7 +32,7 @@ pub(crate) fn text_field(kv: &Json, field: &str) -> Result<String, ActionError> 
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| {
-                ActionError::new(format!("etcd returned a {field} that is not base64 UTF-8"))
+                ActionError::uncoded(format!("etcd returned a {field} that is not base64 UTF-8"))
             }),
     }
 }
@@ -93,7 +93,7 @@ impl EtcdStore {
                 }
             }
             if std::time::Instant::now() >= deadline {
-                return Err(ActionError::new(format!(
+                return Err(ActionError::uncoded(format!(
                     "cannot reach etcd ({last}); is it running, and are the store's endpoints right?"
                 )));
             }
@@ -113,7 +113,7 @@ impl EtcdStore {
             .await
             .map_err(|e| Attempt::Unavailable(format!("{endpoint}: reading the answer: {e}")))?;
         let parsed: Json = serde_json::from_str(&text).map_err(|_| {
-            Attempt::Refused(ActionError::new(format!(
+            Attempt::Refused(ActionError::uncoded(format!(
                 "etcd at {endpoint} answered {path} with something that is not JSON: {}",
                 text.chars().take(200).collect::<String>()
             )))
@@ -138,7 +138,7 @@ impl EtcdStore {
         if status.is_server_error() && between_leaders {
             return Err(Attempt::Unavailable(format!("{endpoint}: {message}")));
         }
-        Err(Attempt::Refused(ActionError::new(format!(
+        Err(Attempt::Refused(ActionError::uncoded(format!(
             "etcd at {endpoint} refused {path} ({status}): {message}"
         ))))
     }
@@ -176,7 +176,7 @@ fn revision_of(reply: &Json) -> Result<u64, ActionError> {
     reply["header"]["revision"]
         .as_str()
         .and_then(|r| r.parse().ok())
-        .ok_or_else(|| ActionError::new("etcd's answer has no header.revision"))
+        .ok_or_else(|| ActionError::uncoded("etcd's answer has no header.revision"))
 }
 
 #[async_trait]
@@ -227,7 +227,7 @@ impl Store for EtcdStore {
             .into_iter()
             .map(|(k, v)| {
                 serde_json::from_str(&v).map_err(|_| {
-                    ActionError::new(format!("etcd key {k} is not an imm history note"))
+                    ActionError::uncoded(format!("etcd key {k} is not an imm history note"))
                 })
             })
             .collect()
@@ -268,7 +268,7 @@ impl Store for EtcdStore {
     async fn ping(&self) -> Result<(), ActionError> {
         let reply = self.call("/v3/maintenance/status", json!({})).await?;
         if reply.get("version").is_none() && reply.get("header").is_none() {
-            return Err(ActionError::new(format!(
+            return Err(ActionError::uncoded(format!(
                 "{} answered its status request with something that is not etcd's",
                 self.describe()
             )));

@@ -97,7 +97,7 @@ impl FileStore {
     }
 
     fn fail(&self, what: &str, e: impl std::fmt::Display) -> ActionError {
-        ActionError::new(format!("file store {}: {what}: {e}", self.root.display()))
+        ActionError::uncoded(format!("file store {}: {what}: {e}", self.root.display()))
     }
 
     fn revisions(&self, dir: &Path) -> Result<Vec<u64>, ActionError> {

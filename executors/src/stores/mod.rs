@@ -110,7 +110,7 @@ impl Stores {
             Some(n) => self.by_name.get(n).cloned(),
         };
         found.ok_or_else(|| {
-            ActionError::new(format!(
+            ActionError::uncoded(format!(
                 "no store named \"{}\" is declared",
                 name.unwrap_or(DEFAULT_STORE)
             ))
