@@ -7,8 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet
+echo "== building imm (release; the first build compiles every dependency and takes several minutes)"
+cargo build --release
 imm=target/release/imm
+echo "== preparing the examples' FROM-scratch build contexts (installs busybox-static and nginx-light if missing)"
 scripts/prepare-examples.sh
 docker info >/dev/null 2>&1 || {
   echo "error: no Docker daemon answers; start it (e.g. sudo service docker start) and retry" >&2
@@ -20,7 +22,7 @@ for example in examples/*/; do "$imm" validate "$example"; done
 "$imm" fmt --check --recursive examples
 echo "== imm plan examples/hello"
 "$imm" plan examples/hello
-echo "== imm apply examples/hello"
+echo "== imm apply examples/hello (builds the image, starts two replicas, health-checks and tests them)"
 "$imm" apply examples/hello --auto-approve
 network=$("$imm" -C examples/hello output --json | sed -n 's/.*on network \([^"]*\)".*/\1/p' | head -1)
 image=$(docker images --format '{{.Repository}}:{{.Tag}}' imm/hello/busybox | head -1)

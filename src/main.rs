@@ -23,6 +23,9 @@ struct Cli {
     /// Run as if imm had been started in DIR (as `git -C`, `terraform -chdir`).
     #[arg(short = 'C', global = true, value_name = "DIR")]
     chdir: Option<PathBuf>,
+    /// Print no colours (the same as setting NO_COLOR).
+    #[arg(long, global = true)]
+    no_color: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -204,6 +207,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> ExitCode {
+    if cli.no_color {
+        report::disable_color();
+    }
     if let Some(dir) = &cli.chdir {
         if let Err(e) = std::env::set_current_dir(dir) {
             eprintln!(

@@ -39,8 +39,22 @@ pub fn print_diagnostics(
     errors > 0
 }
 
+/// Set by `--no-color`: no colour anywhere, whatever the terminal.
+static NO_COLOR_FLAG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn disable_color() {
+    NO_COLOR_FLAG.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether colour is wanted at all: no `--no-color`, no non-empty
+/// `NO_COLOR` (no-color.org).
+pub fn color_wanted() -> bool {
+    !NO_COLOR_FLAG.load(std::sync::atomic::Ordering::Relaxed)
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 pub fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+    color_wanted() && std::io::stderr().is_terminal()
 }
 
 fn terminal_width() -> usize {

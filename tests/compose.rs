@@ -166,8 +166,11 @@ fn the_example_translation_is_what_the_importer_writes() {
         written, committed,
         "examples/compose/main.imm is out of date: run `imm import compose docker-compose.yml --force` there"
     );
+    // Refusing to overwrite is its own code: nothing is wrong with stdout.
     p.imm(&["import", "compose", "docker-compose.yml"])
-        .assert_fails_with("exists; nothing was written");
+        .assert_fails_with("exists; nothing was written")
+        .assert_fails_with("E0605")
+        .assert_fails_with("--force");
     std::fs::write(p.file("broken.yml"), "services:\n  web: [a\n").expect("write");
     p.imm(&["import", "compose", "broken.yml", "--out", "b.imm"])
         .assert_fails_with("broken.yml:");

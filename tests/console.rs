@@ -83,3 +83,31 @@ fn a_mistyped_name_is_reported_with_its_place_and_the_next_line_still_runs() {
         run.stderr
     );
 }
+
+#[test]
+fn an_empty_directory_evaluates_literals_and_functions() {
+    let empty = tempfile::tempdir().expect("a temporary directory");
+    let run = console(empty.path(), &[], &["upper(\"hi\")", "1 + 2"]);
+    run.assert_ok();
+    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), ["\"HI\"", "3"]);
+    assert!(run.stderr.contains("no .imm files"), "{}", run.all());
+}
+
+#[test]
+fn without_env_a_project_with_environments_is_evaluated_in_its_first_one() {
+    let p = common::Project::new(&[(
+        "main.imm",
+        "environment \"staging\" {\n  replicas = 1\n}\nenvironment \"prod\" {\n  replicas = 3\n}\n",
+    )]);
+    let run = console(p.dir.path(), &[], &["env.replicas"]);
+    run.assert_ok();
+    assert_eq!(run.stdout.trim(), "1");
+    assert!(
+        run.stderr.contains("evaluating in environment \"staging\""),
+        "the console says which environment it chose:\n{}",
+        run.all()
+    );
+    let prod = console(p.dir.path(), &["--env", "prod"], &["env.replicas"]);
+    prod.assert_ok();
+    assert_eq!(prod.stdout.trim(), "3");
+}

@@ -191,9 +191,15 @@ fn cli_doc() -> String {
          directory as its last positional argument (default: the current \
          directory) and the environment as `--env` (default: `default` when \
          the project declares no environments; otherwise `--env` is required, \
-         `E0404`). `imm -C DIR COMMAND` runs any command as if started in DIR, \
-         paths included. `imm output NAME` prints the bare value (a string \
-         without quotes); `--json` prints JSON.\n\n",
+         `E0404`; `imm console` alone evaluates in the first declared one and \
+         says so, and in a directory without `.imm` files it evaluates \
+         literals and functions). `imm -C DIR COMMAND` runs any command as if \
+         started in DIR, paths included. `imm output NAME` prints the bare value \
+         (a string without quotes); `--json` prints JSON.\n\n\
+         Colour: imm colours what it prints only on a terminal, and never when \
+         `--no-color` is given (to any command) or the environment variable \
+         `NO_COLOR` is set to a non-empty value (no-color.org). JSON and \
+         Markdown output never has colour.\n\n",
     );
     let top = help(&[]);
     doc.push_str(&format!("## imm\n\n```text\n{top}\n```\n\n"));

@@ -270,6 +270,19 @@ fn declared(decl: &ModuleDecl, address: &MoveAddress) -> bool {
     }
 }
 
+/// The help for `config "x" { … }`: a resource type written as a block
+/// type, as a Compose or Kubernetes user may try first.
+fn resource_written_as_block(block: &Block) -> String {
+    let type_name = &block.kind.name;
+    let name = block
+        .labels
+        .first()
+        .map_or("NAME", |label| label.name.as_str());
+    format!(
+        "\"{type_name}\" is a resource type: declare it as resource \"{type_name}\" \"{name}\" {{ ... }}"
+    )
+}
+
 /// Takes the block by value: resources and locals, the bulk of a large
 /// project, are moved into the tables rather than copied.
 fn collect_block(
@@ -286,6 +299,9 @@ fn collect_block(
             format!("unknown block type \"{}\"", block.kind.name),
         );
         d = match did_you_mean(&block.kind.name, names.iter().copied()) {
+            _ if crate::types::get(&block.kind.name).is_some() => {
+                d.with_help(resource_written_as_block(&block))
+            }
             Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
             None => d.with_help(format!("the top-level blocks are: {}", names.join(", "))),
         };

@@ -432,11 +432,12 @@ fn row_reason(change: &Change) -> String {
     format!("{reason} ({})", change.notes.join("; "))
 }
 
+/// The reason a row shows: the plan's own reasons, in the same words as
+/// the terminal and the JSON (a reviewer compares them).
 fn row_reason_only(change: &Change) -> String {
     match change.action {
         Action::Create if change.artifact => "build (new)".into(),
         Action::Create => "new".into(),
-        Action::Reconfigure => format!("new revision ({})", change.changed.join(", ")),
         Action::Noop => match &change.moved_from {
             Some(from) => format!("moved from `{from}`"),
             None => String::new(),

@@ -18,6 +18,9 @@ pub fn run(project_args: &ProjectArgs) -> CommandResult {
         console.sources(),
         DiagnosticFormat::Human,
     );
+    for note in &console.notes {
+        eprintln!("note: {note}");
+    }
     let interactive = std::io::stdin().is_terminal();
     let mut failed = false;
     let mut lines = std::io::stdin().lock().lines();

@@ -50,14 +50,14 @@ pub fn run(command: &ImportCommand) -> CommandResult {
     let target = out.clone().unwrap_or_else(|| dir.join("main.imm"));
     if target.exists() && !force {
         return Err(Error::new(
-            Code::OutputUnwritable,
+            Code::OutputExists,
             format!("{} exists; nothing was written", target.display()),
             "pass --out FILE for another file, or --force to overwrite it",
         ));
     }
     std::fs::write(&target, &translation.imm).map_err(|e| {
         Error::new(
-            Code::OutputUnwritable,
+            Code::FileUnwritable,
             format!("cannot write {}: {e}", target.display()),
             "check the directory's permissions, or pass --out FILE",
         )

@@ -111,7 +111,7 @@ pub fn print_plan(plan: &Plan, format: PlanFormat) {
 }
 
 pub fn color_on_stdout() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    crate::report::color_wanted() && std::io::stdout().is_terminal()
 }
 
 fn save(
