@@ -671,3 +671,47 @@ fn the_values_example_applies_in_each_environment() {
         "(sensitive)\n"
     );
 }
+
+/// Runs `imm ARGS` on a pseudo-terminal (util-linux `script`), where imm
+/// colours by default, and returns what it printed.
+fn on_a_terminal(dir: &std::path::Path, args: &str, no_color_env: bool) -> String {
+    let imm = env!("CARGO_BIN_EXE_imm");
+    let mut command = std::process::Command::new("script");
+    command
+        .args(["-qec", &format!("{imm} {args}"), "/dev/null"])
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm");
+    if no_color_env {
+        command.env("NO_COLOR", "1");
+    }
+    let output = command
+        .output()
+        .expect("util-linux's script runs (apt-get install bsdutils)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn no_color_and_the_no_color_variable_turn_colour_off_on_a_terminal() {
+    let p = common::Project::new(&[(
+        "main.imm",
+        "resource \"file\" \"motd\" {\n  path    = \"out/motd.txt\"\n  content = \"hi\"\n}\n",
+    )]);
+    let coloured = on_a_terminal(p.path(), "plan", false);
+    assert!(
+        coloured.contains("\x1b["),
+        "a plan on a terminal is coloured:\n{coloured}"
+    );
+    for (args, env) in [
+        ("plan --no-color", false),
+        ("--no-color plan", false),
+        ("plan", true),
+    ] {
+        let plain = on_a_terminal(p.path(), args, env);
+        assert!(plain.contains("file.motd"), "{args}: {plain}");
+        assert!(
+            !plain.contains("\x1b["),
+            "imm {args} (NO_COLOR set: {env}) printed colour:\n{plain}"
+        );
+    }
+}
