@@ -175,3 +175,109 @@ fn the_example_translation_is_what_the_importer_writes() {
     p.imm(&["import", "compose", "broken.yml", "--out", "b.imm"])
         .assert_fails_with("broken.yml:");
 }
+
+/// `docker inspect` of one container: its environment variables named in
+/// `keys`, and what its health check wrote to /tmp/health.
+fn env_and_health(container: &str, keys: &[&str]) -> (Vec<String>, String) {
+    let env = docker::docker(&["inspect", "-f", "{{json .Config.Env}}", container]).stdout;
+    let env: Vec<String> = serde_json::from_str(env.trim()).expect("the container's environment");
+    let mut kept: Vec<String> = env
+        .into_iter()
+        .filter(|e| keys.iter().any(|k| e.starts_with(&format!("{k}="))))
+        .collect();
+    kept.sort();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let health = docker::docker(&["exec", container, "cat", "/tmp/health"]);
+        if health.code == 0 || Instant::now() > deadline {
+            return (kept, health.stdout);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn dollars_and_variables_mean_in_imm_what_they_mean_in_docker_compose() {
+    docker::require_docker();
+    require_compose();
+    let p = docker::docker_project("");
+    std::fs::remove_file(p.project.file("main.imm")).expect("no project yet");
+    let base = format!("{}-dollars-base", p.prefix);
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &base])
+        .arg(p.project.file("base"))
+        .output()
+        .expect("run docker build");
+    common::Run::from(built).assert_ok();
+    let compose_file = format!(
+        r#"services:
+  app:
+    image: {base}
+    command: ["sleep", "600"]
+    environment:
+      GREETING: "${{GREETING:-hello}}"
+      PRICE: "$$5"
+      TAG: "${{TAG}}"
+      MISSING: "[${{NOT_SET_ANYWHERE}}]"
+      BRACED: "$${{LITERAL}}"
+    healthcheck:
+      test: ["CMD-SHELL", "echo \"$$(echo hi) $$0\" > /tmp/health"]
+      interval: 1s
+      retries: 30
+"#
+    );
+    std::fs::write(p.project.file("docker-compose.yml"), compose_file).expect("write");
+    std::fs::write(p.project.file(".env"), "TAG=1.2.3\n").expect("write .env");
+    let keys = ["GREETING", "PRICE", "TAG", "MISSING", "BRACED"];
+
+    let compose = ComposeUp {
+        dir: p.project.path().to_path_buf(),
+        name: p.prefix.clone(),
+    };
+    compose.run(&["up", "-d"]).assert_ok();
+    let compose_container = format!("{}_app_1", p.prefix);
+    let (compose_env, compose_health) = env_and_health(&compose_container, &keys);
+    assert_eq!(
+        compose_env,
+        [
+            "BRACED=${LITERAL}",
+            "GREETING=hello",
+            "MISSING=[]",
+            "PRICE=$5",
+            "TAG=1.2.3"
+        ],
+        "what docker-compose gives the container"
+    );
+    assert_eq!(
+        compose_health.trim(),
+        "hi /bin/sh",
+        "docker-compose's health check ($0 is the shell Docker runs it with)"
+    );
+    compose.run(&["down"]).assert_ok();
+
+    let imported = p.imm(&["import", "compose", "docker-compose.yml"]);
+    imported.assert_ok();
+    assert!(
+        !imported.stderr.contains("docker-compose.yml:"),
+        "variables and $$ need no note: {}",
+        imported.stderr
+    );
+    p.apply(&[]).assert_ok();
+    let id = p.recorded("docker_container.app", "id");
+    let (imm_env, imm_health) = env_and_health(&id, &keys);
+    assert_eq!(
+        imm_env, compose_env,
+        "imm gives the container the same environment"
+    );
+    assert_eq!(
+        imm_health, compose_health,
+        "and its health check runs the same shell"
+    );
+    // A variable is an imm variable: set on the command line, it wins over .env.
+    p.apply(&["TAG=2.0"]).assert_ok();
+    let id = p.recorded("docker_container.app", "id");
+    let (env, _) = env_and_health(&id, &["TAG"]);
+    assert_eq!(env, ["TAG=2.0"]);
+    p.imm(&["destroy", "--auto-approve"]).assert_ok();
+    docker::docker(&["rmi", "-f", &base]);
+}

@@ -3,8 +3,12 @@
 //! per service (`count` from `deploy.replicas`), a `docker_network` per
 //! network and a `docker_volume` per named volume. What has no equivalent
 //! is never dropped silently: each such key is a [`Note`] with its line.
+//! Compose's variable substitution keeps its meaning (`interpolate`): each
+//! variable becomes an imm `variable`, its default taken from the `.env`
+//! file beside the Compose file.
 
-use imm_stdlib::value::quote_string;
+mod interpolate;
+
 use imm_stdlib::yaml::{self, Kind, Node};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -31,23 +35,13 @@ pub struct Translation {
 /// `env_file`).
 pub fn translate(text: &str, dir: &Path) -> Result<Translation, YamlError> {
     let root = yaml::parse(text)?;
-    let mut notes = Vec::new();
-    if let Some((number, _)) = text
-        .lines()
-        .enumerate()
-        .find(|(_, l)| l.contains("${") && !l.trim_start().starts_with('#'))
-    {
-        notes.push(Note {
-            line: number + 1,
-            column: 1,
-            message: "Compose substitutes ${VARIABLES} from the shell when it loads the file; imm keeps them as written text: replace them with imm variables (var.NAME)".into(),
-        });
-    }
+    let notes = Vec::new();
     let mut t = Translator {
         dir,
         notes,
         out: String::new(),
         uses_default_network: false,
+        passed_through: Vec::new(),
     };
     t.top_level(&root);
     let services = root.get("services");
@@ -72,6 +66,8 @@ pub fn translate(text: &str, dir: &Path) -> Result<Translation, YamlError> {
             head.push_str(&t.volume(name, volume));
         }
     }
+    let variables = variable_blocks(&root, dir, std::mem::take(&mut t.passed_through));
+    t.out.push_str(&variables);
     t.out.push_str(&head);
     t.out.push_str(&body);
     // One newline at the end: the formatter keeps blank lines as written.
@@ -112,10 +108,59 @@ fn identifier(name: &str) -> String {
     id
 }
 
-/// A string literal of the text as it is: `${` and `%{` are escaped, so
-/// that nothing in it is read as an interpolation.
+/// The imm string of a Compose value: `$$` is one `$`, each variable an
+/// interpolation of its imm variable, and nothing else interpolates.
 fn literal(text: &str) -> String {
-    quote_string(&text.replace("${", "$${").replace("%{", "%%{"))
+    interpolate::imm_string(&interpolate::pieces(text))
+}
+
+/// A value read from outside the Compose file (an `env_file`): Compose
+/// does not substitute in it, so each `$` is doubled to stay a `$`.
+fn verbatim(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
+/// One `variable` block for every variable the file's values read: its
+/// default the `.env` file's value beside the Compose file, else empty
+/// (Compose's value for an unset variable); none for a variable only
+/// read as required (`${VAR:?…}`) and absent from `.env`, so imm asks
+/// for it as Compose does.
+fn variable_blocks(root: &Node, dir: &Path, mut found: Vec<(String, bool)>) -> String {
+    scalar_values(root, &mut |text| {
+        interpolate::variables(&interpolate::pieces(text), &mut found)
+    });
+    if found.is_empty() {
+        return String::new();
+    }
+    let dotenv: BTreeMap<String, String> = std::fs::read_to_string(dir.join(".env"))
+        .map(|text| interpolate::dotenv(&text).into_iter().collect())
+        .unwrap_or_default();
+    let mut required: BTreeMap<String, bool> = BTreeMap::new();
+    for (name, is_required) in found {
+        *required.entry(name).or_insert(true) &= is_required;
+    }
+    let mut out = String::new();
+    for (name, only_required) in required {
+        let _ = writeln!(out, "variable \"{name}\" {{\n  type = string");
+        match dotenv.get(&name) {
+            Some(value) => {
+                let _ = writeln!(out, "  default = {}", literal(&verbatim(value)));
+            }
+            None if !only_required => out.push_str("  default = \"\"\n"),
+            None => {}
+        }
+        out.push_str("}\n\n");
+    }
+    out
+}
+
+/// Every scalar value of the file (mapping keys are names, not values).
+fn scalar_values(node: &Node, visit: &mut dyn FnMut(&str)) {
+    match &node.kind {
+        Kind::Scalar { text, .. } => visit(text),
+        Kind::Sequence(items) => items.iter().for_each(|i| scalar_values(i, visit)),
+        Kind::Mapping(entries) => entries.iter().for_each(|(_, v)| scalar_values(v, visit)),
+    }
 }
 
 /// A map key: bare when it is an identifier, quoted otherwise.
@@ -150,6 +195,9 @@ struct Translator<'a> {
     notes: Vec<Note>,
     out: String,
     uses_default_network: bool,
+    /// Variables Compose passes through from its environment (`KEY`
+    /// without a value), beside those the values interpolate.
+    passed_through: Vec<(String, bool)>,
 }
 
 impl Translator<'_> {
@@ -234,7 +282,7 @@ impl Translator<'_> {
             match key_text {
                 "build" => out.push_str(&self.build(name, &id, value)),
                 "image" if service.get("build").is_none() => {
-                    container.image = value.text().map(quote_string);
+                    container.image = value.text().map(literal);
                 }
                 "image" => {}
                 "container_name" => container.name = value.text().map(str::to_string),
@@ -303,7 +351,7 @@ impl Translator<'_> {
                     );
                 }
                 "args" => {
-                    let args = self.pairs(value, "build argument");
+                    let args = self.pairs(value);
                     let _ = writeln!(out, "    args = {}", string_map(&args));
                 }
                 other => {
@@ -337,13 +385,20 @@ impl Translator<'_> {
             .collect()
     }
 
+    /// `KEY` without a value, which Compose takes from its own
+    /// environment: an imm variable of that name.
+    fn passed_through(&mut self, name: &str) -> (String, String) {
+        self.passed_through.push((name.to_string(), false));
+        (name.to_string(), format!("${{{name}}}"))
+    }
+
     /// `KEY: value` or `["KEY=value"]` entries.
-    fn pairs(&mut self, value: &Node, what: &str) -> Vec<(String, String)> {
+    fn pairs(&mut self, value: &Node) -> Vec<(String, String)> {
         let mut pairs = Vec::new();
         for (key, v) in value.entries() {
             let Some(k) = key.text() else { continue };
             if v.is_null() {
-                self.note(key, format!("{what} `{k}` takes its value from the shell running Compose; give it a value (or a variable) in the .imm file"));
+                pairs.push(self.passed_through(k));
                 continue;
             }
             pairs.push((k.to_string(), v.text().unwrap_or_default().to_string()));
@@ -352,14 +407,14 @@ impl Translator<'_> {
             let Some(text) = item.text() else { continue };
             match text.split_once('=') {
                 Some((k, v)) => pairs.push((k.to_string(), v.to_string())),
-                None => self.note(item, format!("{what} `{text}` takes its value from the shell running Compose; give it a value (or a variable) in the .imm file")),
+                None => pairs.push(self.passed_through(text)),
             }
         }
         pairs
     }
 
     fn environment(&mut self, value: &Node) -> Vec<(String, String)> {
-        self.pairs(value, "environment variable")
+        self.pairs(value)
     }
 
     /// The variables of `env_file` files, read now and written inline.
@@ -386,7 +441,8 @@ impl Translator<'_> {
                     continue;
                 }
                 if let Some((k, v)) = line.split_once('=') {
-                    pairs.push((k.trim().to_string(), v.trim().trim_matches('"').to_string()));
+                    let value = v.trim().trim_matches('"');
+                    pairs.push((k.trim().to_string(), verbatim(value)));
                 }
             }
         }
@@ -441,7 +497,8 @@ impl Translator<'_> {
         }
         let test = value.get("test")?;
         let command: Vec<String> = match (test.text(), test.items()) {
-            (Some(shell), _) => vec!["sh".into(), "-c".into(), shell.into()],
+            // Docker runs CMD-SHELL (and a string test) as /bin/sh -c.
+            (Some(shell), _) => vec!["/bin/sh".into(), "-c".into(), shell.into()],
             (None, items) => {
                 let words: Vec<String> = items
                     .iter()
@@ -450,7 +507,7 @@ impl Translator<'_> {
                 match words.split_first() {
                     Some((first, rest)) if first == "CMD" => rest.to_vec(),
                     Some((first, rest)) if first == "CMD-SHELL" => {
-                        vec!["sh".into(), "-c".into(), rest.join(" ")]
+                        vec!["/bin/sh".into(), "-c".into(), rest.join(" ")]
                     }
                     _ => return None,
                 }
@@ -736,7 +793,7 @@ mod tests {
     }
 
     #[test]
-    fn what_has_no_equivalent_is_noted_where_it_is_and_never_interpolated() {
+    fn what_has_no_equivalent_is_noted_where_it_is_and_variables_become_variables() {
         let compose = "x-env: &env\n  LEVEL: info\nservices:\n  app:\n    image: app:1\n    environment:\n      <<: *env\n      TOKEN:\n      URL: \"http://${HOST}/x\"\n    volumes:\n      - ./conf:/etc/app\n      - data:/data:ro\n    depends_on:\n      migrate:\n        condition: service_completed_successfully\n    ports: [\"8080\"]\n  migrate:\n    image: app:1\nvolumes:\n  data:\n";
         let t = translate(compose, Path::new(".")).expect("translates");
         let said = |what: &str| {
@@ -745,8 +802,12 @@ mod tests {
                 .find(|n| n.message.contains(what))
                 .map(|n| n.line)
         };
-        assert_eq!(said("${VARIABLES}"), Some(9), "{:?}", t.notes);
-        assert_eq!(said("`TOKEN`"), Some(8));
+        assert_eq!(
+            said("TOKEN"),
+            None,
+            "passed through as a variable: {:?}",
+            t.notes
+        );
         assert_eq!(said("bind mount of `./conf`"), Some(11));
         assert_eq!(said("service_completed_successfully"), Some(14));
         assert_eq!(said("random or ranged host port"), Some(16));
@@ -756,8 +817,15 @@ mod tests {
             t.imm
         );
         assert!(
-            t.imm.contains("\"http://$${HOST}/x\""),
-            "escaped: {}",
+            t.imm.contains("\"http://${var.HOST}/x\""),
+            "a variable: {}",
+            t.imm
+        );
+        assert!(t.imm.contains("TOKEN = \"${var.TOKEN}\""), "{}", t.imm);
+        assert!(
+            t.imm
+                .contains("variable \"HOST\" {\n  type    = string\n  default = \"\"\n}"),
+            "{}",
             t.imm
         );
         assert!(t.imm.contains("read_only = true"), "{}", t.imm);
