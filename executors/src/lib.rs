@@ -9,6 +9,7 @@ pub mod engine;
 pub mod exec;
 pub mod file;
 pub mod journal;
+pub mod registry;
 pub mod state_etcd;
 pub mod stores;
 

@@ -1,0 +1,83 @@
+//! Tags resolved to digests through a real registry's HTTP API (Debian's
+//! `docker-registry` on loopback, images pushed by `docker push`): what a
+//! plan pins an off-the-shelf image to.
+
+mod common;
+#[path = "support/docker.rs"]
+mod docker;
+#[path = "support/etcd.rs"]
+mod etcd;
+#[path = "support/registry.rs"]
+mod registry;
+
+use imm_executors::registry::{ImageRef, RegistryClient};
+use imm_lang::diagnostics::Code;
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
+/// A build context: the static busybox and a file that tells versions apart.
+fn context(version: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a context");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY version /version\n",
+    )
+    .expect("Dockerfile");
+    std::fs::write(dir.path().join("busybox"), docker::static_busybox()).expect("busybox");
+    std::fs::write(dir.path().join("version"), version).expect("version");
+    dir
+}
+
+#[test]
+fn a_tag_resolves_to_the_digest_docker_pushed_and_follows_it_when_moved() {
+    docker::require_docker();
+    let registry = registry::Registry::start();
+    let first = registry.push("team/app", "1", context("one").path());
+    let client = RegistryClient::new(Vec::new());
+    let image = ImageRef::parse(&format!("{}/team/app:1", registry.address)).expect("name");
+    assert_eq!(block_on(client.resolve(&image, None)), Ok(first.clone()));
+
+    let second = registry.push("team/app", "1", context("two").path());
+    assert_ne!(first, second, "a new build is another digest");
+    assert_eq!(
+        block_on(client.resolve(&image, None)),
+        Ok(second.clone()),
+        "the tag moved"
+    );
+    assert_eq!(
+        block_on(client.has_digest(&image, &first, None)),
+        Ok(true),
+        "the old digest is still there"
+    );
+    registry.delete("team/app", &first);
+    assert_eq!(block_on(client.has_digest(&image, &first, None)), Ok(false));
+}
+
+#[test]
+fn an_unknown_tag_or_a_registry_that_does_not_answer_is_a_clear_error() {
+    docker::require_docker();
+    let registry = registry::Registry::start();
+    registry.push("team/app", "1", context("one").path());
+    let client = RegistryClient::new(Vec::new());
+    let missing = ImageRef::parse(&format!("{}/team/app:9.9", registry.address)).expect("name");
+    let e = block_on(client.resolve(&missing, None)).expect_err("no such tag");
+    assert_eq!(e.code, Code::PullFailed);
+    assert!(
+        e.message.contains("has no image") && e.message.contains("team/app:9.9"),
+        "{e:?}"
+    );
+    assert!(e.help_text().contains("imm lock --upgrade"), "{e:?}");
+
+    let port = etcd::free_port();
+    let nobody = ImageRef::parse(&format!("127.0.0.1:{port}/team/app:1")).expect("name");
+    let e = block_on(client.resolve(&nobody, None)).expect_err("nothing listens");
+    assert_eq!(e.code, Code::PullFailed);
+    assert!(e.message.contains("cannot be reached"), "{e:?}");
+    assert!(e.help_text().contains("start the registry"), "{e:?}");
+}
