@@ -85,6 +85,17 @@ fn config_lifecycle(store_block: &str, read: &dyn Fn() -> String) {
     history.assert_ok();
     assert_eq!(history.stdout.lines().count(), 4, "{}", history.stdout);
     assert!(history.stdout.contains("(current)"));
+    let written_at = regex::Regex::new(r"^ +\d+  \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC  ")
+        .expect("a valid pattern");
+    assert!(
+        history
+            .stdout
+            .lines()
+            .skip(1)
+            .all(|l| written_at.is_match(l)),
+        "each revision says when it was written, in UTC:\n{}",
+        history.stdout
+    );
     let rollback = p.imm(&[
         "config",
         "rollback",

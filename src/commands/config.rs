@@ -241,29 +241,39 @@ fn diff(
         .collect()
 }
 
-/// `2026-11-22 07:20:12 UTC` from seconds since the epoch.
+/// `2026-11-22 07:20:12 UTC` from seconds since the epoch. A time past
+/// the calendar's range (year 9999; a store's record is outside input) is
+/// shown as the seconds it is.
 fn utc(seconds: u64) -> String {
-    let days = seconds / 86_400;
-    let rest = seconds % 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    let epoch = jiff::civil::date(1970, 1, 1).at(0, 0, 0, 0);
+    i64::try_from(seconds)
+        .ok()
+        .and_then(|seconds| {
+            epoch
+                .checked_add(jiff::SignedDuration::from_secs(seconds))
+                .ok()
+        })
+        .map(|instant| instant.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| format!("{seconds} seconds after 1970-01-01 UTC"))
 }
 
-/// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn revision_times_read_as_utc_calendar_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_825_600), "2000-02-29 12:00:00 UTC");
+        assert_eq!(utc(1_795_332_012), "2026-11-22 07:20:12 UTC");
+        assert_eq!(utc(253_402_300_799), "9999-12-31 23:59:59 UTC");
+    }
+
+    #[test]
+    fn a_time_past_the_calendar_is_shown_as_seconds() {
+        assert_eq!(
+            utc(u64::MAX),
+            "18446744073709551615 seconds after 1970-01-01 UTC"
+        );
+    }
 }

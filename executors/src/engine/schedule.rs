@@ -1,8 +1,9 @@
-//! The walk's schedule, knowing nothing of executors or state: a change
-//! becomes up to three steps (clean up what an interrupted replacement
-//! left, up, down), each waiting for the steps it must follow; a failed
-//! step skips everything after it.
+//! The apply's steps and the order between them, knowing nothing of
+//! executors or state: a change becomes up to three steps (clean up what
+//! an interrupted replacement left, up, down), each waiting for the steps
+//! it must follow. The walk (`walk.rs`) runs them in that order.
 
+use super::walk::Graph;
 use imm_planner::plan::{Action, Change};
 use imm_planner::state::ResourceRecord;
 use std::collections::HashMap;
@@ -15,37 +16,25 @@ pub(super) enum Kind {
     Down,
 }
 
+/// One step: what it does to which change of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Progress {
-    Waiting,
-    Running,
-    Done,
-    Failed,
-    Skipped,
-}
-
 pub(super) struct Step {
+    /// The index of its change in the plan.
     pub(super) change: usize,
     pub(super) kind: Kind,
-    pub(super) blockers: usize,
-    pub(super) dependents: Vec<usize>,
-    pub(super) progress: Progress,
 }
 
 /// The steps of the plan and the order between them.
-pub(super) fn steps(changes: &[Change], original: &HashMap<String, ResourceRecord>) -> Vec<Step> {
+pub(super) fn steps(
+    changes: &[Change],
+    original: &HashMap<String, ResourceRecord>,
+) -> (Vec<Step>, Graph) {
     let mut steps = Vec::new();
     let mut up: HashMap<&str, usize> = HashMap::new();
     let mut down: HashMap<&str, usize> = HashMap::new();
     let mut cleanup: HashMap<&str, usize> = HashMap::new();
     let add = |steps: &mut Vec<Step>, change: usize, kind: Kind| {
-        steps.push(Step {
-            change,
-            kind,
-            blockers: 0,
-            dependents: Vec::new(),
-            progress: Progress::Waiting,
-        });
+        steps.push(Step { change, kind });
         steps.len() - 1
     };
     for (i, change) in changes.iter().enumerate() {
@@ -88,43 +77,8 @@ pub(super) fn steps(changes: &[Change], original: &HashMap<String, ResourceRecor
             edges.extend(last_of_user.map(|&s| (s, d)));
         }
     }
-    edges.sort_unstable();
-    edges.dedup();
-    for (before, after) in edges {
-        if before != after {
-            steps[before].dependents.push(after);
-            steps[after].blockers += 1;
-        }
-    }
-    steps
-}
-
-/// The steps that may start now that `index` is done.
-pub(super) fn release_dependents(steps: &mut [Step], index: usize, ready: &mut Vec<usize>) {
-    for dependent in steps[index].dependents.clone() {
-        let step = &mut steps[dependent];
-        step.blockers = step.blockers.saturating_sub(1);
-        if step.blockers == 0 && step.progress == Progress::Waiting {
-            ready.push(dependent);
-        }
-    }
-}
-
-/// Marks `index` failed and every step after it skipped; returns the
-/// skipped ones.
-pub(super) fn fail_and_skip_after(steps: &mut [Step], index: usize) -> Vec<usize> {
-    steps[index].progress = Progress::Failed;
-    let mut skipped = Vec::new();
-    let mut stack = steps[index].dependents.clone();
-    while let Some(next) = stack.pop() {
-        if steps[next].progress != Progress::Waiting {
-            continue;
-        }
-        steps[next].progress = Progress::Skipped;
-        skipped.push(next);
-        stack.extend(steps[next].dependents.iter().copied());
-    }
-    skipped
+    let graph = Graph::new(steps.len(), edges);
+    (steps, graph)
 }
 
 pub(super) fn step_name(kind: Kind, action: Action) -> &'static str {

@@ -9,29 +9,26 @@ use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
 pub const TYPE: ResourceType = ResourceType {
-    schema: ResourceSchema {
-        type_name: "config",
-        doc: "A set of run-time values in a store, under <prefix>/<env>/<path>/<key>. A change is a new revision (~ reconfigure); no instance is touched.",
-        attrs: &[
-            attr("store", Kind::Any, false, "The store (store.NAME); the default store otherwise."),
-            attr("path", Kind::String, false, "Path under the environment; defaults to the resource name."),
-            attr("values", Kind::Any, true, "Key → value; strings as they are, other values JSON-encoded."),
-        ],
-        blocks: &[],
-        outs: &[
-            out("revision", Kind::Number, "The store's revision after the write."),
-            out("keys", Kind::ListOfString, "The keys written."),
-        ],
-    },
-    family: Family::Store,
     predict_outs,
-    identity_outs: &[],
-    reuse_checked: false,
-    builder: super::no_builder,
-    fingerprint_inputs: None,
-    reconfigurable: Some(|_, path| path == "values" || path.starts_with("values.") || path.starts_with("values[")),
-    stop_first: super::never_stop_first,
-    check_config: |config| ConfigValues::try_from(config).map(|_| ()),
+    reconfigurable: Some(|_, path| {
+        path == "values" || path.starts_with("values.") || path.starts_with("values[")
+    }),
+    ..ResourceType::of::<ConfigValues>(Family::Store, SCHEMA)
+};
+
+const SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "config",
+    doc: "A set of run-time values in a store, under <prefix>/<env>/<path>/<key>. A change is a new revision (~ reconfigure); no instance is touched.",
+    attrs: &[
+        attr("store", Kind::Any, false, "The store (store.NAME); the default store otherwise."),
+        attr("path", Kind::String, false, "Path under the environment; defaults to the resource name."),
+        attr("values", Kind::Any, true, "Key → value; strings as they are, other values JSON-encoded."),
+    ],
+    blocks: &[],
+    outs: &[
+        out("revision", Kind::Number, "The store's revision after the write."),
+        out("keys", Kind::ListOfString, "The keys written."),
+    ],
 };
 
 /// A `config` as its executor needs it.

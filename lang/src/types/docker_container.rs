@@ -13,82 +13,77 @@ use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
 pub const TYPE: ResourceType = ResourceType {
-    schema: ResourceSchema {
-        type_name: "docker_container",
-        doc: "An instance of an image. Replaced blue/green: the new container starts beside the old one on its networks without its aliases, passes health and tests, then serves (aliases or proxy); the old one stops serving, drains, then is removed. With reload, a change of runtime.files alone is applied in place.",
-        attrs: &[
-            attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.tag (or .id)."),
-            attr("name", Kind::String, false, "Container name; project, environment, index and a version suffix are added."),
-            attr("command", Kind::ListOfString, false, "Command and arguments."),
-            attr("restart", Kind::String, false, "Restart policy: no, on-failure, always or unless-stopped."),
-            attr("ports", Kind::ListOfString, false, "Published ports [ip:]host:container[/proto]; without ip, 127.0.0.1. A container that publishes a host port is replaced stop-then-start."),
-            attr("network_mode", Kind::String, false, "\"host\": share the host's network, as Compose's network_mode: host (reach a store on the host's loopback; listen on it). No network blocks, no ports; replaced stop-then-start, since the old one holds the ports."),
-            attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so the command gets signals and stops at once."),
-            attr("stop_timeout", Kind::String, false, "How long a retired container may take to stop before it is killed (default \"10s\")."),
-            attr("drain", Kind::String, false, "How long a retired container keeps running after it stopped receiving new requests, so that the ones it holds finish (default \"2s\")."),
-            super::engine::ENGINE_ATTR,
-        ],
-        blocks: &[
-            block(
-                "network",
-                true,
-                Phase::Deploy,
-                &[
-                    attr("name", Kind::String, true, "Network name, usually docker_network.NAME.name."),
-                    attr("aliases", Kind::ListOfString, false, "Stable names other containers use; given only once the container is healthy and tested."),
-                    attr("proxy", Kind::String, false, "Serve through this proxy (docker_proxy.NAME.name) instead of aliases: the proxy sends requests to the container once it is healthy and tested, and stops before it retires."),
-                ],
-                "A network to join. Repeatable. A network with aliases or a proxy serves; the others are upstream, joined from the start.",
-            ),
-            block(
-                "mount",
-                true,
-                Phase::Deploy,
-                &[
-                    attr("volume", Kind::String, true, "Volume name, usually docker_volume.NAME.name."),
-                    attr("target", Kind::String, true, "Path inside the container."),
-                    attr("read_only", Kind::Bool, false, "Mount read-only."),
-                ],
-                "A volume mount. Repeatable.",
-            ),
-            block(
-                "runtime",
-                false,
-                Phase::Runtime,
-                &[
-                    attr("env", Kind::MapOfString, false, "Environment variables (run-time: a change replaces the container from the same image)."),
-                    attr("files", Kind::MapOfString, false, "Files copied into the container before it starts: path → content."),
-                ],
-                "Run-time configuration: environment-specific values applied at deploy time; never rebuilds the image.",
-            ),
-            HEALTH_BLOCK,
-            TEST_BLOCK,
-            block(
-                "reload",
-                false,
-                Phase::Deploy,
-                &[
-                    attr("signal", Kind::String, false, "Signal that makes the app read its files again (default \"HUP\")."),
-                    attr("window", Kind::String, false, "How long the container must stay running and healthy after the signal before its tests run (default \"2s\")."),
-                ],
-                "When only runtime.files change, rewrite them in the running container and send the signal instead of replacing it; if the app fails afterwards, the old files are put back and the signal sent again.",
-            ),
-        ],
-        outs: &[
-            out("id", Kind::String, "Container id."),
-            out("name", Kind::String, "Container name."),
-            out("ip", Kind::String, "Address on the first network."),
-        ],
-    },
-    family: Family::Docker,
-    predict_outs: super::no_outs,
-    identity_outs: &[],
-    reuse_checked: false,
-    builder: super::no_builder,
-    fingerprint_inputs: None,
     reconfigurable: Some(reloads_files),
     stop_first: holds_host_ports,
-    check_config: |config| ContainerConfig::try_from(config).map(|_| ()),
+    ..ResourceType::of::<ContainerConfig>(Family::Docker, SCHEMA)
+};
+
+const SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "docker_container",
+    doc: "An instance of an image. Replaced blue/green: the new container starts beside the old one on its networks without its aliases, passes health and tests, then serves (aliases or proxy); the old one stops serving, drains, then is removed. With reload, a change of runtime.files alone is applied in place.",
+    attrs: &[
+        attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.tag (or .id)."),
+        attr("name", Kind::String, false, "Container name; project, environment, index and a version suffix are added."),
+        attr("command", Kind::ListOfString, false, "Command and arguments."),
+        attr("restart", Kind::String, false, "Restart policy: no, on-failure, always or unless-stopped."),
+        attr("ports", Kind::ListOfString, false, "Published ports [ip:]host:container[/proto]; without ip, 127.0.0.1. A container that publishes a host port is replaced stop-then-start."),
+        attr("network_mode", Kind::String, false, "\"host\": share the host's network, as Compose's network_mode: host (reach a store on the host's loopback; listen on it). No network blocks, no ports; replaced stop-then-start, since the old one holds the ports."),
+        attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so the command gets signals and stops at once."),
+        attr("stop_timeout", Kind::String, false, "How long a retired container may take to stop before it is killed (default \"10s\")."),
+        attr("drain", Kind::String, false, "How long a retired container keeps running after it stopped receiving new requests, so that the ones it holds finish (default \"2s\")."),
+        super::engine::ENGINE_ATTR,
+    ],
+    blocks: &[
+        block(
+            "network",
+            true,
+            Phase::Deploy,
+            &[
+                attr("name", Kind::String, true, "Network name, usually docker_network.NAME.name."),
+                attr("aliases", Kind::ListOfString, false, "Stable names other containers use; given only once the container is healthy and tested."),
+                attr("proxy", Kind::String, false, "Serve through this proxy (docker_proxy.NAME.name) instead of aliases: the proxy sends requests to the container once it is healthy and tested, and stops before it retires."),
+            ],
+            "A network to join. Repeatable. A network with aliases or a proxy serves; the others are upstream, joined from the start.",
+        ),
+        block(
+            "mount",
+            true,
+            Phase::Deploy,
+            &[
+                attr("volume", Kind::String, true, "Volume name, usually docker_volume.NAME.name."),
+                attr("target", Kind::String, true, "Path inside the container."),
+                attr("read_only", Kind::Bool, false, "Mount read-only."),
+            ],
+            "A volume mount. Repeatable.",
+        ),
+        block(
+            "runtime",
+            false,
+            Phase::Runtime,
+            &[
+                attr("env", Kind::MapOfString, false, "Environment variables (run-time: a change replaces the container from the same image)."),
+                attr("files", Kind::MapOfString, false, "Files copied into the container before it starts: path → content."),
+            ],
+            "Run-time configuration: environment-specific values applied at deploy time; never rebuilds the image.",
+        ),
+        HEALTH_BLOCK,
+        TEST_BLOCK,
+        block(
+            "reload",
+            false,
+            Phase::Deploy,
+            &[
+                attr("signal", Kind::String, false, "Signal that makes the app read its files again (default \"HUP\")."),
+                attr("window", Kind::String, false, "How long the container must stay running and healthy after the signal before its tests run (default \"2s\")."),
+            ],
+            "When only runtime.files change, rewrite them in the running container and send the signal instead of replacing it; if the app fails afterwards, the old files are put back and the signal sent again.",
+        ),
+    ],
+    outs: &[
+        out("id", Kind::String, "Container id."),
+        out("name", Kind::String, "Container name."),
+        out("ip", Kind::String, "Address on the first network."),
+    ],
 };
 
 /// The health check of a container or of a service's tasks.
@@ -211,7 +206,7 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
 
     fn try_from(config: &BTreeMap<String, Value>) -> Result<ContainerConfig, ConfigError> {
         let root = Fields::root(config);
-        let runtime = root.block("runtime")?;
+        let runtime = root.block_or_empty("runtime")?;
         let config = ContainerConfig {
             image: root.required_string("image")?,
             name: root.plain_string("name")?,
@@ -238,14 +233,8 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
                     })
                 })
                 .collect::<Result<_, ConfigError>>()?,
-            env: match &runtime {
-                Some(r) => r.string_map("env")?,
-                None => Vec::new(),
-            },
-            files: match &runtime {
-                Some(r) => r.string_map("files")?,
-                None => Vec::new(),
-            },
+            env: runtime.string_map("env")?,
+            files: runtime.string_map("files")?,
             health: health(&root)?,
             tests: super::docker_image::tests(&root)?,
             reload: reload(&root)?,

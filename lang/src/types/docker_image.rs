@@ -10,54 +10,52 @@ use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
 pub const TYPE: ResourceType = ResourceType {
-    schema: ResourceSchema {
-        type_name: "docker_image",
-        doc: "An artifact built from a context directory and a Dockerfile, tagged imm/<project>/<name>:<fingerprint>. Reused, not rebuilt, when its fingerprint exists.",
-        attrs: &[
-            attr("name", Kind::String, false, "Image name: the repository is imm/<project>/<name> (default: the resource's name)."),
-            super::engine::ENGINE_ATTR,
-        ],
-        blocks: &[
-            block(
-                "build",
-                false,
-                Phase::Build,
-                &[
-                    attr("context", Kind::String, true, "Build context directory, relative to the module. Every file in it (honouring .dockerignore) is part of the fingerprint."),
-                    attr("dockerfile", Kind::String, false, "Dockerfile path relative to the context (default \"Dockerfile\")."),
-                    attr("args", Kind::MapOfString, false, "Build arguments (build-time; part of the fingerprint)."),
-                    attr("target", Kind::String, false, "Multi-stage build target."),
-                    attr("network", Kind::String, false, "Network the build's RUN steps use: \"host\", \"none\" or a network that exists on the daemon (default: the daemon's default bridge). Not part of the fingerprint."),
-                ],
-                "Build-time configuration: baked into the image and part of its fingerprint. May not depend on env.*, secrets or environment-set variables.",
-            ),
-            block(
-                "test",
-                true,
-                Phase::Deploy,
-                &[
-                    attr("command", Kind::ListOfString, true, "Command to run in a throwaway container of the new image; exit status 0 means the test passed."),
-                    attr("network", Kind::String, false, "Network the test container joins, e.g. docker_network.NAME.name, \"none\" or \"host\" (default: the daemon's default bridge)."),
-                ],
-                "A check of the new image before it is accepted. Repeatable.",
-            ),
-        ],
-        outs: &[
-            out("id", Kind::String, "Image id (sha256:…), known after apply."),
-            out("fingerprint", Kind::String, "Content hash of the build inputs (hex)."),
-            out("tag", Kind::String, "imm/<project>/<name>:<first 12 of fingerprint>, known at plan time."),
-            out("repo_digest", Kind::String, "REGISTRY/imm/<project>/<name>@sha256:… once pushed to its engine's registry (what every node pulls); empty without a registry. Known after apply."),
-        ],
-    },
-    family: Family::Docker,
     predict_outs,
     identity_outs: &["tag"],
     reuse_checked: true,
     builder,
     fingerprint_inputs: Some(fingerprint_inputs),
-    reconfigurable: None,
-    stop_first: super::never_stop_first,
-    check_config: |config| ImageConfig::try_from(config).map(|_| ()),
+    ..ResourceType::of::<ImageConfig>(Family::Docker, SCHEMA)
+};
+
+const SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "docker_image",
+    doc: "An artifact built from a context directory and a Dockerfile, tagged imm/<project>/<name>:<fingerprint>. Reused, not rebuilt, when its fingerprint exists.",
+    attrs: &[
+        attr("name", Kind::String, false, "Image name: the repository is imm/<project>/<name> (default: the resource's name)."),
+        super::engine::ENGINE_ATTR,
+    ],
+    blocks: &[
+        block(
+            "build",
+            false,
+            Phase::Build,
+            &[
+                attr("context", Kind::String, true, "Build context directory, relative to the module. Every file in it (honouring .dockerignore) is part of the fingerprint."),
+                attr("dockerfile", Kind::String, false, "Dockerfile path relative to the context (default \"Dockerfile\")."),
+                attr("args", Kind::MapOfString, false, "Build arguments (build-time; part of the fingerprint)."),
+                attr("target", Kind::String, false, "Multi-stage build target."),
+                attr("network", Kind::String, false, "Network the build's RUN steps use: \"host\", \"none\" or a network that exists on the daemon (default: the daemon's default bridge). Not part of the fingerprint."),
+            ],
+            "Build-time configuration: baked into the image and part of its fingerprint. May not depend on env.*, secrets or environment-set variables.",
+        ),
+        block(
+            "test",
+            true,
+            Phase::Deploy,
+            &[
+                attr("command", Kind::ListOfString, true, "Command to run in a throwaway container of the new image; exit status 0 means the test passed."),
+                attr("network", Kind::String, false, "Network the test container joins, e.g. docker_network.NAME.name, \"none\" or \"host\" (default: the daemon's default bridge)."),
+            ],
+            "A check of the new image before it is accepted. Repeatable.",
+        ),
+    ],
+    outs: &[
+        out("id", Kind::String, "Image id (sha256:…), known after apply."),
+        out("fingerprint", Kind::String, "Content hash of the build inputs (hex)."),
+        out("tag", Kind::String, "imm/<project>/<name>:<first 12 of fingerprint>, known at plan time."),
+        out("repo_digest", Kind::String, "REGISTRY/imm/<project>/<name>@sha256:… once pushed to its engine's registry (what every node pulls); empty without a registry. Known after apply."),
+    ],
 };
 
 /// A `docker_image` as its executor needs it.

@@ -7,47 +7,38 @@ use crate::schema::{attr, out, Kind, ResourceSchema};
 use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
-pub const TYPE: ResourceType = ResourceType {
-    schema: ResourceSchema {
-        type_name: "docker_network",
-        doc: "A user-defined Docker network.",
-        attrs: &[
-            attr(
-                "name",
-                Kind::String,
-                false,
-                "Network name (project and environment are added).",
-            ),
-            attr(
-                "driver",
-                Kind::String,
-                false,
-                "Network driver (default \"bridge\").",
-            ),
-            attr("internal", Kind::Bool, false, "Restrict external access."),
-            attr(
-                "attachable",
-                Kind::Bool,
-                false,
-                "An overlay network that standalone containers may join too (default false).",
-            ),
-            super::engine::ENGINE_ATTR,
-        ],
-        blocks: &[],
-        outs: &[
-            out("id", Kind::String, "Network id."),
-            out("name", Kind::String, "Network name."),
-        ],
-    },
-    family: Family::Docker,
-    predict_outs: super::no_outs,
-    identity_outs: &[],
-    reuse_checked: false,
-    builder: super::no_builder,
-    fingerprint_inputs: None,
-    reconfigurable: None,
-    stop_first: super::never_stop_first,
-    check_config: |config| NetworkConfig::try_from(config).map(|_| ()),
+pub const TYPE: ResourceType = ResourceType::of::<NetworkConfig>(Family::Docker, SCHEMA);
+
+const SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "docker_network",
+    doc: "A user-defined Docker network.",
+    attrs: &[
+        attr(
+            "name",
+            Kind::String,
+            false,
+            "Network name (project and environment are added).",
+        ),
+        attr(
+            "driver",
+            Kind::String,
+            false,
+            "Network driver (default \"bridge\").",
+        ),
+        attr("internal", Kind::Bool, false, "Restrict external access."),
+        attr(
+            "attachable",
+            Kind::Bool,
+            false,
+            "An overlay network that standalone containers may join too (default false).",
+        ),
+        super::engine::ENGINE_ATTR,
+    ],
+    blocks: &[],
+    outs: &[
+        out("id", Kind::String, "Network id."),
+        out("name", Kind::String, "Network name."),
+    ],
 };
 
 #[derive(Debug, Clone, PartialEq)]

@@ -12,35 +12,29 @@ use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
 pub const TYPE: ResourceType = ResourceType {
-    schema: ResourceSchema {
-        type_name: "docker_proxy",
-        doc: "An HTTP proxy (an nginx image) holding stable names on a network for the containers that serve behind it (network { proxy = docker_proxy.NAME.name }). Containers join it once healthy and tested and leave it before they stop; the proxy is reloaded, never restarted.",
-        attrs: &[
-            attr("image", Kind::String, true, "An nginx image (1.18 or later), usually docker_image.NAME.id; scripts/prepare-proxy.sh makes a FROM scratch one from Debian's nginx."),
-            attr("name", Kind::String, false, "The name containers refer to (default: the resource's name); the container is <project>-<env>-<name>-<suffix>."),
-            attr("network", Kind::String, true, "The network it serves on, usually docker_network.NAME.name."),
-            attr("aliases", Kind::ListOfString, true, "The names clients use on that network."),
-            attr("port", Kind::Number, true, "The port it listens on, and by default the port it sends to."),
-            attr("backend_port", Kind::Number, false, "The port of the containers behind it (default: port)."),
-            attr("drain", Kind::String, false, "How long a replaced proxy keeps answering the requests it holds (default \"2s\")."),
-            super::engine::ENGINE_ATTR,
-        ],
-        blocks: &[],
-        outs: &[
-            out("id", Kind::String, "Container id of the proxy."),
-            out("name", Kind::String, "The name containers refer to in network { proxy = … }; known at plan time and kept by a replacement."),
-            out("container", Kind::String, "The proxy's container name."),
-        ],
-    },
-    family: Family::Docker,
     predict_outs,
-    identity_outs: &[],
-    reuse_checked: false,
-    builder: super::no_builder,
-    fingerprint_inputs: None,
-    reconfigurable: None,
-    stop_first: super::never_stop_first,
-    check_config: |config| ProxyConfig::try_from(config).map(|_| ()),
+    ..ResourceType::of::<ProxyConfig>(Family::Docker, SCHEMA)
+};
+
+const SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "docker_proxy",
+    doc: "An HTTP proxy (an nginx image) holding stable names on a network for the containers that serve behind it (network { proxy = docker_proxy.NAME.name }). Containers join it once healthy and tested and leave it before they stop; the proxy is reloaded, never restarted.",
+    attrs: &[
+        attr("image", Kind::String, true, "An nginx image (1.18 or later), usually docker_image.NAME.id; scripts/prepare-proxy.sh makes a FROM scratch one from Debian's nginx."),
+        attr("name", Kind::String, false, "The name containers refer to (default: the resource's name); the container is <project>-<env>-<name>-<suffix>."),
+        attr("network", Kind::String, true, "The network it serves on, usually docker_network.NAME.name."),
+        attr("aliases", Kind::ListOfString, true, "The names clients use on that network."),
+        attr("port", Kind::Number, true, "The port it listens on, and by default the port it sends to."),
+        attr("backend_port", Kind::Number, false, "The port of the containers behind it (default: port)."),
+        attr("drain", Kind::String, false, "How long a replaced proxy keeps answering the requests it holds (default \"2s\")."),
+        super::engine::ENGINE_ATTR,
+    ],
+    blocks: &[],
+    outs: &[
+        out("id", Kind::String, "Container id of the proxy."),
+        out("name", Kind::String, "The name containers refer to in network { proxy = … }; known at plan time and kept by a replacement."),
+        out("container", Kind::String, "The proxy's container name."),
+    ],
 };
 
 /// A `docker_proxy` as its executor needs it.

@@ -14,107 +14,99 @@ use crate::schema::{attr, block, out, Kind, Phase, ResourceSchema};
 use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
-pub const TYPE: ResourceType = ResourceType {
-    schema: ResourceSchema {
-        type_name: "docker_service",
-        doc: "Replicated tasks on a Docker Swarm (the engine must be a swarm manager). A change is Swarm's rolling update: each new task healthy before an old one stops; a failed update is rolled back by Swarm, the old tasks serving throughout, and the apply fails with the tasks' errors.",
-        attrs: &[
-            attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.id (an image built on a multi-node engine is on every node, or pinned by digest in its registry)."),
-            attr("name", Kind::String, false, "Service name (project and environment are added; default: the resource's name, with -INDEX or -KEY for an instance of count or for_each); clients on its networks reach it by this name."),
-            attr("command", Kind::ListOfString, false, "Command and arguments."),
-            attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so that a task stops at once when asked."),
-            attr("replicas", Kind::Number, false, "Number of tasks (default 1); not with mode = \"global\"."),
-            attr("mode", Kind::String, false, "\"replicated\" (default) or \"global\" (one task per node)."),
-            attr("endpoint_mode", Kind::String, false, "\"dnsrr\" (default: the service name resolves to every task, no virtual IP needed) or \"vip\" (needs IPVS in the kernel)."),
-            attr("stop_timeout", Kind::String, false, "How long a task may take to stop before it is killed (default \"10s\")."),
-            attr("deadline", Kind::String, false, "How long a create or update may take before the apply gives up on it (default \"5m\"); a task that can never be placed never fails by itself."),
-            super::engine::ENGINE_ATTR,
-        ],
-        blocks: &[
-            block(
-                "network",
-                true,
-                Phase::Deploy,
-                &[
-                    attr("name", Kind::String, true, "Overlay network name, usually docker_network.NAME.name (driver = \"overlay\")."),
-                    attr("aliases", Kind::ListOfString, false, "More names the service is reached by on this network."),
-                ],
-                "An overlay network to join. Repeatable.",
-            ),
-            block(
-                "port",
-                true,
-                Phase::Deploy,
-                &[
-                    attr("target", Kind::Number, true, "Port inside the task."),
-                    attr("published", Kind::Number, true, "Port on the node."),
-                    attr("protocol", Kind::String, false, "\"tcp\" (default) or \"udp\"."),
-                    attr("mode", Kind::String, false, "\"host\" (default: the port on the node that runs the task; the update then stops an old task before starting its successor) or \"ingress\" (Swarm's routing mesh; needs endpoint_mode = \"vip\")."),
-                ],
-                "A published port. Repeatable.",
-            ),
-            block(
-                "runtime",
-                false,
-                Phase::Runtime,
-                &[
-                    attr("env", Kind::MapOfString, false, "Environment variables."),
-                    attr("files", Kind::MapOfString, false, "Files in every task: path → content, as Swarm configs."),
-                    attr("secrets", Kind::MapOfString, false, "Secrets in every task at /run/secrets/NAME: name → value (usually secret.NAME), as Swarm secrets; never in state."),
-                ],
-                "Run-time configuration: environment-specific values; never rebuilds the image.",
-            ),
-            super::docker_container::HEALTH_BLOCK,
-            block(
-                "update",
-                false,
-                Phase::Deploy,
-                &[
-                    attr("parallelism", Kind::Number, false, "Tasks updated at once (default 1)."),
-                    attr("delay", Kind::String, false, "Pause between batches (default \"0s\")."),
-                    attr("monitor", Kind::String, false, "How long a new task is watched for failure (default \"5s\")."),
-                    attr("order", Kind::String, false, "\"start-first\" (default) or \"stop-first\"; a host-mode port forces stop-first."),
-                    attr("max_failure_ratio", Kind::Number, false, "Share of failed tasks tolerated before the update is rolled back (default 0)."),
-                ],
-                "How a change rolls out. A failed update is always rolled back.",
-            ),
-            block(
-                "restart",
-                false,
-                Phase::Deploy,
-                &[
-                    attr("condition", Kind::String, false, "\"any\" (default), \"on-failure\" or \"none\"."),
-                    attr("delay", Kind::String, false, "Wait before a task is restarted (default \"0s\")."),
-                    attr("max_attempts", Kind::Number, false, "Restarts before giving up (default: no limit)."),
-                ],
-                "When Swarm restarts a task that stopped.",
-            ),
-            block(
-                "placement",
-                false,
-                Phase::Deploy,
-                &[
-                    attr("constraints", Kind::ListOfString, false, "Swarm placement constraints, e.g. node.labels.zone==a."),
-                    attr("max_replicas_per_node", Kind::Number, false, "At most this many tasks on one node."),
-                ],
-                "Where tasks may run.",
-            ),
-        ],
-        outs: &[
-            out("id", Kind::String, "Service id."),
-            out("name", Kind::String, "Service name: its DNS name on its networks."),
-        ],
-    },
-    family: Family::Docker,
-    predict_outs: super::no_outs,
-    identity_outs: &[],
-    reuse_checked: false,
-    builder: super::no_builder,
-    fingerprint_inputs: None,
-    reconfigurable: None,
-    // Swarm orders the tasks itself; the service object is kept.
-    stop_first: super::never_stop_first,
-    check_config: |config| ServiceConfig::try_from(config).map(|_| ()),
+/// Never stopped first: Swarm orders the tasks itself and the service
+/// object is kept.
+pub const TYPE: ResourceType = ResourceType::of::<ServiceConfig>(Family::Docker, SCHEMA);
+
+const SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "docker_service",
+    doc: "Replicated tasks on a Docker Swarm (the engine must be a swarm manager). A change is Swarm's rolling update: each new task healthy before an old one stops; a failed update is rolled back by Swarm, the old tasks serving throughout, and the apply fails with the tasks' errors.",
+    attrs: &[
+        attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.id (an image built on a multi-node engine is on every node, or pinned by digest in its registry)."),
+        attr("name", Kind::String, false, "Service name (project and environment are added; default: the resource's name, with -INDEX or -KEY for an instance of count or for_each); clients on its networks reach it by this name."),
+        attr("command", Kind::ListOfString, false, "Command and arguments."),
+        attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so that a task stops at once when asked."),
+        attr("replicas", Kind::Number, false, "Number of tasks (default 1); not with mode = \"global\"."),
+        attr("mode", Kind::String, false, "\"replicated\" (default) or \"global\" (one task per node)."),
+        attr("endpoint_mode", Kind::String, false, "\"dnsrr\" (default: the service name resolves to every task, no virtual IP needed) or \"vip\" (needs IPVS in the kernel)."),
+        attr("stop_timeout", Kind::String, false, "How long a task may take to stop before it is killed (default \"10s\")."),
+        attr("deadline", Kind::String, false, "How long a create or update may take before the apply gives up on it (default \"5m\"); a task that can never be placed never fails by itself."),
+        super::engine::ENGINE_ATTR,
+    ],
+    blocks: &[
+        block(
+            "network",
+            true,
+            Phase::Deploy,
+            &[
+                attr("name", Kind::String, true, "Overlay network name, usually docker_network.NAME.name (driver = \"overlay\")."),
+                attr("aliases", Kind::ListOfString, false, "More names the service is reached by on this network."),
+            ],
+            "An overlay network to join. Repeatable.",
+        ),
+        block(
+            "port",
+            true,
+            Phase::Deploy,
+            &[
+                attr("target", Kind::Number, true, "Port inside the task."),
+                attr("published", Kind::Number, true, "Port on the node."),
+                attr("protocol", Kind::String, false, "\"tcp\" (default) or \"udp\"."),
+                attr("mode", Kind::String, false, "\"host\" (default: the port on the node that runs the task; the update then stops an old task before starting its successor) or \"ingress\" (Swarm's routing mesh; needs endpoint_mode = \"vip\")."),
+            ],
+            "A published port. Repeatable.",
+        ),
+        block(
+            "runtime",
+            false,
+            Phase::Runtime,
+            &[
+                attr("env", Kind::MapOfString, false, "Environment variables."),
+                attr("files", Kind::MapOfString, false, "Files in every task: path → content, as Swarm configs."),
+                attr("secrets", Kind::MapOfString, false, "Secrets in every task at /run/secrets/NAME: name → value (usually secret.NAME), as Swarm secrets; never in state."),
+            ],
+            "Run-time configuration: environment-specific values; never rebuilds the image.",
+        ),
+        super::docker_container::HEALTH_BLOCK,
+        block(
+            "update",
+            false,
+            Phase::Deploy,
+            &[
+                attr("parallelism", Kind::Number, false, "Tasks updated at once (default 1)."),
+                attr("delay", Kind::String, false, "Pause between batches (default \"0s\")."),
+                attr("monitor", Kind::String, false, "How long a new task is watched for failure (default \"5s\")."),
+                attr("order", Kind::String, false, "\"start-first\" (default) or \"stop-first\"; a host-mode port forces stop-first."),
+                attr("max_failure_ratio", Kind::Number, false, "Share of failed tasks tolerated before the update is rolled back (default 0)."),
+            ],
+            "How a change rolls out. A failed update is always rolled back.",
+        ),
+        block(
+            "restart",
+            false,
+            Phase::Deploy,
+            &[
+                attr("condition", Kind::String, false, "\"any\" (default), \"on-failure\" or \"none\"."),
+                attr("delay", Kind::String, false, "Wait before a task is restarted (default \"0s\")."),
+                attr("max_attempts", Kind::Number, false, "Restarts before giving up (default: no limit)."),
+            ],
+            "When Swarm restarts a task that stopped.",
+        ),
+        block(
+            "placement",
+            false,
+            Phase::Deploy,
+            &[
+                attr("constraints", Kind::ListOfString, false, "Swarm placement constraints, e.g. node.labels.zone==a."),
+                attr("max_replicas_per_node", Kind::Number, false, "At most this many tasks on one node."),
+            ],
+            "Where tasks may run.",
+        ),
+    ],
+    outs: &[
+        out("id", Kind::String, "Service id."),
+        out("name", Kind::String, "Service name: its DNS name on its networks."),
+    ],
 };
 
 /// Blocks a `docker_container` has and a service cannot, and why.
@@ -220,21 +212,10 @@ impl TryFrom<&BTreeMap<String, Value>> for ServiceConfig {
 
     fn try_from(config: &BTreeMap<String, Value>) -> Result<ServiceConfig, ConfigError> {
         let root = Fields::root(config);
-        let runtime = root.block("runtime")?;
-        let runtime_map = |key: &str| match &runtime {
-            Some(r) => r.string_map(key),
-            None => Ok(Vec::new()),
-        };
-        let dns_round_robin = match root.plain_string("endpoint_mode")?.as_deref() {
-            None | Some("dnsrr") => true,
-            Some("vip") => false,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "endpoint_mode",
-                    format!("\"{other}\" is not one of dnsrr, vip"),
-                ))
-            }
-        };
+        let runtime = root.block_or_empty("runtime")?;
+        let dns_round_robin = root
+            .choice("endpoint_mode", &[("dnsrr", true), ("vip", false)])?
+            .unwrap_or(true);
         let ports = root
             .blocks("port")?
             .iter()
@@ -246,7 +227,7 @@ impl TryFrom<&BTreeMap<String, Value>> for ServiceConfig {
                 "an ingress port needs endpoint_mode = \"vip\"; with dnsrr publish it in mode = \"host\"",
             ));
         }
-        for (name, _) in runtime_map("secrets")? {
+        for (name, _) in runtime.string_map("secrets")? {
             if name.is_empty() || name.contains('/') || name.starts_with('.') {
                 return Err(ConfigError::new(
                     format!("runtime.secrets.{name}"),
@@ -274,9 +255,9 @@ impl TryFrom<&BTreeMap<String, Value>> for ServiceConfig {
                 })
                 .collect::<Result<_, ConfigError>>()?,
             ports,
-            env: runtime_map("env")?,
-            files: runtime_map("files")?,
-            secrets: runtime_map("secrets")?,
+            env: runtime.string_map("env")?,
+            files: runtime.string_map("files")?,
+            secrets: runtime.string_map("secrets")?,
             health: health(&root)?,
             update: update(&root)?,
             restart: restart(&root)?,
@@ -298,16 +279,15 @@ fn count(fields: &Fields<'_>, key: &str) -> Result<Option<u64>, ConfigError> {
 
 fn mode(root: &Fields<'_>) -> Result<ServiceMode, ConfigError> {
     let replicas = count(root, "replicas")?;
-    match root.plain_string("mode")?.as_deref() {
-        None | Some("replicated") => Ok(ServiceMode::Replicated(replicas.unwrap_or(1))),
-        Some("global") if replicas.is_none() => Ok(ServiceMode::Global),
-        Some("global") => Err(ConfigError::new(
+    let global = root
+        .choice("mode", &[("replicated", false), ("global", true)])?
+        .unwrap_or(false);
+    match (global, replicas) {
+        (false, replicas) => Ok(ServiceMode::Replicated(replicas.unwrap_or(1))),
+        (true, None) => Ok(ServiceMode::Global),
+        (true, Some(_)) => Err(ConfigError::new(
             "replicas",
             "a global service runs one task per node; remove replicas",
-        )),
-        Some(other) => Err(ConfigError::new(
-            "mode",
-            format!("\"{other}\" is not one of replicated, global"),
         )),
     }
 }
@@ -322,48 +302,23 @@ fn port(block: &Fields<'_>) -> Result<ServicePort, ConfigError> {
             )),
         }
     };
-    let udp = match block.plain_string("protocol")?.as_deref() {
-        None | Some("tcp") => false,
-        Some("udp") => true,
-        Some(other) => {
-            return Err(ConfigError::new(
-                block.path("protocol"),
-                format!("\"{other}\" is not one of tcp, udp"),
-            ))
-        }
-    };
-    let host_mode = match block.plain_string("mode")?.as_deref() {
-        None | Some("host") => true,
-        Some("ingress") => false,
-        Some(other) => {
-            return Err(ConfigError::new(
-                block.path("mode"),
-                format!("\"{other}\" is not one of host, ingress"),
-            ))
-        }
-    };
     Ok(ServicePort {
         target: number("target")?,
         published: number("published")?,
-        udp,
-        host_mode,
+        udp: block
+            .choice("protocol", &[("tcp", false), ("udp", true)])?
+            .unwrap_or(false),
+        host_mode: block
+            .choice("mode", &[("host", true), ("ingress", false)])?
+            .unwrap_or(true),
     })
 }
 
 fn update(root: &Fields<'_>) -> Result<UpdatePolicy, ConfigError> {
-    let block = root.block("update")?;
-    let empty = BTreeMap::new();
-    let fields = block.unwrap_or(Fields::root(&empty));
-    let start_first = match fields.plain_string("order")?.as_deref() {
-        None | Some("start-first") => true,
-        Some("stop-first") => false,
-        Some(other) => {
-            return Err(ConfigError::new(
-                "update.order",
-                format!("\"{other}\" is not one of start-first, stop-first"),
-            ))
-        }
-    };
+    let fields = root.block_or_empty("update")?;
+    let start_first = fields
+        .choice("order", &[("start-first", true), ("stop-first", false)])?
+        .unwrap_or(true);
     let ratio = fields.number("max_failure_ratio")?.unwrap_or(0.0);
     if !(0.0..=1.0).contains(&ratio) {
         return Err(ConfigError::new(
@@ -381,20 +336,9 @@ fn update(root: &Fields<'_>) -> Result<UpdatePolicy, ConfigError> {
 }
 
 fn restart(root: &Fields<'_>) -> Result<RestartPolicy, ConfigError> {
-    let block = root.block("restart")?;
-    let empty = BTreeMap::new();
-    let fields = block.unwrap_or(Fields::root(&empty));
-    let condition = match fields.plain_string("condition")?.as_deref() {
-        None | Some("any") => "any",
-        Some("on-failure") => "on-failure",
-        Some("none") => "none",
-        Some(other) => {
-            return Err(ConfigError::new(
-                "restart.condition",
-                format!("\"{other}\" is not one of any, on-failure, none"),
-            ))
-        }
-    };
+    let fields = root.block_or_empty("restart")?;
+    let conditions = ["any", "on-failure", "none"].map(|name| (name, name));
+    let condition = fields.choice("condition", &conditions)?.unwrap_or("any");
     Ok(RestartPolicy {
         condition: condition.to_string(),
         delay_ns: duration_field(&fields, "delay", "0s")?,

@@ -7,26 +7,17 @@ use crate::schema::{attr, out, Kind, ResourceSchema};
 use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
-pub const TYPE: ResourceType = ResourceType {
-    schema: ResourceSchema {
-        type_name: "docker_volume",
-        doc: "A named volume. Outlives container replacements; usually lifecycle { prevent_destroy = true }.",
-        attrs: &[
-            attr("name", Kind::String, false, "Volume name (project and environment are added)."),
-            super::engine::ENGINE_ATTR,
-        ],
-        blocks: &[],
-        outs: &[out("name", Kind::String, "Volume name.")],
-    },
-    family: Family::Docker,
-    predict_outs: super::no_outs,
-    identity_outs: &[],
-    reuse_checked: false,
-    builder: super::no_builder,
-    fingerprint_inputs: None,
-    reconfigurable: None,
-    stop_first: super::never_stop_first,
-    check_config: |config| VolumeConfig::try_from(config).map(|_| ()),
+pub const TYPE: ResourceType = ResourceType::of::<VolumeConfig>(Family::Docker, SCHEMA);
+
+const SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "docker_volume",
+    doc: "A named volume. Outlives container replacements; usually lifecycle { prevent_destroy = true }.",
+    attrs: &[
+        attr("name", Kind::String, false, "Volume name (project and environment are added)."),
+        super::engine::ENGINE_ATTR,
+    ],
+    blocks: &[],
+    outs: &[out("name", Kind::String, "Volume name.")],
 };
 
 #[derive(Debug, Clone, PartialEq)]

@@ -10,48 +10,43 @@ use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
 pub const TYPE: ResourceType = ResourceType {
-    schema: ResourceSchema {
-        type_name: "exec",
-        doc: "Commands that create and destroy something imm has no executor for. build.inputs form the fingerprint.",
-        attrs: &[
-            attr("create", Kind::ListOfString, true, "Command that creates the object; the last stdout line may be a JSON object (outputs)."),
-            attr("destroy", Kind::ListOfString, false, "Command that destroys it."),
-            attr("working_dir", Kind::String, false, "Directory to run in, relative to the module."),
-            attr("cleanup", Kind::ListOfString, false, "Run before create when an earlier create of this instance was interrupted (the run was killed): removes what that create may have left."),
-        ],
-        blocks: &[
-            block(
-                "build",
-                false,
-                Phase::Build,
-                &[
-                    attr("inputs", Kind::Any, false, "Values whose change replaces the object (the fingerprint)."),
-                    attr("files", Kind::ListOfString, false, "Files and directories (relative to the module) whose contents are part of the fingerprint, hashed as Docker build contexts are (.dockerignore applies)."),
-                ],
-                "An artifact: built once per fingerprint of its inputs and files, recorded with its outputs, and reused by every environment (promote_from guards it as it guards images). Without this block, create runs in each environment.",
-            ),
-            block(
-                "runtime",
-                false,
-                Phase::Runtime,
-                &[attr("env", Kind::MapOfString, false, "Environment variables for the commands.")],
-                "Run-time configuration for the commands.",
-            ),
-        ],
-        outs: &[
-            out("outputs", Kind::Any, "The JSON object printed last by create, else {}."),
-            out("id", Kind::String, "An id for the created object."),
-        ],
-    },
-    family: Family::Local,
-    predict_outs: super::no_outs,
-    identity_outs: &[],
-    reuse_checked: false,
     builder,
     fingerprint_inputs: Some(fingerprint_inputs),
-    reconfigurable: None,
-    stop_first: super::never_stop_first,
-    check_config: |config| ExecConfig::try_from(config).map(|_| ()),
+    ..ResourceType::of::<ExecConfig>(Family::Local, SCHEMA)
+};
+
+const SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "exec",
+    doc: "Commands that create and destroy something imm has no executor for. build.inputs form the fingerprint.",
+    attrs: &[
+        attr("create", Kind::ListOfString, true, "Command that creates the object; the last stdout line may be a JSON object (outputs)."),
+        attr("destroy", Kind::ListOfString, false, "Command that destroys it."),
+        attr("working_dir", Kind::String, false, "Directory to run in, relative to the module."),
+        attr("cleanup", Kind::ListOfString, false, "Run before create when an earlier create of this instance was interrupted (the run was killed): removes what that create may have left."),
+    ],
+    blocks: &[
+        block(
+            "build",
+            false,
+            Phase::Build,
+            &[
+                attr("inputs", Kind::Any, false, "Values whose change replaces the object (the fingerprint)."),
+                attr("files", Kind::ListOfString, false, "Files and directories (relative to the module) whose contents are part of the fingerprint, hashed as Docker build contexts are (.dockerignore applies)."),
+            ],
+            "An artifact: built once per fingerprint of its inputs and files, recorded with its outputs, and reused by every environment (promote_from guards it as it guards images). Without this block, create runs in each environment.",
+        ),
+        block(
+            "runtime",
+            false,
+            Phase::Runtime,
+            &[attr("env", Kind::MapOfString, false, "Environment variables for the commands.")],
+            "Run-time configuration for the commands.",
+        ),
+    ],
+    outs: &[
+        out("outputs", Kind::Any, "The JSON object printed last by create, else {}."),
+        out("id", Kind::String, "An id for the created object."),
+    ],
 };
 
 #[derive(Debug, Clone, PartialEq)]

@@ -193,6 +193,36 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A single nested block, or an empty one when it is not written (its
+    /// attributes then all take their defaults).
+    pub fn block_or_empty(&self, key: &'a str) -> Result<Fields<'a>, ConfigError> {
+        static EMPTY: BTreeMap<String, Value> = BTreeMap::new();
+        Ok(self.block(key)?.unwrap_or(Fields {
+            map: &EMPTY,
+            prefix: key,
+        }))
+    }
+
+    /// One of a fixed set of words, as the value it stands for; `None` when
+    /// absent. Any other word is an error that lists them.
+    pub fn choice<T: Copy>(
+        &self,
+        key: &str,
+        choices: &[(&str, T)],
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(word) = self.plain_string(key)? else {
+            return Ok(None);
+        };
+        let chosen = choices.iter().find(|(name, _)| *name == word);
+        chosen.map(|(_, value)| Some(*value)).ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+            ConfigError::new(
+                self.path(key),
+                format!("\"{word}\" is not one of {}", names.join(", ")),
+            )
+        })
+    }
+
     /// A repeatable nested block, in the order written. The path of each
     /// block's attributes is reported without its index (`network.name`).
     pub fn blocks(&self, key: &'a str) -> Result<Vec<Fields<'a>>, ConfigError> {
@@ -254,6 +284,23 @@ mod tests {
         assert_eq!(duration_ns("500ms"), Ok(500_000_000));
         assert_eq!(duration_ns("2m"), Ok(120_000_000_000));
         assert!(duration_ns("soon").is_err());
+    }
+
+    #[test]
+    fn a_choice_is_one_of_its_words_and_an_absent_block_takes_defaults() {
+        let update = BTreeMap::from([("order".to_string(), Value::string("sideways"))]);
+        let map = BTreeMap::from([("update".to_string(), Value::Map(update))]);
+        let root = Fields::root(&map);
+        let orders = [("start-first", true), ("stop-first", false)];
+        let update = root.block_or_empty("update").expect("a block");
+        let err = update.choice("order", &orders).expect_err("not a word");
+        assert_eq!(err.path, "update.order");
+        assert_eq!(
+            err.message,
+            "\"sideways\" is not one of start-first, stop-first"
+        );
+        let restart = root.block_or_empty("restart").expect("absent is empty");
+        assert_eq!(restart.choice("order", &orders), Ok(None));
     }
 
     #[test]

@@ -8,31 +8,25 @@ use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
 pub const TYPE: ResourceType = ResourceType {
-    schema: ResourceSchema {
-        type_name: "file",
-        doc: "A file on the local host, written atomically; often rendered with templatefile.",
-        attrs: &[
-            attr("path", Kind::String, true, "Path relative to the module."),
-            attr("content", Kind::String, true, "File content."),
-            attr(
-                "mode",
-                Kind::String,
-                false,
-                "Octal permissions, e.g. \"0644\".",
-            ),
-        ],
-        blocks: &[],
-        outs: &[out("sha256", Kind::String, "SHA-256 of the content.")],
-    },
-    family: Family::Local,
     predict_outs,
-    identity_outs: &[],
-    reuse_checked: false,
-    builder: super::no_builder,
-    fingerprint_inputs: None,
-    reconfigurable: None,
-    stop_first: super::never_stop_first,
-    check_config: |config| FileConfig::try_from(config).map(|_| ()),
+    ..ResourceType::of::<FileConfig>(Family::Local, SCHEMA)
+};
+
+const SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "file",
+    doc: "A file on the local host, written atomically; often rendered with templatefile.",
+    attrs: &[
+        attr("path", Kind::String, true, "Path relative to the module."),
+        attr("content", Kind::String, true, "File content."),
+        attr(
+            "mode",
+            Kind::String,
+            false,
+            "Octal permissions, e.g. \"0644\".",
+        ),
+    ],
+    blocks: &[],
+    outs: &[out("sha256", Kind::String, "SHA-256 of the content.")],
 };
 
 #[derive(Debug, Clone, PartialEq)]

@@ -126,6 +126,29 @@ pub struct ResourceType {
 }
 
 impl ResourceType {
+    /// A type of `family` with `schema`, whose configurations parse into
+    /// `T`, and nothing more: no out attribute predicted, nothing built,
+    /// every change a replacement that starts the new object before the
+    /// old one stops. A type's module writes only what differs, over this
+    /// base (`ResourceType { stop_first: …, ..ResourceType::of::<T>(…) }`).
+    pub const fn of<T>(family: Family, schema: ResourceSchema) -> ResourceType
+    where
+        for<'a> T: TryFrom<&'a BTreeMap<String, Value>, Error = ConfigError>,
+    {
+        ResourceType {
+            schema,
+            family,
+            predict_outs: no_outs,
+            identity_outs: &[],
+            reuse_checked: false,
+            builder: no_builder,
+            fingerprint_inputs: None,
+            reconfigurable: None,
+            stop_first: never_stop_first,
+            check_config: parses_into::<T>,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         self.schema.type_name
     }
@@ -175,6 +198,14 @@ pub fn is_artifact(type_name: &str) -> bool {
 /// Whether `type_name` belongs to `family`.
 pub fn in_family(type_name: &str, family: Family) -> bool {
     get(type_name).is_some_and(|t| t.family == family)
+}
+
+/// Whether a configuration parses into the typed configuration `T`.
+fn parses_into<T>(config: &BTreeMap<String, Value>) -> Result<(), ConfigError>
+where
+    for<'a> T: TryFrom<&'a BTreeMap<String, Value>, Error = ConfigError>,
+{
+    T::try_from(config).map(|_| ())
 }
 
 fn no_outs(_: &Prediction<'_>) -> BTreeMap<String, Value> {
