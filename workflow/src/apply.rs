@@ -244,10 +244,9 @@ pub fn failures(outcome: &Outcome) -> Vec<Diagnostic> {
     let mut diags: Vec<Diagnostic> = outcome
         .failed
         .iter()
-        .map(|(address, message)| {
-            Diagnostic::new(Code::ActionFailed, format!("{address}: {message}")).with_help(
-                "the old object, if there was one, is untouched; fix the cause and apply again",
-            )
+        .map(|(address, failure)| {
+            Diagnostic::new(failure.code, format!("{address}: {}", failure.message))
+                .with_help(failure.help_text())
         })
         .collect();
     if let Some(e) = &outcome.journal_error {

@@ -28,6 +28,7 @@ mod step;
 mod walk;
 
 use crate::journal::{JournalError, JournalSink};
+use crate::ActionError;
 use crate::{Registry, RunContext};
 use imm_lang::evaluate::{Evaluated, Instance, Reevaluate};
 use imm_planner::plan::{ContextCache, Plan};
@@ -65,8 +66,9 @@ pub enum Event {
 /// How the apply went.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// `(address, message)` of each failed step.
-    pub failed: Vec<(String, String)>,
+    /// Each failed step's address and its failure, with the code and help
+    /// its executor gave.
+    pub failed: Vec<(String, ActionError)>,
     /// Steps not attempted because something they wait for failed.
     pub skipped: Vec<String>,
     /// Steps not started because the apply was interrupted (Ctrl-C, or a

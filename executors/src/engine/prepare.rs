@@ -6,6 +6,8 @@
 use super::schedule::Kind;
 use super::walk::Progress;
 use super::{KnownOuts, Recorder};
+use crate::ActionError;
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::Instance;
 use imm_planner::plan::{self, Change};
 use imm_stdlib::Value;
@@ -32,29 +34,36 @@ impl Recorder<'_, '_> {
         &mut self,
         address: &str,
         progress: &[Progress],
-    ) -> Result<Instance, String> {
+    ) -> Result<Instance, ActionError> {
         let needs_values = self
             .instances
             .get(address)
             .is_none_or(|i| i.config.values().any(Value::contains_unknown));
         if needs_values && self.stale_evaluation {
             let known = self.known_outs(progress);
-            let fresh = self
-                .reevaluate
-                .reevaluate(&known)
-                .map_err(|d| format!("evaluating again with the new values: {}", d.message))?;
+            let fresh = self.reevaluate.reevaluate(&known).map_err(|d| {
+                ActionError::new(
+                    d.code,
+                    format!("evaluating again with the new values: {}", d.message),
+                )
+            })?;
             for instance in fresh.instances {
                 self.instances.insert(instance.address.clone(), instance);
             }
             self.stale_evaluation = false;
         }
-        let instance = self
-            .instances
-            .get(address)
-            .ok_or_else(|| format!("{address} is no longer in the configuration"))?;
+        let instance = self.instances.get(address).ok_or_else(|| {
+            ActionError::new(
+                Code::StalePlan,
+                format!("{address} is no longer in the configuration"),
+            )
+        })?;
         if let Some((name, _)) = instance.config.iter().find(|(_, v)| v.contains_unknown()) {
-            return Err(format!(
-                "{address}: `{name}` is still unknown when it is to be created (it refers to something this apply did not produce)"
+            return Err(ActionError::new(
+                Code::ExecutorConfig,
+                format!(
+                    "{address}: `{name}` is still unknown when it is to be created (it refers to something this apply did not produce)"
+                ),
             ));
         }
         Ok(instance.clone())
@@ -68,22 +77,30 @@ impl Recorder<'_, '_> {
         &mut self,
         change: &Change,
         instance: &Instance,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, ActionError> {
         let fingerprint = if change.fingerprint.is_some() {
             change.fingerprint.clone()
         } else if imm_lang::types::is_artifact(&instance.type_name) {
             let key = self.engine.key;
-            plan::fingerprint_of(instance, &instance.config, key, &mut self.contexts)?
+            plan::fingerprint_of(instance, &instance.config, key, &mut self.contexts)
+                .map_err(|message| ActionError::new(Code::FingerprintFailed, message))?
         } else {
             None
         };
         if let (Some(fp), Some(promotion)) = (&fingerprint, &self.engine.promotion) {
             if !promotion.fingerprints.contains(fp) {
-                return Err(format!(
-                    "artifact {} was not built, applied and tested in \"{}\" (promote_from); apply it there first",
-                    &fp[..12.min(fp.len())],
+                return Err(ActionError::new(
+                    Code::NotPromoted,
+                    format!(
+                        "artifact {} was not built, applied and tested in \"{}\" (promote_from)",
+                        &fp[..12.min(fp.len())],
+                        promotion.from
+                    ),
+                )
+                .with_help(format!(
+                    "apply it to \"{}\" first (its tests must pass there), then here",
                     promotion.from
-                ));
+                )));
             }
         }
         Ok(fingerprint)

@@ -11,7 +11,8 @@ use super::step::{self, StepInput, StepOutput, StepResult, Work};
 use super::walk::{Finish, Panicked, Progress, Start, Visitor};
 use super::{Engine, Event, Outcome, Recorder};
 use crate::journal::JournalError;
-use crate::{CreateRequest, Created};
+use crate::{ActionError, CreateRequest, Created};
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::Instance;
 use imm_planner::journal::Entry;
 use imm_planner::plan::Action;
@@ -28,7 +29,8 @@ impl Visitor for Recorder<'_, '_> {
         let change = &plan.changes[step.change];
         let Some(executor) = self.engine.registry.get(&change.type_name) else {
             let message = format!("no executor for {} in this version", change.type_name);
-            self.fail(index, message).await;
+            self.fail(index, ActionError::new(Code::UnsupportedYet, message))
+                .await;
             return Start::Failed;
         };
         let (work, fingerprint) = match step.kind {
@@ -41,8 +43,8 @@ impl Visitor for Recorder<'_, '_> {
                     });
                 match prepared {
                     Ok((instance, fingerprint)) => (Work::Up(Box::new(instance)), fingerprint),
-                    Err(message) => {
-                        self.fail(index, message).await;
+                    Err(e) => {
+                        self.fail(index, e).await;
                         return Start::Failed;
                     }
                 }
@@ -57,7 +59,8 @@ impl Visitor for Recorder<'_, '_> {
         };
         // Nothing outside imm is touched before its intent is durable.
         if let Err(e) = self.engine.journal.append(&start).await {
-            self.fail(index, format!("{e}; the step was not started"))
+            let message = format!("{e}; the step was not started");
+            self.fail(index, ActionError::new(Code::JournalUnwritable, message))
                 .await;
             self.outcome.journal_error = Some(e);
             return Start::Failed;
@@ -75,7 +78,9 @@ impl Visitor for Recorder<'_, '_> {
             Ok(finished) => finished,
             Err(Panicked(e)) => {
                 // A step's task panicked: nothing is known of its object.
-                self.fail(index, format!("internal error: {e}")).await;
+                let message = format!("internal error: {e}");
+                self.fail(index, ActionError::new(Code::ActionFailed, message))
+                    .await;
                 return Finish::Failed;
             }
         };
@@ -94,7 +99,7 @@ impl Visitor for Recorder<'_, '_> {
                     elapsed: finished.started.elapsed(),
                     error: Some(e.message.clone()),
                 });
-                self.fail(index, e.message).await;
+                self.fail(index, e).await;
                 return Finish::Failed;
             }
         };
@@ -110,7 +115,8 @@ impl Visitor for Recorder<'_, '_> {
                 elapsed: finished.started.elapsed(),
                 error: Some(message.clone()),
             });
-            self.outcome.failed.push((address, message));
+            let failure = ActionError::new(Code::JournalUnwritable, message);
+            self.outcome.failed.push((address, failure));
             self.outcome.journal_error = Some(e);
             return Finish::FailedAlone;
         }
@@ -144,7 +150,7 @@ impl Visitor for Recorder<'_, '_> {
 impl Recorder<'_, '_> {
     /// A failed step: the journal's open entry closed and the failure kept
     /// for the outcome (the walk skips what follows it).
-    async fn fail(&mut self, index: usize, message: String) {
+    async fn fail(&mut self, index: usize, failure: ActionError) {
         let change = &self.engine.plan.changes[self.steps[index].change];
         let address = change.address.clone();
         // Only closes the journal's open Start; what exists is recorded by
@@ -154,13 +160,13 @@ impl Recorder<'_, '_> {
             .journal
             .append(&Entry::Failed {
                 address: address.clone(),
-                message: message.clone(),
+                message: failure.message.clone(),
             })
             .await;
         if let Err(e) = closed {
             self.outcome.journal_error.get_or_insert(e);
         }
-        self.outcome.failed.push((address, message));
+        self.outcome.failed.push((address, failure));
     }
 
     /// What the step takes to its own task: the records it acts on and the
