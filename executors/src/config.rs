@@ -56,7 +56,10 @@ async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionE
     let revision = store
         .write(&dir, &values, &sensitive, &run.purpose)
         .await
-        .map_err(|e| ActionError::uncoded(format!("writing {dir} to {}: {e}", store.describe())))?;
+        .map_err(|e| {
+            let store = store.describe();
+            e.map_message(|m| format!("writing {dir} to {store}: {m}"))
+        })?;
     let mut outs = Map::new();
     outs.insert("revision".into(), json!(revision));
     outs.insert("keys".into(), json!(values.keys().collect::<Vec<_>>()));

@@ -118,6 +118,13 @@ impl ActionError {
         ActionError::new(Code::ActionFailed, message)
     }
 
+    /// The same failure told with more context (what was being done, the
+    /// last lines of a log); its code and help stay.
+    pub fn map_message(mut self, rewrite: impl FnOnce(String) -> String) -> ActionError {
+        self.message = rewrite(self.message);
+        self
+    }
+
     /// The same failure with the fix that fits it.
     pub fn with_help(mut self, help: impl Into<String>) -> ActionError {
         self.help = Some(help.into());
@@ -207,10 +214,11 @@ pub trait Executor: Send + Sync {
         _existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Created, ActionError> {
-        Err(ActionError::uncoded(format!(
-            "{} cannot be reconfigured in place",
-            instance.type_name
-        )))
+        Err(ActionError::new(
+            Code::ExecutorConfig,
+            format!("{} cannot be reconfigured in place", instance.type_name),
+        )
+        .with_help("only a config changes in place; plan again to replace this object"))
     }
 }
 
@@ -283,6 +291,18 @@ pub(crate) fn deadline_from_env(name: &str, default: std::time::Duration) -> std
         .filter(|ns| *ns > 0)
         .map(|ns| std::time::Duration::from_nanos(ns as u64))
         .unwrap_or(default)
+}
+
+/// The failure class of a local I/O error (files, commands, the file store):
+/// a refusal for lack of rights (`EACCES`, `EPERM`, a read-only file
+/// system) is the user's to fix with permissions.
+pub(crate) fn io_code(e: &std::io::Error) -> Code {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            Code::PermissionDenied
+        }
+        _ => Code::ActionFailed,
+    }
 }
 
 /// An instance's configuration as its type's typed struct; a mismatch

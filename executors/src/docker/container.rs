@@ -20,6 +20,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::CreateContainerOptions;
 use bollard::Docker;
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_container::{
     ContainerConfig, Health, NetworkAttachment, Restart, DEFAULT_DRAIN, DEFAULT_STOP_SECONDS,
@@ -90,10 +91,13 @@ impl Executor for ContainerExecutor {
             connect(docker, &network.name, &id).await?;
             let ip = address_on(docker, &id, &network.name).await;
             if ip.is_empty() {
-                return Err(ActionError::uncoded(format!(
-                    "the new container has no address on network {} to give proxy \"{served}\"",
-                    network.name
-                )));
+                return Err(ActionError::new(
+                    Code::ObjectMissing,
+                    format!(
+                        "the new container has no address on network {} to give proxy \"{served}\"",
+                        network.name
+                    ),
+                ));
             }
             proxy::join(&self.0, engine.as_deref(), run, served, &id, &ip).await?;
         }
@@ -221,7 +225,7 @@ async fn create(
                 )
                 .await;
         }
-        return Err(ActionError::uncoded(format!("{}{logs}", e.message)));
+        return Err(e.map_message(|message| format!("{message}{logs}")));
     }
     let ip = first_network_ip(docker, config, &id).await;
     let mut outs = Map::new();
@@ -377,9 +381,10 @@ pub(super) fn ports(
             [container, host] => ("127.0.0.1", *host, *container),
             [container, host, ip] => (*ip, *host, *container),
             _ => {
-                return Err(ActionError::uncoded(format!(
-                    "ports: \"{spec}\" is not \"host:container\" or \"ip:host:container\""
-                )))
+                return Err(ActionError::new(
+                    Code::ExecutorConfig,
+                    format!("ports: \"{spec}\" is not \"host:container\" or \"ip:host:container\""),
+                ))
             }
         };
         let key = format!("{container}/{proto}");

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkDisconnectRequest};
 use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions};
 use bollard::Docker;
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::docker_container::DEFAULT_STOP_SECONDS;
 use imm_lang::types::docker_proxy::ProxyConfig;
@@ -205,10 +206,14 @@ async fn create(
     if let Err(e) = started {
         let logs = super::log_tail(docker, &id).await;
         let _ = remove_container(docker, &id).await;
-        return Err(ActionError::uncoded(format!(
-            "{}{logs}\n(is {} an nginx image? docker_proxy runs /usr/sbin/nginx)",
-            e.message, config.image
-        )));
+        let help = format!(
+            "{}; is {} an nginx image? docker_proxy runs /usr/sbin/nginx",
+            e.help_text(),
+            config.image
+        );
+        return Err(e
+            .map_message(|message| format!("{message}{logs}"))
+            .with_help(help));
     }
     let mut outs = Map::new();
     outs.insert("id".into(), json!(id));
@@ -293,9 +298,7 @@ impl Backends {
 async fn read_backends(docker: &Docker, proxy_id: &str) -> Result<Backends, ActionError> {
     let text = read_file(docker, proxy_id, UPSTREAM_PATH)
         .await
-        .map_err(|e| {
-            ActionError::uncoded(format!("reading the proxy's list of containers: {e}"))
-        })?;
+        .map_err(|e| e.map_message(|m| format!("reading the proxy's list of containers: {m}")))?;
     Ok(Backends::parse(&text.unwrap_or_default()))
 }
 
@@ -401,9 +404,13 @@ pub(super) async fn join(
     let _held = lock.lock().await;
     let proxies = running_proxies(docker, run, served).await?;
     if proxies.is_empty() {
-        return Err(ActionError::uncoded(format!(
-            "no proxy named \"{served}\" runs in this environment; declare a docker_proxy with that name (or refer to it as docker_proxy.NAME.name)"
-        )));
+        return Err(ActionError::new(
+            Code::ObjectMissing,
+            format!("no proxy named \"{served}\" runs in this environment"),
+        )
+        .with_help(
+            "declare a docker_proxy with that name (or refer to it as docker_proxy.NAME.name)",
+        ));
     }
     let alive = running_containers(docker, run).await?;
     for proxy in proxies {
@@ -468,14 +475,20 @@ async fn change_backends(
     let (code, output) = run_in(docker, proxy_id, &check).await?;
     if code != 0 {
         write_backends(docker, proxy_id, &before).await?;
-        return Err(ActionError::uncoded(format!(
-            "the proxy refused its new list of containers (nginx -t exit status {code}): {}",
-            output.trim()
-        )));
+        return Err(ActionError::new(
+            Code::ActionFailed,
+            format!(
+                "the proxy refused its new list of containers (nginx -t exit status {code}): {}",
+                output.trim()
+            ),
+        )
+        .with_help(
+            "the list was put back; read nginx's message shown and check the proxy's image",
+        ));
     }
     send_signal(docker, proxy_id, "HUP")
         .await
-        .map_err(|e| ActionError::uncoded(format!("reloading the proxy: {e}")))?;
+        .map_err(|e| e.map_message(|m| format!("reloading the proxy: {m}")))?;
     Ok(true)
 }
 
