@@ -6,7 +6,9 @@
 //! as hashes, so only their presence is checked).
 
 use crate::stores::{store_text, Store};
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+};
 use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::config::ConfigValues;
@@ -48,7 +50,7 @@ fn values(config: &ConfigValues) -> (BTreeMap<String, String>, BTreeSet<String>)
 }
 
 async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionError> {
-    let config: ConfigValues = typed(instance)?;
+    let config = ConfigExecutor::config(instance)?;
     let (store_name, store) = store_of(&config, run)?;
     let path = config.path.clone().unwrap_or_else(|| instance.name.clone());
     let dir = directory(&run.environment, &path);
@@ -74,6 +76,10 @@ fn recorded(private: &Json) -> Option<(&str, &str)> {
         private.get("store")?.as_str()?,
         private.get("dir")?.as_str()?,
     ))
+}
+
+impl Configured for ConfigExecutor {
+    type Config = ConfigValues;
 }
 
 #[async_trait]

@@ -9,7 +9,9 @@
 //! runs, its recorded outputs are given (the engine never destroys what
 //! another environment still records).
 
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+};
 use async_trait::async_trait;
 use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::Instance;
@@ -18,6 +20,10 @@ use serde_json::{json, Map, Value as Json};
 use std::path::{Path, PathBuf};
 
 pub struct ExecExecutor;
+
+impl Configured for ExecExecutor {
+    type Config = ExecConfig;
+}
 
 #[async_trait]
 impl Executor for ExecExecutor {
@@ -35,7 +41,7 @@ impl Executor for ExecExecutor {
                 private: json!({ "reused": true }),
             });
         }
-        let config: ExecConfig = typed(instance)?;
+        let config = ExecExecutor::config(instance)?;
         let dir = working_dir(&instance.module_dir, config.working_dir.as_deref());
         let secrets = &config.secrets;
         let call = |what| Invocation {

@@ -3,7 +3,8 @@
 //! took the same path. A refresh compares its checksum with the record.
 
 use crate::{
-    io_code, typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+    io_code, ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed,
+    RunContext,
 };
 use async_trait::async_trait;
 use imm_lang::diagnostics::Code;
@@ -14,6 +15,10 @@ use std::path::{Path, PathBuf};
 
 pub struct FileExecutor;
 
+impl Configured for FileExecutor {
+    type Config = FileConfig;
+}
+
 #[async_trait]
 impl Executor for FileExecutor {
     async fn create(
@@ -22,7 +27,7 @@ impl Executor for FileExecutor {
         _request: &CreateRequest,
         _run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: FileConfig = typed(instance)?;
+        let config = FileExecutor::config(instance)?;
         let path = absolute(&instance.module_dir.join(&config.path));
         write_file(&path, config.content.as_bytes(), config.mode)?;
         let mut outs = Map::new();

@@ -305,13 +305,22 @@ pub(crate) fn io_code(e: &std::io::Error) -> Code {
     }
 }
 
-/// An instance's configuration as its type's typed struct; a mismatch
-/// names the attribute (the planner checks the same before an apply).
-pub(crate) fn typed<'a, T>(instance: &'a Instance) -> Result<T, ActionError>
-where
-    T: TryFrom<&'a BTreeMap<String, imm_stdlib::Value>, Error = types::ConfigError>,
-{
-    T::try_from(&instance.config).map_err(|e| ActionError::uncoded(e.to_string()))
+/// An executor's typed configuration: the struct its type's home in
+/// `imm_lang::types` parses from an instance, parsed once per instance
+/// (kept on it: [`Instance::typed`]) whichever methods ask for it.
+pub(crate) trait Configured {
+    type Config: for<'a> TryFrom<&'a BTreeMap<String, imm_stdlib::Value>, Error = types::ConfigError>
+        + std::any::Any
+        + Send
+        + Sync;
+
+    /// The instance's configuration; a mismatch names the attribute (the
+    /// planner checks the same before an apply).
+    fn config(instance: &Instance) -> Result<Arc<Self::Config>, ActionError> {
+        instance.typed::<Self::Config>().map_err(|e| {
+            ActionError::new(Code::ExecutorConfig, format!("{}: {e}", instance.address))
+        })
+    }
 }
 
 /// A record's configuration as it was applied, as its type's typed struct

@@ -9,7 +9,7 @@ use super::{
     reload, remove_container, short_random, status, DockerClient,
 };
 use crate::{
-    recorded_config, typed, ActionError, CreateRequest, Created, Executor, Existing, Observed,
+    recorded_config, ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed,
     RunContext,
 };
 use async_trait::async_trait;
@@ -33,6 +33,10 @@ use std::sync::Arc;
 
 pub struct ContainerExecutor(pub Arc<DockerClient>);
 
+impl Configured for ContainerExecutor {
+    type Config = ContainerConfig;
+}
+
 #[async_trait]
 impl Executor for ContainerExecutor {
     async fn create(
@@ -41,7 +45,7 @@ impl Executor for ContainerExecutor {
         request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: ContainerConfig = typed(instance)?;
+        let config = ContainerExecutor::config(instance)?;
         create(
             &self.0.engine(instance_engine(instance)?.as_deref()).await?,
             instance,
@@ -58,7 +62,7 @@ impl Executor for ContainerExecutor {
         created: &Created,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let config: ContainerConfig = typed(instance)?;
+        let config = ContainerExecutor::config(instance)?;
         run_tests(
             &self.0.engine(instance_engine(instance)?.as_deref()).await?,
             created_id(created),
@@ -73,7 +77,7 @@ impl Executor for ContainerExecutor {
         created: &mut Created,
         run: &RunContext,
     ) -> Result<(), ActionError> {
-        let config: ContainerConfig = typed(instance)?;
+        let config = ContainerExecutor::config(instance)?;
         let engine = instance_engine(instance)?;
         let docker = &self.0.engine(engine.as_deref()).await?;
         let id = created_id(created).to_string();
@@ -125,7 +129,7 @@ impl Executor for ContainerExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: ContainerConfig = typed(instance)?;
+        let config = ContainerExecutor::config(instance)?;
         reload::reload(
             &self.0.engine(instance_engine(instance)?.as_deref()).await?,
             &config,
@@ -147,7 +151,7 @@ impl Executor for ContainerExecutor {
         // it is removed whatever the proxy says.
         let engine = instance_engine(instance)?;
         let mut left = Ok(false);
-        if let Ok(config) = typed::<ContainerConfig>(instance) {
+        if let Ok(config) = ContainerExecutor::config(instance) {
             for served in config.networks.iter().filter_map(|n| n.proxy.as_ref()) {
                 left = left.and(proxy::leave(&self.0, engine.as_deref(), run, served, id).await);
             }

@@ -6,7 +6,9 @@ use super::{
     patient, private_str, remove_container, short_random, status, still_there, DockerClient,
     LABEL_FINGERPRINT, TEST_TIMEOUT,
 };
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+};
 use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -28,6 +30,10 @@ use std::sync::Arc;
 
 pub struct ImageExecutor(pub Arc<DockerClient>);
 
+impl Configured for ImageExecutor {
+    type Config = ImageConfig;
+}
+
 #[async_trait]
 impl Executor for ImageExecutor {
     async fn create(
@@ -36,7 +42,7 @@ impl Executor for ImageExecutor {
         request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: ImageConfig = typed(instance)?;
+        let config = ImageExecutor::config(instance)?;
         let engine = instance_engine(instance)?;
         let docker = self.0.engine(engine.as_deref()).await?;
         let mut created = create(&docker, instance, &config, request, run).await?;
@@ -69,7 +75,7 @@ impl Executor for ImageExecutor {
         created: &Created,
         run: &RunContext,
     ) -> Result<(), ActionError> {
-        let config: ImageConfig = typed(instance)?;
+        let config = ImageExecutor::config(instance)?;
         test(
             &self.0.engine(instance_engine(instance)?.as_deref()).await?,
             instance,

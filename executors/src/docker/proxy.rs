@@ -12,7 +12,7 @@ use super::{
     run_in, short_random, DockerClient, LABEL_ENV, LABEL_PROJECT,
 };
 use crate::{
-    recorded_config, typed, ActionError, CreateRequest, Created, Executor, Existing, Observed,
+    recorded_config, ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed,
     RunContext,
 };
 use async_trait::async_trait;
@@ -38,6 +38,10 @@ const UPSTREAM_PATH: &str = "/etc/imm-proxy/upstream.conf";
 
 pub struct ProxyExecutor(pub Arc<DockerClient>);
 
+impl Configured for ProxyExecutor {
+    type Config = ProxyConfig;
+}
+
 #[async_trait]
 impl Executor for ProxyExecutor {
     async fn create(
@@ -46,7 +50,7 @@ impl Executor for ProxyExecutor {
         request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: ProxyConfig = typed(instance)?;
+        let config = ProxyExecutor::config(instance)?;
         create(&self.0, instance, &config, request, run).await
     }
 
@@ -56,7 +60,7 @@ impl Executor for ProxyExecutor {
         created: &mut Created,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let config: ProxyConfig = typed(instance)?;
+        let config = ProxyExecutor::config(instance)?;
         let docker = &self.0.engine(instance_engine(instance)?.as_deref()).await?;
         join_aliases(
             docker,

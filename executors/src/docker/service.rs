@@ -16,7 +16,9 @@ use super::{
     existing_engine, failed, instance_engine, labels, private_str, status, DockerClient,
     LABEL_ADDRESS,
 };
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+};
 use async_trait::async_trait;
 use base64::Engine as _;
 use bollard::models::{
@@ -46,6 +48,10 @@ pub struct ServiceExecutor(pub Arc<DockerClient>);
 /// How often a rollout is looked at.
 const POLL: Duration = Duration::from_millis(500);
 
+impl Configured for ServiceExecutor {
+    type Config = ServiceConfig;
+}
+
 #[async_trait]
 impl Executor for ServiceExecutor {
     async fn create(
@@ -54,7 +60,7 @@ impl Executor for ServiceExecutor {
         request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: ServiceConfig = typed(instance)?;
+        let config = ServiceExecutor::config(instance)?;
         let engine = instance_engine(instance)?;
         let docker = &self.0.engine(engine.as_deref()).await?;
         let name = config.service_name(

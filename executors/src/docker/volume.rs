@@ -5,7 +5,9 @@ use super::{
     existing_engine, failed, free_name, instance_engine, labels, private_str, removed, still_there,
     DockerClient,
 };
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+};
 use async_trait::async_trait;
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::RemoveVolumeOptions;
@@ -16,6 +18,10 @@ use std::sync::Arc;
 
 pub struct VolumeExecutor(pub Arc<DockerClient>);
 
+impl Configured for VolumeExecutor {
+    type Config = VolumeConfig;
+}
+
 #[async_trait]
 impl Executor for VolumeExecutor {
     async fn create(
@@ -24,7 +30,7 @@ impl Executor for VolumeExecutor {
         _request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: VolumeConfig = typed(instance)?;
+        let config = VolumeExecutor::config(instance)?;
         let engine = instance_engine(instance)?;
         let docker = &self.0.engine(engine.as_deref()).await?;
         let base = config.object_name(&run.project, &run.environment, &instance.name);
