@@ -71,7 +71,9 @@ async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionE
     })
 }
 
-fn recorded(private: &Json) -> Option<(&str, &str)> {
+/// Where a recorded `config` keeps its values, as its create kept it in the
+/// record's private part: `(store name, directory)`.
+pub fn recorded_location(private: &Json) -> Option<(&str, &str)> {
     Some((
         private.get("store")?.as_str()?,
         private.get("dir")?.as_str()?,
@@ -108,10 +110,10 @@ impl Executor for ConfigExecutor {
         successor: Option<&Created>,
         run: &RunContext,
     ) -> Result<(), ActionError> {
-        let Some((store, dir)) = recorded(existing.private) else {
+        let Some((store, dir)) = recorded_location(existing.private) else {
             return Ok(());
         };
-        if successor.and_then(|s| recorded(&s.private)) == Some((store, dir)) {
+        if successor.and_then(|s| recorded_location(&s.private)) == Some((store, dir)) {
             return Ok(());
         }
         run.stores.get(Some(store))?.remove(dir).await
@@ -122,7 +124,7 @@ impl Executor for ConfigExecutor {
         existing: Existing<'_>,
         run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        let Some((store, dir)) = recorded(existing.private) else {
+        let Some((store, dir)) = recorded_location(existing.private) else {
             return Ok(Observed::AsRecorded);
         };
         let store = run.stores.get(Some(store))?;

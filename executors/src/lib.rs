@@ -228,6 +228,106 @@ pub struct Registry {
     by_type: HashMap<&'static str, Arc<dyn Executor>>,
     /// The Docker connection, also asked for orphans before an apply.
     pub docker: Option<Arc<docker::DockerClient>>,
+    /// The first error of an action on each address, with its code and help,
+    /// for the workflow's report (the engine's outcome keeps only messages).
+    failures: Arc<FailureLog>,
+}
+
+/// Each address's first failed action in a run.
+#[derive(Default)]
+struct FailureLog(std::sync::Mutex<HashMap<String, ActionError>>);
+
+impl FailureLog {
+    fn note<T>(&self, address: &str, result: Result<T, ActionError>) -> Result<T, ActionError> {
+        if let Err(e) = &result {
+            let mut failures = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            failures
+                .entry(address.to_string())
+                .or_insert_with(|| e.clone());
+        }
+        result
+    }
+}
+
+/// An executor whose failures are noted in the registry's [`FailureLog`].
+struct Noted {
+    executor: Arc<dyn Executor>,
+    failures: Arc<FailureLog>,
+}
+
+#[async_trait]
+impl Executor for Noted {
+    async fn create(
+        &self,
+        instance: &Instance,
+        request: &CreateRequest,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        let result = self.executor.create(instance, request, run).await;
+        self.failures.note(&instance.address, result)
+    }
+
+    async fn test(
+        &self,
+        instance: &Instance,
+        created: &Created,
+        run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let result = self.executor.test(instance, created, run).await;
+        self.failures.note(&instance.address, result)
+    }
+
+    async fn destroy(
+        &self,
+        existing: Existing<'_>,
+        successor: Option<&Created>,
+        run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let result = self.executor.destroy(existing, successor, run).await;
+        self.failures.note(existing.address, result)
+    }
+
+    async fn read(
+        &self,
+        existing: Existing<'_>,
+        run: &RunContext,
+    ) -> Result<Observed, ActionError> {
+        let result = self.executor.read(existing, run).await;
+        self.failures.note(existing.address, result)
+    }
+
+    async fn serve(
+        &self,
+        instance: &Instance,
+        created: &mut Created,
+        run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let result = self.executor.serve(instance, created, run).await;
+        self.failures.note(&instance.address, result)
+    }
+
+    async fn discard(
+        &self,
+        instance: &Instance,
+        created: &Created,
+        run: &RunContext,
+    ) -> Result<(), ActionError> {
+        let result = self.executor.discard(instance, created, run).await;
+        self.failures.note(&instance.address, result)
+    }
+
+    async fn reconfigure(
+        &self,
+        instance: &Instance,
+        existing: Existing<'_>,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        let result = self.executor.reconfigure(instance, existing, run).await;
+        self.failures.note(&instance.address, result)
+    }
 }
 
 impl Registry {
@@ -277,8 +377,25 @@ impl Registry {
         self.by_type.insert(resource_type.name(), executor);
     }
 
+    /// The executor of a type; its failures are kept for [`Registry::failure`].
     pub fn get(&self, type_name: &str) -> Option<Arc<dyn Executor>> {
-        self.by_type.get(type_name).cloned()
+        let executor = self.by_type.get(type_name)?.clone();
+        Some(Arc::new(Noted {
+            executor,
+            failures: self.failures.clone(),
+        }))
+    }
+
+    /// The first failed action on `address` since the registry was made (a
+    /// command's one run): its code and help, which the engine's outcome
+    /// does not carry.
+    pub fn failure(&self, address: &str) -> Option<ActionError> {
+        let failures = self
+            .failures
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        failures.get(address).cloned()
     }
 }
 
