@@ -196,7 +196,7 @@ fn a_failing_new_version_leaves_the_old_one_serving_and_nothing_behind() {
 
     // Health check never passes.
     let run = p.apply(&["health_word=bad"]);
-    run.assert_fails_with("E0801")
+    run.assert_fails_with("E0813")
         .assert_fails_with("health check failed");
     assert_eq!(
         p.containers(),
@@ -212,7 +212,7 @@ fn a_failing_new_version_leaves_the_old_one_serving_and_nothing_behind() {
 
     // The image's test fails: no tag is left for the new fingerprint.
     let run = p.apply(&["page_version=broken"]);
-    run.assert_fails_with("E0801")
+    run.assert_fails_with("E0814")
         .assert_fails_with("image test `test -f /www/index.html` failed");
     assert!(run.all().contains("not attempted"), "{}", run.all());
     let tags = docker(&[
