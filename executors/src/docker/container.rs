@@ -476,6 +476,7 @@ async fn retire(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn ports_parse_as_compose_writes_them() {
@@ -486,5 +487,99 @@ mod tests {
         assert_eq!(tcp[0].host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(tcp[0].host_port.as_deref(), Some("8080"));
         assert!(ports(&["80".into()]).is_err());
+    }
+
+    /// A tagged image of the static busybox, built with the Docker CLI.
+    fn busybox_image(tag: &str) -> tempfile::TempDir {
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .iter()
+            .find_map(|p| std::fs::read(p).ok());
+        let Some(busybox) = busybox else {
+            panic!("this test needs a static busybox: apt-get install busybox-static");
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let copy = dir.path().join("busybox");
+        std::fs::write(&copy, busybox).expect("copy busybox");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\n",
+        )
+        .expect("Dockerfile");
+        let built = std::process::Command::new("docker")
+            .args(["build", "-q", "-t", tag])
+            .arg(dir.path())
+            .output();
+        assert!(
+            built.as_ref().is_ok_and(|o| o.status.success()),
+            "this test needs a running Docker Engine (`docker info`; start dockerd): {built:?}"
+        );
+        dir
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_new_replica_parses_its_configuration_once() {
+        let tag = "imm-executors-test/parse-once:1";
+        let dir = busybox_image(tag);
+        let strings = |items: &[&str]| {
+            imm_stdlib::Value::List(
+                items
+                    .iter()
+                    .map(|s| imm_stdlib::Value::string(*s))
+                    .collect(),
+            )
+        };
+        let config = BTreeMap::from([
+            ("image".to_string(), imm_stdlib::Value::string(tag)),
+            ("name".to_string(), imm_stdlib::Value::string("once")),
+            (
+                "command".to_string(),
+                strings(&["/bin/busybox", "sleep", "600"]),
+            ),
+        ]);
+        let type_name = imm_lang::types::docker_container::TYPE.name();
+        let instance = Instance {
+            address: format!("{type_name}.once"),
+            resource: format!("{type_name}.once"),
+            type_name: type_name.to_string(),
+            name: "once".into(),
+            key: None,
+            config,
+            depends_on: Vec::new(),
+            prevent_destroy: false,
+            module_dir: dir.path().to_path_buf(),
+            span: Default::default(),
+            typed_config: Default::default(),
+        };
+        let run = RunContext {
+            project: "imm-executors-test".into(),
+            environment: "parse-once".into(),
+            lineage: uuid::Uuid::new_v4().to_string(),
+            stores: Default::default(),
+            progress: None,
+            purpose: "test".into(),
+        };
+        let executor = ContainerExecutor(Arc::new(DockerClient::new()));
+        let mut created = executor
+            .create(&instance, &CreateRequest::default(), &run)
+            .await
+            .expect("create");
+        let tested = executor.test(&instance, &created, &run).await;
+        let served = executor.serve(&instance, &mut created, &run).await;
+        let discarded = executor.discard(&instance, &created, &run).await;
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", tag])
+            .output();
+        tested.expect("test");
+        served.expect("serve");
+        discarded.expect("discard");
+        assert_eq!(
+            instance.typed_config.parses(),
+            1,
+            "create, test, serve and discard share one parse"
+        );
     }
 }
