@@ -386,9 +386,19 @@ impl Registry {
         }))
     }
 
-    /// The first failed action on `address` since the registry was made (a
-    /// command's one run): its code and help, which the engine's outcome
-    /// does not carry.
+    /// Starts a new log of failures (a new walk of the engine).
+    pub fn forget_failures(&self) {
+        let mut failures = self
+            .failures
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        failures.clear();
+    }
+
+    /// The first failed action on `address` since the log was last
+    /// forgotten (the engine's walk): its code and help, which the engine's
+    /// outcome does not carry.
     pub fn failure(&self, address: &str) -> Option<ActionError> {
         let failures = self
             .failures

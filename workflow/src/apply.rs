@@ -210,6 +210,8 @@ impl Walk<'_> {
             promotion: self.promotion,
             in_use_elsewhere: self.in_use_elsewhere,
         };
+        // The failures reported after this walk are this walk's.
+        self.session.registry.forget_failures();
         let (state, outcome) = self
             .session
             .runtime
