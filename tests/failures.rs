@@ -13,7 +13,7 @@ mod docker_project;
 #[path = "support/etcd.rs"]
 mod etcd;
 use common::{Project, Run};
-use docker_project::docker_project;
+use docker_project::{docker_project, frozen_daemon};
 
 /// The busybox base image every Docker case builds (cached by the daemon).
 const BASE_IMAGE: &str = r#"
@@ -211,16 +211,7 @@ fn a_daemon_nobody_runs_is_unreachable() {
 #[cfg(unix)]
 #[test]
 fn a_daemon_that_never_answers_is_a_timeout_naming_its_deadline() {
-    // A socket that accepts and then says nothing, as a frozen dockerd does.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let socket = dir.path().join("frozen.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let (_dir, socket) = frozen_daemon();
     let p = Project::new(&[("main.imm", "resource \"docker_network\" \"net\" {}\n")]);
     let run = apply_json(
         &p,

@@ -2,7 +2,7 @@
 //! healthy, test, retire the old one.
 
 use super::running::{
-    address_on, copy_files, from_ns, join_aliases, read_container, run_tests, stop, wait_ready,
+    address_on, copy_files, from_ns, join_aliases, read_recorded, run_tests, stop, wait_ready,
 };
 use super::{
     created_id, existing_engine, failed, instance_engine, labels, log_tail, private_str, proxy,
@@ -165,14 +165,7 @@ impl Executor for ContainerExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        if private_str(existing.private, "id").is_none() {
-            return Ok(Observed::AsRecorded);
-        }
-        read_container(
-            &self.0.engine(existing_engine(&existing).as_deref()).await?,
-            existing,
-        )
-        .await
+        read_recorded(&self.0, existing).await
     }
 }
 

@@ -253,6 +253,21 @@ impl DockerClient {
         })
     }
 
+    /// The object a record names under `key` of its private part (`id`,
+    /// `name`) and a connection to the engine it lives on; `None` when the
+    /// record names none (nothing was created).
+    async fn recorded<'e>(
+        &self,
+        existing: &crate::Existing<'e>,
+        key: &str,
+    ) -> Result<Option<(Docker, &'e str)>, ActionError> {
+        let Some(object) = private_str(existing.private, key) else {
+            return Ok(None);
+        };
+        let docker = self.engine(existing_engine(existing).as_deref()).await?;
+        Ok(Some((docker, object)))
+    }
+
     fn proxy_lock(&self, served: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self
             .proxy_locks

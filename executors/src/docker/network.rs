@@ -1,10 +1,7 @@
 //! `docker_network` on the daemon: create (named by its type, a suffix
 //! added while the name is taken), remove, and check it still exists.
 
-use super::{
-    existing_engine, failed, free_name, instance_engine, labels, private_str, removed, still_there,
-    DockerClient,
-};
+use super::{failed, free_name, instance_engine, labels, removed, still_there, DockerClient};
 use crate::{
     ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
@@ -68,10 +65,9 @@ impl Executor for NetworkExecutor {
         _successor: Option<&Created>,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let Some(id) = private_str(existing.private, "id") else {
+        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(());
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         removed(docker.remove_network(id).await, &format!("network {id}"))
     }
 
@@ -80,10 +76,9 @@ impl Executor for NetworkExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        let Some(id) = private_str(existing.private, "id") else {
+        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(Observed::AsRecorded);
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         still_there(
             docker
                 .inspect_network(id, None::<InspectNetworkOptions>)

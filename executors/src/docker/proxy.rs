@@ -5,11 +5,11 @@
 //! requests, old ones finish theirs), so no request is dropped by a change.
 
 use super::running::{
-    copy_files, from_ns, join_aliases, read_container, read_file, send_signal, stop, wait_ready,
+    copy_files, from_ns, join_aliases, read_file, read_recorded, send_signal, stop, wait_ready,
 };
 use super::{
-    created_id, existing_engine, failed, instance_engine, labels, private_str, remove_container,
-    run_in, short_random, DockerClient, LABEL_ENV, LABEL_PROJECT,
+    created_id, failed, instance_engine, labels, private_str, remove_container, run_in,
+    short_random, DockerClient, LABEL_ENV, LABEL_PROJECT,
 };
 use crate::{
     recorded_config, ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed,
@@ -76,11 +76,11 @@ impl Executor for ProxyExecutor {
         _successor: Option<&Created>,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let Some(id) = private_str(existing.private, "id") else {
+        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(());
         };
+        let docker = &docker;
         let config: Option<ProxyConfig> = recorded_config(existing.attributes);
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         if let Some(config) = &config {
             // Its aliases stop answering; requests it holds may finish.
             let _ = docker
@@ -121,14 +121,7 @@ impl Executor for ProxyExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        if private_str(existing.private, "id").is_none() {
-            return Ok(Observed::AsRecorded);
-        }
-        read_container(
-            &self.0.engine(existing_engine(&existing).as_deref()).await?,
-            existing,
-        )
-        .await
+        read_recorded(&self.0, existing).await
     }
 }
 

@@ -229,10 +229,18 @@ pub(super) async fn stop(docker: &Docker, id: &str, seconds: i32) -> Result<(), 
     }
 }
 
-pub(super) async fn read_container(
-    docker: &Docker,
+/// A refresh of a recorded container (a replica or a proxy).
+pub(super) async fn read_recorded(
+    client: &super::DockerClient,
     existing: Existing<'_>,
 ) -> Result<Observed, ActionError> {
+    match client.recorded(&existing, "id").await? {
+        Some((docker, _)) => read_container(&docker, existing).await,
+        None => Ok(Observed::AsRecorded),
+    }
+}
+
+async fn read_container(docker: &Docker, existing: Existing<'_>) -> Result<Observed, ActionError> {
     let Some(id) = private_str(existing.private, "id") else {
         return Ok(Observed::AsRecorded);
     };

@@ -12,10 +12,7 @@
 //! a new update (a new one is told by its start time); durations are
 //! nanoseconds.
 
-use super::{
-    existing_engine, failed, instance_engine, labels, private_str, status, DockerClient,
-    LABEL_ADDRESS,
-};
+use super::{failed, instance_engine, labels, private_str, status, DockerClient, LABEL_ADDRESS};
 use crate::{
     ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
@@ -134,10 +131,10 @@ impl Executor for ServiceExecutor {
         successor: Option<&Created>,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let Some(id) = private_str(existing.private, "id") else {
+        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(());
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
+        let docker = &docker;
         let kept_by_successor =
             successor.is_some_and(|s| private_str(&s.private, "id") == Some(id));
         if !kept_by_successor {
@@ -209,10 +206,10 @@ impl Executor for ServiceExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        let Some(id) = private_str(existing.private, "id") else {
+        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(Observed::AsRecorded);
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
+        let docker = &docker;
         let service = match docker
             .inspect_service(id, None::<InspectServiceOptions>)
             .await

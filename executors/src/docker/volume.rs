@@ -1,10 +1,7 @@
 //! `docker_volume` on the daemon: create (named by its type, a suffix
 //! added while the name is taken), remove, and check it still exists.
 
-use super::{
-    existing_engine, failed, free_name, instance_engine, labels, private_str, removed, still_there,
-    DockerClient,
-};
+use super::{failed, free_name, instance_engine, labels, removed, still_there, DockerClient};
 use crate::{
     ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
@@ -61,10 +58,9 @@ impl Executor for VolumeExecutor {
         _successor: Option<&Created>,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let Some(name) = private_str(existing.private, "name") else {
+        let Some((docker, name)) = self.0.recorded(&existing, "name").await? else {
             return Ok(());
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         removed(
             docker
                 .remove_volume(name, None::<RemoveVolumeOptions>)
@@ -78,10 +74,9 @@ impl Executor for VolumeExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        let Some(name) = private_str(existing.private, "name") else {
+        let Some((docker, name)) = self.0.recorded(&existing, "name").await? else {
             return Ok(Observed::AsRecorded);
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         still_there(docker.inspect_volume(name).await, format!("volume {name}"))
     }
 }
