@@ -127,6 +127,21 @@ resource "docker_container" "app" {
         },
     ),
     (
+        "configuration the executor cannot use",
+        r#"
+resource "docker_container" "app" {
+  image   = docker_image.base.id
+  name    = "app"
+  command = ["sleep", "600"]
+  ports   = ["8080"]
+}
+"#,
+        Expected {
+            code: "E0820",
+            help: "fix the attribute the message names",
+        },
+    ),
+    (
         "image test failed",
         r#"
 resource "docker_image" "tested" {
