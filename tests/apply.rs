@@ -376,7 +376,7 @@ resource "file" "independent" {
 fn a_failing_command_stops_what_depends_on_it_and_state_stays_true() {
     let p = Project::new(&[("main.imm", FAILING)]);
     let run = imm(&p, &["apply", "--auto-approve"]);
-    run.assert_fails_with("E0801")
+    run.assert_fails_with("E0819")
         .assert_fails_with("exec.broken: the create command")
         .assert_fails_with("exit status 3")
         .assert_fails_with("cannot reach the server with (sensitive)")

@@ -11,7 +11,7 @@ mod common;
 #[path = "support/docker.rs"]
 mod docker_project;
 use common::Project;
-use docker_project::{docker, docker_project, example, DockerProject};
+use docker_project::{docker, docker_project, example, frozen_daemon, DockerProject};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -196,7 +196,7 @@ fn a_failing_new_version_leaves_the_old_one_serving_and_nothing_behind() {
 
     // Health check never passes.
     let run = p.apply(&["health_word=bad"]);
-    run.assert_fails_with("E0801")
+    run.assert_fails_with("E0813")
         .assert_fails_with("health check failed");
     assert_eq!(
         p.containers(),
@@ -212,7 +212,7 @@ fn a_failing_new_version_leaves_the_old_one_serving_and_nothing_behind() {
 
     // The image's test fails: no tag is left for the new fingerprint.
     let run = p.apply(&["page_version=broken"]);
-    run.assert_fails_with("E0801")
+    run.assert_fails_with("E0814")
         .assert_fails_with("image test `test -f /www/index.html` failed");
     assert!(run.all().contains("not attempted"), "{}", run.all());
     let tags = docker(&[
@@ -808,16 +808,7 @@ fn applies_killed_at_seeded_points_leave_no_orphan_and_no_leaked_container() {
 #[cfg(unix)]
 #[test]
 fn a_daemon_that_never_answers_is_an_error_naming_it_within_the_deadline() {
-    // A socket that accepts and then says nothing, as a frozen dockerd does.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let socket = dir.path().join("frozen.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let (_dir, socket) = frozen_daemon();
     let p = Project::new(&[("main.imm", "resource \"docker_network\" \"net\" {}\n")]);
     let started = Instant::now();
     let run = p.imm_with_env(

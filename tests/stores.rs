@@ -205,7 +205,7 @@ fn unreachable_or_malformed_stores_are_clear_errors_before_anything_changes() {
         + "\nresource \"file\" \"other\" {\n  path    = \"other.txt\"\n  content = \"x\"\n}\n";
     let p = Project::new(&[("main.imm", &text)]);
     p.imm(&["apply", "--auto-approve"])
-        .assert_fails_with("E0801")
+        .assert_fails_with("E0816")
         .assert_fails_with("cannot reach etcd")
         .assert_fails_with("nothing was changed");
     assert!(!p.file("other.txt").exists());

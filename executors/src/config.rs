@@ -6,7 +6,9 @@
 //! as hashes, so only their presence is checked).
 
 use crate::stores::{store_text, Store};
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+};
 use async_trait::async_trait;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::config::ConfigValues;
@@ -48,7 +50,7 @@ fn values(config: &ConfigValues) -> (BTreeMap<String, String>, BTreeSet<String>)
 }
 
 async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionError> {
-    let config: ConfigValues = typed(instance)?;
+    let config = ConfigExecutor::config(instance)?;
     let (store_name, store) = store_of(&config, run)?;
     let path = config.path.clone().unwrap_or_else(|| instance.name.clone());
     let dir = directory(&run.environment, &path);
@@ -56,7 +58,10 @@ async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionE
     let revision = store
         .write(&dir, &values, &sensitive, &run.purpose)
         .await
-        .map_err(|e| ActionError::uncoded(format!("writing {dir} to {}: {e}", store.describe())))?;
+        .map_err(|e| {
+            let store = store.describe();
+            e.map_message(|m| format!("writing {dir} to {store}: {m}"))
+        })?;
     let mut outs = Map::new();
     outs.insert("revision".into(), json!(revision));
     outs.insert("keys".into(), json!(values.keys().collect::<Vec<_>>()));
@@ -66,11 +71,17 @@ async fn write(instance: &Instance, run: &RunContext) -> Result<Created, ActionE
     })
 }
 
-fn recorded(private: &Json) -> Option<(&str, &str)> {
+/// Where a recorded `config` keeps its values, as its create kept it in the
+/// record's private part: `(store name, directory)`.
+pub fn recorded_location(private: &Json) -> Option<(&str, &str)> {
     Some((
         private.get("store")?.as_str()?,
         private.get("dir")?.as_str()?,
     ))
+}
+
+impl Configured for ConfigExecutor {
+    type Config = ConfigValues;
 }
 
 #[async_trait]
@@ -99,10 +110,10 @@ impl Executor for ConfigExecutor {
         successor: Option<&Created>,
         run: &RunContext,
     ) -> Result<(), ActionError> {
-        let Some((store, dir)) = recorded(existing.private) else {
+        let Some((store, dir)) = recorded_location(existing.private) else {
             return Ok(());
         };
-        if successor.and_then(|s| recorded(&s.private)) == Some((store, dir)) {
+        if successor.and_then(|s| recorded_location(&s.private)) == Some((store, dir)) {
             return Ok(());
         }
         run.stores.get(Some(store))?.remove(dir).await
@@ -113,7 +124,7 @@ impl Executor for ConfigExecutor {
         existing: Existing<'_>,
         run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        let Some((store, dir)) = recorded(existing.private) else {
+        let Some((store, dir)) = recorded_location(existing.private) else {
             return Ok(Observed::AsRecorded);
         };
         let store = run.stores.get(Some(store))?;

@@ -9,14 +9,21 @@
 //! runs, its recorded outputs are given (the engine never destroys what
 //! another environment still records).
 
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+};
 use async_trait::async_trait;
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::exec::ExecConfig;
 use serde_json::{json, Map, Value as Json};
 use std::path::{Path, PathBuf};
 
 pub struct ExecExecutor;
+
+impl Configured for ExecExecutor {
+    type Config = ExecConfig;
+}
 
 #[async_trait]
 impl Executor for ExecExecutor {
@@ -34,7 +41,7 @@ impl Executor for ExecExecutor {
                 private: json!({ "reused": true }),
             });
         }
-        let config: ExecConfig = typed(instance)?;
+        let config = ExecExecutor::config(instance)?;
         let dir = working_dir(&instance.module_dir, config.working_dir.as_deref());
         let secrets = &config.secrets;
         let call = |what| Invocation {
@@ -154,7 +161,10 @@ async fn run_command(
 ) -> Result<String, ActionError> {
     let what = call.what;
     let Some((program, args)) = argv.split_first() else {
-        return Err(ActionError::uncoded(format!("the {what} command is empty")));
+        return Err(ActionError::new(
+            Code::ExecutorConfig,
+            format!("the {what} command is empty"),
+        ));
     };
     let mut child = tokio::process::Command::new(program)
         .args(args)
@@ -167,19 +177,31 @@ async fn run_command(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| {
-            ActionError::uncoded(format!(
-                "cannot run the {what} command `{program}` in {}: {e}",
-                call.dir.display()
+            let code = match crate::io_code(&e) {
+                Code::PermissionDenied => Code::PermissionDenied,
+                _ => Code::CommandFailed,
+            };
+            ActionError::new(
+                code,
+                format!(
+                    "cannot run the {what} command `{program}` in {}: {e}",
+                    call.dir.display()
+                ),
+            )
+            .with_help(format!(
+                "check that `{program}` is installed (on PATH, or a path from the module's directory) and executable"
             ))
         })?;
     let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
         (Some(out), Some(err)) => tokio::join!(relay(out, call, run), relay(err, call, run)),
         _ => (String::new(), String::new()),
     };
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| ActionError::uncoded(format!("waiting for the {what} command: {e}")))?;
+    let status = child.wait().await.map_err(|e| {
+        ActionError::new(
+            Code::CommandFailed,
+            format!("waiting for the {what} command: {e}"),
+        )
+    })?;
     if status.success() {
         return Ok(stdout);
     }
@@ -187,15 +209,18 @@ async fn run_command(
         .code()
         .map(|c| format!("exit status {c}"))
         .unwrap_or_else(|| "killed by a signal".into());
-    Err(ActionError::uncoded(format!(
-        "the {what} command `{}` failed ({status}){}",
-        mask(&argv.join(" "), call.secrets),
-        if stderr.trim().is_empty() {
-            String::new()
-        } else {
-            format!(":\n{}", stderr.trim_end())
-        }
-    )))
+    Err(ActionError::new(
+        Code::CommandFailed,
+        format!(
+            "the {what} command `{}` failed ({status}){}",
+            mask(&argv.join(" "), call.secrets),
+            if stderr.trim().is_empty() {
+                String::new()
+            } else {
+                format!(":\n{}", stderr.trim_end())
+            }
+        ),
+    ))
 }
 
 /// Reads a command's output line by line, showing each (masked) as

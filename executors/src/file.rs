@@ -2,14 +2,22 @@
 //! fsync, rename) with its mode; destroy removes it unless its successor
 //! took the same path. A refresh compares its checksum with the record.
 
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    io_code, ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed,
+    RunContext,
+};
 use async_trait::async_trait;
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::file::{content_sha256, FileConfig};
 use serde_json::{json, Map};
 use std::path::{Path, PathBuf};
 
 pub struct FileExecutor;
+
+impl Configured for FileExecutor {
+    type Config = FileConfig;
+}
 
 #[async_trait]
 impl Executor for FileExecutor {
@@ -19,7 +27,7 @@ impl Executor for FileExecutor {
         _request: &CreateRequest,
         _run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: FileConfig = typed(instance)?;
+        let config = FileExecutor::config(instance)?;
         let path = absolute(&instance.module_dir.join(&config.path));
         write_file(&path, config.content.as_bytes(), config.mode)?;
         let mut outs = Map::new();
@@ -51,10 +59,10 @@ impl Executor for FileExecutor {
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ActionError::uncoded(format!(
-                "removing {}: {e}",
-                path.display()
-            ))),
+            Err(e) => Err(ActionError::new(
+                io_code(&e),
+                format!("removing {}: {e}", path.display()),
+            )),
         }
     }
 
@@ -72,10 +80,10 @@ impl Executor for FileExecutor {
                 return Ok(Observed::Drifted(format!("{} is missing", path.display())))
             }
             Err(e) => {
-                return Err(ActionError::uncoded(format!(
-                    "reading {}: {e}",
-                    path.display()
-                )))
+                return Err(ActionError::new(
+                    io_code(&e),
+                    format!("reading {}: {e}", path.display()),
+                ))
             }
         };
         let recorded = existing.outs.get("sha256").and_then(|v| v.as_str());
@@ -101,8 +109,20 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ActionError> {
-    let fail =
-        |e: anyhow::Error| ActionError::uncoded(format!("writing {}: {e:#}", path.display()));
+    let fail = |e: anyhow::Error| {
+        let code = e
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<std::io::Error>())
+            .map_or(Code::ActionFailed, io_code);
+        let failure = ActionError::new(code, format!("writing {}: {e:#}", path.display()));
+        match code {
+            Code::PermissionDenied => failure.with_help(format!(
+                "give imm's user the right to write {}, or choose a path it can write",
+                path.display()
+            )),
+            _ => failure,
+        }
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| fail(e.into()))?;
     }

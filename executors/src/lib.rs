@@ -119,6 +119,13 @@ impl ActionError {
         ActionError::new(Code::ActionFailed, message)
     }
 
+    /// The same failure told with more context (what was being done, the
+    /// last lines of a log); its code and help stay.
+    pub fn map_message(mut self, rewrite: impl FnOnce(String) -> String) -> ActionError {
+        self.message = rewrite(self.message);
+        self
+    }
+
     /// The same failure with the fix that fits it.
     pub fn with_help(mut self, help: impl Into<String>) -> ActionError {
         self.help = Some(help.into());
@@ -208,10 +215,11 @@ pub trait Executor: Send + Sync {
         _existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Created, ActionError> {
-        Err(ActionError::uncoded(format!(
-            "{} cannot be reconfigured in place",
-            instance.type_name
-        )))
+        Err(ActionError::new(
+            Code::ExecutorConfig,
+            format!("{} cannot be reconfigured in place", instance.type_name),
+        )
+        .with_help("only a config changes in place; plan again to replace this object"))
     }
 }
 
@@ -286,13 +294,34 @@ pub(crate) fn deadline_from_env(name: &str, default: std::time::Duration) -> std
         .unwrap_or(default)
 }
 
-/// An instance's configuration as its type's typed struct; a mismatch
-/// names the attribute (the planner checks the same before an apply).
-pub(crate) fn typed<'a, T>(instance: &'a Instance) -> Result<T, ActionError>
-where
-    T: TryFrom<&'a BTreeMap<String, imm_stdlib::Value>, Error = types::ConfigError>,
-{
-    T::try_from(&instance.config).map_err(|e| ActionError::uncoded(e.to_string()))
+/// The failure class of a local I/O error (files, commands, the file store):
+/// a refusal for lack of rights (`EACCES`, `EPERM`, a read-only file
+/// system) is the user's to fix with permissions.
+pub(crate) fn io_code(e: &std::io::Error) -> Code {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            Code::PermissionDenied
+        }
+        _ => Code::ActionFailed,
+    }
+}
+
+/// An executor's typed configuration: the struct its type's home in
+/// `imm_lang::types` parses from an instance, parsed once per instance
+/// (kept on it: [`Instance::typed`]) whichever methods ask for it.
+pub(crate) trait Configured {
+    type Config: for<'a> TryFrom<&'a BTreeMap<String, imm_stdlib::Value>, Error = types::ConfigError>
+        + std::any::Any
+        + Send
+        + Sync;
+
+    /// The instance's configuration; a mismatch names the attribute (the
+    /// planner checks the same before an apply).
+    fn config(instance: &Instance) -> Result<Arc<Self::Config>, ActionError> {
+        instance.typed::<Self::Config>().map_err(|e| {
+            ActionError::new(Code::ExecutorConfig, format!("{}: {e}", instance.address))
+        })
+    }
 }
 
 /// A record's configuration as it was applied, as its type's typed struct

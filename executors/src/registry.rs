@@ -53,6 +53,11 @@ impl ImageRef {
         };
         let (name, tag) = split_tag(name);
         let (registry, path) = split_registry(name);
+        if !valid_registry(&registry) {
+            return Err(format!(
+                "\"{registry}\" in \"{text}\" is not a registry address (host or host:port)"
+            ));
+        }
         if path.is_empty() || !path.split('/').all(valid_path_component) {
             return Err(format!(
                 "\"{text}\" is not an image name (lowercase letters, digits and . _ - / only)"
@@ -155,6 +160,16 @@ fn split_registry(name: &str) -> (String, &str) {
         }
         _ => (DOCKER_HUB.to_string(), name),
     }
+}
+
+/// `host` or `host:port` with a numeric port.
+fn valid_registry(registry: &str) -> bool {
+    let port = registry
+        .rsplit_once(']')
+        .map_or(registry, |(_, after)| after)
+        .rsplit_once(':')
+        .map(|(_, port)| port);
+    port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn valid_path_component(part: &str) -> bool {

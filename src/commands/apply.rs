@@ -99,7 +99,7 @@ pub fn report(verb: &str, applied: &Applied) -> CommandResult {
     }
     eprintln!("{verb} failed after: {counts}. State records exactly what exists.");
     Err(Error {
-        diagnostics: apply::failures(outcome),
+        diagnostics: applied.failures.clone(),
         sources: Default::default(),
     })
 }

@@ -79,6 +79,22 @@ pub fn docker(args: &[&str]) -> Run {
     )
 }
 
+/// A socket `frozen.sock` that accepts and then says nothing, as a frozen
+/// dockerd does; it lives as long as the directory returned with it.
+#[cfg(unix)]
+pub fn frozen_daemon() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("frozen.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    (dir, socket)
+}
+
 pub fn require_docker() {
     let info = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])

@@ -27,6 +27,8 @@ pub struct Applied {
     pub outputs: Option<IndexMap<String, StoredOutput>>,
     /// What the preflight found and did (swept orphans).
     pub notes: Vec<String>,
+    /// One diagnostic per failure, each under its executor's code and help.
+    pub failures: Vec<Diagnostic>,
 }
 
 /// Whether the plan asks for anything to be done (or recorded: a first
@@ -111,12 +113,14 @@ pub fn apply(
     if let Some(outputs) = &outputs {
         state.outputs = outputs.clone();
     }
-    record(site, &mut state, &outcome)?;
+    let failures = failures(&outcome);
+    record(site, &mut state, &failures)?;
     Ok(Applied {
         state,
         outcome,
         outputs,
         notes,
+        failures,
     })
 }
 
@@ -153,12 +157,14 @@ pub fn destroy(
     if outcome.succeeded() {
         state.outputs.clear();
     }
-    record(site, &mut state, &outcome)?;
+    let failures = failures(&outcome);
+    record(site, &mut state, &failures)?;
     Ok(Applied {
         state,
         outcome,
         outputs: None,
         notes,
+        failures,
     })
 }
 
@@ -228,10 +234,10 @@ impl Walk<'_> {
 /// Writes the state document (a new serial) and drops the journal it now
 /// holds. When the document cannot be written, the journal stays for the
 /// next run to fold in, and the error keeps what went wrong in the apply.
-fn record(site: &StateSite, state: &mut State, outcome: &Outcome) -> Result<()> {
+fn record(site: &StateSite, state: &mut State, failures: &[Diagnostic]) -> Result<()> {
     state.serial += 1;
     if let Err(mut e) = site.save(state) {
-        let mut diagnostics = failures(outcome);
+        let mut diagnostics = failures.to_vec();
         diagnostics.append(&mut e.diagnostics);
         e.diagnostics = diagnostics;
         return Err(e);
@@ -239,8 +245,9 @@ fn record(site: &StateSite, state: &mut State, outcome: &Outcome) -> Result<()> 
     site.clear_journal()
 }
 
-/// One diagnostic per failure of an apply.
-pub fn failures(outcome: &Outcome) -> Vec<Diagnostic> {
+/// One diagnostic per failure of an apply, under the code and with the
+/// help its executor (or the engine) gave.
+fn failures(outcome: &Outcome) -> Vec<Diagnostic> {
     let mut diags: Vec<Diagnostic> = outcome
         .failed
         .iter()

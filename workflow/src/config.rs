@@ -8,6 +8,7 @@ use crate::load::{self, Loaded, ProjectRequest};
 use crate::plan::{make_plan, PlanRequest, Planned};
 use crate::session::Session;
 use crate::state_site::StateSite;
+use imm_executors::config::recorded_location;
 use imm_executors::stores::{Revision, Store};
 use imm_lang::diagnostics::Code;
 use imm_lang::types::{self, Family};
@@ -209,10 +210,9 @@ fn recorded_at<'s>(
         .iter()
         .filter(|r| {
             types::in_family(&r.type_name, Family::Store)
-                && r.private.get("dir").and_then(|d| d.as_str()) == Some(dir)
-                && stores
-                    .get(r.private.get("store").and_then(|s| s.as_str()))
-                    .is_ok_and(|s| Arc::ptr_eq(&s, store))
+                && recorded_location(&r.private).is_some_and(|(name, at)| {
+                    at == dir && stores.get(Some(name)).is_ok_and(|s| Arc::ptr_eq(&s, store))
+                })
         })
         .collect()
 }
@@ -321,11 +321,7 @@ fn sensitive_values(record: &ResourceRecord) -> BTreeSet<String> {
 }
 
 fn store_failed(e: imm_executors::ActionError) -> Error {
-    Error::new(
-        Code::ActionFailed,
-        e.message,
-        "check that the store is running and reachable; nothing was changed",
-    )
+    Error::from_action(&e, |m| format!("{m}; nothing was changed"))
 }
 
 /// After a failed apply: each `config` this apply wrote whose consumers
@@ -401,15 +397,13 @@ fn restore(
     old: &ResourceRecord,
     old_revision: u64,
 ) -> std::result::Result<u64, imm_executors::ActionError> {
-    let store_name = old.private.get("store").and_then(|s| s.as_str());
-    let dir = old
-        .private
-        .get("dir")
-        .and_then(|d| d.as_str())
-        .ok_or_else(|| {
-            imm_executors::ActionError::uncoded("the record names no store directory")
-        })?;
-    let store = stores.get(store_name)?;
+    let (store_name, dir) = recorded_location(&old.private).ok_or_else(|| {
+        imm_executors::ActionError::new(
+            Code::StateUnreadable,
+            format!("the record of {} names no store and directory", old.address),
+        )
+    })?;
+    let store = stores.get(Some(store_name))?;
     let sensitive = sensitive_values(old);
     session.runtime.block_on(async {
         let values = store.read_at(dir, old_revision).await?;

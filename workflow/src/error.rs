@@ -33,6 +33,15 @@ impl Error {
         }
     }
 
+    /// An executor's failure as it is: its code and help, its message
+    /// told by `message` (what was being done around it).
+    pub fn from_action(
+        e: &imm_executors::ActionError,
+        message: impl FnOnce(&str) -> String,
+    ) -> Error {
+        Error::new(e.code, message(&e.message), e.help_text())
+    }
+
     pub fn from_state(e: &StateError) -> Error {
         let code = match e {
             StateError::Locked { .. } => Code::StateLocked,

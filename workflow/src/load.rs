@@ -153,9 +153,13 @@ fn read_store_secrets(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let store = stores
-        .get(None)
-        .map_err(|e| Error::new(Code::SecretUnavailable, e.message, "declare a store"))?;
+    let store = stores.get(None).map_err(|e| {
+        Error::new(
+            Code::SecretUnavailable,
+            format!("a secret is read from a store, but {}", e.message),
+            "declare a store block (a default one, or name it in the secret)",
+        )
+    })?;
     Ok(session.runtime.block_on(async {
         let mut values = HashMap::new();
         for key in keys {

@@ -153,18 +153,28 @@ pub fn refresh(
             Ok(Observed::Drifted(what)) => {
                 found.insert(address, what);
             }
-            Err(e) => errors.push(format!("{address}: {e}")),
+            Err(e) => errors.push((address, e)),
         }
     }
     if errors.is_empty() {
         return Ok(found);
     }
-    errors.sort();
-    Err(Error::new(
-        Code::ActionFailed,
-        format!("refreshing state failed: {}", errors.join("; ")),
-        "fix the cause, or plan with --refresh=false to use the recorded state as it is",
-    ))
+    errors.sort_by(|a, b| a.0.cmp(&b.0));
+    let diagnostics = errors
+        .into_iter()
+        .map(|(address, e)| {
+            Diagnostic::new(e.code, format!("refreshing state failed: {address}: {e}")).with_help(
+                format!(
+                    "{}; or plan with --refresh=false to use the recorded state as it is",
+                    e.help_text()
+                ),
+            )
+        })
+        .collect();
+    Err(Error {
+        diagnostics,
+        sources: Default::default(),
+    })
 }
 
 /// A hash of every source file and every value the plan was made from,

@@ -82,11 +82,9 @@ pub fn sweep_orphans(
                     .map(|line| format!("left by an interrupted run: {line}")),
             ),
             Err(e) => {
-                return Err(Error::new(
-                    Code::ActionFailed,
-                    e.message,
-                    "nothing was changed; fix the cause and apply again",
-                ))
+                return Err(Error::from_action(&e, |m| {
+                    format!("{m}; nothing was changed")
+                }))
             }
         }
     }
@@ -113,11 +111,9 @@ pub fn check_stores(session: &Session, plan: &Plan, stores: &Stores) -> Result<(
             .get(name.as_deref())
             .and_then(|store| session.runtime.block_on(store.ping()));
         if let Err(e) = checked {
-            return Err(Error::new(
-                Code::ActionFailed,
-                format!("{}; nothing was changed", e.message),
-                "start the store or fix its address in the store block, then apply again",
-            ));
+            return Err(Error::from_action(&e, |m| {
+                format!("{m}; nothing was changed")
+            }));
         }
     }
     Ok(())

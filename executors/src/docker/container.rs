@@ -2,14 +2,14 @@
 //! healthy, test, retire the old one.
 
 use super::running::{
-    address_on, copy_files, from_ns, join_aliases, read_container, run_tests, stop, wait_ready,
+    address_on, copy_files, from_ns, join_aliases, read_recorded, run_tests, stop, wait_ready,
 };
 use super::{
     created_id, existing_engine, failed, instance_engine, labels, log_tail, private_str, proxy,
     reload, remove_container, short_random, status, DockerClient,
 };
 use crate::{
-    recorded_config, typed, ActionError, CreateRequest, Created, Executor, Existing, Observed,
+    recorded_config, ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed,
     RunContext,
 };
 use async_trait::async_trait;
@@ -20,6 +20,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::CreateContainerOptions;
 use bollard::Docker;
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_container::{
     ContainerConfig, Health, NetworkAttachment, Restart, DEFAULT_DRAIN, DEFAULT_STOP_SECONDS,
@@ -32,6 +33,10 @@ use std::sync::Arc;
 
 pub struct ContainerExecutor(pub Arc<DockerClient>);
 
+impl Configured for ContainerExecutor {
+    type Config = ContainerConfig;
+}
+
 #[async_trait]
 impl Executor for ContainerExecutor {
     async fn create(
@@ -40,7 +45,7 @@ impl Executor for ContainerExecutor {
         request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: ContainerConfig = typed(instance)?;
+        let config = ContainerExecutor::config(instance)?;
         create(
             &self.0.engine(instance_engine(instance)?.as_deref()).await?,
             instance,
@@ -57,7 +62,7 @@ impl Executor for ContainerExecutor {
         created: &Created,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let config: ContainerConfig = typed(instance)?;
+        let config = ContainerExecutor::config(instance)?;
         run_tests(
             &self.0.engine(instance_engine(instance)?.as_deref()).await?,
             created_id(created),
@@ -72,7 +77,7 @@ impl Executor for ContainerExecutor {
         created: &mut Created,
         run: &RunContext,
     ) -> Result<(), ActionError> {
-        let config: ContainerConfig = typed(instance)?;
+        let config = ContainerExecutor::config(instance)?;
         let engine = instance_engine(instance)?;
         let docker = &self.0.engine(engine.as_deref()).await?;
         let id = created_id(created).to_string();
@@ -90,10 +95,13 @@ impl Executor for ContainerExecutor {
             connect(docker, &network.name, &id).await?;
             let ip = address_on(docker, &id, &network.name).await;
             if ip.is_empty() {
-                return Err(ActionError::uncoded(format!(
-                    "the new container has no address on network {} to give proxy \"{served}\"",
-                    network.name
-                )));
+                return Err(ActionError::new(
+                    Code::ObjectMissing,
+                    format!(
+                        "the new container has no address on network {} to give proxy \"{served}\"",
+                        network.name
+                    ),
+                ));
             }
             proxy::join(&self.0, engine.as_deref(), run, served, &id, &ip).await?;
         }
@@ -121,7 +129,7 @@ impl Executor for ContainerExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: ContainerConfig = typed(instance)?;
+        let config = ContainerExecutor::config(instance)?;
         reload::reload(
             &self.0.engine(instance_engine(instance)?.as_deref()).await?,
             &config,
@@ -143,7 +151,7 @@ impl Executor for ContainerExecutor {
         // it is removed whatever the proxy says.
         let engine = instance_engine(instance)?;
         let mut left = Ok(false);
-        if let Ok(config) = typed::<ContainerConfig>(instance) {
+        if let Ok(config) = ContainerExecutor::config(instance) {
             for served in config.networks.iter().filter_map(|n| n.proxy.as_ref()) {
                 left = left.and(proxy::leave(&self.0, engine.as_deref(), run, served, id).await);
             }
@@ -157,14 +165,7 @@ impl Executor for ContainerExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        if private_str(existing.private, "id").is_none() {
-            return Ok(Observed::AsRecorded);
-        }
-        read_container(
-            &self.0.engine(existing_engine(&existing).as_deref()).await?,
-            existing,
-        )
-        .await
+        read_recorded(&self.0, existing).await
     }
 }
 
@@ -221,7 +222,7 @@ async fn create(
                 )
                 .await;
         }
-        return Err(ActionError::uncoded(format!("{}{logs}", e.message)));
+        return Err(e.map_message(|message| format!("{message}{logs}")));
     }
     let ip = first_network_ip(docker, config, &id).await;
     let mut outs = Map::new();
@@ -377,9 +378,10 @@ pub(super) fn ports(
             [container, host] => ("127.0.0.1", *host, *container),
             [container, host, ip] => (*ip, *host, *container),
             _ => {
-                return Err(ActionError::uncoded(format!(
-                    "ports: \"{spec}\" is not \"host:container\" or \"ip:host:container\""
-                )))
+                return Err(ActionError::new(
+                    Code::ExecutorConfig,
+                    format!("ports: \"{spec}\" is not \"host:container\" or \"ip:host:container\""),
+                ))
             }
         };
         let key = format!("{container}/{proto}");
@@ -467,6 +469,7 @@ async fn retire(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn ports_parse_as_compose_writes_them() {
@@ -477,5 +480,99 @@ mod tests {
         assert_eq!(tcp[0].host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(tcp[0].host_port.as_deref(), Some("8080"));
         assert!(ports(&["80".into()]).is_err());
+    }
+
+    /// A tagged image of the static busybox, built with the Docker CLI.
+    fn busybox_image(tag: &str) -> tempfile::TempDir {
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .iter()
+            .find_map(|p| std::fs::read(p).ok());
+        let Some(busybox) = busybox else {
+            panic!("this test needs a static busybox: apt-get install busybox-static");
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let copy = dir.path().join("busybox");
+        std::fs::write(&copy, busybox).expect("copy busybox");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\n",
+        )
+        .expect("Dockerfile");
+        let built = std::process::Command::new("docker")
+            .args(["build", "-q", "-t", tag])
+            .arg(dir.path())
+            .output();
+        assert!(
+            built.as_ref().is_ok_and(|o| o.status.success()),
+            "this test needs a running Docker Engine (`docker info`; start dockerd): {built:?}"
+        );
+        dir
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_new_replica_parses_its_configuration_once() {
+        let tag = "imm-executors-test/parse-once:1";
+        let dir = busybox_image(tag);
+        let strings = |items: &[&str]| {
+            imm_stdlib::Value::List(
+                items
+                    .iter()
+                    .map(|s| imm_stdlib::Value::string(*s))
+                    .collect(),
+            )
+        };
+        let config = BTreeMap::from([
+            ("image".to_string(), imm_stdlib::Value::string(tag)),
+            ("name".to_string(), imm_stdlib::Value::string("once")),
+            (
+                "command".to_string(),
+                strings(&["/bin/busybox", "sleep", "600"]),
+            ),
+        ]);
+        let type_name = imm_lang::types::docker_container::TYPE.name();
+        let instance = Instance {
+            address: format!("{type_name}.once"),
+            resource: format!("{type_name}.once"),
+            type_name: type_name.to_string(),
+            name: "once".into(),
+            key: None,
+            config,
+            depends_on: Vec::new(),
+            prevent_destroy: false,
+            module_dir: dir.path().to_path_buf(),
+            span: Default::default(),
+            typed_config: Default::default(),
+        };
+        let run = RunContext {
+            project: "imm-executors-test".into(),
+            environment: "parse-once".into(),
+            lineage: uuid::Uuid::new_v4().to_string(),
+            stores: Default::default(),
+            progress: None,
+            purpose: "test".into(),
+        };
+        let executor = ContainerExecutor(Arc::new(DockerClient::new()));
+        let mut created = executor
+            .create(&instance, &CreateRequest::default(), &run)
+            .await
+            .expect("create");
+        let tested = executor.test(&instance, &created, &run).await;
+        let served = executor.serve(&instance, &mut created, &run).await;
+        let discarded = executor.discard(&instance, &created, &run).await;
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", tag])
+            .output();
+        tested.expect("test");
+        served.expect("serve");
+        discarded.expect("discard");
+        assert_eq!(
+            instance.typed_config.parses(),
+            1,
+            "create, test, serve and discard share one parse"
+        );
     }
 }

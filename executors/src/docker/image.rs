@@ -6,7 +6,9 @@ use super::{
     patient, private_str, remove_container, short_random, status, still_there, DockerClient,
     LABEL_FINGERPRINT, TEST_TIMEOUT,
 };
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
+};
 use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -16,6 +18,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::StreamExt;
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::docker_image::{self, ImageConfig};
 use imm_lang::types::engine::RegistrySpec;
@@ -27,6 +30,10 @@ use std::sync::Arc;
 
 pub struct ImageExecutor(pub Arc<DockerClient>);
 
+impl Configured for ImageExecutor {
+    type Config = ImageConfig;
+}
+
 #[async_trait]
 impl Executor for ImageExecutor {
     async fn create(
@@ -35,7 +42,7 @@ impl Executor for ImageExecutor {
         request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: ImageConfig = typed(instance)?;
+        let config = ImageExecutor::config(instance)?;
         let engine = instance_engine(instance)?;
         let docker = self.0.engine(engine.as_deref()).await?;
         let mut created = create(&docker, instance, &config, request, run).await?;
@@ -68,7 +75,7 @@ impl Executor for ImageExecutor {
         created: &Created,
         run: &RunContext,
     ) -> Result<(), ActionError> {
-        let config: ImageConfig = typed(instance)?;
+        let config = ImageExecutor::config(instance)?;
         test(
             &self.0.engine(instance_engine(instance)?.as_deref()).await?,
             instance,
@@ -155,10 +162,10 @@ async fn create(
     request: &CreateRequest,
     run: &RunContext,
 ) -> Result<Created, ActionError> {
-    let fingerprint = request
-        .fingerprint
-        .clone()
-        .ok_or_else(|| ActionError::uncoded("the image's fingerprint is not known"))?;
+    let fingerprint = request.fingerprint.clone().ok_or_else(|| {
+        ActionError::new(Code::ExecutorConfig, "the image's fingerprint is not known")
+            .with_help("plan again: the plan fingerprints every image it builds")
+    })?;
     let name = config.image_name(&instance.name);
     let tag = docker_image::tag(&run.project, name, &fingerprint);
     let repository = naming::image_repository(&run.project, name);
@@ -208,7 +215,9 @@ async fn create(
         move || context_tar(&context, &dockerfile)
     })
     .await
-    .map_err(|e| ActionError::uncoded(format!("packing the build context: {e}")))??;
+    .map_err(|e| {
+        ActionError::new(Code::BuildFailed, format!("packing the build context: {e}"))
+    })??;
     let buildargs: HashMap<String, String> = config.args.iter().cloned().collect();
     let options = BuildImageOptions {
         dockerfile,
@@ -242,11 +251,18 @@ async fn create(
             }
             Err((e, last_lines)) => {
                 let _ = remove_tag(docker, &tag).await;
-                let failure = ActionError::uncoded(format!(
-                    "building {tag} failed: {}\n{}",
-                    docker_message(&e),
-                    last_lines.join("\n")
-                ));
+                let code = match super::classify(&e) {
+                    Code::DaemonUnreachable | Code::ActionTimeout => super::classify(&e),
+                    _ => Code::BuildFailed,
+                };
+                let failure = ActionError::new(
+                    code,
+                    format!(
+                        "building {tag} failed: {}\n{}",
+                        docker_message(&e),
+                        last_lines.join("\n")
+                    ),
+                );
                 return Err(network_missing(failure, "build { network = … }"));
             }
         }
@@ -258,7 +274,12 @@ async fn create(
             .await
             .ok()
             .and_then(|i| i.id)
-            .ok_or_else(|| ActionError::uncoded(format!("the build of {tag} gave no image")))?,
+            .ok_or_else(|| {
+                ActionError::new(
+                    Code::BuildFailed,
+                    format!("the build of {tag} gave no image"),
+                )
+            })?,
     };
     Ok(created(id, &fingerprint, &tag, false))
 }
@@ -410,10 +431,14 @@ async fn distribute(
         }
         let there = node.inspect_image(tag).await.ok().and_then(|i| i.id);
         if there.as_deref() != Some(id.as_str()) {
-            return Err(ActionError::uncoded(format!(
-                "image {tag} on {endpoint} is {} after loading, not {id}; remove it there and apply again",
-                there.unwrap_or_else(|| "missing".into())
-            )));
+            return Err(ActionError::new(
+                Code::Conflict,
+                format!(
+                    "image {tag} on {endpoint} is {} after loading, not {id}",
+                    there.unwrap_or_else(|| "missing".into())
+                ),
+            )
+            .with_help(format!("remove {tag} on {endpoint} and apply again")));
         }
     }
     Ok(())
@@ -436,7 +461,10 @@ async fn pull_tested(
     );
     while let Some(step) = stream.next().await {
         step.map_err(|e| {
-            ActionError::uncoded(format!("pulling {pinned} failed: {}", docker_message(&e)))
+            ActionError::new(
+                Code::PullFailed,
+                format!("pulling {pinned} failed: {}", docker_message(&e)),
+            )
         })?;
     }
     let image = docker
@@ -449,13 +477,15 @@ async fn pull_tested(
         .and_then(|c| c.labels.as_ref())
         .and_then(|l| l.get(LABEL_FINGERPRINT));
     if label.map(String::as_str) != Some(fingerprint) {
-        return Err(ActionError::uncoded(format!(
-            "{pinned} is labelled with another fingerprint than {fingerprint}"
-        )));
+        return Err(ActionError::new(
+            Code::Conflict,
+            format!("{pinned} is labelled with another fingerprint than {fingerprint}"),
+        )
+        .with_help("another build was pushed under this digest's tag; plan and apply again to build it here"));
     }
     image
         .id
-        .ok_or_else(|| ActionError::uncoded(format!("{pinned} has no id")))
+        .ok_or_else(|| ActionError::new(Code::PullFailed, format!("{pinned} has no id")))
 }
 
 /// The image pushed to the engine's registry under `pushed` (the tag
@@ -494,9 +524,11 @@ async fn push(
                     registry.address
                 )
             };
-            return Err(ActionError::uncoded(format!(
-                "pushing {pushed} failed: {message}; {help}"
-            )));
+            return Err(ActionError::new(
+                Code::PullFailed,
+                format!("pushing {pushed} failed: {message}"),
+            )
+            .with_help(help));
         }
     }
     let digests = docker
@@ -510,10 +542,14 @@ async fn push(
         .into_iter()
         .find(|d| d.starts_with(&prefix))
         .ok_or_else(|| {
-            ActionError::uncoded(format!(
-                "the registry {} gave no digest for {pushed}; push it by hand to see why",
-                registry.address
-            ))
+            ActionError::new(
+                Code::PullFailed,
+                format!(
+                    "the registry {} gave no digest for {pushed}",
+                    registry.address
+                ),
+            )
+            .with_help(format!("push {pushed} by hand (docker push) to see why"))
         })
 }
 
@@ -533,10 +569,11 @@ fn created(id: String, fingerprint: &str, tag: &str, reused: bool) -> Created {
 fn context_tar(context: &Path, dockerfile: &str) -> Result<Vec<u8>, ActionError> {
     use imm_planner::fingerprint::{context_entries, Kind};
     let fail = |e: &dyn std::fmt::Display| {
-        ActionError::uncoded(format!(
-            "packing the build context {}: {e}",
-            context.display()
-        ))
+        ActionError::new(
+            Code::BuildFailed,
+            format!("packing the build context {}: {e}", context.display()),
+        )
+        .with_help("check that the build context and its files are readable")
     };
     let entries = context_entries(context).map_err(|e| fail(&e))?;
     let mut builder = tar::Builder::new(Vec::new());
@@ -606,10 +643,13 @@ async fn test(
         match outcome {
             Ok(0) => {}
             Ok(code) => {
-                return Err(ActionError::uncoded(format!(
-                    "image test `{}` failed (exit status {code}){logs}",
-                    command.join(" ")
-                )))
+                return Err(ActionError::new(
+                    Code::TestFailed,
+                    format!(
+                        "image test `{}` failed (exit status {code}){logs}",
+                        command.join(" ")
+                    ),
+                ))
             }
             Err(e) => return Err(e),
         }
@@ -630,8 +670,12 @@ fn network_missing(failure: ActionError, setting: &str) -> ActionError {
     }) else {
         return failure;
     };
-    ActionError::uncoded(format!(
-        "{message}\nthe daemon has no network \"{name}\" (with no network chosen, Docker uses its default bridge); set `{setting}` to a network that exists: \"host\", \"none\", or a docker_network's name"
+    ActionError::new(
+        Code::ExecutorConfig,
+        format!("{message}\nthe daemon has no network \"{name}\" (with no network chosen, Docker uses its default bridge)"),
+    )
+    .with_help(format!(
+        "set `{setting}` to a network that exists: \"host\", \"none\", or a docker_network's name"
     ))
 }
 
@@ -644,14 +688,16 @@ async fn run_to_end(docker: &Docker, id: &str) -> Result<i64, ActionError> {
     let mut wait =
         waiter.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
     match tokio::time::timeout(TEST_TIMEOUT, wait.next()).await {
-        Err(_) => Err(ActionError::uncoded(format!(
-            "a test ran longer than {} s",
-            TEST_TIMEOUT.as_secs()
-        ))),
+        Err(_) => Err(ActionError::new(
+            Code::ActionTimeout,
+            format!("a test ran longer than {} s", TEST_TIMEOUT.as_secs()),
+        )
+        .with_help("make the image's test finish sooner")),
         Ok(Some(Ok(done))) => Ok(done.status_code),
         Ok(Some(Err(DockerError::DockerContainerWaitError { code, .. }))) => Ok(code),
         Ok(Some(Err(e))) => Err(failed("waiting for a test container", e)),
-        Ok(None) => Err(ActionError::uncoded(
+        Ok(None) => Err(ActionError::new(
+            Code::DaemonUnreachable,
             "the daemon stopped answering during a test",
         )),
     }

@@ -34,6 +34,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::StreamExt;
+use imm_lang::diagnostics::Code;
 use imm_lang::types::engine::{Endpoint, EngineSpec, TlsSpec};
 use imm_planner::state::State;
 use serde_json::Value as Json;
@@ -130,11 +131,15 @@ async fn first_answering(spec: &EngineSpec) -> Result<Docker, ActionError> {
             Err(e) => failures.push(format!("{endpoint}: {e}")),
         }
     }
-    Err(ActionError::uncoded(format!(
-        "no endpoint of {} answers ({}); start its engines or fix the endpoints",
-        spec.describe(),
-        failures.join("; ")
-    )))
+    Err(ActionError::new(
+        Code::DaemonUnreachable,
+        format!(
+            "no endpoint of {} answers ({})",
+            spec.describe(),
+            failures.join("; ")
+        ),
+    )
+    .with_help("start its engines, or fix the endpoints of its engine block"))
 }
 
 /// Waits (up to the call deadline) while the engine is a swarm manager
@@ -191,7 +196,7 @@ pub fn engine_in_json(attributes: &Json) -> Option<String> {
 /// The engine an instance's configuration names.
 fn instance_engine(instance: &imm_lang::evaluate::Instance) -> Result<Option<String>, ActionError> {
     imm_lang::types::engine::engine_of(&instance.config)
-        .map_err(|e| ActionError::uncoded(e.to_string()))
+        .map_err(|e| ActionError::new(Code::ExecutorConfig, e.to_string()))
 }
 
 fn docker_host() -> String {
@@ -238,10 +243,29 @@ impl DockerClient {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         known.get(name).cloned().ok_or_else(|| {
-            ActionError::uncoded(format!(
-                "engine \"{name}\" is not declared; add an engine \"{name}\" {{ endpoints = [...] }} block to the root module"
+            ActionError::new(
+                Code::ExecutorConfig,
+                format!("engine \"{name}\" is not declared"),
+            )
+            .with_help(format!(
+                "add an engine \"{name}\" {{ endpoints = [...] }} block to the root module"
             ))
         })
+    }
+
+    /// The object a record names under `key` of its private part (`id`,
+    /// `name`) and a connection to the engine it lives on; `None` when the
+    /// record names none (nothing was created).
+    async fn recorded<'e>(
+        &self,
+        existing: &crate::Existing<'e>,
+        key: &str,
+    ) -> Result<Option<(Docker, &'e str)>, ActionError> {
+        let Some(object) = private_str(existing.private, key) else {
+            return Ok(None);
+        };
+        let docker = self.engine(existing_engine(existing).as_deref()).await?;
+        Ok(Some((docker, object)))
     }
 
     fn proxy_lock(&self, served: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -477,32 +501,98 @@ fn first_name(names: Option<&[String]>) -> String {
         .unwrap_or_default()
 }
 
+/// A failure to reach the daemon at all (connecting, the first ping).
 fn unreachable(e: DockerError) -> ActionError {
-    if let Some(late) = timed_out(&e) {
-        return late;
-    }
-    ActionError::uncoded(format!(
-        "cannot reach the Docker daemon at {} ({e}); is Docker running? Start it (e.g. `sudo service docker start`), or set DOCKER_HOST to where it listens",
-        docker_host()
-    ))
+    let code = match classify(&e) {
+        Code::ActionTimeout => return timed_out(format!("the Docker daemon at {}", docker_host())),
+        Code::PermissionDenied => Code::PermissionDenied,
+        _ => Code::DaemonUnreachable,
+    };
+    ActionError::new(
+        code,
+        format!(
+            "cannot reach the Docker daemon at {} ({})",
+            docker_host(),
+            with_causes(&e)
+        ),
+    )
+    .with_help(help_for(code))
 }
 
+/// A call to the daemon that failed while doing `what`, under the code
+/// [`classify`] gives it.
 fn failed(what: &str, e: DockerError) -> ActionError {
-    match timed_out(&e) {
-        Some(late) => ActionError::uncoded(format!("{what}: {late}")),
-        None => ActionError::uncoded(format!("{what}: {}", docker_message(&e))),
+    match classify(&e) {
+        Code::ActionTimeout => timed_out(format!("{what}: the Docker daemon at {}", docker_host())),
+        code => ActionError::new(code, format!("{what}: {}", docker_message(&e)))
+            .with_help(help_for(code)),
+    }
+}
+
+/// The one classification of the daemon's errors, shared by every Docker
+/// call site: which failure class an error of bollard is.
+fn classify(e: &DockerError) -> Code {
+    if io_error_kind(e) == Some(std::io::ErrorKind::PermissionDenied) {
+        return Code::PermissionDenied;
+    }
+    match e {
+        DockerError::RequestTimeoutError => Code::ActionTimeout,
+        DockerError::DockerResponseServerError {
+            status_code,
+            message,
+        } => match status_code {
+            404 => Code::ObjectMissing,
+            409 => Code::Conflict,
+            401 | 403 => Code::PermissionDenied,
+            // A host port another process or container holds.
+            _ if message.contains("port is already allocated")
+                || message.contains("address already in use") =>
+            {
+                Code::Conflict
+            }
+            _ => Code::ActionFailed,
+        },
+        DockerError::SocketNotFoundError(_)
+        | DockerError::IOError { .. }
+        | DockerError::HyperLegacyError { .. }
+        | DockerError::HyperResponseError { .. }
+        | DockerError::HttpClientError { .. } => Code::DaemonUnreachable,
+        _ => Code::ActionFailed,
+    }
+}
+
+/// The kind of the I/O error under a bollard error, if one caused it.
+fn io_error_kind(e: &DockerError) -> Option<std::io::ErrorKind> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(inner) = cause {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cause = inner.source();
+    }
+    None
+}
+
+/// The fix for a class of the daemon's failures, where the code's general
+/// help does not say it for Docker.
+fn help_for(code: Code) -> String {
+    match code {
+        Code::DaemonUnreachable => format!(
+            "is Docker running? Start it (e.g. `sudo service docker start`), or set DOCKER_HOST to where it listens (now {})",
+            docker_host()
+        ),
+        Code::PermissionDenied => "run imm as a user of the `docker` group (or root), or give it access to the daemon's socket".into(),
+        code => code.help().into(),
     }
 }
 
 /// A call that ran out of time: the daemon is frozen or overloaded.
-fn timed_out(e: &DockerError) -> Option<ActionError> {
-    matches!(e, DockerError::RequestTimeoutError).then(|| {
-        ActionError::uncoded(format!(
-            "the Docker daemon at {} did not answer within {} s; check that it is not frozen or overloaded, or give it longer with IMM_DOCKER_TIMEOUT (e.g. \"5m\")",
-            docker_host(),
-            call_deadline().as_secs_f64()
-        ))
-    })
+fn timed_out(what: String) -> ActionError {
+    ActionError::new(
+        Code::ActionTimeout,
+        format!("{what} did not answer within {} s", call_deadline().as_secs_f64()),
+    )
+    .with_help("check that the daemon is not frozen or overloaded, or give it longer with IMM_DOCKER_TIMEOUT (e.g. \"5m\")")
 }
 
 fn docker_message(e: &DockerError) -> String {
@@ -648,11 +738,15 @@ async fn run_in(
             }
         };
         if tokio::time::timeout(TEST_TIMEOUT, collect).await.is_err() {
-            return Err(ActionError::uncoded(format!(
-                "`{}` ran longer than {} s",
-                command.join(" "),
-                TEST_TIMEOUT.as_secs()
-            )));
+            return Err(ActionError::new(
+                Code::ActionTimeout,
+                format!(
+                    "`{}` ran longer than {} s",
+                    command.join(" "),
+                    TEST_TIMEOUT.as_secs()
+                ),
+            )
+            .with_help("make the command finish sooner: it runs inside the container"));
         }
     }
     let code = docker

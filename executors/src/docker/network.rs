@@ -1,11 +1,10 @@
 //! `docker_network` on the daemon: create (named by its type, a suffix
 //! added while the name is taken), remove, and check it still exists.
 
-use super::{
-    existing_engine, failed, free_name, instance_engine, labels, private_str, removed, still_there,
-    DockerClient,
+use super::{failed, free_name, instance_engine, labels, removed, still_there, DockerClient};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::InspectNetworkOptions;
@@ -16,6 +15,10 @@ use std::sync::Arc;
 
 pub struct NetworkExecutor(pub Arc<DockerClient>);
 
+impl Configured for NetworkExecutor {
+    type Config = NetworkConfig;
+}
+
 #[async_trait]
 impl Executor for NetworkExecutor {
     async fn create(
@@ -24,7 +27,7 @@ impl Executor for NetworkExecutor {
         _request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: NetworkConfig = typed(instance)?;
+        let config = NetworkExecutor::config(instance)?;
         let engine = instance_engine(instance)?;
         let docker = &self.0.engine(engine.as_deref()).await?;
         let base = config.object_name(&run.project, &run.environment, &instance.name);
@@ -62,10 +65,9 @@ impl Executor for NetworkExecutor {
         _successor: Option<&Created>,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let Some(id) = private_str(existing.private, "id") else {
+        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(());
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         removed(docker.remove_network(id).await, &format!("network {id}"))
     }
 
@@ -74,10 +76,9 @@ impl Executor for NetworkExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        let Some(id) = private_str(existing.private, "id") else {
+        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(Observed::AsRecorded);
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         still_there(
             docker
                 .inspect_network(id, None::<InspectNetworkOptions>)

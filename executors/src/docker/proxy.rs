@@ -5,20 +5,21 @@
 //! requests, old ones finish theirs), so no request is dropped by a change.
 
 use super::running::{
-    copy_files, from_ns, join_aliases, read_container, read_file, send_signal, stop, wait_ready,
+    copy_files, from_ns, join_aliases, read_file, read_recorded, send_signal, stop, wait_ready,
 };
 use super::{
-    created_id, existing_engine, failed, instance_engine, labels, private_str, remove_container,
-    run_in, short_random, DockerClient, LABEL_ENV, LABEL_PROJECT,
+    created_id, failed, instance_engine, labels, private_str, remove_container, run_in,
+    short_random, DockerClient, LABEL_ENV, LABEL_PROJECT,
 };
 use crate::{
-    recorded_config, typed, ActionError, CreateRequest, Created, Executor, Existing, Observed,
+    recorded_config, ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed,
     RunContext,
 };
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkDisconnectRequest};
 use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions};
 use bollard::Docker;
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::docker_container::DEFAULT_STOP_SECONDS;
 use imm_lang::types::docker_proxy::ProxyConfig;
@@ -37,6 +38,10 @@ const UPSTREAM_PATH: &str = "/etc/imm-proxy/upstream.conf";
 
 pub struct ProxyExecutor(pub Arc<DockerClient>);
 
+impl Configured for ProxyExecutor {
+    type Config = ProxyConfig;
+}
+
 #[async_trait]
 impl Executor for ProxyExecutor {
     async fn create(
@@ -45,7 +50,7 @@ impl Executor for ProxyExecutor {
         request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: ProxyConfig = typed(instance)?;
+        let config = ProxyExecutor::config(instance)?;
         create(&self.0, instance, &config, request, run).await
     }
 
@@ -55,7 +60,7 @@ impl Executor for ProxyExecutor {
         created: &mut Created,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let config: ProxyConfig = typed(instance)?;
+        let config = ProxyExecutor::config(instance)?;
         let docker = &self.0.engine(instance_engine(instance)?.as_deref()).await?;
         join_aliases(
             docker,
@@ -71,11 +76,11 @@ impl Executor for ProxyExecutor {
         _successor: Option<&Created>,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let Some(id) = private_str(existing.private, "id") else {
+        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(());
         };
+        let docker = &docker;
         let config: Option<ProxyConfig> = recorded_config(existing.attributes);
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         if let Some(config) = &config {
             // Its aliases stop answering; requests it holds may finish.
             let _ = docker
@@ -116,14 +121,7 @@ impl Executor for ProxyExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        if private_str(existing.private, "id").is_none() {
-            return Ok(Observed::AsRecorded);
-        }
-        read_container(
-            &self.0.engine(existing_engine(&existing).as_deref()).await?,
-            existing,
-        )
-        .await
+        read_recorded(&self.0, existing).await
     }
 }
 
@@ -205,10 +203,14 @@ async fn create(
     if let Err(e) = started {
         let logs = super::log_tail(docker, &id).await;
         let _ = remove_container(docker, &id).await;
-        return Err(ActionError::uncoded(format!(
-            "{}{logs}\n(is {} an nginx image? docker_proxy runs /usr/sbin/nginx)",
-            e.message, config.image
-        )));
+        let help = format!(
+            "{}; is {} an nginx image? docker_proxy runs /usr/sbin/nginx",
+            e.help_text(),
+            config.image
+        );
+        return Err(e
+            .map_message(|message| format!("{message}{logs}"))
+            .with_help(help));
     }
     let mut outs = Map::new();
     outs.insert("id".into(), json!(id));
@@ -293,9 +295,7 @@ impl Backends {
 async fn read_backends(docker: &Docker, proxy_id: &str) -> Result<Backends, ActionError> {
     let text = read_file(docker, proxy_id, UPSTREAM_PATH)
         .await
-        .map_err(|e| {
-            ActionError::uncoded(format!("reading the proxy's list of containers: {e}"))
-        })?;
+        .map_err(|e| e.map_message(|m| format!("reading the proxy's list of containers: {m}")))?;
     Ok(Backends::parse(&text.unwrap_or_default()))
 }
 
@@ -401,9 +401,13 @@ pub(super) async fn join(
     let _held = lock.lock().await;
     let proxies = running_proxies(docker, run, served).await?;
     if proxies.is_empty() {
-        return Err(ActionError::uncoded(format!(
-            "no proxy named \"{served}\" runs in this environment; declare a docker_proxy with that name (or refer to it as docker_proxy.NAME.name)"
-        )));
+        return Err(ActionError::new(
+            Code::ObjectMissing,
+            format!("no proxy named \"{served}\" runs in this environment"),
+        )
+        .with_help(
+            "declare a docker_proxy with that name (or refer to it as docker_proxy.NAME.name)",
+        ));
     }
     let alive = running_containers(docker, run).await?;
     for proxy in proxies {
@@ -468,14 +472,20 @@ async fn change_backends(
     let (code, output) = run_in(docker, proxy_id, &check).await?;
     if code != 0 {
         write_backends(docker, proxy_id, &before).await?;
-        return Err(ActionError::uncoded(format!(
-            "the proxy refused its new list of containers (nginx -t exit status {code}): {}",
-            output.trim()
-        )));
+        return Err(ActionError::new(
+            Code::ActionFailed,
+            format!(
+                "the proxy refused its new list of containers (nginx -t exit status {code}): {}",
+                output.trim()
+            ),
+        )
+        .with_help(
+            "the list was put back; read nginx's message shown and check the proxy's image",
+        ));
     }
     send_signal(docker, proxy_id, "HUP")
         .await
-        .map_err(|e| ActionError::uncoded(format!("reloading the proxy: {e}")))?;
+        .map_err(|e| e.map_message(|m| format!("reloading the proxy: {m}")))?;
     Ok(true)
 }
 

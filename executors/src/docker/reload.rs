@@ -10,6 +10,7 @@ use crate::{recorded_config, ActionError, Created, Existing};
 use bollard::models::HealthStatusEnum;
 use bollard::query_parameters::InspectContainerOptions;
 use bollard::Docker;
+use imm_lang::diagnostics::Code;
 use imm_lang::types::docker_container::ContainerConfig;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -23,12 +24,16 @@ pub(super) async fn reload(
     existing: Existing<'_>,
 ) -> Result<Created, ActionError> {
     let Some(reload) = &config.reload else {
-        return Err(ActionError::uncoded(
-            "the container has no reload block: a change of its files replaces it",
-        ));
+        return Err(
+            ActionError::new(Code::ExecutorConfig, "the container has no reload block")
+                .with_help("plan again: without a reload block a change of its files replaces it"),
+        );
     };
     let Some(id) = private_str(existing.private, "id") else {
-        return Err(ActionError::uncoded("no container is recorded to reload"));
+        return Err(ActionError::new(
+            Code::ObjectMissing,
+            "no container is recorded to reload",
+        ));
     };
     let changes = changed_files(config, existing.attributes);
     // The files as they are in the container, to put back on failure
@@ -54,10 +59,7 @@ pub(super) async fn reload(
             Ok(()) => "the files it had were put back and it was signalled again".to_string(),
             Err(e) => format!("putting its files back failed too: {}", e.message),
         };
-        return Err(ActionError::uncoded(format!(
-            "the reload failed: {}; {put_back}",
-            failure.message
-        )));
+        return Err(failure.map_message(|m| format!("the reload failed: {m}; {put_back}")));
     }
     Ok(Created {
         outs: existing.outs.clone(),
@@ -94,10 +96,13 @@ async fn write(docker: &Docker, id: &str, changes: &[FileChange]) -> Result<(), 
         let Some(content) = content else {
             let removed = run_in(docker, id, &["rm".into(), "-f".into(), path.clone()]).await?;
             if removed.0 != 0 {
-                return Err(ActionError::uncoded(format!(
-                    "removing {path} in the container failed (exit status {})",
-                    removed.0
-                )));
+                return Err(ActionError::new(
+                    Code::ActionFailed,
+                    format!(
+                        "removing {path} in the container failed (exit status {})",
+                        removed.0
+                    ),
+                ));
             }
             continue;
         };
@@ -136,10 +141,13 @@ async fn watch(
             .state
             .unwrap_or_default();
         if state.running != Some(true) {
-            return Err(ActionError::uncoded(format!(
-                "the container stopped after the signal (exit status {})",
-                state.exit_code.unwrap_or(-1)
-            )));
+            return Err(ActionError::new(
+                Code::HealthCheckFailed,
+                format!(
+                    "the container stopped after the signal (exit status {})",
+                    state.exit_code.unwrap_or(-1)
+                ),
+            ));
         }
         let health = state.health.unwrap_or_default();
         let log = health.log.unwrap_or_default();
@@ -164,9 +172,10 @@ async fn watch(
                 .filter(|o| !o.is_empty())
                 .map(|o| format!(": {o}"))
                 .unwrap_or_default();
-            return Err(ActionError::uncoded(format!(
-                "its health check failed after the signal{shown}"
-            )));
+            return Err(ActionError::new(
+                Code::HealthCheckFailed,
+                format!("its health check failed after the signal{shown}"),
+            ));
         }
         if done {
             return Ok(());

@@ -13,6 +13,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::StreamExt;
+use imm_lang::diagnostics::Code;
 use imm_lang::types::docker_container::Health;
 use std::collections::HashSet;
 use std::io::Read;
@@ -60,6 +61,13 @@ pub(super) async fn join_aliases(
     Ok(())
 }
 
+fn packing_failed(e: std::io::Error) -> ActionError {
+    ActionError::new(
+        Code::ActionFailed,
+        format!("packing files for the container: {e}"),
+    )
+}
+
 /// `runtime.files`, as one tar extracted at `/` before the start.
 pub(super) async fn copy_files(
     docker: &Docker,
@@ -94,9 +102,7 @@ pub(super) async fn copy_files(
                 header.set_size(0);
                 builder
                     .append_data(&mut header, format!("{parent}/"), std::io::empty())
-                    .map_err(|e| {
-                        ActionError::uncoded(format!("packing files for the container: {e}"))
-                    })?;
+                    .map_err(packing_failed)?;
             }
         }
         let mut header = tar::Header::new_gnu();
@@ -104,11 +110,9 @@ pub(super) async fn copy_files(
         header.set_size(content.len() as u64);
         builder
             .append_data(&mut header, relative, content.as_bytes())
-            .map_err(|e| ActionError::uncoded(format!("packing files for the container: {e}")))?;
+            .map_err(packing_failed)?;
     }
-    let archive = builder
-        .into_inner()
-        .map_err(|e| ActionError::uncoded(format!("packing files for the container: {e}")))?;
+    let archive = builder.into_inner().map_err(packing_failed)?;
     docker
         .upload_to_container(
             id,
@@ -152,15 +156,19 @@ pub(super) async fn wait_ready(
             .map_err(|e| failed("inspecting the new container", e))?;
         let state = inspected.state.unwrap_or_default();
         if state.running != Some(true) {
-            return Err(ActionError::uncoded(format!(
-                "the new container stopped (exit status {}) {}",
-                state.exit_code.unwrap_or(-1),
-                match health {
-                    Some(_) => "before it was healthy",
-                    None =>
-                        "within its start window (it has no health check: it must keep running)",
-                }
-            )));
+            let exit = state.exit_code.unwrap_or(-1);
+            let failure = match health {
+                Some(_) => ActionError::new(
+                    Code::HealthCheckFailed,
+                    format!("the new container stopped (exit status {exit}) before it was healthy"),
+                ),
+                None => ActionError::new(
+                    Code::HealthCheckFailed,
+                    format!("the new container stopped (exit status {exit}) within its start window"),
+                )
+                .with_help("a container without a health check must keep running: read its last output shown and fix its command"),
+            };
+            return Err(failure);
         }
         let last_check = state
             .health
@@ -183,15 +191,19 @@ pub(super) async fn wait_ready(
             (None, _) if started.elapsed() >= limit => return Ok(()),
             (Some(_), Some(HealthStatusEnum::HEALTHY)) => return Ok(()),
             (Some(_), Some(HealthStatusEnum::UNHEALTHY)) => {
-                return Err(ActionError::uncoded(format!(
-                    "the new container's health check failed{last_check}"
-                )))
+                return Err(ActionError::new(
+                    Code::HealthCheckFailed,
+                    format!("the new container's health check failed{last_check}"),
+                ))
             }
             (Some(_), _) if started.elapsed() >= limit => {
-                return Err(ActionError::uncoded(format!(
-                    "the new container was not healthy after {} s{last_check}",
-                    limit.as_secs()
-                )))
+                return Err(ActionError::new(
+                    Code::HealthCheckFailed,
+                    format!(
+                        "the new container was not healthy after {} s{last_check}",
+                        limit.as_secs()
+                    ),
+                ))
             }
             _ => {}
         }
@@ -217,10 +229,18 @@ pub(super) async fn stop(docker: &Docker, id: &str, seconds: i32) -> Result<(), 
     }
 }
 
-pub(super) async fn read_container(
-    docker: &Docker,
+/// A refresh of a recorded container (a replica or a proxy).
+pub(super) async fn read_recorded(
+    client: &super::DockerClient,
     existing: Existing<'_>,
 ) -> Result<Observed, ActionError> {
+    match client.recorded(&existing, "id").await? {
+        Some((docker, _)) => read_container(&docker, existing).await,
+        None => Ok(Observed::AsRecorded),
+    }
+}
+
+async fn read_container(docker: &Docker, existing: Existing<'_>) -> Result<Observed, ActionError> {
     let Some(id) = private_str(existing.private, "id") else {
         return Ok(Observed::AsRecorded);
     };
@@ -264,7 +284,8 @@ pub(super) async fn read_file(
             Err(e) => return Err(failed(&format!("reading {path}"), e)),
         }
     }
-    let unreadable = |e: std::io::Error| ActionError::uncoded(format!("reading {path}: {e}"));
+    let unreadable =
+        |e: std::io::Error| ActionError::new(Code::ActionFailed, format!("reading {path}: {e}"));
     let mut tar = tar::Archive::new(archive.as_slice());
     let mut text = String::new();
     if let Some(entry) = tar.entries().map_err(unreadable)?.next() {
@@ -286,18 +307,21 @@ pub(super) async fn run_tests(
     for command in tests {
         let (code, output) = run_in(docker, id, command)
             .await
-            .map_err(|e| ActionError::uncoded(format!("test: {}", e.message)))?;
+            .map_err(|e| e.map_message(|m| format!("test: {m}")))?;
         if code != 0 {
             let shown = output.trim_end();
-            return Err(ActionError::uncoded(format!(
-                "test `{}` failed in the container (exit status {code}){}",
-                command.join(" "),
-                if shown.is_empty() {
-                    String::new()
-                } else {
-                    format!(":\n{shown}")
-                }
-            )));
+            return Err(ActionError::new(
+                Code::TestFailed,
+                format!(
+                    "test `{}` failed in the container (exit status {code}){}",
+                    command.join(" "),
+                    if shown.is_empty() {
+                        String::new()
+                    } else {
+                        format!(":\n{shown}")
+                    }
+                ),
+            ));
         }
     }
     Ok(())
@@ -331,9 +355,11 @@ pub(super) async fn send_signal(
         .await
     {
         Ok(()) => Ok(()),
-        Err(e) if status(&e) == Some(409) => Err(ActionError::uncoded(
-            "the container is not running, so it cannot be signalled (see its `docker logs`)",
-        )),
+        Err(e) if status(&e) == Some(409) => Err(ActionError::new(
+            Code::ActionFailed,
+            "the container is not running, so it cannot be signalled",
+        )
+        .with_help(format!("see why it stopped with `docker logs {id}`"))),
         Err(e) => Err(failed(&format!("sending SIG{signal}"), e)),
     }
 }

@@ -12,11 +12,10 @@
 //! a new update (a new one is told by its start time); durations are
 //! nanoseconds.
 
-use super::{
-    existing_engine, failed, instance_engine, labels, private_str, status, DockerClient,
-    LABEL_ADDRESS,
+use super::{failed, instance_engine, labels, private_str, status, DockerClient, LABEL_ADDRESS};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use base64::Engine as _;
 use bollard::models::{
@@ -32,6 +31,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{InspectServiceOptions, ListTasksOptions, UpdateServiceOptions};
 use bollard::Docker;
+use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_service::{ServiceConfig, ServiceMode};
 use serde_json::{json, Map, Value as Json};
@@ -45,6 +45,10 @@ pub struct ServiceExecutor(pub Arc<DockerClient>);
 /// How often a rollout is looked at.
 const POLL: Duration = Duration::from_millis(500);
 
+impl Configured for ServiceExecutor {
+    type Config = ServiceConfig;
+}
+
 #[async_trait]
 impl Executor for ServiceExecutor {
     async fn create(
@@ -53,7 +57,7 @@ impl Executor for ServiceExecutor {
         request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: ServiceConfig = typed(instance)?;
+        let config = ServiceExecutor::config(instance)?;
         let engine = instance_engine(instance)?;
         let docker = &self.0.engine(engine.as_deref()).await?;
         let name = config.service_name(
@@ -66,10 +70,14 @@ impl Executor for ServiceExecutor {
             if let Some(registry) = self.0.spec(engine.as_deref())?.registry {
                 // Nodes pull from the registry by digest; an image id is
                 // known only where the image was built.
-                return Err(ActionError::uncoded(format!(
-                    "service {name} names image {} by id, but its engine pushes images to {}: write image = docker_image.NAME.repo_digest so that every node pulls the same digest",
-                    config.image, registry.address
-                )));
+                return Err(ActionError::new(
+                    Code::ExecutorConfig,
+                    format!(
+                        "service {name} names image {} by id, but its engine pushes images to {}",
+                        config.image, registry.address
+                    ),
+                )
+                .with_help("write image = docker_image.NAME.repo_digest so that every node pulls the same digest"));
             }
         }
         let current = current_service(docker, request, &name).await?;
@@ -123,10 +131,10 @@ impl Executor for ServiceExecutor {
         successor: Option<&Created>,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let Some(id) = private_str(existing.private, "id") else {
+        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(());
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
+        let docker = &docker;
         let kept_by_successor =
             successor.is_some_and(|s| private_str(&s.private, "id") == Some(id));
         if !kept_by_successor {
@@ -177,11 +185,15 @@ impl Executor for ServiceExecutor {
                 != Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED)
             {
                 // Its configs and secrets may still be in use: kept.
-                return Err(ActionError::uncoded(format!(
-                    "rolling service {id} back to its previous spec did not complete ({}); see `docker service ps {id}`",
-                    end.map(|(_, message)| message)
-                        .unwrap_or_else(|| "deadline passed".into())
-                )));
+                return Err(ActionError::new(
+                    Code::SwarmUpdateFailed,
+                    format!(
+                        "rolling service {id} back to its previous spec did not complete ({})",
+                        end.map(|(_, message)| message)
+                            .unwrap_or_else(|| "deadline passed".into())
+                    ),
+                )
+                .with_help(format!("see `docker service ps {id}`")));
             }
         } else {
             delete_service(docker, id, deadline).await?;
@@ -194,10 +206,10 @@ impl Executor for ServiceExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        let Some(id) = private_str(existing.private, "id") else {
+        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(Observed::AsRecorded);
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
+        let docker = &docker;
         let service = match docker
             .inspect_service(id, None::<InspectServiceOptions>)
             .await
@@ -629,9 +641,10 @@ fn spec_version(service: &Service) -> Result<i32, ActionError> {
         .and_then(|v| v.index)
         .unwrap_or_default();
     i32::try_from(index).map_err(|_| {
-        ActionError::uncoded(format!(
-            "the swarm gave service version {index}, beyond what its API accepts back"
-        ))
+        ActionError::new(
+            Code::SwarmUpdateFailed,
+            format!("the swarm gave service version {index}, beyond what its API accepts back"),
+        )
     })
 }
 
@@ -705,19 +718,28 @@ async fn update(
         }
         Some((state, message)) => {
             let errors = task_errors(docker, &id).await;
-            Err(ActionError::uncoded(format!(
-                "the rolling update of service {name} failed and Swarm {} ({message}); the previous version keeps serving{errors}",
-                if state == ServiceUpdateStatusStateEnum::PAUSED {
-                    "paused it"
-                } else {
-                    "rolled it back"
-                }
-            )))
+            Err(ActionError::new(
+                Code::SwarmUpdateFailed,
+                format!(
+                    "the rolling update of service {name} failed and Swarm {} ({message}); the previous version keeps serving{errors}",
+                    if state == ServiceUpdateStatusStateEnum::PAUSED {
+                        "paused it"
+                    } else {
+                        "rolled it back"
+                    }
+                ),
+            ))
         }
         None => {
             let errors = task_errors(docker, &id).await;
-            Err(ActionError::uncoded(format!(
-                "the rolling update of service {name} did not finish before its deadline; Swarm goes on with it (`docker service ps {name}`), raise `deadline` if it is only slow{errors}"
+            Err(ActionError::new(
+                Code::ActionTimeout,
+                format!(
+                    "the rolling update of service {name} did not finish before its deadline; Swarm goes on with it{errors}"
+                ),
+            )
+            .with_help(format!(
+                "follow it with `docker service ps {name}`; raise the service's `deadline` if it is only slow"
             )))
         }
     }
@@ -797,15 +819,24 @@ async fn wait_for_tasks(
             ServiceMode::Global => 6,
         };
         if failures >= limit {
-            return Err(ActionError::uncoded(format!(
-                "the tasks of service {id} keep failing ({failures} failed){}",
-                task_errors(docker, id).await
-            )));
+            return Err(ActionError::new(
+                Code::SwarmUpdateFailed,
+                format!(
+                    "the tasks of service {id} keep failing ({failures} failed){}",
+                    task_errors(docker, id).await
+                ),
+            ));
         }
         if Instant::now() > deadline {
-            return Err(ActionError::uncoded(format!(
-                "service {id}: {running} tasks running before the deadline, not all; a task that cannot be placed (no node has the image or a free port) waits for ever{}",
-                task_errors(docker, id).await
+            return Err(ActionError::new(
+                Code::ActionTimeout,
+                format!(
+                    "service {id}: {running} tasks running before the deadline, not all{}",
+                    task_errors(docker, id).await
+                ),
+            )
+            .with_help(format!(
+                "a task that cannot be placed (no node has the image or a free port) waits for ever: see `docker service ps {id}`"
             )));
         }
         tokio::time::sleep(POLL).await;

@@ -1,11 +1,10 @@
 //! `docker_volume` on the daemon: create (named by its type, a suffix
 //! added while the name is taken), remove, and check it still exists.
 
-use super::{
-    existing_engine, failed, free_name, instance_engine, labels, private_str, removed, still_there,
-    DockerClient,
+use super::{failed, free_name, instance_engine, labels, removed, still_there, DockerClient};
+use crate::{
+    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
-use crate::{typed, ActionError, CreateRequest, Created, Executor, Existing, Observed, RunContext};
 use async_trait::async_trait;
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::RemoveVolumeOptions;
@@ -16,6 +15,10 @@ use std::sync::Arc;
 
 pub struct VolumeExecutor(pub Arc<DockerClient>);
 
+impl Configured for VolumeExecutor {
+    type Config = VolumeConfig;
+}
+
 #[async_trait]
 impl Executor for VolumeExecutor {
     async fn create(
@@ -24,7 +27,7 @@ impl Executor for VolumeExecutor {
         _request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let config: VolumeConfig = typed(instance)?;
+        let config = VolumeExecutor::config(instance)?;
         let engine = instance_engine(instance)?;
         let docker = &self.0.engine(engine.as_deref()).await?;
         let base = config.object_name(&run.project, &run.environment, &instance.name);
@@ -55,10 +58,9 @@ impl Executor for VolumeExecutor {
         _successor: Option<&Created>,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let Some(name) = private_str(existing.private, "name") else {
+        let Some((docker, name)) = self.0.recorded(&existing, "name").await? else {
             return Ok(());
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         removed(
             docker
                 .remove_volume(name, None::<RemoveVolumeOptions>)
@@ -72,10 +74,9 @@ impl Executor for VolumeExecutor {
         existing: Existing<'_>,
         _run: &RunContext,
     ) -> Result<Observed, ActionError> {
-        let Some(name) = private_str(existing.private, "name") else {
+        let Some((docker, name)) = self.0.recorded(&existing, "name").await? else {
             return Ok(Observed::AsRecorded);
         };
-        let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         still_there(docker.inspect_volume(name).await, format!("volume {name}"))
     }
 }

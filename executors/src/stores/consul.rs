@@ -9,6 +9,7 @@ use crate::ActionError;
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use imm_lang::diagnostics::Code;
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,24 +51,37 @@ impl ConsulStore {
             None => request,
         };
         let response = request.send().await.map_err(|e| {
-            ActionError::uncoded(format!(
-                "cannot reach Consul at {} ({e}); is it running, and is the store's address right?",
-                self.address
-            ))
+            ActionError::new(
+                Code::StoreUnreachable,
+                format!("cannot reach Consul at {} ({e})", self.address),
+            )
+            .with_help("is Consul running, and is the store's address right? Start it or fix the address in the store block")
         })?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
         let text = response.text().await.map_err(|e| {
-            ActionError::uncoded(format!("Consul at {}: {what}: {e}", self.address))
+            ActionError::new(
+                Code::StoreUnreachable,
+                format!("Consul at {}: {what}: {e}", self.address),
+            )
         })?;
         if !status.is_success() {
-            return Err(ActionError::uncoded(format!(
-                "Consul at {} refused {what} ({status}): {}",
-                self.address,
-                text.trim()
-            )));
+            let code = match status {
+                reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN => {
+                    Code::PermissionDenied
+                }
+                _ => Code::StoreUnreachable,
+            };
+            return Err(ActionError::new(
+                code,
+                format!(
+                    "Consul at {} refused {what} ({status}): {}",
+                    self.address,
+                    text.trim()
+                ),
+            ));
         }
         Ok(Some(text))
     }
@@ -79,10 +93,13 @@ impl ConsulStore {
             return Ok(Vec::new());
         };
         let entries: Vec<Json> = serde_json::from_str(&text).map_err(|_| {
-            ActionError::uncoded(format!(
-                "Consul at {} answered a read with something that is not a KV list",
-                self.address
-            ))
+            ActionError::new(
+                Code::StoreUnreachable,
+                format!(
+                    "Consul at {} answered a read with something that is not a KV list",
+                    self.address
+                ),
+            )
         })?;
         entries
             .iter()
@@ -95,9 +112,10 @@ impl ConsulStore {
                         .ok()
                         .and_then(|b| String::from_utf8(b).ok())
                         .ok_or_else(|| {
-                            ActionError::uncoded(format!(
-                                "Consul key {key}: the value is not base64 UTF-8"
-                            ))
+                            ActionError::new(
+                                Code::ActionFailed,
+                                format!("Consul key {key}: the value is not base64 UTF-8"),
+                            )
                         })?,
                 };
                 Ok((key, value, e["ModifyIndex"].as_u64().unwrap_or(0)))
@@ -129,10 +147,13 @@ impl Store for ConsulStore {
             .await?
             .unwrap_or_default();
         let reply: Json = serde_json::from_str(&text).map_err(|_| {
-            ActionError::uncoded(format!(
-                "Consul at {} answered a transaction with something that is not JSON",
-                self.address
-            ))
+            ActionError::new(
+                Code::StoreUnreachable,
+                format!(
+                    "Consul at {} answered a transaction with something that is not JSON",
+                    self.address
+                ),
+            )
         })?;
         let revision = reply["Results"]
             .as_array()
@@ -180,9 +201,10 @@ impl Store for ConsulStore {
                 serde_json::from_str::<Snapshot>(&v)
                     .map(|s| s.revision)
                     .map_err(|_| {
-                        ActionError::uncoded(format!(
-                            "Consul key {k} is not an imm history snapshot"
-                        ))
+                        ActionError::new(
+                            Code::ActionFailed,
+                            format!("Consul key {k} is not an imm history snapshot"),
+                        )
                     })
             })
             .collect()
@@ -199,12 +221,18 @@ impl Store for ConsulStore {
             .send(self.client.get(&url), "reading history")
             .await?
             .ok_or_else(|| {
-                ActionError::uncoded(format!("Consul has no revision {revision} of {dir}"))
+                ActionError::new(
+                    Code::ObjectMissing,
+                    format!("Consul has no revision {revision} of {dir}"),
+                )
             })?;
         serde_json::from_str::<Snapshot>(&text)
             .map(|s| s.values)
             .map_err(|_| {
-                ActionError::uncoded(format!("Consul key {key} is not an imm history snapshot"))
+                ActionError::new(
+                    Code::ActionFailed,
+                    format!("Consul key {key} is not an imm history snapshot"),
+                )
             })
     }
 
@@ -228,10 +256,13 @@ impl Store for ConsulStore {
         let leader = self.send(self.client.get(&url), "a status request").await?;
         match leader.map(|l| serde_json::from_str::<Json>(&l)) {
             Some(Ok(Json::String(_))) => Ok(()),
-            _ => Err(ActionError::uncoded(format!(
-                "{} answered its status request with something that is not Consul's",
-                self.describe()
-            ))),
+            _ => Err(ActionError::new(
+                Code::StoreUnreachable,
+                format!(
+                    "{} answered its status request with something that is not Consul's",
+                    self.describe()
+                ),
+            )),
         }
     }
 

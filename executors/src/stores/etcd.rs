@@ -9,6 +9,7 @@ use crate::ActionError;
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use imm_lang::diagnostics::Code;
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,7 +33,10 @@ pub(crate) fn text_field(kv: &Json, field: &str) -> Result<String, ActionError> 
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| {
-                ActionError::uncoded(format!("etcd returned a {field} that is not base64 UTF-8"))
+                ActionError::new(
+                    Code::ActionFailed,
+                    format!("etcd returned a {field} that is not base64 UTF-8"),
+                )
             }),
     }
 }
@@ -93,9 +97,11 @@ impl EtcdStore {
                 }
             }
             if std::time::Instant::now() >= deadline {
-                return Err(ActionError::uncoded(format!(
-                    "cannot reach etcd ({last}); is it running, and are the store's endpoints right?"
-                )));
+                return Err(ActionError::new(
+                    Code::StoreUnreachable,
+                    format!("cannot reach etcd ({last})"),
+                )
+                .with_help("is etcd running, and are the store's endpoints right? Start it or fix the endpoints in the store block"));
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
@@ -113,10 +119,13 @@ impl EtcdStore {
             .await
             .map_err(|e| Attempt::Unavailable(format!("{endpoint}: reading the answer: {e}")))?;
         let parsed: Json = serde_json::from_str(&text).map_err(|_| {
-            Attempt::Refused(ActionError::uncoded(format!(
-                "etcd at {endpoint} answered {path} with something that is not JSON: {}",
-                text.chars().take(200).collect::<String>()
-            )))
+            Attempt::Refused(ActionError::new(
+                Code::StoreUnreachable,
+                format!(
+                    "etcd at {endpoint} answered {path} with something that is not JSON: {}",
+                    text.chars().take(200).collect::<String>()
+                ),
+            ))
         })?;
         if status.is_success() {
             return Ok(parsed);
@@ -138,9 +147,16 @@ impl EtcdStore {
         if status.is_server_error() && between_leaders {
             return Err(Attempt::Unavailable(format!("{endpoint}: {message}")));
         }
-        Err(Attempt::Refused(ActionError::uncoded(format!(
-            "etcd at {endpoint} refused {path} ({status}): {message}"
-        ))))
+        let code = match status {
+            reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN => {
+                Code::PermissionDenied
+            }
+            _ => Code::StoreUnreachable,
+        };
+        Err(Attempt::Refused(ActionError::new(
+            code,
+            format!("etcd at {endpoint} refused {path} ({status}): {message}"),
+        )))
     }
 
     async fn range(
@@ -176,7 +192,12 @@ fn revision_of(reply: &Json) -> Result<u64, ActionError> {
     reply["header"]["revision"]
         .as_str()
         .and_then(|r| r.parse().ok())
-        .ok_or_else(|| ActionError::uncoded("etcd's answer has no header.revision"))
+        .ok_or_else(|| {
+            ActionError::new(
+                Code::StoreUnreachable,
+                "etcd's answer has no header.revision",
+            )
+        })
 }
 
 #[async_trait]
@@ -227,7 +248,10 @@ impl Store for EtcdStore {
             .into_iter()
             .map(|(k, v)| {
                 serde_json::from_str(&v).map_err(|_| {
-                    ActionError::uncoded(format!("etcd key {k} is not an imm history note"))
+                    ActionError::new(
+                        Code::ActionFailed,
+                        format!("etcd key {k} is not an imm history note"),
+                    )
                 })
             })
             .collect()
@@ -268,10 +292,13 @@ impl Store for EtcdStore {
     async fn ping(&self) -> Result<(), ActionError> {
         let reply = self.call("/v3/maintenance/status", json!({})).await?;
         if reply.get("version").is_none() && reply.get("header").is_none() {
-            return Err(ActionError::uncoded(format!(
-                "{} answered its status request with something that is not etcd's",
-                self.describe()
-            )));
+            return Err(ActionError::new(
+                Code::StoreUnreachable,
+                format!(
+                    "{} answered its status request with something that is not etcd's",
+                    self.describe()
+                ),
+            ));
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 use super::{now, Revision, Store};
 use crate::ActionError;
 use async_trait::async_trait;
+use imm_lang::diagnostics::Code;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -97,14 +98,29 @@ impl FileStore {
     }
 
     fn fail(&self, what: &str, e: impl std::fmt::Display) -> ActionError {
-        ActionError::uncoded(format!("file store {}: {what}: {e}", self.root.display()))
+        ActionError::new(
+            Code::StoreUnreachable,
+            format!("file store {}: {what}: {e}", self.root.display()),
+        )
+    }
+
+    /// A failed read or write of the store's files: for lack of rights,
+    /// the user's to fix with permissions.
+    fn fail_io(&self, what: &str, e: std::io::Error) -> ActionError {
+        match crate::io_code(&e) {
+            Code::PermissionDenied => ActionError::new(
+                Code::PermissionDenied,
+                format!("file store {}: {what}: {e}", self.root.display()),
+            ),
+            _ => self.fail(what, e),
+        }
     }
 
     fn revisions(&self, dir: &Path) -> Result<Vec<u64>, ActionError> {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.fail(&format!("reading {}", dir.display()), e)),
+            Err(e) => return Err(self.fail_io(&format!("reading {}", dir.display()), e)),
         };
         let mut found: Vec<u64> = entries
             .flatten()
@@ -120,7 +136,7 @@ impl FileStore {
     fn load(&self, dir: &Path, revision: u64) -> Result<RevisionFile, ActionError> {
         let path = dir.join(format!("r{revision:06}.json"));
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| self.fail(&format!("reading {}", path.display()), e))?;
+            .map_err(|e| self.fail_io(&format!("reading {}", path.display()), e))?;
         serde_json::from_str(&text)
             .map_err(|e| self.fail(&format!("{} is not a revision file", path.display()), e))
     }
@@ -136,7 +152,7 @@ impl Store for FileStore {
         why: &str,
     ) -> Result<u64, ActionError> {
         let dir = self.dir(dir);
-        std::fs::create_dir_all(&dir).map_err(|e| self.fail("creating a directory", e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| self.fail_io("creating a directory", e))?;
         let revision = self.revisions(&dir)?.last().copied().unwrap_or(0) + 1;
         let values = values
             .iter()
@@ -220,7 +236,7 @@ impl Store for FileStore {
     }
 
     async fn ping(&self) -> Result<(), ActionError> {
-        std::fs::create_dir_all(&self.root).map_err(|e| self.fail("creating the store", e))
+        std::fs::create_dir_all(&self.root).map_err(|e| self.fail_io("creating the store", e))
     }
 
     fn describe(&self) -> String {

@@ -11,6 +11,7 @@ pub mod file;
 
 use crate::ActionError;
 use async_trait::async_trait;
+use imm_lang::diagnostics::Code;
 use imm_stdlib::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -110,10 +111,13 @@ impl Stores {
             Some(n) => self.by_name.get(n).cloned(),
         };
         found.ok_or_else(|| {
-            ActionError::uncoded(format!(
-                "no store named \"{}\" is declared",
-                name.unwrap_or(DEFAULT_STORE)
-            ))
+            ActionError::new(
+                Code::ExecutorConfig,
+                format!(
+                    "no store named \"{}\" is declared",
+                    name.unwrap_or(DEFAULT_STORE)
+                ),
+            )
         })
     }
 }

@@ -289,6 +289,7 @@ impl Run<'_, '_> {
             prevent_destroy: base.prevent_destroy,
             module_dir: base.node.dir.clone(),
             span: resource.span,
+            typed_config: Default::default(),
         };
         let mut known = self.oracle.outs(&instance, &value);
         // The configuration goes to the reference table, with the out

@@ -28,8 +28,11 @@ mod variables;
 use inputs::{root_variable_values, Given};
 pub use secrets::{parse_secret_source, SecretSource};
 pub use settings::{settings, NamedFiles, Settings};
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use variables::finish_variable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +207,61 @@ pub struct Instance {
     /// Directory of the module that declares it (paths are relative to it).
     pub module_dir: PathBuf,
     pub span: Span,
+    /// `config` as its type's typed struct, once parsed ([`Instance::typed`]).
+    pub typed_config: TypedConfig,
+}
+
+impl Instance {
+    /// The configuration as its type's typed struct (`types::*::…Config`),
+    /// parsed on first use and kept: an executor's create, test, serve and
+    /// discard of one replacement share one parse. A mismatch names the
+    /// attribute (the planner checks the same before an apply).
+    pub fn typed<T>(&self) -> Result<Arc<T>, crate::types::ConfigError>
+    where
+        T: for<'a> TryFrom<&'a BTreeMap<String, Value>, Error = crate::types::ConfigError>
+            + Any
+            + Send
+            + Sync,
+    {
+        if let Some(parsed) = self.typed_config.parsed.get() {
+            if let Ok(parsed) = parsed.clone().downcast::<T>() {
+                return Ok(parsed);
+            }
+        }
+        let parsed = Arc::new(T::try_from(&self.config)?);
+        self.typed_config.parses.fetch_add(1, Ordering::Relaxed);
+        // Another thread may have parsed it meanwhile: either is the same.
+        let _ = self.typed_config.parsed.set(parsed.clone());
+        Ok(parsed)
+    }
+
+    /// Replaces the configuration; the typed one is parsed again.
+    pub fn set_config(&mut self, config: BTreeMap<String, Value>) {
+        self.config = config;
+        self.typed_config = TypedConfig::default();
+    }
+}
+
+/// The parsed form of an instance's configuration, kept with it (clones
+/// share it: they hold the same configuration).
+#[derive(Clone, Default)]
+pub struct TypedConfig {
+    parsed: Arc<OnceLock<Arc<dyn Any + Send + Sync>>>,
+    parses: Arc<AtomicUsize>,
+}
+
+impl TypedConfig {
+    /// How many times the configuration was parsed: 1 for any number of
+    /// uses (the tests check it).
+    pub fn parses(&self) -> usize {
+        self.parses.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for TypedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TypedConfig {{ parses: {} }}", self.parses())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -574,7 +632,7 @@ impl Run<'_, '_> {
                 config.remove(out.name);
             }
             config.extend(pending.shadowed);
-            instance.config = config;
+            instance.set_config(config);
         }
     }
 
