@@ -9,7 +9,7 @@ pub mod engine;
 pub mod exec;
 pub mod file;
 pub mod journal;
-pub mod state_etcd;
+pub mod state;
 pub mod stores;
 
 use async_trait::async_trait;
