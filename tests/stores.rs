@@ -1,7 +1,8 @@
 //! Run-time configuration in stores, with the real binary: `config`
 //! resources in a real etcd (started by the test on a free loopback port)
-//! and in Consul (an in-process server following Consul's documented KV
-//! API: Consul cannot be installed here), revisions, history and rollback,
+//! in Consul (an in-process server following Consul's documented KV
+//! API: Consul cannot be installed here) and in a real PostgreSQL
+//! (`tests/support/postgres.rs`): revisions, history and rollback,
 //! `store:` secrets that reach stores and commands but nothing imm writes
 //! or prints, and clear errors for unreachable or malformed stores.
 
@@ -10,6 +11,8 @@ mod common;
 mod consul;
 #[path = "support/etcd.rs"]
 mod etcd;
+#[path = "support/postgres.rs"]
+mod postgres;
 use common::Project;
 
 fn config_project(store_block: &str, values: &str) -> String {
@@ -144,6 +147,24 @@ fn config_values_in_etcd() {
         etcd.url
     );
     config_lifecycle(&store, &|| etcd.get_prefix("shop/default/"));
+}
+
+#[test]
+fn config_values_in_postgres() {
+    let pg = postgres::Postgres::start();
+    // The password may be written in conn_str too (PGPASSWORD is tested
+    // with state in tests/remote_state.rs).
+    let conn_str = pg.url.replacen(
+        "postgres://imm@",
+        &format!("postgres://imm:{}@", postgres::PASSWORD),
+        1,
+    );
+    let store = format!(
+        "store \"main\" {{\n  backend  = \"postgres\"\n  conn_str = \"{conn_str}\"\n  prefix   = \"shop\"\n}}\n"
+    );
+    config_lifecycle(&store, &|| {
+        pg.query("SELECT path || '=' || value FROM imm.store_values ORDER BY path")
+    });
 }
 
 #[test]

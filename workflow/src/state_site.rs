@@ -179,10 +179,10 @@ impl StateSite {
                 ActionError::new(
                     Code::StateUnreadable,
                     format!(
-                        "entry {} of the journal in {} is not a journal entry ({}); the journal was damaged after it was written",
+                        "line {} is not a journal entry ({}): the journal of the state in {} was damaged after it was written",
                         bad.line,
-                        backend.describe(),
-                        bad.detail
+                        bad.detail,
+                        backend.describe()
                     ),
                 )
                 .with_help("move the journal away (or delete its entries) to plan from the state document alone; what the damaged run did is then found as drift or orphans")

@@ -221,12 +221,12 @@ impl StateBackend for PostgresState {
             let holder = self.holder_of_lock(&client).await;
             return Err(ActionError::new(
                 Code::StateLocked,
-                format!("the state in {} is locked by {holder}", self.describe()),
+                format!("the state is locked by {holder}; it is in {}", self.describe()),
             )
             .with_help("wait for that run to finish; the lock of a run that died is released by the server when its connection drops (nothing to force-unlock)"));
         }
         let id = uuid::Uuid::new_v4().to_string();
-        let since = i64::try_from(super::super::stores::now()).unwrap_or(0);
+        let since = i64::try_from(crate::stores::now()).unwrap_or(0);
         client
             .execute(
                 &format!(
