@@ -380,3 +380,23 @@ fn a_write_to_postgres_state_is_refused_when_another_wrote_since_it_was_read() {
     p.imm_with_env(&["plan", "--detailed-exitcode"], &env)
         .assert_code(0);
 }
+
+#[test]
+fn state_in_postgres_over_tls_when_the_server_accepts_nothing_else() {
+    let pg = postgres::Postgres::start_tls_only();
+    let env = pg.env();
+    let clear = postgres_project(&pg, "true");
+    clear
+        .imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_fails_with("E0817")
+        .assert_fails_with("no encryption");
+    let tls = pg.url.replace("sslmode=disable", "sslmode=require");
+    let p = postgres_project(&pg, "true");
+    replace_in_main(&p, &pg.url, &tls);
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_ok();
+    assert_eq!(
+        p.imm_with_env(&["state", "list"], &env).stdout,
+        "exec.job\nfile.note\n"
+    );
+}

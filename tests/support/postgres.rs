@@ -73,6 +73,16 @@ fn as_postgres(program: &std::path::Path) -> Command {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with(false)
+    }
+
+    /// A server that accepts TCP connections only over TLS (`hostssl` in
+    /// pg_hba.conf), with a self-signed certificate made by openssl.
+    pub fn start_tls_only() -> Postgres {
+        Postgres::start_with(true)
+    }
+
+    fn start_with(tls_only: bool) -> Postgres {
         let bin = binaries();
         let (uid, gid) = postgres_ids();
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -104,13 +114,24 @@ impl Postgres {
             String::from_utf8_lossy(&init.stderr)
         );
         let port = free_port();
-        let child = as_postgres(&bin.join("postgres"))
+        let mut server = as_postgres(&bin.join("postgres"));
+        server
             .arg("-D")
             .arg(&data)
             .arg("-k")
             .arg(dir.path())
             .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-c", "fsync=off", "-c", "log_min_messages=fatal"])
+            .args(["-c", "fsync=off", "-c", "log_min_messages=fatal"]);
+        if tls_only {
+            make_certificate(&data);
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
+            )
+            .expect("write pg_hba.conf");
+            server.args(["-c", "ssl=on"]);
+        }
+        let child = server
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -155,6 +176,46 @@ impl Postgres {
     pub fn env(&self) -> [(&'static str, &'static str); 1] {
         [("PGPASSWORD", PASSWORD)]
     }
+}
+
+/// A self-signed `server.crt` and `server.key` in the data directory
+/// (where `ssl=on` looks for them), owned by postgres, the key 0600.
+fn make_certificate(data: &std::path::Path) {
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "1",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-newkey", "rsa:2048", "-keyout"])
+        .arg(data.join("server.key"))
+        .arg("-out")
+        .arg(data.join("server.crt"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl (apt-get install openssl)");
+    assert!(made.success(), "openssl made no certificate");
+    let (uid, gid) = postgres_ids();
+    for file in ["server.key", "server.crt"] {
+        let owned = Command::new("chown")
+            .arg(format!("{uid}:{gid}"))
+            .arg(data.join(file))
+            .status()
+            .expect("run chown");
+        assert!(owned.success());
+    }
+    let private = Command::new("chmod")
+        .arg("600")
+        .arg(data.join("server.key"))
+        .status()
+        .expect("run chmod");
+    assert!(private.success());
 }
 
 fn free_port() -> u16 {
