@@ -277,6 +277,36 @@ fn store_secrets_reach_stores_and_commands_but_nothing_imm_writes_or_prints() {
 }
 
 #[test]
+fn store_secrets_from_postgres_reach_commands_but_nothing_imm_writes_or_prints() {
+    let pg = postgres::Postgres::start();
+    let env = pg.env();
+    let text = format!(
+        "store \"main\" {{\n  backend  = \"postgres\"\n  conn_str = \"{}\"\n  prefix   = \"shop\"\n}}\n\nsecret \"db_password\" {{\n  from = \"store:db_password\"\n}}\n\nresource \"config\" \"app\" {{\n  values = {{ password = secret.db_password, level = \"info\" }}\n}}\n\nresource \"exec\" \"uses\" {{\n  create = [\"sh\", \"-c\", \"printf %s \\\"$PW\\\" > seen.txt\"]\n  runtime {{\n    env = {{ PW = secret.db_password }}\n  }}\n}}\n",
+        pg.url
+    );
+    let p = Project::new(&[("main.imm", &text)]);
+    // The tables are made on first use: a key not there yet is E0406.
+    p.imm_with_env(&["plan"], &env)
+        .assert_fails_with("E0406")
+        .assert_fails_with("default/db_password is not in postgres");
+    pg.query(&format!(
+        "INSERT INTO imm.store_values (path, value) VALUES ('shop/default/db_password', '{SECRET}')"
+    ));
+    let printed = p.everything_printed(&env, &[&["state", "show", "config.app"]]);
+    assert_eq!(
+        std::fs::read_to_string(p.file("seen.txt")).expect("seen"),
+        SECRET
+    );
+    assert_eq!(
+        pg.query("SELECT value FROM imm.store_values WHERE path = 'shop/default/app/password'"),
+        SECRET
+    );
+    assert!(!printed.contains(SECRET), "{printed}");
+    assert!(!common::text_under(&p.file(".imm")).contains(SECRET));
+    assert!(!printed.contains(postgres::PASSWORD), "{printed}");
+}
+
+#[test]
 fn files_rendered_from_config_values_are_rendered_again_when_they_change() {
     let text = "variable \"level\" {\n  type    = string\n  default = \"info\"\n}\n\nresource \"config\" \"app\" {\n  values = { log_level = var.level, workers = 4 }\n}\n\nresource \"file\" \"app_conf\" {\n  path    = \"out/app.conf\"\n  content = templatefile(\"app.conf.tmpl\", { values = config.app.values })\n}\n";
     let template = "${join(\"\\n\", [for key, value in values : \"${key} = ${value}\"])}\n";
