@@ -161,7 +161,7 @@ pub fn parse_document(text: &str, place: &str) -> Result<State, ActionError> {
 pub fn moved_since_read(place: &str) -> ActionError {
     ActionError::new(
         Code::Conflict,
-        format!("the state in {place} was changed by another writer since it was read; nothing was overwritten"),
+        format!("the state was changed by another writer since it was read; nothing was overwritten (it is in {place})"),
     )
     .with_help("run the command again: it reads the state as it is now (a saved plan must be made again)")
 }
