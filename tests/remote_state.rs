@@ -423,3 +423,22 @@ fn state_in_postgres_over_tls_when_the_server_accepts_nothing_else() {
         "exec.job\nfile.note\n"
     );
 }
+
+#[test]
+fn the_postgres_password_may_come_from_a_secret_and_is_never_shown() {
+    let pg = postgres::Postgres::start();
+    let text = format!(
+        "secret \"pg\" {{\n  from = \"env:STATE_DB_PASSWORD\"\n}}\n\nstate {{\n  backend  = \"postgres\"\n  conn_str = \"{}\"\n  password = secret.pg\n}}\n\nresource \"file\" \"note\" {{\n  path    = \"note.txt\"\n  content = \"hello\"\n}}\n",
+        pg.url
+    );
+    let p = Project::new(&[("main.imm", &text)]);
+    let env = [("STATE_DB_PASSWORD", postgres::PASSWORD)];
+    let printed = p.everything_printed(&env, &[&["state", "show", "file.note"]]);
+    assert!(!printed.contains(postgres::PASSWORD), "{printed}");
+    assert!(!common::text_under(p.path()).contains(postgres::PASSWORD));
+    assert!(!pg
+        .query("SELECT document::text FROM imm.states")
+        .contains(postgres::PASSWORD));
+    p.imm_with_env(&["plan"], &[("STATE_DB_PASSWORD", "wrong")])
+        .assert_fails_with("E0817");
+}

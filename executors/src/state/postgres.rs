@@ -43,8 +43,13 @@ pub fn open(settings: &Settings<'_>) -> Result<Box<dyn StateBackend>, ActionErro
     let conn_str = settings.text("conn_str").ok_or_else(|| {
         misconfigured("the state block asks for postgres but gives no conn_str".into())
     })?;
-    let database = Database::parse(&conn_str, settings.text("schema_name"), "the state block")
-        .map_err(misconfigured)?;
+    let database = Database::parse(
+        &conn_str,
+        settings.text("password"),
+        settings.text("schema_name"),
+        "the state block",
+    )
+    .map_err(misconfigured)?;
     Ok(Box::new(PostgresState {
         database,
         environment: settings.environment.to_string(),

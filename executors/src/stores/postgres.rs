@@ -41,15 +41,27 @@ pub(crate) struct Database {
 
 impl Database {
     /// The database `conn_str` names; `what` says whose setting it is in
-    /// messages (`store "x"`, `the state block`).
-    pub fn parse(conn_str: &str, schema: Option<String>, what: &str) -> Result<Database, String> {
+    /// messages (`store "x"`, `the state block`). The password is
+    /// `password` (a secret), else `conn_str`'s, else `PGPASSWORD`.
+    pub fn parse(
+        conn_str: &str,
+        password: Option<String>,
+        schema: Option<String>,
+        what: &str,
+    ) -> Result<Database, String> {
         let mut config: tokio_postgres::Config = conn_str.parse().map_err(|e| {
             format!("{what}: conn_str is not a PostgreSQL connection string ({e}); write conn_str = \"postgres://USER@HOST:PORT/DB\"")
         })?;
-        if config.get_password().is_none() {
-            if let Ok(password) = std::env::var("PGPASSWORD") {
+        match password {
+            Some(password) => {
                 config.password(password);
             }
+            None if config.get_password().is_none() => {
+                if let Ok(password) = std::env::var("PGPASSWORD") {
+                    config.password(password);
+                }
+            }
+            None => {}
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
@@ -151,7 +163,7 @@ impl Database {
                 Code::PermissionDenied,
                 format!("{} refused imm's login or request: {detail}", self.shown),
             )
-            .with_help("check the user in conn_str, the password in PGPASSWORD, and that the role may create tables in the schema");
+            .with_help("check the user in conn_str, the password (the block's password secret, else conn_str's, else PGPASSWORD), and that the role may create tables in the schema");
         }
         ActionError::new(
             Code::StoreUnreachable,
@@ -235,7 +247,7 @@ pub(crate) fn open(
     let conn_str = text("conn_str").ok_or_else(|| {
         format!("{what}: a postgres store needs conn_str = \"postgres://USER@HOST:PORT/DB\"")
     })?;
-    let database = Database::parse(&conn_str, text("schema_name"), &what)?;
+    let database = Database::parse(&conn_str, text("password"), text("schema_name"), &what)?;
     Ok(Arc::new(PostgresStore::new(database, prefix)))
 }
 
