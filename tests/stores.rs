@@ -168,6 +168,56 @@ fn config_values_in_postgres() {
 }
 
 #[test]
+fn a_config_rollback_in_postgres_reaches_the_file_rendered_from_it() {
+    let pg = postgres::Postgres::start();
+    let text = format!(
+        "store \"main\" {{\n  backend  = \"postgres\"\n  conn_str = \"{}\"\n}}\n\nvariable \"level\" {{\n  type    = string\n  default = \"info\"\n}}\n\nresource \"config\" \"app\" {{\n  values = {{ log_level = var.level }}\n}}\n\nresource \"file\" \"app_conf\" {{\n  path    = \"out/app.conf\"\n  content = \"level=${{config.app.values.log_level}}\\n\"\n}}\n",
+        pg.url
+    );
+    let p = Project::new(&[("main.imm", &text)]);
+    let env = pg.env();
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_ok();
+    p.imm_with_env(&["apply", "--auto-approve", "--var", "level=warn"], &env)
+        .assert_ok();
+    let read = || std::fs::read_to_string(p.file("out/app.conf")).expect("rendered");
+    assert_eq!(read(), "level=warn\n");
+    p.imm_with_env(
+        &[
+            "config",
+            "rollback",
+            "app",
+            "1",
+            "--auto-approve",
+            "--var",
+            "level=warn",
+        ],
+        &env,
+    )
+    .assert_ok()
+    .assert_stdout_contains("+/- file.app_conf");
+    assert_eq!(
+        read(),
+        "level=info\n",
+        "the app's file has revision 1's value"
+    );
+    assert_eq!(
+        pg.query("SELECT value FROM imm.store_values WHERE path = 'imm/default/app/log_level'"),
+        "info"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let down = text.replace(&format!(":{}/", pg.port), &format!(":{closed}/"));
+    let p = Project::new(&[("main.imm", &down)]);
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_fails_with(&format!("127.0.0.1:{closed}"));
+    assert!(!p.file("out/app.conf").exists());
+}
+
+#[test]
 fn config_values_in_consul() {
     let consul = consul::FakeConsul::start();
     let store = format!(

@@ -152,9 +152,10 @@ impl Database {
             SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
             SqlState::INSUFFICIENT_PRIVILEGE,
         ];
-        let detail = match e.as_db_error() {
-            Some(db) => db.message().to_string(),
-            None => e.to_string(),
+        let detail = match (e.as_db_error(), std::error::Error::source(e)) {
+            (Some(db), _) => db.message().to_string(),
+            (None, Some(cause)) => format!("{e}: {cause}"),
+            (None, None) => e.to_string(),
         };
         let refused_login =
             e.code().is_some_and(|c| denied.contains(c)) || detail.contains("password");
