@@ -25,6 +25,10 @@ use tokio::sync::{Mutex, MutexGuard, OnceCell};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
+/// The advisory lock (held for one transaction) under which imm creates
+/// its tables, so that two first runs do not race to create them.
+pub const TABLES_LOCK_KEY: i64 = 7224353;
+
 /// Where a PostgreSQL database is and how to log in: `conn_str` parsed,
 /// the password added from `PGPASSWORD`, and the schema imm's tables live
 /// in. Never shows the password.
@@ -134,7 +138,7 @@ impl Database {
     /// across every client, so two first runs do not race to create.
     pub async fn ensure(&self, client: &Client, ddl: &str) -> Result<(), ActionError> {
         let text = format!(
-            "BEGIN; SELECT pg_advisory_xact_lock(7224353); CREATE SCHEMA IF NOT EXISTS {}; {ddl} COMMIT;",
+            "BEGIN; SELECT pg_advisory_xact_lock({TABLES_LOCK_KEY}); CREATE SCHEMA IF NOT EXISTS {}; {ddl} COMMIT;",
             self.schema
         );
         client
