@@ -153,3 +153,38 @@ impl StateBackend for LocalState {
         self.paths.state.display().to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::state::{open, Settings};
+    use imm_lang::diagnostics::Code;
+    use imm_planner::state::State;
+    use std::collections::BTreeMap;
+
+    #[tokio::test]
+    async fn a_write_is_refused_when_the_state_moved_since_it_was_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let attributes = BTreeMap::new();
+        let backend = open(&Settings {
+            attributes: &attributes,
+            project_dir: dir.path(),
+            environment: "dev",
+        })
+        .expect("local state is the default");
+        let (found, none_yet) = backend.read().await.expect("read");
+        assert!(found.is_none());
+        let mut state = State::new("dev");
+        let first = backend.write(&state, none_yet).await.expect("first write");
+        state.serial += 1;
+        let second = backend.write(&state, first).await.expect("second write");
+        assert_ne!(first, second);
+        let stale = backend
+            .write(&state, first)
+            .await
+            .expect_err("a write from the first version");
+        assert_eq!(stale.code, Code::Conflict);
+        let (found, version) = backend.read().await.expect("read");
+        assert_eq!(found.map(|s| s.serial), Some(1));
+        assert_eq!(version, second);
+    }
+}

@@ -170,3 +170,30 @@ pub fn moved_since_read(place: &str) -> ActionError {
 pub fn journal_lines(entries: impl IntoIterator<Item = String>) -> String {
     entries.into_iter().map(|line| line + "\n").collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{open, Settings};
+    use imm_lang::diagnostics::Code;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn an_unknown_backend_is_refused_naming_those_there_are() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut attributes = BTreeMap::new();
+        attributes.insert("backend".to_string(), imm_stdlib::Value::string("s3"));
+        let refused = open(&Settings {
+            attributes: &attributes,
+            project_dir: dir.path(),
+            environment: "dev",
+        })
+        .err()
+        .expect("s3 is not a backend");
+        assert_eq!(refused.code, Code::StateUnreadable);
+        assert!(
+            refused.message.contains("local, etcd, postgres"),
+            "{}",
+            refused.message
+        );
+    }
+}
