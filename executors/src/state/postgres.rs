@@ -32,6 +32,9 @@ pub struct PostgresState {
     environment: String,
     /// The connection of reads, writes and the journal, opened on first use.
     client: Arc<OnceCell<Mutex<Client>>>,
+    /// Set once the tables are known to exist (made on the first
+    /// connection of the run, not on every one).
+    tables: Arc<OnceCell<()>>,
 }
 
 pub fn open(settings: &Settings<'_>) -> Result<Box<dyn StateBackend>, ActionError> {
@@ -54,6 +57,7 @@ pub fn open(settings: &Settings<'_>) -> Result<Box<dyn StateBackend>, ActionErro
         database,
         environment: settings.environment.to_string(),
         client: Arc::new(OnceCell::new()),
+        tables: Arc::new(OnceCell::new()),
     }))
 }
 
@@ -64,8 +68,12 @@ impl PostgresState {
 
     async fn connect(&self) -> Result<Client, ActionError> {
         let client = self.database.connect().await?;
-        let ddl = TABLES.replace("{schema}", &self.database.schema);
-        self.database.ensure(&client, &ddl).await?;
+        self.tables
+            .get_or_try_init(|| async {
+                let ddl = TABLES.replace("{schema}", &self.database.schema);
+                self.database.ensure(&client, &ddl).await
+            })
+            .await?;
         Ok(client)
     }
 
