@@ -3,11 +3,11 @@
 //! `planner::journal`'s fsync'd journal file, behind [`StateBackend`].
 
 use super::{LockGuard, Settings, StateBackend, Version};
-use crate::journal::{JournalSink, LocalJournal};
+use crate::journal::{JournalError, JournalSink};
 use crate::ActionError;
 use async_trait::async_trait;
 use imm_lang::diagnostics::Code;
-use imm_planner::journal::Journal;
+use imm_planner::journal::{Entry, Journal};
 use imm_planner::state::{self, Lock, State, StateError, StatePaths, UnlockError};
 
 pub struct LocalState {
@@ -151,6 +151,23 @@ impl StateBackend for LocalState {
 
     fn describe(&self) -> String {
         self.paths.state.display().to_string()
+    }
+}
+
+/// The local journal file.
+struct LocalJournal {
+    journal: Journal,
+    location: String,
+}
+
+#[async_trait]
+impl JournalSink for LocalJournal {
+    async fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        // An fsync of one line: short enough to run on the loop itself.
+        self.journal.append(entry).map_err(|e| JournalError {
+            location: self.location.clone(),
+            message: format!("{e:#}"),
+        })
     }
 }
 
