@@ -106,6 +106,7 @@ pub fn open(settings: &Settings<'_>) -> Result<Box<dyn StateBackend>, ActionErro
     let wanted = settings.text("backend").unwrap_or_else(|| "local".into());
     let Some((_, open)) = BACKENDS.iter().find(|(name, _)| *name == wanted) else {
         let names: Vec<&str> = BACKENDS.iter().map(|(name, _)| *name).collect();
+        let quoted: Vec<String> = names.iter().map(|name| format!("\"{name}\"")).collect();
         return Err(ActionError::new(
             Code::StateUnreadable,
             format!(
@@ -114,8 +115,8 @@ pub fn open(settings: &Settings<'_>) -> Result<Box<dyn StateBackend>, ActionErro
             ),
         )
         .with_help(format!(
-            "write backend = \"{}\" (or another of these) in the state block",
-            names[0]
+            "write backend = {} in the state block (docs/language.md describes each)",
+            quoted.join(" or ")
         )));
     };
     open(settings)
