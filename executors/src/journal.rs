@@ -1,5 +1,5 @@
 //! Where the apply engine journals its steps, as an async interface that
-//! each state backend implements in its module (`crate::state`): the
+//! each state backend implements in its module of `state/`: the
 //! local journal file (one fsync'd line, a few milliseconds), keys in etcd
 //! or rows in PostgreSQL (a network round trip that must not hold up the
 //! engine's loop). An append returns once the entry is durable; an error
