@@ -17,6 +17,19 @@ scripts/prepare-examples.sh >/dev/null
 if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null
 fi
+# The state and store tests start their own PostgreSQL (Debian's
+# postgresql: initdb in a temporary directory, a free loopback port).
+# Installing it must not start the cluster Debian makes: policy-rc.d
+# forbids starting services meanwhile.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  made_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+fi
 # The multi-node tests run a registry (Debian's docker-registry) and sshd
 # (openssh-server) in a node's namespace. Installing must not start either
 # on the host's network: policy-rc.d forbids starting services meanwhile.

@@ -1,7 +1,8 @@
 //! Run-time configuration in stores, with the real binary: `config`
 //! resources in a real etcd (started by the test on a free loopback port)
-//! and in Consul (an in-process server following Consul's documented KV
-//! API: Consul cannot be installed here), revisions, history and rollback,
+//! in Consul (an in-process server following Consul's documented KV
+//! API: Consul cannot be installed here) and in a real PostgreSQL
+//! (`tests/support/postgres.rs`): revisions, history and rollback,
 //! `store:` secrets that reach stores and commands but nothing imm writes
 //! or prints, and clear errors for unreachable or malformed stores.
 
@@ -10,6 +11,8 @@ mod common;
 mod consul;
 #[path = "support/etcd.rs"]
 mod etcd;
+#[path = "support/postgres.rs"]
+mod postgres;
 use common::Project;
 
 fn config_project(store_block: &str, values: &str) -> String {
@@ -158,6 +161,74 @@ fn config_values_in_etcd() {
 }
 
 #[test]
+fn config_values_in_postgres() {
+    let pg = postgres::Postgres::start();
+    // The password may be written in conn_str too (PGPASSWORD is tested
+    // with state in tests/remote_state.rs).
+    let conn_str = pg.url.replacen(
+        "postgres://imm@",
+        &format!("postgres://imm:{}@", postgres::PASSWORD),
+        1,
+    );
+    let store = format!(
+        "store \"main\" {{\n  backend  = \"postgres\"\n  conn_str = \"{conn_str}\"\n  prefix   = \"shop\"\n}}\n"
+    );
+    config_lifecycle(&store, &|| {
+        pg.query("SELECT path || '=' || value FROM imm.store_values ORDER BY path")
+    });
+}
+
+#[test]
+fn a_config_rollback_in_postgres_reaches_the_file_rendered_from_it() {
+    let pg = postgres::Postgres::start();
+    let text = format!(
+        "store \"main\" {{\n  backend  = \"postgres\"\n  conn_str = \"{}\"\n}}\n\nvariable \"level\" {{\n  type    = string\n  default = \"info\"\n}}\n\nresource \"config\" \"app\" {{\n  values = {{ log_level = var.level }}\n}}\n\nresource \"file\" \"app_conf\" {{\n  path    = \"out/app.conf\"\n  content = \"level=${{config.app.values.log_level}}\\n\"\n}}\n",
+        pg.url
+    );
+    let p = Project::new(&[("main.imm", &text)]);
+    let env = pg.env();
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_ok();
+    p.imm_with_env(&["apply", "--auto-approve", "--var", "level=warn"], &env)
+        .assert_ok();
+    let read = || std::fs::read_to_string(p.file("out/app.conf")).expect("rendered");
+    assert_eq!(read(), "level=warn\n");
+    p.imm_with_env(
+        &[
+            "config",
+            "rollback",
+            "app",
+            "1",
+            "--auto-approve",
+            "--var",
+            "level=warn",
+        ],
+        &env,
+    )
+    .assert_ok()
+    .assert_stdout_contains("+/- file.app_conf");
+    assert_eq!(
+        read(),
+        "level=info\n",
+        "the app's file has revision 1's value"
+    );
+    assert_eq!(
+        pg.query("SELECT value FROM imm.store_values WHERE path = 'imm/default/app/log_level'"),
+        "info"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let down = text.replace(&format!(":{}/", pg.port), &format!(":{closed}/"));
+    let p = Project::new(&[("main.imm", &down)]);
+    p.imm_with_env(&["apply", "--auto-approve"], &env)
+        .assert_fails_with(&format!("127.0.0.1:{closed}"));
+    assert!(!p.file("out/app.conf").exists());
+}
+
+#[test]
 fn config_values_in_consul() {
     let consul = consul::FakeConsul::start();
     let store = format!(
@@ -264,6 +335,36 @@ fn store_secrets_reach_stores_and_commands_but_nothing_imm_writes_or_prints() {
     p.imm(&["plan"])
         .assert_fails_with("E0406")
         .assert_fails_with("default/no_such_key is not in etcd");
+}
+
+#[test]
+fn store_secrets_from_postgres_reach_commands_but_nothing_imm_writes_or_prints() {
+    let pg = postgres::Postgres::start();
+    let env = pg.env();
+    let text = format!(
+        "store \"main\" {{\n  backend  = \"postgres\"\n  conn_str = \"{}\"\n  prefix   = \"shop\"\n}}\n\nsecret \"db_password\" {{\n  from = \"store:db_password\"\n}}\n\nresource \"config\" \"app\" {{\n  values = {{ password = secret.db_password, level = \"info\" }}\n}}\n\nresource \"exec\" \"uses\" {{\n  create = [\"sh\", \"-c\", \"printf %s \\\"$PW\\\" > seen.txt\"]\n  runtime {{\n    env = {{ PW = secret.db_password }}\n  }}\n}}\n",
+        pg.url
+    );
+    let p = Project::new(&[("main.imm", &text)]);
+    // The tables are made on first use: a key not there yet is E0406.
+    p.imm_with_env(&["plan"], &env)
+        .assert_fails_with("E0406")
+        .assert_fails_with("default/db_password is not in postgres");
+    pg.query(&format!(
+        "INSERT INTO imm.store_values (path, value) VALUES ('shop/default/db_password', '{SECRET}')"
+    ));
+    let printed = p.everything_printed(&env, &[&["state", "show", "config.app"]]);
+    assert_eq!(
+        std::fs::read_to_string(p.file("seen.txt")).expect("seen"),
+        SECRET
+    );
+    assert_eq!(
+        pg.query("SELECT value FROM imm.store_values WHERE path = 'shop/default/app/password'"),
+        SECRET
+    );
+    assert!(!printed.contains(SECRET), "{printed}");
+    assert!(!common::text_under(&p.file(".imm")).contains(SECRET));
+    assert!(!printed.contains(postgres::PASSWORD), "{printed}");
 }
 
 #[test]

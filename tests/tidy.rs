@@ -1,7 +1,8 @@
 //! Repository rules that are easy to forget: every Rust module starts with
 //! a `//!` comment saying what it is for; a resource type's name is spelled
 //! only in its home (`lang/src/types/`); no modules import each other in
-//! a circle.
+//! a circle; every state backend is registered, and the workflow names
+//! none.
 
 use std::path::{Path, PathBuf};
 
@@ -427,4 +428,48 @@ fn paths_the_docs_name_exist() {
         "paths named in docs that do not exist:\n{}",
         missing.join("\n")
     );
+}
+
+/// A state backend is its module of `executors/src/state/` and its line in
+/// `BACKENDS`; the workflow reaches state only through the interface.
+#[test]
+fn every_state_backend_is_registered_and_the_workflow_names_none() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("executors/src/state");
+    let registry = std::fs::read_to_string(dir.join("mod.rs")).expect("state/mod.rs");
+    let mut backends = Vec::new();
+    for entry in std::fs::read_dir(&dir)
+        .expect("executors/src/state")
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(module) = name.strip_suffix(".rs").filter(|m| *m != "mod") else {
+            continue;
+        };
+        assert!(
+            registry.contains(&format!("\"{module}\", {module}::open)")),
+            "executors/src/state/{name} has no line (\"{module}\", {module}::open) in BACKENDS (executors/src/state/mod.rs)"
+        );
+        backends.push(module.to_string());
+    }
+    assert!(backends.len() >= 3, "found {backends:?}");
+    let site = non_test_text(&root.join("workflow/src/state_site.rs"));
+    for backend in &backends {
+        for spelled in [
+            format!("state::{backend}"),
+            format!("\"{backend}\""),
+            format!("{backend}::"),
+        ] {
+            assert!(
+                !site.contains(&spelled),
+                "workflow/src/state_site.rs names the state backend `{spelled}`: reach it through StateBackend"
+            );
+        }
+    }
+    for concrete in ["EtcdState", "LocalState", "PostgresState", "StatePaths"] {
+        assert!(
+            !site.contains(concrete),
+            "workflow/src/state_site.rs names `{concrete}`: reach it through StateBackend"
+        );
+    }
 }

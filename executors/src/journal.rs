@@ -1,10 +1,12 @@
-//! Where the apply engine journals its steps, as an async interface: the
-//! local journal file (one fsync'd line, a few milliseconds) or keys in
-//! etcd (a network round trip that must not hold up the engine's loop).
-//! An append returns once the entry is durable; an error is the step's.
+//! Where the apply engine journals its steps, as an async interface that
+//! each state backend implements in its module of `state/`: the
+//! local journal file (one fsync'd line, a few milliseconds), keys in etcd
+//! or rows in PostgreSQL (a network round trip that must not hold up the
+//! engine's loop). An append returns once the entry is durable; an error
+//! is the step's.
 
 use async_trait::async_trait;
-use imm_planner::journal::{Entry, Journal};
+use imm_planner::journal::Entry;
 
 #[async_trait]
 pub trait JournalSink: Send {
@@ -26,22 +28,5 @@ impl std::fmt::Display for JournalError {
             "cannot write the journal {}: {}",
             self.location, self.message
         )
-    }
-}
-
-/// The local journal file.
-pub struct LocalJournal {
-    pub journal: Journal,
-    pub location: String,
-}
-
-#[async_trait]
-impl JournalSink for LocalJournal {
-    async fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
-        // An fsync of one line: short enough to run on the loop itself.
-        self.journal.append(entry).map_err(|e| JournalError {
-            location: self.location.clone(),
-            message: format!("{e:#}"),
-        })
     }
 }

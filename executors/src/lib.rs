@@ -10,7 +10,7 @@ pub mod exec;
 pub mod file;
 pub mod journal;
 pub mod registry;
-pub mod state_etcd;
+pub mod state;
 pub mod stores;
 
 use async_trait::async_trait;
@@ -111,19 +111,6 @@ impl ActionError {
             message: message.into(),
             help: None,
         }
-    }
-
-    /// TRANSITIONAL: a failure not yet given its own code (E0801). Every
-    /// call is being replaced by [`ActionError::new`] with a precise code.
-    pub fn uncoded(message: impl Into<String>) -> ActionError {
-        ActionError::new(Code::ActionFailed, message)
-    }
-
-    /// The same failure told with more context (what was being done, the
-    /// last lines of a log); its code and help stay.
-    pub fn map_message(mut self, rewrite: impl FnOnce(String) -> String) -> ActionError {
-        self.message = rewrite(self.message);
-        self
     }
 
     /// The same failure with the fix that fits it.

@@ -31,30 +31,32 @@ pub fn run(args: ApplyArgs) -> CommandResult {
     let (project_args, plan_args, saved) = from_plan_file(&args)?;
     let (loaded, site, lock) = load::load_locked(&project_args.request(), &session, "apply")?;
     print_notes(&lock.notes());
-    let request = PlanRequest {
-        options: plan_args.options(),
-        refresh: plan_args.refresh,
-        hash_inputs: saved.is_some(),
-    };
-    let planned = make_plan(&session, &site, loaded, request)?;
-    print_notes(&planned.notes);
-    print_warnings(&planned.warnings, &planned.loaded, args.format);
-    match &saved {
-        Some(saved) => check_not_stale(saved, &planned.plan)?,
-        None => print_plan(&planned.plan, PlanFormat::Human),
-    }
-    preflight::check_executors(&session, &planned.plan)?;
-    plan_was_shown()?;
-    if !apply::has_work(&planned) {
-        crate::report::out("\nApply complete! Nothing to do.");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let asks = saved.is_none() && !args.auto_approve && planned.plan.summary.has_changes();
-    if !confirm_change(&planned.loaded, args.yes_really, asks, "Apply")? {
-        return Ok(ExitCode::from(1));
-    }
-    let applied = carry_out(&session, &site, planned, args.parallelism)?;
-    report("Apply", &applied)
+    lock.hold(|| -> CommandResult {
+        let request = PlanRequest {
+            options: plan_args.options(),
+            refresh: plan_args.refresh,
+            hash_inputs: saved.is_some(),
+        };
+        let planned = make_plan(&session, &site, loaded, request)?;
+        print_notes(&planned.notes);
+        print_warnings(&planned.warnings, &planned.loaded, args.format);
+        match &saved {
+            Some(saved) => check_not_stale(saved, &planned.plan)?,
+            None => print_plan(&planned.plan, PlanFormat::Human),
+        }
+        preflight::check_executors(&session, &planned.plan)?;
+        plan_was_shown()?;
+        if !apply::has_work(&planned) {
+            crate::report::out("\nApply complete! Nothing to do.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let asks = saved.is_none() && !args.auto_approve && planned.plan.summary.has_changes();
+        if !confirm_change(&planned.loaded, args.yes_really, asks, "Apply")? {
+            return Ok(ExitCode::from(1));
+        }
+        let applied = carry_out(&session, &site, planned, args.parallelism)?;
+        report("Apply", &applied)
+    })
 }
 
 /// The project, arguments and saved plan when the target is a plan file.

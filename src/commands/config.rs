@@ -149,36 +149,38 @@ fn rollback(
     let session = Session::new()?;
     let (loaded, site, lock) = load::load_locked(&project.request(), &session, "rollback")?;
     print_notes(&lock.notes());
-    let state = site.peek().ok().flatten();
-    let target = ConfigTarget::find(&loaded, state.as_ref(), path, store)?;
-    let planned = target.plan_rollback_with_consumers(&session, &site, loaded, revision, true)?;
-    print_notes(&planned.notes);
-    crate::report::out(&format!(
-        "Rollback of {} in {} to the values of revision {revision}, with what uses them:\n",
-        target.dir,
-        target.describe()
-    ));
-    print_plan(&planned.plan, PlanFormat::Human);
-    plan_was_shown()?;
-    if !planned.plan.summary.has_changes() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !confirm_change(
-        &planned.loaded,
-        approval.yes_really,
-        !approval.auto,
-        "Rollback",
-    )? {
-        return Ok(ExitCode::from(1));
-    }
-    let applied = carry_out(&session, &site, planned, parallelism)?;
-    let result = report("Rollback", &applied);
-    if applied.outcome.succeeded() {
-        crate::report::out(
-            "The configuration still says the newer values: the next `imm plan` shows them as changes until the .imm files say the same.",
-        );
-    }
-    result
+    lock.hold(|| -> CommandResult {
+        let state = site.peek().ok().flatten();
+        let target = ConfigTarget::find(&loaded, state.as_ref(), path, store)?;
+        let planned = target.plan_rollback_with_consumers(&session, &site, loaded, revision, true)?;
+        print_notes(&planned.notes);
+        crate::report::out(&format!(
+            "Rollback of {} in {} to the values of revision {revision}, with what uses them:\n",
+            target.dir,
+            target.describe()
+        ));
+        print_plan(&planned.plan, PlanFormat::Human);
+        plan_was_shown()?;
+        if !planned.plan.summary.has_changes() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !confirm_change(
+            &planned.loaded,
+            approval.yes_really,
+            !approval.auto,
+            "Rollback",
+        )? {
+            return Ok(ExitCode::from(1));
+        }
+        let applied = carry_out(&session, &site, planned, parallelism)?;
+        let result = report("Rollback", &applied);
+        if applied.outcome.succeeded() {
+            crate::report::out(
+                "The configuration still says the newer values: the next `imm plan` shows them as changes until the .imm files say the same.",
+            );
+        }
+        result
+    })
 }
 
 /// A rollback of the store alone (`--store-only`).

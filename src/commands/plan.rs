@@ -78,27 +78,29 @@ pub fn run(
     let session = Session::new()?;
     let (loaded, site, lock) = load::load_locked(&args.request(), &session, "plan")?;
     print_notes(&lock.notes());
-    let request = PlanRequest {
-        options: plan_args.options(),
-        refresh: plan_args.refresh,
-        hash_inputs: out.is_some(),
-    };
-    let planned = make_plan(&session, &site, loaded, request)?;
-    print_notes(&planned.notes);
-    print_warnings(&planned.warnings, &planned.loaded, DiagnosticFormat::Human);
-    print_plan(&planned.plan, format);
-    if let Some(out) = out {
-        save(out, args, plan_args, &planned)?;
-        eprintln!(
-            "Saved the plan to {}; apply exactly this plan with `imm apply {}`.",
-            out.display(),
-            out.display()
-        );
-    }
-    if detailed_exitcode && planned.plan.summary.has_changes() {
-        return Ok(ExitCode::from(2));
-    }
-    Ok(ExitCode::SUCCESS)
+    lock.hold(|| -> CommandResult {
+        let request = PlanRequest {
+            options: plan_args.options(),
+            refresh: plan_args.refresh,
+            hash_inputs: out.is_some(),
+        };
+        let planned = make_plan(&session, &site, loaded, request)?;
+        print_notes(&planned.notes);
+        print_warnings(&planned.warnings, &planned.loaded, DiagnosticFormat::Human);
+        print_plan(&planned.plan, format);
+        if let Some(out) = out {
+            save(out, args, plan_args, &planned)?;
+            eprintln!(
+                "Saved the plan to {}; apply exactly this plan with `imm apply {}`.",
+                out.display(),
+                out.display()
+            );
+        }
+        if detailed_exitcode && planned.plan.summary.has_changes() {
+            return Ok(ExitCode::from(2));
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 pub fn print_plan(plan: &Plan, format: PlanFormat) {

@@ -125,54 +125,56 @@ fn remove(at: &Where, address: &str, only_deposed: bool) -> CommandResult {
     let (site, environment) = at.site(&session)?;
     let lock = site.lock("state rm")?;
     print_notes(&lock.notes());
-    let (mut s, notes) = site.read(&environment)?;
-    print_notes(&notes);
-    if s.resource(address).is_none() {
-        return Err(unknown_address(address, &s));
-    }
-    // What is forgotten stays; a later apply must not take it for an orphan.
-    let forgotten: Vec<serde_json::Value> = if only_deposed {
-        let Some(mut record) = s.resource(address).cloned() else {
+    lock.hold(|| -> CommandResult {
+        let (mut s, notes) = site.read(&environment)?;
+        print_notes(&notes);
+        if s.resource(address).is_none() {
             return Err(unknown_address(address, &s));
-        };
-        let copies = std::mem::take(&mut record.deposed);
-        if copies.is_empty() {
-            return Err(Error::new(
-                Code::UnknownAddress,
-                format!("{address} has no copy left by an interrupted replacement"),
-                "`imm state show ADDR` shows its record; without --deposed, state rm forgets the instance itself",
-            ));
         }
-        s.put_resource(record);
-        copies.into_iter().map(|d| d.private).collect()
-    } else {
-        s.remove_resource(address)
-            .map(|r| vec![r.private])
-            .unwrap_or_default()
-    };
-    for private in &forgotten {
-        for key in ["id", "name"] {
-            if let Some(v) = private.get(key).and_then(|v| v.as_str()) {
-                s.released.push(v.to_string());
+        // What is forgotten stays; a later apply must not take it for an orphan.
+        let forgotten: Vec<serde_json::Value> = if only_deposed {
+            let Some(mut record) = s.resource(address).cloned() else {
+                return Err(unknown_address(address, &s));
+            };
+            let copies = std::mem::take(&mut record.deposed);
+            if copies.is_empty() {
+                return Err(Error::new(
+                    Code::UnknownAddress,
+                    format!("{address} has no copy left by an interrupted replacement"),
+                    "`imm state show ADDR` shows its record; without --deposed, state rm forgets the instance itself",
+                ));
+            }
+            s.put_resource(record);
+            copies.into_iter().map(|d| d.private).collect()
+        } else {
+            s.remove_resource(address)
+                .map(|r| vec![r.private])
+                .unwrap_or_default()
+        };
+        for private in &forgotten {
+            for key in ["id", "name"] {
+                if let Some(v) = private.get(key).and_then(|v| v.as_str()) {
+                    s.released.push(v.to_string());
+                }
             }
         }
-    }
-    s.serial += 1;
-    site.save(&s)?;
-    let what = if only_deposed {
-        format!(
-            "the {} deposed cop{} of {address}",
-            forgotten.len(),
-            if forgotten.len() == 1 { "y" } else { "ies" }
-        )
-    } else {
-        address.to_string()
-    };
-    crate::report::out(&format!(
-        "Removed {what} from the state of \"{environment}\" (serial {}). The objects themselves were not touched.",
-        s.serial
-    ));
-    Ok(ExitCode::SUCCESS)
+        s.serial += 1;
+        site.save(&s)?;
+        let what = if only_deposed {
+            format!(
+                "the {} deposed cop{} of {address}",
+                forgotten.len(),
+                if forgotten.len() == 1 { "y" } else { "ies" }
+            )
+        } else {
+            address.to_string()
+        };
+        crate::report::out(&format!(
+            "Removed {what} from the state of \"{environment}\" (serial {}). The objects themselves were not touched.",
+            s.serial
+        ));
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn move_records(at: &Where, from: &str, to: &str) -> CommandResult {
@@ -180,54 +182,33 @@ fn move_records(at: &Where, from: &str, to: &str) -> CommandResult {
     let (site, environment) = at.site(&session)?;
     let lock = site.lock("state mv")?;
     print_notes(&lock.notes());
-    let (mut s, notes) = site.read(&environment)?;
-    print_notes(&notes);
-    let moved = imm_planner::moves::move_by_hand(&mut s, from, to).map_err(|message| {
-        Error::new(
-            Code::UnknownAddress,
-            message,
-            "`imm state list` shows the recorded addresses",
-        )
-    })?;
-    s.serial += 1;
-    site.save(&s)?;
-    for m in &moved {
-        crate::report::out(&format!("Moved {} to {}", m.from, m.to));
-    }
-    crate::report::out(&format!(
-        "Saved the state of \"{environment}\" (serial {}). The objects themselves were not touched.",
-        s.serial
-    ));
-    Ok(ExitCode::SUCCESS)
+    lock.hold(|| -> CommandResult {
+        let (mut s, notes) = site.read(&environment)?;
+        print_notes(&notes);
+        let moved = imm_planner::moves::move_by_hand(&mut s, from, to).map_err(|message| {
+            Error::new(
+                Code::UnknownAddress,
+                message,
+                "`imm state list` shows the recorded addresses",
+            )
+        })?;
+        s.serial += 1;
+        site.save(&s)?;
+        for m in &moved {
+            crate::report::out(&format!("Moved {} to {}", m.from, m.to));
+        }
+        crate::report::out(&format!(
+            "Saved the state of \"{environment}\" (serial {}). The objects themselves were not touched.",
+            s.serial
+        ));
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 pub fn force_unlock(at: &Where, id: &str) -> CommandResult {
     let session = Session::new()?;
     let (site, env) = at.site(&session)?;
-    let Some(lock) = site.local_lock() else {
-        return Err(Error::new(
-            Code::StateLocked,
-            "state in etcd is locked with a lease: the lock of a run that died expires on its own within 10 s",
-            "wait a few seconds and retry; nothing to force",
-        ));
-    };
-    let refused = |message: String, help: &str| Err(Error::new(Code::StateLocked, message, help));
-    match state::force_unlock(lock, id) {
-        Ok(()) => {
-            crate::report::out(&format!("Released the state lock {id} of \"{env}\"."));
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(state::UnlockError::NotLocked) => refused(
-            format!("the state of \"{env}\" is not locked"),
-            "nothing to do",
-        ),
-        Err(state::UnlockError::OtherId(held)) => refused(
-            format!("the lock of \"{env}\" has id {held}, not {id}; it was not released"),
-            "pass the id the lock error printed; make sure the holder is really gone",
-        ),
-        Err(state::UnlockError::Io(e)) => refused(
-            format!("cannot remove the lock: {e}"),
-            "check the permissions of .imm/state",
-        ),
-    }
+    site.force_unlock(id)?;
+    crate::report::out(&format!("Released the state lock {id} of \"{env}\"."));
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! Run-time configuration stores (docs/language.md, "Stores"): one interface,
-//! three backends — the embedded `file` store (default, under
-//! `.imm/store`), `etcd` (v3 JSON gateway) and `consul` (KV HTTP API).
+//! four backends — the embedded `file` store (default, under
+//! `.imm/store`), `etcd` (v3 JSON gateway), `consul` (KV HTTP API) and
+//! `postgres` (tables in a schema).
 //! A set of values lives under `<prefix>/<env>/<path>/<key>`; every write of
 //! a set is one new revision, and earlier revisions can be read back (for
 //! `imm config history` and `rollback`).
@@ -8,6 +9,7 @@
 pub mod consul;
 pub mod etcd;
 pub mod file;
+pub mod postgres;
 
 use crate::ActionError;
 use async_trait::async_trait;
@@ -162,8 +164,9 @@ fn open(
                 .map(|v| v.clone().unmark_deep().0.display());
             Ok(Arc::new(consul::ConsulStore::new(address, prefix, token)))
         }
+        Some("postgres") => postgres::open(name, &text, prefix),
         Some(other) => Err(format!(
-            "store \"{name}\": backend \"{other}\" is not one of file, etcd, consul"
+            "store \"{name}\": backend \"{other}\" is not one of file, etcd, consul, postgres"
         )),
         None => Err(format!("store \"{name}\" has no backend")),
     }

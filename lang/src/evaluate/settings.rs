@@ -41,6 +41,8 @@ pub fn settings(
     let env_value = environment_value(&root.decl, environment, sources, &mut templates, &mut diags);
     let mut ev = Evaluator::new(&root.dir, sources, &mut templates);
     ev.roots.insert("env".into(), env_value);
+    ev.roots
+        .insert("secret".into(), settings_secrets(&root.decl, &root.dir));
     let mut settings = Settings::default();
     for (name, engine) in &root.decl.engines {
         if let Some(spec) = engine_spec(&mut ev, name, &engine.block, files, &mut diags) {
@@ -98,6 +100,32 @@ pub fn settings(
         };
     }
     (settings, diags)
+}
+
+/// The secrets settings may use (a state or store block's `password`):
+/// those from the environment or a file, read now. A `store:` secret needs
+/// the stores these settings configure, and a secret that cannot be read
+/// is reported where the resources use it: both are unknown here, so the
+/// setting is taken as not given.
+fn settings_secrets(decl: &ModuleDecl, module_dir: &std::path::Path) -> Value {
+    let mut secrets = BTreeMap::new();
+    for (name, secret) in &decl.secrets {
+        let source = secret
+            .from
+            .as_literal_string()
+            .and_then(|from| parse_secret_source(from).ok());
+        let value = match source {
+            Some(SecretSource::Env(var)) => std::env::var(var).ok(),
+            Some(SecretSource::File(path)) => std::fs::read_to_string(module_dir.join(path))
+                .ok()
+                // A trailing newline is an editor's, not the secret's.
+                .map(|text| text.strip_suffix('\n').unwrap_or(&text).to_string()),
+            Some(SecretSource::Store(_)) | None => None,
+        };
+        let value = value.map_or(Value::Unknown(Type::String), Value::string);
+        secrets.insert(name.clone(), value.mark_sensitive());
+    }
+    Value::Map(secrets)
 }
 
 /// The value of `expr`, or `None` with its problem added to `diags`.

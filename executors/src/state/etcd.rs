@@ -6,9 +6,12 @@
 //! releases it. The apply journal is one key per entry under
 //! `<prefix>/journal/<env>/`, folded into the document as for local state.
 
+use super::{LockGuard, Settings, StateBackend, Version};
 use crate::journal::{JournalError, JournalSink};
 use crate::stores::etcd::{b64, range_end, text_field, EtcdStore};
 use crate::ActionError;
+use async_trait::async_trait;
+use imm_lang::diagnostics::Code;
 use imm_planner::journal::Entry;
 use imm_planner::state::State;
 use serde_json::{json, Value as Json};
@@ -38,6 +41,35 @@ pub struct EtcdLock {
     keepalive: tokio::task::JoinHandle<()>,
 }
 
+pub fn open(settings: &Settings<'_>) -> Result<Box<dyn StateBackend>, ActionError> {
+    let endpoints = settings.list("endpoints");
+    if endpoints.is_empty() {
+        return Err(ActionError::new(
+            Code::StateUnreadable,
+            "the state block asks for etcd but gives no endpoints",
+        )
+        .with_help("write endpoints = [\"http://127.0.0.1:2379\"] in the state block"));
+    }
+    let prefix = settings.text("prefix").unwrap_or_else(|| "imm".into());
+    Ok(Box::new(EtcdState::new(
+        endpoints,
+        &prefix,
+        settings.environment,
+    )))
+}
+
+/// etcd's answer, as a state error: an etcd that does not answer is
+/// unreachable; anything else it refuses keeps its own code.
+fn unreachable(e: ActionError, state: &EtcdState) -> ActionError {
+    if e.code != Code::ActionFailed {
+        return e;
+    }
+    ActionError::new(Code::StoreUnreachable, e.message).with_help(format!(
+        "check that etcd is running at {}; nothing was changed",
+        state.endpoints
+    ))
+}
+
 impl EtcdState {
     pub fn new(endpoints: Vec<String>, prefix: &str, environment: &str) -> EtcdState {
         let shown = endpoints.join(", ");
@@ -48,10 +80,6 @@ impl EtcdState {
             environment: environment.to_string(),
             endpoints: shown,
         }
-    }
-
-    pub fn describe(&self) -> String {
-        format!("etcd at {} (key {})", self.endpoints, self.state_key())
     }
 
     fn state_key(&self) -> String {
@@ -67,15 +95,17 @@ impl EtcdState {
     }
 
     /// Takes the lock, or says who holds it.
-    pub async fn lock(&self, holder: &str) -> Result<EtcdLock, ActionError> {
+    async fn take_lock(&self, holder: &str) -> Result<EtcdLock, ActionError> {
         let grant = self
             .client
             .call("/v3/lease/grant", json!({ "TTL": LOCK_TTL.to_string() }))
             .await?;
-        let lease = grant["ID"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| ActionError::uncoded("etcd granted no lease"))?;
+        let lease = grant["ID"].as_str().map(str::to_string).ok_or_else(|| {
+            ActionError::new(
+                Code::StoreUnreachable,
+                format!("{} granted no lease for the state lock", self.describe()),
+            )
+        })?;
         let key = b64(&self.lock_key());
         let reply = self
             .client
@@ -89,6 +119,7 @@ impl EtcdState {
             )
             .await?;
         if reply["succeeded"].as_bool() != Some(true) {
+            // The unused lease would expire by itself within the TTL.
             let _ = self
                 .client
                 .call("/v3/lease/revoke", json!({ "ID": lease }))
@@ -98,9 +129,12 @@ impl EtcdState {
                 .ok()
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(|| "another run".into());
-            return Err(ActionError::uncoded(format!(
-                "the state in {} is locked by {holder}; wait for that run to finish (a dead holder's lock expires within {LOCK_TTL} s)",
-                self.describe()
+            return Err(ActionError::new(
+                Code::StateLocked,
+                format!("the state in {} is locked by {holder}", self.describe()),
+            )
+            .with_help(format!(
+                "wait for that run to finish; a dead holder's lock expires within {LOCK_TTL} s"
             )));
         }
         let client = self.client.clone();
@@ -108,6 +142,8 @@ impl EtcdState {
         let keepalive = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(LOCK_TTL / 3)).await;
+                // A missed keepalive is retried at the next tick; the
+                // lease outlives two of them.
                 let _ = client
                     .call("/v3/lease/keepalive", json!({ "ID": lease_id }))
                     .await;
@@ -120,8 +156,7 @@ impl EtcdState {
         })
     }
 
-    /// The document and the revision it was read at (0: none yet).
-    pub async fn read(&self) -> Result<(Option<State>, u64), ActionError> {
+    async fn read_document(&self) -> Result<(Option<State>, u64), ActionError> {
         let reply = self
             .client
             .call("/v3/kv/range", json!({ "key": b64(&self.state_key()) }))
@@ -130,32 +165,15 @@ impl EtcdState {
             return Ok((None, 0));
         };
         let text = text_field(kv, "value")?;
-        let corrupt = |e: String| {
-            ActionError::uncoded(format!(
-                "the state in {} is corrupt ({e}); restore an earlier revision of the key with etcdctl",
-                self.describe()
-            ))
-        };
-        let raw: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
-        let version = raw.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
-        if version > u64::from(imm_planner::state::STATE_VERSION) {
-            return Err(ActionError::uncoded(format!(
-                "the state in {} has format version {version}, newer than this imm understands ({}); upgrade imm",
-                self.describe(),
-                imm_planner::state::STATE_VERSION
-            )));
-        }
-        let state = imm_planner::state::from_json(raw).map_err(corrupt)?;
+        let state = super::parse_document(&text, &self.describe())?;
         Ok((Some(state), number(&kv["mod_revision"])))
     }
 
-    /// Writes the document if nobody wrote it since `read_at`; returns
-    /// the new revision.
-    pub async fn write(&self, state: &State, read_at: u64) -> Result<u64, ActionError> {
+    async fn write_document(&self, state: &State, read_at: u64) -> Result<u64, ActionError> {
         let key = b64(&self.state_key());
-        let text = serde_json::to_string_pretty(state)
-            .map_err(|e| ActionError::uncoded(format!("serialising state: {e}")))?;
+        let text = serde_json::to_string_pretty(state).map_err(|e| {
+            ActionError::new(Code::StateUnreadable, format!("serialising state: {e}"))
+        })?;
         let compare = if read_at == 0 {
             json!({ "key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0" })
         } else {
@@ -169,16 +187,12 @@ impl EtcdState {
             )
             .await?;
         if reply["succeeded"].as_bool() != Some(true) {
-            return Err(ActionError::uncoded(format!(
-                "the state in {} was changed by another writer since it was read; nothing was overwritten",
-                self.describe()
-            )));
+            return Err(super::moved_since_read(&self.describe()));
         }
         Ok(number(&reply["header"]["revision"]))
     }
 
-    /// The journal entries left by an interrupted apply, oldest first.
-    pub async fn journal(&self) -> Result<Vec<Entry>, ActionError> {
+    async fn journal_entries(&self) -> Result<String, ActionError> {
         let prefix = self.journal_prefix();
         let reply = self
             .client
@@ -187,16 +201,16 @@ impl EtcdState {
                 json!({ "key": b64(&prefix), "range_end": range_end(&prefix) }),
             )
             .await?;
-        Ok(reply["kvs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|kv| text_field(kv, "value").ok())
-            .filter_map(|text| serde_json::from_str(&text).ok())
-            .collect())
+        Ok(super::journal_lines(
+            reply["kvs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|kv| text_field(kv, "value").ok()),
+        ))
     }
 
-    pub async fn clear_journal(&self) -> Result<(), ActionError> {
+    async fn delete_journal(&self) -> Result<(), ActionError> {
         let prefix = self.journal_prefix();
         self.client
             .call(
@@ -206,20 +220,77 @@ impl EtcdState {
             .await?;
         Ok(())
     }
+}
 
-    /// The journal of an apply, as keys beside the state.
-    pub fn journal_sink(&self) -> Box<dyn JournalSink> {
-        Box::new(EtcdJournal {
+#[async_trait]
+impl StateBackend for EtcdState {
+    async fn lock(&self, operation: &str) -> Result<Box<dyn LockGuard>, ActionError> {
+        let lock = self
+            .take_lock(&super::holder(operation))
+            .await
+            .map_err(|e| unreachable(e, self))?;
+        Ok(Box::new(lock))
+    }
+
+    async fn read(&self) -> Result<(Option<State>, Version), ActionError> {
+        self.read_document().await.map_err(|e| unreachable(e, self))
+    }
+
+    async fn write(&self, state: &State, read_at: Version) -> Result<Version, ActionError> {
+        self.write_document(state, read_at)
+            .await
+            .map_err(|e| unreachable(e, self))
+    }
+
+    async fn read_journal(&self) -> Result<String, ActionError> {
+        self.journal_entries()
+            .await
+            .map_err(|e| unreachable(e, self))
+    }
+
+    async fn journal_sink(&self) -> Result<Box<dyn JournalSink>, ActionError> {
+        Ok(Box::new(EtcdJournal {
             state: self.clone(),
             sequence: Arc::new(AtomicU64::new(now_nanos())),
-        })
+        }))
+    }
+
+    async fn clear_journal(&self) -> Result<(), ActionError> {
+        self.delete_journal()
+            .await
+            .map_err(|e| unreachable(e, self))
+    }
+
+    async fn force_unlock(&self, _id: &str) -> Result<(), ActionError> {
+        Err(ActionError::new(
+            Code::StateLocked,
+            format!("the state in {} is locked with a lease: the lock of a run that died expires on its own within {LOCK_TTL} s", self.describe()),
+        )
+        .with_help("wait a few seconds and retry; nothing to force"))
+    }
+
+    fn describe(&self) -> String {
+        format!("etcd at {} (key {})", self.endpoints, self.state_key())
     }
 }
 
-impl EtcdLock {
-    /// Releases the lock at once (revoking the lease deletes the key).
-    pub async fn release(self) {
+impl Drop for EtcdLock {
+    fn drop(&mut self) {
+        // A lost guard stops renewing its lease, which then expires.
         self.keepalive.abort();
+    }
+}
+
+#[async_trait]
+impl LockGuard for EtcdLock {
+    fn taken_over(&self) -> Option<String> {
+        None
+    }
+
+    /// Releases the lock at once (revoking the lease deletes the key).
+    async fn release(self: Box<Self>) {
+        self.keepalive.abort();
+        // A revoke that fails leaves the lease to expire within its TTL.
         let _ = self
             .state
             .client
@@ -233,7 +304,7 @@ struct EtcdJournal {
     sequence: Arc<AtomicU64>,
 }
 
-#[async_trait::async_trait]
+#[async_trait]
 impl JournalSink for EtcdJournal {
     async fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
         let failed = |message: String| JournalError {
