@@ -113,6 +113,13 @@ impl ActionError {
         }
     }
 
+    /// The same failure told with more context (what was being done, the
+    /// last lines of a log); its code and help stay.
+    pub fn map_message(mut self, rewrite: impl FnOnce(String) -> String) -> ActionError {
+        self.message = rewrite(self.message);
+        self
+    }
+
     /// The same failure with the fix that fits it.
     pub fn with_help(mut self, help: impl Into<String>) -> ActionError {
         self.help = Some(help.into());
