@@ -9,6 +9,7 @@
 //! carries diagnostics; nothing here prints or asks the user anything.
 
 pub mod apply;
+pub mod conditions;
 pub mod config;
 pub mod console;
 pub mod error;
