@@ -12,6 +12,7 @@ pub mod evaluate;
 pub mod expr;
 pub mod fmt;
 pub mod ide;
+pub mod policy;
 pub mod project;
 pub mod schema;
 pub mod source;

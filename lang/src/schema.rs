@@ -225,6 +225,7 @@ pub const TOP_LEVEL: &[TopLevelSchema] = &[
             attr("vars", Kind::Any, false, "Variable values for this environment."),
             attr("promote_from", Kind::String, false, "Only artifacts built and tested in that environment may be applied here."),
             attr("protected", Kind::Bool, false, "Apply needs --yes-really or an interactive confirmation."),
+            attr("policy_dirs", Kind::ListOfString, false, "Directories (relative to the project) of *.imm files holding policy blocks, judged against every plan of this environment."),
         ],
         true,
         "A deployment environment, chosen with --env; its attributes are read as env.ATTR.",
@@ -308,7 +309,7 @@ pub fn top_level(name: &str) -> Option<&'static TopLevelSchema> {
 }
 
 /// Reserved attributes of `environment` blocks, which are not `env.X` values.
-pub const ENVIRONMENT_RESERVED: &[&str] = &["vars", "promote_from", "protected"];
+pub const ENVIRONMENT_RESERVED: &[&str] = &["vars", "promote_from", "protected", "policy_dirs"];
 
 pub const VALIDATION_BLOCK: BlockSchema = block(
     "validation",

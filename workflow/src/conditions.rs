@@ -39,3 +39,19 @@ pub fn after_apply(loaded: &mut Loaded, state: &State) -> AfterApply {
     }
     found
 }
+
+/// A line for each `check` whose asserts wait for values known only after
+/// the apply: not a failure, but the reviewer should know it is not judged.
+pub fn checks_known_after_apply(evaluated: &evaluate::Evaluated) -> Vec<String> {
+    evaluated
+        .checks
+        .iter()
+        .filter(|c| c.status == evaluate::CheckStatus::Unknown)
+        .map(|c| {
+            format!(
+                "{}: known after apply (judged when the apply ends)",
+                c.address
+            )
+        })
+        .collect()
+}

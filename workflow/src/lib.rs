@@ -16,6 +16,7 @@ pub mod error;
 pub mod load;
 pub mod plan;
 pub mod policy;
+pub mod policy_check;
 pub mod preflight;
 pub mod session;
 pub mod state_site;
