@@ -17,6 +17,7 @@ pub mod project;
 pub mod schema;
 pub mod source;
 pub mod syntax;
+pub mod testfile;
 pub mod types;
 pub mod validate;
 
