@@ -487,16 +487,10 @@ pub fn completions(
                     && (b.span.start as usize) < offset
                     && offset < b.span.end as usize
             });
-            if let Some(block_schema) = nested.and_then(|b| schema.block(&b.kind.name)) {
-                return block_schema
-                    .attrs
-                    .iter()
-                    .map(|a| Completion {
-                        label: a.name.to_string(),
-                        detail: a.doc.to_string(),
-                        kind: CompletionKind::Field,
-                    })
-                    .collect();
+            if let Some((b, block_schema)) =
+                nested.and_then(|b| Some((b, schema.block(&b.kind.name)?)))
+            {
+                return nested_block_completions(b, block_schema, file, offset);
             }
             let mut out: Vec<Completion> = schema
                 .attrs
@@ -523,6 +517,41 @@ pub fn completions(
         }
         _ => expression_completions(decl),
     }
+}
+
+/// Inside a resource's nested block: its attributes and the blocks it may
+/// hold (`lifecycle`'s conditions), or the attributes of the inner block
+/// the cursor is in.
+fn nested_block_completions(
+    block: &crate::syntax::ast::Block,
+    block_schema: &schema::BlockSchema,
+    file: FileId,
+    offset: usize,
+) -> Vec<Completion> {
+    let inner_blocks = schema::inner_blocks(block_schema.name);
+    let inner = block.body.blocks().find(|i| {
+        contains(i.span, file, offset)
+            && (i.span.start as usize) < offset
+            && offset < i.span.end as usize
+    });
+    let attrs = match inner.and_then(|i| inner_blocks.iter().find(|s| s.name == i.kind.name)) {
+        Some(inner_schema) => inner_schema.attrs,
+        None => block_schema.attrs,
+    };
+    let fields = attrs.iter().map(|a| Completion {
+        label: a.name.to_string(),
+        detail: a.doc.to_string(),
+        kind: CompletionKind::Field,
+    });
+    let blocks = inner_blocks
+        .iter()
+        .filter(|_| inner.is_none())
+        .map(|b| Completion {
+            label: b.name.to_string(),
+            detail: b.doc.to_string(),
+            kind: CompletionKind::Keyword,
+        });
+    fields.chain(blocks).collect()
 }
 
 /// `docker_image.we` → `docker_image.we`; stops at anything else.
