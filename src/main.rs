@@ -131,7 +131,7 @@ enum Command {
         /// How to print the plan.
         #[arg(long, value_enum, default_value = "human")]
         format: commands::plan::PlanFormat,
-        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        /// Exit 0 with no changes, 2 with changes, 1 on error (3 when a mandatory policy fails, with or without it).
         #[arg(long)]
         detailed_exitcode: bool,
     },

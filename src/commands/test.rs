@@ -15,7 +15,7 @@ use imm_lang::testfile::{RunCommand, TestRun};
 use imm_stdlib::Value;
 use imm_workflow::load::{self, Loaded, ProjectRequest, VarInputs};
 use imm_workflow::state_site::StateSite;
-use imm_workflow::{apply, plan, policy_check, preflight, Error, Session};
+use imm_workflow::{apply, plan, preflight, Error, Session};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -314,7 +314,11 @@ fn run_vars(run: &TestRun, sources: &SourceMap) -> Vec<String> {
 /// What a run reached: the values its asserts read, and what failed on the way.
 struct Reached {
     scope: HashMap<String, Value>,
+    /// Every checkable object that failed, warnings (checks, advisory
+    /// policies) included.
     failed: Vec<String>,
+    /// The mandatory policies that failed: they fail the run.
+    blocking: Vec<String>,
 }
 
 fn one_run(
@@ -375,10 +379,9 @@ fn one_run(
         return Outcome::Error(vec!["the run stopped without saying why".into()]);
     };
     let blocking: Vec<String> = reached
-        .failed
+        .blocking
         .iter()
-        .filter(|f| f.starts_with("policy."))
-        .map(|f| format!("{f} failed"))
+        .map(|f| format!("{f} failed (a mandatory policy)"))
         .collect();
     if !blocking.is_empty() {
         return Outcome::Fail(blocking);
@@ -439,9 +442,18 @@ fn carry_out(
             .filter(|p| p.status == "fail")
             .map(|p| format!("policy.{}", p.name)),
     );
+    let blocking: Vec<String> = planned
+        .plan
+        .blocking_policies()
+        .map(|p| format!("policy.{}", p.name))
+        .collect();
     let scope = scope_of(&mut planned.evaluated);
-    if run.command == RunCommand::Plan || policy_check::refused(&planned.plan).is_some() {
-        return Ok(Reached { scope, failed });
+    if run.command == RunCommand::Plan || !blocking.is_empty() {
+        return Ok(Reached {
+            scope,
+            failed,
+            blocking,
+        });
     }
     preflight::check_executors(session, &planned.plan)?;
     let applied = apply::apply(session, &site, planned, 10, &mut |_| {})?;
@@ -471,6 +483,7 @@ fn carry_out(
     Ok(Reached {
         scope: scope_of(&mut evaluated),
         failed,
+        blocking,
     })
 }
 
