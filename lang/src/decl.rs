@@ -1060,7 +1060,25 @@ fn check_nested_attributes(b: &Block, schema: &BlockSchema, diags: &mut Diagnost
     for inner in b.body.blocks() {
         match allowed.iter().find(|s| s.name == inner.kind.name) {
             Some(inner_schema) => check_nested_block(inner, inner_schema, &mut seen_inner, diags),
-            None => unexpected_block(inner, schema.name, diags),
+            None if allowed.is_empty() => unexpected_block(inner, schema.name, diags),
+            None => {
+                let names: Vec<&str> = allowed.iter().map(|s| s.name).collect();
+                let help = match did_you_mean(&inner.kind.name, names.iter().copied()) {
+                    Some(s) => format!("did you mean \"{s}\"?"),
+                    None => format!("allowed here: {}", names.join(", ")),
+                };
+                diags.push(
+                    Diagnostic::at(
+                        Code::UnexpectedBlock,
+                        inner.kind.span,
+                        format!(
+                            "a {} block cannot contain a \"{}\" block",
+                            schema.name, inner.kind.name
+                        ),
+                    )
+                    .with_help(help),
+                );
+            }
         }
     }
 }
