@@ -315,6 +315,17 @@ fn hover_definition_references_completion_symbols_formatting() {
     );
     let items = labels(&server.request("textDocument/completion", at(&l, 6, 6)));
     assert_eq!(items, ["condition", "error_message"]);
+    let hover_text = |v: Value| {
+        v["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let text = hover_text(server.request("textDocument/hover", at(&l, 5, 6)));
+    assert!(
+        text.contains("precondition") && text.contains("stops the plan"),
+        "{text}"
+    );
 
     // Document symbols: the outline.
     let symbols = server.request(

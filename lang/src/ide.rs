@@ -203,6 +203,39 @@ fn declaration_at(decl: &ModuleDecl, file: FileId, offset: usize) -> Option<Targ
                     });
                 }
             }
+            if let Some(target) = inner_block_target(block, &type_name, file, offset) {
+                return Some(target);
+            }
+        }
+    }
+    None
+}
+
+/// A block inside a resource's nested block (`lifecycle { precondition
+/// { … } }`) or one of its attributes: its block is `lifecycle` or
+/// `lifecycle.precondition`.
+fn inner_block_target(
+    block: &crate::syntax::ast::Block,
+    type_name: &str,
+    file: FileId,
+    offset: usize,
+) -> Option<Target> {
+    for inner in block.body.blocks() {
+        let target = |block: String, name: &str| Target::ResourceAttribute {
+            type_name: type_name.to_string(),
+            block: Some(block),
+            name: name.to_string(),
+        };
+        if contains(inner.kind.span, file, offset) {
+            return Some(target(block.kind.name.clone(), &inner.kind.name));
+        }
+        if let Some(attr) = inner
+            .body
+            .attributes()
+            .find(|a| contains(a.name.span, file, offset))
+        {
+            let path = format!("{}.{}", block.kind.name, inner.kind.name);
+            return Some(target(path, &attr.name.name));
         }
     }
     None
@@ -295,7 +328,22 @@ pub fn hover(project: &Project, file: FileId, target: &Target) -> Option<String>
             let s = crate::types::schema(type_name)?;
             match block {
                 Some(b) => {
-                    let bs = s.block(b)?;
+                    let (outer, inner) = match b.split_once('.') {
+                        Some((outer, inner)) => (outer, Some(inner)),
+                        None => (b.as_str(), None),
+                    };
+                    let mut bs = s.block(outer)?;
+                    if let Some(inner) = inner {
+                        bs = schema::inner_blocks(outer)
+                            .iter()
+                            .find(|x| x.name == inner)?;
+                    }
+                    if let Some(nested) = schema::inner_blocks(bs.name)
+                        .iter()
+                        .find(|x| x.name == name)
+                    {
+                        return Some(format!("**block `{name}`**\n\n{}", nested.doc));
+                    }
                     let a = bs.attrs.iter().find(|a| a.name == name)?;
                     Some(format!(
                         "**`{b}.{name}`** ({}): `{}`\n\n{}\n\n_{}_",
