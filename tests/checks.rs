@@ -248,6 +248,21 @@ resource "file" "a" {
 output "double" {
   value = var.n * 2
 }
+
+check "small" {
+  assert {
+    condition     = var.n < 10
+    error_message = "n is large"
+  }
+}
+
+policy "modest" {
+  enforce = "advisory"
+  assert {
+    condition     = alltrue([for c in plan.changes : length(c.after.content) < 5 if c.type == "file"])
+    error_message = "the file is long"
+  }
+}
 "#;
 
 const TEST_FILE: &str = r#"run "plans" {
@@ -272,6 +287,14 @@ run "wrong_on_purpose" {
     condition     = output.double == 7
     error_message = "double is ${output.double}"
   }
+}
+
+run "warnings_expected" {
+  command = plan
+  variables {
+    n = 12345
+  }
+  expect_failures = [check.small, policy.modest]
 }
 
 run "applies" {
@@ -325,14 +348,14 @@ fn imm_test_runs_plans_and_expected_failures_and_writes_junit_xml() {
         .find(|n| n.has_tag_name("testsuite"))
         .expect("a testsuite");
     assert_eq!(suite.attribute("name"), Some("tests/basic.imm"));
-    assert_eq!(suite.attribute("tests"), Some("4"));
+    assert_eq!(suite.attribute("tests"), Some("5"));
     assert_eq!(suite.attribute("failures"), Some("1"));
     assert_eq!(suite.attribute("errors"), Some("0"));
     let cases: Vec<_> = suite
         .children()
         .filter(|n| n.has_tag_name("testcase"))
         .collect();
-    assert_eq!(cases.len(), 4);
+    assert_eq!(cases.len(), 5);
     let failed: Vec<&str> = cases
         .iter()
         .filter(|c| c.children().any(|f| f.has_tag_name("failure")))
