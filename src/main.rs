@@ -131,9 +131,26 @@ enum Command {
         /// How to print the plan.
         #[arg(long, value_enum, default_value = "human")]
         format: commands::plan::PlanFormat,
-        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        /// Exit 0 with no changes, 2 with changes, 1 on error (3 when a mandatory policy fails, with or without it).
         #[arg(long)]
         detailed_exitcode: bool,
+    },
+    /// Run the project's tests (tests/*.imm) against a throwaway copy, destroyed at the end.
+    Test {
+        /// Project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Environment to use.
+        #[arg(long)]
+        env: Option<String>,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Run only this test file (tests/x.imm) or run (repeatable).
+        #[arg(long, value_name = "NAME")]
+        filter: Vec<String>,
+        /// Also write the results as JUnit XML, for CI.
+        #[arg(long, value_name = "FILE")]
+        junit_xml: Option<PathBuf>,
     },
     /// Destroy everything an environment's state records.
     Destroy {
@@ -300,6 +317,19 @@ fn dispatch(command: Command) -> commands::CommandResult {
             parallelism,
         } => commands::destroy::run(&project, auto_approve, yes_really, parallelism),
         Command::Show { planfile, format } => commands::plan::show(&planfile, format),
+        Command::Test {
+            dir,
+            env,
+            vars,
+            filter,
+            junit_xml,
+        } => commands::test::run(commands::test::TestArgs {
+            dir,
+            env,
+            vars,
+            filter,
+            junit_xml,
+        }),
         Command::Graph { project, format } => commands::graph::run(&project, format),
         Command::Console { project } => commands::console::run(&project),
         Command::State(command) => commands::state::run(&command),

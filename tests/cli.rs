@@ -601,6 +601,7 @@ const SUBCOMMANDS: &[&str] = &[
     "completions",
     "manpage",
     "import",
+    "test",
 ];
 
 #[test]

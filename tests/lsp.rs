@@ -294,8 +294,37 @@ fn hover_definition_references_completion_symbols_formatting() {
     );
     let items = labels(&server.request("textDocument/completion", at(&c, 3, 0)));
     assert!(
-        items.contains(&"resource".to_string()) && items.contains(&"variable".to_string()),
+        items.contains(&"resource".to_string())
+            && items.contains(&"variable".to_string())
+            && items.contains(&"check".to_string())
+            && items.contains(&"policy".to_string()),
         "{items:?}"
+    );
+
+    // In a lifecycle block, its conditions; in a precondition, its attributes.
+    let lifecycle_text = "resource \"file\" \"g\" {\n  path    = \"x\"\n  content = \"y\"\n  lifecycle {\n    \n    precondition {\n      \n    }\n  }\n}\n";
+    std::fs::write(dir.path().join("l.imm"), lifecycle_text).expect("write");
+    let l = uri(&dir.path().join("l.imm"));
+    server.notify("textDocument/didOpen", json!({ "textDocument": { "uri": l, "languageId": "imm", "version": 1, "text": lifecycle_text } }));
+    let items = labels(&server.request("textDocument/completion", at(&l, 4, 4)));
+    assert!(
+        items.contains(&"prevent_destroy".to_string())
+            && items.contains(&"precondition".to_string())
+            && items.contains(&"postcondition".to_string()),
+        "{items:?}"
+    );
+    let items = labels(&server.request("textDocument/completion", at(&l, 6, 6)));
+    assert_eq!(items, ["condition", "error_message"]);
+    let hover_text = |v: Value| {
+        v["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let text = hover_text(server.request("textDocument/hover", at(&l, 5, 6)));
+    assert!(
+        text.contains("precondition") && text.contains("stops the plan"),
+        "{text}"
     );
 
     // Document symbols: the outline.

@@ -109,6 +109,22 @@ impl<'a> Checker<'a, '_> {
         }
         for output in decl.outputs.values() {
             self.resolve_expr(&output.value, plain);
+            for c in &output.preconditions {
+                self.resolve_expr(&c.condition, plain);
+                self.resolve_expr(&c.message, plain);
+            }
+        }
+        for check in decl.checks.values() {
+            for c in &check.asserts {
+                self.resolve_expr(&c.condition, plain);
+                self.resolve_expr(&c.message, plain);
+            }
+        }
+        for policy in decl.policies.values() {
+            for c in &policy.asserts {
+                self.resolve_policy_expr(&c.condition);
+                self.resolve_policy_expr(&c.message);
+            }
         }
         for call in decl.modules.values() {
             for arg in &call.arguments {
@@ -149,8 +165,35 @@ impl<'a> Checker<'a, '_> {
                 for attr in block.body.attributes() {
                     self.resolve_expr(&attr.value, site);
                 }
+                for inner in block.body.blocks() {
+                    for attr in inner.body.attributes() {
+                        self.resolve_expr(&attr.value, site);
+                    }
+                }
             }
         }
+    }
+
+    /// A policy sees only the plan: `plan.changes` and `plan.environment`.
+    fn resolve_policy_expr(&mut self, expr: &Expr) {
+        for r in references(expr).into_iter().filter(|r| !r.bound) {
+            let known = r.root == "plan"
+                && matches!(
+                    r.path.first().map(String::as_str),
+                    Some("changes" | "environment")
+                );
+            if !known {
+                self.diags.push(
+                    Diagnostic::at(
+                        Code::UnknownName,
+                        r.span,
+                        "a policy can only refer to plan.changes and plan.environment",
+                    )
+                    .with_help("policies judge the plan: read each change's address, type, action, reasons, before and after from plan.changes"),
+                );
+            }
+        }
+        self.check_calls(expr);
     }
 
     fn forbid_references(&mut self, expr: &Expr, what: &str) {
@@ -593,7 +636,7 @@ impl<'a> Checker<'a, '_> {
             .chain(
                 decl.outputs
                     .values()
-                    .map(|o| (Symbol::Output(o.name.name.clone()), vec![&o.value])),
+                    .map(|o| (Symbol::Output(o.name.name.clone()), output_exprs(o))),
             )
             .collect();
         for (symbol, _) in &symbols {
@@ -724,7 +767,12 @@ impl<'a> Checker<'a, '_> {
 pub fn module_exprs(decl: &ModuleDecl) -> Vec<&Expr> {
     let mut exprs: Vec<&Expr> = Vec::new();
     exprs.extend(decl.locals.values().map(|l| &l.value));
-    exprs.extend(decl.outputs.values().map(|o| &o.value));
+    exprs.extend(decl.outputs.values().flat_map(output_exprs));
+    exprs.extend(
+        decl.checks
+            .values()
+            .flat_map(|c| c.asserts.iter().flat_map(|a| [&a.condition, &a.message])),
+    );
     exprs.extend(
         decl.modules
             .values()
@@ -835,8 +883,20 @@ pub fn resource_exprs(resource: &Resource) -> Vec<&Expr> {
     let mut out: Vec<&Expr> = resource.body.attributes().map(|a| &a.value).collect();
     for block in resource.body.blocks() {
         out.extend(block.body.attributes().map(|a| &a.value));
+        for inner in block.body.blocks() {
+            out.extend(inner.body.attributes().map(|a| &a.value));
+        }
     }
     out
+}
+
+/// An output's value and its preconditions.
+fn output_exprs(output: &crate::decl::Output) -> Vec<&Expr> {
+    let conditions = output
+        .preconditions
+        .iter()
+        .flat_map(|c| [&c.condition, &c.message]);
+    std::iter::once(&output.value).chain(conditions).collect()
 }
 
 fn purity_diagnostic(resource: &Resource, r: &Reference, path: &[(Span, String)]) -> Diagnostic {

@@ -28,6 +28,47 @@ pub struct Validation {
     pub message: Expr,
 }
 
+/// A `precondition`, `postcondition` or `assert` block: a condition and
+/// the message shown when it is false.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub condition: Expr,
+    pub message: Expr,
+}
+
+/// `check "NAME" { assert { … } }`: reported, never blocking.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: Ident,
+    pub asserts: Vec<Condition>,
+    pub span: Span,
+}
+
+/// Whether a failed policy blocks the apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enforce {
+    Mandatory,
+    Advisory,
+}
+
+impl Enforce {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enforce::Mandatory => "mandatory",
+            Enforce::Advisory => "advisory",
+        }
+    }
+}
+
+/// `policy "NAME" { enforce = …  assert { … } }`: a rule over the plan.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: Ident,
+    pub enforce: Enforce,
+    pub asserts: Vec<Condition>,
+    pub span: Span,
+}
+
 #[derive(Debug, Clone)]
 pub struct Local {
     pub name: Ident,
@@ -78,6 +119,7 @@ pub struct Output {
     pub value: Expr,
     pub description: Option<String>,
     pub sensitive: bool,
+    pub preconditions: Vec<Condition>,
     pub span: Span,
 }
 
@@ -148,6 +190,10 @@ pub struct Resource {
     pub count: Option<Expr>,
     pub for_each: Option<Expr>,
     pub schema: &'static ResourceSchema,
+    /// `lifecycle { precondition { … } }`.
+    pub preconditions: Vec<Condition>,
+    /// `lifecycle { postcondition { … } }`.
+    pub postconditions: Vec<Condition>,
     pub span: Span,
 }
 
@@ -174,6 +220,8 @@ pub struct ModuleDecl {
     pub resources: IndexMap<String, Resource>,
     /// `moved` blocks, in the order written.
     pub moves: Vec<Move>,
+    pub checks: IndexMap<String, Check>,
+    pub policies: IndexMap<String, Policy>,
 }
 
 /// Collects the declarations of a module's files.
@@ -362,8 +410,36 @@ fn collect_block(
                 }
             }
         }
+        "check" => {
+            check_body(&block.body, &top.body, &[&schema::ASSERT_BLOCK], diags);
+            let c = Check {
+                name: label(0),
+                asserts: conditions(&block.body, "assert"),
+                span: block.span,
+            };
+            insert_unique(&mut decl.checks, c.name.clone(), c, "check", diags, |c| {
+                c.name.span
+            });
+        }
+        "policy" => {
+            check_body(&block.body, &top.body, &[&schema::ASSERT_BLOCK], diags);
+            let p = policy(&block, label(0), diags);
+            insert_unique(
+                &mut decl.policies,
+                p.name.clone(),
+                p,
+                "policy",
+                diags,
+                |p| p.name.span,
+            );
+        }
         "output" => {
-            check_body(&block.body, &top.body, &[], diags);
+            check_body(
+                &block.body,
+                &top.body,
+                &[&schema::PRECONDITION_BLOCK],
+                diags,
+            );
             let o = output(&block, label(0), diags);
             insert_unique(&mut decl.outputs, o.name.clone(), o, "output", diags, |o| {
                 o.name.span
@@ -817,6 +893,7 @@ fn output(block: &Block, name: Ident, diags: &mut Diagnostics) -> Output {
             .unwrap_or_else(|| Expr::new(ExprKind::Null, block.span)),
         description: literal_string(body, "description", diags),
         sensitive: literal_bool(body, "sensitive", diags),
+        preconditions: conditions(body, "precondition"),
         span: block.span,
     }
 }
@@ -937,7 +1014,11 @@ fn resource(
     }
     let count = count.map(|a| a.value.clone());
     let for_each = for_each.map(|a| a.value.clone());
+    let preconditions = lifecycle_conditions(&block.body, "precondition");
+    let postconditions = lifecycle_conditions(&block.body, "postcondition");
     Some(Resource {
+        preconditions,
+        postconditions,
         type_name,
         name,
         body: block.body,
@@ -974,8 +1055,76 @@ fn check_nested_attributes(b: &Block, schema: &BlockSchema, diags: &mut Diagnost
             );
         }
     }
+    let allowed = schema::inner_blocks(schema.name);
+    let mut seen_inner: IndexMap<&str, Span> = IndexMap::new();
     for inner in b.body.blocks() {
-        unexpected_block(inner, schema.name, diags);
+        match allowed.iter().find(|s| s.name == inner.kind.name) {
+            Some(inner_schema) => check_nested_block(inner, inner_schema, &mut seen_inner, diags),
+            None if allowed.is_empty() => unexpected_block(inner, schema.name, diags),
+            None => {
+                let names: Vec<&str> = allowed.iter().map(|s| s.name).collect();
+                let help = match did_you_mean(&inner.kind.name, names.iter().copied()) {
+                    Some(s) => format!("did you mean \"{s}\"?"),
+                    None => format!("allowed here: {}", names.join(", ")),
+                };
+                diags.push(
+                    Diagnostic::at(
+                        Code::UnexpectedBlock,
+                        inner.kind.span,
+                        format!(
+                            "a {} block cannot contain a \"{}\" block",
+                            schema.name, inner.kind.name
+                        ),
+                    )
+                    .with_help(help),
+                );
+            }
+        }
+    }
+}
+
+/// The `precondition`/`postcondition`/`assert` blocks named `kind` in a
+/// body (their attributes were checked with the body).
+pub fn conditions(body: &Body, kind: &str) -> Vec<Condition> {
+    body.blocks_named(kind)
+        .filter_map(|b| {
+            let condition = b.body.attribute("condition")?.value.clone();
+            let message = b.body.attribute("error_message")?.value.clone();
+            Some(Condition { condition, message })
+        })
+        .collect()
+}
+
+/// A resource's conditions of one kind, inside its `lifecycle` block.
+fn lifecycle_conditions(body: &Body, kind: &str) -> Vec<Condition> {
+    body.blocks_named("lifecycle")
+        .flat_map(|l| conditions(&l.body, kind))
+        .collect()
+}
+
+fn policy(block: &Block, name: Ident, diags: &mut Diagnostics) -> Policy {
+    let enforce = match literal_string(&block.body, "enforce", diags).as_deref() {
+        None | Some("mandatory") => Enforce::Mandatory,
+        Some("advisory") => Enforce::Advisory,
+        Some(other) => {
+            if let Some(a) = block.body.attribute("enforce") {
+                diags.push(
+                    Diagnostic::at(
+                        Code::TypeMismatch,
+                        a.value.span,
+                        format!("enforce must be \"mandatory\" or \"advisory\", not \"{other}\""),
+                    )
+                    .with_help("write enforce = \"mandatory\" (blocks the apply) or \"advisory\" (a warning)"),
+                );
+            }
+            Enforce::Mandatory
+        }
+    };
+    Policy {
+        name,
+        enforce,
+        asserts: conditions(&block.body, "assert"),
+        span: block.span,
     }
 }
 

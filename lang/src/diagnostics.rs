@@ -97,8 +97,15 @@ pub enum Code {
     RuntimeUnavailable,
     OutputUnwritable,
     UnsupportedYet,
+    PreconditionFailed,
+    PostconditionFailed,
+    PolicyFailed,
+    PolicyInvalid,
+    TestRunFailed,
     UnusedVariable,
     NotFormatted,
+    CheckFailed,
+    AdvisoryPolicyFailed,
 }
 
 impl Code {
@@ -184,8 +191,15 @@ impl Code {
         (Code::RuntimeUnavailable, "imm could not start its async runtime", "a problem of the machine (threads, file descriptors); free some and retry"),
         (Code::OutputUnwritable, "standard output could not be written (closed or full), so what imm reports was not seen", "write the output where there is room, or read all of it (not `| head`); an apply whose plan could not be shown changes nothing"),
         (Code::UnsupportedYet, "a feature is recognised but not implemented in this version", "see the project's README for what this version supports"),
+        (Code::PreconditionFailed, "a precondition of a resource or output is false, so the plan stops there", "fix the values the condition reads, or the condition; the message is the block's error_message"),
+        (Code::PostconditionFailed, "a resource's postcondition is false after it was created; state records the object", "fix the resource's configuration (or the condition) and apply again: the object is replaced or kept as the plan says"),
+        (Code::PolicyFailed, "a mandatory policy fails on this plan, so it cannot be applied", "change the configuration so that the plan satisfies the policy, or override it with --override-policy NAME after review"),
+        (Code::PolicyInvalid, "a policy cannot be read or evaluated (a directory that is missing, a file holding other blocks, a condition that is not a bool)", "fix the policy file or directory the message names"),
+        (Code::TestRunFailed, "a run of imm test did not go as its file says (an assert false, an expected failure missing, an unexpected error)", "read the run's messages; fix the configuration or the test file"),
         (Code::UnusedVariable, "a variable is declared but never used (warning)", "remove the variable, or use it"),
         (Code::NotFormatted, "a file is not in canonical format (imm fmt --check)", "run imm fmt"),
+        (Code::CheckFailed, "an assert of a check block is false (warning: checks never block)", "fix what the check watches; the message is the assert's error_message"),
+        (Code::AdvisoryPolicyFailed, "an advisory policy fails on this plan (warning: it does not block)", "review the change; make the plan satisfy the policy if it should"),
     ];
 
     /// The code's general help (its line in `docs/diagnostics.md`).
@@ -279,8 +293,15 @@ impl Code {
             Code::RuntimeUnavailable => "E0806",
             Code::OutputUnwritable => "E0807",
             Code::UnsupportedYet => "E0901",
+            Code::PreconditionFailed => "E1001",
+            Code::PostconditionFailed => "E1002",
+            Code::PolicyFailed => "E1003",
+            Code::PolicyInvalid => "E1004",
+            Code::TestRunFailed => "E1005",
             Code::UnusedVariable => "W0101",
             Code::NotFormatted => "W0201",
+            Code::CheckFailed => "W1001",
+            Code::AdvisoryPolicyFailed => "W1002",
         }
     }
 

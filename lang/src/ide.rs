@@ -203,6 +203,39 @@ fn declaration_at(decl: &ModuleDecl, file: FileId, offset: usize) -> Option<Targ
                     });
                 }
             }
+            if let Some(target) = inner_block_target(block, &type_name, file, offset) {
+                return Some(target);
+            }
+        }
+    }
+    None
+}
+
+/// A block inside a resource's nested block (`lifecycle { precondition
+/// { … } }`) or one of its attributes: its block is `lifecycle` or
+/// `lifecycle.precondition`.
+fn inner_block_target(
+    block: &crate::syntax::ast::Block,
+    type_name: &str,
+    file: FileId,
+    offset: usize,
+) -> Option<Target> {
+    for inner in block.body.blocks() {
+        let target = |block: String, name: &str| Target::ResourceAttribute {
+            type_name: type_name.to_string(),
+            block: Some(block),
+            name: name.to_string(),
+        };
+        if contains(inner.kind.span, file, offset) {
+            return Some(target(block.kind.name.clone(), &inner.kind.name));
+        }
+        if let Some(attr) = inner
+            .body
+            .attributes()
+            .find(|a| contains(a.name.span, file, offset))
+        {
+            let path = format!("{}.{}", block.kind.name, inner.kind.name);
+            return Some(target(path, &attr.name.name));
         }
     }
     None
@@ -295,7 +328,22 @@ pub fn hover(project: &Project, file: FileId, target: &Target) -> Option<String>
             let s = crate::types::schema(type_name)?;
             match block {
                 Some(b) => {
-                    let bs = s.block(b)?;
+                    let (outer, inner) = match b.split_once('.') {
+                        Some((outer, inner)) => (outer, Some(inner)),
+                        None => (b.as_str(), None),
+                    };
+                    let mut bs = s.block(outer)?;
+                    if let Some(inner) = inner {
+                        bs = schema::inner_blocks(outer)
+                            .iter()
+                            .find(|x| x.name == inner)?;
+                    }
+                    if let Some(nested) = schema::inner_blocks(bs.name)
+                        .iter()
+                        .find(|x| x.name == name)
+                    {
+                        return Some(format!("**block `{name}`**\n\n{}", nested.doc));
+                    }
                     let a = bs.attrs.iter().find(|a| a.name == name)?;
                     Some(format!(
                         "**`{b}.{name}`** ({}): `{}`\n\n{}\n\n_{}_",
@@ -487,16 +535,10 @@ pub fn completions(
                     && (b.span.start as usize) < offset
                     && offset < b.span.end as usize
             });
-            if let Some(block_schema) = nested.and_then(|b| schema.block(&b.kind.name)) {
-                return block_schema
-                    .attrs
-                    .iter()
-                    .map(|a| Completion {
-                        label: a.name.to_string(),
-                        detail: a.doc.to_string(),
-                        kind: CompletionKind::Field,
-                    })
-                    .collect();
+            if let Some((b, block_schema)) =
+                nested.and_then(|b| Some((b, schema.block(&b.kind.name)?)))
+            {
+                return nested_block_completions(b, block_schema, file, offset);
             }
             let mut out: Vec<Completion> = schema
                 .attrs
@@ -523,6 +565,41 @@ pub fn completions(
         }
         _ => expression_completions(decl),
     }
+}
+
+/// Inside a resource's nested block: its attributes and the blocks it may
+/// hold (`lifecycle`'s conditions), or the attributes of the inner block
+/// the cursor is in.
+fn nested_block_completions(
+    block: &crate::syntax::ast::Block,
+    block_schema: &schema::BlockSchema,
+    file: FileId,
+    offset: usize,
+) -> Vec<Completion> {
+    let inner_blocks = schema::inner_blocks(block_schema.name);
+    let inner = block.body.blocks().find(|i| {
+        contains(i.span, file, offset)
+            && (i.span.start as usize) < offset
+            && offset < i.span.end as usize
+    });
+    let attrs = match inner.and_then(|i| inner_blocks.iter().find(|s| s.name == i.kind.name)) {
+        Some(inner_schema) => inner_schema.attrs,
+        None => block_schema.attrs,
+    };
+    let fields = attrs.iter().map(|a| Completion {
+        label: a.name.to_string(),
+        detail: a.doc.to_string(),
+        kind: CompletionKind::Field,
+    });
+    let blocks = inner_blocks
+        .iter()
+        .filter(|_| inner.is_none())
+        .map(|b| Completion {
+            label: b.name.to_string(),
+            detail: b.doc.to_string(),
+            kind: CompletionKind::Keyword,
+        });
+    fields.chain(blocks).collect()
 }
 
 /// `docker_image.we` → `docker_image.we`; stops at anything else.

@@ -13,10 +13,12 @@ pub mod expr;
 pub mod fmt;
 pub mod ide;
 pub mod lockfile;
+pub mod policy;
 pub mod project;
 pub mod schema;
 pub mod source;
 pub mod syntax;
+pub mod testfile;
 pub mod types;
 pub mod validate;
 

@@ -225,6 +225,7 @@ pub const TOP_LEVEL: &[TopLevelSchema] = &[
             attr("vars", Kind::Any, false, "Variable values for this environment."),
             attr("promote_from", Kind::String, false, "Only artifacts built and tested in that environment may be applied here."),
             attr("protected", Kind::Bool, false, "Apply needs --yes-really or an interactive confirmation."),
+            attr("policy_dirs", Kind::ListOfString, false, "Directories (relative to the project) of *.imm files holding policy blocks, judged against every plan of this environment."),
         ],
         true,
         "A deployment environment, chosen with --env; its attributes are read as env.ATTR.",
@@ -284,6 +285,20 @@ pub const TOP_LEVEL: &[TopLevelSchema] = &[
     ),
     top("resource", &["TYPE", "NAME"], &[], true, "A managed object."),
     top(
+        "check",
+        &["NAME"],
+        &[],
+        false,
+        "Assertions about the infrastructure, reported as warnings by plan and apply and never blocking; holds assert { condition, error_message } blocks.",
+    ),
+    top(
+        "policy",
+        &["NAME"],
+        &[attr("enforce", Kind::String, false, "\"mandatory\" (default: a failure fails imm plan and refuses imm apply unless --override-policy NAME) or \"advisory\" (a warning).")],
+        false,
+        "A rule over the whole plan (plan.changes, plan.environment); holds assert { condition, error_message } blocks.",
+    ),
+    top(
         "moved",
         &[],
         &[
@@ -300,7 +315,7 @@ pub fn top_level(name: &str) -> Option<&'static TopLevelSchema> {
 }
 
 /// Reserved attributes of `environment` blocks, which are not `env.X` values.
-pub const ENVIRONMENT_RESERVED: &[&str] = &["vars", "promote_from", "protected"];
+pub const ENVIRONMENT_RESERVED: &[&str] = &["vars", "promote_from", "protected", "policy_dirs"];
 
 pub const VALIDATION_BLOCK: BlockSchema = block(
     "validation",
@@ -322,3 +337,55 @@ pub const VALIDATION_BLOCK: BlockSchema = block(
     ],
     "A rule the variable's value must satisfy.",
 );
+
+const CONDITION_ATTRS: &[AttrSchema] = &[
+    attr(
+        "condition",
+        Kind::Bool,
+        true,
+        "Must be true; an unknown value waits until it is known.",
+    ),
+    attr(
+        "error_message",
+        Kind::String,
+        true,
+        "Shown when the condition is false: say what is wrong and how to fix it.",
+    ),
+];
+
+/// `precondition { condition  error_message }`: checked before a resource
+/// is planned (or an output computed); a false one stops the plan.
+pub const PRECONDITION_BLOCK: BlockSchema = block(
+    "precondition",
+    true,
+    Phase::Deploy,
+    CONDITION_ATTRS,
+    "A condition checked before the resource is planned or the output computed; a false one stops the plan there.",
+);
+
+/// `postcondition { condition  error_message }`: checked once the object
+/// exists (`self` is the resource with its out attributes).
+pub const POSTCONDITION_BLOCK: BlockSchema = block(
+    "postcondition",
+    true,
+    Phase::Deploy,
+    CONDITION_ATTRS,
+    "A condition on the object once it exists (self is the resource with its out attributes); a false one fails the apply, the object stays recorded.",
+);
+
+/// `assert { condition  error_message }` in `check` and `policy` blocks.
+pub const ASSERT_BLOCK: BlockSchema = block(
+    "assert",
+    true,
+    Phase::Deploy,
+    CONDITION_ATTRS,
+    "A condition that must be true; its error_message is reported when it is false.",
+);
+
+/// The blocks a nested block may itself hold (only `lifecycle`'s conditions).
+pub fn inner_blocks(block_name: &str) -> &'static [&'static BlockSchema] {
+    match block_name {
+        "lifecycle" => &[&PRECONDITION_BLOCK, &POSTCONDITION_BLOCK],
+        _ => &[],
+    }
+}

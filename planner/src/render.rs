@@ -142,6 +142,17 @@ pub fn human(plan: &Plan, color: bool) -> String {
     for warning in &plan.warnings {
         let _ = writeln!(out, "\n{} {warning}", paint.wrap("33", "warning:"));
     }
+    if !plan.policies.is_empty() {
+        let _ = writeln!(out, "\n{}", paint.bold("Policies"));
+        for policy in &plan.policies {
+            let colour = match policy.status.as_str() {
+                "pass" => "32",
+                _ if policy.blocks() => "31",
+                _ => "33",
+            };
+            let _ = writeln!(out, "  {}", paint.wrap(colour, &policy.line()));
+        }
+    }
     if plan.summary.noop > 0 {
         let _ = writeln!(out, "\n{} unchanged.", plan.summary.noop);
     }
@@ -358,6 +369,23 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "**{summary}**\n");
     for warning in &plan.warnings {
         let _ = writeln!(out, "> **Warning:** {}\n", escape_cell(warning));
+    }
+    if !plan.policies.is_empty() {
+        out.push_str("| policy | enforce | result |\n|---|---|---|\n");
+        for policy in &plan.policies {
+            let result = match (policy.status.as_str(), policy.messages.is_empty()) {
+                ("pass", _) | (_, true) => format!("**{}**", policy.status),
+                (status, false) => format!("**{status}**: {}", policy.messages.join("; ")),
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                policy.name,
+                policy.enforce,
+                escape_cell(&result)
+            );
+        }
+        out.push('\n');
     }
     let changed: Vec<&Change> = SECTIONS
         .iter()

@@ -12,6 +12,7 @@ use imm_planner::plan::Plan;
 use imm_planner::state::StoredOutput;
 use imm_workflow::apply::{self, Applied};
 use imm_workflow::plan::{check_not_stale, make_plan, PlanRequest};
+use imm_workflow::policy_check;
 use imm_workflow::{load, preflight, Error, Session};
 use indexmap::IndexMap;
 use std::process::ExitCode;
@@ -36,13 +37,20 @@ pub fn run(args: ApplyArgs) -> CommandResult {
             options: plan_args.options(),
             refresh: plan_args.refresh,
             hash_inputs: saved.is_some(),
+            policies: plan_args.policies(),
         };
         let planned = make_plan(&session, &site, loaded, request)?;
         print_notes(&planned.notes);
         print_warnings(&planned.warnings, &planned.loaded, args.format);
         match &saved {
-            Some(saved) => check_not_stale(saved, &planned.plan)?,
+            Some(saved) => {
+                check_not_stale(saved, &planned.plan)?;
+                policy_check::check_same(saved, &planned.plan)?;
+            }
             None => print_plan(&planned.plan, PlanFormat::Human),
+        }
+        if let Some(refused) = policy_check::refused(&planned.plan) {
+            return Err(refused);
         }
         preflight::check_executors(&session, &planned.plan)?;
         plan_was_shown()?;
@@ -79,6 +87,8 @@ fn from_plan_file(args: &ApplyArgs) -> Result<(ProjectArgs, PlanArgs, Option<Pla
         replace: file.replace.clone(),
         target: file.target.clone(),
         refresh: args.plan.refresh,
+        policy: file.policy.clone(),
+        override_policy: file.override_policy.clone(),
     };
     Ok((project, plan_args, Some(file.plan)))
 }

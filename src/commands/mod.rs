@@ -12,6 +12,7 @@ pub mod import;
 pub mod output;
 pub mod plan;
 pub mod state;
+pub mod test;
 pub mod validate;
 
 use crate::{DiagnosticFormat, ProjectArgs};

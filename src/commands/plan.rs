@@ -8,6 +8,7 @@ use imm_lang::diagnostics::Code;
 use imm_planner::plan::{Plan, PlanOptions};
 use imm_planner::render;
 use imm_workflow::plan::{make_plan, PlanRequest, Planned};
+use imm_workflow::policy_check::{self, PolicyRequest};
 use imm_workflow::{load, Error, Session};
 use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
@@ -33,6 +34,12 @@ pub struct PlanArgs {
     /// Check recorded objects against what exists first (drift is replaced).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
+    /// Also judge the plan by the policy blocks of DIR's *.imm files (repeatable).
+    #[arg(long = "policy", value_name = "DIR")]
+    pub policy: Vec<PathBuf>,
+    /// Let this mandatory policy fail (repeatable); a saved plan records it.
+    #[arg(long = "override-policy", value_name = "NAME")]
+    pub override_policy: Vec<String>,
 }
 
 impl PlanArgs {
@@ -41,6 +48,14 @@ impl PlanArgs {
             force_replace: self.replace.iter().cloned().collect(),
             targets: self.target.iter().cloned().collect(),
             ..PlanOptions::default()
+        }
+    }
+
+    /// `--policy` and `--override-policy`.
+    pub fn policies(&self) -> PolicyRequest {
+        PolicyRequest {
+            dirs: self.policy.iter().map(|d| absolute(d)).collect(),
+            overrides: self.override_policy.clone(),
         }
     }
 }
@@ -63,10 +78,20 @@ pub struct PlanFile {
     pub replace: Vec<String>,
     #[serde(default)]
     pub target: Vec<String>,
+    /// `--policy` directories (absolute).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<PathBuf>,
+    /// `--override-policy` names: the only overrides `imm apply FILE` honours.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub override_policy: Vec<String>,
     pub plan: Plan,
 }
 
 pub const PLAN_FILE_VERSION: u32 = 1;
+
+/// `imm plan`'s exit code when a mandatory policy fails (1 is an error,
+/// 2 is `--detailed-exitcode`'s "changes").
+pub const POLICY_FAILED_EXIT: u8 = 3;
 
 pub fn run(
     args: &ProjectArgs,
@@ -83,6 +108,7 @@ pub fn run(
             options: plan_args.options(),
             refresh: plan_args.refresh,
             hash_inputs: out.is_some(),
+            policies: plan_args.policies(),
         };
         let planned = make_plan(&session, &site, loaded, request)?;
         print_notes(&planned.notes);
@@ -95,6 +121,14 @@ pub fn run(
                 out.display(),
                 out.display()
             );
+        }
+        if let Some(refused) = policy_check::refused(&planned.plan) {
+            crate::report::print_diagnostics(
+                &refused.diagnostics,
+                &refused.sources,
+                DiagnosticFormat::Human,
+            );
+            return Ok(ExitCode::from(POLICY_FAILED_EXIT));
         }
         if detailed_exitcode && planned.plan.summary.has_changes() {
             return Ok(ExitCode::from(2));
@@ -151,6 +185,8 @@ fn save(
             .collect(),
         replace: plan_args.replace.clone(),
         target: plan_args.target.clone(),
+        policy: plan_args.policies().dirs,
+        override_policy: plan_args.override_policy.clone(),
         plan: planned.plan.clone(),
     };
     let text = serde_json::to_string_pretty(&file).unwrap_or_default();

@@ -105,7 +105,12 @@ pub fn apply(
             &outcome,
         ));
     }
-    let outputs = if outcome.succeeded() {
+    let conditions = match outcome.succeeded() {
+        true => crate::conditions::after_apply(&mut loaded, &state),
+        false => Default::default(),
+    };
+    notes.extend(conditions.check_warnings);
+    let outputs = if outcome.succeeded() && conditions.failures.is_empty() {
         final_outputs(&mut loaded, &state)
     } else {
         None
@@ -115,6 +120,12 @@ pub fn apply(
     }
     let failures = failures(&outcome);
     record(site, &mut state, &failures)?;
+    if !conditions.failures.is_empty() {
+        return Err(crate::Error::in_files(
+            conditions.failures,
+            &loaded.project.sources,
+        ));
+    }
     Ok(Applied {
         state,
         outcome,

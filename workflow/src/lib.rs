@@ -9,12 +9,14 @@
 //! carries diagnostics; nothing here prints or asks the user anything.
 
 pub mod apply;
+pub mod conditions;
 pub mod config;
 pub mod console;
 pub mod error;
 pub mod load;
 pub mod plan;
 pub mod policy;
+pub mod policy_check;
 pub mod preflight;
 pub mod session;
 pub mod state_site;

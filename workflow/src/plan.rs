@@ -25,6 +25,8 @@ pub struct PlanRequest {
     pub refresh: bool,
     /// Hash what the plan was made from (for saved plans).
     pub hash_inputs: bool,
+    /// Policy directories and overrides besides the project's policies.
+    pub policies: crate::policy_check::PolicyRequest,
 }
 
 /// A plan made: everything apply needs to carry it out.
@@ -80,12 +82,19 @@ pub fn make_plan(
         &key,
         &request.options,
     );
-    let warnings = loaded.checked(diags)?;
+    let mut warnings = loaded.checked(diags)?;
     if request.hash_inputs {
         plan.config_hash = config_hash(&loaded.project, &evaluated, &key);
     }
     crate::policy::annotate(&mut plan, &loaded, &others, &state);
     plan.warnings.extend(moves.refused);
+    plan.warnings
+        .extend(crate::conditions::checks_known_after_apply(&evaluated));
+    warnings.extend(crate::policy_check::judge(
+        &mut loaded,
+        &mut plan,
+        &request.policies,
+    )?);
     Ok(Planned {
         loaded,
         state,

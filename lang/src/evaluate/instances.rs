@@ -275,6 +275,7 @@ impl Run<'_, '_> {
         );
         let mut value = self.config(ev, resource);
         ev.roots.remove("self");
+        self.preconditions(ev, &resource.preconditions, &address);
         if let Some(overrides) = self.inputs.overrides.get(&address) {
             value.extend(overrides.clone());
         }
@@ -304,6 +305,7 @@ impl Run<'_, '_> {
                 shadowed.push((out.name.to_string(), configured));
             }
         }
+        self.postconditions(ev, &resource.postconditions, &instance.address, &value);
         self.pending.push(Pending {
             instance: self.instances.len(),
             shadowed,

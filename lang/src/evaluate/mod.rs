@@ -19,12 +19,14 @@ use imm_stdlib::number::Number;
 use imm_stdlib::{convert, Type, Value};
 use indexmap::IndexMap;
 
+mod conditions;
 mod inputs;
 mod instances;
 mod secrets;
 mod settings;
 mod variables;
 
+pub use conditions::{judge, CheckResult, CheckStatus, Verdict};
 use inputs::{root_variable_values, Given};
 pub use secrets::{parse_secret_source, SecretSource};
 pub use settings::{settings, NamedFiles, Settings};
@@ -291,6 +293,8 @@ pub struct Evaluated {
     /// Every name of the root module with its value, when
     /// [`Inputs::keep_root_scope`] asked for it.
     pub root_scope: Option<RootScope>,
+    /// How each `check` block fared (plan mode only).
+    pub checks: Vec<CheckResult>,
 }
 
 /// The environments `imm validate` checks: every declared one, or `default`.
@@ -385,6 +389,7 @@ pub fn evaluate_with(
         inherited_deps: Vec::new(),
         oracle,
         root_scope: None,
+        checks: Vec::new(),
     };
     let outputs_values = run.module(root, var_values.clone(), sources);
     let outputs = outputs_values;
@@ -394,6 +399,7 @@ pub fn evaluate_with(
         outputs,
         variables: var_values.into_iter().collect(),
         root_scope: run.root_scope,
+        checks: run.checks,
     };
     (evaluated, run.diags)
 }
@@ -450,6 +456,7 @@ struct Run<'i, 'o> {
     inherited_deps: Vec<String>,
     oracle: &'o mut dyn OutsOracle,
     root_scope: Option<RootScope>,
+    checks: Vec<CheckResult>,
 }
 
 struct Pending {
@@ -557,6 +564,8 @@ impl Run<'_, '_> {
                     let Some(output) = node.decl.outputs.get(name) else {
                         continue;
                     };
+                    let owner = format!("{}output.{name}", node.address_prefix);
+                    self.preconditions(&mut ev, &output.preconditions, &owner);
                     let value = self.eval_or_unknown(&mut ev, &output.value);
                     if value.contains_sensitive() && !output.sensitive {
                         self.diags.push(
@@ -581,6 +590,7 @@ impl Run<'_, '_> {
                 }
             }
         }
+        self.checks(&mut ev, &node.decl.checks, &node.address_prefix);
         if self.inputs.keep_root_scope && node.address_prefix.is_empty() {
             self.root_scope = Some(RootScope {
                 names: ev.roots.clone(),

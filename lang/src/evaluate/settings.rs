@@ -18,6 +18,9 @@ pub struct Settings {
     pub protected: bool,
     /// The environment's `promote_from`, evaluated.
     pub promote_from: Option<String>,
+    /// The environment's `policy_dirs`: directories of `policy` blocks
+    /// judged against every plan, relative to the project.
+    pub policy_dirs: Vec<String>,
 }
 
 /// Whether the files settings name (an engine's certificates) must exist:
@@ -98,6 +101,15 @@ pub fn settings(
             Some(Value::String(source)) => Some(source),
             _ => None,
         };
+        if let Some(Value::List(dirs)) = policy("policy_dirs", Type::List(Box::new(Type::String))) {
+            settings.policy_dirs = dirs
+                .iter()
+                .filter_map(|d| match d {
+                    Value::String(s) => Some(s.to_string()),
+                    _ => None,
+                })
+                .collect();
+        }
     }
     (settings, diags)
 }

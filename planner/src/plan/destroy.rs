@@ -72,6 +72,7 @@ pub fn destroy_plan(state: &State) -> (Plan, Vec<Diagnostic>) {
         changes,
         outputs,
         warnings: Vec::new(),
+        policies: Vec::new(),
         config_hash: String::new(),
     };
     (plan, diagnostics)

@@ -526,6 +526,7 @@ impl<'a> Planner<'a> {
             outputs: output_changes(state, evaluated),
             summary,
             warnings,
+            policies: Vec::new(),
             config_hash: String::new(),
         };
         (plan, self.diagnostics)

@@ -172,6 +172,39 @@ pub struct OutputChange {
     pub sensitive: bool,
 }
 
+/// How one policy fared against this plan (`policy` blocks, `--policy DIR`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyResult {
+    pub name: String,
+    /// `mandatory` or `advisory`.
+    pub enforce: String,
+    /// `pass`, `fail` or `overridden` (a mandatory one, by `--override-policy`).
+    pub status: String,
+    /// The error messages of its false asserts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
+}
+
+impl PolicyResult {
+    /// A mandatory policy that failed and was not overridden: the plan
+    /// cannot be applied.
+    pub fn blocks(&self) -> bool {
+        self.status == "fail" && self.enforce == "mandatory"
+    }
+
+    /// `policy "x" (mandatory): fail — message; message`.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "policy \"{}\" ({}): {}",
+            self.name, self.enforce, self.status
+        );
+        if !self.messages.is_empty() {
+            line.push_str(&format!(" — {}", self.messages.join("; ")));
+        }
+        line
+    }
+}
+
 /// One plan: what it was made against and every instance's change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -184,6 +217,9 @@ pub struct Plan {
     pub summary: Summary,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Every policy judged against this plan, in the order declared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyResult>,
     /// Hash of the configuration and every input (sensitive ones keyed);
     /// a saved plan is refused when it differs at apply time. Only saved
     /// plans carry it.
@@ -192,6 +228,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The mandatory policies that fail (not overridden).
+    pub fn blocking_policies(&self) -> impl Iterator<Item = &PolicyResult> {
+        self.policies.iter().filter(|p| p.blocks())
+    }
+
     pub fn change(&self, address: &str) -> Option<&Change> {
         self.changes.iter().find(|c| c.address == address)
     }
