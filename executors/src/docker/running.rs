@@ -13,7 +13,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::StreamExt;
-use imm_lang::types::docker_container::Health;
+use imm_lang::types::settings::Health;
 use std::collections::HashSet;
 use std::io::Read;
 use std::time::{Duration, Instant};
