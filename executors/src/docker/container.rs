@@ -415,8 +415,7 @@ fn limits(settings: &Settings) -> HostConfig {
                 .collect()
         }),
         dns: non_empty(&settings.dns),
-        sysctls: (!settings.sysctls.is_empty())
-            .then(|| settings.sysctls.iter().cloned().collect()),
+        sysctls: (!settings.sysctls.is_empty()).then(|| settings.sysctls.iter().cloned().collect()),
         log_config: settings.logging.as_ref().map(|l| HostConfigLogConfig {
             typ: Some(l.driver.clone()),
             config: Some(l.options.iter().cloned().collect()),

@@ -34,11 +34,11 @@ use bollard::models::{
     Limit, Mount, MountTmpfsOptions, MountType, ResourceObject, ResourcesUlimits,
     TaskSpecContainerSpecDnsConfig, TaskSpecLogDriver, TaskSpecResources,
 };
-use imm_lang::types::settings::{parse_bytes, Settings, Tmpfs};
 use bollard::query_parameters::{InspectServiceOptions, ListTasksOptions, UpdateServiceOptions};
 use bollard::Docker;
 use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_service::{ServiceConfig, ServiceMode};
+use imm_lang::types::settings::{parse_bytes, Settings, Tmpfs};
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -647,8 +647,7 @@ fn container_settings(settings: &Settings) -> TaskSpecContainerSpec {
         mounts: some_vec(settings.tmpfs.iter().map(tmpfs_mount).collect()),
         capability_add: some(&settings.cap_add),
         capability_drop: some(&settings.cap_drop),
-        sysctls: (!settings.sysctls.is_empty())
-            .then(|| settings.sysctls.iter().cloned().collect()),
+        sysctls: (!settings.sysctls.is_empty()).then(|| settings.sysctls.iter().cloned().collect()),
         hosts: some_vec(
             settings
                 .extra_hosts

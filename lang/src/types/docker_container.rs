@@ -205,6 +205,12 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
             tests: super::docker_image::tests(&root)?,
             reload: reload(&root)?,
         };
+        if config.settings.read_only && !config.files.is_empty() {
+            return Err(ConfigError::new(
+                "read_only",
+                "runtime.files are copied into the root filesystem before the container starts, which a read-only root filesystem forbids; remove read_only, or give the app its files another way (a mount)",
+            ));
+        }
         if config.host_network && (!config.networks.is_empty() || !config.ports.is_empty()) {
             return Err(ConfigError::new(
                 "network_mode",

@@ -289,14 +289,21 @@ fn service_settings(root: &Fields<'_>) -> Result<Settings, ConfigError> {
         for option in tmpfs.options.split(',').filter(|o| !o.is_empty()) {
             let name = option.split('=').next().unwrap_or(option);
             let bytes_or_mode = match name {
-                "size" => option.split_once('=').map(|(_, v)| settings::parse_bytes(v).is_ok()),
-                "mode" => option.split_once('=').map(|(_, v)| u32::from_str_radix(v, 8).is_ok()),
+                "size" => option
+                    .split_once('=')
+                    .map(|(_, v)| settings::parse_bytes(v).is_ok()),
+                "mode" => option
+                    .split_once('=')
+                    .map(|(_, v)| u32::from_str_radix(v, 8).is_ok()),
                 _ => None,
             };
             if bytes_or_mode != Some(true) {
                 return Err(ConfigError::new(
                     format!("tmpfs[{i}]"),
-                    format!("\"{option}\": a service's tmpfs takes only {} (size=64m, mode=1777)", SERVICE_TMPFS_OPTIONS.join(" and ")),
+                    format!(
+                        "\"{option}\": a service's tmpfs takes only {} (size=64m, mode=1777)",
+                        SERVICE_TMPFS_OPTIONS.join(" and ")
+                    ),
                 ));
             }
         }
@@ -410,7 +417,7 @@ mod tests {
     fn defaults_suit_a_kernel_without_ipvs_and_a_host_port_forces_stop_first() {
         let parsed = ServiceConfig::try_from(&config(&[])).expect("valid");
         assert_eq!(parsed.mode, ServiceMode::Replicated(1));
-        assert!(parsed.dns_round_robin && parsed.init && parsed.start_first());
+        assert!(parsed.dns_round_robin && parsed.settings.init && parsed.start_first());
         let port = Value::Map(BTreeMap::from([
             ("target".to_string(), Value::number(8080)),
             ("published".to_string(), Value::number(18080)),

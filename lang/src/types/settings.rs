@@ -39,8 +39,18 @@ pub const LOGGING_BLOCK: BlockSchema = block(
     false,
     Phase::Runtime,
     &[
-        attr("driver", Kind::String, true, "Log driver, e.g. \"json-file\", \"local\", \"syslog\"."),
-        attr("options", Kind::MapOfString, false, "The driver's options, e.g. { max-size = \"10m\", max-file = \"3\" }."),
+        attr(
+            "driver",
+            Kind::String,
+            true,
+            "Log driver, e.g. \"json-file\", \"local\", \"syslog\".",
+        ),
+        attr(
+            "options",
+            Kind::MapOfString,
+            false,
+            "The driver's options, e.g. { max-size = \"10m\", max-file = \"3\" }.",
+        ),
     ],
     "Where logs go (Compose's logging). Run-time: a change replaces from the same image.",
 );
@@ -51,11 +61,31 @@ pub const HEALTH_BLOCK: BlockSchema = block(
     false,
     Phase::Deploy,
     &[
-        attr("command", Kind::ListOfString, true, "Health check command; exit 0 = healthy."),
-        attr("interval", Kind::String, false, "Time between checks, e.g. \"1s\"."),
+        attr(
+            "command",
+            Kind::ListOfString,
+            true,
+            "Health check command; exit 0 = healthy.",
+        ),
+        attr(
+            "interval",
+            Kind::String,
+            false,
+            "Time between checks, e.g. \"1s\".",
+        ),
         attr("timeout", Kind::String, false, "Time one check may take."),
-        attr("retries", Kind::Number, false, "Failures before the container is unhealthy."),
-        attr("start_period", Kind::String, false, "Grace period after start."),
+        attr(
+            "retries",
+            Kind::Number,
+            false,
+            "Failures before the container is unhealthy.",
+        ),
+        attr(
+            "start_period",
+            Kind::String,
+            false,
+            "Grace period after start.",
+        ),
     ],
     "How to tell a new instance is up.",
 );
@@ -186,19 +216,24 @@ pub fn parse_bytes(text: &str) -> Result<i64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(lower.len());
     let (number, unit) = lower.split_at(split);
-    let scale: f64 = match unit.trim_end_matches('b') {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(format!("\"{text}\" is not a size: write bytes like \"512m\", \"1g\" or a number of bytes")),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("\"{text}\" is not a size: write bytes like \"512m\", \"1g\" or a number of bytes"))?;
+    let scale: f64 =
+        match unit.trim_end_matches('b') {
+            "" => 1.0,
+            "k" => 1024.0,
+            "m" => 1024.0 * 1024.0,
+            "g" => 1024.0 * 1024.0 * 1024.0,
+            _ => return Err(format!(
+                "\"{text}\" is not a size: write bytes like \"512m\", \"1g\" or a number of bytes"
+            )),
+        };
+    let value: f64 = number.parse().map_err(|_| {
+        format!("\"{text}\" is not a size: write bytes like \"512m\", \"1g\" or a number of bytes")
+    })?;
     let bytes = value * scale;
     if !(1.0..9e18).contains(&bytes) {
-        return Err(format!("\"{text}\" is out of range: give at least one byte"));
+        return Err(format!(
+            "\"{text}\" is out of range: give at least one byte"
+        ));
     }
     Ok(bytes as i64)
 }
@@ -230,7 +265,9 @@ fn tmpfs(root: &Fields<'_>) -> Result<Vec<Tmpfs>, ConfigError> {
         if !path.starts_with('/') {
             return Err(ConfigError::new(
                 format!("{}[{i}]", root.path("tmpfs")),
-                format!("\"{spec}\": a tmpfs is \"/path\" or \"/path:options\", with an absolute path"),
+                format!(
+                    "\"{spec}\": a tmpfs is \"/path\" or \"/path:options\", with an absolute path"
+                ),
             ));
         }
         mounts.push(Tmpfs {
@@ -406,7 +443,14 @@ mod tests {
             ("tmpfs", Value::List(vec![Value::string("/run:size=1m")])),
         ])
         .expect("valid");
-        assert_eq!(parsed.ulimits[0], Ulimit { name: "nofile".into(), soft: 1024, hard: 4096 });
+        assert_eq!(
+            parsed.ulimits[0],
+            Ulimit {
+                name: "nofile".into(),
+                soft: 1024,
+                hard: 4096
+            }
+        );
         assert_eq!(parsed.ulimits[1].soft, 512);
         assert_eq!(parsed.extra_hosts[1], ("v6".to_string(), "::1".to_string()));
         assert_eq!(parsed.nano_cpus, Some(2_000_000_000));
@@ -419,11 +463,23 @@ mod tests {
         let err = |pairs: &[(&str, Value)]| parse(pairs).expect_err("refused").path;
         assert_eq!(err(&[("mem_limit", Value::string("12zz"))]), "mem_limit");
         assert_eq!(err(&[("cpus", Value::number(0))]), "cpus");
-        assert_eq!(err(&[("tmpfs", Value::List(vec![Value::string("tmp")]))]), "tmpfs[0]");
-        let imm = Value::Map(BTreeMap::from([("imm.env".to_string(), Value::string("x"))]));
+        assert_eq!(
+            err(&[("tmpfs", Value::List(vec![Value::string("tmp")]))]),
+            "tmpfs[0]"
+        );
+        let imm = Value::Map(BTreeMap::from([(
+            "imm.env".to_string(),
+            Value::string("x"),
+        )]));
         assert_eq!(err(&[("labels", imm)]), "labels");
-        let half = Value::Map(BTreeMap::from([("nofile".to_string(), Value::string("many"))]));
+        let half = Value::Map(BTreeMap::from([(
+            "nofile".to_string(),
+            Value::string("many"),
+        )]));
         assert_eq!(err(&[("ulimits", half)]), "ulimits.nofile");
-        assert_eq!(err(&[("stop_signal", Value::string("kill -9"))]), "stop_signal");
+        assert_eq!(
+            err(&[("stop_signal", Value::string("kill -9"))]),
+            "stop_signal"
+        );
     }
 }
