@@ -329,7 +329,11 @@ impl Run<'_, '_> {
         };
         // A missing required attribute is the static check's to report.
         let schema = &resource_type.schema;
-        if schema.attrs.iter().any(|a| a.required && !config.contains_key(a.name)) {
+        if schema
+            .attrs
+            .iter()
+            .any(|a| a.required && !config.contains_key(a.name))
+        {
             return;
         }
         if let Err(e) = (resource_type.check_config)(config) {

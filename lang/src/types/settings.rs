@@ -216,16 +216,17 @@ pub fn parse_bytes(text: &str) -> Result<i64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(lower.len());
     let (number, unit) = lower.split_at(split);
-    let scale: f64 =
-        match unit.trim_end_matches('b') {
-            "" => 1.0,
-            "k" => 1024.0,
-            "m" => 1024.0 * 1024.0,
-            "g" => 1024.0 * 1024.0 * 1024.0,
-            _ => return Err(format!(
+    let scale: f64 = match unit.trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
                 "\"{text}\" is not a size: write bytes like \"512m\", \"1g\" or a number of bytes"
-            )),
-        };
+            ))
+        }
+    };
     let value: f64 = number.parse().map_err(|_| {
         format!("\"{text}\" is not a size: write bytes like \"512m\", \"1g\" or a number of bytes")
     })?;
@@ -285,7 +286,7 @@ fn limit_number(value: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok()?,
         _ => return None,
     };
-    (number.fract() == 0.0 && number >= -1.0 && number < 9e18).then_some(number as i64)
+    (number.fract() == 0.0 && (-1.0..9e18).contains(&number)).then_some(number as i64)
 }
 
 fn ulimits(root: &Fields<'_>) -> Result<Vec<Ulimit>, ConfigError> {
