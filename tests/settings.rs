@@ -107,10 +107,9 @@ fn every_setting_reaches_docker_and_a_change_replaces_from_the_same_image() {
     assert_eq!(host["ExtraHosts"], json!(["db.internal:10.1.2.3"]));
     assert_eq!(host["Dns"], json!(["10.0.0.53"]));
     assert_eq!(host["Sysctls"], json!({ "net.core.somaxconn": "1024" }));
-    assert_eq!(
-        host["LogConfig"],
-        json!({ "Type": "json-file", "Config": { "max-size": "1m" } })
-    );
+    // The daemon adds its own defaults (max-file) beside what was set.
+    assert_eq!(host["LogConfig"]["Type"], "json-file");
+    assert_eq!(host["LogConfig"]["Config"]["max-size"], "1m");
     assert_eq!(container["State"]["Running"], true, "it runs as set");
     p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
 
