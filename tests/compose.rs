@@ -111,14 +111,14 @@ fn a_compose_project_imported_serves_what_docker_compose_serves() {
     // The same project through imm.
     let imported = p.imm(&["import", "compose", "docker-compose.yml"]);
     imported.assert_ok();
-    let labels_line = text
+    let pids_line = text
         .lines()
-        .position(|l| l.trim_start().starts_with("labels:"))
-        .expect("the file has labels")
+        .position(|l| l.trim_start().starts_with("pids_limit:"))
+        .expect("the file has pids_limit")
         + 1;
     assert!(
         imported.stderr.contains(&format!(
-            "docker-compose.yml:{labels_line}:5: service `web`: `labels`"
+            "docker-compose.yml:{pids_line}:5: service `web`: `pids_limit`"
         )),
         "what is not translated is listed with file:line:col: {}",
         imported.stderr

@@ -957,7 +957,12 @@ fn resource(
                 .iter()
                 .chain(schema::META_ATTRS)
                 .map(|s| s.name);
-            diags.push(unknown_attribute(&a.name, &owner, known));
+            let d = unknown_attribute(&a.name, &owner, known);
+            let d = match crate::types::refused(schema.type_name, &a.name.name) {
+                Some(why) => d.with_help(why.to_string()),
+                None => d,
+            };
+            diags.push(d);
         }
     }
     for required in schema.attrs.iter().filter(|a| a.required) {
@@ -988,7 +993,7 @@ fn resource(
                     schema.type_name, b.kind.name
                 ),
             );
-            let refused = crate::types::refused_block(schema.type_name, &b.kind.name);
+            let refused = crate::types::refused(schema.type_name, &b.kind.name);
             let d = match (refused, did_you_mean(&b.kind.name, names.iter().copied())) {
                 (Some(why), _) => d.with_help(why.to_string()),
                 (None, Some(s)) => d.with_help(format!("did you mean \"{s}\"?")),

@@ -8,6 +8,7 @@
 //! file beside the Compose file.
 
 mod interpolate;
+mod settings;
 
 use imm_stdlib::yaml::{self, Kind, Node};
 use std::collections::BTreeMap;
@@ -295,15 +296,18 @@ impl Translator<'_> {
                 "depends_on" => container.depends_on = self.depends_on(value),
                 "ports" => container.ports = self.ports(value),
                 "restart" => container.restart = self.restart(value),
-                "deploy" => container.count = self.deploy(value),
+                "deploy" => container.count = self.deploy(name, value, &mut container.settings),
                 "init" => container.init = value.text().map(|t| t == "true"),
                 "stop_grace_period" => container.stop_timeout = value.text().map(str::to_string),
-                other => {
-                    let message = format!(
-                        "service `{name}`: `{other}` is not translated: imm has no equivalent"
-                    );
-                    self.note(key, message);
-                }
+                other => match self.setting(other, value) {
+                    Some(text) => container.settings.push_str(&text),
+                    None => {
+                        let message = format!(
+                            "service `{name}`: `{other}` is not translated: imm has no equivalent"
+                        );
+                        self.note(key, message);
+                    }
+                },
             }
         }
         if service.get("build").is_some() {
@@ -583,11 +587,12 @@ impl Translator<'_> {
         Some(text.to_string())
     }
 
-    fn deploy(&mut self, value: &Node) -> Option<u64> {
+    fn deploy(&mut self, service: &str, value: &Node, settings: &mut String) -> Option<u64> {
         let mut count = None;
         for (key, v) in value.entries() {
             match key.text().unwrap_or_default() {
                 "replicas" => count = v.text().and_then(|t| t.parse().ok()),
+                "resources" => settings.push_str(&self.resources(service, v)),
                 other => self.note(
                     key,
                     format!("deploy `{other}` is not translated (Swarm settings)"),
@@ -677,6 +682,8 @@ struct ContainerText {
     init: Option<bool>,
     stop_timeout: Option<String>,
     ports: Vec<String>,
+    /// The settings' lines and blocks (`user = …`, `logging { … }`).
+    settings: String,
     networks: Vec<(String, Vec<String>)>,
     mounts: Vec<(String, String, bool)>,
     env: Vec<(String, String)>,
@@ -712,6 +719,7 @@ impl ContainerText {
         if !self.ports.is_empty() {
             let _ = writeln!(out, "ports = {}", list(&self.ports));
         }
+        out.push_str(&self.settings);
         for (network, aliases) in &self.networks {
             let _ = writeln!(
                 out,
@@ -787,9 +795,32 @@ mod tests {
             t.imm
         );
         assert!(t.imm.contains("\"127.0.0.1:18080:8080\""), "{}", t.imm);
-        assert_eq!(t.notes.len(), 1, "{:?}", t.notes);
-        assert_eq!((t.notes[0].line, t.notes[0].column), (9, 5));
-        assert!(t.notes[0].message.contains("cap_add"));
+        assert!(t.imm.contains("cap_add = [\"NET_ADMIN\"]"), "{}", t.imm);
+        assert!(t.notes.is_empty(), "{:?}", t.notes);
+    }
+
+    #[test]
+    fn settings_keep_their_compose_names() {
+        let compose = "services:\n  app:\n    image: app:1\n    user: \"65534:65534\"\n    entrypoint: /bin/app --serve\n    read_only: true\n    tmpfs: /tmp\n    cap_drop: [ALL]\n    labels:\n      team: web\n    ulimits:\n      nproc: 512\n      nofile:\n        soft: 1024\n        hard: 4096\n    logging:\n      driver: json-file\n      options:\n        max-size: 10m\n    deploy:\n      resources:\n        limits:\n          cpus: \"0.5\"\n          memory: 512M\n          pids: 100\n        reservations:\n          memory: 128M\n";
+        let t = translate(compose, Path::new(".")).expect("translates");
+        for line in [
+            "user            = \"65534:65534\"",
+            "entrypoint      = [\"/bin/app\", \"--serve\"]",
+            "read_only       = true",
+            "tmpfs           = [\"/tmp\"]",
+            "cap_drop        = [\"ALL\"]",
+            "nofile = { soft = 1024, hard = 4096 }",
+            "driver  = \"json-file\"",
+            "cpus            = 0.5",
+            "mem_limit       = \"512M\"",
+            "mem_reservation = \"128M\"",
+        ] {
+            let squashed: String = t.imm.split_whitespace().collect();
+            let wanted: String = line.split_whitespace().collect();
+            assert!(squashed.contains(&wanted), "{line} in {}", t.imm);
+        }
+        assert_eq!(t.notes.len(), 1, "only pids: {:?}", t.notes);
+        assert!(t.notes[0].message.contains("limits.pids"), "{:?}", t.notes);
     }
 
     #[test]

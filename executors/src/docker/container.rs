@@ -14,9 +14,9 @@ use crate::{
 };
 use async_trait::async_trait;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
-    NetworkConnectRequest, NetworkDisconnectRequest, NetworkingConfig, PortBinding, RestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, HostConfigLogConfig, Mount,
+    MountType, NetworkConnectRequest, NetworkDisconnectRequest, NetworkingConfig, PortBinding,
+    ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::CreateContainerOptions;
 use bollard::Docker;
@@ -27,6 +27,7 @@ use imm_lang::types::docker_container::{
 };
 use imm_lang::types::fields::duration_ns;
 use imm_lang::types::naming::sanitize;
+use imm_lang::types::settings::Settings;
 use serde_json::{json, Map};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -298,7 +299,7 @@ async fn start_ready(
         .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
         .await
         .map_err(|e| failed("starting the container", e))?;
-    wait_ready(docker, config.health.as_ref(), id).await
+    wait_ready(docker, config.settings.health.as_ref(), id).await
 }
 
 fn body(
@@ -307,7 +308,8 @@ fn body(
     run: &RunContext,
 ) -> Result<ContainerCreateBody, ActionError> {
     let env: Vec<String> = config.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let (port_bindings, exposed) = ports(&config.ports)?;
+    let (port_bindings, mut exposed) = ports(&config.ports)?;
+    exposed.extend(config.expose.iter().cloned());
     let mounts: Vec<Mount> = config
         .mounts
         .iter()
@@ -325,10 +327,13 @@ fn body(
         Restart::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
         Restart::OnFailure => RestartPolicyNameEnum::ON_FAILURE,
     };
-    let mut labels = labels(run, &instance.address);
+    let settings = &config.settings;
+    // imm's own labels win over the user's (imm.* ones are refused at plan).
+    let mut all_labels: HashMap<String, String> = settings.labels.iter().cloned().collect();
+    all_labels.extend(labels(run, &instance.address));
     for served in config.networks.iter().filter_map(|n| n.proxy.as_ref()) {
         // A proxy replaced without a readable predecessor finds it by this.
-        labels.insert(proxy::backend_label(served), String::new());
+        all_labels.insert(proxy::backend_label(served), String::new());
     }
     let first = joined_at_create(config);
     let networking_config = first.map(|first| NetworkingConfig {
@@ -339,10 +344,15 @@ fn body(
     });
     Ok(ContainerCreateBody {
         image: Some(config.image.clone()),
-        cmd: (!config.command.is_empty()).then(|| config.command.clone()),
+        cmd: (!settings.command.is_empty()).then(|| settings.command.clone()),
+        entrypoint: (!settings.entrypoint.is_empty()).then(|| settings.entrypoint.clone()),
+        user: settings.user.clone(),
+        working_dir: settings.working_dir.clone(),
+        hostname: settings.hostname.clone(),
+        stop_signal: settings.stop_signal.clone(),
         env: Some(env),
-        labels: Some(labels),
-        healthcheck: config.health.as_ref().map(health),
+        labels: Some(all_labels),
+        healthcheck: settings.health.as_ref().map(health),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(HostConfig {
             port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
@@ -356,12 +366,63 @@ fn body(
             } else {
                 first.map(|n| n.name.clone())
             },
-            init: Some(config.init),
-            ..Default::default()
+            init: Some(settings.init),
+            security_opt: non_empty(&config.security_opt),
+            ..limits(settings)
         }),
         networking_config,
         ..Default::default()
     })
+}
+
+/// `Some` of a list Docker takes, `None` (the daemon's default) when empty.
+fn non_empty<T: Clone>(items: &[T]) -> Option<Vec<T>> {
+    (!items.is_empty()).then(|| items.to_vec())
+}
+
+/// The host configuration the shared settings make: limits, privileges,
+/// filesystems, name resolution, logs.
+fn limits(settings: &Settings) -> HostConfig {
+    HostConfig {
+        memory: settings.mem_limit,
+        memory_reservation: settings.mem_reservation,
+        nano_cpus: settings.nano_cpus,
+        readonly_rootfs: Some(settings.read_only),
+        tmpfs: (!settings.tmpfs.is_empty()).then(|| {
+            settings
+                .tmpfs
+                .iter()
+                .map(|t| (t.path.clone(), t.options.clone()))
+                .collect()
+        }),
+        cap_add: non_empty(&settings.cap_add),
+        cap_drop: non_empty(&settings.cap_drop),
+        ulimits: (!settings.ulimits.is_empty()).then(|| {
+            settings
+                .ulimits
+                .iter()
+                .map(|u| ResourcesUlimits {
+                    name: Some(u.name.clone()),
+                    soft: Some(u.soft),
+                    hard: Some(u.hard),
+                })
+                .collect()
+        }),
+        extra_hosts: (!settings.extra_hosts.is_empty()).then(|| {
+            settings
+                .extra_hosts
+                .iter()
+                .map(|(host, ip)| format!("{host}:{ip}"))
+                .collect()
+        }),
+        dns: non_empty(&settings.dns),
+        sysctls: (!settings.sysctls.is_empty()).then(|| settings.sysctls.iter().cloned().collect()),
+        log_config: settings.logging.as_ref().map(|l| HostConfigLogConfig {
+            typ: Some(l.driver.clone()),
+            config: Some(l.options.iter().cloned().collect()),
+        }),
+        ..Default::default()
+    }
 }
 
 /// `"[ip:]host:container[/proto]"`; without an address the port is

@@ -45,7 +45,13 @@ pub(super) async fn reload(
     let outcome = async {
         write(docker, id, &changes).await?;
         send_signal(docker, id, &reload.signal).await?;
-        watch(docker, id, config.health.is_some(), reload.window_ns).await?;
+        watch(
+            docker,
+            id,
+            config.settings.health.is_some(),
+            reload.window_ns,
+        )
+        .await?;
         run_tests(docker, id, &config.tests).await
     }
     .await;

@@ -14,7 +14,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 use imm_lang::diagnostics::Code;
-use imm_lang::types::docker_container::Health;
+use imm_lang::types::settings::Health;
 use std::collections::HashSet;
 use std::io::Read;
 use std::time::{Duration, Instant};

@@ -29,11 +29,16 @@ use bollard::models::{
     TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets, TaskSpecPlacement,
     TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
+use bollard::models::{
+    Limit, Mount, MountTmpfsOptions, MountType, ResourceObject, ResourcesUlimits,
+    TaskSpecContainerSpecDnsConfig, TaskSpecLogDriver, TaskSpecResources,
+};
 use bollard::query_parameters::{InspectServiceOptions, ListTasksOptions, UpdateServiceOptions};
 use bollard::Docker;
 use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_service::{ServiceConfig, ServiceMode};
+use imm_lang::types::settings::{parse_bytes, Settings, Tmpfs};
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -468,14 +473,15 @@ fn service_spec(
     address: &str,
     run: &RunContext,
 ) -> ServiceSpec {
+    let settings = &config.settings;
     let container = TaskSpecContainerSpec {
         image: Some(config.image.clone()),
-        args: (!config.command.is_empty()).then(|| config.command.clone()),
+        args: (!settings.command.is_empty()).then(|| settings.command.clone()),
         env: Some(config.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        init: Some(config.init),
+        init: Some(settings.init),
         stop_grace_period: Some(config.stop_grace_ns.max(0)),
-        labels: Some(labels(run, address)),
-        health_check: config.health.as_ref().map(|h| HealthConfig {
+        labels: Some(task_labels(settings, run, address)),
+        health_check: settings.health.as_ref().map(|h| HealthConfig {
             test: Some(
                 std::iter::once("CMD".to_string())
                     .chain(h.command.iter().cloned())
@@ -520,11 +526,16 @@ fn service_spec(
                 })
                 .collect(),
         ),
-        ..Default::default()
+        ..container_settings(settings)
     };
     let restart = &config.restart;
     let task = TaskSpec {
         container_spec: Some(container),
+        resources: resources(settings),
+        log_driver: settings.logging.as_ref().map(|l| TaskSpecLogDriver {
+            name: Some(l.driver.clone()),
+            options: Some(l.options.iter().cloned().collect()),
+        }),
         restart_policy: Some(TaskSpecRestartPolicy {
             condition: Some(match restart.condition.as_str() {
                 "none" => TaskSpecRestartPolicyConditionEnum::NONE,
@@ -625,6 +636,96 @@ fn service_spec(
         }),
         ..Default::default()
     }
+}
+
+/// A task's labels: the user's, with imm's own over them.
+fn task_labels(settings: &Settings, run: &RunContext, address: &str) -> HashMap<String, String> {
+    let mut all: HashMap<String, String> = settings.labels.iter().cloned().collect();
+    all.extend(labels(run, address));
+    all
+}
+
+/// The shared settings as Swarm's container spec takes them (`command` is
+/// Swarm's name for the entrypoint; hosts are written "IP host").
+fn container_settings(settings: &Settings) -> TaskSpecContainerSpec {
+    let some = |items: &[String]| (!items.is_empty()).then(|| items.to_vec());
+    TaskSpecContainerSpec {
+        command: some(&settings.entrypoint),
+        user: settings.user.clone(),
+        dir: settings.working_dir.clone(),
+        hostname: settings.hostname.clone(),
+        stop_signal: settings.stop_signal.clone(),
+        read_only: Some(settings.read_only),
+        mounts: some_vec(settings.tmpfs.iter().map(tmpfs_mount).collect()),
+        capability_add: some(&settings.cap_add),
+        capability_drop: some(&settings.cap_drop),
+        sysctls: (!settings.sysctls.is_empty()).then(|| settings.sysctls.iter().cloned().collect()),
+        hosts: some_vec(
+            settings
+                .extra_hosts
+                .iter()
+                .map(|(host, ip)| format!("{ip} {host}"))
+                .collect(),
+        ),
+        dns_config: (!settings.dns.is_empty()).then(|| TaskSpecContainerSpecDnsConfig {
+            nameservers: Some(settings.dns.clone()),
+            ..Default::default()
+        }),
+        ulimits: some_vec(
+            settings
+                .ulimits
+                .iter()
+                .map(|u| ResourcesUlimits {
+                    name: Some(u.name.clone()),
+                    soft: Some(u.soft),
+                    hard: Some(u.hard),
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+fn some_vec<T>(items: Vec<T>) -> Option<Vec<T>> {
+    (!items.is_empty()).then_some(items)
+}
+
+/// A tmpfs as a Swarm mount: only `size` and `mode` (checked at plan).
+fn tmpfs_mount(tmpfs: &Tmpfs) -> Mount {
+    let option = |name: &str| {
+        tmpfs
+            .options
+            .split(',')
+            .find_map(|o| o.strip_prefix(name)?.strip_prefix('='))
+    };
+    Mount {
+        typ: Some(MountType::TMPFS),
+        target: Some(tmpfs.path.clone()),
+        tmpfs_options: Some(MountTmpfsOptions {
+            size_bytes: option("size").and_then(|v| parse_bytes(v).ok()),
+            mode: option("mode").and_then(|v| i64::from_str_radix(v, 8).ok()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Memory and CPU limits and reservations, when any is set.
+fn resources(settings: &Settings) -> Option<TaskSpecResources> {
+    let limited = settings.mem_limit.is_some() || settings.nano_cpus.is_some();
+    let reserved = settings.mem_reservation.is_some();
+    (limited || reserved).then(|| TaskSpecResources {
+        limits: limited.then(|| Limit {
+            nano_cpus: settings.nano_cpus,
+            memory_bytes: settings.mem_limit,
+            ..Default::default()
+        }),
+        reservations: reserved.then(|| ResourceObject {
+            memory_bytes: settings.mem_reservation,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
 }
 
 async fn inspect(docker: &Docker, id: &str) -> Result<Service, ActionError> {

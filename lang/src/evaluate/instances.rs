@@ -279,6 +279,7 @@ impl Run<'_, '_> {
         if let Some(overrides) = self.inputs.overrides.get(&address) {
             value.extend(overrides.clone());
         }
+        self.check_typed_config(resource, &address, &value);
         let instance = Instance {
             address,
             resource: resource_address,
@@ -312,6 +313,36 @@ impl Run<'_, '_> {
         });
         self.instances.push(instance);
         Value::Map(value)
+    }
+
+    /// A known configuration must parse into its type's typed struct (what
+    /// the executor will read): one that does not is reported at the
+    /// attribute it names, at validate and at plan alike.
+    fn check_typed_config(
+        &mut self,
+        resource: &Resource,
+        address: &str,
+        config: &BTreeMap<String, Value>,
+    ) {
+        if config.values().any(Value::contains_unknown) {
+            return;
+        }
+        let Some(resource_type) = crate::types::get(&resource.type_name.name) else {
+            return;
+        };
+        // A missing required attribute is the static check's to report.
+        let schema = &resource_type.schema;
+        if schema
+            .attrs
+            .iter()
+            .any(|a| a.required && !config.contains_key(a.name))
+        {
+            return;
+        }
+        if let Err(e) = (resource_type.check_config)(config) {
+            let span = attribute_span(resource, &e.path);
+            self.diags.push(e.to_diagnostic(address, span));
+        }
     }
 
     /// The instance's attributes and nested blocks, type-checked.
@@ -397,4 +428,22 @@ impl Run<'_, '_> {
             }
         }
     }
+}
+
+/// Where the attribute at a typed configuration's path (`mem_limit`,
+/// `tmpfs[0]`, `logging.driver`) is written: its value, else its block,
+/// else the resource.
+fn attribute_span(resource: &Resource, path: &str) -> Span {
+    let mut segments = path.split(['.', '[']);
+    let top = segments.next().unwrap_or(path);
+    if let Some(attr) = resource.body.attribute(top) {
+        return attr.value.span;
+    }
+    let Some(block) = resource.body.blocks_named(top).next() else {
+        return resource.span;
+    };
+    segments
+        .next()
+        .and_then(|inner| block.body.attribute(inner))
+        .map_or(block.kind.span, |attr| attr.value.span)
 }

@@ -7,10 +7,13 @@
 //! is applied to the running container instead.
 
 use super::fields::{duration_field, ConfigError, Fields};
+use super::settings::{self, Settings, HEALTH_BLOCK, LOGGING_BLOCK, SHARED_ATTRS};
 use super::{naming, Family, ResourceType};
-use crate::schema::{attr, block, out, Kind, Phase, ResourceSchema, TEST_BLOCK};
+use crate::schema::{attr, block, out, AttrSchema, Kind, Phase, ResourceSchema, TEST_BLOCK};
 use imm_stdlib::Value;
 use std::collections::BTreeMap;
+
+pub use super::settings::Health;
 
 pub const TYPE: ResourceType = ResourceType {
     reconfigurable: Some(reloads_files),
@@ -18,21 +21,25 @@ pub const TYPE: ResourceType = ResourceType {
     ..ResourceType::of::<ContainerConfig>(Family::Docker, SCHEMA)
 };
 
+/// Attributes only a container has; the shared ones follow.
+const OWN_ATTRS: &[AttrSchema] = &[
+    attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.tag (or .id)."),
+    attr("name", Kind::String, false, "Container name; project, environment, index and a version suffix are added."),
+    attr("restart", Kind::String, false, "Restart policy: no, on-failure, always or unless-stopped."),
+    attr("ports", Kind::ListOfString, false, "Published ports [ip:]host:container[/proto]; without ip, 127.0.0.1. A container that publishes a host port is replaced stop-then-start."),
+    attr("expose", Kind::ListOfString, false, "Ports the container listens on, as metadata (Docker's ExposedPorts): \"8080\" or \"53/udp\"; publishes nothing."),
+    attr("network_mode", Kind::String, false, "\"host\": share the host's network, as Compose's network_mode: host (reach a store on the host's loopback; listen on it). No network blocks, no ports; replaced stop-then-start, since the old one holds the ports."),
+    attr("security_opt", Kind::ListOfString, false, "Security options, e.g. \"no-new-privileges:true\", \"seccomp=unconfined\"."),
+    attr("stop_timeout", Kind::String, false, "How long a retired container may take to stop before it is killed (default \"10s\")."),
+    attr("drain", Kind::String, false, "How long a retired container keeps running after it stopped receiving new requests, so that the ones it holds finish (default \"2s\")."),
+];
+
+const ATTRS: [AttrSchema; OWN_ATTRS.len() + SHARED_ATTRS.len()] = settings::join(OWN_ATTRS);
+
 const SCHEMA: ResourceSchema = ResourceSchema {
     type_name: "docker_container",
     doc: "An instance of an image. Replaced blue/green: the new container starts beside the old one on its networks without its aliases, passes health and tests, then serves (aliases or proxy); the old one stops serving, drains, then is removed. With reload, a change of runtime.files alone is applied in place.",
-    attrs: &[
-        attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.tag (or .id)."),
-        attr("name", Kind::String, false, "Container name; project, environment, index and a version suffix are added."),
-        attr("command", Kind::ListOfString, false, "Command and arguments."),
-        attr("restart", Kind::String, false, "Restart policy: no, on-failure, always or unless-stopped."),
-        attr("ports", Kind::ListOfString, false, "Published ports [ip:]host:container[/proto]; without ip, 127.0.0.1. A container that publishes a host port is replaced stop-then-start."),
-        attr("network_mode", Kind::String, false, "\"host\": share the host's network, as Compose's network_mode: host (reach a store on the host's loopback; listen on it). No network blocks, no ports; replaced stop-then-start, since the old one holds the ports."),
-        attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so the command gets signals and stops at once."),
-        attr("stop_timeout", Kind::String, false, "How long a retired container may take to stop before it is killed (default \"10s\")."),
-        attr("drain", Kind::String, false, "How long a retired container keeps running after it stopped receiving new requests, so that the ones it holds finish (default \"2s\")."),
-        super::engine::ENGINE_ATTR,
-    ],
+    attrs: &ATTRS,
     blocks: &[
         block(
             "network",
@@ -67,6 +74,7 @@ const SCHEMA: ResourceSchema = ResourceSchema {
             "Run-time configuration: environment-specific values applied at deploy time; never rebuilds the image.",
         ),
         HEALTH_BLOCK,
+        LOGGING_BLOCK,
         TEST_BLOCK,
         block(
             "reload",
@@ -85,41 +93,6 @@ const SCHEMA: ResourceSchema = ResourceSchema {
         out("ip", Kind::String, "Address on the first network."),
     ],
 };
-
-/// The health check of a container or of a service's tasks.
-pub const HEALTH_BLOCK: crate::schema::BlockSchema = block(
-    "health",
-    false,
-    Phase::Deploy,
-    &[
-        attr(
-            "command",
-            Kind::ListOfString,
-            true,
-            "Health check command; exit 0 = healthy.",
-        ),
-        attr(
-            "interval",
-            Kind::String,
-            false,
-            "Time between checks, e.g. \"1s\".",
-        ),
-        attr("timeout", Kind::String, false, "Time one check may take."),
-        attr(
-            "retries",
-            Kind::Number,
-            false,
-            "Failures before the container is unhealthy.",
-        ),
-        attr(
-            "start_period",
-            Kind::String,
-            false,
-            "Grace period after start.",
-        ),
-    ],
-    "How to tell a new instance is up.",
-);
 
 /// Seconds a container gets to stop before it is killed, by default.
 pub const DEFAULT_STOP_SECONDS: i32 = 10;
@@ -161,35 +134,28 @@ pub struct VolumeMount {
     pub read_only: bool,
 }
 
-/// The health check, durations in nanoseconds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Health {
-    pub command: Vec<String>,
-    pub interval_ns: i64,
-    pub timeout_ns: i64,
-    pub retries: i64,
-    pub start_period_ns: i64,
-}
-
 /// A `docker_container` as its executor needs it (secrets unmarked: they
 /// go to the daemon).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerConfig {
     pub image: String,
     pub name: Option<String>,
-    pub command: Vec<String>,
     pub restart: Restart,
     pub ports: Vec<String>,
+    /// `expose`, as Docker's keys: `8080/tcp`.
+    pub expose: Vec<String>,
     /// `network_mode = "host"`: on the host's network, not on Docker's.
     pub host_network: bool,
-    pub init: bool,
+    pub security_opt: Vec<String>,
+    /// What a container shares with a service's tasks (command, limits,
+    /// user, health, …).
+    pub settings: Settings,
     pub stop_seconds: i32,
     pub drain_ns: i64,
     pub networks: Vec<NetworkAttachment>,
     pub mounts: Vec<VolumeMount>,
     pub env: Vec<(String, String)>,
     pub files: Vec<(String, String)>,
-    pub health: Option<Health>,
     pub tests: Vec<Vec<String>>,
     /// Files are reloaded in place, not by a replacement.
     pub reload: Option<Reload>,
@@ -210,11 +176,12 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
         let config = ContainerConfig {
             image: root.required_string("image")?,
             name: root.plain_string("name")?,
-            command: root.strings("command")?,
             restart: restart(&root)?,
             ports: root.strings("ports")?,
+            expose: expose(&root)?,
             host_network: host_network(&root)?,
-            init: root.bool("init")?.unwrap_or(true),
+            security_opt: root.strings("security_opt")?,
+            settings: Settings::parse(&root)?,
             stop_seconds: stop_seconds(&root)?,
             drain_ns: duration_field(&root, "drain", DEFAULT_DRAIN)?,
             networks: root
@@ -235,10 +202,15 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
                 .collect::<Result<_, ConfigError>>()?,
             env: runtime.string_map("env")?,
             files: runtime.string_map("files")?,
-            health: health(&root)?,
             tests: super::docker_image::tests(&root)?,
             reload: reload(&root)?,
         };
+        if config.settings.read_only && !config.files.is_empty() {
+            return Err(ConfigError::new(
+                "read_only",
+                "runtime.files are copied into the root filesystem before the container starts, which a read-only root filesystem forbids; remove read_only, or give the app its files another way (a mount)",
+            ));
+        }
         if config.host_network && (!config.networks.is_empty() || !config.ports.is_empty()) {
             return Err(ConfigError::new(
                 "network_mode",
@@ -247,6 +219,23 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
         }
         Ok(config)
     }
+}
+
+/// `"8080"` or `"53/udp"` as Docker's `8080/tcp`, `53/udp`.
+fn expose(root: &Fields<'_>) -> Result<Vec<String>, ConfigError> {
+    let mut ports = Vec::new();
+    for (i, spec) in root.strings("expose")?.into_iter().enumerate() {
+        let (port, proto) = spec.split_once('/').unwrap_or((spec.as_str(), "tcp"));
+        let valid_port = port.parse::<u16>().is_ok_and(|p| p > 0);
+        if !valid_port || !matches!(proto, "tcp" | "udp" | "sctp") {
+            return Err(ConfigError::new(
+                format!("expose[{i}]"),
+                format!("\"{spec}\" is not a port like \"8080\" or \"53/udp\""),
+            ));
+        }
+        ports.push(format!("{port}/{proto}"));
+    }
+    Ok(ports)
 }
 
 fn host_network(root: &Fields<'_>) -> Result<bool, ConfigError> {
@@ -287,16 +276,8 @@ fn reload(root: &Fields<'_>) -> Result<Option<Reload>, ConfigError> {
     let Some(block) = root.block("reload")? else {
         return Ok(None);
     };
-    let signal = block
-        .plain_string("signal")?
-        .unwrap_or_else(|| "HUP".into());
+    let signal = settings::signal(&block, "signal")?.unwrap_or_else(|| "HUP".into());
     let bare = signal.trim_start_matches("SIG");
-    if bare.is_empty() || !bare.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(ConfigError::new(
-            block.path("signal"),
-            format!("\"{signal}\" is not a signal name; write one like \"HUP\" or \"USR1\""),
-        ));
-    }
     Ok(Some(Reload {
         signal: bare.to_string(),
         window_ns: duration_field(&block, "window", "2s")?,
@@ -332,20 +313,6 @@ fn restart(root: &Fields<'_>) -> Result<Restart, ConfigError> {
 fn stop_seconds(root: &Fields<'_>) -> Result<i32, ConfigError> {
     let ns = duration_field(root, "stop_timeout", &format!("{DEFAULT_STOP_SECONDS}s"))?;
     Ok((ns / 1_000_000_000).clamp(0, i64::from(i32::MAX)) as i32)
-}
-
-pub(super) fn health(root: &Fields<'_>) -> Result<Option<Health>, ConfigError> {
-    let Some(h) = root.block("health")? else {
-        return Ok(None);
-    };
-    let retries = h.number("retries")?.unwrap_or(30.0);
-    Ok(Some(Health {
-        command: h.strings("command")?,
-        interval_ns: duration_field(&h, "interval", "1s")?,
-        timeout_ns: duration_field(&h, "timeout", "5s")?,
-        retries: retries.max(0.0) as i64,
-        start_period_ns: duration_field(&h, "start_period", "0s")?,
-    }))
 }
 
 /// A container that publishes host ports, or listens on the host's

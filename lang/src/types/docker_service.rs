@@ -7,10 +7,10 @@
 //! become Swarm configs and `runtime.secrets` Swarm secrets, new objects
 //! for every change (they are immutable), removed once no task uses them.
 
-use super::docker_container::{health, Health};
 use super::fields::{duration_field, ConfigError, Fields};
+use super::settings::{self, Settings, HEALTH_BLOCK, LOGGING_BLOCK, SHARED_ATTRS};
 use super::{naming, Family, ResourceType};
-use crate::schema::{attr, block, out, Kind, Phase, ResourceSchema};
+use crate::schema::{attr, block, out, AttrSchema, Kind, Phase, ResourceSchema};
 use imm_stdlib::Value;
 use std::collections::BTreeMap;
 
@@ -18,21 +18,23 @@ use std::collections::BTreeMap;
 /// object is kept.
 pub const TYPE: ResourceType = ResourceType::of::<ServiceConfig>(Family::Docker, SCHEMA);
 
+/// Attributes only a service has; the shared ones follow.
+const OWN_ATTRS: &[AttrSchema] = &[
+    attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.id (an image built on a multi-node engine is on every node, or pinned by digest in its registry)."),
+    attr("name", Kind::String, false, "Service name (project and environment are added; default: the resource's name, with -INDEX or -KEY for an instance of count or for_each); clients on its networks reach it by this name."),
+    attr("replicas", Kind::Number, false, "Number of tasks (default 1); not with mode = \"global\"."),
+    attr("mode", Kind::String, false, "\"replicated\" (default) or \"global\" (one task per node)."),
+    attr("endpoint_mode", Kind::String, false, "\"dnsrr\" (default: the service name resolves to every task, no virtual IP needed) or \"vip\" (needs IPVS in the kernel)."),
+    attr("stop_timeout", Kind::String, false, "How long a task may take to stop before it is killed (default \"10s\")."),
+    attr("deadline", Kind::String, false, "How long a create or update may take before the apply gives up on it (default \"5m\"); a task that can never be placed never fails by itself."),
+];
+
+const ATTRS: [AttrSchema; OWN_ATTRS.len() + SHARED_ATTRS.len()] = settings::join(OWN_ATTRS);
+
 const SCHEMA: ResourceSchema = ResourceSchema {
     type_name: "docker_service",
     doc: "Replicated tasks on a Docker Swarm (the engine must be a swarm manager). A change is Swarm's rolling update: each new task healthy before an old one stops; a failed update is rolled back by Swarm, the old tasks serving throughout, and the apply fails with the tasks' errors.",
-    attrs: &[
-        attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.id (an image built on a multi-node engine is on every node, or pinned by digest in its registry)."),
-        attr("name", Kind::String, false, "Service name (project and environment are added; default: the resource's name, with -INDEX or -KEY for an instance of count or for_each); clients on its networks reach it by this name."),
-        attr("command", Kind::ListOfString, false, "Command and arguments."),
-        attr("init", Kind::Bool, false, "Run Docker's init as PID 1 (default true), so that a task stops at once when asked."),
-        attr("replicas", Kind::Number, false, "Number of tasks (default 1); not with mode = \"global\"."),
-        attr("mode", Kind::String, false, "\"replicated\" (default) or \"global\" (one task per node)."),
-        attr("endpoint_mode", Kind::String, false, "\"dnsrr\" (default: the service name resolves to every task, no virtual IP needed) or \"vip\" (needs IPVS in the kernel)."),
-        attr("stop_timeout", Kind::String, false, "How long a task may take to stop before it is killed (default \"10s\")."),
-        attr("deadline", Kind::String, false, "How long a create or update may take before the apply gives up on it (default \"5m\"); a task that can never be placed never fails by itself."),
-        super::engine::ENGINE_ATTR,
-    ],
+    attrs: &ATTRS,
     blocks: &[
         block(
             "network",
@@ -67,7 +69,8 @@ const SCHEMA: ResourceSchema = ResourceSchema {
             ],
             "Run-time configuration: environment-specific values; never rebuilds the image.",
         ),
-        super::docker_container::HEALTH_BLOCK,
+        HEALTH_BLOCK,
+        LOGGING_BLOCK,
         block(
             "update",
             false,
@@ -109,11 +112,26 @@ const SCHEMA: ResourceSchema = ResourceSchema {
     ],
 };
 
-/// Blocks a `docker_container` has and a service cannot, and why.
-pub const REFUSED_BLOCKS: &[(&str, &str)] = &[(
-    "reload",
-    "a Swarm service cannot reload files in place: Swarm mounts each file read-only from an immutable config, so a change of runtime.files rolls out new tasks (start-first, each healthy before an old one stops); remove the reload block",
-)];
+/// Blocks and attributes a `docker_container` has and a service cannot,
+/// and why.
+pub const REFUSED: &[(&str, &str)] = &[
+    (
+        "reload",
+        "a Swarm service cannot reload files in place: Swarm mounts each file read-only from an immutable config, so a change of runtime.files rolls out new tasks (start-first, each healthy before an old one stops); remove the reload block",
+    ),
+    (
+        "security_opt",
+        "Swarm services take no security options (Docker's service spec has no SecurityOpt); remove it, or run this as a docker_container",
+    ),
+    (
+        "expose",
+        "a service's tasks are reachable on every port by the other tasks of their networks; publish a port with a port block, or remove expose",
+    ),
+];
+
+/// The tmpfs options a service's tmpfs mount can carry (Swarm's
+/// TmpfsOptions): the others Compose takes are refused.
+const SERVICE_TMPFS_OPTIONS: &[&str] = &["size", "mode"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceMode {
@@ -165,8 +183,6 @@ pub struct Placement {
 pub struct ServiceConfig {
     pub image: String,
     pub name: Option<String>,
-    pub command: Vec<String>,
-    pub init: bool,
     pub mode: ServiceMode,
     pub dns_round_robin: bool,
     pub stop_grace_ns: i64,
@@ -176,7 +192,9 @@ pub struct ServiceConfig {
     pub env: Vec<(String, String)>,
     pub files: Vec<(String, String)>,
     pub secrets: Vec<(String, String)>,
-    pub health: Option<Health>,
+    /// What a service's tasks share with a container (command, limits,
+    /// user, health, …).
+    pub settings: Settings,
     pub update: UpdatePolicy,
     pub restart: RestartPolicy,
     pub placement: Placement,
@@ -238,8 +256,6 @@ impl TryFrom<&BTreeMap<String, Value>> for ServiceConfig {
         Ok(ServiceConfig {
             image: root.required_string("image")?,
             name: root.plain_string("name")?,
-            command: root.strings("command")?,
-            init: root.bool("init")?.unwrap_or(true),
             mode: mode(&root)?,
             dns_round_robin,
             stop_grace_ns: duration_field(&root, "stop_timeout", "10s")?,
@@ -258,12 +274,41 @@ impl TryFrom<&BTreeMap<String, Value>> for ServiceConfig {
             env: runtime.string_map("env")?,
             files: runtime.string_map("files")?,
             secrets: runtime.string_map("secrets")?,
-            health: health(&root)?,
+            settings: service_settings(&root)?,
             update: update(&root)?,
             restart: restart(&root)?,
             placement: placement(&root)?,
         })
     }
+}
+
+/// The shared settings, with the tmpfs options Swarm cannot carry refused.
+fn service_settings(root: &Fields<'_>) -> Result<Settings, ConfigError> {
+    let settings = Settings::parse(root)?;
+    for (i, tmpfs) in settings.tmpfs.iter().enumerate() {
+        for option in tmpfs.options.split(',').filter(|o| !o.is_empty()) {
+            let name = option.split('=').next().unwrap_or(option);
+            let bytes_or_mode = match name {
+                "size" => option
+                    .split_once('=')
+                    .map(|(_, v)| settings::parse_bytes(v).is_ok()),
+                "mode" => option
+                    .split_once('=')
+                    .map(|(_, v)| u32::from_str_radix(v, 8).is_ok()),
+                _ => None,
+            };
+            if bytes_or_mode != Some(true) {
+                return Err(ConfigError::new(
+                    format!("tmpfs[{i}]"),
+                    format!(
+                        "\"{option}\": a service's tmpfs takes only {} (size=64m, mode=1777)",
+                        SERVICE_TMPFS_OPTIONS.join(" and ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(settings)
 }
 
 fn count(fields: &Fields<'_>, key: &str) -> Result<Option<u64>, ConfigError> {
@@ -372,7 +417,7 @@ mod tests {
     fn defaults_suit_a_kernel_without_ipvs_and_a_host_port_forces_stop_first() {
         let parsed = ServiceConfig::try_from(&config(&[])).expect("valid");
         assert_eq!(parsed.mode, ServiceMode::Replicated(1));
-        assert!(parsed.dns_round_robin && parsed.init && parsed.start_first());
+        assert!(parsed.dns_round_robin && parsed.settings.init && parsed.start_first());
         let port = Value::Map(BTreeMap::from([
             ("target".to_string(), Value::number(8080)),
             ("published".to_string(), Value::number(18080)),

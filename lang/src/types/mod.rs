@@ -23,6 +23,7 @@ pub mod exec;
 pub mod fields;
 pub mod file;
 pub mod naming;
+pub mod settings;
 
 use crate::schema::ResourceSchema;
 use imm_stdlib::Value;
@@ -177,16 +178,17 @@ pub fn schemas() -> impl Iterator<Item = &'static ResourceSchema> {
     REGISTRY.iter().map(|t| &t.schema)
 }
 
-/// Why `type_name` has no block `block` that a user might expect from a
-/// similar type (`reload` on a Swarm service), when its module says.
-pub fn refused_block(type_name: &str, block: &str) -> Option<&'static str> {
+/// Why `type_name` has no block or attribute `name` that a user might
+/// expect from a similar type (`reload` on a Swarm service), when its
+/// module says.
+pub fn refused(type_name: &str, name: &str) -> Option<&'static str> {
     let refused: &[(&str, &str)] = match type_name {
-        "docker_service" => docker_service::REFUSED_BLOCKS,
+        "docker_service" => docker_service::REFUSED,
         _ => &[],
     };
     refused
         .iter()
-        .find(|(name, _)| *name == block)
+        .find(|(refused, _)| *refused == name)
         .map(|(_, why)| *why)
 }
 

@@ -440,9 +440,6 @@ impl<'a> Planner<'a> {
                     .with_help("undo the change that replaces it, or set prevent_destroy = false and apply first if replacing it is really meant"),
                 );
             }
-            if decision.action != Action::Noop {
-                self.check_config(instance);
-            }
             let mut notes = Vec::new();
             if state.create_interrupted(&instance.address) {
                 notes.push("create interrupted: the object may exist".to_string());
@@ -530,22 +527,6 @@ impl<'a> Planner<'a> {
             config_hash: String::new(),
         };
         (plan, self.diagnostics)
-    }
-
-    /// A configuration about to be applied must parse into its type's
-    /// typed struct (what the executor will read); one that does not is
-    /// reported here rather than half-way through an apply.
-    fn check_config(&mut self, instance: &Instance) {
-        if instance.config.values().any(Value::contains_unknown) {
-            return;
-        }
-        let Some(resource_type) = types::get(&instance.type_name) else {
-            return;
-        };
-        if let Err(e) = (resource_type.check_config)(&instance.config) {
-            self.diagnostics
-                .push(e.to_diagnostic(&instance.address, instance.span));
-        }
     }
 
     /// `--target`: the changes of the targeted instances and of what they
