@@ -790,9 +790,9 @@ impl<'t> Builder<'t> {
     }
 
     fn label(&mut self, pair: Pair<'_, Rule>) -> Ident {
-        let span = self.span(&pair);
-        self.refuse_masked_heredoc(span);
+        self.refuse_masked_heredoc(self.span(&pair));
         let expr = self.string(pair);
+        let span = expr.span;
         match expr.as_literal_string() {
             Some(s) => Ident {
                 name: s.to_string(),
@@ -1145,7 +1145,7 @@ impl<'t> Builder<'t> {
     fn string(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
         if self.literals.binary_search(&(span.start as usize)).is_ok() {
-            return self.scanned_literal(span);
+            return self.scanned_literal(span.start as usize);
         }
         // Most strings are plain text: no pieces to strip or pair up.
         let mut inner = pair.clone().into_inner();

@@ -3,9 +3,10 @@
 //! kept for each).
 //!
 //! Before pest runs, [`mask`] finds every string literal and heredoc of a
-//! file's code and hands pest a copy of the text in which each of them is a
-//! string of spaces (same length, so every byte offset holds): pest then
-//! reads a literal in one search. The builder reads the literal itself from
+//! file's code and hands pest a copy of the text in which each of them is
+//! an empty string followed by a comment (`""/*   */`, same length, so
+//! every byte offset holds): pest reads the rest of a literal as white
+//! space, in one `memmem` search for `*/`. The builder reads the literal itself from
 //! the original text with [`scan_literal`], and asks pest only for each
 //! `${ … }` and `%{ … }` inside it.
 //!
@@ -76,9 +77,7 @@ pub(super) fn mask(text: &str) -> Masked {
                     break;
                 };
                 let out = masked.get_or_insert_with(|| bytes.to_vec());
-                out[i] = b'"';
-                out[i + 1..end - 1].fill(b' ');
-                out[end - 1] = b'"';
+                write_mask(&mut out[i..end]);
                 literals.push(i);
                 i = end;
                 continue;
@@ -125,6 +124,18 @@ pub(super) fn mask(text: &str) -> Masked {
         text,
         literals,
         boundaries,
+    }
+}
+
+/// `""` and, after it, a comment as long as the rest of the literal
+/// (spaces when it is too short for `/**/`).
+fn write_mask(literal: &mut [u8]) {
+    literal.fill(b' ');
+    literal[..2].copy_from_slice(b"\"\"");
+    let len = literal.len();
+    if len >= 6 {
+        literal[2..4].copy_from_slice(b"/*");
+        literal[len - 2..].copy_from_slice(b"*/");
     }
 }
 

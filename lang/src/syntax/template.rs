@@ -59,9 +59,9 @@ impl Directive {
 
 impl Builder<'_> {
     /// A literal the scanner masked, read from the text; pest parses each
-    /// of its interpolations and directives on its own.
-    pub(super) fn scanned_literal(&mut self, span: Span) -> Expr {
-        let start = span.start as usize;
+    /// of its interpolations and directives on its own. Pest saw `""`
+    /// there: the literal's end is the scanner's.
+    pub(super) fn scanned_literal(&mut self, start: usize) -> Expr {
         let text = self.text;
         let kind = scanner::literal_kind(text, start);
         let mut sink = PieceSink {
@@ -70,10 +70,11 @@ impl Builder<'_> {
         };
         let end = scanner::scan_literal(text, start, &mut sink);
         let mut pieces = sink.pieces;
-        if end != Some(span.end as usize) {
+        let Some(end) = end else {
             self.gave_up = true;
-            return Expr::new(ExprKind::Null, span);
-        }
+            return Expr::new(ExprKind::Null, Span::new(self.file, start, start));
+        };
+        let span = Span::new(self.file, start, end);
         let layout = match kind {
             Some(Literal::Heredoc { indented: true }) => Layout::IndentedLines,
             Some(Literal::Heredoc { indented: false }) => Layout::Lines,
