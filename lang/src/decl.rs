@@ -381,7 +381,7 @@ fn collect_block(
     let label = |i: usize| block.labels[i].clone();
     match top.name {
         "variable" => {
-            check_body(&block.body, &top.body, &[&schema::VALIDATION_BLOCK], diags);
+            check_body(&block, &top.body, &[&schema::VALIDATION_BLOCK], diags);
             let v = variable(&block, label(0), diags);
             insert_unique(
                 &mut decl.variables,
@@ -411,7 +411,7 @@ fn collect_block(
             }
         }
         "check" => {
-            check_body(&block.body, &top.body, &[&schema::ASSERT_BLOCK], diags);
+            check_body(&block, &top.body, &[&schema::ASSERT_BLOCK], diags);
             let c = Check {
                 name: label(0),
                 asserts: conditions(&block.body, "assert"),
@@ -422,7 +422,7 @@ fn collect_block(
             });
         }
         "policy" => {
-            check_body(&block.body, &top.body, &[&schema::ASSERT_BLOCK], diags);
+            check_body(&block, &top.body, &[&schema::ASSERT_BLOCK], diags);
             let p = policy(&block, label(0), diags);
             insert_unique(
                 &mut decl.policies,
@@ -434,12 +434,7 @@ fn collect_block(
             );
         }
         "output" => {
-            check_body(
-                &block.body,
-                &top.body,
-                &[&schema::PRECONDITION_BLOCK],
-                diags,
-            );
+            check_body(&block, &top.body, &[&schema::PRECONDITION_BLOCK], diags);
             let o = output(&block, label(0), diags);
             insert_unique(&mut decl.outputs, o.name.clone(), o, "output", diags, |o| {
                 o.name.span
@@ -465,7 +460,7 @@ fn collect_block(
             );
         }
         "secret" => {
-            check_body(&block.body, &top.body, &[], diags);
+            check_body(&block, &top.body, &[], diags);
             if let Some(from) = block.body.attribute("from") {
                 let s = Secret {
                     name: label(0),
@@ -478,7 +473,7 @@ fn collect_block(
             }
         }
         "store" => {
-            check_body(&block.body, &top.body, &[], diags);
+            check_body(&block, &top.body, &[], diags);
             let s = Store {
                 name: label(0),
                 block: block.clone(),
@@ -489,7 +484,7 @@ fn collect_block(
         }
         "engine" => {
             check_body(
-                &block.body,
+                &block,
                 &top.body,
                 &[
                     &crate::types::engine::TLS_BLOCK,
@@ -506,7 +501,7 @@ fn collect_block(
             });
         }
         "state" => {
-            check_body(&block.body, &top.body, &[], diags);
+            check_body(&block, &top.body, &[], diags);
             match first_state {
                 Some(first) => diags.push(
                     Diagnostic::at(
@@ -535,7 +530,7 @@ fn collect_block(
             }
         }
         "moved" => {
-            check_body(&block.body, &top.body, &[], diags);
+            check_body(&block, &top.body, &[], diags);
             let from = block.body.attribute("from").map(|a| move_address(&a.value));
             let to = block.body.attribute("to").map(|a| move_address(&a.value));
             match (from, to) {
@@ -624,9 +619,16 @@ fn unexpected_block(block: &Block, parent: &str, diags: &mut Diagnostics) {
     );
 }
 
-/// Checks a body against a block schema: known attributes, required ones,
-/// duplicates, and nested blocks from `nested`.
-fn check_body(body: &Body, schema: &BlockSchema, nested: &[&BlockSchema], diags: &mut Diagnostics) {
+/// Checks a block's body against a block schema: known attributes,
+/// required ones (a missing one is reported at the block's type, as
+/// Terraform does), duplicates, and nested blocks from `nested`.
+fn check_body(
+    block: &Block,
+    schema: &BlockSchema,
+    nested: &[&BlockSchema],
+    diags: &mut Diagnostics,
+) {
+    let body = &block.body;
     check_duplicate_attributes(body, diags);
     if !schema.open {
         for a in body.attributes() {
@@ -645,7 +647,7 @@ fn check_body(body: &Body, schema: &BlockSchema, nested: &[&BlockSchema], diags:
             diags.push(
                 Diagnostic::at(
                     Code::MissingAttribute,
-                    body_anchor(body),
+                    block.kind.span,
                     format!(
                         "the {} block needs the attribute \"{}\"",
                         schema.name, required.name
@@ -707,18 +709,6 @@ fn check_nested_block<'b>(
         }
     }
     check_nested_attributes(b, schema, diags);
-}
-
-/// Where to point when something is missing from a body: its first item,
-/// else nothing better than the start of the file.
-fn body_anchor(body: &Body) -> Span {
-    body.items
-        .first()
-        .map(|i| match i {
-            Item::Attribute(a) => a.name.span,
-            Item::Block(b) => b.kind.span,
-        })
-        .unwrap_or_default()
 }
 
 pub fn unknown_attribute<'a>(
@@ -903,7 +893,7 @@ fn module_call(block: &Block, name: Ident, diags: &mut Diagnostics) -> Option<Mo
         diags.push(
             Diagnostic::at(
                 Code::MissingAttribute,
-                name.span,
+                block.kind.span,
                 format!("module \"{}\" needs the attribute \"source\"", name.name),
             )
             .with_help("add source = \"./dir\" or source = \"std/NAME\""),
@@ -970,7 +960,7 @@ fn resource(
             diags.push(
                 Diagnostic::at(
                     Code::MissingAttribute,
-                    name.span,
+                    block.kind.span,
                     format!(
                         "resource {}.{} needs the attribute \"{}\"",
                         type_name.name, name.name, required.name

@@ -11,7 +11,7 @@ use crate::source::{SourceMap, Span};
 use crate::syntax::ast::*;
 use crate::syntax::parse_template;
 use imm_stdlib::number::{Number, NumberError};
-use imm_stdlib::value::{make_set, SENSITIVE_TEXT};
+use imm_stdlib::value::{convert, make_set, unify, SENSITIVE_TEXT};
 use imm_stdlib::{CallContext, Type, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -434,6 +434,9 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// `c ? a : b`. As in Terraform, both results are evaluated and the
+    /// chosen one is converted to the type both share (`true ? 1 : "1"` is
+    /// `"1"`); an error in the other result is not reported.
     fn conditional(&mut self, cond: &Expr, a: &Expr, b: &Expr) -> EvalResult {
         let (c, sensitive) = self.eval(cond)?.unmark_deep();
         let chosen = match c {
@@ -442,9 +445,9 @@ impl<'a> Evaluator<'a> {
             Value::String(s) if s == "true" => a,
             Value::String(s) if s == "false" => b,
             Value::Unknown(_) => {
-                self.eval(a)?;
-                self.eval(b)?;
-                return Ok(Value::Unknown(Type::Any));
+                let (a_value, b_value) = (self.eval(a)?, self.eval(b)?);
+                let ty = self.result_type(a, b.span, &a_value, &b_value)?;
+                return Ok(Value::Unknown(ty.unwrap_or(Type::Any)));
             }
             other => {
                 return Err(Diagnostic::at(
@@ -456,11 +459,53 @@ impl<'a> Evaluator<'a> {
             }
         };
         let value = self.eval(chosen)?;
+        let other = if std::ptr::eq(chosen, a) { b } else { a };
+        let value = match self.eval(other) {
+            Ok(other_value) => {
+                let (a_value, b_value) = if std::ptr::eq(chosen, a) {
+                    (&value, &other_value)
+                } else {
+                    (&other_value, &value)
+                };
+                match self.result_type(a, b.span, a_value, b_value)? {
+                    Some(ty) => convert(value, &ty)
+                        .map_err(|e| Diagnostic::at(Code::TypeMismatch, chosen.span, e.message))?,
+                    None => value,
+                }
+            }
+            Err(_) => value,
+        };
         Ok(if sensitive {
             value.mark_sensitive()
         } else {
             value
         })
+    }
+
+    /// The type both results of a conditional convert to; `None` when one
+    /// is null or of a type not known yet (nothing to convert).
+    fn result_type(
+        &self,
+        a: &Expr,
+        b_span: Span,
+        a_value: &Value,
+        b_value: &Value,
+    ) -> Result<Option<Type>, Diagnostic> {
+        let (a_type, b_type) = (a_value.type_of(), b_value.type_of());
+        if a_value.is_null() || b_value.is_null() || a_type == Type::Any || b_type == Type::Any {
+            return Ok(None);
+        }
+        match unify(&[a_type.clone(), b_type.clone()]) {
+            Some(ty) => Ok(Some(ty)),
+            None => Err(Diagnostic::at(
+                Code::TypeMismatch,
+                a.span.to(b_span),
+                format!(
+                    "inconsistent conditional result types: the true result is a {a_type}, the false result a {b_type}"
+                ),
+            )
+            .with_help("make both results the same type, e.g. with tostring() or tonumber()")),
+        }
     }
 
     fn unary(&mut self, span: Span, op: UnaryOp, operand: &Expr) -> EvalResult {

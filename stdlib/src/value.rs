@@ -555,6 +555,165 @@ pub fn convert(value: Value, ty: &Type) -> Result<Value, ConversionError> {
     }
 }
 
+/// The one type all of `types` convert to, as Terraform unifies the two
+/// results of a conditional or the elements given to `tolist`, `toset` and
+/// `tomap`: numbers and bools with strings make strings, tuples of one
+/// length unify element by element and of several lengths make a list,
+/// objects of one shape unify attribute by attribute and of several make
+/// a map. `None` when there is no such type (a number and a bool). `Any`
+/// (an unknown or null value's type) converts to everything.
+pub fn unify(types: &[Type]) -> Option<Type> {
+    let count = |kind: fn(&Type) -> bool| types.iter().filter(|t| kind(t)).count();
+    let all = types.len();
+    let dynamic = count(|t| matches!(t, Type::Any));
+    let maps = count(|t| matches!(t, Type::Map(_)));
+    let lists = count(|t| matches!(t, Type::List(_)));
+    let sets = count(|t| matches!(t, Type::Set(_)));
+    let objects = count(|t| matches!(t, Type::Object(_)));
+    let tuples = count(|t| matches!(t, Type::Tuple(_)));
+    if all == 0 || dynamic == all {
+        return Some(Type::Any);
+    }
+    if maps > 0 && maps + dynamic == all {
+        return unify_elements(types, dynamic > 0).map(|t| Type::Map(Box::new(t)));
+    }
+    if maps > 0 && maps + objects + dynamic == all {
+        if let Some(map) = unify_as_map(types) {
+            return Some(map);
+        }
+    }
+    if lists > 0 && lists + dynamic == all {
+        return unify_elements(types, dynamic > 0).map(|t| Type::List(Box::new(t)));
+    }
+    if sets > 0 && sets + dynamic == all {
+        return unify_elements(types, dynamic > 0).map(|t| Type::Set(Box::new(t)));
+    }
+    if objects > 0 && objects + dynamic == all {
+        return if dynamic > 0 {
+            Some(Type::Any)
+        } else {
+            unify_objects(types)
+        };
+    }
+    if tuples > 0 && tuples + dynamic == all {
+        return if dynamic > 0 {
+            Some(Type::Any)
+        } else {
+            unify_tuples(types)
+        };
+    }
+    if objects > 0 && tuples > 0 {
+        return None;
+    }
+    // The first type (strings before the others) every other converts to.
+    let strings_first = types.iter().filter(|t| matches!(t, Type::String)).chain(
+        types
+            .iter()
+            .filter(|t| !matches!(t, Type::String | Type::Any)),
+    );
+    strings_first
+        .clone()
+        .find(|want| types.iter().all(|t| converts(t, want)))
+        .cloned()
+}
+
+/// The element type of collections of one kind (with unknowns: any).
+fn unify_elements(types: &[Type], dynamic: bool) -> Option<Type> {
+    if dynamic {
+        return Some(Type::Any);
+    }
+    let elements: Vec<Type> = types
+        .iter()
+        .filter_map(|t| match t {
+            Type::List(e) | Type::Set(e) | Type::Map(e) => Some((**e).clone()),
+            _ => None,
+        })
+        .collect();
+    unify(&elements)
+}
+
+/// Maps and objects together, as a map of their elements' common type.
+fn unify_as_map(types: &[Type]) -> Option<Type> {
+    let mut elements = Vec::new();
+    for t in types {
+        match t {
+            Type::Map(e) => elements.push((**e).clone()),
+            Type::Object(attrs) => elements.extend(attrs.values().cloned()),
+            _ => elements.push(Type::Any),
+        }
+    }
+    unify(&elements).map(|t| Type::Map(Box::new(t)))
+}
+
+fn unify_objects(types: &[Type]) -> Option<Type> {
+    let shapes: Vec<&IndexMap<String, Type>> = types
+        .iter()
+        .filter_map(|t| match t {
+            Type::Object(attrs) => Some(&**attrs),
+            _ => None,
+        })
+        .collect();
+    let first = shapes.first()?;
+    let same_shape = shapes
+        .iter()
+        .all(|s| s.len() == first.len() && s.keys().all(|k| first.contains_key(k)));
+    if !same_shape {
+        let all: Vec<Type> = shapes.iter().flat_map(|s| s.values().cloned()).collect();
+        return unify(&all).map(|t| Type::Map(Box::new(t)));
+    }
+    let mut unified = IndexMap::new();
+    for name in first.keys() {
+        let across: Vec<Type> = shapes.iter().filter_map(|s| s.get(name).cloned()).collect();
+        unified.insert(name.clone(), unify(&across)?);
+    }
+    Some(Type::Object(Box::new(unified)))
+}
+
+fn unify_tuples(types: &[Type]) -> Option<Type> {
+    let tuples: Vec<&Vec<Type>> = types
+        .iter()
+        .filter_map(|t| match t {
+            Type::Tuple(items) => Some(&**items),
+            _ => None,
+        })
+        .collect();
+    let first = tuples.first()?;
+    if tuples.iter().any(|t| t.len() != first.len()) {
+        let all: Vec<Type> = tuples.iter().flat_map(|t| t.iter().cloned()).collect();
+        return unify(&all).map(|t| Type::List(Box::new(t)));
+    }
+    let mut unified = Vec::with_capacity(first.len());
+    for i in 0..first.len() {
+        let across: Vec<Type> = tuples.iter().map(|t| t[i].clone()).collect();
+        unified.push(unify(&across)?);
+    }
+    Some(Type::Tuple(Box::new(unified)))
+}
+
+/// Whether a value of type `from` converts to `to` (Terraform's
+/// conversions, strings to numbers and bools included).
+fn converts(from: &Type, to: &Type) -> bool {
+    match (from, to) {
+        (_, Type::Any) | (Type::Any, _) => true,
+        (a, b) if a == b => true,
+        (Type::Number | Type::Bool, Type::String) => true,
+        (Type::String, Type::Number | Type::Bool) => true,
+        (Type::List(a) | Type::Set(a), Type::List(b) | Type::Set(b))
+        | (Type::Map(a), Type::Map(b)) => converts(a, b),
+        (Type::Tuple(items), Type::List(e) | Type::Set(e)) => items.iter().all(|t| converts(t, e)),
+        (Type::Object(attrs), Type::Map(e)) => attrs.values().all(|t| converts(t, e)),
+        (Type::Tuple(a), Type::Tuple(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| converts(x, y))
+        }
+        (Type::Object(a), Type::Object(b)) => {
+            a.len() == b.len()
+                && b.iter()
+                    .all(|(k, t)| a.get(k).is_some_and(|from| converts(from, t)))
+        }
+        _ => false,
+    }
+}
+
 fn nested(path: &str, err: ConversionError) -> ConversionError {
     ConversionError::new(format!("element {path}: {}", err.message))
 }

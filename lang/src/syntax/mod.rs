@@ -7,6 +7,7 @@
 
 pub mod ast;
 mod brackets;
+mod scanner;
 mod template;
 
 pub use brackets::MAX_NESTING;
@@ -41,10 +42,141 @@ pub fn parse_file(file: FileId, text: &str) -> Parsed {
     parsed
 }
 
-/// Parses text whose brackets are balanced (see `brackets`).
+/// Parses text whose brackets are balanced (see `brackets`): first with
+/// its literals read by the scanner and its top-level blocks in parallel
+/// (large files); when that finds any problem, again as pest reads the
+/// whole text, for pest's own messages.
 fn parse_balanced(file: FileId, text: &str) -> Parsed {
-    let mut builder = Builder::new(file, text);
     limit_calls(text.len());
+    let masked = scanner::mask(text);
+    let chunks = chunks(text.len(), &masked.boundaries);
+    if masked.text.is_some() || chunks.len() > 2 {
+        if let Some(body) = parse_fast(file, text, &masked, &chunks, true) {
+            return Parsed {
+                body,
+                diagnostics: Vec::new(),
+            };
+        }
+    }
+    parse_whole(file, text)
+}
+
+/// Files at least this large have their top-level blocks parsed on
+/// several threads.
+const PARALLEL_MIN_BYTES: usize = 512 * 1024;
+
+/// The stack of a parsing thread: parsing recurses once per nesting level
+/// (at most [`MAX_NESTING`]); this is ample even for debug builds.
+const PARSER_STACK: usize = 64 * 1024 * 1024;
+
+/// Cuts `0..len` at top-level boundaries into one piece per core (a
+/// single piece for small files).
+fn chunks(len: usize, boundaries: &[usize]) -> Vec<usize> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut cuts = vec![0];
+    if len >= PARALLEL_MIN_BYTES && threads > 1 {
+        for k in 1..threads {
+            let target = len / threads * k;
+            let at = boundaries.partition_point(|&b| b < target);
+            if let Some(&cut) = boundaries.get(at) {
+                if cut > *cuts.last().unwrap_or(&0) && cut < len {
+                    cuts.push(cut);
+                }
+            }
+        }
+    }
+    cuts.push(len);
+    cuts
+}
+
+/// The tree of a file read with its literals masked, `None` at the first
+/// problem of any kind.
+fn parse_fast(
+    file: FileId,
+    text: &str,
+    masked: &scanner::Masked,
+    cuts: &[usize],
+    parallel: bool,
+) -> Option<Body> {
+    let input = masked.text.as_deref().unwrap_or(text);
+    let ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    let parse = |(start, end): (usize, usize)| {
+        let mut builder = Builder::new(file, text);
+        builder.offset = start;
+        builder.literals = &masked.literals;
+        builder.fast = true;
+        let pairs = ImmParser::parse(Rule::file, input.get(start..end)?).ok()?;
+        let body_pair = pairs.into_iter().next()?.into_inner().next()?;
+        let body = builder.body(body_pair);
+        (builder.diagnostics.is_empty() && !builder.gave_up).then_some(body)
+    };
+    let bodies: Vec<Option<Body>> = match ranges.as_slice() {
+        _ if !parallel => ranges.iter().map(|range| parse(*range)).collect(),
+        [one] => vec![parse(*one)],
+        _ => std::thread::scope(|scope| {
+            let handles: Vec<_> = ranges
+                .iter()
+                .map(|range| {
+                    std::thread::Builder::new()
+                        .stack_size(PARSER_STACK)
+                        .spawn_scoped(scope, move || parse(*range))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(&ranges)
+                .map(|(handle, range)| match handle.map(|h| h.join()) {
+                    Ok(Ok(body)) => body,
+                    // A thread that could not start: parse its part here.
+                    _ => parse(*range),
+                })
+                .collect()
+        }),
+    };
+    let mut items = Vec::new();
+    for body in bodies {
+        items.extend(body?.items);
+    }
+    Some(Body { items })
+}
+
+/// For the fuzzer and tests: reads `text` on the fast path (literals
+/// masked, and also cut at every top-level boundary) and with pest alone;
+/// wherever the fast path accepts the text, pest must give the same tree
+/// and no diagnostic. Says how they differ otherwise.
+pub fn compare_fast_path(text: &str) -> Result<(), String> {
+    let file = FileId(0);
+    let (checked, _) = brackets::check_file(file, text);
+    let len = checked.len();
+    limit_calls(len);
+    let masked = scanner::mask(&checked);
+    let mut every_boundary = vec![0];
+    every_boundary.extend(masked.boundaries.iter().filter(|&&b| b > 0 && b < len));
+    every_boundary.push(len);
+    for cuts in [vec![0, len], every_boundary] {
+        let Some(fast) = parse_fast(file, &checked, &masked, &cuts, false) else {
+            continue;
+        };
+        let whole = parse_whole(file, &checked);
+        if let Some(d) = whole.diagnostics.first() {
+            return Err(format!(
+                "the fast path (cut at {cuts:?}) accepts what pest alone rejects: {}",
+                d.message
+            ));
+        }
+        let (fast, whole) = (format!("{fast:#?}"), format!("{:#?}", whole.body));
+        if fast != whole {
+            return Err(format!(
+                "the fast path (cut at {cuts:?}) reads another tree:\n{fast}\npest alone:\n{whole}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses the whole text with pest alone.
+fn parse_whole(file: FileId, text: &str) -> Parsed {
+    let mut builder = Builder::new(file, text);
     let body = match ImmParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let file_pair = pairs.next();
@@ -223,6 +355,16 @@ struct Builder<'t> {
     /// Operators stacked above the expression being built (see
     /// [`MAX_OPERATOR_DEPTH`]).
     operator_depth: usize,
+    /// Where in `text` the input given to pest starts: a chunk of the file
+    /// or an interpolation read on its own.
+    offset: usize,
+    /// Literals masked by the scanner (their start offsets, ascending):
+    /// pest saw spaces there, and the scanner reads them from `text`.
+    literals: &'t [usize],
+    /// Reading a masked text: the first problem gives up (`gave_up`) and
+    /// the file is read again unmasked, for pest's messages.
+    fast: bool,
+    gave_up: bool,
 }
 
 /// Operators one expression tree may stack. Evaluating and dropping a tree
@@ -242,19 +384,33 @@ impl<'t> Builder<'t> {
             unclosed_by_bad_lines: 0,
             explained: 0,
             operator_depth: 0,
+            offset: 0,
+            literals: &[],
+            fast: false,
+            gave_up: false,
         }
     }
 
+    /// Where a pair starts in `text`.
+    fn start(&self, pair: &Pair<'_, Rule>) -> usize {
+        pair.as_span().start() + self.offset
+    }
+
+    /// Where a pair ends in `text`.
+    fn end(&self, pair: &Pair<'_, Rule>) -> usize {
+        pair.as_span().end() + self.offset
+    }
+
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
-        let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(self.file, self.start(pair), self.end(pair))
     }
 
     /// A pair's span without the trailing whitespace pest may count in.
     fn trimmed_span(&self, pair: &Pair<'_, Rule>) -> Span {
-        let s = pair.as_span();
-        let trimmed = s.as_str().trim_end_matches([' ', '\t', '\r', '\n']);
-        Span::new(self.file, s.start(), s.start() + trimmed.len())
+        let start = self.start(pair);
+        let text = &self.text[start..self.end(pair)];
+        let trimmed = text.trim_end_matches([' ', '\t', '\r', '\n']);
+        Span::new(self.file, start, start + trimmed.len())
     }
 
     /// Turns a pest error into a diagnostic, shifting it by `offset` bytes.
@@ -340,6 +496,10 @@ impl<'t> Builder<'t> {
     /// Explains a line the grammar could not read, by parsing it as an item
     /// on its own to get pest's precise expectation.
     fn bad_line(&mut self, pair: &Pair<'_, Rule>, continues: Option<usize>) {
+        if self.fast {
+            self.gave_up = true;
+            return;
+        }
         let line = pair.as_str();
         if line.trim() == "}" && self.unclosed_by_bad_lines > 0 {
             self.unclosed_by_bad_lines -= 1;
@@ -365,7 +525,7 @@ impl<'t> Builder<'t> {
         if let Some(value_start) = continues {
             // `z = f(1 2)`: pest backtracked to `z = f`; the value up to the
             // end of the line shows where it really went wrong.
-            let end = pair.as_span().end();
+            let end = self.end(pair);
             pest::set_error_detail(true);
             let reparsed = ImmParser::parse(Rule::expr_alone, &self.text[value_start..end]);
             pest::set_error_detail(false);
@@ -375,11 +535,17 @@ impl<'t> Builder<'t> {
                 return;
             }
         }
-        let start = pair.as_span().start();
-        let diag = match self.reparse_item(start, pair.as_span().end()) {
+        let start = self.start(pair);
+        let line_end = self.end(pair);
+        let diag = match self.reparse_item(start, line_end) {
+            // `path "x.txt"` read on as a block header to the next line:
+            // the problem is that this line ends, as Terraform says.
+            Err(diag) if diag.span.is_some_and(|s| s.start as usize > line_end) => {
+                self.unfinished_item(line_end)
+            }
             Err(diag) => diag,
             Ok(()) => {
-                let end = pair.as_span().end();
+                let end = self.end(pair);
                 Diagnostic::at(
                     Code::Syntax,
                     Span::new(self.file, start, end),
@@ -391,6 +557,20 @@ impl<'t> Builder<'t> {
             }
         };
         self.diagnostics.push(diag);
+    }
+
+    /// A line that ends before its attribute or block does: `NAME "x"`
+    /// with neither `=` nor `{`.
+    fn unfinished_item(&self, line_end: usize) -> Diagnostic {
+        let content_end = self.text[..line_end].trim_end().len();
+        let newline_end = next_char_end(self.text, content_end);
+        Diagnostic::at(
+            Code::Syntax,
+            Span::new(self.file, content_end, newline_end),
+            "expected `=` or `{`, found a newline",
+        )
+        .with_primary_label("the line ends here")
+        .with_help("an attribute is NAME = VALUE on one line; a block is TYPE \"LABEL\" { ... }")
     }
 
     /// Parses one item starting at `start` to learn what pest expected.
@@ -421,7 +601,7 @@ impl<'t> Builder<'t> {
         for child in pair.into_inner() {
             match child.as_rule() {
                 Rule::attribute | Rule::block => {
-                    let start = child.as_span().start();
+                    let start = self.start(&child);
                     if let Some(prev) = previous_end {
                         self.require_newline_between(prev, start);
                     }
@@ -441,7 +621,7 @@ impl<'t> Builder<'t> {
                     items.push(item);
                 }
                 Rule::bad_line | Rule::bad_line_in_block => {
-                    let start = child.as_span().start();
+                    let start = self.start(&child);
                     let same_line =
                         previous_end.is_some_and(|end| !self.text[end..start].contains('\n'));
                     self.bad_line(
@@ -610,8 +790,9 @@ impl<'t> Builder<'t> {
     }
 
     fn label(&mut self, pair: Pair<'_, Rule>) -> Ident {
-        let span = self.span(&pair);
+        self.refuse_masked_heredoc(self.span(&pair));
         let expr = self.string(pair);
+        let span = expr.span;
         match expr.as_literal_string() {
             Some(s) => Ident {
                 name: s.to_string(),
@@ -682,7 +863,7 @@ impl<'t> Builder<'t> {
         let Some(first) = pairs.next() else {
             return Expr::new(ExprKind::Null, Span::new(self.file, 0, 0));
         };
-        let start = first.as_span().start();
+        let start = self.start(&first);
         let op = match first.as_rule() {
             Rule::neg => UnaryOp::Neg,
             Rule::not => UnaryOp::Not,
@@ -729,7 +910,7 @@ impl<'t> Builder<'t> {
         while let Some(postfix) =
             pairs.next_if(|p| matches!(p.as_rule(), Rule::splat | Rule::get_attr | Rule::index))
         {
-            let end = postfix.as_span().end();
+            let end = self.end(&postfix);
             expr = self.apply_postfix(expr, postfix, end);
         }
         expr
@@ -805,14 +986,21 @@ impl<'t> Builder<'t> {
             Some(n) => self.ident(n),
             None => return Expr::new(ExprKind::Null, span),
         };
-        let Some(call_args) = inner.next() else {
-            let kind = match name.name.as_str() {
-                "true" => ExprKind::Bool(true),
-                "false" => ExprKind::Bool(false),
-                "null" => ExprKind::Null,
-                _ => ExprKind::Variable(name),
-            };
-            return Expr::new(kind, span);
+        let literal = match name.name.as_str() {
+            "true" => Some(ExprKind::Bool(true)),
+            "false" => Some(ExprKind::Bool(false)),
+            "null" => Some(ExprKind::Null),
+            _ => None,
+        };
+        let call_args = inner.next();
+        if let Some(kind) = literal {
+            if let Some(call_args) = &call_args {
+                self.not_callable(&name, call_args);
+            }
+            return Expr::new(kind, name.span);
+        }
+        let Some(call_args) = call_args else {
+            return Expr::new(ExprKind::Variable(name), span);
         };
         let mut args = Vec::new();
         let mut expand_final = false;
@@ -832,12 +1020,31 @@ impl<'t> Builder<'t> {
         )
     }
 
+    /// `true(…)`: a literal is not a function (HCL reads `true` as the
+    /// value, then finds `(` where the expression should have ended).
+    fn not_callable(&mut self, name: &Ident, call_args: &Pair<'_, Rule>) {
+        let open = self.start(call_args);
+        self.diagnostics.push(
+            Diagnostic::at(
+                Code::Syntax,
+                Span::new(self.file, open, next_char_end(self.text, open)),
+                format!("`{}` is a value, not a function", name.name),
+            )
+            .with_primary_label("unexpected `(`")
+            .with_label(name.span, "a literal value")
+            .with_help(format!(
+                "remove the parentheses and what they hold: `{}`",
+                name.name
+            )),
+        );
+    }
+
     /// Object items, each separated from the next by a comma or a newline.
     fn object(&mut self, pair: Pair<'_, Rule>) -> Vec<(ObjectKey, Expr)> {
         let mut items = Vec::new();
         let mut previous_end: Option<usize> = None;
         for item in pair.into_inner() {
-            let start = item.as_span().start();
+            let start = self.start(&item);
             let Some((key, value)) = self.object_item(item) else {
                 continue;
             };
@@ -866,7 +1073,10 @@ impl<'t> Builder<'t> {
         let value = self.expr(inner.next()?);
         let key = match key_pair.as_rule() {
             Rule::ident => ObjectKey::Name(self.ident(key_pair)),
-            Rule::string_lit => ObjectKey::Expr(self.string(key_pair)),
+            Rule::string_lit => {
+                self.refuse_masked_heredoc(self.span(&key_pair));
+                ObjectKey::Expr(self.string(key_pair))
+            }
             _ => ObjectKey::Expr(self.primary(key_pair)),
         };
         Some((key, value))
@@ -934,6 +1144,9 @@ impl<'t> Builder<'t> {
 
     fn string(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
+        if self.literals.binary_search(&(span.start as usize)).is_ok() {
+            return self.scanned_literal(span.start as usize);
+        }
         // Most strings are plain text: no pieces to strip or pair up.
         let mut inner = pair.clone().into_inner();
         if let (Some(only), None) = (inner.next(), inner.next()) {
@@ -944,6 +1157,11 @@ impl<'t> Builder<'t> {
             }
         }
         let pieces = self.pieces(pair.into_inner());
+        self.quoted(pieces, span)
+    }
+
+    /// A quoted string from its pieces.
+    fn quoted(&mut self, pieces: Vec<template::Piece>, span: Span) -> Expr {
         // As in HCL, `"${x}"` alone is `x` itself, not converted to a string.
         let single = matches!(pieces.as_slice(), [template::Piece::Interpolation(_)]);
         let mut parts = self.template_parts(pieces, template::Layout::Quoted);
@@ -953,6 +1171,19 @@ impl<'t> Builder<'t> {
             }
         }
         Expr::new(ExprKind::Template(parts), span)
+    }
+
+    /// Where only a quoted string is allowed (a label, an object key),
+    /// a heredoc the scanner masked must not pass for one.
+    fn refuse_masked_heredoc(&mut self, span: Span) {
+        let start = span.start as usize;
+        let heredoc = matches!(
+            scanner::literal_kind(self.text, start),
+            Some(scanner::Literal::Heredoc { .. })
+        );
+        if heredoc && self.literals.binary_search(&start).is_ok() {
+            self.gave_up = true;
+        }
     }
 
     fn heredoc(&mut self, pair: Pair<'_, Rule>) -> Expr {

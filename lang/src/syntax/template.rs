@@ -10,10 +10,12 @@
 //! directives.
 
 use super::ast::*;
-use super::{push_literal, unescape, Builder, Rule};
+use super::scanner::{self, Literal, Sink};
+use super::{push_literal, unescape, Builder, ImmParser, Rule};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
 use pest::iterators::Pair;
+use pest::Parser as _;
 
 /// A piece of template text before strip markers and directive pairing.
 pub(super) enum Piece {
@@ -56,6 +58,66 @@ impl Directive {
 }
 
 impl Builder<'_> {
+    /// A literal the scanner masked, read from the text; pest parses each
+    /// of its interpolations and directives on its own. Pest saw `""`
+    /// there: the literal's end is the scanner's.
+    pub(super) fn scanned_literal(&mut self, start: usize) -> Expr {
+        let text = self.text;
+        let kind = scanner::literal_kind(text, start);
+        let mut sink = PieceSink {
+            builder: self,
+            pieces: Vec::new(),
+        };
+        let end = scanner::scan_literal(text, start, &mut sink);
+        let mut pieces = sink.pieces;
+        let Some(end) = end else {
+            self.gave_up = true;
+            return Expr::new(ExprKind::Null, Span::new(self.file, start, start));
+        };
+        let span = Span::new(self.file, start, end);
+        let layout = match kind {
+            Some(Literal::Heredoc { indented: true }) => Layout::IndentedLines,
+            Some(Literal::Heredoc { indented: false }) => Layout::Lines,
+            _ => match pieces.as_mut_slice() {
+                // Most strings are plain text: no pieces to strip or pair up.
+                [Piece::Text(text)] => {
+                    let mut text = std::mem::take(text);
+                    imm_stdlib::value::normalize(&mut text);
+                    let parts = vec![TemplatePart::Literal(text)];
+                    return Expr::new(ExprKind::Template(parts), span);
+                }
+                _ => return self.quoted(pieces, span),
+            },
+        };
+        let parts = self.template_parts(pieces, layout);
+        Expr::new(ExprKind::Template(parts), span)
+    }
+
+    /// An interpolation or directive of a masked literal (`start..end`
+    /// holds it from `${` or `%{` to its `}`), parsed by pest alone.
+    fn embedded(&mut self, rule: Rule, start: usize, end: usize) -> Option<Piece> {
+        let code = &self.text[start..end];
+        let pair = ImmParser::parse(rule, code)
+            .ok()
+            .and_then(|mut pairs| pairs.next())
+            .filter(|pair| pair.as_span().end() == code.len());
+        let Some(pair) = pair else {
+            self.gave_up = true;
+            return None;
+        };
+        let outer = std::mem::replace(&mut self.offset, start);
+        let span = self.span(&pair);
+        let piece = match rule {
+            Rule::interpolation => self.interpolation(pair, span),
+            _ => self.directive(pair, span),
+        };
+        self.offset = outer;
+        if piece.is_none() {
+            self.gave_up = true;
+        }
+        piece
+    }
+
     /// The pieces of a string, heredoc line or template file, in order.
     pub(super) fn pieces<'i>(&mut self, pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Vec<Piece> {
         let mut pieces = Vec::new();
@@ -336,6 +398,33 @@ impl Builder<'_> {
             );
         }
         closer.span.end
+    }
+}
+
+/// Gathers the pieces the scanner finds in a masked literal.
+struct PieceSink<'b, 't> {
+    builder: &'b mut Builder<'t>,
+    pieces: Vec<Piece>,
+}
+
+impl Sink for PieceSink<'_, '_> {
+    fn text(&mut self, text: &str) {
+        match self.pieces.last_mut() {
+            Some(Piece::Text(last)) => last.push_str(text),
+            _ => self.pieces.push(Piece::Text(text.to_string())),
+        }
+    }
+
+    fn interpolation(&mut self, start: usize, end: usize) {
+        if let Some(piece) = self.builder.embedded(Rule::interpolation, start, end) {
+            self.pieces.push(piece);
+        }
+    }
+
+    fn directive(&mut self, start: usize, end: usize) {
+        if let Some(piece) = self.builder.embedded(Rule::directive, start, end) {
+            self.pieces.push(piece);
+        }
     }
 }
 

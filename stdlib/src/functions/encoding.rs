@@ -2,7 +2,8 @@
 //! `sha256`, text in other character encodings, `uuidv5`.
 
 use super::{arg, string_arg, FunctionError, FunctionResult};
-use crate::value::{convert, make_set, quote_string, Type, Value};
+use crate::number::Number;
+use crate::value::{convert, make_set, quote_string, unify, Type, Value};
 use base64::Engine;
 use sha2::Digest;
 
@@ -25,7 +26,7 @@ fn convert_arg(args: Vec<Value>, ty: &Type) -> FunctionResult {
 
 pub(crate) fn tolist(args: Vec<Value>) -> FunctionResult {
     match arg(&args, 0)? {
-        Value::List(items) | Value::Set(items) => Ok(Value::List(items.clone())),
+        Value::List(items) | Value::Set(items) => unified(items.clone(), "list").map(Value::List),
         Value::Null => Ok(Value::Null),
         other => Err(FunctionError::at(
             0,
@@ -36,7 +37,7 @@ pub(crate) fn tolist(args: Vec<Value>) -> FunctionResult {
 
 pub(crate) fn toset(args: Vec<Value>) -> FunctionResult {
     match arg(&args, 0)? {
-        Value::List(items) | Value::Set(items) => Ok(make_set(items.clone())),
+        Value::List(items) | Value::Set(items) => unified(items.clone(), "set").map(make_set),
         Value::Null => Ok(Value::Null),
         other => Err(FunctionError::at(
             0,
@@ -47,13 +48,33 @@ pub(crate) fn toset(args: Vec<Value>) -> FunctionResult {
 
 pub(crate) fn tomap(args: Vec<Value>) -> FunctionResult {
     match arg(&args, 0)? {
-        Value::Map(map) => Ok(Value::Map(map.clone())),
+        Value::Map(map) => {
+            let (keys, values): (Vec<String>, Vec<Value>) = map.clone().into_iter().unzip();
+            let values = unified(values, "map")?;
+            Ok(Value::Map(keys.into_iter().zip(values).collect()))
+        }
         Value::Null => Ok(Value::Null),
         other => Err(FunctionError::at(
             0,
             format!("cannot convert a {} to a map", other.type_name()),
         )),
     }
+}
+
+/// The elements of a collection converted to their common type, as
+/// Terraform's `tolist([1, "a"])` is `["1", "a"]`.
+fn unified(items: Vec<Value>, kind: &str) -> Result<Vec<Value>, FunctionError> {
+    let types: Vec<Type> = items.iter().map(Value::type_of).collect();
+    let Some(element) = unify(&types) else {
+        return Err(FunctionError::at(
+            0,
+            format!("cannot convert these elements to a {kind} of any single type"),
+        ));
+    };
+    items
+        .into_iter()
+        .map(|item| convert(item, &element).map_err(|e| FunctionError::at(0, e.message)))
+        .collect()
 }
 
 pub(crate) fn jsonencode(args: Vec<Value>) -> FunctionResult {
@@ -64,7 +85,120 @@ pub(crate) fn jsondecode(args: Vec<Value>) -> FunctionResult {
     let text = string_arg(&args, 0)?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| FunctionError::at(0, format!("invalid JSON: {e}")))?;
-    Ok(Value::from_json(&json))
+    // serde_json keeps a number as a 64-bit float; Terraform keeps every
+    // digit. The text is valid JSON now, so read it again for the digits.
+    let mut reader = ExactJson { text: &text, at: 0 };
+    Ok(reader.value().unwrap_or_else(|| Value::from_json(&json)))
+}
+
+/// A reader of valid JSON text into values whose numbers keep every digit
+/// (`0.1000000000000000000001` stays that); `None` where it does not know
+/// the text, and the caller falls back to serde_json's reading.
+struct ExactJson<'t> {
+    text: &'t str,
+    at: usize,
+}
+
+impl ExactJson<'_> {
+    fn value(&mut self) -> Option<Value> {
+        self.skip_whitespace();
+        let rest = self.text.get(self.at..)?;
+        match rest.as_bytes().first()? {
+            b'{' => self.object(),
+            b'[' => self.array(),
+            b'"' => self.string().map(Value::String),
+            b't' => self.word("true", Value::Bool(true)),
+            b'f' => self.word("false", Value::Bool(false)),
+            b'n' => self.word("null", Value::Null),
+            _ => self.number(),
+        }
+    }
+
+    fn skip_whitespace(&mut self) {
+        let rest = &self.text.as_bytes()[self.at.min(self.text.len())..];
+        self.at += rest
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_whitespace();
+        let found = self.text.as_bytes().get(self.at) == Some(&byte);
+        if found {
+            self.at += 1;
+        }
+        found
+    }
+
+    fn word(&mut self, word: &str, value: Value) -> Option<Value> {
+        self.text.get(self.at..)?.starts_with(word).then(|| {
+            self.at += word.len();
+            value
+        })
+    }
+
+    fn number(&mut self) -> Option<Value> {
+        let rest = self.text.get(self.at..)?;
+        let len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+            .count();
+        let number = Number::parse(&rest[..len]).ok()?;
+        self.at += len;
+        Some(Value::Number(number))
+    }
+
+    /// A JSON string, its escapes decoded by serde_json.
+    fn string(&mut self) -> Option<String> {
+        self.skip_whitespace();
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let mut i = start + 1;
+        while *bytes.get(i)? != b'"' {
+            i += if bytes[i] == b'\\' { 2 } else { 1 };
+        }
+        self.at = i + 1;
+        serde_json::from_str(self.text.get(start..i + 1)?).ok()
+    }
+
+    fn array(&mut self) -> Option<Value> {
+        self.at += 1;
+        let mut items = Vec::new();
+        if self.eat(b']') {
+            return Some(Value::List(items));
+        }
+        loop {
+            items.push(self.value()?);
+            if self.eat(b']') {
+                return Some(Value::List(items));
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+
+    fn object(&mut self) -> Option<Value> {
+        self.at += 1;
+        let mut map = std::collections::BTreeMap::new();
+        if self.eat(b'}') {
+            return Some(Value::Map(map));
+        }
+        loop {
+            let key = self.string()?;
+            if !self.eat(b':') {
+                return None;
+            }
+            map.insert(key, self.value()?);
+            if self.eat(b'}') {
+                return Some(Value::Map(map));
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
 }
 
 pub(crate) fn yamlencode(args: Vec<Value>) -> FunctionResult {
