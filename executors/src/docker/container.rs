@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, HostConfigLogConfig, Mount,
     MountType, NetworkConnectRequest, NetworkDisconnectRequest, NetworkingConfig, PortBinding,
-    ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
+    RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::CreateContainerOptions;
 use bollard::Docker;
@@ -397,17 +397,7 @@ fn limits(settings: &Settings) -> HostConfig {
         }),
         cap_add: non_empty(&settings.cap_add),
         cap_drop: non_empty(&settings.cap_drop),
-        ulimits: (!settings.ulimits.is_empty()).then(|| {
-            settings
-                .ulimits
-                .iter()
-                .map(|u| ResourcesUlimits {
-                    name: Some(u.name.clone()),
-                    soft: Some(u.soft),
-                    hard: Some(u.hard),
-                })
-                .collect()
-        }),
+        ulimits: non_empty(&super::ulimits(settings)),
         extra_hosts: (!settings.extra_hosts.is_empty()).then(|| {
             settings
                 .extra_hosts

@@ -758,6 +758,21 @@ async fn run_in(
     Ok((code, output))
 }
 
+/// A container's or a service's ulimits as the Engine API takes them.
+fn ulimits(
+    settings: &imm_lang::types::settings::Settings,
+) -> Vec<bollard::models::ResourcesUlimits> {
+    settings
+        .ulimits
+        .iter()
+        .map(|u| bollard::models::ResourcesUlimits {
+            name: Some(u.name.clone()),
+            soft: Some(u.soft),
+            hard: Some(u.hard),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

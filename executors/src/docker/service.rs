@@ -30,8 +30,8 @@ use bollard::models::{
     TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use bollard::models::{
-    Limit, Mount, MountTmpfsOptions, MountType, ResourceObject, ResourcesUlimits,
-    TaskSpecContainerSpecDnsConfig, TaskSpecLogDriver, TaskSpecResources,
+    Limit, Mount, MountTmpfsOptions, MountType, ResourceObject, TaskSpecContainerSpecDnsConfig,
+    TaskSpecLogDriver, TaskSpecResources,
 };
 use bollard::query_parameters::{InspectServiceOptions, ListTasksOptions, UpdateServiceOptions};
 use bollard::Docker;
@@ -671,17 +671,7 @@ fn container_settings(settings: &Settings) -> TaskSpecContainerSpec {
             nameservers: Some(settings.dns.clone()),
             ..Default::default()
         }),
-        ulimits: some_vec(
-            settings
-                .ulimits
-                .iter()
-                .map(|u| ResourcesUlimits {
-                    name: Some(u.name.clone()),
-                    soft: Some(u.soft),
-                    hard: Some(u.hard),
-                })
-                .collect(),
-        ),
+        ulimits: some_vec(super::ulimits(settings)),
         ..Default::default()
     }
 }
