@@ -48,7 +48,7 @@ impl Executor for ContainerExecutor {
     ) -> Result<Created, ActionError> {
         let config = ContainerExecutor::config(instance)?;
         create(
-            &self.0.engine(instance_engine(instance)?.as_deref()).await?,
+            &self.0.for_instance(instance).await?,
             instance,
             &config,
             request,
@@ -65,7 +65,7 @@ impl Executor for ContainerExecutor {
     ) -> Result<(), ActionError> {
         let config = ContainerExecutor::config(instance)?;
         run_tests(
-            &self.0.engine(instance_engine(instance)?.as_deref()).await?,
+            &self.0.for_instance(instance).await?,
             created_id(created),
             &config.tests,
         )
@@ -79,8 +79,7 @@ impl Executor for ContainerExecutor {
         run: &RunContext,
     ) -> Result<(), ActionError> {
         let config = ContainerExecutor::config(instance)?;
-        let engine = instance_engine(instance)?;
-        let docker = &self.0.engine(engine.as_deref()).await?;
+        let (engine, docker) = &self.0.named_by(instance).await?;
         let id = created_id(created).to_string();
         let aliased: Vec<(String, Vec<String>)> = config
             .networks
@@ -131,12 +130,7 @@ impl Executor for ContainerExecutor {
         _run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config = ContainerExecutor::config(instance)?;
-        reload::reload(
-            &self.0.engine(instance_engine(instance)?.as_deref()).await?,
-            &config,
-            existing,
-        )
-        .await
+        reload::reload(&self.0.for_instance(instance).await?, &config, existing).await
     }
 
     async fn discard(

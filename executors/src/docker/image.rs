@@ -2,9 +2,9 @@
 //! keep one previous image.
 
 use super::{
-    created_id, docker_message, existing_engine, failed, instance_engine, labels, log_tail,
-    patient, private_str, remove_container, short_random, status, still_there, DockerClient,
-    LABEL_FINGERPRINT, TEST_TIMEOUT,
+    created_id, docker_message, existing_engine, failed, labels, log_tail, patient, private_str,
+    remove_container, short_random, status, still_there, DockerClient, LABEL_FINGERPRINT,
+    TEST_TIMEOUT,
 };
 use crate::{
     ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
@@ -43,8 +43,7 @@ impl Executor for ImageExecutor {
         run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config = ImageExecutor::config(instance)?;
-        let engine = instance_engine(instance)?;
-        let docker = self.0.engine(engine.as_deref()).await?;
+        let (engine, docker) = self.0.named_by(instance).await?;
         let mut created = create(&docker, instance, &config, request, run).await?;
         created
             .outs
@@ -77,7 +76,7 @@ impl Executor for ImageExecutor {
     ) -> Result<(), ActionError> {
         let config = ImageExecutor::config(instance)?;
         test(
-            &self.0.engine(instance_engine(instance)?.as_deref()).await?,
+            &self.0.for_instance(instance).await?,
             instance,
             &config,
             created,
@@ -130,7 +129,7 @@ impl Executor for ImageExecutor {
         if reused {
             return Ok(());
         }
-        let docker = self.0.engine(instance_engine(instance)?.as_deref()).await?;
+        let docker = self.0.for_instance(instance).await?;
         // The registry keeps what was pushed (nothing pins it); only the
         // local tags go.
         for tag in ["pushed", "tag"].map(|key| private_str(&created.private, key)) {

@@ -35,6 +35,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 use imm_lang::diagnostics::Code;
+use imm_lang::evaluate::Instance;
 use imm_lang::types::engine::{Endpoint, EngineSpec, TlsSpec};
 use imm_planner::state::State;
 use serde_json::Value as Json;
@@ -194,7 +195,7 @@ pub fn engine_in_json(attributes: &Json) -> Option<String> {
 }
 
 /// The engine an instance's configuration names.
-fn instance_engine(instance: &imm_lang::evaluate::Instance) -> Result<Option<String>, ActionError> {
+fn instance_engine(instance: &Instance) -> Result<Option<String>, ActionError> {
     imm_lang::types::engine::engine_of(&instance.config)
         .map_err(|e| ActionError::new(Code::ExecutorConfig, e.to_string()))
 }
@@ -266,6 +267,19 @@ impl DockerClient {
         };
         let docker = self.engine(existing_engine(existing).as_deref()).await?;
         Ok(Some((docker, object)))
+    }
+
+    /// A connection to the engine an instance's configuration names.
+    async fn for_instance(&self, instance: &Instance) -> Result<Docker, ActionError> {
+        self.engine(instance_engine(instance)?.as_deref()).await
+    }
+
+    /// The engine an instance's configuration names (`None`: the local
+    /// one), to record, and a connection to it.
+    async fn named_by(&self, instance: &Instance) -> Result<(Option<String>, Docker), ActionError> {
+        let engine = instance_engine(instance)?;
+        let docker = self.engine(engine.as_deref()).await?;
+        Ok((engine, docker))
     }
 
     fn proxy_lock(&self, served: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -8,8 +8,8 @@ use super::running::{
     copy_files, from_ns, join_aliases, read_file, read_recorded, send_signal, stop, wait_ready,
 };
 use super::{
-    created_id, failed, instance_engine, labels, private_str, remove_container, run_in,
-    short_random, DockerClient, LABEL_ENV, LABEL_PROJECT,
+    created_id, failed, labels, private_str, remove_container, run_in, short_random, DockerClient,
+    LABEL_ENV, LABEL_PROJECT,
 };
 use crate::{
     recorded_config, ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed,
@@ -61,7 +61,7 @@ impl Executor for ProxyExecutor {
         _run: &RunContext,
     ) -> Result<(), ActionError> {
         let config = ProxyExecutor::config(instance)?;
-        let docker = &self.0.engine(instance_engine(instance)?.as_deref()).await?;
+        let docker = &self.0.for_instance(instance).await?;
         join_aliases(
             docker,
             &[(config.network.clone(), config.aliases.clone())],
@@ -105,13 +105,7 @@ impl Executor for ProxyExecutor {
         _run: &RunContext,
     ) -> Result<(), ActionError> {
         match private_str(&created.private, "id") {
-            Some(id) => {
-                remove_container(
-                    &self.0.engine(instance_engine(instance)?.as_deref()).await?,
-                    id,
-                )
-                .await
-            }
+            Some(id) => remove_container(&self.0.for_instance(instance).await?, id).await,
             None => Ok(()),
         }
     }
@@ -132,7 +126,7 @@ async fn create(
     request: &CreateRequest,
     run: &RunContext,
 ) -> Result<Created, ActionError> {
-    let docker = &client.engine(instance_engine(instance)?.as_deref()).await?;
+    let docker = &client.for_instance(instance).await?;
     let served = config.served_name(&instance.name);
     let name = format!(
         "{}-{}",

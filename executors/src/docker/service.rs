@@ -12,7 +12,7 @@
 //! a new update (a new one is told by its start time); durations are
 //! nanoseconds.
 
-use super::{failed, instance_engine, labels, private_str, status, DockerClient, LABEL_ADDRESS};
+use super::{failed, labels, private_str, status, DockerClient, LABEL_ADDRESS};
 use crate::{
     ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
@@ -63,8 +63,7 @@ impl Executor for ServiceExecutor {
         run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config = ServiceExecutor::config(instance)?;
-        let engine = instance_engine(instance)?;
-        let docker = &self.0.engine(engine.as_deref()).await?;
+        let (engine, docker) = &self.0.named_by(instance).await?;
         let name = config.service_name(
             &run.project,
             &run.environment,
@@ -158,7 +157,7 @@ impl Executor for ServiceExecutor {
         created: &Created,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
-        let docker = &self.0.engine(instance_engine(instance)?.as_deref()).await?;
+        let docker = &self.0.for_instance(instance).await?;
         let Some(id) = private_str(&created.private, "id") else {
             return Ok(());
         };

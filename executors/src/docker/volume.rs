@@ -1,7 +1,7 @@
 //! `docker_volume` on the daemon: create (named by its type, a suffix
 //! added while the name is taken), remove, and check it still exists.
 
-use super::{failed, free_name, instance_engine, labels, removed, still_there, DockerClient};
+use super::{failed, free_name, labels, removed, still_there, DockerClient};
 use crate::{
     ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
@@ -28,8 +28,7 @@ impl Executor for VolumeExecutor {
         run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config = VolumeExecutor::config(instance)?;
-        let engine = instance_engine(instance)?;
-        let docker = &self.0.engine(engine.as_deref()).await?;
+        let (engine, docker) = &self.0.named_by(instance).await?;
         let base = config.object_name(&run.project, &run.environment, &instance.name);
         let name = free_name(
             base,
