@@ -246,11 +246,11 @@ impl Registry {
         );
         registry.register(
             &types::docker_network::TYPE,
-            Arc::new(docker::NetworkExecutor(client.clone())),
+            Arc::new(docker::NetworkExecutor::new(client.clone())),
         );
         registry.register(
             &types::docker_volume::TYPE,
-            Arc::new(docker::VolumeExecutor(client.clone())),
+            Arc::new(docker::VolumeExecutor::new(client.clone())),
         );
         registry.register(
             &types::docker_container::TYPE,

@@ -12,6 +12,7 @@
 
 mod container;
 mod image;
+mod named;
 mod network;
 mod proxy;
 mod reload;

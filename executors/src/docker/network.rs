@@ -1,88 +1,60 @@
-//! `docker_network` on the daemon: create (named by its type, a suffix
-//! added while the name is taken), remove, and check it still exists.
+//! `docker_network` on the daemon: how a network is created, removed and
+//! inspected (recorded by its id); the rest is [`super::named`]'s.
 
-use super::{failed, free_name, labels, removed, still_there, DockerClient};
-use crate::{
-    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
-};
+use super::named::{NamedExecutor, NamedKind};
+use crate::{Configured, RunContext};
 use async_trait::async_trait;
+use bollard::errors::Error as DockerError;
 use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::InspectNetworkOptions;
+use bollard::Docker;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::docker_network::NetworkConfig;
-use serde_json::{json, Map};
-use std::sync::Arc;
+use std::collections::HashMap;
 
-pub struct NetworkExecutor(pub Arc<DockerClient>);
+pub type NetworkExecutor = NamedExecutor<Network>;
 
-impl Configured for NetworkExecutor {
+pub struct Network;
+
+impl Configured for Network {
     type Config = NetworkConfig;
 }
 
 #[async_trait]
-impl Executor for NetworkExecutor {
+impl NamedKind for Network {
+    const KIND: &'static str = "network";
+
+    fn base_name(config: &NetworkConfig, run: &RunContext, instance: &Instance) -> String {
+        config.object_name(&run.project, &run.environment, &instance.name)
+    }
+
+    async fn exists(docker: &Docker, name: &str) -> bool {
+        Network::inspect(docker, name).await.is_ok()
+    }
+
     async fn create(
-        &self,
-        instance: &Instance,
-        _request: &CreateRequest,
-        run: &RunContext,
-    ) -> Result<Created, ActionError> {
-        let config = NetworkExecutor::config(instance)?;
-        let (engine, docker) = &self.0.named_by(instance).await?;
-        let base = config.object_name(&run.project, &run.environment, &instance.name);
-        let name = free_name(base, |n| async move {
-            docker
-                .inspect_network(&n, None::<InspectNetworkOptions>)
-                .await
-                .is_ok()
-        })
-        .await;
-        let created = docker
-            .create_network(NetworkCreateRequest {
-                name: name.clone(),
-                driver: Some(config.driver.clone()),
-                internal: Some(config.internal),
-                attachable: Some(config.attachable),
-                labels: Some(labels(run, &instance.address)),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| failed(&format!("creating network {name}"), e))?;
-        let id = created.id;
-        let mut outs = Map::new();
-        outs.insert("id".into(), json!(id));
-        outs.insert("name".into(), json!(name));
-        Ok(Created {
-            outs,
-            private: json!({ "id": id, "name": name, "engine": engine }),
-        })
+        docker: &Docker,
+        name: &str,
+        config: &NetworkConfig,
+        labels: HashMap<String, String>,
+    ) -> Result<Option<String>, DockerError> {
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some(config.driver.clone()),
+            internal: Some(config.internal),
+            attachable: Some(config.attachable),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        Ok(Some(docker.create_network(request).await?.id))
     }
 
-    async fn destroy(
-        &self,
-        existing: Existing<'_>,
-        _successor: Option<&Created>,
-        _run: &RunContext,
-    ) -> Result<(), ActionError> {
-        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
-            return Ok(());
-        };
-        removed(docker.remove_network(id).await, &format!("network {id}"))
+    async fn remove(docker: &Docker, id: &str) -> Result<(), DockerError> {
+        docker.remove_network(id).await
     }
 
-    async fn read(
-        &self,
-        existing: Existing<'_>,
-        _run: &RunContext,
-    ) -> Result<Observed, ActionError> {
-        let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
-            return Ok(Observed::AsRecorded);
-        };
-        still_there(
-            docker
-                .inspect_network(id, None::<InspectNetworkOptions>)
-                .await,
-            format!("network {id}"),
-        )
+    async fn inspect(docker: &Docker, id: &str) -> Result<(), DockerError> {
+        let options = None::<InspectNetworkOptions>;
+        docker.inspect_network(id, options).await.map(drop)
     }
 }

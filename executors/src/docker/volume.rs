@@ -1,81 +1,58 @@
-//! `docker_volume` on the daemon: create (named by its type, a suffix
-//! added while the name is taken), remove, and check it still exists.
+//! `docker_volume` on the daemon: how a volume is created, removed and
+//! inspected (recorded by its name); the rest is [`super::named`]'s.
 
-use super::{failed, free_name, labels, removed, still_there, DockerClient};
-use crate::{
-    ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
-};
+use super::named::{NamedExecutor, NamedKind};
+use crate::{Configured, RunContext};
 use async_trait::async_trait;
+use bollard::errors::Error as DockerError;
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::RemoveVolumeOptions;
+use bollard::Docker;
 use imm_lang::evaluate::Instance;
 use imm_lang::types::docker_volume::VolumeConfig;
-use serde_json::{json, Map};
-use std::sync::Arc;
+use std::collections::HashMap;
 
-pub struct VolumeExecutor(pub Arc<DockerClient>);
+pub type VolumeExecutor = NamedExecutor<Volume>;
 
-impl Configured for VolumeExecutor {
+pub struct Volume;
+
+impl Configured for Volume {
     type Config = VolumeConfig;
 }
 
 #[async_trait]
-impl Executor for VolumeExecutor {
+impl NamedKind for Volume {
+    const KIND: &'static str = "volume";
+
+    fn base_name(config: &VolumeConfig, run: &RunContext, instance: &Instance) -> String {
+        config.object_name(&run.project, &run.environment, &instance.name)
+    }
+
+    async fn exists(docker: &Docker, name: &str) -> bool {
+        Volume::inspect(docker, name).await.is_ok()
+    }
+
+    /// A volume has no id besides its name.
     async fn create(
-        &self,
-        instance: &Instance,
-        _request: &CreateRequest,
-        run: &RunContext,
-    ) -> Result<Created, ActionError> {
-        let config = VolumeExecutor::config(instance)?;
-        let (engine, docker) = &self.0.named_by(instance).await?;
-        let base = config.object_name(&run.project, &run.environment, &instance.name);
-        let name = free_name(
-            base,
-            |n| async move { docker.inspect_volume(&n).await.is_ok() },
-        )
-        .await;
-        docker
-            .create_volume(VolumeCreateRequest {
-                name: Some(name.clone()),
-                labels: Some(labels(run, &instance.address)),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| failed(&format!("creating volume {name}"), e))?;
-        let mut outs = Map::new();
-        outs.insert("name".into(), json!(name));
-        Ok(Created {
-            outs,
-            private: json!({ "name": name, "engine": engine }),
-        })
+        docker: &Docker,
+        name: &str,
+        _config: &VolumeConfig,
+        labels: HashMap<String, String>,
+    ) -> Result<Option<String>, DockerError> {
+        let request = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        docker.create_volume(request).await.map(|_| None)
     }
 
-    async fn destroy(
-        &self,
-        existing: Existing<'_>,
-        _successor: Option<&Created>,
-        _run: &RunContext,
-    ) -> Result<(), ActionError> {
-        let Some((docker, name)) = self.0.recorded(&existing, "name").await? else {
-            return Ok(());
-        };
-        removed(
-            docker
-                .remove_volume(name, None::<RemoveVolumeOptions>)
-                .await,
-            &format!("volume {name}"),
-        )
+    async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
+        let options = None::<RemoveVolumeOptions>;
+        docker.remove_volume(name, options).await
     }
 
-    async fn read(
-        &self,
-        existing: Existing<'_>,
-        _run: &RunContext,
-    ) -> Result<Observed, ActionError> {
-        let Some((docker, name)) = self.0.recorded(&existing, "name").await? else {
-            return Ok(Observed::AsRecorded);
-        };
-        still_there(docker.inspect_volume(name).await, format!("volume {name}"))
+    async fn inspect(docker: &Docker, name: &str) -> Result<(), DockerError> {
+        docker.inspect_volume(name).await.map(drop)
     }
 }
