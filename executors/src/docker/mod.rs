@@ -1,6 +1,7 @@
 //! The Docker resource types on a Docker Engine, through bollard, one
-//! executor per type (`image.rs`, `container.rs`, `network.rs`,
-//! `volume.rs`) sharing one [`DockerClient`]. What each type means (its
+//! executor per type (`image.rs`, `container.rs`, `proxy.rs`,
+//! `service.rs`; `network.rs` and `volume.rs` through the generic one of
+//! `named.rs`) sharing one [`DockerClient`]. What each type means (its
 //! typed configuration, the names of its objects) is in
 //! `imm_lang::types`; this module only talks to the daemon.
 //!
