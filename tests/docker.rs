@@ -378,6 +378,79 @@ fn volumes_outlive_replacements_and_destroy_leaves_nothing_labelled() {
     assert_eq!(images, "", "the image went too");
 }
 
+const NAMED_OBJECTS: &str = r#"
+resource "docker_network" "net" {
+  name     = "net"
+  internal = true
+}
+
+resource "docker_volume" "data" {
+  name = "data"
+}
+"#;
+
+/// Networks and volumes share one executor: each is created under its
+/// type's name with the project's labels, a removal behind imm's back shows
+/// as drift naming the object, the next apply makes it again, and a destroy
+/// removes both.
+#[test]
+fn a_network_or_volume_removed_behind_imms_back_is_drift_and_made_again() {
+    let p = docker_project(NAMED_OBJECTS);
+    p.apply(&[]).assert_ok().assert_stdout_contains("2 created");
+    let network = p.recorded("docker_network.net", "id");
+    let volume = p.recorded("docker_volume.data", "name");
+    assert_eq!(
+        p.recorded("docker_network.net", "name"),
+        format!("{}-default-net", p.prefix)
+    );
+    assert_eq!(volume, format!("{}-default-data", p.prefix));
+    let label = format!("{{{{index .Labels \"imm.address\"}}}} {{{{.Internal}}}}");
+    assert_eq!(
+        docker(&["network", "inspect", "--format", &label, &network])
+            .stdout
+            .trim(),
+        "docker_network.net true"
+    );
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+
+    docker(&["network", "rm", &network]);
+    docker(&["volume", "rm", &volume]);
+    let plan = p.imm(&["plan", "--format", "json"]).json();
+    let reasons = change(&plan, "docker_network.net")["reasons"].to_string();
+    assert!(
+        reasons.contains(&format!("network {network} no longer exists")),
+        "{reasons}"
+    );
+    let reasons = change(&plan, "docker_volume.data")["reasons"].to_string();
+    assert!(
+        reasons.contains(&format!("volume {volume} no longer exists")),
+        "{reasons}"
+    );
+    p.apply(&[]).assert_ok();
+    // Made again under the same name, and kept when its record is replaced.
+    let again = p.recorded("docker_volume.data", "name");
+    assert_eq!(
+        docker(&["volume", "inspect", "--format", "{{.Name}}", &again])
+            .stdout
+            .trim(),
+        again
+    );
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+
+    p.imm(&["destroy", "--auto-approve"])
+        .assert_ok()
+        .assert_stdout_contains("2 destroyed");
+    let filter = format!("label=imm.project={}", p.label);
+    assert_eq!(
+        docker(&["network", "ls", "-q", "--filter", &filter]).stdout,
+        ""
+    );
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &filter]).stdout,
+        ""
+    );
+}
+
 #[test]
 fn no_daemon_is_a_clear_error_before_anything_changes() {
     let p = hello();

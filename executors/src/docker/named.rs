@@ -3,7 +3,7 @@
 //! while the name is taken), removed, and checked to still exist. How each
 //! is asked of the daemon is its own module's ([`NamedKind`]).
 
-use super::{failed, free_name, labels, removed, still_there, DockerClient};
+use super::{failed, free_name, labels, private_str, removed, still_there, DockerClient};
 use crate::{
     ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
@@ -101,13 +101,18 @@ impl<K: NamedKind> Executor for NamedExecutor<K> {
     async fn destroy(
         &self,
         existing: Existing<'_>,
-        _successor: Option<&Created>,
+        successor: Option<&Created>,
         _run: &RunContext,
     ) -> Result<(), ActionError> {
         let key = recorded_key(existing.private);
         let Some((docker, object)) = self.client.recorded(&existing, key).await? else {
             return Ok(());
         };
+        // A volume that vanished is replaced by one of the same name: the
+        // record it replaces must not take the new one with it.
+        if successor.is_some_and(|s| private_str(&s.private, key) == Some(object)) {
+            return Ok(());
+        }
         let what = format!("{} {object}", K::KIND);
         removed(K::remove(&docker, object).await, &what)
     }
