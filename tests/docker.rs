@@ -404,9 +404,9 @@ fn a_network_or_volume_removed_behind_imms_back_is_drift_and_made_again() {
         format!("{}-default-net", p.prefix)
     );
     assert_eq!(volume, format!("{}-default-data", p.prefix));
-    let label = format!("{{{{index .Labels \"imm.address\"}}}} {{{{.Internal}}}}");
+    let label = r#"{{index .Labels "imm.address"}} {{.Internal}}"#;
     assert_eq!(
-        docker(&["network", "inspect", "--format", &label, &network])
+        docker(&["network", "inspect", "--format", label, &network])
             .stdout
             .trim(),
         "docker_network.net true"
