@@ -11,7 +11,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, ImageInspect};
 use bollard::query_parameters::{
     BuildImageOptions, CreateContainerOptions, CreateImageOptions, ListImagesOptions,
     PushImageOptions, RemoveImageOptions, TagImageOptions,
@@ -396,12 +396,7 @@ async fn distribute(
     if endpoints.len() + lost.len() < 2 {
         return Ok(());
     }
-    let id = built_on
-        .inspect_image(tag)
-        .await
-        .map_err(|e| failed(&format!("inspecting image {tag}"), e))?
-        .id
-        .unwrap_or_default();
+    let id = inspect(built_on, tag).await?.id.unwrap_or_default();
     let mut tar = Vec::new();
     let mut export = patient(built_on).export_image(tag);
     while let Some(chunk) = export.next().await {
@@ -466,10 +461,7 @@ async fn pull_tested(
             )
         })?;
     }
-    let image = docker
-        .inspect_image(pinned)
-        .await
-        .map_err(|e| failed(&format!("inspecting image {pinned}"), e))?;
+    let image = inspect(docker, pinned).await?;
     let label = image
         .config
         .as_ref()
@@ -530,10 +522,8 @@ async fn push(
             .with_help(help));
         }
     }
-    let digests = docker
-        .inspect_image(pushed)
-        .await
-        .map_err(|e| failed(&format!("inspecting image {pushed}"), e))?
+    let digests = inspect(docker, pushed)
+        .await?
         .repo_digests
         .unwrap_or_default();
     let prefix = format!("{repository}@");
@@ -700,6 +690,14 @@ async fn run_to_end(docker: &Docker, id: &str) -> Result<i64, ActionError> {
             "the daemon stopped answering during a test",
         )),
     }
+}
+
+/// The daemon's description of an image, a failure naming it.
+async fn inspect(docker: &Docker, image: &str) -> Result<ImageInspect, ActionError> {
+    docker
+        .inspect_image(image)
+        .await
+        .map_err(|e| failed(&format!("inspecting image {image}"), e))
 }
 
 async fn remove_tag(docker: &Docker, tag: &str) -> Result<(), DockerError> {
