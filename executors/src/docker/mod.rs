@@ -17,6 +17,7 @@ mod proxy;
 mod reload;
 mod running;
 mod service;
+mod swarm;
 mod volume;
 
 pub use container::ContainerExecutor;

@@ -1,7 +1,7 @@
 //! `docker_network` on the daemon: create (named by its type, a suffix
 //! added while the name is taken), remove, and check it still exists.
 
-use super::{failed, free_name, instance_engine, labels, removed, still_there, DockerClient};
+use super::{failed, free_name, instance_engine, labels, still_there, DockerClient};
 use crate::{
     ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
@@ -68,7 +68,8 @@ impl Executor for NetworkExecutor {
         let Some((docker, id)) = self.0.recorded(&existing, "id").await? else {
             return Ok(());
         };
-        removed(docker.remove_network(id).await, &format!("network {id}"))
+        // A swarm network outlives its removal while tasks still use it.
+        super::swarm::remove_network(&docker, id).await
     }
 
     async fn read(
