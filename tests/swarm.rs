@@ -27,9 +27,10 @@ variable "health_port" {
   default = "8080"
 }
 
+# Room for a start-first update on one node (three old tasks, three new).
 variable "per_node" {
   type    = number
-  default = 3
+  default = 6
 }
 
 secret "token" {

@@ -5,7 +5,9 @@
 //! from the service's update status, never assumed. Configs and secrets are
 //! immutable in Swarm, so each change makes new ones and the old ones are
 //! removed once no task uses them. Every wait has a deadline (a task that
-//! can never be placed never fails by itself).
+//! can never be placed never fails by itself). What Swarm does after the
+//! fact (tasks that outlive their service, lost nodes) is waited for
+//! through `swarm.rs`.
 //!
 //! Pitfalls that shape the code: `update_service` replaces the whole spec
 //! and wants the version it was read at; the update status is not reset by
@@ -153,14 +155,7 @@ impl Executor for ServiceExecutor {
         let still_used = successor.map(|s| Objects::recorded(&s.private));
         let unused = objects.without(still_used.as_ref());
         held.extend(remove_objects_until(docker, &unused, deadline).await?);
-        if held.is_empty() {
-            Ok(())
-        } else {
-            Err(swarm::still_holds(
-                &format!("service {id} was removed"),
-                &held,
-            ))
-        }
+        released(id, &held)
     }
 
     async fn discard(
@@ -218,14 +213,7 @@ impl Executor for ServiceExecutor {
         let mut held = delete_service(docker, id, deadline).await?;
         let objects = Objects::recorded(&created.private);
         held.extend(remove_objects_until(docker, &objects, deadline).await?);
-        if held.is_empty() {
-            Ok(())
-        } else {
-            Err(swarm::still_holds(
-                &format!("service {id} was removed"),
-                &held,
-            ))
-        }
+        released(id, &held)
     }
 
     async fn read(
@@ -460,6 +448,16 @@ async fn find_config(docker: &Docker, name: &str) -> Result<Option<String>, Acti
         .into_iter()
         .find(|c| c.spec.as_ref().and_then(|s| s.name.as_deref()) == Some(name))
         .and_then(|c| c.id))
+}
+
+/// A removal's end: done, or what Swarm still held (a coded error; state
+/// keeps the record, so the next destroy carries on).
+fn released(id: &str, held: &[String]) -> Result<(), ActionError> {
+    if held.is_empty() {
+        Ok(())
+    } else {
+        Err(swarm::still_holds(&format!("service {id} was removed"), held))
+    }
 }
 
 /// Best effort, for a failure path: what is left is swept later.
