@@ -456,7 +456,10 @@ fn released(id: &str, held: &[String]) -> Result<(), ActionError> {
     if held.is_empty() {
         Ok(())
     } else {
-        Err(swarm::still_holds(&format!("service {id} was removed"), held))
+        Err(swarm::still_holds(
+            &format!("service {id} was removed"),
+            held,
+        ))
     }
 }
 

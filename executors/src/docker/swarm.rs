@@ -275,3 +275,62 @@ pub(super) async fn remove_network(docker: &Docker, id: &str) -> Result<(), Acti
         tokio::time::sleep(POLL).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{TaskSpec, TaskState, TaskStatus};
+
+    fn task(id: &str, node: &str, force: u64, state: TaskState) -> Task {
+        Task {
+            id: Some(id.into()),
+            slot: Some(1),
+            node_id: Some(node.into()),
+            spec: Some(TaskSpec {
+                force_update: Some(force),
+                ..Default::default()
+            }),
+            status: Some(TaskStatus {
+                state: Some(state),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn node(id: &str, down: bool, unreachable: bool) -> NodeHealth {
+        NodeHealth {
+            id: id.into(),
+            hostname: format!("host-{id}"),
+            down,
+            unreachable,
+        }
+    }
+
+    #[test]
+    fn only_new_tasks_that_never_ran_on_a_lost_node_are_stuck() {
+        let nodes = [node("n1", false, false), node("n2", true, true)];
+        let tasks = [
+            task("new-on-lost", "n2", 7, TaskState::ASSIGNED),
+            task("new-on-live", "n1", 7, TaskState::ASSIGNED),
+            task("old-on-lost", "n2", 6, TaskState::ASSIGNED),
+            task("ran-on-lost", "n2", 7, TaskState::RUNNING),
+        ];
+        let stuck = stuck_on_lost_nodes(&tasks, &nodes, 7);
+        let ids: Vec<_> = stuck.iter().map(|(t, _)| t.id.as_deref()).collect();
+        assert_eq!(ids, [Some("new-on-lost")]);
+        assert_eq!(stuck[0].1.describe(), "node host-n2 (n2, down)");
+        assert_eq!(describe_task(stuck[0].0), "task new-on-lost (slot 1)");
+    }
+
+    #[test]
+    fn an_unreachable_manager_is_lost_before_swarm_declares_it_down() {
+        let suspect = node("n3", false, true);
+        assert!(suspect.lost());
+        assert_eq!(
+            suspect.describe(),
+            "node host-n3 (n3, unreachable, not yet declared down)"
+        );
+        assert!(!node("n1", false, false).lost());
+    }
+}
