@@ -1,9 +1,11 @@
-//! `docker_service` on real swarms, end to end through the `imm` binary:
-//! the local engine as a single-node swarm (a rolling update under a
-//! client's load, a failing update rolled back while the old tasks serve,
-//! destroy leaving nothing), and three engines in network namespaces of
-//! their own (one task per node; a node lost, then plan and a rolling
-//! update through the other managers).
+//! `docker_service` on real swarms, end to end through the `imm` binary,
+//! each swarm made by its test on engines in network namespaces of its own
+//! (the host engine's swarm, if any, is never touched): one engine (a
+//! rolling update under a client's load, a failing update rolled back while
+//! the old tasks serve, destroy under load leaving nothing, ten times), and
+//! three engines (one task per node; a node lost, then plan and a rolling
+//! update through the other managers that brings every slot to the new
+//! version while a client keeps being served).
 
 mod common;
 #[path = "support/docker.rs"]
@@ -12,7 +14,7 @@ mod docker_project;
 mod swarm;
 
 use docker_project::{docker, docker_project, DockerProject};
-use swarm::{LocalSwarm, Nodes};
+use swarm::Nodes;
 
 const SERVICE: &str = r#"
 variable "page_version" {
@@ -23,6 +25,12 @@ variable "page_version" {
 variable "health_port" {
   type    = string
   default = "8080"
+}
+
+# Room for a start-first update on one node (three old tasks, three new).
+variable "per_node" {
+  type    = number
+  default = 6
 }
 
 secret "token" {
@@ -77,6 +85,9 @@ resource "docker_service" "web" {
   }
   update {
     monitor = "2s"
+  }
+  placement {
+    max_replicas_per_node = var.per_node
   }
 }
 "#;
@@ -137,10 +148,11 @@ fn apply(p: &DockerProject, vars: &[&str]) -> common::Run {
         .imm_with_env(&args, &[("SWARM_TEST_TOKEN", TOKEN)])
 }
 
-/// Swarm objects labelled with the project, as `docker KIND ls` lists them.
-fn labelled(p: &DockerProject, kind: &str) -> Vec<String> {
+/// Swarm objects labelled with the project, as `docker KIND ls` lists them
+/// on node 1.
+fn labelled(nodes: &Nodes, p: &DockerProject, kind: &str) -> Vec<String> {
     let filter = format!("label=imm.project={}", p.label);
-    let listed = docker(&[kind, "ls", "-q", "--filter", &filter]);
+    let listed = nodes.docker(1, &[kind, "ls", "-q", "--filter", &filter]);
     listed
         .stdout
         .split_whitespace()
@@ -148,81 +160,103 @@ fn labelled(p: &DockerProject, kind: &str) -> Vec<String> {
         .collect()
 }
 
-/// A client on the service's network asking for the page every 100 ms,
+/// A client on node `node`, on `network`, asking for `url` every 100 ms,
 /// one line per answer ("FAIL" when there was none).
-fn start_client(p: &DockerProject) -> String {
+fn start_client(nodes: &Nodes, node: usize, p: &DockerProject, network: &str, url: &str) -> String {
     let name = format!("{}-client", p.prefix);
     let image = p.recorded("docker_image.base", "id");
-    let started = docker(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--network",
-        &p.recorded("docker_network.net", "name"),
-        &image,
-        "sh",
-        "-c",
-        "while true; do if wget -q -O /tmp/page http://web:8080/ 2>/dev/null; then cat /tmp/page; else echo FAIL; fi; sleep 0.1; done",
-    ]);
+    let script = format!(
+        "while true; do if wget -q -O /tmp/page {url} 2>/dev/null; then cat /tmp/page; echo; else echo FAIL; fi; sleep 0.1; done"
+    );
+    let started = nodes.docker(
+        node,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            network,
+            &image,
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
     assert_eq!(started.code, 0, "starting the client: {}", started.stderr);
     name
 }
 
-fn client_lines(name: &str) -> Vec<String> {
-    docker(&["logs", name])
+fn client_lines(nodes: &Nodes, node: usize, name: &str) -> Vec<String> {
+    nodes
+        .docker(node, &["logs", name])
         .stdout
         .lines()
+        .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
 }
 
-/// What `path` holds in one running task of the service.
-fn in_a_task(p: &DockerProject, path: &str) -> String {
+/// The longest run of failed requests in the client's lines.
+fn longest_failure(lines: &[String]) -> usize {
+    lines
+        .split(|l| l != "FAIL")
+        .map(<[String]>::len)
+        .max()
+        .unwrap_or(0)
+}
+
+/// What `path` holds in one running task of the service (on node 1).
+fn in_a_task(nodes: &Nodes, p: &DockerProject, path: &str) -> String {
     let service = p.recorded("docker_service.web", "name");
     let filter = format!("label=com.docker.swarm.service.name={service}");
-    let ids = docker(&["ps", "-q", "--filter", &filter]).stdout;
+    let ids = nodes.docker(1, &["ps", "-q", "--filter", &filter]).stdout;
     let id = ids.split_whitespace().next().expect("a running task");
-    docker(&["exec", id, "cat", path]).stdout
+    nodes.docker(1, &["exec", id, "cat", path]).stdout
 }
 
 #[test]
 fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_serving() {
-    let _swarm = LocalSwarm::join();
-    let p = project("", "");
-    struct Cleanup<'a>(&'a DockerProject);
-    impl Drop for Cleanup<'_> {
-        fn drop(&mut self) {
-            // Not labelled: the project's own cleanup would not find it.
-            docker(&["rm", "-f", &format!("{}-client", self.0.prefix)]);
-        }
-    }
-    let _cleanup = Cleanup(&p);
+    docker_project::require_docker();
+    let nodes = Nodes::up(1);
+    let p = project(&nodes.unix_engine("own"), "engine = engine.own");
 
     apply(&p, &[]).assert_ok();
     let service = p.recorded("docker_service.web", "name");
-    let replicas = docker(&[
-        "service",
-        "ls",
-        "--filter",
-        &format!("name={service}"),
-        "--format",
-        "{{.Replicas}}",
-    ]);
-    assert_eq!(
-        replicas.stdout.trim(),
-        "3/3",
-        "every task runs healthy after the apply"
+    let replicas = nodes.docker(
+        1,
+        &[
+            "service",
+            "ls",
+            "--filter",
+            &format!("name={service}"),
+            "--format",
+            "{{.Replicas}}",
+        ],
     );
-    assert_eq!(in_a_task(&p, "/www/greeting.txt"), "greeting for page 1");
-    assert_eq!(in_a_task(&p, "/run/secrets/token"), TOKEN);
+    assert!(
+        replicas.stdout.starts_with("3/3"),
+        "every task runs healthy after the apply: {}",
+        replicas.stdout
+    );
+    assert_eq!(
+        in_a_task(&nodes, &p, "/www/greeting.txt"),
+        "greeting for page 1"
+    );
+    assert_eq!(in_a_task(&nodes, &p, "/run/secrets/token"), TOKEN);
     let state = std::fs::read_to_string(p.project.file(".imm/state/default.json")).expect("state");
     assert!(
         !state.contains(TOKEN),
         "the secret's value is never in state"
     );
 
-    let client = start_client(&p);
+    let client = start_client(
+        &nodes,
+        1,
+        &p,
+        &p.recorded("docker_network.net", "name"),
+        "http://web:8080/",
+    );
     std::thread::sleep(std::time::Duration::from_secs(1));
     let service_id = p.recorded("docker_service.web", "id");
     let rolled = apply(&p, &["page_version=2"]);
@@ -232,9 +266,12 @@ fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_ser
         service_id,
         "an update keeps the service (its name is what clients use)"
     );
-    assert_eq!(in_a_task(&p, "/www/greeting.txt"), "greeting for page 2");
+    assert_eq!(
+        in_a_task(&nodes, &p, "/www/greeting.txt"),
+        "greeting for page 2"
+    );
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let during = client_lines(&client);
+    let during = client_lines(&nodes, 1, &client);
     assert!(
         !during.iter().any(|l| l == "FAIL"),
         "the client was never refused during the rolling update: {during:?}"
@@ -247,7 +284,7 @@ fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_ser
     );
 
     // The new tasks never get healthy: Swarm rolls back by itself.
-    let seen = client_lines(&client).len();
+    let seen = client_lines(&nodes, 1, &client).len();
     let failed = apply(&p, &["page_version=3", "health_port=9999"]);
     assert_eq!(
         failed.code,
@@ -261,12 +298,15 @@ fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_ser
         "{}",
         failed.stderr
     );
-    let after_failure = client_lines(&client)[seen..].to_vec();
+    let after_failure = client_lines(&nodes, 1, &client)[seen..].to_vec();
     assert!(
         !after_failure.is_empty() && after_failure.iter().all(|l| l.contains("page version 2")),
         "the old tasks served throughout the failed update: {after_failure:?}"
     );
-    assert_eq!(in_a_task(&p, "/www/greeting.txt"), "greeting for page 2");
+    assert_eq!(
+        in_a_task(&nodes, &p, "/www/greeting.txt"),
+        "greeting for page 2"
+    );
     let plan = p.project.imm_with_env(
         &["plan", "--var", "page_version=2"],
         &[("SWARM_TEST_TOKEN", TOKEN)],
@@ -291,7 +331,8 @@ fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_ser
     let service = p.recorded("docker_service.web", "name");
     let updating = || {
         let format = "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}";
-        docker(&["service", "inspect", &service, "--format", format])
+        nodes
+            .docker(1, &["service", "inspect", &service, "--format", format])
             .stdout
             .trim()
             == "updating"
@@ -304,7 +345,10 @@ fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_ser
     killed.kill().expect("SIGKILL imm");
     let _ = killed.wait();
     apply(&p, &["page_version=4"]).assert_ok();
-    assert_eq!(in_a_task(&p, "/www/greeting.txt"), "greeting for page 4");
+    assert_eq!(
+        in_a_task(&nodes, &p, "/www/greeting.txt"),
+        "greeting for page 4"
+    );
     p.project
         .imm_with_env(
             &["plan", "--detailed-exitcode", "--var", "page_version=4"],
@@ -312,12 +356,15 @@ fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_ser
         )
         .assert_code(0);
     assert_eq!(
-        (labelled(&p, "config").len(), labelled(&p, "secret").len()),
+        (
+            labelled(&nodes, &p, "config").len(),
+            labelled(&nodes, &p, "secret").len()
+        ),
         (1, 1),
         "one config and one secret: those the service uses; what the killed run made is swept"
     );
 
-    docker(&["rm", "-f", &client]);
+    nodes.docker(1, &["rm", "-f", &client]);
     p.project
         .imm_with_env(
             &["destroy", "--auto-approve"],
@@ -326,10 +373,144 @@ fn a_service_rolls_out_task_by_task_and_a_failed_update_leaves_the_old_tasks_ser
         .assert_ok();
     for kind in ["service", "config", "secret", "network"] {
         assert_eq!(
-            labelled(&p, kind),
+            labelled(&nodes, &p, kind),
             Vec::<String>::new(),
             "no {kind} is left"
         );
+    }
+}
+
+/// A service with a config and a secret on a network of its own, also on
+/// the test's network where a client reaches it (a container of the
+/// test's own on the project's network would keep that network, rightly).
+const UNDER_LOAD: &str = r#"
+variable "image" {
+  type = string
+}
+
+variable "client_net" {
+  type = string
+}
+
+ENGINE
+
+resource "docker_network" "net" {
+  engine     = engine.own
+  driver     = "overlay"
+  attachable = true
+}
+
+resource "docker_service" "web" {
+  engine       = engine.own
+  image        = var.image
+  replicas     = 2
+  command      = ["httpd", "-f", "-p", "8080", "-h", "/www"]
+  stop_timeout = "2s"
+  network {
+    name = docker_network.net.name
+  }
+  network {
+    name    = var.client_net
+    aliases = ["web"]
+  }
+  runtime {
+    files   = { "/www/greeting.txt" = "served" }
+    secrets = { token = secret.token }
+  }
+}
+
+secret "token" {
+  from = "env:SWARM_TEST_TOKEN"
+}
+"#;
+
+#[test]
+fn destroy_under_load_leaves_no_network_config_or_secret_ten_times_in_a_row() {
+    docker_project::require_docker();
+    let nodes = Nodes::up(1);
+    let p = docker_project(&UNDER_LOAD.replace("ENGINE", &nodes.unix_engine("own")));
+    let image = format!("{}-load", p.prefix);
+    let built = nodes.docker(
+        1,
+        &[
+            "build",
+            "-q",
+            "-t",
+            &image,
+            &p.project.file("base").to_string_lossy(),
+        ],
+    );
+    assert_eq!(built.code, 0, "building the image: {}", built.stderr);
+    let client_net = format!("{}-clients", p.prefix);
+    let made = nodes.docker(
+        1,
+        &[
+            "network",
+            "create",
+            "-d",
+            "overlay",
+            "--attachable",
+            &client_net,
+        ],
+    );
+    assert_eq!(made.code, 0, "the client's network: {}", made.stderr);
+    let client = format!("{}-client", p.prefix);
+    let script = "while true; do if wget -q -O /tmp/page http://web:8080/greeting.txt 2>/dev/null; then cat /tmp/page; echo; else echo FAIL; fi; sleep 0.1; done";
+    let started = nodes.docker(
+        1,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &client,
+            "--network",
+            &client_net,
+            &image,
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(started.code, 0, "starting the client: {}", started.stderr);
+    let vars = [
+        "--var".to_string(),
+        format!("image={image}"),
+        "--var".to_string(),
+        format!("client_net={client_net}"),
+    ];
+    let imm = |command: &str| {
+        let mut args = vec![command, "--auto-approve"];
+        args.extend(vars.iter().map(String::as_str));
+        p.project
+            .imm_with_env(&args, &[("SWARM_TEST_TOKEN", TOKEN)])
+    };
+    for round in 1..=10 {
+        imm("apply").assert_ok();
+        let served = client_lines(&nodes, 1, &client).len();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while client_lines(&nodes, 1, &client)[served..]
+            .iter()
+            .all(|l| l != "served")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        assert!(
+            client_lines(&nodes, 1, &client)[served..]
+                .iter()
+                .any(|l| l == "served"),
+            "round {round}: the client is served before the destroy"
+        );
+        let destroyed = imm("destroy");
+        destroyed.assert_ok();
+        for kind in ["service", "network", "config", "secret"] {
+            assert_eq!(
+                labelled(&nodes, &p, kind),
+                Vec::<String>::new(),
+                "round {round}: no {kind} is left right after destroy: {}",
+                destroyed.all()
+            );
+        }
     }
 }
 
@@ -365,16 +546,18 @@ fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
     )]);
     let refused = nodes.imm(untrusted.path(), &["apply", "--auto-approve"], &[]);
     refused.assert_fails_with("UnknownIssuer");
-    let apply = |version: &str| {
+    let apply = |version: &str, per_node: &str| {
         imm(&[
             "apply",
             "--auto-approve",
             "--var",
             &format!("page_version={version}"),
+            "--var",
+            &format!("per_node={per_node}"),
         ])
     };
 
-    apply("1").assert_ok();
+    apply("1", "1").assert_ok();
     let service = p.recorded("docker_service.web", "name");
     let filter = format!("label=com.docker.swarm.service.name={service}");
     let tasks_on = |i: usize| nodes.tasks_on(i, &service);
@@ -389,16 +572,35 @@ fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
         "nothing of it runs on the host's engine"
     );
 
-    // The first endpoint, the swarm's first manager, is lost.
+    // A client on node 3 asks for the page through the service's name.
+    let client = start_client(
+        &nodes,
+        3,
+        &p,
+        &p.recorded("docker_network.net", "name"),
+        "http://web:8080/",
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+
+    // The first endpoint, the swarm's first manager, is lost; at once a
+    // plan and a rolling update that allows two tasks per node. imm waits
+    // until Swarm declares the node down before it starts the update, so
+    // that no task of the new version is given to the lost node.
     nodes.kill(1);
-    let plan = imm(&["plan", "--var", "page_version=2"]);
+    let plan = imm(&["plan", "--var", "page_version=2", "--var", "per_node=2"]);
     plan.assert_ok();
     assert!(
         plan.stdout.contains("docker_service.web"),
         "{}",
         plan.stdout
     );
-    apply("2").assert_ok();
+    let started = std::time::Instant::now();
+    apply("2", "2").assert_ok();
+    let update_took = started.elapsed();
+    assert!(
+        update_took < std::time::Duration::from_secs(120),
+        "the update after a node's loss ends well before its deadline: {update_took:?}"
+    );
     let image = p.recorded("docker_image.web", "id");
     let running = || -> Vec<String> {
         [2, 3]
@@ -434,6 +636,33 @@ fn a_three_node_swarm_keeps_deploying_when_a_node_is_lost() {
         "three tasks, all of the new image, once the swarm settles: {settled:?}"
     );
 
+    let lines = client_lines(&nodes, 3, &client);
+    let failing = longest_failure(&lines);
+    eprintln!(
+        "update after node loss: {update_took:?}; client: {} answers, longest failure {failing} requests",
+        lines.len()
+    );
+    assert!(
+        failing <= 50,
+        "requests through the service's name fail for at most about 5 s in a row (50 requests): {failing}"
+    );
+    assert!(
+        lines.last().is_some_and(|l| l.contains("page version 2")),
+        "the client ends on the new version: {:?}",
+        lines.last()
+    );
+    // Swarm's self-heal (tasks moved off the lost node) is no drift.
+    imm(&[
+        "plan",
+        "--detailed-exitcode",
+        "--var",
+        "page_version=2",
+        "--var",
+        "per_node=2",
+    ])
+    .assert_code(0);
+
+    nodes.docker(3, &["rm", "-f", &client]);
     imm(&["destroy", "--auto-approve"]).assert_ok();
     for i in [2, 3] {
         let reference = format!("reference=imm/{}/*", p.label);

@@ -1,52 +1,13 @@
-//! Swarms for the `docker_service` tests: the local engine made a
-//! single-node swarm (only when it is not in one, and left again only by
-//! whoever made it), and several engines in network namespaces of their own
-//! formed into one swarm by `scripts/swarm-nodes.sh`, torn down by pid.
+//! Swarms for the `docker_service` tests, each made by the test that uses
+//! it and gone when it ends: engines in network namespaces of their own
+//! formed into one swarm by `scripts/swarm-nodes.sh`, torn down by pid. A
+//! test never joins, leaves or changes the host engine's swarm (nor makes
+//! one there: another run on the same engine could be using it).
 
 #![allow(dead_code)]
 
-use crate::docker_project::docker;
 use std::path::PathBuf;
 use std::process::Command;
-
-/// The local engine as a swarm manager for as long as this lives.
-pub struct LocalSwarm {
-    made_here: bool,
-}
-
-impl LocalSwarm {
-    pub fn join() -> LocalSwarm {
-        let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
-        assert_eq!(state.code, 0, "docker info: {}", state.stderr);
-        if state.stdout.trim() == "active" {
-            return LocalSwarm { made_here: false };
-        }
-        let init = docker(&[
-            "swarm",
-            "init",
-            "--advertise-addr",
-            "127.0.0.1",
-            "--listen-addr",
-            "127.0.0.1:2377",
-        ]);
-        assert_eq!(
-            init.code, 0,
-            "making the local engine a swarm manager: {}",
-            init.stderr
-        );
-        LocalSwarm { made_here: true }
-    }
-}
-
-impl Drop for LocalSwarm {
-    fn drop(&mut self) {
-        if self.made_here {
-            docker(&["swarm", "leave", "--force"]);
-            // Leaving keeps the bridge the swarm made.
-            docker(&["network", "rm", "docker_gwbridge"]);
-        }
-    }
-}
 
 /// Engines in network namespaces, one swarm of managers.
 pub struct Nodes {
@@ -90,6 +51,18 @@ impl Nodes {
     /// `unix://…/docker.sock` of node `i` (from 1).
     pub fn endpoint(&self, i: usize) -> String {
         format!("unix://{}/n{i}/docker.sock", self.dir.display())
+    }
+
+    /// An `engine` block named `name` whose endpoints are every node's
+    /// socket (imm reaches them from the host's network namespace).
+    pub fn unix_engine(&self, name: &str) -> String {
+        let endpoints: Vec<String> = (1..=self.count)
+            .map(|i| format!("\"{}\"", self.endpoint(i)))
+            .collect();
+        format!(
+            "engine \"{name}\" {{\n  endpoints = [{}]\n}}",
+            endpoints.join(", ")
+        )
     }
 
     /// `tcp://ADDRESS:2376` of node `i`: mutual TLS with [`Nodes::tls`].

@@ -19,6 +19,7 @@ mod proxy;
 mod reload;
 mod running;
 mod service;
+mod swarm;
 mod volume;
 
 pub use container::ContainerExecutor;

@@ -40,6 +40,16 @@ pub(super) trait NamedKind: Configured + Send + Sync + 'static {
     /// Removes the object recorded as `recorded` (its id, else its name).
     async fn remove(docker: &Docker, recorded: &str) -> Result<(), DockerError>;
 
+    /// Removes the object for good: a kind whose removal finishes later
+    /// (a swarm network still used by dying tasks) waits here.
+    async fn remove_for_good(
+        docker: &Docker,
+        recorded: &str,
+        what: &str,
+    ) -> Result<(), ActionError> {
+        removed(Self::remove(docker, recorded).await, what)
+    }
+
     /// Inspects the object recorded as `recorded`.
     async fn inspect(docker: &Docker, recorded: &str) -> Result<(), DockerError>;
 }
@@ -114,7 +124,7 @@ impl<K: NamedKind> Executor for NamedExecutor<K> {
             return Ok(());
         }
         let what = format!("{} {object}", K::KIND);
-        removed(K::remove(&docker, object).await, &what)
+        K::remove_for_good(&docker, object, &what).await
     }
 
     async fn read(

@@ -2,7 +2,7 @@
 //! inspected (recorded by its id); the rest is [`super::named`]'s.
 
 use super::named::{NamedExecutor, NamedKind};
-use crate::{Configured, RunContext};
+use crate::{ActionError, Configured, RunContext};
 use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::models::NetworkCreateRequest;
@@ -51,6 +51,11 @@ impl NamedKind for Network {
 
     async fn remove(docker: &Docker, id: &str) -> Result<(), DockerError> {
         docker.remove_network(id).await
+    }
+
+    async fn remove_for_good(docker: &Docker, id: &str, _what: &str) -> Result<(), ActionError> {
+        // A swarm network outlives its removal while tasks still use it.
+        super::swarm::remove_network(docker, id).await
     }
 
     async fn inspect(docker: &Docker, id: &str) -> Result<(), DockerError> {

@@ -5,13 +5,16 @@
 //! from the service's update status, never assumed. Configs and secrets are
 //! immutable in Swarm, so each change makes new ones and the old ones are
 //! removed once no task uses them. Every wait has a deadline (a task that
-//! can never be placed never fails by itself).
+//! can never be placed never fails by itself). What Swarm does after the
+//! fact (tasks that outlive their service, lost nodes) is waited for
+//! through `swarm.rs`.
 //!
 //! Pitfalls that shape the code: `update_service` replaces the whole spec
 //! and wants the version it was read at; the update status is not reset by
 //! a new update (a new one is told by its start time); durations are
 //! nanoseconds.
 
+use super::swarm::{self, Removal};
 use super::{failed, labels, private_str, status, DockerClient, LABEL_ADDRESS};
 use crate::{
     ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
@@ -107,7 +110,8 @@ impl Executor for ServiceExecutor {
                 // A failed create leaves nothing; a failed update was rolled
                 // back, so its new configs and secrets are unused.
                 if current.is_none() {
-                    let _ = delete_service(docker, &name, deadline).await;
+                    let _ =
+                        delete_service(docker, &name, Instant::now() + swarm::RELEASE_WAIT).await;
                 }
                 remove_objects(docker, &objects).await;
                 return Err(e);
@@ -141,14 +145,16 @@ impl Executor for ServiceExecutor {
         let docker = &docker;
         let kept_by_successor =
             successor.is_some_and(|s| private_str(&s.private, "id") == Some(id));
+        let deadline = Instant::now() + swarm::RELEASE_WAIT;
+        let mut held = Vec::new();
         if !kept_by_successor {
-            let deadline = Instant::now() + Duration::from_secs(120);
-            delete_service(docker, id, deadline).await?;
+            held = delete_service(docker, id, deadline).await?;
         }
         let objects = Objects::recorded(existing.private);
         let still_used = successor.map(|s| Objects::recorded(&s.private));
         let unused = objects.without(still_used.as_ref());
-        remove_objects_checked(docker, &unused).await
+        held.extend(remove_objects_until(docker, &unused, deadline).await?);
+        released(id, &held)
     }
 
     async fn discard(
@@ -199,10 +205,14 @@ impl Executor for ServiceExecutor {
                 )
                 .with_help(format!("see `docker service ps {id}`")));
             }
-        } else {
-            delete_service(docker, id, deadline).await?;
+            // The configs it shares with the previous version stay in use.
+            remove_objects(docker, &Objects::recorded(&created.private)).await;
+            return Ok(());
         }
-        remove_objects_checked(docker, &Objects::recorded(&created.private)).await
+        let mut held = delete_service(docker, id, deadline).await?;
+        let objects = Objects::recorded(&created.private);
+        held.extend(remove_objects_until(docker, &objects, deadline).await?);
+        released(id, &held)
     }
 
     async fn read(
@@ -439,29 +449,65 @@ async fn find_config(docker: &Docker, name: &str) -> Result<Option<String>, Acti
         .and_then(|c| c.id))
 }
 
-/// Best effort, for a failure path: what is left is swept later.
-async fn remove_objects(docker: &Docker, objects: &Objects) {
-    let _ = remove_objects_checked(docker, objects).await;
+/// A removal's end: done, or what Swarm still held (a coded error; state
+/// keeps the record, so the next destroy carries on).
+fn released(id: &str, held: &[String]) -> Result<(), ActionError> {
+    if held.is_empty() {
+        Ok(())
+    } else {
+        Err(swarm::still_holds(
+            &format!("service {id} was removed"),
+            held,
+        ))
+    }
 }
 
-async fn remove_objects_checked(docker: &Docker, objects: &Objects) -> Result<(), ActionError> {
+/// Best effort, for a failure path: what is left is swept later.
+async fn remove_objects(docker: &Docker, objects: &Objects) {
+    let _ = remove_objects_until(docker, objects, Instant::now()).await;
+}
+
+/// Removes the configs and secrets, trying again until `until` while a
+/// service still uses one; returns those still in use then.
+async fn remove_objects_until(
+    docker: &Docker,
+    objects: &Objects,
+    until: Instant,
+) -> Result<Vec<String>, ActionError> {
+    let mut held = Vec::new();
     for SwarmObject { id, .. } in &objects.configs {
-        match docker.delete_config(id).await {
-            Ok(()) => {}
-            Err(e) if status(&e) == Some(404) => {}
-            // Still used by another version (the same content): kept.
-            Err(e) if status(&e) == Some(400) => {}
-            Err(e) => return Err(failed(&format!("removing config {id}"), e)),
+        let what = format!("config {id}");
+        if let Some(message) = retry_removal(until, &what, || docker.delete_config(id)).await? {
+            held.push(format!("{what}: {message}"));
         }
     }
     for SwarmObject { id, .. } in &objects.secrets {
-        match docker.delete_secret(id).await {
-            Ok(()) => {}
-            Err(e) if status(&e) == Some(404) => {}
-            Err(e) => return Err(failed(&format!("removing secret {id}"), e)),
+        let what = format!("secret {id}");
+        if let Some(message) = retry_removal(until, &what, || docker.delete_secret(id)).await? {
+            held.push(format!("{what}: {message}"));
         }
     }
-    Ok(())
+    Ok(held)
+}
+
+/// Calls `remove` until it is done or `until` has passed; Swarm's message
+/// when the object is still in use then.
+async fn retry_removal<F, Fut>(
+    until: Instant,
+    what: &str,
+    remove: F,
+) -> Result<Option<String>, ActionError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), bollard::errors::Error>>,
+{
+    loop {
+        match swarm::removal(remove().await, what)? {
+            Removal::Done => return Ok(None),
+            Removal::Held(message) if Instant::now() >= until => return Ok(Some(message)),
+            Removal::Held(_) => tokio::time::sleep(POLL).await,
+        }
+    }
 }
 
 /// The whole spec of one version of the service.
@@ -754,9 +800,9 @@ async fn create(
     Ok(id)
 }
 
-/// Sends the new spec (forcing new tasks, so that even a change Swarm
-/// cannot see, a config with the same name, rolls out) and follows the
-/// rolling update to its end.
+/// Waits for lost nodes to be declared down, sends the new spec and
+/// follows the rolling update to its end, starting it again when it is
+/// stuck on tasks given to a node that was lost meanwhile.
 async fn update(
     docker: &Docker,
     service: &Service,
@@ -766,42 +812,41 @@ async fn update(
 ) -> Result<String, ActionError> {
     let id = service.id.clone().unwrap_or_default();
     let name = spec.name.clone().unwrap_or_else(|| id.clone());
-    let before = service
+    let mut before = service
         .update_status
         .as_ref()
         .and_then(|s| s.started_at.clone());
-    let force = service
-        .spec
-        .as_ref()
-        .and_then(|s| s.task_template.as_ref())
-        .and_then(|t| t.force_update)
-        .unwrap_or(0);
-    if let Some(task) = spec.task_template.as_mut() {
-        task.force_update = Some(force + 1);
-    }
+    swarm::settle_lost_nodes(docker, &name, deadline).await?;
     let mut service = service.clone();
-    loop {
-        let sent = docker
-            .update_service(
-                &id,
-                spec.clone(),
-                UpdateServiceOptions {
-                    version: spec_version(&service)?,
-                    ..Default::default()
-                },
-                None,
-            )
-            .await;
-        match sent {
-            Ok(_) => break,
-            // Someone else changed it meanwhile: read it again and resend.
-            Err(e) if super::docker_message(&e).contains("out of sequence") => {
+    let mut resent = 0;
+    let end = loop {
+        let force = send_update(docker, &mut service, &id, &mut spec).await?;
+        match follow_update(docker, &id, before.as_deref(), force, deadline).await? {
+            Followed::Stuck(_) if resent < MAX_RESENDS => {
+                // Swarm has declared the node down and moved its tasks;
+                // a new update starts over from what runs now.
+                resent += 1;
                 service = inspect(docker, &id).await?;
+                before = service
+                    .update_status
+                    .as_ref()
+                    .and_then(|s| s.started_at.clone());
             }
-            Err(e) => return Err(failed(&format!("updating service {id}"), e)),
+            Followed::Stuck(stuck) => {
+                return Err(ActionError::new(
+                    Code::SwarmUpdateFailed,
+                    format!(
+                        "the rolling update of service {name} does not progress: {stuck}; it was started again {resent} times after Swarm declared the nodes down"
+                    ),
+                )
+                .with_help(format!(
+                    "see `docker node ls` and `docker service ps {name}`; remove a lost node for good with `docker node rm --force ID`, then apply again"
+                )))
+            }
+            Followed::Ended(end) => break end,
         }
-    }
-    match update_end(docker, &id, before.as_deref(), deadline).await? {
+    };
+    match end {
         Some((ServiceUpdateStatusStateEnum::COMPLETED, _)) => {
             wait_for_tasks(docker, &id, &config.mode, deadline).await?;
             Ok(id)
@@ -834,6 +879,100 @@ async fn update(
         }
     }
 }
+
+/// How often a rolling update stuck on lost nodes is started again.
+const MAX_RESENDS: usize = 2;
+
+/// Sends `spec` as the service's next version, forcing new tasks (so that
+/// even a change Swarm cannot see, a config with the same name, rolls
+/// out); returns the spec's new `force_update`, which marks its tasks.
+async fn send_update(
+    docker: &Docker,
+    service: &mut Service,
+    id: &str,
+    spec: &mut ServiceSpec,
+) -> Result<u64, ActionError> {
+    let force = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.task_template.as_ref())
+        .and_then(|t| t.force_update)
+        .unwrap_or(0)
+        + 1;
+    if let Some(task) = spec.task_template.as_mut() {
+        task.force_update = Some(force);
+    }
+    loop {
+        let sent = docker
+            .update_service(
+                id,
+                spec.clone(),
+                UpdateServiceOptions {
+                    version: spec_version(service)?,
+                    ..Default::default()
+                },
+                None,
+            )
+            .await;
+        match sent {
+            Ok(_) => return Ok(force),
+            // Someone else changed it meanwhile: read it again and resend.
+            Err(e) if super::docker_message(&e).contains("out of sequence") => {
+                *service = inspect(docker, id).await?;
+            }
+            Err(e) => return Err(failed(&format!("updating service {id}"), e)),
+        }
+    }
+}
+
+/// How following a rolling update ended.
+enum Followed {
+    /// Swarm ended it (or the deadline passed: `None`).
+    Ended(Option<(ServiceUpdateStatusStateEnum, String)>),
+    /// Tasks of the new version went to nodes now declared down and never
+    /// ran: Swarm's updater waits on them for ever. Names nodes and tasks.
+    Stuck(String),
+}
+
+/// Follows the update that started after `before` like [`update_end`],
+/// and also watches its tasks (marked by `force`) for those given to a
+/// lost node: once Swarm has declared that node down, the update is stuck.
+async fn follow_update(
+    docker: &Docker,
+    id: &str,
+    before: Option<&str>,
+    force: u64,
+    deadline: Instant,
+) -> Result<Followed, ActionError> {
+    loop {
+        let step = (Instant::now() + STUCK_CHECK).min(deadline);
+        if let Some(end) = update_end(docker, id, before, step).await? {
+            return Ok(Followed::Ended(Some(end)));
+        }
+        if Instant::now() > deadline {
+            return Ok(Followed::Ended(None));
+        }
+        let tasks = list_tasks(docker, id).await?;
+        let nodes = swarm::nodes(docker).await?;
+        let stuck = swarm::stuck_on_lost_nodes(&tasks, &nodes, force);
+        if !stuck.is_empty() && stuck.iter().all(|(_, node)| node.down) {
+            let named: Vec<String> = stuck
+                .iter()
+                .map(|(task, node)| {
+                    format!(
+                        "{} was given to {}",
+                        swarm::describe_task(task),
+                        node.describe()
+                    )
+                })
+                .collect();
+            return Ok(Followed::Stuck(named.join(", ")));
+        }
+    }
+}
+
+/// How often a running update's tasks are checked for lost nodes.
+const STUCK_CHECK: Duration = Duration::from_secs(2);
 
 /// How the update (or rollback) that started after `before` (the start
 /// time of the previous one) ended, with Swarm's message; `None` when it
@@ -973,37 +1112,29 @@ async fn task_errors(docker: &Docker, id: &str) -> String {
     }
 }
 
-/// Removes the service and waits until its tasks are gone (their
-/// containers hold the overlay networks and the configs).
-async fn delete_service(docker: &Docker, id: &str, deadline: Instant) -> Result<(), ActionError> {
-    match docker.delete_service(id).await {
+/// Removes the service (named or by id; already gone is fine) and waits
+/// until the swarm holds none of its tasks: until then their nodes keep
+/// its overlay network. Returns the tasks still held at `deadline`.
+async fn delete_service(
+    docker: &Docker,
+    service: &str,
+    deadline: Instant,
+) -> Result<Vec<String>, ActionError> {
+    let id = match docker
+        .inspect_service(service, None::<InspectServiceOptions>)
+        .await
+    {
+        Ok(found) => found.id.unwrap_or_else(|| service.to_string()),
+        // Gone already (a destroy that ended early): its tasks may not be.
+        Err(e) if status(&e) == Some(404) => service.to_string(),
+        Err(e) => return Err(failed(&format!("inspecting service {service}"), e)),
+    };
+    match docker.delete_service(&id).await {
         Ok(()) => {}
-        Err(e) if status(&e) == Some(404) => return Ok(()),
-        Err(e) => return Err(failed(&format!("removing service {id}"), e)),
+        Err(e) if status(&e) == Some(404) => {}
+        Err(e) => return Err(failed(&format!("removing service {service}"), e)),
     }
-    // The tasks leave the swarm's store at once; their containers stop
-    // within the stop timeout (only this node's can be seen).
-    let filters = HashMap::from([
-        (
-            "label".to_string(),
-            vec![format!("com.docker.swarm.service.id={id}")],
-        ),
-        ("status".to_string(), vec!["running".to_string()]),
-    ]);
-    while Instant::now() < deadline {
-        let running = docker
-            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
-                filters: Some(filters.clone()),
-                ..Default::default()
-            }))
-            .await
-            .map_err(|e| failed(&format!("listing the containers of service {id}"), e))?;
-        if running.is_empty() {
-            return Ok(());
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    Ok(())
+    swarm::wait_tasks_released(docker, &id, deadline).await
 }
 
 /// Services, configs and secrets labelled for this project, environment and
