@@ -38,7 +38,7 @@ use bollard::Docker;
 use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_service::{ServiceConfig, ServiceMode};
-use imm_lang::types::settings::{parse_bytes, Settings, Tmpfs};
+use imm_lang::types::settings::{parse_bytes, Bind, BindSource, Settings, Tmpfs};
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -656,7 +656,14 @@ fn container_settings(settings: &Settings) -> TaskSpecContainerSpec {
         hostname: settings.hostname.clone(),
         stop_signal: settings.stop_signal.clone(),
         read_only: Some(settings.read_only),
-        mounts: some_vec(settings.tmpfs.iter().map(tmpfs_mount).collect()),
+        mounts: some_vec(
+            settings
+                .tmpfs
+                .iter()
+                .map(tmpfs_mount)
+                .chain(settings.binds.iter().filter_map(host_bind))
+                .collect(),
+        ),
         capability_add: some(&settings.cap_add),
         capability_drop: some(&settings.cap_drop),
         sysctls: (!settings.sysctls.is_empty()).then(|| settings.sysctls.iter().cloned().collect()),
@@ -678,6 +685,21 @@ fn container_settings(settings: &Settings) -> TaskSpecContainerSpec {
 
 fn some_vec<T>(items: Vec<T>) -> Option<Vec<T>> {
     (!items.is_empty()).then_some(items)
+}
+
+/// A bind of a path every node has (a service's binds of project paths
+/// are refused at plan: the project is on this machine only).
+fn host_bind(bind: &Bind) -> Option<Mount> {
+    let BindSource::Host(path) = &bind.source else {
+        return None;
+    };
+    Some(Mount {
+        typ: Some(MountType::BIND),
+        source: Some(path.clone()),
+        target: Some(bind.target.clone()),
+        read_only: Some(bind.read_only),
+        ..Default::default()
+    })
 }
 
 /// A tmpfs as a Swarm mount: only `size` and `mode` (checked at plan).
