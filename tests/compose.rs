@@ -3,7 +3,11 @@
 //! checks, replicas) is brought up by docker-compose and its pages read;
 //! then it is imported, the `.imm` validated and applied, and imm's
 //! deployment must serve the same pages. What the import does not carry
-//! over is reported with file:line:column.
+//! over is reported with file:line:column. The fixtures of
+//! `tests/fixtures/compose/` (the patterns public stacks use: secrets,
+//! bound configuration files, `$$` and `${VAR:-default}`, `expose`,
+//! limits) are imported, their translation and notes kept as snapshots,
+//! and each translation validates.
 
 mod common;
 #[path = "support/docker.rs"]
@@ -280,4 +284,27 @@ fn dollars_and_variables_mean_in_imm_what_they_mean_in_docker_compose() {
     assert_eq!(env, ["TAG=2.0"]);
     p.imm(&["destroy", "--auto-approve"]).assert_ok();
     docker::docker(&["rmi", "-f", &base]);
+}
+
+/// The fixture stacks, each imported in a copy of the fixtures (a path
+/// outside a stack's directory is the copy's `shared/`): the `.imm` text
+/// and the notes as the user sees them, and the translation validates.
+#[test]
+fn each_compose_fixture_imports_with_its_notes() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compose");
+    let copy = tempfile::tempdir().expect("tempdir");
+    docker::copy_dir(&fixtures, copy.path());
+    let root = copy.path().canonicalize().expect("real path");
+    let p = common::Project::new(&[]);
+    for stack in ["secrets", "nginx-config", "dollars-and-variables", "limits-and-expose"] {
+        let dir = root.join(stack);
+        let compose = dir.join("docker-compose.yml");
+        let imported = p.imm(&["import", "compose", &compose.to_string_lossy()]);
+        imported.assert_ok();
+        let imm = std::fs::read_to_string(dir.join("main.imm")).expect("imported");
+        let notes = imported.stderr.replace(&root.to_string_lossy().into_owned(), "<fixtures>");
+        let imm = imm.replace(&root.to_string_lossy().into_owned(), "<fixtures>");
+        insta::assert_snapshot!(format!("compose-{stack}"), format!("{notes}\n{imm}"));
+        p.imm(&["validate", &dir.to_string_lossy()]).assert_ok();
+    }
 }

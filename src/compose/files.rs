@@ -74,7 +74,7 @@ struct VolumeEntry {
 
 fn volume_entry(item: &Node) -> VolumeEntry {
     if let Some(short) = item.text() {
-        let parts: Vec<&str> = short.split(':').collect();
+        let parts = split_outside_variables(short);
         let (source, target, modes) = match parts.as_slice() {
             [target] => ("", *target, ""),
             [source, target] => (*source, *target, ""),
@@ -132,6 +132,43 @@ fn volume_entry(item: &Node) -> VolumeEntry {
     }
 }
 
+/// `source:target:mode` split at the colons outside `${…}` (a default
+/// such as `${DATA:-./data}` has one of its own).
+fn split_outside_variables(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'{' if i > 0 && bytes[i - 1] == b'$' => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
+            b':' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// Whether a bind's source is a path of the project: relative, or a
+/// variable whose default is (`${DATA_DIR:-./data}`).
+fn is_project_path(source: &str) -> bool {
+    if source.starts_with('.') {
+        return true;
+    }
+    let Some(inner) = source.strip_prefix("${") else {
+        return false;
+    };
+    let default = inner.split_once(":-").or_else(|| inner.split_once('-'));
+    default.is_some_and(|(name, default)| {
+        !name.contains('}') && default.starts_with('.')
+    })
+}
+
 /// A short-syntax source that is a path, not a volume's name.
 fn is_path(source: &str) -> bool {
     source.starts_with('.') || source.starts_with('/') || source.starts_with('~')
@@ -178,6 +215,8 @@ impl Translator<'_> {
             } else {
                 let message = format!("secret `{compose_name}`: only `file` and `environment` secrets are translated (an `external` one lives in a swarm imm does not read)");
                 self.note(name, message);
+                // Its uses are not noted again.
+                self.secret_names.insert(compose_name.to_string(), String::new());
                 continue;
             };
             let _ = writeln!(out, "secret \"{id}\" {{\n  from = {}\n}}\n", literal(&from));
@@ -198,6 +237,7 @@ impl Translator<'_> {
             } else {
                 let message = format!("config `{compose_name}`: only `file` and `content` configs are translated (an `external` one lives in a swarm imm does not read)");
                 self.note(name, message);
+                self.untranslated_configs.insert(compose_name.to_string());
                 continue;
             };
             self.config_sources.insert(compose_name.to_string(), source);
@@ -224,10 +264,13 @@ impl Translator<'_> {
                 }
             };
             let Some(id) = self.secret_names.get(&name).cloned() else {
-                let message = format!("service `{service}`: secret `{name}` is not declared under secrets: (or is not translated)");
+                let message = format!("service `{service}`: secret `{name}` is not declared under secrets:");
                 self.note(item, message);
                 continue;
             };
+            if id.is_empty() {
+                continue; // noted where it is declared
+            }
             let path = if target.starts_with('/') {
                 target
             } else {
@@ -263,8 +306,9 @@ impl Translator<'_> {
                     self.bind_path(service, item, &path, &target, true, files);
                 }
                 Some(ConfigSource::Content(text)) => files.files.push((target, literal(&text))),
+                None if self.untranslated_configs.contains(&name) => {}
                 None => {
-                    let message = format!("service `{service}`: config `{name}` is not declared under configs: (or is not translated)");
+                    let message = format!("service `{service}`: config `{name}` is not declared under configs:");
                     self.note(item, message);
                 }
             }
@@ -331,7 +375,7 @@ impl Translator<'_> {
             target: target.to_string(),
             read_only,
         };
-        if path.starts_with('/') || path.starts_with('$') {
+        if !is_project_path(path) && (path.starts_with('/') || path.starts_with('$')) {
             files.binds.push(bind("host_path", path.to_string()));
             return;
         }
@@ -340,7 +384,7 @@ impl Translator<'_> {
             self.note(at, message);
             return;
         }
-        if !inside(path) {
+        if !path.contains('$') && !inside(path) {
             match absolute(self.dir, path) {
                 Some(host) => files.binds.push(bind("host_path", host)),
                 None => {
@@ -354,7 +398,12 @@ impl Translator<'_> {
             let message = format!("service `{service}`: `{path}` does not exist; Compose would create an empty directory, imm needs it to exist (create it)");
             self.note(at, message);
         }
-        files.binds.push(bind("source", dotted(path)));
+        let path = if path.contains('$') {
+            path.to_string()
+        } else {
+            dotted(path)
+        };
+        files.binds.push(bind("source", path));
     }
 }
 

@@ -46,6 +46,7 @@ pub fn translate(text: &str, dir: &Path) -> Result<Translation, YamlError> {
         passed_through: Vec::new(),
         secret_names: BTreeMap::new(),
         config_sources: BTreeMap::new(),
+        untranslated_configs: Default::default(),
     };
     t.top_level(&root);
     let secrets = root.get("secrets").map(|s| t.secrets(s)).unwrap_or_default();
@@ -210,6 +211,9 @@ struct Translator<'a> {
     secret_names: BTreeMap<String, String>,
     /// Top-level configs, by Compose name.
     config_sources: BTreeMap<String, files::ConfigSource>,
+    /// Top-level configs noted as not translated (their uses are not
+    /// noted again).
+    untranslated_configs: std::collections::BTreeSet<String>,
 }
 
 impl Translator<'_> {
@@ -310,12 +314,14 @@ impl Translator<'_> {
                 "depends_on" => container.depends_on = self.depends_on(value),
                 "ports" => container.ports = self.ports(value),
                 "restart" => container.restart = self.restart(value),
-                "deploy" => container.count = self.deploy(name, value, &mut container.settings),
+                "deploy" => {
+                    container.count = self.deploy(name, value, &mut container.settings);
+                }
                 "init" => container.init = value.text().map(|t| t == "true"),
                 "network_mode" if value.text() == Some("host") => container.host_network = true,
                 "stop_grace_period" => container.stop_timeout = value.text().map(str::to_string),
                 other => match self.setting(other, value) {
-                    Some(text) => container.settings.push_str(&text),
+                    Some(text) => container.settings.push((other.to_string(), text)),
                     None => {
                         let message = format!(
                             "service `{name}`: `{other}` is not translated: imm has no equivalent"
@@ -568,12 +574,26 @@ impl Translator<'_> {
         Some(text.to_string())
     }
 
-    fn deploy(&mut self, service: &str, value: &Node, settings: &mut String) -> Option<u64> {
+    fn deploy(
+        &mut self,
+        service: &str,
+        value: &Node,
+        settings: &mut Vec<(String, String)>,
+    ) -> Option<u64> {
         let mut count = None;
         for (key, v) in value.entries() {
             match key.text().unwrap_or_default() {
                 "replicas" => count = v.text().and_then(|t| t.parse().ok()),
-                "resources" => settings.push_str(&self.resources(service, v)),
+                "resources" => {
+                    for (setting, text) in self.resources(service, v) {
+                        // deploy.resources wins over the service's own key.
+                        if settings.iter().any(|(k, _)| *k == setting) {
+                            self.note(v, format!("service `{service}`: `{setting}` is set twice (also in deploy.resources); imm keeps deploy.resources' value"));
+                            settings.retain(|(k, _)| *k != setting);
+                        }
+                        settings.push((setting.to_string(), text));
+                    }
+                }
                 other => self.note(
                     key,
                     format!("deploy `{other}` is not translated (Swarm settings)"),
@@ -665,8 +685,9 @@ struct ContainerText {
     /// `network_mode: host`.
     host_network: bool,
     ports: Vec<String>,
-    /// The settings' lines and blocks (`user = …`, `logging { … }`).
-    settings: String,
+    /// The settings' lines and blocks (`user = …`, `logging { … }`), by
+    /// attribute.
+    settings: Vec<(String, String)>,
     networks: Vec<(String, Vec<String>)>,
     /// Volumes, binds, secrets and configs.
     files: files::ServiceFiles,
@@ -706,8 +727,11 @@ impl ContainerText {
         if self.host_network {
             out.push_str("network_mode = \"host\"\n");
         }
-        out.push_str(&self.settings);
-        if !self.files.tmpfs.is_empty() && !self.settings.contains("tmpfs =") {
+        for (_, text) in &self.settings {
+            out.push_str(text);
+        }
+        let has_tmpfs = self.settings.iter().any(|(k, _)| k == "tmpfs");
+        if !self.files.tmpfs.is_empty() && !has_tmpfs {
             let _ = writeln!(out, "tmpfs = {}", list(&self.files.tmpfs));
         }
         for (network, aliases) in &self.networks {
@@ -843,7 +867,7 @@ mod tests {
             "passed through as a variable: {:?}",
             t.notes
         );
-        assert_eq!(said("bind mount of `./conf`"), Some(11));
+        assert_eq!(said("`./conf` does not exist"), Some(11));
         assert_eq!(said("service_completed_successfully"), Some(14));
         assert_eq!(said("random or ranged host port"), Some(16));
         assert!(
