@@ -244,3 +244,27 @@ fn a_bind_source_outside_the_project_is_refused_where_it_is_written() {
     run.assert_fails_with("E0320");
     assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
 }
+
+/// `examples/locked-down` applies on the real daemon as a production
+/// review asks: nobody, read-only root, no capabilities, bounded memory
+/// and CPU, its pages bound read-only from the project, and serves them.
+#[test]
+fn the_locked_down_example_runs_as_nobody_read_only_with_limits() {
+    let p = docker_project::example("locked-down");
+    p.apply(&[]).assert_ok();
+    let container = inspect(&p.recorded("docker_container.site", "id"));
+    assert_eq!(container["Config"]["User"], "65534:65534");
+    let host = &container["HostConfig"];
+    assert_eq!(host["ReadonlyRootfs"], true);
+    assert_eq!(host["CapDrop"], json!(["ALL"]));
+    assert_eq!(host["Memory"], 32 * 1024 * 1024);
+    assert_eq!(host["NanoCpus"], 250_000_000);
+    assert_eq!(mount_at(&container, "/www")["RW"], false);
+    let id = container["Id"].as_str().expect("id");
+    let page = docker(&["exec", id, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]);
+    assert!(page.stdout.contains("read-only root"), "{}", page.all());
+    let whoami = docker(&["exec", id, "id", "-u"]);
+    assert_eq!(whoami.stdout.trim(), "65534");
+    p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
+    p.imm(&["destroy", "--auto-approve"]).assert_ok();
+}
