@@ -69,7 +69,7 @@ pub const BIND_BLOCK: BlockSchema = block(
             "source",
             Kind::String,
             false,
-            "A file or directory of the project, relative to the module's directory (\"./nginx/nginx.conf\"); it may not lead outside it. Its content is part of the configuration: a change of it replaces the container from the same image.",
+            "A file or directory of the project, relative to the module's directory (\"./nginx/nginx.conf\"); it may not lead outside it (E0320). A read-only source's content is part of the configuration: a change of its files replaces the container from the same image. Not on a docker_service, whose tasks run on other nodes.",
         ),
         attr(
             "host_path",
