@@ -296,13 +296,20 @@ fn each_compose_fixture_imports_with_its_notes() {
     docker::copy_dir(&fixtures, copy.path());
     let root = copy.path().canonicalize().expect("real path");
     let p = common::Project::new(&[]);
-    for stack in ["secrets", "nginx-config", "dollars-and-variables", "limits-and-expose"] {
+    for stack in [
+        "secrets",
+        "nginx-config",
+        "dollars-and-variables",
+        "limits-and-expose",
+    ] {
         let dir = root.join(stack);
         let compose = dir.join("docker-compose.yml");
         let imported = p.imm(&["import", "compose", &compose.to_string_lossy()]);
         imported.assert_ok();
         let imm = std::fs::read_to_string(dir.join("main.imm")).expect("imported");
-        let notes = imported.stderr.replace(&root.to_string_lossy().into_owned(), "<fixtures>");
+        let notes = imported
+            .stderr
+            .replace(&root.to_string_lossy().into_owned(), "<fixtures>");
         let imm = imm.replace(&root.to_string_lossy().into_owned(), "<fixtures>");
         insta::assert_snapshot!(format!("compose-{stack}"), format!("{notes}\n{imm}"));
         p.imm(&["validate", &dir.to_string_lossy()]).assert_ok();
@@ -347,7 +354,11 @@ secrets:
     let read = |container: &str| {
         let cat = |path: &str| docker::docker(&["exec", container, "cat", path]).stdout;
         let write = docker::docker(&["exec", container, "sh", "-c", "echo x >> /etc/app.conf"]);
-        (cat("/run/secrets/token"), cat("/etc/app.conf"), write.code != 0)
+        (
+            cat("/run/secrets/token"),
+            cat("/etc/app.conf"),
+            write.code != 0,
+        )
     };
 
     let compose = ComposeUp {

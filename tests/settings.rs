@@ -182,7 +182,9 @@ fn a_project_file_is_mounted_read_only_and_a_change_of_it_replaces_from_the_same
     let plan = p.imm(&["plan", "--format", "json"]).json();
     let notes = change(&plan, "docker_container.app")["notes"].to_string();
     assert!(
-        notes.contains(&format!("mounts the Docker host's {host_dir} at /host (read-only)")),
+        notes.contains(&format!(
+            "mounts the Docker host's {host_dir} at /host (read-only)"
+        )),
         "a host path is named for review: {notes}"
     );
     p.apply(&[]).assert_ok();
@@ -199,7 +201,10 @@ fn a_project_file_is_mounted_read_only_and_a_change_of_it_replaces_from_the_same
     let read = docker(&["exec", id, "cat", "/etc/app.conf"]);
     assert_eq!(read.stdout, "level = info\n");
     let write = docker(&["exec", id, "sh", "-c", "echo x > /etc/app.conf"]);
-    assert_ne!(write.code, 0, "the container cannot write the project's file");
+    assert_ne!(
+        write.code, 0,
+        "the container cannot write the project's file"
+    );
     p.imm(&["plan", "--detailed-exitcode"]).assert_code(0);
 
     // The same path, new content: a run-time change, no build.
@@ -261,7 +266,15 @@ fn the_locked_down_example_runs_as_nobody_read_only_with_limits() {
     assert_eq!(host["NanoCpus"], 250_000_000);
     assert_eq!(mount_at(&container, "/www")["RW"], false);
     let id = container["Id"].as_str().expect("id");
-    let page = docker(&["exec", id, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]);
+    let page = docker(&[
+        "exec",
+        id,
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "http://127.0.0.1:8080/",
+    ]);
     assert!(page.stdout.contains("read-only root"), "{}", page.all());
     let whoami = docker(&["exec", id, "id", "-u"]);
     assert_eq!(whoami.stdout.trim(), "65534");

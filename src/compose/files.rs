@@ -128,7 +128,11 @@ fn volume_entry(item: &Node) -> VolumeEntry {
         source,
         target: text("target"),
         read_only: text("read_only") == "true",
-        unsupported: propagation.into_iter().chain(selinux).map(str::to_string).collect(),
+        unsupported: propagation
+            .into_iter()
+            .chain(selinux)
+            .map(str::to_string)
+            .collect(),
     }
 }
 
@@ -164,14 +168,14 @@ fn is_project_path(source: &str) -> bool {
         return false;
     };
     let default = inner.split_once(":-").or_else(|| inner.split_once('-'));
-    default.is_some_and(|(name, default)| {
-        !name.contains('}') && default.starts_with('.')
-    })
+    default.is_some_and(|(name, default)| !name.contains('}') && default.starts_with('.'))
 }
 
 /// A short-syntax source that is a path, not a volume's name.
 fn is_path(source: &str) -> bool {
-    source.starts_with('.') || source.starts_with('/') || source.starts_with('~')
+    source.starts_with('.')
+        || source.starts_with('/')
+        || source.starts_with('~')
         || source.starts_with('$')
 }
 
@@ -206,7 +210,9 @@ impl Translator<'_> {
     pub(super) fn secrets(&mut self, section: &Node) -> String {
         let mut out = String::new();
         for (name, secret) in section.entries() {
-            let Some(compose_name) = name.text() else { continue };
+            let Some(compose_name) = name.text() else {
+                continue;
+            };
             let id = identifier(compose_name);
             let from = if let Some(file) = secret.get("file").and_then(Node::text) {
                 format!("file:{file}")
@@ -216,7 +222,8 @@ impl Translator<'_> {
                 let message = format!("secret `{compose_name}`: only `file` and `environment` secrets are translated (an `external` one lives in a swarm imm does not read)");
                 self.note(name, message);
                 // Its uses are not noted again.
-                self.secret_names.insert(compose_name.to_string(), String::new());
+                self.secret_names
+                    .insert(compose_name.to_string(), String::new());
                 continue;
             };
             let _ = writeln!(out, "secret \"{id}\" {{\n  from = {}\n}}\n", literal(&from));
@@ -229,7 +236,9 @@ impl Translator<'_> {
     /// nothing is written for them by themselves.
     pub(super) fn configs(&mut self, section: &Node) {
         for (name, config) in section.entries() {
-            let Some(compose_name) = name.text() else { continue };
+            let Some(compose_name) = name.text() else {
+                continue;
+            };
             let source = if let Some(file) = config.get("file").and_then(Node::text) {
                 ConfigSource::File(file.to_string())
             } else if let Some(content) = config.get("content").and_then(Node::text) {
@@ -247,7 +256,12 @@ impl Translator<'_> {
     /// A service's `secrets`: each secret as a file under
     /// `/run/secrets/NAME` (or its `target`), written into the container
     /// from the `secret` block (never in state).
-    pub(super) fn service_secrets(&mut self, service: &str, value: &Node, files: &mut ServiceFiles) {
+    pub(super) fn service_secrets(
+        &mut self,
+        service: &str,
+        value: &Node,
+        files: &mut ServiceFiles,
+    ) {
         for item in value.items() {
             let (name, target) = match item.text() {
                 Some(name) => (name.to_string(), name.to_string()),
@@ -255,7 +269,9 @@ impl Translator<'_> {
                     let source = item.get("source").and_then(Node::text).unwrap_or_default();
                     let target = item.get("target").and_then(Node::text).unwrap_or(source);
                     for key in ["uid", "gid", "mode"] {
-                        if let Some((k, _)) = item.entries().iter().find(|(k, _)| k.text() == Some(key)) {
+                        if let Some((k, _)) =
+                            item.entries().iter().find(|(k, _)| k.text() == Some(key))
+                        {
                             let message = format!("service `{service}`: secret `{source}`: `{key}` is not translated (imm writes the file as root, mode 0644)");
                             self.note(k, message);
                         }
@@ -264,7 +280,8 @@ impl Translator<'_> {
                 }
             };
             let Some(id) = self.secret_names.get(&name).cloned() else {
-                let message = format!("service `{service}`: secret `{name}` is not declared under secrets:");
+                let message =
+                    format!("service `{service}`: secret `{name}` is not declared under secrets:");
                 self.note(item, message);
                 continue;
             };
@@ -282,7 +299,12 @@ impl Translator<'_> {
 
     /// A service's `configs`: a file config as a read-only bind of the
     /// project's file (Compose mounts it so), inline content as a file.
-    pub(super) fn service_configs(&mut self, service: &str, value: &Node, files: &mut ServiceFiles) {
+    pub(super) fn service_configs(
+        &mut self,
+        service: &str,
+        value: &Node,
+        files: &mut ServiceFiles,
+    ) {
         for item in value.items() {
             let (name, target) = match item.text() {
                 Some(name) => (name.to_string(), format!("/{name}")),
@@ -293,7 +315,9 @@ impl Translator<'_> {
                         .and_then(Node::text)
                         .map_or_else(|| format!("/{source}"), str::to_string);
                     for key in ["uid", "gid", "mode"] {
-                        if let Some((k, _)) = item.entries().iter().find(|(k, _)| k.text() == Some(key)) {
+                        if let Some((k, _)) =
+                            item.entries().iter().find(|(k, _)| k.text() == Some(key))
+                        {
                             let message = format!("service `{service}`: config `{source}`: `{key}` is not translated (the project file's own owner and mode apply)");
                             self.note(k, message);
                         }
@@ -308,7 +332,9 @@ impl Translator<'_> {
                 Some(ConfigSource::Content(text)) => files.files.push((target, literal(&text))),
                 None if self.untranslated_configs.contains(&name) => {}
                 None => {
-                    let message = format!("service `{service}`: config `{name}` is not declared under configs:");
+                    let message = format!(
+                        "service `{service}`: config `{name}` is not declared under configs:"
+                    );
                     self.note(item, message);
                 }
             }
@@ -331,7 +357,14 @@ impl Translator<'_> {
                 self.note(item, message);
             }
             match entry.kind.as_str() {
-                "bind" => self.bind_path(service, item, &entry.source, &entry.target, entry.read_only, files),
+                "bind" => self.bind_path(
+                    service,
+                    item,
+                    &entry.source,
+                    &entry.target,
+                    entry.read_only,
+                    files,
+                ),
                 "volume" if entry.source.is_empty() => {
                     let id = identifier(&format!("{service}{}", entry.target.replace('/', "_")));
                     let _ = writeln!(
@@ -342,9 +375,14 @@ impl Translator<'_> {
                     files.mounts.push((id, entry.target, entry.read_only));
                 }
                 "volume" => match volumes.get(&entry.source) {
-                    Some(id) => files.mounts.push((id.clone(), entry.target, entry.read_only)),
+                    Some(id) => files
+                        .mounts
+                        .push((id.clone(), entry.target, entry.read_only)),
                     None => {
-                        let message = format!("service `{service}`: volume `{}` is not declared under volumes:", entry.source);
+                        let message = format!(
+                            "service `{service}`: volume `{}` is not declared under volumes:",
+                            entry.source
+                        );
                         self.note(item, message);
                     }
                 },

@@ -49,7 +49,10 @@ pub fn translate(text: &str, dir: &Path) -> Result<Translation, YamlError> {
         untranslated_configs: Default::default(),
     };
     t.top_level(&root);
-    let secrets = root.get("secrets").map(|s| t.secrets(s)).unwrap_or_default();
+    let secrets = root
+        .get("secrets")
+        .map(|s| t.secrets(s))
+        .unwrap_or_default();
     if let Some(configs) = root.get("configs") {
         t.configs(configs);
     }

@@ -66,11 +66,7 @@ impl Translator<'_> {
 
     /// `deploy.resources`: limits and reservations of memory and CPUs as
     /// `mem_limit`, `cpus` and `mem_reservation`; anything else is noted.
-    pub(super) fn resources(
-        &mut self,
-        service: &str,
-        value: &Node,
-    ) -> Vec<(&'static str, String)> {
+    pub(super) fn resources(&mut self, service: &str, value: &Node) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         for (kind, limits) in value.entries() {
             for (key, v) in limits.entries() {

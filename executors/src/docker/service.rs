@@ -1150,7 +1150,10 @@ mod tests {
             ("dns", strings(&["10.0.0.53"])),
             ("hostname", Value::string("api")),
             ("stop_signal", Value::string("SIGINT")),
-            ("sysctls", map(&[("net.core.somaxconn", Value::string("1024"))])),
+            (
+                "sysctls",
+                map(&[("net.core.somaxconn", Value::string("1024"))]),
+            ),
             ("ulimits", map(&[("nofile", Value::number(4096))])),
             (
                 "logging",
@@ -1188,7 +1191,10 @@ mod tests {
         assert_eq!(container.read_only, Some(true));
         assert_eq!(container.hostname.as_deref(), Some("api"));
         assert_eq!(container.stop_signal.as_deref(), Some("SIGINT"));
-        assert_eq!(container.capability_add, Some(vec!["NET_BIND_SERVICE".into()]));
+        assert_eq!(
+            container.capability_add,
+            Some(vec!["NET_BIND_SERVICE".into()])
+        );
         assert_eq!(container.capability_drop, Some(vec!["ALL".into()]));
         assert_eq!(container.hosts, Some(vec!["10.0.0.5 db".to_string()]));
         let labels = container.labels.expect("labels");
@@ -1224,7 +1230,10 @@ mod tests {
         let log = task.log_driver.expect("log driver");
         assert_eq!(log.name.as_deref(), Some("local"));
         assert_eq!(log.options.expect("options")["max-size"], "5m");
-        let replicas = spec.mode.and_then(|m| m.replicated).and_then(|r| r.replicas);
+        let replicas = spec
+            .mode
+            .and_then(|m| m.replicated)
+            .and_then(|r| r.replicas);
         assert_eq!(replicas, Some(2));
     }
 

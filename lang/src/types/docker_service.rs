@@ -8,7 +8,9 @@
 //! for every change (they are immutable), removed once no task uses them.
 
 use super::fields::{duration_field, ConfigError, Fields};
-use super::settings::{self, BindSource, Settings, BIND_BLOCK, HEALTH_BLOCK, LOGGING_BLOCK, SHARED_ATTRS};
+use super::settings::{
+    self, BindSource, Settings, BIND_BLOCK, HEALTH_BLOCK, LOGGING_BLOCK, SHARED_ATTRS,
+};
 use super::{naming, Family, ResourceType};
 use crate::schema::{attr, block, out, AttrSchema, Kind, Phase, ResourceSchema};
 use imm_stdlib::Value;

@@ -96,7 +96,8 @@ pub type FingerprintInputsOf = fn(&BTreeMap<String, Value>) -> Option<Fingerprin
 
 /// Reads the digest of a project path's files (relative to the module's
 /// directory), or says why it cannot, under a diagnostic code.
-pub type ContentDigest<'a> = dyn FnMut(&str) -> Result<String, (crate::diagnostics::Code, String)> + 'a;
+pub type ContentDigest<'a> =
+    dyn FnMut(&str) -> Result<String, (crate::diagnostics::Code, String)> + 'a;
 
 /// How a type writes the digests of the project files its configuration
 /// names into the configuration itself (so that a change of the files is a

@@ -428,7 +428,8 @@ pub fn bind_contents(
         let at = format!("bind[{i}].source");
         let path = project_path(source)
             .map_err(|message| ConfigError::coded(Code::PathOutsideProject, &at, message))?;
-        let content = digest(&path).map_err(|(code, message)| ConfigError::coded(code, &at, message))?;
+        let content =
+            digest(&path).map_err(|(code, message)| ConfigError::coded(code, &at, message))?;
         fields.insert(CONTENT_KEY.to_string(), Value::string(content));
     }
     Ok(())
@@ -452,9 +453,14 @@ pub fn host_paths_for_review(config: &BTreeMap<String, Value>) -> Vec<String> {
             };
             let host = text("host_path")?;
             let target = text("target").unwrap_or_else(|| "?".into());
-            let writable = matches!(fields.get("read_only").map(Value::unmarked), Some(Value::Bool(false)));
+            let writable = matches!(
+                fields.get("read_only").map(Value::unmarked),
+                Some(Value::Bool(false))
+            );
             let mode = if writable { "read-write" } else { "read-only" };
-            Some(format!("review: mounts the Docker host's {host} at {target} ({mode})"))
+            Some(format!(
+                "review: mounts the Docker host's {host} at {target} ({mode})"
+            ))
         })
         .collect()
 }

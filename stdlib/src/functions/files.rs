@@ -86,7 +86,11 @@ pub fn tree_digest(dir: &std::path::Path, relative: &str) -> Result<String, Tree
                 .flatten()
                 .map(|entry| {
                     let child = entry.file_name().to_string_lossy().into_owned();
-                    let named = if name.is_empty() { child } else { format!("{name}/{child}") };
+                    let named = if name.is_empty() {
+                        child
+                    } else {
+                        format!("{name}/{child}")
+                    };
                     (entry.path(), named)
                 })
                 .collect();
