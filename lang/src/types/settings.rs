@@ -669,4 +669,66 @@ mod tests {
             "stop_signal"
         );
     }
+
+    #[test]
+    fn a_project_path_stays_inside_the_module_directory() {
+        assert_eq!(
+            project_path("./nginx/./nginx.conf"),
+            Ok("nginx/nginx.conf".into())
+        );
+        assert_eq!(project_path("conf/../site"), Ok("site".into()));
+        assert_eq!(project_path("."), Ok(".".into()));
+        assert!(project_path("../secrets").is_err());
+        assert!(project_path("conf/../../x").is_err());
+        assert!(project_path("/etc/passwd").is_err());
+    }
+
+    #[test]
+    fn a_bind_is_read_only_by_default_and_names_one_source() {
+        let bind = |pairs: &[(&str, Value)]| {
+            let block = Value::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            );
+            parse(&[("bind", Value::List(vec![block]))])
+        };
+        let parsed = bind(&[
+            ("source", Value::string("./conf")),
+            ("target", Value::string("/etc/app")),
+        ])
+        .expect("valid");
+        assert_eq!(
+            parsed.binds,
+            vec![Bind {
+                source: BindSource::Project("conf".into()),
+                target: "/etc/app".into(),
+                read_only: true,
+            }]
+        );
+        let outside = bind(&[
+            ("source", Value::string("../x")),
+            ("target", Value::string("/x")),
+        ])
+        .expect_err("outside");
+        assert_eq!(
+            (outside.path.as_str(), outside.code),
+            ("bind[0].source", Code::PathOutsideProject)
+        );
+        let both = bind(&[
+            ("source", Value::string("./x")),
+            ("host_path", Value::string("/x")),
+            ("target", Value::string("/x")),
+        ]);
+        assert_eq!(both.expect_err("both").path, "bind[0]");
+        let relative_host = bind(&[
+            ("host_path", Value::string("x")),
+            ("target", Value::string("/x")),
+        ]);
+        assert_eq!(
+            relative_host.expect_err("relative").path,
+            "bind[0].host_path"
+        );
+    }
 }

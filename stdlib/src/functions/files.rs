@@ -252,3 +252,39 @@ pub(crate) fn fileset(args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResult
     }
     Ok(crate::value::make_set(found))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_digest_follows_content_and_stays_inside() {
+        let dir = std::env::temp_dir().join(format!("imm-tree-digest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("conf/sub")).expect("mkdir");
+        std::fs::write(dir.join("conf/a.conf"), "a = 1\n").expect("write");
+        std::fs::write(dir.join("conf/sub/b.conf"), "b = 1\n").expect("write");
+        let first = tree_digest(&dir, "conf").expect("digest");
+        assert!(first.starts_with("sha256:"), "{first}");
+        assert_eq!(tree_digest(&dir, "conf").expect("again"), first, "stable");
+        std::fs::write(dir.join("conf/sub/b.conf"), "b = 2\n").expect("write");
+        let changed = tree_digest(&dir, "conf").expect("digest");
+        assert_ne!(changed, first, "a file's content counts");
+        std::fs::rename(dir.join("conf/sub/b.conf"), dir.join("conf/sub/c.conf")).expect("mv");
+        assert_ne!(
+            tree_digest(&dir, "conf").expect("digest"),
+            changed,
+            "a name counts"
+        );
+        std::os::unix::fs::symlink("/etc", dir.join("out")).expect("symlink");
+        assert!(matches!(
+            tree_digest(&dir, "out/hostname"),
+            Err(TreeDigestError::Outside(_))
+        ));
+        assert!(matches!(
+            tree_digest(&dir, "missing"),
+            Err(TreeDigestError::Unreadable(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
