@@ -287,7 +287,7 @@ fn dollars_and_variables_mean_in_imm_what_they_mean_in_docker_compose() {
 }
 
 /// The fixture stacks, each imported in a copy of the fixtures (a path
-/// outside a stack's directory is the copy's `shared/`): the `.imm` text
+/// outside a stack's directory is the copy's `common/`): the `.imm` text
 /// and the notes as the user sees them, and the translation validates.
 #[test]
 fn each_compose_fixture_imports_with_its_notes() {
