@@ -331,8 +331,12 @@ impl Run<'_, '_> {
         else {
             return;
         };
+        // imm's own directory (state, journal, lock) changes at every
+        // apply: a bind of the whole project does not count it.
+        let own = module_dir.join(".imm").canonicalize().ok();
+        let skip = |path: &std::path::Path| own.as_deref() == Some(path);
         let mut digest = |path: &str| {
-            imm_stdlib::functions::tree_digest(module_dir, path).map_err(|e| match e {
+            imm_stdlib::functions::tree_digest(module_dir, path, &skip).map_err(|e| match e {
                 TreeDigestError::Outside(message) => (Code::PathOutsideProject, message),
                 TreeDigestError::Unreadable(message) => (Code::PathNotFound, message),
             })

@@ -55,8 +55,13 @@ pub enum TreeDigestError {
 
 /// The digest (`sha256:…`) of a file, or of a directory's tree (each
 /// entry's relative path, kind and contents; a symbolic link by its
-/// target's text), at `relative` under `dir`, which it may not leave.
-pub fn tree_digest(dir: &std::path::Path, relative: &str) -> Result<String, TreeDigestError> {
+/// target's text), at `relative` under `dir`, which it may not leave;
+/// entries whose real path `skip` accepts are left out.
+pub fn tree_digest(
+    dir: &std::path::Path,
+    relative: &str,
+    skip: &dyn Fn(&std::path::Path) -> bool,
+) -> Result<String, TreeDigestError> {
     let unreadable = |path: &std::path::Path, e: &dyn std::fmt::Display| {
         TreeDigestError::Unreadable(format!("cannot read \"{}\": {e}", path.display()))
     };
@@ -72,6 +77,9 @@ pub fn tree_digest(dir: &std::path::Path, relative: &str) -> Result<String, Tree
     let mut hasher = sha2::Sha256::new();
     let mut pending = vec![(real.clone(), String::new())];
     while let Some((path, name)) = pending.pop() {
+        if skip(&path) {
+            continue;
+        }
         let meta = std::fs::symlink_metadata(&path).map_err(|e| unreadable(&path, &e))?;
         hasher.update(name.as_bytes());
         hasher.update([0]);
@@ -264,25 +272,38 @@ mod tests {
         std::fs::create_dir_all(dir.join("conf/sub")).expect("mkdir");
         std::fs::write(dir.join("conf/a.conf"), "a = 1\n").expect("write");
         std::fs::write(dir.join("conf/sub/b.conf"), "b = 1\n").expect("write");
-        let first = tree_digest(&dir, "conf").expect("digest");
+        let first = tree_digest(&dir, "conf", &|_| false).expect("digest");
         assert!(first.starts_with("sha256:"), "{first}");
-        assert_eq!(tree_digest(&dir, "conf").expect("again"), first, "stable");
+        assert_eq!(
+            tree_digest(&dir, "conf", &|_| false).expect("again"),
+            first,
+            "stable"
+        );
         std::fs::write(dir.join("conf/sub/b.conf"), "b = 2\n").expect("write");
-        let changed = tree_digest(&dir, "conf").expect("digest");
+        let changed = tree_digest(&dir, "conf", &|_| false).expect("digest");
         assert_ne!(changed, first, "a file's content counts");
         std::fs::rename(dir.join("conf/sub/b.conf"), dir.join("conf/sub/c.conf")).expect("mv");
         assert_ne!(
-            tree_digest(&dir, "conf").expect("digest"),
+            tree_digest(&dir, "conf", &|_| false).expect("digest"),
             changed,
             "a name counts"
         );
+        let sub = dir.join("conf/sub").canonicalize().expect("real");
+        let without_sub = |p: &std::path::Path| p == sub;
+        let skipped = tree_digest(&dir, "conf", &without_sub).expect("digest");
+        std::fs::write(dir.join("conf/sub/d.conf"), "d\n").expect("write");
+        assert_eq!(
+            tree_digest(&dir, "conf", &without_sub).expect("digest"),
+            skipped,
+            "a skipped directory does not count"
+        );
         std::os::unix::fs::symlink("/etc", dir.join("out")).expect("symlink");
         assert!(matches!(
-            tree_digest(&dir, "out/hostname"),
+            tree_digest(&dir, "out/hostname", &|_| false),
             Err(TreeDigestError::Outside(_))
         ));
         assert!(matches!(
-            tree_digest(&dir, "missing"),
+            tree_digest(&dir, "missing", &|_| false),
             Err(TreeDigestError::Unreadable(_))
         ));
         let _ = std::fs::remove_dir_all(&dir);
