@@ -343,6 +343,18 @@ impl Translator<'_> {
                 format!("service `{name}` has neither build nor image"),
             );
         }
+        if let Some(tmpfs) = service
+            .get("tmpfs")
+            .filter(|_| !container.files.tmpfs.is_empty())
+        {
+            // `tmpfs:` and `type: tmpfs` mounts: one list.
+            let mut all = settings::strings(tmpfs);
+            all.append(&mut container.files.tmpfs);
+            container.settings.retain(|(k, _)| k != "tmpfs");
+            container
+                .settings
+                .push(("tmpfs".into(), format!("tmpfs = {}\n", list(&all))));
+        }
         if container.host_network {
             if let Some(ports) = service.get("ports").filter(|_| !container.ports.is_empty()) {
                 self.note(ports, format!("service `{name}`: ports are not published on the host's network (Compose ignores them too): the container listens on the host directly"));

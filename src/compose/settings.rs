@@ -99,7 +99,7 @@ impl Translator<'_> {
     }
 }
 
-fn strings(value: &Node) -> Vec<String> {
+pub(super) fn strings(value: &Node) -> Vec<String> {
     match value.text() {
         Some(one) => vec![one.to_string()],
         None => value
