@@ -3,7 +3,11 @@
 //! checks, replicas) is brought up by docker-compose and its pages read;
 //! then it is imported, the `.imm` validated and applied, and imm's
 //! deployment must serve the same pages. What the import does not carry
-//! over is reported with file:line:column.
+//! over is reported with file:line:column. The fixtures of
+//! `tests/fixtures/compose/` (the patterns public stacks use: secrets,
+//! bound configuration files, `$$` and `${VAR:-default}`, `expose`,
+//! limits) are imported, their translation and notes kept as snapshots,
+//! and each translation validates.
 
 mod common;
 #[path = "support/docker.rs"]
@@ -278,6 +282,117 @@ fn dollars_and_variables_mean_in_imm_what_they_mean_in_docker_compose() {
     let id = p.recorded("docker_container.app", "id");
     let (env, _) = env_and_health(&id, &["TAG"]);
     assert_eq!(env, ["TAG=2.0"]);
+    p.imm(&["destroy", "--auto-approve"]).assert_ok();
+    docker::docker(&["rmi", "-f", &base]);
+}
+
+/// The fixture stacks, each imported in a copy of the fixtures (a path
+/// outside a stack's directory is the copy's `common/`): the `.imm` text
+/// and the notes as the user sees them, and the translation validates.
+#[test]
+fn each_compose_fixture_imports_with_its_notes() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compose");
+    let copy = tempfile::tempdir().expect("tempdir");
+    docker::copy_dir(&fixtures, copy.path());
+    let root = copy.path().canonicalize().expect("real path");
+    let p = common::Project::new(&[]);
+    for stack in [
+        "secrets",
+        "nginx-config",
+        "dollars-and-variables",
+        "limits-and-expose",
+    ] {
+        let dir = root.join(stack);
+        let compose = dir.join("docker-compose.yml");
+        let imported = p.imm(&["import", "compose", &compose.to_string_lossy()]);
+        imported.assert_ok();
+        let imm = std::fs::read_to_string(dir.join("main.imm")).expect("imported");
+        let notes = imported
+            .stderr
+            .replace(&root.to_string_lossy().into_owned(), "<fixtures>");
+        let imm = imm.replace(&root.to_string_lossy().into_owned(), "<fixtures>");
+        insta::assert_snapshot!(format!("compose-{stack}"), format!("{notes}\n{imm}"));
+        p.imm(&["validate", &dir.to_string_lossy()]).assert_ok();
+    }
+}
+
+/// A file secret and a bound configuration file: docker-compose's
+/// container and imm's imported one read the same files at the same
+/// paths, the configuration file read-only, the secret not in imm's
+/// state or output.
+#[test]
+fn secrets_and_bound_files_mean_in_imm_what_they_mean_in_docker_compose() {
+    docker::require_docker();
+    require_compose();
+    let p = docker::docker_project("");
+    std::fs::remove_file(p.project.file("main.imm")).expect("no project yet");
+    let base = format!("{}-files-base", p.prefix);
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &base])
+        .arg(p.project.file("base"))
+        .output()
+        .expect("run docker build");
+    common::Run::from(built).assert_ok();
+    let compose_file = format!(
+        r#"services:
+  app:
+    image: {base}
+    command: ["sleep", "600"]
+    secrets:
+      - token
+    volumes:
+      - ./conf/app.conf:/etc/app.conf:ro
+secrets:
+  token:
+    file: ./token.txt
+"#
+    );
+    std::fs::write(p.project.file("docker-compose.yml"), compose_file).expect("write");
+    std::fs::create_dir_all(p.project.file("conf")).expect("mkdir");
+    std::fs::write(p.project.file("conf/app.conf"), "level = info\n").expect("conf");
+    std::fs::write(p.project.file("token.txt"), "s3cr3t-t0ken\n").expect("token");
+    let read = |container: &str| {
+        let cat = |path: &str| docker::docker(&["exec", container, "cat", path]).stdout;
+        let write = docker::docker(&["exec", container, "sh", "-c", "echo x >> /etc/app.conf"]);
+        (
+            cat("/run/secrets/token"),
+            cat("/etc/app.conf"),
+            write.code != 0,
+        )
+    };
+
+    let compose = ComposeUp {
+        dir: p.project.path().to_path_buf(),
+        name: p.prefix.clone(),
+    };
+    compose.run(&["up", "-d"]).assert_ok();
+    let by_compose = read(&format!("{}_app_1", p.prefix));
+    assert_eq!(
+        by_compose,
+        ("s3cr3t-t0ken\n".into(), "level = info\n".into(), true),
+        "what docker-compose's container reads (and cannot write)"
+    );
+    compose.run(&["down"]).assert_ok();
+
+    let imported = p.imm(&["import", "compose", "docker-compose.yml"]);
+    imported.assert_ok();
+    assert!(
+        !imported.stderr.contains("docker-compose.yml:"),
+        "secrets and binds need no note: {}",
+        imported.stderr
+    );
+    let applied = p.apply(&[]);
+    applied.assert_ok();
+    let id = p.recorded("docker_container.app", "id");
+    // A `file:` secret is read without its final newline (as the images'
+    // entrypoints read *_FILE variables: `$(< file)`); all else is equal.
+    let (secret, conf, refused) = by_compose;
+    let by_compose = (secret.trim_end().to_string(), conf, refused);
+    assert_eq!(read(&id), by_compose, "imm's container reads the same");
+    let state = std::fs::read_to_string(p.project.file(".imm/state/default.json"))
+        .unwrap_or_else(|_| p.state().to_string());
+    assert!(!state.contains("s3cr3t"), "the secret is not in state");
+    assert!(!applied.all().contains("s3cr3t"), "nor in the output");
     p.imm(&["destroy", "--auto-approve"]).assert_ok();
     docker::docker(&["rmi", "-f", &base]);
 }

@@ -82,7 +82,8 @@ fn library_files(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Literals that spell a type's name for another meaning: the `file`
-/// function, the `file:` secret source and file store, a JSON field.
+/// function, the `file:` secret source and file store, a JSON field,
+/// Compose's `file:` key of a secret or config.
 const NOT_A_TYPE_NAME: &[(&str, &str)] = &[
     (
         "lang/src/evaluate/secrets.rs",
@@ -90,6 +91,7 @@ const NOT_A_TYPE_NAME: &[(&str, &str)] = &[
     ),
     ("lang/src/diagnostics.rs", "\"file\""),
     ("executors/src/stores/mod.rs", "Some(\"file\")"),
+    ("src/compose/files.rs", ".get(\"file\")"),
 ];
 
 #[test]

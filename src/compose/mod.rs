@@ -7,6 +7,7 @@
 //! variable becomes an imm `variable`, its default taken from the `.env`
 //! file beside the Compose file.
 
+mod files;
 mod interpolate;
 mod settings;
 
@@ -43,8 +44,18 @@ pub fn translate(text: &str, dir: &Path) -> Result<Translation, YamlError> {
         out: String::new(),
         uses_default_network: false,
         passed_through: Vec::new(),
+        secret_names: BTreeMap::new(),
+        config_sources: BTreeMap::new(),
+        untranslated_configs: Default::default(),
     };
     t.top_level(&root);
+    let secrets = root
+        .get("secrets")
+        .map(|s| t.secrets(s))
+        .unwrap_or_default();
+    if let Some(configs) = root.get("configs") {
+        t.configs(configs);
+    }
     let services = root.get("services");
     let networks = declared(root.get("networks"));
     let volumes = declared(root.get("volumes"));
@@ -53,7 +64,7 @@ pub fn translate(text: &str, dir: &Path) -> Result<Translation, YamlError> {
         let Some(name) = name.text() else { continue };
         body.push_str(&t.service(name, service, &networks, &volumes));
     }
-    let mut head = String::new();
+    let mut head = secrets;
     if let Some(networks) = root.get("networks") {
         for (name, network) in networks.entries() {
             head.push_str(&t.network(name, network));
@@ -199,6 +210,13 @@ struct Translator<'a> {
     /// Variables Compose passes through from its environment (`KEY`
     /// without a value), beside those the values interpolate.
     passed_through: Vec<(String, bool)>,
+    /// Top-level secrets translated, by Compose name: their identifiers.
+    secret_names: BTreeMap<String, String>,
+    /// Top-level configs, by Compose name.
+    config_sources: BTreeMap<String, files::ConfigSource>,
+    /// Top-level configs noted as not translated (their uses are not
+    /// noted again).
+    untranslated_configs: std::collections::BTreeSet<String>,
 }
 
 impl Translator<'_> {
@@ -213,7 +231,8 @@ impl Translator<'_> {
     fn top_level(&mut self, root: &Node) {
         for (key, _) in root.entries() {
             match key.text().unwrap_or_default() {
-                "version" | "name" | "services" | "networks" | "volumes" => {}
+                "version" | "name" | "services" | "networks" | "volumes" | "secrets"
+                | "configs" => {}
                 extension if extension.starts_with("x-") => {}
                 other => {
                     let message = format!("top-level `{other}` is not translated: imm has no equivalent (secrets are `secret` blocks, run-time files `runtime.files`)");
@@ -291,16 +310,21 @@ impl Translator<'_> {
                 "environment" => env.extend(self.environment(value)),
                 "env_file" => from_files = self.env_files(value),
                 "networks" => {}
-                "volumes" => container.mounts = self.mounts(name, value, volumes),
+                "volumes" => self.service_volumes(name, value, volumes, &mut container.files),
+                "secrets" => self.service_secrets(name, value, &mut container.files),
+                "configs" => self.service_configs(name, value, &mut container.files),
                 "healthcheck" => container.health = self.health(value),
                 "depends_on" => container.depends_on = self.depends_on(value),
                 "ports" => container.ports = self.ports(value),
                 "restart" => container.restart = self.restart(value),
-                "deploy" => container.count = self.deploy(name, value, &mut container.settings),
+                "deploy" => {
+                    container.count = self.deploy(name, value, &mut container.settings);
+                }
                 "init" => container.init = value.text().map(|t| t == "true"),
+                "network_mode" if value.text() == Some("host") => container.host_network = true,
                 "stop_grace_period" => container.stop_timeout = value.text().map(str::to_string),
                 other => match self.setting(other, value) {
-                    Some(text) => container.settings.push_str(&text),
+                    Some(text) => container.settings.push((other.to_string(), text)),
                     None => {
                         let message = format!(
                             "service `{name}`: `{other}` is not translated: imm has no equivalent"
@@ -319,9 +343,29 @@ impl Translator<'_> {
                 format!("service `{name}` has neither build nor image"),
             );
         }
-        container.networks = self.service_networks(name, service.get("networks"), networks);
+        if let Some(tmpfs) = service
+            .get("tmpfs")
+            .filter(|_| !container.files.tmpfs.is_empty())
+        {
+            // `tmpfs:` and `type: tmpfs` mounts: one list.
+            let mut all = settings::strings(tmpfs);
+            all.append(&mut container.files.tmpfs);
+            container.settings.retain(|(k, _)| k != "tmpfs");
+            container
+                .settings
+                .push(("tmpfs".into(), format!("tmpfs = {}\n", list(&all))));
+        }
+        if container.host_network {
+            if let Some(ports) = service.get("ports").filter(|_| !container.ports.is_empty()) {
+                self.note(ports, format!("service `{name}`: ports are not published on the host's network (Compose ignores them too): the container listens on the host directly"));
+                container.ports.clear();
+            }
+        } else {
+            container.networks = self.service_networks(name, service.get("networks"), networks);
+        }
         from_files.extend(env);
         container.env = from_files;
+        out.push_str(&container.files.volumes);
         out.push_str(&container.render(&id, name));
         out
     }
@@ -453,48 +497,6 @@ impl Translator<'_> {
         pairs
     }
 
-    fn mounts(
-        &mut self,
-        service: &str,
-        value: &Node,
-        volumes: &BTreeMap<String, String>,
-    ) -> Vec<(String, String, bool)> {
-        let mut mounts = Vec::new();
-        for item in value.items() {
-            let (source, target, read_only) = match item.text() {
-                Some(short) => {
-                    let parts: Vec<&str> = short.split(':').collect();
-                    match parts.as_slice() {
-                        [source, target] => (source.to_string(), target.to_string(), false),
-                        [source, target, mode] => (
-                            source.to_string(),
-                            target.to_string(),
-                            mode.split(',').any(|m| m == "ro"),
-                        ),
-                        _ => (String::new(), short.to_string(), false),
-                    }
-                }
-                None => (
-                    item.get("source")
-                        .and_then(Node::text)
-                        .unwrap_or_default()
-                        .to_string(),
-                    item.get("target")
-                        .and_then(Node::text)
-                        .unwrap_or_default()
-                        .to_string(),
-                    item.get("read_only").and_then(Node::text) == Some("true"),
-                ),
-            };
-            match volumes.get(&source) {
-                Some(id) => mounts.push((id.clone(), target, read_only)),
-                None if source.is_empty() => self.note(item, format!("service `{service}`: the anonymous volume at `{target}` is not translated; declare a named volume")),
-                None => self.note(item, format!("service `{service}`: the bind mount of `{source}` is not translated: imm mounts named volumes only (bake files into the image, or write them with runtime.files)")),
-            }
-        }
-        mounts
-    }
-
     fn health(&mut self, value: &Node) -> Option<HealthText> {
         if value.get("disable").and_then(Node::text) == Some("true") {
             return None;
@@ -587,12 +589,26 @@ impl Translator<'_> {
         Some(text.to_string())
     }
 
-    fn deploy(&mut self, service: &str, value: &Node, settings: &mut String) -> Option<u64> {
+    fn deploy(
+        &mut self,
+        service: &str,
+        value: &Node,
+        settings: &mut Vec<(String, String)>,
+    ) -> Option<u64> {
         let mut count = None;
         for (key, v) in value.entries() {
             match key.text().unwrap_or_default() {
                 "replicas" => count = v.text().and_then(|t| t.parse().ok()),
-                "resources" => settings.push_str(&self.resources(service, v)),
+                "resources" => {
+                    for (setting, text) in self.resources(service, v) {
+                        // deploy.resources wins over the service's own key.
+                        if settings.iter().any(|(k, _)| *k == setting) {
+                            self.note(v, format!("service `{service}`: `{setting}` is set twice (also in deploy.resources); imm keeps deploy.resources' value"));
+                            settings.retain(|(k, _)| *k != setting);
+                        }
+                        settings.push((setting.to_string(), text));
+                    }
+                }
                 other => self.note(
                     key,
                     format!("deploy `{other}` is not translated (Swarm settings)"),
@@ -681,11 +697,15 @@ struct ContainerText {
     restart: Option<String>,
     init: Option<bool>,
     stop_timeout: Option<String>,
+    /// `network_mode: host`.
+    host_network: bool,
     ports: Vec<String>,
-    /// The settings' lines and blocks (`user = …`, `logging { … }`).
-    settings: String,
+    /// The settings' lines and blocks (`user = …`, `logging { … }`), by
+    /// attribute.
+    settings: Vec<(String, String)>,
     networks: Vec<(String, Vec<String>)>,
-    mounts: Vec<(String, String, bool)>,
+    /// Volumes, binds, secrets and configs.
+    files: files::ServiceFiles,
     env: Vec<(String, String)>,
     health: Option<HealthText>,
     depends_on: Vec<String>,
@@ -719,7 +739,16 @@ impl ContainerText {
         if !self.ports.is_empty() {
             let _ = writeln!(out, "ports = {}", list(&self.ports));
         }
-        out.push_str(&self.settings);
+        if self.host_network {
+            out.push_str("network_mode = \"host\"\n");
+        }
+        for (_, text) in &self.settings {
+            out.push_str(text);
+        }
+        let has_tmpfs = self.settings.iter().any(|(k, _)| k == "tmpfs");
+        if !self.files.tmpfs.is_empty() && !has_tmpfs {
+            let _ = writeln!(out, "tmpfs = {}", list(&self.files.tmpfs));
+        }
         for (network, aliases) in &self.networks {
             let _ = writeln!(
                 out,
@@ -727,7 +756,7 @@ impl ContainerText {
                 list(aliases)
             );
         }
-        for (volume, target, read_only) in &self.mounts {
+        for (volume, target, read_only) in &self.files.mounts {
             let _ = write!(
                 out,
                 "mount {{\nvolume = docker_volume.{volume}.name\ntarget = {}\n",
@@ -738,13 +767,27 @@ impl ContainerText {
             }
             out.push_str("}\n");
         }
-        if !self.env.is_empty() {
-            let mut env: Vec<(String, String)> = Vec::new();
-            for (k, v) in &self.env {
-                env.retain(|(e, _)| e != k);
-                env.push((k.clone(), v.clone()));
+        for bind in &self.files.binds {
+            out.push_str(&bind.render());
+        }
+        if !self.env.is_empty() || !self.files.files.is_empty() {
+            out.push_str("runtime {\n");
+            if !self.env.is_empty() {
+                let mut env: Vec<(String, String)> = Vec::new();
+                for (k, v) in &self.env {
+                    env.retain(|(e, _)| e != k);
+                    env.push((k.clone(), v.clone()));
+                }
+                let _ = writeln!(out, "env = {}", string_map(&env));
             }
-            let _ = writeln!(out, "runtime {{\nenv = {}\n}}", string_map(&env));
+            if !self.files.files.is_empty() {
+                out.push_str("files = {\n");
+                for (path, expression) in &self.files.files {
+                    let _ = writeln!(out, "{} = {expression}", literal(path));
+                }
+                out.push_str("}\n");
+            }
+            out.push_str("}\n");
         }
         if let Some(health) = &self.health {
             let _ = writeln!(out, "health {{\ncommand = {}", list(&health.command));
@@ -839,7 +882,7 @@ mod tests {
             "passed through as a variable: {:?}",
             t.notes
         );
-        assert_eq!(said("bind mount of `./conf`"), Some(11));
+        assert_eq!(said("`./conf` does not exist"), Some(11));
         assert_eq!(said("service_completed_successfully"), Some(14));
         assert_eq!(said("random or ranged host port"), Some(16));
         assert!(

@@ -66,8 +66,8 @@ impl Translator<'_> {
 
     /// `deploy.resources`: limits and reservations of memory and CPUs as
     /// `mem_limit`, `cpus` and `mem_reservation`; anything else is noted.
-    pub(super) fn resources(&mut self, service: &str, value: &Node) -> String {
-        let mut out = String::new();
+    pub(super) fn resources(&mut self, service: &str, value: &Node) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
         for (kind, limits) in value.entries() {
             for (key, v) in limits.entries() {
                 let setting = match (kind.text(), key.text()) {
@@ -85,7 +85,7 @@ impl Translator<'_> {
                     }
                 };
                 match self.setting(setting, v) {
-                    Some(text) => out.push_str(&text),
+                    Some(text) => out.push((setting, text)),
                     None => self.note(
                         v,
                         format!(
@@ -99,7 +99,7 @@ impl Translator<'_> {
     }
 }
 
-fn strings(value: &Node) -> Vec<String> {
+pub(super) fn strings(value: &Node) -> Vec<String> {
     match value.text() {
         Some(one) => vec![one.to_string()],
         None => value

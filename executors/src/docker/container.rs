@@ -27,9 +27,10 @@ use imm_lang::types::docker_container::{
 };
 use imm_lang::types::fields::duration_ns;
 use imm_lang::types::naming::sanitize;
-use imm_lang::types::settings::Settings;
+use imm_lang::types::settings::{Bind, BindSource, Settings};
 use serde_json::{json, Map};
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 pub struct ContainerExecutor(pub Arc<DockerClient>);
@@ -304,7 +305,7 @@ fn body(
     let env: Vec<String> = config.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let (port_bindings, mut exposed) = ports(&config.ports)?;
     exposed.extend(config.expose.iter().cloned());
-    let mounts: Vec<Mount> = config
+    let mut mounts: Vec<Mount> = config
         .mounts
         .iter()
         .map(|m| Mount {
@@ -315,6 +316,7 @@ fn body(
             ..Default::default()
         })
         .collect();
+    mounts.extend(bind_mounts(&instance.module_dir, &config.settings.binds)?);
     let restart = match config.restart {
         Restart::No => RestartPolicyNameEnum::NO,
         Restart::Always => RestartPolicyNameEnum::ALWAYS,
@@ -367,6 +369,37 @@ fn body(
         networking_config,
         ..Default::default()
     })
+}
+
+/// The bind mounts as Docker takes them: a project path made absolute
+/// (the daemon resolves it on its own host, this one for a local engine).
+pub(super) fn bind_mounts(module_dir: &Path, binds: &[Bind]) -> Result<Vec<Mount>, ActionError> {
+    binds
+        .iter()
+        .map(|bind| {
+            let source = match &bind.source {
+                BindSource::Host(path) => path.clone(),
+                BindSource::Project(path) => {
+                    let full = module_dir.join(path);
+                    let absolute = full.canonicalize().map_err(|e| {
+                        ActionError::new(
+                            Code::PathNotFound,
+                            format!("bind: cannot find {}: {e}", full.display()),
+                        )
+                        .with_help("a bind's source is a path of the project, relative to the module's directory; create it or fix the path")
+                    })?;
+                    absolute.to_string_lossy().into_owned()
+                }
+            };
+            Ok(Mount {
+                typ: Some(MountType::BIND),
+                source: Some(source),
+                target: Some(bind.target.clone()),
+                read_only: Some(bind.read_only),
+                ..Default::default()
+            })
+        })
+        .collect()
 }
 
 /// `Some` of a list Docker takes, `None` (the daemon's default) when empty.

@@ -41,7 +41,7 @@ use bollard::Docker;
 use imm_lang::diagnostics::Code;
 use imm_lang::evaluate::{Instance, InstanceKey};
 use imm_lang::types::docker_service::{ServiceConfig, ServiceMode};
-use imm_lang::types::settings::{parse_bytes, Settings, Tmpfs};
+use imm_lang::types::settings::{parse_bytes, Bind, BindSource, Settings, Tmpfs};
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -701,7 +701,14 @@ fn container_settings(settings: &Settings) -> TaskSpecContainerSpec {
         hostname: settings.hostname.clone(),
         stop_signal: settings.stop_signal.clone(),
         read_only: Some(settings.read_only),
-        mounts: some_vec(settings.tmpfs.iter().map(tmpfs_mount).collect()),
+        mounts: some_vec(
+            settings
+                .tmpfs
+                .iter()
+                .map(tmpfs_mount)
+                .chain(settings.binds.iter().filter_map(host_bind))
+                .collect(),
+        ),
         capability_add: some(&settings.cap_add),
         capability_drop: some(&settings.cap_drop),
         sysctls: (!settings.sysctls.is_empty()).then(|| settings.sysctls.iter().cloned().collect()),
@@ -723,6 +730,21 @@ fn container_settings(settings: &Settings) -> TaskSpecContainerSpec {
 
 fn some_vec<T>(items: Vec<T>) -> Option<Vec<T>> {
     (!items.is_empty()).then_some(items)
+}
+
+/// A bind of a path every node has (a service's binds of project paths
+/// are refused at plan: the project is on this machine only).
+fn host_bind(bind: &Bind) -> Option<Mount> {
+    let BindSource::Host(path) = &bind.source else {
+        return None;
+    };
+    Some(Mount {
+        typ: Some(MountType::BIND),
+        source: Some(path.clone()),
+        target: Some(bind.target.clone()),
+        read_only: Some(bind.read_only),
+        ..Default::default()
+    })
 }
 
 /// A tmpfs as a Swarm mount: only `size` and `mode` (checked at plan).
@@ -1203,4 +1225,164 @@ pub(super) async fn sweep(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imm_stdlib::Value;
+
+    fn strings(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|s| Value::string(*s)).collect())
+    }
+
+    fn map(pairs: &[(&str, Value)]) -> Value {
+        Value::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn run() -> RunContext {
+        RunContext {
+            project: "shop".into(),
+            environment: "prod".into(),
+            lineage: "lineage".into(),
+            stores: Default::default(),
+            progress: None,
+            purpose: "test".into(),
+        }
+    }
+
+    /// What `docker_service` sends to Docker for the shared settings:
+    /// limits and reservations, user, capabilities, read-only root, tmpfs
+    /// and host binds as mounts, hosts, DNS, ulimits, sysctls, logs.
+    #[test]
+    fn the_service_spec_carries_the_settings_as_swarm_names_them() {
+        let Value::Map(config) = map(&[
+            ("image", Value::string("shop/api@sha256:abc")),
+            ("replicas", Value::number(2)),
+            ("entrypoint", strings(&["/bin/api"])),
+            ("command", strings(&["--serve"])),
+            ("user", Value::string("65534:65534")),
+            ("working_dir", Value::string("/srv")),
+            ("labels", map(&[("team", Value::string("web"))])),
+            ("mem_limit", Value::string("256m")),
+            ("mem_reservation", Value::string("64m")),
+            ("cpus", Value::string("1.5")),
+            ("read_only", Value::Bool(true)),
+            ("tmpfs", strings(&["/tmp:size=16m,mode=1777"])),
+            ("cap_add", strings(&["NET_BIND_SERVICE"])),
+            ("cap_drop", strings(&["ALL"])),
+            ("extra_hosts", strings(&["db:10.0.0.5"])),
+            ("dns", strings(&["10.0.0.53"])),
+            ("hostname", Value::string("api")),
+            ("stop_signal", Value::string("SIGINT")),
+            (
+                "sysctls",
+                map(&[("net.core.somaxconn", Value::string("1024"))]),
+            ),
+            ("ulimits", map(&[("nofile", Value::number(4096))])),
+            (
+                "logging",
+                map(&[
+                    ("driver", Value::string("local")),
+                    ("options", map(&[("max-size", Value::string("5m"))])),
+                ]),
+            ),
+            (
+                "bind",
+                Value::List(vec![map(&[
+                    ("host_path", Value::string("/var/log/shop")),
+                    ("target", Value::string("/logs")),
+                    ("read_only", Value::Bool(false)),
+                ])]),
+            ),
+        ]) else {
+            unreachable!("a map")
+        };
+        let config = ServiceConfig::try_from(&config).expect("valid");
+        let spec = service_spec(
+            &config,
+            "shop-prod-api",
+            &Objects::default(),
+            "docker_service.api",
+            &run(),
+        );
+        let task = spec.task_template.expect("task");
+        let container = task.container_spec.expect("container");
+        assert_eq!(container.image.as_deref(), Some("shop/api@sha256:abc"));
+        assert_eq!(container.command, Some(vec!["/bin/api".to_string()]));
+        assert_eq!(container.args, Some(vec!["--serve".to_string()]));
+        assert_eq!(container.user.as_deref(), Some("65534:65534"));
+        assert_eq!(container.dir.as_deref(), Some("/srv"));
+        assert_eq!(container.read_only, Some(true));
+        assert_eq!(container.hostname.as_deref(), Some("api"));
+        assert_eq!(container.stop_signal.as_deref(), Some("SIGINT"));
+        assert_eq!(
+            container.capability_add,
+            Some(vec!["NET_BIND_SERVICE".into()])
+        );
+        assert_eq!(container.capability_drop, Some(vec!["ALL".into()]));
+        assert_eq!(container.hosts, Some(vec!["10.0.0.5 db".to_string()]));
+        let labels = container.labels.expect("labels");
+        assert_eq!(labels["team"], "web");
+        assert_eq!(labels["imm.address"], "docker_service.api");
+        let nameservers = container.dns_config.and_then(|d| d.nameservers);
+        assert_eq!(nameservers, Some(vec!["10.0.0.53".to_string()]));
+        let sysctls = container.sysctls.expect("sysctls");
+        assert_eq!(sysctls["net.core.somaxconn"], "1024");
+        let ulimit = &container.ulimits.expect("ulimits")[0];
+        assert_eq!(
+            (ulimit.name.as_deref(), ulimit.soft, ulimit.hard),
+            (Some("nofile"), Some(4096), Some(4096))
+        );
+        let mounts = container.mounts.expect("mounts");
+        let tmpfs = &mounts[0];
+        assert_eq!(tmpfs.typ, Some(MountType::TMPFS));
+        assert_eq!(tmpfs.target.as_deref(), Some("/tmp"));
+        let options = tmpfs.tmpfs_options.as_ref().expect("tmpfs options");
+        assert_eq!(options.size_bytes, Some(16 * 1024 * 1024));
+        assert_eq!(options.mode, Some(0o1777));
+        let bind = &mounts[1];
+        assert_eq!(bind.typ, Some(MountType::BIND));
+        assert_eq!(bind.source.as_deref(), Some("/var/log/shop"));
+        assert_eq!(bind.target.as_deref(), Some("/logs"));
+        assert_eq!(bind.read_only, Some(false));
+        let resources = task.resources.expect("resources");
+        let limits = resources.limits.expect("limits");
+        assert_eq!(limits.memory_bytes, Some(256 * 1024 * 1024));
+        assert_eq!(limits.nano_cpus, Some(1_500_000_000));
+        let reservations = resources.reservations.expect("reservations");
+        assert_eq!(reservations.memory_bytes, Some(64 * 1024 * 1024));
+        let log = task.log_driver.expect("log driver");
+        assert_eq!(log.name.as_deref(), Some("local"));
+        assert_eq!(log.options.expect("options")["max-size"], "5m");
+        let replicas = spec
+            .mode
+            .and_then(|m| m.replicated)
+            .and_then(|r| r.replicas);
+        assert_eq!(replicas, Some(2));
+    }
+
+    #[test]
+    fn a_service_refuses_a_project_path_bind() {
+        let Value::Map(config) = map(&[
+            ("image", Value::string("shop/api:1")),
+            (
+                "bind",
+                Value::List(vec![map(&[
+                    ("source", Value::string("./conf")),
+                    ("target", Value::string("/conf")),
+                ])]),
+            ),
+        ]) else {
+            unreachable!("a map")
+        };
+        let err = ServiceConfig::try_from(&config).expect_err("refused");
+        assert_eq!(err.path, "bind[0].source");
+        assert!(err.message.contains("runtime.files"), "{}", err.message);
+    }
 }

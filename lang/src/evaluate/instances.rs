@@ -3,6 +3,7 @@
 //! its dependencies collected, and the oracle asked for its out attributes.
 
 use super::*;
+use imm_stdlib::functions::TreeDigestError;
 
 /// Instances one resource may have unless `IMM_MAX_INSTANCES` says otherwise:
 /// far more than any project needs, far less than what exhausts memory.
@@ -279,6 +280,7 @@ impl Run<'_, '_> {
         if let Some(overrides) = self.inputs.overrides.get(&address) {
             value.extend(overrides.clone());
         }
+        self.bind_contents(resource, &address, &base.node.dir, &mut value);
         self.check_typed_config(resource, &address, &value);
         let instance = Instance {
             address,
@@ -313,6 +315,36 @@ impl Run<'_, '_> {
         });
         self.instances.push(instance);
         Value::Map(value)
+    }
+
+    /// The digests of the project files the configuration mounts, written
+    /// into it by its type (a change of the files is then a change of the
+    /// configuration); a path that cannot be read is reported at it.
+    fn bind_contents(
+        &mut self,
+        resource: &Resource,
+        address: &str,
+        module_dir: &std::path::Path,
+        config: &mut BTreeMap<String, Value>,
+    ) {
+        let Some(contents) = crate::types::get(&resource.type_name.name).and_then(|t| t.contents)
+        else {
+            return;
+        };
+        // imm's own directory (state, journal, lock) changes at every
+        // apply: a bind of the whole project does not count it.
+        let own = module_dir.join(".imm").canonicalize().ok();
+        let skip = |path: &std::path::Path| own.as_deref() == Some(path);
+        let mut digest = |path: &str| {
+            imm_stdlib::functions::tree_digest(module_dir, path, &skip).map_err(|e| match e {
+                TreeDigestError::Outside(message) => (Code::PathOutsideProject, message),
+                TreeDigestError::Unreadable(message) => (Code::PathNotFound, message),
+            })
+        };
+        if let Err(e) = contents(config, &mut digest) {
+            let span = attribute_span(resource, &e.path);
+            self.diags.push(e.to_diagnostic(address, span));
+        }
     }
 
     /// A known configuration must parse into its type's typed struct (what
@@ -434,15 +466,21 @@ impl Run<'_, '_> {
 /// `tmpfs[0]`, `logging.driver`) is written: its value, else its block,
 /// else the resource.
 fn attribute_span(resource: &Resource, path: &str) -> Span {
-    let mut segments = path.split(['.', '[']);
-    let top = segments.next().unwrap_or(path);
+    let top = path.split(['.', '[']).next().unwrap_or(path);
     if let Some(attr) = resource.body.attribute(top) {
         return attr.value.span;
     }
-    let Some(block) = resource.body.blocks_named(top).next() else {
+    // A repeatable block's path may name which one: `bind[1].source`.
+    let rest = &path[top.len()..];
+    let (index, rest) = match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((n, rest)) => (n.parse().unwrap_or(0), rest),
+        None => (0, rest),
+    };
+    let Some(block) = resource.body.blocks_named(top).nth(index) else {
         return resource.span;
     };
-    segments
+    rest.trim_start_matches('.')
+        .split(['.', '['])
         .next()
         .and_then(|inner| block.body.attribute(inner))
         .map_or(block.kind.span, |attr| attr.value.span)

@@ -7,7 +7,7 @@
 //! is applied to the running container instead.
 
 use super::fields::{duration_field, ConfigError, Fields};
-use super::settings::{self, Settings, HEALTH_BLOCK, LOGGING_BLOCK, SHARED_ATTRS};
+use super::settings::{self, Settings, BIND_BLOCK, HEALTH_BLOCK, LOGGING_BLOCK, SHARED_ATTRS};
 use super::{naming, Family, ResourceType};
 use crate::schema::{attr, block, out, AttrSchema, Kind, Phase, ResourceSchema, TEST_BLOCK};
 use imm_stdlib::Value;
@@ -18,6 +18,8 @@ pub use super::settings::Health;
 pub const TYPE: ResourceType = ResourceType {
     reconfigurable: Some(reloads_files),
     stop_first: holds_host_ports,
+    contents: Some(settings::bind_contents),
+    review: settings::host_paths_for_review,
     ..ResourceType::of::<ContainerConfig>(Family::Docker, SCHEMA)
 };
 
@@ -63,6 +65,7 @@ const SCHEMA: ResourceSchema = ResourceSchema {
             ],
             "A volume mount. Repeatable.",
         ),
+        BIND_BLOCK,
         block(
             "runtime",
             false,
@@ -208,7 +211,7 @@ impl TryFrom<&BTreeMap<String, Value>> for ContainerConfig {
         if config.settings.read_only && !config.files.is_empty() {
             return Err(ConfigError::new(
                 "read_only",
-                "runtime.files are copied into the root filesystem before the container starts, which a read-only root filesystem forbids; remove read_only, or give the app its files another way (a mount)",
+                "runtime.files are copied into the root filesystem before the container starts, which a read-only root filesystem forbids; remove read_only, or give the app its files another way (a bind of a project file, or a mount)",
             ));
         }
         if config.host_network && (!config.networks.is_empty() || !config.ports.is_empty()) {

@@ -8,7 +8,9 @@
 //! for every change (they are immutable), removed once no task uses them.
 
 use super::fields::{duration_field, ConfigError, Fields};
-use super::settings::{self, Settings, HEALTH_BLOCK, LOGGING_BLOCK, SHARED_ATTRS};
+use super::settings::{
+    self, BindSource, Settings, BIND_BLOCK, HEALTH_BLOCK, LOGGING_BLOCK, SHARED_ATTRS,
+};
 use super::{naming, Family, ResourceType};
 use crate::schema::{attr, block, out, AttrSchema, Kind, Phase, ResourceSchema};
 use imm_stdlib::Value;
@@ -16,7 +18,10 @@ use std::collections::BTreeMap;
 
 /// Never stopped first: Swarm orders the tasks itself and the service
 /// object is kept.
-pub const TYPE: ResourceType = ResourceType::of::<ServiceConfig>(Family::Docker, SCHEMA);
+pub const TYPE: ResourceType = ResourceType {
+    review: settings::host_paths_for_review,
+    ..ResourceType::of::<ServiceConfig>(Family::Docker, SCHEMA)
+};
 
 /// Attributes only a service has; the shared ones follow.
 const OWN_ATTRS: &[AttrSchema] = &[
@@ -71,6 +76,7 @@ const SCHEMA: ResourceSchema = ResourceSchema {
         ),
         HEALTH_BLOCK,
         LOGGING_BLOCK,
+        BIND_BLOCK,
         block(
             "update",
             false,
@@ -285,6 +291,16 @@ impl TryFrom<&BTreeMap<String, Value>> for ServiceConfig {
 /// The shared settings, with the tmpfs options Swarm cannot carry refused.
 fn service_settings(root: &Fields<'_>) -> Result<Settings, ConfigError> {
     let settings = Settings::parse(root)?;
+    let project_bind = settings
+        .binds
+        .iter()
+        .position(|b| matches!(b.source, BindSource::Project(_)));
+    if let Some(i) = project_bind {
+        return Err(ConfigError::new(
+            format!("bind[{i}].source"),
+            "a service's tasks run on any node of the swarm, where the project's files are not: give a project file as runtime.files (a Swarm config), or mount a path every node has with host_path",
+        ));
+    }
     for (i, tmpfs) in settings.tmpfs.iter().enumerate() {
         for option in tmpfs.options.split(',').filter(|o| !o.is_empty()) {
             let name = option.split('=').next().unwrap_or(option);

@@ -14,24 +14,37 @@ pub struct ConfigError {
     /// The attribute path, e.g. `health.interval` or `network[1].name`.
     pub path: String,
     pub message: String,
+    /// The diagnostic code: a value of the wrong shape (`TypeMismatch`)
+    /// unless the error says otherwise (a path outside the project).
+    pub code: Code,
 }
 
 impl ConfigError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::coded(Code::TypeMismatch, path, message)
+    }
+
+    /// An error under its own diagnostic code.
+    pub fn coded(code: Code, path: impl Into<String>, message: impl Into<String>) -> ConfigError {
         ConfigError {
             path: path.into(),
             message: message.into(),
+            code,
         }
     }
 
     /// The error as a diagnostic at the resource that declared it.
     pub fn to_diagnostic(&self, address: &str, span: Span) -> Diagnostic {
+        let help = match self.code {
+            Code::TypeMismatch => "fix the attribute named in the message; `imm lsp` shows each attribute's type on hover",
+            other => other.help(),
+        };
         Diagnostic::at(
-            Code::TypeMismatch,
+            self.code,
             span,
             format!("{address}: {}: {}", self.path, self.message),
         )
-        .with_help("fix the attribute named in the message; `imm lsp` shows each attribute's type on hover")
+        .with_help(help)
     }
 }
 

@@ -94,6 +94,17 @@ pub type InPlace = fn(&BTreeMap<String, Value>, &str) -> bool;
 /// (`None` while one is unknown).
 pub type FingerprintInputsOf = fn(&BTreeMap<String, Value>) -> Option<FingerprintInputs>;
 
+/// Reads the digest of a project path's files (relative to the module's
+/// directory), or says why it cannot, under a diagnostic code.
+pub type ContentDigest<'a> =
+    dyn FnMut(&str) -> Result<String, (crate::diagnostics::Code, String)> + 'a;
+
+/// How a type writes the digests of the project files its configuration
+/// names into the configuration itself (so that a change of the files is a
+/// change of the configuration).
+pub type ContentsOf =
+    fn(&mut BTreeMap<String, Value>, &mut ContentDigest<'_>) -> Result<(), ConfigError>;
+
 /// Everything imm knows of one resource type.
 pub struct ResourceType {
     pub schema: ResourceSchema,
@@ -124,6 +135,12 @@ pub struct ResourceType {
     pub stop_first: fn(&BTreeMap<String, Value>) -> bool,
     /// Checks that a configuration parses into the type's typed struct.
     pub check_config: fn(&BTreeMap<String, Value>) -> Result<(), ConfigError>,
+    /// For types that mount project files: their digests written into the
+    /// configuration when it is evaluated.
+    pub contents: Option<ContentsOf>,
+    /// What a reviewer should know of a configuration that is created or
+    /// replaced (a path of the Docker host it mounts), as plan notes.
+    pub review: fn(&BTreeMap<String, Value>) -> Vec<String>,
 }
 
 impl ResourceType {
@@ -147,6 +164,8 @@ impl ResourceType {
             reconfigurable: None,
             stop_first: never_stop_first,
             check_config: parses_into::<T>,
+            contents: None,
+            review: nothing_to_review,
         }
     }
 
@@ -212,6 +231,10 @@ where
 
 fn no_outs(_: &Prediction<'_>) -> BTreeMap<String, Value> {
     BTreeMap::new()
+}
+
+fn nothing_to_review(_: &BTreeMap<String, Value>) -> Vec<String> {
+    Vec::new()
 }
 
 fn never_stop_first(_: &BTreeMap<String, Value>) -> bool {

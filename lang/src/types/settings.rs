@@ -6,8 +6,10 @@
 //! same image, never rebuilds it.
 
 use super::fields::{duration_field, ConfigError, Fields};
+use crate::diagnostics::Code;
 use crate::schema::{attr, block, AttrSchema, BlockSchema, Kind, Phase};
 use imm_stdlib::Value;
+use std::collections::BTreeMap;
 
 /// The attributes both Docker types take, in the order the reference shows.
 pub const SHARED_ATTRS: &[AttrSchema] = &[
@@ -53,6 +55,37 @@ pub const LOGGING_BLOCK: BlockSchema = block(
         ),
     ],
     "Where logs go (Compose's logging). Run-time: a change replaces from the same image.",
+);
+
+/// A bind mount: a file or directory of the project (its content part of
+/// the configuration) or, named apart so that a review sees it, a path on
+/// the Docker host.
+pub const BIND_BLOCK: BlockSchema = block(
+    "bind",
+    true,
+    Phase::Runtime,
+    &[
+        attr(
+            "source",
+            Kind::String,
+            false,
+            "A file or directory of the project, relative to the module's directory (\"./nginx/nginx.conf\"); it may not lead outside it (E0320). A read-only source's content is part of the configuration: a change of its files replaces the container from the same image. Not on a docker_service, whose tasks run on other nodes.",
+        ),
+        attr(
+            "host_path",
+            Kind::String,
+            false,
+            "Instead of source: an absolute path on the Docker host (\"/var/run/docker.sock\"), outside what imm tracks; the plan names it for review.",
+        ),
+        attr("target", Kind::String, true, "Absolute path inside the container."),
+        attr(
+            "read_only",
+            Kind::Bool,
+            false,
+            "Mount read-only (default true; false lets the container write to the project or the host).",
+        ),
+    ],
+    "A bind mount (Compose's ./conf:/etc/app). Repeatable. Exactly one of source and host_path. Run-time: a change, or a change of the source's files, replaces from the same image.",
 );
 
 /// The health check of a container or of a service's tasks.
@@ -136,6 +169,25 @@ pub struct Tmpfs {
     pub options: String,
 }
 
+/// Where a bind mount's files come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindSource {
+    /// A path of the project, relative to the module's directory and
+    /// normalised (no `.`, no `..`): `nginx/nginx.conf`.
+    Project(String),
+    /// An absolute path on the Docker host.
+    Host(String),
+}
+
+/// A bind mount as the daemon takes it (a project path still relative:
+/// the executor joins it to the module's directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub source: BindSource,
+    pub target: String,
+    pub read_only: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Logging {
     pub driver: String,
@@ -167,6 +219,7 @@ pub struct Settings {
     pub sysctls: Vec<(String, String)>,
     pub logging: Option<Logging>,
     pub health: Option<Health>,
+    pub binds: Vec<Bind>,
 }
 
 impl Settings {
@@ -193,6 +246,7 @@ impl Settings {
             sysctls: root.string_map("sysctls")?,
             logging: logging(root)?,
             health: health(root)?,
+            binds: binds(root)?,
         })
     }
 }
@@ -277,6 +331,138 @@ fn tmpfs(root: &Fields<'_>) -> Result<Vec<Tmpfs>, ConfigError> {
         });
     }
     Ok(mounts)
+}
+
+fn binds(root: &Fields<'_>) -> Result<Vec<Bind>, ConfigError> {
+    root.blocks("bind")?
+        .iter()
+        .enumerate()
+        .map(|(i, block)| bind(block, &format!("bind[{i}]")))
+        .collect()
+}
+
+fn bind(block: &Fields<'_>, at: &str) -> Result<Bind, ConfigError> {
+    let target = block.required_plain_string("target")?;
+    if !target.starts_with('/') {
+        return Err(ConfigError::new(
+            format!("{at}.target"),
+            format!("\"{target}\" is not an absolute path inside the container"),
+        ));
+    }
+    let source = match (
+        block.plain_string("source")?,
+        block.plain_string("host_path")?,
+    ) {
+        (Some(source), None) => BindSource::Project(
+            project_path(&source).map_err(|message| {
+                ConfigError::coded(Code::PathOutsideProject, format!("{at}.source"), message)
+            })?,
+        ),
+        (None, Some(host)) if host.starts_with('/') => BindSource::Host(host),
+        (None, Some(host)) => {
+            return Err(ConfigError::new(
+                format!("{at}.host_path"),
+                format!("\"{host}\" is not an absolute path on the Docker host; a path of the project is written source"),
+            ))
+        }
+        _ => {
+            return Err(ConfigError::new(
+                at,
+                "give exactly one of source (a path of the project) and host_path (a path on the Docker host)",
+            ))
+        }
+    };
+    Ok(Bind {
+        source,
+        target,
+        read_only: block.bool("read_only")?.unwrap_or(true),
+    })
+}
+
+/// A project path relative to the module's directory, normalised; an
+/// absolute path or one whose `..` climbs above the directory is refused.
+pub fn project_path(text: &str) -> Result<String, String> {
+    if text.starts_with('/') {
+        return Err(format!("\"{text}\" is absolute: a source is a path of the project, relative to the module's directory (write host_path for a path on the Docker host)"));
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in text.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.pop().is_some() => {}
+            ".." => return Err(format!("\"{text}\" leads outside the module's directory: a source is a path of the project (write host_path for a path on the Docker host)")),
+            name => parts.push(name),
+        }
+    }
+    if parts.is_empty() {
+        return Ok(".".to_string());
+    }
+    Ok(parts.join("/"))
+}
+
+/// The key a project bind's content digest is kept under, beside its
+/// `source`: part of the configuration, so a change of the files is a
+/// run-time change the plan shows and state records.
+pub const CONTENT_KEY: &str = "content";
+
+/// Writes the digest of each read-only project bind's files into its block
+/// (`bind[i].content`), read by `digest` (relative to the module's
+/// directory). A writable bind's files are the container's to change, so
+/// they are not part of the configuration; blocks whose source is not
+/// known yet are left as they are.
+pub fn bind_contents(
+    config: &mut BTreeMap<String, Value>,
+    digest: &mut super::ContentDigest<'_>,
+) -> Result<(), ConfigError> {
+    let Some(Value::List(binds)) = config.get_mut("bind") else {
+        return Ok(());
+    };
+    for (i, bind) in binds.iter_mut().enumerate() {
+        let Value::Map(fields) = bind else { continue };
+        let Some(Value::String(source)) = fields.get("source") else {
+            continue;
+        };
+        if matches!(fields.get("read_only"), Some(Value::Bool(false))) {
+            continue;
+        }
+        let at = format!("bind[{i}].source");
+        let path = project_path(source)
+            .map_err(|message| ConfigError::coded(Code::PathOutsideProject, &at, message))?;
+        let content =
+            digest(&path).map_err(|(code, message)| ConfigError::coded(code, &at, message))?;
+        fields.insert(CONTENT_KEY.to_string(), Value::string(content));
+    }
+    Ok(())
+}
+
+/// What a reviewer should see of a configuration's binds: each host path,
+/// outside what imm tracks.
+pub fn host_paths_for_review(config: &BTreeMap<String, Value>) -> Vec<String> {
+    let Some(Value::List(binds)) = config.get("bind").map(Value::unmarked) else {
+        return Vec::new();
+    };
+    binds
+        .iter()
+        .filter_map(|bind| {
+            let Value::Map(fields) = bind.unmarked() else {
+                return None;
+            };
+            let text = |key: &str| match fields.get(key).map(Value::unmarked) {
+                Some(Value::String(text)) => Some(text.clone()),
+                _ => None,
+            };
+            let host = text("host_path")?;
+            let target = text("target").unwrap_or_else(|| "?".into());
+            let writable = matches!(
+                fields.get("read_only").map(Value::unmarked),
+                Some(Value::Bool(false))
+            );
+            let mode = if writable { "read-write" } else { "read-only" };
+            Some(format!(
+                "review: mounts the Docker host's {host} at {target} ({mode})"
+            ))
+        })
+        .collect()
 }
 
 /// A whole number a limit takes (`-1` is "unlimited" for Docker).
@@ -481,6 +667,68 @@ mod tests {
         assert_eq!(
             err(&[("stop_signal", Value::string("kill -9"))]),
             "stop_signal"
+        );
+    }
+
+    #[test]
+    fn a_project_path_stays_inside_the_module_directory() {
+        assert_eq!(
+            project_path("./nginx/./nginx.conf"),
+            Ok("nginx/nginx.conf".into())
+        );
+        assert_eq!(project_path("conf/../site"), Ok("site".into()));
+        assert_eq!(project_path("."), Ok(".".into()));
+        assert!(project_path("../secrets").is_err());
+        assert!(project_path("conf/../../x").is_err());
+        assert!(project_path("/etc/passwd").is_err());
+    }
+
+    #[test]
+    fn a_bind_is_read_only_by_default_and_names_one_source() {
+        let bind = |pairs: &[(&str, Value)]| {
+            let block = Value::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            );
+            parse(&[("bind", Value::List(vec![block]))])
+        };
+        let parsed = bind(&[
+            ("source", Value::string("./conf")),
+            ("target", Value::string("/etc/app")),
+        ])
+        .expect("valid");
+        assert_eq!(
+            parsed.binds,
+            vec![Bind {
+                source: BindSource::Project("conf".into()),
+                target: "/etc/app".into(),
+                read_only: true,
+            }]
+        );
+        let outside = bind(&[
+            ("source", Value::string("../x")),
+            ("target", Value::string("/x")),
+        ])
+        .expect_err("outside");
+        assert_eq!(
+            (outside.path.as_str(), outside.code),
+            ("bind[0].source", Code::PathOutsideProject)
+        );
+        let both = bind(&[
+            ("source", Value::string("./x")),
+            ("host_path", Value::string("/x")),
+            ("target", Value::string("/x")),
+        ]);
+        assert_eq!(both.expect_err("both").path, "bind[0]");
+        let relative_host = bind(&[
+            ("host_path", Value::string("x")),
+            ("target", Value::string("/x")),
+        ]);
+        assert_eq!(
+            relative_host.expect_err("relative").path,
+            "bind[0].host_path"
         );
     }
 }

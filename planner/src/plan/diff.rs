@@ -452,6 +452,11 @@ impl<'a> Planner<'a> {
             if let Some(builder) = builder {
                 notes.push(format!("builds with: {builder}"));
             }
+            if matches!(decision.action, Action::Create | Action::Replace) {
+                if let Some(t) = types::get(&instance.type_name) {
+                    notes.extend((t.review)(&instance.config));
+                }
+            }
             let stop_first = decision.action == Action::Replace
                 && types::get(&instance.type_name)
                     .is_some_and(|t| (t.stop_first)(&instance.config));
@@ -677,8 +682,10 @@ fn phase_of(type_name: &str, path: &str) -> (Phase, String) {
         .unwrap_or(Phase::Runtime);
     let in_block = types::schema(type_name).is_some_and(|s| s.block(top).is_some());
     let shown = match phase {
+        // `runtime.env.X` shows as `env.X`; `bind[0].content` as it is.
         Phase::Build | Phase::Runtime if in_block => path
             .strip_prefix(top)
+            .filter(|rest| !rest.starts_with('['))
             .map(|rest| rest.trim_start_matches('.'))
             .filter(|rest| !rest.is_empty())
             .unwrap_or(path)

@@ -44,6 +44,94 @@ pub fn read_bounded(full: &std::path::Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// Why [`tree_digest`] has no digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeDigestError {
+    /// The path resolves (through a symbolic link) outside the directory.
+    Outside(String),
+    /// It does not exist or cannot be read.
+    Unreadable(String),
+}
+
+/// The digest (`sha256:…`) of a file, or of a directory's tree (each
+/// entry's relative path, kind and contents; a symbolic link by its
+/// target's text), at `relative` under `dir`, which it may not leave;
+/// entries whose real path `skip` accepts are left out.
+pub fn tree_digest(
+    dir: &std::path::Path,
+    relative: &str,
+    skip: &dyn Fn(&std::path::Path) -> bool,
+) -> Result<String, TreeDigestError> {
+    let unreadable = |path: &std::path::Path, e: &dyn std::fmt::Display| {
+        TreeDigestError::Unreadable(format!("cannot read \"{}\": {e}", path.display()))
+    };
+    let base = dir.canonicalize().map_err(|e| unreadable(dir, &e))?;
+    let full = dir.join(relative);
+    let real = full.canonicalize().map_err(|e| unreadable(&full, &e))?;
+    if !real.starts_with(&base) {
+        return Err(TreeDigestError::Outside(format!(
+            "\"{relative}\" is a symbolic link to {}, outside the module's directory",
+            real.display()
+        )));
+    }
+    let mut hasher = sha2::Sha256::new();
+    let mut pending = vec![(real.clone(), String::new())];
+    while let Some((path, name)) = pending.pop() {
+        if skip(&path) {
+            continue;
+        }
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| unreadable(&path, &e))?;
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path).map_err(|e| unreadable(&path, &e))?;
+            hasher.update(b"link\0");
+            hasher.update(target.to_string_lossy().as_bytes());
+        } else if meta.is_dir() {
+            hasher.update(b"dir\0");
+            let mut entries: Vec<(PathBuf, String)> = std::fs::read_dir(&path)
+                .map_err(|e| unreadable(&path, &e))?
+                .flatten()
+                .map(|entry| {
+                    let child = entry.file_name().to_string_lossy().into_owned();
+                    let named = if name.is_empty() {
+                        child
+                    } else {
+                        format!("{name}/{child}")
+                    };
+                    (entry.path(), named)
+                })
+                .collect();
+            // Popped from the end: reversed, the tree is read in name order.
+            entries.sort_by(|a, b| b.1.cmp(&a.1));
+            pending.extend(entries);
+        } else if meta.is_file() {
+            hasher.update(b"file\0");
+            hasher.update(meta.len().to_le_bytes());
+            let mut file = std::fs::File::open(&path).map_err(|e| unreadable(&path, &e))?;
+            let mut sink = HashWriter(&mut hasher);
+            std::io::copy(&mut file, &mut sink).map_err(|e| unreadable(&path, &e))?;
+        } else {
+            hasher.update(b"other\0");
+        }
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+/// A hasher as an `io::Write`, to stream a file into it.
+struct HashWriter<'a>(&'a mut sha2::Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn resolve(ctx: &CallContext<'_>, path: &str) -> PathBuf {
     ctx.module_dir.join(path)
 }
@@ -171,4 +259,53 @@ pub(crate) fn fileset(args: Vec<Value>, ctx: &CallContext<'_>) -> FunctionResult
         }
     }
     Ok(crate::value::make_set(found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_digest_follows_content_and_stays_inside() {
+        let dir = std::env::temp_dir().join(format!("imm-tree-digest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("conf/sub")).expect("mkdir");
+        std::fs::write(dir.join("conf/a.conf"), "a = 1\n").expect("write");
+        std::fs::write(dir.join("conf/sub/b.conf"), "b = 1\n").expect("write");
+        let first = tree_digest(&dir, "conf", &|_| false).expect("digest");
+        assert!(first.starts_with("sha256:"), "{first}");
+        assert_eq!(
+            tree_digest(&dir, "conf", &|_| false).expect("again"),
+            first,
+            "stable"
+        );
+        std::fs::write(dir.join("conf/sub/b.conf"), "b = 2\n").expect("write");
+        let changed = tree_digest(&dir, "conf", &|_| false).expect("digest");
+        assert_ne!(changed, first, "a file's content counts");
+        std::fs::rename(dir.join("conf/sub/b.conf"), dir.join("conf/sub/c.conf")).expect("mv");
+        assert_ne!(
+            tree_digest(&dir, "conf", &|_| false).expect("digest"),
+            changed,
+            "a name counts"
+        );
+        let sub = dir.join("conf/sub").canonicalize().expect("real");
+        let without_sub = |p: &std::path::Path| p == sub;
+        let skipped = tree_digest(&dir, "conf", &without_sub).expect("digest");
+        std::fs::write(dir.join("conf/sub/d.conf"), "d\n").expect("write");
+        assert_eq!(
+            tree_digest(&dir, "conf", &without_sub).expect("digest"),
+            skipped,
+            "a skipped directory does not count"
+        );
+        std::os::unix::fs::symlink("/etc", dir.join("out")).expect("symlink");
+        assert!(matches!(
+            tree_digest(&dir, "out/hostname", &|_| false),
+            Err(TreeDigestError::Outside(_))
+        ));
+        assert!(matches!(
+            tree_digest(&dir, "missing", &|_| false),
+            Err(TreeDigestError::Unreadable(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -24,7 +24,7 @@ mod table;
 mod time;
 
 pub(crate) use args::{arg, integer_arg, list_arg, map_arg, number_arg, string_arg};
-pub use files::{read_bounded, MAX_FILE_BYTES};
+pub use files::{read_bounded, tree_digest, TreeDigestError, MAX_FILE_BYTES};
 pub use table::{lookup_function, FunctionSpec, Implementation, FUNCTIONS};
 
 use crate::value::{Type, Value};
