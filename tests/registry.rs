@@ -67,7 +67,7 @@ fn an_unknown_tag_or_a_registry_that_does_not_answer_is_a_clear_error() {
     let client = RegistryClient::new(Vec::new());
     let missing = ImageRef::parse(&format!("{}/team/app:9.9", registry.address)).expect("name");
     let e = block_on(client.resolve(&missing, None)).expect_err("no such tag");
-    assert_eq!(e.code, Code::PullFailed);
+    assert_eq!(e.code, Code::ImageNotInRegistry);
     assert!(
         e.message.contains("has no image") && e.message.contains("team/app:9.9"),
         "{e:?}"

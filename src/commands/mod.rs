@@ -8,6 +8,7 @@ pub mod console;
 pub mod destroy;
 pub mod fmt;
 pub mod graph;
+pub mod lock;
 pub mod import;
 pub mod output;
 pub mod plan;

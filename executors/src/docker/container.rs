@@ -184,6 +184,8 @@ async fn create(
         None => String::new(),
     };
     let name = format!("{base}{index}-{}", short_random());
+    // An off-the-shelf image, pinned by digest: pulled here if missing.
+    super::image::ensure_pulled(docker, &config.image, &instance.address, run).await?;
     let body = body(instance, config, run)?;
     let joined_first = joined_at_create(config);
     let id = docker
