@@ -172,7 +172,10 @@ impl ImagePins for LockPins {
         let mut pinning = self.pinning.lock().unwrap_or_else(|e| e.into_inner());
         let answer = answer.map(|(pinned, resolved)| {
             if let Some(digest) = resolved {
-                let before = pinning.lock.images.insert(image.to_string(), digest.clone());
+                let before = pinning
+                    .lock
+                    .images
+                    .insert(image.to_string(), digest.clone());
                 pinning.changed |= before.as_ref() != Some(&digest);
             }
             pinned

@@ -240,7 +240,10 @@ pub(super) async fn ensure_pulled(
         })?;
         if info.status.as_deref() == Some("Pull complete") {
             layers_done += 1;
-            run.report(address, &format!("pulling {reference}: {layers_done} layer(s) done"));
+            run.report(
+                address,
+                &format!("pulling {reference}: {layers_done} layer(s) done"),
+            );
         }
     }
     let image = docker

@@ -329,7 +329,8 @@ impl Run<'_, '_> {
             return;
         };
         let resource = base.resource;
-        let Some(attr_name) = crate::types::get(&resource.type_name.name).and_then(|t| t.pulled_image)
+        let Some(attr_name) =
+            crate::types::get(&resource.type_name.name).and_then(|t| t.pulled_image)
         else {
             return;
         };

@@ -27,8 +27,8 @@ mod settings;
 mod variables;
 
 pub use conditions::{judge, CheckResult, CheckStatus, Verdict};
-pub use instances::expression_names_a_resource;
 use inputs::{root_variable_values, Given};
+pub use instances::expression_names_a_resource;
 pub use secrets::{parse_secret_source, SecretSource};
 pub use settings::{settings, NamedFiles, Settings};
 use std::any::Any;
