@@ -252,3 +252,57 @@ fn prod_runs_on_every_engine_the_digest_staging_ran_even_after_the_tag_moved() {
         }
     }
 }
+
+/// An image of a registry that asks for a password, given by a secret.
+const PRIVATE: &str = r#"
+secret "registry" {
+  from = "env:REGISTRY_PASSWORD"
+}
+
+registry "ADDRESS" {
+  username = "deployer"
+  password = secret.registry
+}
+
+resource "docker_container" "app" {
+  image   = "IMAGE"
+  command = ["/bin/busybox", "sleep", "600"]
+}
+"#;
+
+#[test]
+fn a_private_registry_is_reached_with_a_secret_that_never_reaches_state_or_output() {
+    let password = "s3cret-Registry-Pw";
+    let registry = registry::Registry::start_with_user("deployer", password);
+    let first = registry.push("team/private", "1", context("one").path());
+    let image = format!("{}/team/private:1", registry.address);
+    let repository = format!("{}/team/private", registry.address);
+    let p = project(&PRIVATE.replace("ADDRESS", &registry.address), &image);
+    remove_local(&format!("{repository}@{first}"));
+
+    let env = [("REGISTRY_PASSWORD", password)];
+    p.project
+        .imm_with_env(&["plan"], &[("REGISTRY_PASSWORD", "wrong")])
+        .assert_fails_with("E0817");
+    let plan = p
+        .project
+        .imm_with_env(&["plan", "--out", "saved.plan"], &env);
+    plan.assert_ok();
+    let applied = p.project.imm_with_env(&["apply", "--auto-approve"], &env);
+    applied.assert_ok();
+    assert_eq!(
+        running(&p, "docker_container.app", "default"),
+        (format!("{repository}@{first}"), "one".to_string()),
+        "pulled with the credentials"
+    );
+    let everything = format!(
+        "{}{}{}",
+        plan.all(),
+        applied.all(),
+        common::text_under(p.project.path())
+    );
+    assert!(
+        !everything.contains(password),
+        "the registry password leaked into output, state, plan or lock"
+    );
+}

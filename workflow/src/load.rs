@@ -99,11 +99,8 @@ pub fn load(request: &ProjectRequest, session: &Session) -> Result<Loaded> {
             "fix the store block (docs/stores.md lists each backend's attributes)",
         )
     })?;
-    if let Some(docker) = &session.registry.docker {
-        docker.set_engines(settings.engines.values().cloned());
-    }
     inputs.store_values = read_store_secrets(&project, &environment, &stores, session)?;
-    Ok(Loaded {
+    let loaded = Loaded {
         dir: request.dir.clone(),
         project,
         inputs,
@@ -112,7 +109,12 @@ pub fn load(request: &ProjectRequest, session: &Session) -> Result<Loaded> {
         stores,
         settings,
         purpose: "imm apply".into(),
-    })
+    };
+    if let Some(docker) = &session.registry.docker {
+        docker.set_engines(loaded.settings.engines.values().cloned());
+        docker.set_registry_credentials(crate::lock::credentials(&loaded));
+    }
+    Ok(loaded)
 }
 
 /// The inputs of a run: the process's environment and the command line.

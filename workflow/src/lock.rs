@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::load::{Loaded, ProjectRequest};
 use crate::session::Session;
-use imm_executors::registry::{ImageRef, RegistryClient};
+use imm_executors::registry::{Credentials, ImageRef, RegistryClient};
 use imm_executors::ActionError;
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, ImagePins, Mode};
@@ -43,6 +43,8 @@ pub struct LockPins {
     pinning: Mutex<Pinning>,
     upgrade: Upgrade,
     client: RegistryClient,
+    /// From the project's `registry` blocks, by registry address.
+    credentials: HashMap<String, Credentials>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -61,13 +63,20 @@ impl LockPins {
         let mut sources = SourceMap::default();
         let lock = LockFile::read(&loaded.dir, &mut sources)
             .map_err(|diags| Error::in_files(diags, &sources))?;
-        let insecure = loaded
-            .settings
+        let settings = &loaded.settings;
+        let insecure = settings
             .engines
             .values()
             .filter_map(|e| e.registry.as_ref())
             .filter(|r| r.insecure)
             .map(|r| r.address.clone())
+            .chain(
+                settings
+                    .registries
+                    .iter()
+                    .filter(|(_, auth)| auth.insecure)
+                    .map(|(address, _)| address.clone()),
+            )
             .collect();
         Ok(LockPins {
             pinning: Mutex::new(Pinning {
@@ -76,6 +85,7 @@ impl LockPins {
             }),
             upgrade,
             client: RegistryClient::new(insecure),
+            credentials: credentials(loaded),
             runtime: session.handle(),
         })
     }
@@ -133,7 +143,11 @@ impl LockPins {
             Some(digest) => {
                 let there = self
                     .runtime
-                    .block_on(self.client.has_digest(&image, &digest, None))
+                    .block_on(self.client.has_digest(
+                        &image,
+                        &digest,
+                        self.credentials.get(&image.registry),
+                    ))
                     .map_err(|e| diagnostic(name, e))?;
                 if !there {
                     return Err(Diagnostic::new(
@@ -152,7 +166,10 @@ impl LockPins {
             None => {
                 let digest = self
                     .runtime
-                    .block_on(self.client.resolve(&image, None))
+                    .block_on(
+                        self.client
+                            .resolve(&image, self.credentials.get(&image.registry)),
+                    )
                     .map_err(|e| diagnostic(name, e))?;
                 Ok((image.pinned(&digest), Some(digest)))
             }
@@ -183,6 +200,24 @@ impl ImagePins for LockPins {
         pinning.answers.insert(image.to_string(), answer.clone());
         answer
     }
+}
+
+/// The user and password of each `registry` block that gives both.
+pub fn credentials(loaded: &Loaded) -> HashMap<String, Credentials> {
+    loaded
+        .settings
+        .registries
+        .iter()
+        .filter_map(|(address, auth)| {
+            Some((
+                address.clone(),
+                Credentials {
+                    username: auth.username.clone()?,
+                    password: auth.password.clone()?,
+                },
+            ))
+        })
+        .collect()
 }
 
 fn diagnostic(image: &str, e: ActionError) -> Diagnostic {

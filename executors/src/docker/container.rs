@@ -47,14 +47,12 @@ impl Executor for ContainerExecutor {
         run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config = ContainerExecutor::config(instance)?;
-        create(
-            &self.0.engine(instance_engine(instance)?.as_deref()).await?,
-            instance,
-            &config,
-            request,
-            run,
-        )
-        .await
+        let docker = self.0.engine(instance_engine(instance)?.as_deref()).await?;
+        // An off-the-shelf image, pinned by digest: pulled here if missing.
+        let credentials = self.0.credentials_for(&config.image);
+        super::image::ensure_pulled(&docker, &config.image, credentials, &instance.address, run)
+            .await?;
+        create(&docker, instance, &config, request, run).await
     }
 
     async fn test(
@@ -184,8 +182,6 @@ async fn create(
         None => String::new(),
     };
     let name = format!("{base}{index}-{}", short_random());
-    // An off-the-shelf image, pinned by digest: pulled here if missing.
-    super::image::ensure_pulled(docker, &config.image, &instance.address, run).await?;
     let body = body(instance, config, run)?;
     let joined_first = joined_at_create(config);
     let id = docker

@@ -174,7 +174,8 @@ impl ImageExecutor {
         request: &CreateRequest,
         run: &RunContext,
     ) -> Result<Created, ActionError> {
-        let id = ensure_pulled(docker, pinned, &instance.address, run)
+        let credentials = self.0.credentials_for(pinned);
+        let id = ensure_pulled(docker, pinned, credentials.clone(), &instance.address, run)
             .await?
             .unwrap_or_default();
         if let Some(engine) = engine {
@@ -186,7 +187,7 @@ impl ImageExecutor {
                 );
             }
             for (_, node) in &nodes {
-                ensure_pulled(node, pinned, &instance.address, run).await?;
+                ensure_pulled(node, pinned, credentials.clone(), &instance.address, run).await?;
             }
         }
         let mut outs = Map::new();
@@ -211,6 +212,7 @@ impl ImageExecutor {
 pub(super) async fn ensure_pulled(
     docker: &Docker,
     reference: &str,
+    credentials: Option<bollard::auth::DockerCredentials>,
     address: &str,
     run: &RunContext,
 ) -> Result<Option<String>, ActionError> {
@@ -227,7 +229,7 @@ pub(super) async fn ensure_pulled(
             ..Default::default()
         }),
         None,
-        None,
+        credentials,
     );
     let mut layers_done = 0usize;
     while let Some(step) = stream.next().await {
