@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::session::Session;
 use crate::state_site::{StateLock, StateSite};
+use imm_executors::registry::Credentials;
 use imm_executors::stores::Stores;
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Evaluated, Inputs, Mode};
@@ -112,9 +113,27 @@ pub fn load(request: &ProjectRequest, session: &Session) -> Result<Loaded> {
     };
     if let Some(docker) = &session.registry.docker {
         docker.set_engines(loaded.settings.engines.values().cloned());
-        docker.set_registry_credentials(crate::lock::credentials(&loaded));
+        docker.set_registry_credentials(registry_credentials(&loaded));
     }
     Ok(loaded)
+}
+
+/// The user and password of each `registry` block that gives both.
+pub fn registry_credentials(loaded: &Loaded) -> HashMap<String, Credentials> {
+    loaded
+        .settings
+        .registries
+        .iter()
+        .filter_map(|(address, auth)| {
+            Some((
+                address.clone(),
+                Credentials {
+                    username: auth.username.clone()?,
+                    password: auth.password.clone()?,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// The inputs of a run: the process's environment and the command line.

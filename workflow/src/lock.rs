@@ -7,6 +7,7 @@
 use crate::error::{Error, Result};
 use crate::load::{Loaded, ProjectRequest};
 use crate::session::Session;
+use imm_executors::docker::DockerClient;
 use imm_executors::registry::{Credentials, ImageRef, RegistryClient};
 use imm_executors::ActionError;
 use imm_lang::diagnostics::{Code, Diagnostic};
@@ -45,6 +46,8 @@ pub struct LockPins {
     client: RegistryClient,
     /// From the project's `registry` blocks, by registry address.
     credentials: HashMap<String, Credentials>,
+    /// Where an image built outside imm, known to no registry, is found.
+    docker: Option<Arc<DockerClient>>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -85,7 +88,8 @@ impl LockPins {
             }),
             upgrade,
             client: RegistryClient::new(insecure),
-            credentials: credentials(loaded),
+            credentials: crate::load::registry_credentials(loaded),
+            docker: session.registry.docker.clone(),
             runtime: session.handle(),
         })
     }
@@ -163,6 +167,7 @@ impl LockPins {
                 }
                 Ok((image.pinned(&digest), None))
             }
+            None if self.local_only(name) => Ok((name.to_string(), None)),
             None => {
                 let digest = self
                     .runtime
@@ -174,6 +179,16 @@ impl LockPins {
                 Ok((image.pinned(&digest), Some(digest)))
             }
         }
+    }
+}
+
+impl LockPins {
+    /// An image the local engine built (outside imm) and no registry
+    /// knows: what `image = "NAME"` meant before images were pulled.
+    fn local_only(&self, name: &str) -> bool {
+        self.docker
+            .as_ref()
+            .is_some_and(|docker| self.runtime.block_on(docker.has_local_only_image(name)))
     }
 }
 
@@ -200,24 +215,6 @@ impl ImagePins for LockPins {
         pinning.answers.insert(image.to_string(), answer.clone());
         answer
     }
-}
-
-/// The user and password of each `registry` block that gives both.
-pub fn credentials(loaded: &Loaded) -> HashMap<String, Credentials> {
-    loaded
-        .settings
-        .registries
-        .iter()
-        .filter_map(|(address, auth)| {
-            Some((
-                address.clone(),
-                Credentials {
-                    username: auth.username.clone()?,
-                    password: auth.password.clone()?,
-                },
-            ))
-        })
-        .collect()
 }
 
 fn diagnostic(image: &str, e: ActionError) -> Diagnostic {

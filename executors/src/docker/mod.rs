@@ -264,6 +264,19 @@ impl DockerClient {
         })
     }
 
+    /// Whether the local engine has an image of this name that no registry
+    /// knows of (built there, never pushed or pulled): such an image is
+    /// used as it is, not locked.
+    pub async fn has_local_only_image(&self, name: &str) -> bool {
+        let Ok(docker) = self.engine(None).await else {
+            return false;
+        };
+        match docker.inspect_image(name).await {
+            Ok(image) => image.repo_digests.unwrap_or_default().is_empty(),
+            Err(_) => false,
+        }
+    }
+
     /// The engine `name` (`None`: the local engine).
     pub fn spec(&self, name: Option<&str>) -> Result<EngineSpec, ActionError> {
         let Some(name) = name else {
