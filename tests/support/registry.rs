@@ -100,7 +100,11 @@ impl Registry {
         ])
         .stdout
         .lines()
-        .find_map(|l| l.split_once('@').map(|(_, d)| d.to_string()))
+        // The same image may be pushed to another test's registry too.
+        .find_map(|l| {
+            l.strip_prefix(&format!("{}/{name}@", self.address))
+                .map(str::to_string)
+        })
         .expect("the pushed image has a digest");
         super::docker::docker(&["rmi", &image]);
         digest
