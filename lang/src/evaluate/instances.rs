@@ -473,7 +473,7 @@ impl Run<'_, '_> {
 /// Whether an expression takes its value from a resource or a module
 /// (directly or through the module's locals): an image built or named by
 /// another resource, not an off-the-shelf one.
-pub fn expression_names_a_resource(expr: &Expr, decl: &ModuleDecl) -> bool {
+fn expression_names_a_resource(expr: &Expr, decl: &ModuleDecl) -> bool {
     names_a_resource(expr, decl, 0)
 }
 

@@ -28,7 +28,6 @@ mod variables;
 
 pub use conditions::{judge, CheckResult, CheckStatus, Verdict};
 use inputs::{root_variable_values, Given};
-pub use instances::expression_names_a_resource;
 pub use secrets::{parse_secret_source, SecretSource};
 pub use settings::{settings, NamedFiles, RegistryAuth, Settings};
 use std::any::Any;
