@@ -182,6 +182,16 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: commands::graph::GraphFormat,
     },
+    /// Lock every off-the-shelf image's tag to its digest in imm.lock.hcl.
+    Lock {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// Move locked tags to the digest they name now: every image, or
+        /// those the given instances, resources or modules use (write the
+        /// directory before it: imm lock DIR --upgrade ADDR).
+        #[arg(long, value_name = "ADDR", num_args = 0..)]
+        upgrade: Option<Vec<String>>,
+    },
     /// Evaluate expressions (one per line on stdin) against a project and environment.
     Console {
         #[command(flatten)]
@@ -331,6 +341,11 @@ fn dispatch(command: Command) -> commands::CommandResult {
             junit_xml,
         }),
         Command::Graph { project, format } => commands::graph::run(&project, format),
+        Command::Lock { project, upgrade } => commands::lock::run(
+            &project,
+            upgrade.is_some(),
+            upgrade.as_deref().unwrap_or_default(),
+        ),
         Command::Console { project } => commands::console::run(&project),
         Command::State(command) => commands::state::run(&command),
         Command::Config(command) => commands::config::run(&command),

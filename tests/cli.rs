@@ -592,6 +592,7 @@ const SUBCOMMANDS: &[&str] = &[
     "destroy",
     "show",
     "graph",
+    "lock",
     "output",
     "state",
     "config",

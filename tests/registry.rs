@@ -67,17 +67,42 @@ fn an_unknown_tag_or_a_registry_that_does_not_answer_is_a_clear_error() {
     let client = RegistryClient::new(Vec::new());
     let missing = ImageRef::parse(&format!("{}/team/app:9.9", registry.address)).expect("name");
     let e = block_on(client.resolve(&missing, None)).expect_err("no such tag");
-    assert_eq!(e.code, Code::PullFailed);
+    assert_eq!(e.code, Code::ImageNotInRegistry);
     assert!(
         e.message.contains("has no image") && e.message.contains("team/app:9.9"),
         "{e:?}"
     );
     assert!(e.help_text().contains("imm lock --upgrade"), "{e:?}");
 
+    // On 127.0.0.2, where no test's registry listens (they bind
+    // 127.0.0.1): a port another test takes meanwhile cannot answer.
     let port = etcd::free_port();
-    let nobody = ImageRef::parse(&format!("127.0.0.1:{port}/team/app:1")).expect("name");
+    let nobody = ImageRef::parse(&format!("127.0.0.2:{port}/team/app:1")).expect("name");
     let e = block_on(client.resolve(&nobody, None)).expect_err("nothing listens");
     assert_eq!(e.code, Code::PullFailed);
     assert!(e.message.contains("cannot be reached"), "{e:?}");
     assert!(e.help_text().contains("start the registry"), "{e:?}");
+}
+
+#[test]
+fn a_registry_that_asks_for_a_password_answers_only_with_the_credentials() {
+    docker::require_docker();
+    let registry = registry::Registry::start_with_user("deployer", "s3cret");
+    let pushed = registry.push("team/app", "1", context("one").path());
+    let client = RegistryClient::new(Vec::new());
+    let image = ImageRef::parse(&format!("{}/team/app:1", registry.address)).expect("name");
+    let e = block_on(client.resolve(&image, None)).expect_err("anonymous");
+    assert_eq!(e.code, Code::PermissionDenied, "{e:?}");
+    let credentials = imm_executors::registry::Credentials {
+        username: "deployer".into(),
+        password: "s3cret".into(),
+    };
+    assert_eq!(
+        block_on(client.resolve(&image, Some(&credentials))),
+        Ok(pushed)
+    );
+    assert!(
+        !format!("{credentials:?}").contains("s3cret"),
+        "credentials print without the password"
+    );
 }

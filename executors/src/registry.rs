@@ -242,7 +242,7 @@ impl RegistryClient {
     ) -> Result<String, ActionError> {
         self.lookup(image, credentials).await?.ok_or_else(|| {
             ActionError::new(
-                Code::PullFailed,
+                Code::ImageNotInRegistry,
                 format!("the registry {} has no image {image}", image.registry),
             )
             .with_help(

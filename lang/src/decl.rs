@@ -167,6 +167,13 @@ pub struct Store {
     pub block: Block,
 }
 
+/// `registry "ADDRESS" { username  password  insecure }`.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub address: Ident,
+    pub block: Block,
+}
+
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub name: Ident,
@@ -214,6 +221,8 @@ pub struct ModuleDecl {
     pub secrets: IndexMap<String, Secret>,
     pub stores: IndexMap<String, Store>,
     pub engines: IndexMap<String, Engine>,
+    /// `registry "ADDRESS"` blocks, by address.
+    pub registries: IndexMap<String, Registry>,
     pub state: Option<Block>,
     pub modules: IndexMap<String, ModuleCall>,
     /// By `TYPE.NAME`.
@@ -499,6 +508,21 @@ fn collect_block(
             insert_unique(&mut decl.engines, e.name.clone(), e, "engine", diags, |e| {
                 e.name.span
             });
+        }
+        "registry" => {
+            check_body(&block, &top.body, &[], diags);
+            let r = Registry {
+                address: label(0),
+                block: block.clone(),
+            };
+            insert_unique(
+                &mut decl.registries,
+                r.address.clone(),
+                r,
+                "registry",
+                diags,
+                |r| r.address.span,
+            );
         }
         "state" => {
             check_body(&block, &top.body, &[], diags);

@@ -262,6 +262,17 @@ pub const TOP_LEVEL: &[TopLevelSchema] = &[
         "A Docker Engine or Swarm that docker_* resources deploy to with engine = engine.NAME; may hold tls { ca, cert, key } and registry { address, insecure } blocks.",
     ),
     top(
+        "registry",
+        &["ADDRESS"],
+        &[
+            attr("username", Kind::String, false, "User name for the registry (with password)."),
+            attr("password", Kind::String, false, "Password or token, from a secret (secret.NAME with from = \"env:…\" or \"file:…\"); never written to state, plans or output."),
+            attr("insecure", Kind::Bool, false, "Reach it over plain HTTP although it is not on a loopback address (the engines must list it in insecure-registries too)."),
+        ],
+        false,
+        "How imm reaches an image registry (\"registry.example.com\", \"10.0.0.2:5000\", \"docker.io\") when it locks and pulls off-the-shelf images: credentials, plain HTTP.",
+    ),
+    top(
         "state",
         &[],
         &[

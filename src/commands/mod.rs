@@ -9,6 +9,7 @@ pub mod destroy;
 pub mod fmt;
 pub mod graph;
 pub mod import;
+pub mod lock;
 pub mod output;
 pub mod plan;
 pub mod state;

@@ -14,6 +14,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod load;
+pub mod lock;
 pub mod plan;
 pub mod policy;
 pub mod policy_check;

@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::session::Session;
 use crate::state_site::{StateLock, StateSite};
+use imm_executors::registry::Credentials;
 use imm_executors::stores::Stores;
 use imm_lang::diagnostics::{Code, Diagnostic};
 use imm_lang::evaluate::{self, Evaluated, Inputs, Mode};
@@ -99,11 +100,8 @@ pub fn load(request: &ProjectRequest, session: &Session) -> Result<Loaded> {
             "fix the store block (docs/stores.md lists each backend's attributes)",
         )
     })?;
-    if let Some(docker) = &session.registry.docker {
-        docker.set_engines(settings.engines.values().cloned());
-    }
     inputs.store_values = read_store_secrets(&project, &environment, &stores, session)?;
-    Ok(Loaded {
+    let loaded = Loaded {
         dir: request.dir.clone(),
         project,
         inputs,
@@ -112,7 +110,30 @@ pub fn load(request: &ProjectRequest, session: &Session) -> Result<Loaded> {
         stores,
         settings,
         purpose: "imm apply".into(),
-    })
+    };
+    if let Some(docker) = &session.registry.docker {
+        docker.set_engines(loaded.settings.engines.values().cloned());
+        docker.set_registry_credentials(registry_credentials(&loaded));
+    }
+    Ok(loaded)
+}
+
+/// The user and password of each `registry` block that gives both.
+pub fn registry_credentials(loaded: &Loaded) -> HashMap<String, Credentials> {
+    loaded
+        .settings
+        .registries
+        .iter()
+        .filter_map(|(address, auth)| {
+            Some((
+                address.clone(),
+                Credentials {
+                    username: auth.username.clone()?,
+                    password: auth.password.clone()?,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// The inputs of a run: the process's environment and the command line.

@@ -74,6 +74,12 @@ pub fn make_plan(
         let run = run_context(&loaded, &state);
         request.options.drifted = refresh(session, &state, &run)?;
     }
+    let pins = std::sync::Arc::new(crate::lock::LockPins::read(
+        &loaded,
+        session,
+        crate::lock::Upgrade::Nothing,
+    )?);
+    loaded.inputs.pins = Some(pins.clone());
     let (evaluated, mut plan, diags) = plan::plan_project(
         &mut loaded.project,
         &loaded.environment,
@@ -83,6 +89,9 @@ pub fn make_plan(
         &request.options,
     );
     let mut warnings = loaded.checked(diags)?;
+    // Tags resolved for the first time are locked now, whatever follows:
+    // the next plan runs the same digests.
+    pins.save(&loaded.dir)?;
     if request.hash_inputs {
         plan.config_hash = config_hash(&loaded.project, &evaluated, &key);
     }

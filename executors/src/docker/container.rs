@@ -48,14 +48,12 @@ impl Executor for ContainerExecutor {
         run: &RunContext,
     ) -> Result<Created, ActionError> {
         let config = ContainerExecutor::config(instance)?;
-        create(
-            &self.0.for_instance(instance).await?,
-            instance,
-            &config,
-            request,
-            run,
-        )
-        .await
+        let docker = self.0.for_instance(instance).await?;
+        // An off-the-shelf image, pinned by digest: pulled here if missing.
+        let credentials = self.0.credentials_for(&config.image);
+        super::image::ensure_pulled(&docker, &config.image, credentials, &instance.address, run)
+            .await?;
+        create(&docker, instance, &config, request, run).await
     }
 
     async fn test(

@@ -1,5 +1,6 @@
 //! `docker_image` on the daemon: build, reuse by fingerprint, test, and
-//! keep one previous image.
+//! keep one previous image; or pull an off-the-shelf image by the digest
+//! the plan pinned it to (never by its tag), onto every node that runs it.
 
 use super::{
     created_id, docker_message, existing_engine, failed, labels, log_tail, patient, private_str,
@@ -44,6 +45,11 @@ impl Executor for ImageExecutor {
     ) -> Result<Created, ActionError> {
         let config = ImageExecutor::config(instance)?;
         let (engine, docker) = self.0.named_by(instance).await?;
+        if let Some(pinned) = &config.pull {
+            return self
+                .pull(&docker, engine.as_deref(), pinned, instance, request, run)
+                .await;
+        }
         let mut created = create(&docker, instance, &config, request, run).await?;
         created
             .outs
@@ -152,6 +158,100 @@ impl Executor for ImageExecutor {
         let docker = &self.0.engine(existing_engine(&existing).as_deref()).await?;
         still_there(docker.inspect_image(id).await, format!("image {id}"))
     }
+}
+
+impl ImageExecutor {
+    /// A pulled image: `pinned` (`REPOSITORY@sha256:…`) onto the engine,
+    /// and onto every node of a declared engine, so that a task placed on
+    /// any of them finds it. Nothing is tagged: the digest names it.
+    async fn pull(
+        &self,
+        docker: &Docker,
+        engine: Option<&str>,
+        pinned: &str,
+        instance: &Instance,
+        request: &CreateRequest,
+        run: &RunContext,
+    ) -> Result<Created, ActionError> {
+        let credentials = self.0.credentials_for(pinned);
+        let id = ensure_pulled(docker, pinned, credentials.clone(), &instance.address, run)
+            .await?
+            .unwrap_or_default();
+        if let Some(engine) = engine {
+            let (nodes, lost) = self.0.every_endpoint(engine).await?;
+            for endpoint in &lost {
+                run.report(
+                    &instance.address,
+                    &format!("not pulling {pinned} onto {endpoint}: it does not answer"),
+                );
+            }
+            for (_, node) in &nodes {
+                ensure_pulled(node, pinned, credentials.clone(), &instance.address, run).await?;
+            }
+        }
+        let mut outs = Map::new();
+        outs.insert("id".into(), json!(id));
+        outs.insert(
+            "fingerprint".into(),
+            json!(request.fingerprint.clone().unwrap_or_default()),
+        );
+        outs.insert("tag".into(), json!(pinned));
+        outs.insert("repo_digest".into(), json!(pinned));
+        let mut private = json!({ "pulled": pinned });
+        if let Some(engine) = engine {
+            private["engine"] = json!(engine);
+        }
+        Ok(Created { outs, private })
+    }
+}
+
+/// Pulls `reference` when it is pinned by digest (`…@sha256:…`) and not
+/// on the daemon yet, its progress reported; returns the image's id (or
+/// `None` for a reference that is not pinned: an image imm built).
+pub(super) async fn ensure_pulled(
+    docker: &Docker,
+    reference: &str,
+    credentials: Option<bollard::auth::DockerCredentials>,
+    address: &str,
+    run: &RunContext,
+) -> Result<Option<String>, ActionError> {
+    if !reference.contains("@sha256:") {
+        return Ok(None);
+    }
+    if let Ok(image) = docker.inspect_image(reference).await {
+        return Ok(image.id);
+    }
+    run.report(address, &format!("pulling {reference}"));
+    let mut stream = patient(docker).create_image(
+        Some(CreateImageOptions {
+            from_image: Some(reference.to_string()),
+            ..Default::default()
+        }),
+        None,
+        credentials,
+    );
+    let mut layers_done = 0usize;
+    while let Some(step) = stream.next().await {
+        let info = step.map_err(|e| {
+            ActionError::new(
+                Code::PullFailed,
+                format!("pulling {reference} failed: {}", docker_message(&e)),
+            )
+            .with_help("check that the engine reaches the registry (a registry that is not on loopback and speaks plain HTTP must be in the daemon's insecure-registries)")
+        })?;
+        if info.status.as_deref() == Some("Pull complete") {
+            layers_done += 1;
+            run.report(
+                address,
+                &format!("pulling {reference}: {layers_done} layer(s) done"),
+            );
+        }
+    }
+    let image = docker
+        .inspect_image(reference)
+        .await
+        .map_err(|e| failed(&format!("inspecting image {reference}"), e))?;
+    Ok(image.id)
 }
 
 async fn create(

@@ -220,6 +220,8 @@ pub struct DockerClient {
     /// One lock per served proxy name: its list of containers changes one
     /// change at a time (replicas switch in parallel).
     proxy_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Credentials of image registries (`registry` blocks), by address.
+    registry_credentials: std::sync::RwLock<HashMap<String, crate::registry::Credentials>>,
 }
 
 impl DockerClient {
@@ -235,6 +237,48 @@ impl DockerClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         known.clear();
         known.extend(engines.into_iter().map(|e| (e.name.clone(), e)));
+    }
+
+    /// The credentials of the project's `registry` blocks, by address.
+    pub fn set_registry_credentials(
+        &self,
+        credentials: impl IntoIterator<Item = (String, crate::registry::Credentials)>,
+    ) {
+        let mut known = self
+            .registry_credentials
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.clear();
+        known.extend(credentials);
+    }
+
+    /// What the daemon is given to pull `reference` (`None`: anonymously).
+    pub fn credentials_for(&self, reference: &str) -> Option<bollard::auth::DockerCredentials> {
+        let image = crate::registry::ImageRef::parse(reference).ok()?;
+        let known = self
+            .registry_credentials
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let credentials = known.get(&image.registry)?;
+        Some(bollard::auth::DockerCredentials {
+            username: Some(credentials.username.clone()),
+            password: Some(credentials.password.clone()),
+            serveraddress: Some(image.registry.clone()),
+            ..Default::default()
+        })
+    }
+
+    /// Whether the local engine has an image of this name that no registry
+    /// knows of (built there, never pushed or pulled): such an image is
+    /// used as it is, not locked.
+    pub async fn has_local_only_image(&self, name: &str) -> bool {
+        let Ok(docker) = self.engine(None).await else {
+            return false;
+        };
+        match docker.inspect_image(name).await {
+            Ok(image) => image.repo_digests.unwrap_or_default().is_empty(),
+            Err(_) => false,
+        }
     }
 
     /// The engine `name` (`None`: the local engine).

@@ -281,6 +281,7 @@ impl Run<'_, '_> {
             value.extend(overrides.clone());
         }
         self.bind_contents(resource, &address, &base.node.dir, &mut value);
+        self.pin_image(base, &address, &mut value);
         self.check_typed_config(resource, &address, &value);
         let instance = Instance {
             address,
@@ -344,6 +345,45 @@ impl Run<'_, '_> {
         if let Err(e) = contents(config, &mut digest) {
             let span = attribute_span(resource, &e.path);
             self.diags.push(e.to_diagnostic(address, span));
+        }
+    }
+
+    /// An off-the-shelf image the instance names (its type's
+    /// `pulled_image` attribute, written as a name rather than taken from a
+    /// resource) replaced by the reference pinned to its locked digest.
+    fn pin_image(
+        &mut self,
+        base: &InstanceBase<'_>,
+        address: &str,
+        config: &mut BTreeMap<String, Value>,
+    ) {
+        let Some(pins) = self.inputs.pins.clone() else {
+            return;
+        };
+        let resource = base.resource;
+        let Some(attr_name) =
+            crate::types::get(&resource.type_name.name).and_then(|t| t.pulled_image)
+        else {
+            return;
+        };
+        let Some(attr) = resource.body.attribute(attr_name) else {
+            return;
+        };
+        if expression_names_a_resource(&attr.value, &base.node.decl) {
+            return;
+        }
+        let Some(Value::String(image)) = config.get(attr_name) else {
+            return;
+        };
+        match pins.pin(address, image) {
+            Ok(pinned) => {
+                config.insert(attr_name.to_string(), Value::string(pinned));
+            }
+            Err(mut d) => {
+                d.span = d.span.or(Some(attr.value.span));
+                self.diags.push(d);
+                config.insert(attr_name.to_string(), Value::Unknown(Type::String));
+            }
         }
     }
 
@@ -460,6 +500,32 @@ impl Run<'_, '_> {
             }
         }
     }
+}
+
+/// Whether an expression takes its value from a resource or a module
+/// (directly or through the module's locals): an image built or named by
+/// another resource, not an off-the-shelf one.
+fn expression_names_a_resource(expr: &Expr, decl: &ModuleDecl) -> bool {
+    names_a_resource(expr, decl, 0)
+}
+
+fn names_a_resource(expr: &Expr, decl: &ModuleDecl, depth: usize) -> bool {
+    // Locals cannot be cyclic (the checker refuses it); the bound is a guard.
+    if depth > 64 {
+        return true;
+    }
+    syntax::ast::references(expr)
+        .into_iter()
+        .filter(|r| !r.bound)
+        .any(|r| match r.root.as_str() {
+            "module" => true,
+            "local" => r
+                .path
+                .first()
+                .and_then(|name| decl.locals.get(name))
+                .is_some_and(|local| names_a_resource(&local.value, decl, depth + 1)),
+            root => crate::types::get(root).is_some(),
+        })
 }
 
 /// Where the attribute at a typed configuration's path (`mem_limit`,

@@ -29,7 +29,7 @@ mod variables;
 pub use conditions::{judge, CheckResult, CheckStatus, Verdict};
 use inputs::{root_variable_values, Given};
 pub use secrets::{parse_secret_source, SecretSource};
-pub use settings::{settings, NamedFiles, Settings};
+pub use settings::{settings, NamedFiles, RegistryAuth, Settings};
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -73,6 +73,19 @@ pub struct Inputs {
     /// Keep the root module's names and values in [`Evaluated::root_scope`]
     /// (`imm console`).
     pub keep_root_scope: bool,
+    /// Pins off-the-shelf images to digests (plan and apply); without it,
+    /// an image name stays as written (validate, console).
+    pub pins: Option<Arc<dyn ImagePins>>,
+}
+
+/// Pins an off-the-shelf image (`redis:7.2`, written where a resource type
+/// takes one) to the digest the lock file holds for it, resolving it first
+/// when it is not locked yet. The workflow implements it over the lock
+/// file and the registries (the evaluator does no network).
+pub trait ImagePins: std::fmt::Debug + Send + Sync {
+    /// The reference that names exactly one image (`redis@sha256:…`),
+    /// or why there is none; `address` is the instance that uses it.
+    fn pin(&self, address: &str, image: &str) -> Result<String, Diagnostic>;
 }
 
 /// Decides, per instance and in dependency order, what its out attributes

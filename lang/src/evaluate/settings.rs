@@ -13,6 +13,8 @@ pub struct Settings {
     pub stores: IndexMap<String, BTreeMap<String, Value>>,
     /// The root module's `engine` blocks, by name.
     pub engines: IndexMap<String, EngineSpec>,
+    /// The root module's `registry` blocks, by address.
+    pub registries: IndexMap<String, RegistryAuth>,
     pub state: Option<BTreeMap<String, Value>>,
     /// The environment's `protected`, evaluated (any expression form).
     pub protected: bool,
@@ -21,6 +23,25 @@ pub struct Settings {
     /// The environment's `policy_dirs`: directories of `policy` blocks
     /// judged against every plan, relative to the project.
     pub policy_dirs: Vec<String>,
+}
+
+/// A `registry` block evaluated: how imm reaches that registry.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RegistryAuth {
+    pub username: Option<String>,
+    /// From a secret; never printed ([`std::fmt::Debug`] hides it).
+    pub password: Option<String>,
+    pub insecure: bool,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "(sensitive)"))
+            .field("insecure", &self.insecure)
+            .finish()
+    }
 }
 
 /// Whether the files settings name (an engine's certificates) must exist:
@@ -51,6 +72,10 @@ pub fn settings(
         if let Some(spec) = engine_spec(&mut ev, name, &engine.block, files, &mut diags) {
             settings.engines.insert(name.clone(), spec);
         }
+    }
+    for (address, registry) in &root.decl.registries {
+        let auth = registry_auth(&mut ev, &registry.block, &mut diags);
+        settings.registries.insert(address.clone(), auth);
     }
     let mut attributes = |ev: &mut Evaluator<'_>, block: &crate::syntax::ast::Block| {
         let mut values = BTreeMap::new();
@@ -138,6 +163,43 @@ fn settings_secrets(decl: &ModuleDecl, module_dir: &std::path::Path) -> Value {
         secrets.insert(name.clone(), value.mark_sensitive());
     }
     Value::Map(secrets)
+}
+
+/// A `registry` block: a user name and password (both or neither; the
+/// password known now, from an `env:` or `file:` secret) and `insecure`.
+fn registry_auth(
+    ev: &mut Evaluator<'_>,
+    block: &crate::syntax::ast::Block,
+    diags: &mut Diagnostics,
+) -> RegistryAuth {
+    let mut text = |key: &str| -> Option<(Value, Span)> {
+        let attr = block.body.attribute(key)?;
+        let value = eval_reported(ev, &attr.value, diags)?;
+        Some((value.unmarked().clone(), attr.value.span))
+    };
+    let username = text("username");
+    let password = text("password");
+    let insecure = matches!(text("insecure"), Some((Value::Bool(true), _)));
+    let mut known_string = |value: Option<(Value, Span)>, key: &str| match value {
+        None => None,
+        Some((Value::String(s), _)) => Some(s),
+        Some((_, span)) => {
+            diags.push(
+                Diagnostic::at(
+                    Code::TypeMismatch,
+                    span,
+                    format!("registry.{key} must be a string known before the run"),
+                )
+                .with_help("use a literal, or a secret read from env: or file:"),
+            );
+            None
+        }
+    };
+    RegistryAuth {
+        username: known_string(username, "username"),
+        password: known_string(password, "password"),
+        insecure,
+    }
 }
 
 /// The value of `expr`, or `None` with its problem added to `diags`.

@@ -20,12 +20,13 @@ pub const TYPE: ResourceType = ResourceType {
     stop_first: holds_host_ports,
     contents: Some(settings::bind_contents),
     review: settings::host_paths_for_review,
+    pulled_image: Some("image"),
     ..ResourceType::of::<ContainerConfig>(Family::Docker, SCHEMA)
 };
 
 /// Attributes only a container has; the shared ones follow.
 const OWN_ATTRS: &[AttrSchema] = &[
-    attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.tag (or .id)."),
+    attr("image", Kind::String, true, "Image reference: docker_image.NAME.tag (or .id), or an off-the-shelf image (\"redis:7.2\") pinned by digest in imm.lock.hcl and pulled by that digest."),
     attr("name", Kind::String, false, "Container name; project, environment, index and a version suffix are added."),
     attr("restart", Kind::String, false, "Restart policy: no, on-failure, always or unless-stopped."),
     attr("ports", Kind::ListOfString, false, "Published ports [ip:]host:container[/proto]; without ip, 127.0.0.1. A container that publishes a host port is replaced stop-then-start."),

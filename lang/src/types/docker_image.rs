@@ -1,7 +1,8 @@
 //! `docker_image`: an artifact built from a context directory and a
 //! Dockerfile, tagged `imm/<project>/<name>:<fingerprint>`, reused (never
 //! rebuilt) when an image with that fingerprint exists, tested in
-//! throwaway containers.
+//! throwaway containers; or an off-the-shelf image (`pull = "redis:7.2"`),
+//! pinned to the digest `imm.lock.hcl` holds and pulled by that digest.
 
 use super::fields::{ConfigError, Fields};
 use super::{naming, BuildContext, Family, FingerprintInputs, Prediction, ResourceType};
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 
 pub const TYPE: ResourceType = ResourceType {
     predict_outs,
+    pulled_image: Some("pull"),
     identity_outs: &["tag"],
     reuse_checked: true,
     builder,
@@ -23,6 +25,7 @@ const SCHEMA: ResourceSchema = ResourceSchema {
     doc: "An artifact built from a context directory and a Dockerfile, tagged imm/<project>/<name>:<fingerprint>. Reused, not rebuilt, when its fingerprint exists.",
     attrs: &[
         attr("name", Kind::String, false, "Image name: the repository is imm/<project>/<name> (default: the resource's name)."),
+        attr("pull", Kind::String, false, "An off-the-shelf image (\"redis:7.2\", \"registry.example.com/team/app:1\") instead of a build: the first plan locks its tag to a digest in imm.lock.hcl, apply pulls exactly that digest. Not with a build block."),
         super::engine::ENGINE_ATTR,
     ],
     blocks: &[
@@ -53,7 +56,7 @@ const SCHEMA: ResourceSchema = ResourceSchema {
     outs: &[
         out("id", Kind::String, "Image id (sha256:…), known after apply."),
         out("fingerprint", Kind::String, "Content hash of the build inputs (hex)."),
-        out("tag", Kind::String, "imm/<project>/<name>:<first 12 of fingerprint>, known at plan time."),
+        out("tag", Kind::String, "imm/<project>/<name>:<first 12 of fingerprint>, known at plan time; for a pulled image, REPOSITORY@sha256:… as locked."),
         out("repo_digest", Kind::String, "REGISTRY/imm/<project>/<name>@sha256:… once pushed to its engine's registry (what every node pulls); empty without a registry. Known after apply."),
     ],
 };
@@ -63,6 +66,9 @@ const SCHEMA: ResourceSchema = ResourceSchema {
 pub struct ImageConfig {
     /// The `name` attribute (the resource's name when absent is applied by [`ImageConfig::image_name`]).
     pub name: Option<String>,
+    /// `pull`: the image pulled instead of built, pinned by the plan to
+    /// `REPOSITORY@sha256:…` (the build fields are then empty).
+    pub pull: Option<String>,
     pub context: String,
     pub dockerfile: String,
     pub args: Vec<(String, String)>,
@@ -85,11 +91,26 @@ impl TryFrom<&BTreeMap<String, Value>> for ImageConfig {
 
     fn try_from(config: &BTreeMap<String, Value>) -> Result<ImageConfig, ConfigError> {
         let root = Fields::root(config);
-        let build = root
-            .block("build")?
-            .ok_or_else(|| ConfigError::new("build", "is required"))?;
+        let pull = root.plain_string("pull")?;
+        let build = match (root.block("build")?, &pull) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "pull",
+                    "cannot be given with a build block: an image is either pulled or built (remove one of the two)",
+                ))
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "build",
+                    "is required: give a build block, or pull = \"NAME:TAG\" for an off-the-shelf image",
+                ))
+            }
+            (None, Some(_)) => return pulled(&root, pull),
+            (Some(build), None) => build,
+        };
         Ok(ImageConfig {
             name: root.plain_string("name")?,
+            pull: None,
             context: build.required_string("context")?,
             dockerfile: build
                 .string("dockerfile")?
@@ -97,18 +118,35 @@ impl TryFrom<&BTreeMap<String, Value>> for ImageConfig {
             args: build.string_map("args")?,
             target: build.string("target")?,
             build_network: build.plain_string("network")?,
-            tests: root
-                .blocks("test")?
-                .iter()
-                .map(|t| {
-                    Ok(ImageTest {
-                        command: t.strings("command")?,
-                        network: t.plain_string("network")?,
-                    })
-                })
-                .collect::<Result<_, ConfigError>>()?,
+            tests: image_tests(&root)?,
         })
     }
+}
+
+/// A pulled image's configuration: nothing to build, the tests as given.
+fn pulled(root: &Fields<'_>, pull: Option<String>) -> Result<ImageConfig, ConfigError> {
+    Ok(ImageConfig {
+        name: root.plain_string("name")?,
+        pull,
+        context: String::new(),
+        dockerfile: String::new(),
+        args: Vec::new(),
+        target: None,
+        build_network: None,
+        tests: image_tests(root)?,
+    })
+}
+
+fn image_tests(root: &Fields<'_>) -> Result<Vec<ImageTest>, ConfigError> {
+    root.blocks("test")?
+        .iter()
+        .map(|t| {
+            Ok(ImageTest {
+                command: t.strings("command")?,
+                network: t.plain_string("network")?,
+            })
+        })
+        .collect()
 }
 
 impl ImageConfig {
@@ -137,6 +175,12 @@ fn predict_outs(p: &Prediction<'_>) -> BTreeMap<String, Value> {
         return outs;
     };
     outs.insert("fingerprint".into(), Value::string(fp.to_string()));
+    // A pulled image is known by its pinned reference: what runs it.
+    if let Some(pinned) = pinned_pull(p.config) {
+        outs.insert("tag".into(), Value::string(pinned.clone()));
+        outs.insert("repo_digest".into(), Value::string(pinned));
+        return outs;
+    }
     // The name as the executor reads it: while it is unknown, so is the tag.
     if let Ok(config) = ImageConfig::try_from(p.config) {
         let tag = tag(p.project, config.image_name(p.resource_name), fp);
@@ -145,7 +189,25 @@ fn predict_outs(p: &Prediction<'_>) -> BTreeMap<String, Value> {
     outs
 }
 
+/// The `pull` attribute once pinned (`REPOSITORY@sha256:…`).
+fn pinned_pull(config: &BTreeMap<String, Value>) -> Option<String> {
+    match config.get("pull").map(Value::unmarked) {
+        Some(Value::String(pull)) if pull.contains("@sha256:") => Some(pull.clone()),
+        _ => None,
+    }
+}
+
 fn fingerprint_inputs(config: &BTreeMap<String, Value>) -> Option<FingerprintInputs> {
+    // A pulled image is the digest it is pinned to, and nothing else.
+    if let Some(pull) = config.get("pull").filter(|v| !v.is_null()) {
+        if pull.contains_unknown() {
+            return None;
+        }
+        return Some(FingerprintInputs {
+            values: BTreeMap::from([("pull".to_string(), pull.clone())]),
+            ..FingerprintInputs::default()
+        });
+    }
     let Some(Value::Map(build)) = config.get("build") else {
         return Some(FingerprintInputs::default());
     };
@@ -174,8 +236,12 @@ fn fingerprint_inputs(config: &BTreeMap<String, Value>) -> Option<FingerprintInp
     })
 }
 
-/// `docker build CONTEXT`, as a plan names the builder.
+/// `docker build CONTEXT` (or `docker pull REFERENCE`), as a plan names
+/// the builder.
 fn builder(config: &BTreeMap<String, Value>) -> Option<String> {
+    if let Some(Value::String(pull)) = config.get("pull").map(Value::unmarked) {
+        return Some(format!("docker pull {pull}"));
+    }
     let Some(Value::Map(build)) = config.get("build").map(Value::unmarked) else {
         return None;
     };

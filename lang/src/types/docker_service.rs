@@ -20,12 +20,13 @@ use std::collections::BTreeMap;
 /// object is kept.
 pub const TYPE: ResourceType = ResourceType {
     review: settings::host_paths_for_review,
+    pulled_image: Some("image"),
     ..ResourceType::of::<ServiceConfig>(Family::Docker, SCHEMA)
 };
 
 /// Attributes only a service has; the shared ones follow.
 const OWN_ATTRS: &[AttrSchema] = &[
-    attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.id (an image built on a multi-node engine is on every node, or pinned by digest in its registry)."),
+    attr("image", Kind::String, true, "Image reference, usually docker_image.NAME.id (an image built on a multi-node engine is on every node, or pinned by digest in its registry), or an off-the-shelf image (\"redis:7.2\") pinned by digest in imm.lock.hcl."),
     attr("name", Kind::String, false, "Service name (project and environment are added; default: the resource's name, with -INDEX or -KEY for an instance of count or for_each); clients on its networks reach it by this name."),
     attr("replicas", Kind::Number, false, "Number of tasks (default 1); not with mode = \"global\"."),
     attr("mode", Kind::String, false, "\"replicated\" (default) or \"global\" (one task per node)."),

@@ -133,6 +133,10 @@ pub struct ResourceType {
     /// Whether a replacement must stop the old object before the new one
     /// starts (it holds something only one may have, like a host port).
     pub stop_first: fn(&BTreeMap<String, Value>) -> bool,
+    /// The attribute that may name an off-the-shelf image (`image`,
+    /// `pull`): written as a name, not taken from a resource, it is pinned
+    /// to the digest locked in `imm.lock.hcl` before anything is planned.
+    pub pulled_image: Option<&'static str>,
     /// Checks that a configuration parses into the type's typed struct.
     pub check_config: fn(&BTreeMap<String, Value>) -> Result<(), ConfigError>,
     /// For types that mount project files: their digests written into the
@@ -163,6 +167,7 @@ impl ResourceType {
             fingerprint_inputs: None,
             reconfigurable: None,
             stop_first: never_stop_first,
+            pulled_image: None,
             check_config: parses_into::<T>,
             contents: None,
             review: nothing_to_review,

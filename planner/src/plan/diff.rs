@@ -676,10 +676,12 @@ fn build_files(config: &BTreeMap<String, Value>) -> String {
 /// it (without the `build.`/`runtime.` block prefix).
 fn phase_of(type_name: &str, path: &str) -> (Phase, String) {
     let top = path.split(['.', '[']).next().unwrap_or(path);
+    // An off-the-shelf image's digest is what the container is built of.
+    let pulled = types::get(type_name).and_then(|t| t.pulled_image) == Some(top);
     let phase = types::schema(type_name)
         .and_then(|s| s.block(top))
         .map(|b| b.phase)
-        .unwrap_or(Phase::Runtime);
+        .unwrap_or(if pulled { Phase::Build } else { Phase::Runtime });
     let in_block = types::schema(type_name).is_some_and(|s| s.block(top).is_some());
     let shown = match phase {
         // `runtime.env.X` shows as `env.X`; `bind[0].content` as it is.
