@@ -10,13 +10,14 @@
 #   scripts/bench-scale.sh                 # blocks and expanded at 10,000
 #   SIZES="10000 100000" scripts/bench-scale.sh
 #   SHAPES=expanded SIZES=2000 scripts/bench-scale.sh
+#   IMM=/path/to/other/imm NO_BUILD=1 scripts/bench-scale.sh   # another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=${SIZES:-10000}
 shapes=${SHAPES:-"blocks expanded"}
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-imm="$PWD/target/release/imm"
+imm=${IMM:-"$PWD/target/release/imm"}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
