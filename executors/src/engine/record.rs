@@ -2,7 +2,8 @@
 //! `backend/local`): before a step starts, its intent is journalled; when
 //! it ends, what it left is recorded (its record, with a replaced object
 //! kept as deposed until its down step; the artifact ledger) in memory and
-//! in the journal before any step after it starts. A journal that cannot
+//! in the journal before any step after it starts. The steps that start or
+//! end together share one commit of the journal (`Visitor::commit`). A journal that cannot
 //! be written stops the walk. At the end, the state follows the
 //! configuration and the plan's order.
 
@@ -145,9 +146,44 @@ impl Visitor for Recorder<'_, '_> {
     fn message(&mut self, (address, line): (String, String)) {
         (self.events)(Event::Output { address, line });
     }
+
+    async fn commit(&mut self, starting: &[usize], ended: &[usize]) -> bool {
+        let Err(e) = self.engine.journal.commit().await else {
+            return true;
+        };
+        for &index in starting {
+            let address = self.address_of(index);
+            let message = format!("{e}; the step was not started");
+            let failure = ActionError::new(Code::JournalUnwritable, message);
+            self.outcome.failed.push((address, failure));
+        }
+        for &index in ended {
+            let address = self.address_of(index);
+            let message =
+                format!("{e}; what this step did is recorded in the state at the end of the run");
+            let failure = ActionError::new(Code::JournalUnwritable, message);
+            self.outcome.failed.push((address, failure));
+        }
+        self.outcome.journal_error.get_or_insert(e);
+        false
+    }
 }
 
 impl Recorder<'_, '_> {
+    fn address_of(&self, index: usize) -> String {
+        self.engine.plan.changes[self.steps[index].change]
+            .address
+            .clone()
+    }
+
+    /// Makes the journal's last entries durable (the failures of the last
+    /// steps) before the state document is written.
+    pub(super) async fn commit_journal(&mut self) {
+        if let Err(e) = self.engine.journal.commit().await {
+            self.outcome.journal_error.get_or_insert(e);
+        }
+    }
+
     /// A failed step: the journal's open entry closed and the failure kept
     /// for the outcome (the walk skips what follows it).
     async fn fail(&mut self, index: usize, failure: ActionError) {

@@ -104,6 +104,17 @@ pub(crate) trait Visitor {
 
     /// A message from a running step.
     fn message(&mut self, message: Self::Message);
+
+    /// Makes durable what `start` and `finish` wrote since the last call,
+    /// all at once: called before the steps started since then run
+    /// (`starting`), and before the steps that ended since then release
+    /// the steps waiting for them (`ended`). `false`: it could not; the
+    /// starting steps do not run, the ended ones release nothing, and the
+    /// visitor stops the walk ([`Visitor::halted`]).
+    async fn commit(&mut self, starting: &[usize], ended: &[usize]) -> bool {
+        let _ = (starting, ended);
+        true
+    }
 }
 
 /// Walks `graph` with at most `limit` steps running at once (at least one)
@@ -123,38 +134,64 @@ pub(crate) async fn walk<V: Visitor>(
     let mut stopping = false;
     tokio::pin!(interrupt);
     loop {
-        while !stopping && running.len() < limit.max(1) {
+        let mut starting: Vec<(usize, Job<V::Output>)> = Vec::new();
+        while !stopping && running.len() + starting.len() < limit.max(1) {
             if visitor.halted() {
                 stopping = true;
                 break;
             }
             let Some(step) = walk.ready.pop() else { break };
             match visitor.start(step, &walk.progress).await {
-                Start::Run(job) => {
-                    walk.progress[step] = Progress::Running;
-                    let handle = running.spawn(async move { (step, job.await) });
-                    spawned.insert(handle.id(), step);
-                }
+                Start::Run(job) => starting.push((step, job)),
                 Start::Failed => walk.fail(step, visitor),
             }
+        }
+        // The steps that may start together share one commit.
+        let steps: Vec<usize> = starting.iter().map(|(step, _)| *step).collect();
+        if !steps.is_empty() && !visitor.commit(&steps, &[]).await {
+            for step in steps {
+                walk.fail(step, visitor);
+            }
+            starting.clear();
+        }
+        for (step, job) in starting {
+            walk.progress[step] = Progress::Running;
+            let handle = running.spawn(async move { (step, job.await) });
+            spawned.insert(handle.id(), step);
         }
         if running.is_empty() {
             break;
         }
         tokio::select! {
             joined = running.join_next() => {
-                let (step, ended) = match joined {
-                    None => break,
-                    Some(Ok((step, output))) => (step, Ok(output)),
-                    Some(Err(e)) => match spawned.get(&e.id()) {
-                        Some(&step) => (step, Err(Panicked(e.to_string()))),
-                        None => continue,
-                    },
-                };
-                match visitor.finish(step, ended).await {
-                    Finish::Done => walk.done(step),
-                    Finish::Failed => walk.fail(step, visitor),
-                    Finish::FailedAlone => walk.progress[step] = Progress::Failed,
+                let Some(first) = joined else { break };
+                // The steps that ended together share one commit.
+                let mut ended = Vec::new();
+                let mut next = Some(first);
+                while let Some(joined) = next {
+                    let ended_step = match joined {
+                        Ok((step, output)) => Some((step, Ok(output))),
+                        Err(e) => spawned
+                            .get(&e.id())
+                            .map(|&step| (step, Err(Panicked(e.to_string())))),
+                    };
+                    if let Some((step, result)) = ended_step {
+                        ended.push((step, visitor.finish(step, result).await));
+                    }
+                    next = running.try_join_next();
+                }
+                let done: Vec<usize> = ended
+                    .iter()
+                    .filter(|(_, finish)| *finish == Finish::Done)
+                    .map(|(step, _)| *step)
+                    .collect();
+                let committed = visitor.commit(&[], &done).await;
+                for (step, finish) in ended {
+                    match finish {
+                        Finish::Done if committed => walk.done(step),
+                        Finish::Done | Finish::FailedAlone => walk.progress[step] = Progress::Failed,
+                        Finish::Failed => walk.fail(step, visitor),
+                    }
                 }
             }
             _ = &mut interrupt, if !stopping => {
@@ -236,6 +273,11 @@ mod tests {
         most_at_once: Arc<AtomicUsize>,
         /// Told when the first step starts.
         first_started: Option<tokio::sync::oneshot::Sender<()>>,
+        /// `(starting, ended)` of each commit, in order, with what had
+        /// started by then.
+        commits: Vec<(Vec<usize>, Vec<usize>, usize)>,
+        /// Commits fail from this one on.
+        failing_commit: Option<usize>,
     }
 
     impl Visitor for Steps {
@@ -281,6 +323,13 @@ mod tests {
         }
 
         fn message(&mut self, (): ()) {}
+
+        async fn commit(&mut self, starting: &[usize], ended: &[usize]) -> bool {
+            self.commits
+                .push((starting.to_vec(), ended.to_vec(), self.started.len()));
+            self.failing_commit
+                .is_none_or(|first| self.commits.len() <= first)
+        }
     }
 
     async fn run(
@@ -314,6 +363,50 @@ mod tests {
             );
         }
         assert_eq!(steps.started[..2], [0, 4], "ready steps start in order");
+    }
+
+    #[tokio::test]
+    async fn steps_starting_or_ending_together_share_a_commit_made_before_they_go_on() {
+        // Six steps at once, then one waiting for them all.
+        let graph = Graph::new(7, (0..6).map(|s| (s, 6)));
+        let mut steps = Steps::default();
+        let progress = run(graph, 10, &mut steps, never()).await;
+        assert_eq!(progress, vec![Progress::Done; 7]);
+        assert_eq!(
+            steps.commits[0],
+            (vec![0, 1, 2, 3, 4, 5], vec![], 6),
+            "the six ready steps start under one commit"
+        );
+        let before_last_start = steps
+            .commits
+            .iter()
+            .take_while(|(starting, _, _)| !starting.contains(&6))
+            .flat_map(|(_, ended, _)| ended.clone())
+            .collect::<HashSet<usize>>();
+        assert_eq!(
+            before_last_start,
+            (0..6).collect(),
+            "step 6 starts only once the ends of all six are committed"
+        );
+        assert!(
+            steps.commits.len() < 2 * 7,
+            "fewer commits than entries: {:?}",
+            steps.commits
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_starts_nothing_it_covered_and_releases_nothing() {
+        let graph = Graph::new(3, [(0, 1)]);
+        let mut steps = Steps {
+            failing_commit: Some(1),
+            ..Steps::default()
+        };
+        // The first commit (0 and 2 starting) succeeds, the second (their
+        // ends) fails: 1 never starts.
+        let progress = run(graph, 10, &mut steps, never()).await;
+        assert_eq!(progress[1], Progress::Waiting);
+        assert!(!steps.started.contains(&1));
     }
 
     #[tokio::test]
