@@ -133,6 +133,9 @@ pub(crate) async fn walk<V: Visitor>(
     let mut spawned: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut stopping = false;
     tokio::pin!(interrupt);
+    // Steps that ended well since the last commit: released already, but
+    // nothing waiting for them runs before the next commit.
+    let mut ended: Vec<usize> = Vec::new();
     loop {
         let mut starting: Vec<(usize, Job<V::Output>)> = Vec::new();
         while !stopping && running.len() + starting.len() < limit.max(1) {
@@ -146,14 +149,19 @@ pub(crate) async fn walk<V: Visitor>(
                 Start::Failed => walk.fail(step, visitor),
             }
         }
-        // The steps that may start together share one commit.
+        // What ended and what starts share one commit, made before any of
+        // the starting steps runs.
         let steps: Vec<usize> = starting.iter().map(|(step, _)| *step).collect();
-        if !steps.is_empty() && !visitor.commit(&steps, &[]).await {
+        if !(steps.is_empty() && ended.is_empty()) && !visitor.commit(&steps, &ended).await {
+            for &step in &ended {
+                walk.progress[step] = Progress::Failed;
+            }
             for step in steps {
                 walk.fail(step, visitor);
             }
             starting.clear();
         }
+        ended.clear();
         for (step, job) in starting {
             walk.progress[step] = Progress::Running;
             let handle = running.spawn(async move { (step, job.await) });
@@ -164,34 +172,26 @@ pub(crate) async fn walk<V: Visitor>(
         }
         tokio::select! {
             joined = running.join_next() => {
-                let Some(first) = joined else { break };
-                // The steps that ended together share one commit.
-                let mut ended = Vec::new();
-                let mut next = Some(first);
+                // Every step that has ended by now, not only the first.
+                let mut next = joined;
                 while let Some(joined) = next {
-                    let ended_step = match joined {
+                    let finished = match joined {
                         Ok((step, output)) => Some((step, Ok(output))),
                         Err(e) => spawned
                             .get(&e.id())
                             .map(|&step| (step, Err(Panicked(e.to_string())))),
                     };
-                    if let Some((step, result)) = ended_step {
-                        ended.push((step, visitor.finish(step, result).await));
+                    if let Some((step, result)) = finished {
+                        match visitor.finish(step, result).await {
+                            Finish::Done => {
+                                walk.done(step);
+                                ended.push(step);
+                            }
+                            Finish::Failed => walk.fail(step, visitor),
+                            Finish::FailedAlone => walk.progress[step] = Progress::Failed,
+                        }
                     }
                     next = running.try_join_next();
-                }
-                let done: Vec<usize> = ended
-                    .iter()
-                    .filter(|(_, finish)| *finish == Finish::Done)
-                    .map(|(step, _)| *step)
-                    .collect();
-                let committed = visitor.commit(&[], &done).await;
-                for (step, finish) in ended {
-                    match finish {
-                        Finish::Done if committed => walk.done(step),
-                        Finish::Done | Finish::FailedAlone => walk.progress[step] = Progress::Failed,
-                        Finish::Failed => walk.fail(step, visitor),
-                    }
                 }
             }
             _ = &mut interrupt, if !stopping => {
@@ -377,10 +377,13 @@ mod tests {
             (vec![0, 1, 2, 3, 4, 5], vec![], 6),
             "the six ready steps start under one commit"
         );
-        let before_last_start = steps
+        let until_last_start = steps
             .commits
             .iter()
-            .take_while(|(starting, _, _)| !starting.contains(&6))
+            .position(|(starting, _, _)| starting.contains(&6))
+            .expect("6 started");
+        let before_last_start = steps.commits[..=until_last_start]
+            .iter()
             .flat_map(|(_, ended, _)| ended.clone())
             .collect::<HashSet<usize>>();
         assert_eq!(
@@ -402,11 +405,11 @@ mod tests {
             failing_commit: Some(1),
             ..Steps::default()
         };
-        // The first commit (0 and 2 starting) succeeds, the second (their
-        // ends) fails: 1 never starts.
+        // The first commit (0 and 2 starting) succeeds, the next (their
+        // ends, and 1 starting) fails: 1 never runs.
         let progress = run(graph, 10, &mut steps, never()).await;
-        assert_eq!(progress[1], Progress::Waiting);
-        assert!(!steps.started.contains(&1));
+        assert_eq!(progress[1], Progress::Failed);
+        assert!(!steps.finished.contains(&1));
     }
 
     #[tokio::test]
