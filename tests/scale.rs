@@ -125,7 +125,10 @@ fn a_for_each_project_of_2000_instances_records_only_what_each_instance_read() {
         .assert_ok();
     let lb0 = std::fs::read_to_string(p.file("out/lb_0.txt")).expect("lb_0");
     let svc00 = std::fs::read_to_string(p.file("out/svc_0-0.txt")).expect("svc_0-0");
-    assert!(svc00.contains(&sha256_hex(b"img-0 version 2.0.0")), "{svc00}");
+    assert!(
+        svc00.contains(&sha256_hex(b"img-0 version 2.0.0")),
+        "{svc00}"
+    );
     assert!(lb0.starts_with(&sha256_hex(svc00.as_bytes())), "{lb0}");
 }
 
@@ -179,7 +182,8 @@ fn a_state_that_lists_every_instance_as_a_dependency_still_plans_and_destroys_in
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 4, "{log}");
     assert!(
-        lines[..2].iter().all(|l| *l == "destroy user") && lines[2..].iter().all(|l| *l == "destroy base"),
+        lines[..2].iter().all(|l| *l == "destroy user")
+            && lines[2..].iter().all(|l| *l == "destroy base"),
         "users are destroyed before the bases they used:\n{log}"
     );
 }

@@ -1011,10 +1011,9 @@ fn instance_key_suffix(resource_value: &Value, key: &Value) -> Option<String> {
             .to_usize()
             .filter(|&i| i < items.len())
             .map(|i| format!("[{i}]")),
-        (Value::Map(items), Value::String(k)) if items.contains_key(k.as_str()) => Some(format!(
-            "[{}]",
-            imm_stdlib::value::quote_string(k)
-        )),
+        (Value::Map(items), Value::String(k)) if items.contains_key(k.as_str()) => {
+            Some(format!("[{}]", imm_stdlib::value::quote_string(k)))
+        }
         _ => None,
     }
 }

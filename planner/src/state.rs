@@ -746,7 +746,11 @@ mod tests {
             state.put_resource(record(&format!("file.a[{i}]")));
         }
         state.put_resource(record("file.a[2]"));
-        assert_eq!(state.resources.len(), 5, "a put of a recorded address replaces it");
+        assert_eq!(
+            state.resources.len(),
+            5,
+            "a put of a recorded address replaces it"
+        );
         assert!(state.remove_resource("file.a[1]").is_some());
         assert!(state.remove_resource("file.a[1]").is_none());
         for i in [0, 2, 3, 4] {
@@ -754,7 +758,10 @@ mod tests {
             assert_eq!(state.resource(&address).map(|r| &r.address), Some(&address));
         }
         state.resources.reverse();
-        assert_eq!(state.resource("file.a[4]").map(|r| r.address.as_str()), Some("file.a[4]"));
+        assert_eq!(
+            state.resource("file.a[4]").map(|r| r.address.as_str()),
+            Some("file.a[4]")
+        );
         state.put_resource(record("file.a[0]"));
         assert_eq!(state.resources.len(), 4);
         state.resources[0].address = "file.b".into();
