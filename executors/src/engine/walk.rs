@@ -152,7 +152,8 @@ pub(crate) async fn walk<V: Visitor>(
         // What ended and what starts share one commit, made before any of
         // the starting steps runs.
         let steps: Vec<usize> = starting.iter().map(|(step, _)| *step).collect();
-        if !(steps.is_empty() && ended.is_empty()) && !visitor.commit(&steps, &ended).await {
+        let anything_to_commit = !steps.is_empty() || !ended.is_empty();
+        if anything_to_commit && !visitor.commit(&steps, &ended).await {
             for &step in &ended {
                 walk.progress[step] = Progress::Failed;
             }
