@@ -104,7 +104,7 @@ impl Visitor for Recorder<'_, '_> {
                 return Finish::Failed;
             }
         };
-        if let Err(e) = self.record(&address, action, output).await {
+        if let Err(e) = self.record(step.change, action, output).await {
             // The object is as the in-memory state says, and the state
             // document written at the end of the run records it; but no
             // step may start that a crash would then leave unrecorded.
@@ -244,16 +244,25 @@ impl Recorder<'_, '_> {
     /// Records what a step left, in memory and in the journal.
     async fn record(
         &mut self,
-        address: &str,
+        change: usize,
         action: Action,
         output: StepOutput,
     ) -> Result<(), JournalError> {
         let engine = &mut self.engine;
+        let plan = engine.plan;
+        let address = plan.changes[change].address.as_str();
         match output {
             StepOutput::Created(made, fingerprint) => {
                 let (instance, created) = *made;
+                let dependencies = plan.changes[change].depends_on.clone();
                 let recorded = engine
-                    .record_created(&instance, created, fingerprint, action, &self.original)
+                    .record_created(
+                        &instance,
+                        created,
+                        fingerprint,
+                        (action, dependencies),
+                        &self.original,
+                    )
                     .await;
                 self.instances.insert(instance.address.clone(), instance);
                 match action {
@@ -344,12 +353,10 @@ impl Engine<'_> {
         instance: &Instance,
         created: Created,
         fingerprint: Option<String>,
-        action: Action,
+        (action, dependencies): (Action, Vec<String>),
         original: &HashMap<String, ResourceRecord>,
     ) -> Result<(), JournalError> {
-        let change = self.plan.change(&instance.address);
         let artifact_outs = created.outs.clone();
-        let dependencies = change.map(|c| c.depends_on.clone()).unwrap_or_default();
         let mut record = imm_planner::stored::new_record(
             instance,
             self.key,
