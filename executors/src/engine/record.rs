@@ -3,8 +3,8 @@
 //! it ends, what it left is recorded (its record, with a replaced object
 //! kept as deposed until its down step; the artifact ledger) in memory and
 //! in the journal before any step after it starts. The steps that start or
-//! end together share one commit of the journal (`Visitor::commit`). A journal that cannot
-//! be written stops the walk. At the end, the state follows the
+//! end together share one commit of the journal (`Visitor::commit`). A
+//! journal that cannot be written stops the walk. At the end, the state follows the
 //! configuration and the plan's order.
 
 use super::schedule::{step_name, Kind};

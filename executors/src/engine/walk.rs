@@ -106,11 +106,11 @@ pub(crate) trait Visitor {
     fn message(&mut self, message: Self::Message);
 
     /// Makes durable what `start` and `finish` wrote since the last call,
-    /// all at once: called before the steps started since then run
-    /// (`starting`), and before the steps that ended since then release
-    /// the steps waiting for them (`ended`). `false`: it could not; the
-    /// starting steps do not run, the ended ones release nothing, and the
-    /// visitor stops the walk ([`Visitor::halted`]).
+    /// all at once, before any of the steps started since then runs
+    /// (`starting`, among them those waiting for the steps that ended well
+    /// since then: `ended`). `false`: it could not; the starting steps do
+    /// not run, the ended ones count as failed, and the visitor stops the
+    /// walk ([`Visitor::halted`]).
     async fn commit(&mut self, starting: &[usize], ended: &[usize]) -> bool {
         let _ = (starting, ended);
         true
