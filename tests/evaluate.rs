@@ -147,7 +147,17 @@ fn instances_are_expanded_with_addresses_and_configuration() {
     );
     let mut deps = uses.depends_on.clone();
     deps.sort();
-    assert_eq!(deps, ["file.by_map", "file.named", "file.numbered"]);
+    // The instances it read, one by one; `depends_on` names the whole
+    // resource.
+    assert_eq!(
+        deps,
+        [
+            "file.by_map",
+            "file.named[\"a\"]",
+            "file.numbered[0]",
+            "file.numbered[1]"
+        ]
+    );
 }
 
 #[test]

@@ -1,16 +1,24 @@
 //! Where the apply engine journals its steps, as an async interface that
 //! each state backend implements in its module of `state/`: the
-//! local journal file (one fsync'd line, a few milliseconds), keys in etcd
-//! or rows in PostgreSQL (a network round trip that must not hold up the
-//! engine's loop). An append returns once the entry is durable; an error
-//! is the step's.
+//! local journal file (a line each, synced in groups: one fdatasync for the
+//! steps that start or end together), keys in etcd or rows in PostgreSQL
+//! (a network round trip that must not hold up the engine's loop). An
+//! entry is durable once [`JournalSink::commit`] returns after its append;
+//! an error is the step's.
 
 use async_trait::async_trait;
 use imm_planner::journal::Entry;
 
 #[async_trait]
 pub trait JournalSink: Send {
+    /// Writes one entry; it may stay unsynced until the next commit.
     async fn append(&mut self, entry: &Entry) -> Result<(), JournalError>;
+
+    /// Makes every entry appended so far durable. Backends whose append is
+    /// durable by itself (a transaction) have nothing to do.
+    async fn commit(&mut self) -> Result<(), JournalError> {
+        Ok(())
+    }
 }
 
 /// A journal entry that could not be made durable.

@@ -44,6 +44,11 @@ pub struct Analysis {
     /// (`TYPE.NAME`) and module calls (`module.NAME`) of this module,
     /// looking through locals.
     pub resource_deps: HashMap<String, Vec<String>>,
+    /// For each resource key, the resources among `resource_deps` that its
+    /// own expressions name and that no local leads to: the evaluator sees
+    /// every read of them, so an instance may depend on only the instances
+    /// it read.
+    pub narrowable_deps: HashMap<String, Vec<String>>,
     /// For each module call, the same.
     pub module_deps: HashMap<String, Vec<String>>,
     /// Module arguments that carry environment-specific or secret values:
@@ -665,12 +670,15 @@ impl<'a> Checker<'a, '_> {
             direct.insert(symbol.clone(), seen);
         }
         let mut resource_deps: HashMap<String, Vec<String>> = HashMap::new();
+        let mut narrowable_deps: HashMap<String, Vec<String>> = HashMap::new();
         let mut module_deps: HashMap<String, Vec<String>> = HashMap::new();
         let mut through_locals: HashMap<String, Vec<String>> = HashMap::new();
         for (symbol, _) in &symbols {
             let deps = object_dependencies(symbol, &direct, &mut through_locals);
             match symbol {
                 Symbol::Resource(k) => {
+                    let narrowable = direct_only_resources(symbol, &direct, &mut through_locals);
+                    narrowable_deps.insert(k.clone(), narrowable);
                     resource_deps.insert(k.clone(), deps);
                 }
                 Symbol::Module(m) => {
@@ -698,6 +706,7 @@ impl<'a> Checker<'a, '_> {
         Analysis {
             order,
             resource_deps,
+            narrowable_deps,
             module_deps,
             impure_module_args: self.impure_module_args(),
         }
@@ -824,6 +833,31 @@ fn object_dependencies(
         }
     }
     out.into_iter().collect()
+}
+
+/// The resources `symbol` names itself and reaches through no local.
+fn direct_only_resources(
+    symbol: &Symbol,
+    direct: &HashMap<Symbol, IndexSet<Symbol>>,
+    through_locals: &mut HashMap<String, Vec<String>>,
+) -> Vec<String> {
+    let uses = direct.get(symbol).into_iter().flatten();
+    let mut via_locals: IndexSet<String> = IndexSet::new();
+    for dep in uses.clone() {
+        if let Symbol::Local(name) = dep {
+            via_locals.extend(local_dependencies(
+                name,
+                direct,
+                through_locals,
+                &mut Vec::new(),
+            ));
+        }
+    }
+    uses.filter_map(|dep| match dep {
+        Symbol::Resource(k) if !via_locals.contains(k) => Some(k.clone()),
+        _ => None,
+    })
+    .collect()
 }
 
 fn local_dependencies(

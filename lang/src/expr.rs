@@ -35,6 +35,21 @@ pub struct Evaluator<'a> {
     pub templates: &'a mut TemplateCache,
     /// Names bound by enclosing `for` expressions, innermost last.
     bound: Vec<(String, Value)>,
+    /// The references to resources made while this is `Some`: the module
+    /// evaluator collects them per instance, so that an instance depends
+    /// on the instances it read rather than on every instance.
+    pub reads: Option<Vec<ResourceRead>>,
+}
+
+/// One reference to a resource (`TYPE.NAME`, module prefix left out) an
+/// evaluation made: to one instance (`file.svc["a"]`, `file.img[0]`, with
+/// the key as its address writes it) or to the resource as a whole
+/// (`file.svc`, `file.svc[*]`, a key not known yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRead {
+    pub resource: String,
+    /// `[0]` or `["a"]`; `None` for the whole resource.
+    pub key_suffix: Option<String>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -49,6 +64,7 @@ impl<'a> Evaluator<'a> {
             sources,
             templates,
             bound: Vec::new(),
+            reads: None,
         }
     }
 
@@ -107,6 +123,9 @@ impl<'a> Evaluator<'a> {
                 _ => None,
             });
         }
+        if self.reads.is_some() {
+            self.note_resource_read(cursor, &steps, &keys);
+        }
         let owned_root;
         let mut current: &Value = match &cursor.kind {
             ExprKind::Variable(name) => match self
@@ -148,6 +167,43 @@ impl<'a> Evaluator<'a> {
         } else {
             value
         })
+    }
+
+    /// Records a reference to a resource: `TYPE.NAME` followed by an index
+    /// that names one of its instances reads that instance; any other
+    /// reference (no index, an unknown key, a key it does not have) reads
+    /// the whole resource.
+    fn note_resource_read(&mut self, root: &Expr, steps: &[&Expr], keys: &[Option<Value>]) {
+        let ExprKind::Variable(root_name) = &root.kind else {
+            return;
+        };
+        if self.lookup_bound(&root_name.name).is_some()
+            || crate::types::get(&root_name.name).is_none()
+        {
+            return;
+        }
+        let Some(ExprKind::GetAttr(_, name)) = steps.first().map(|s| &s.kind) else {
+            return;
+        };
+        let resource_value = self
+            .roots
+            .get(&root_name.name)
+            .and_then(|by_name| match by_name {
+                Value::Map(by_name) => by_name.get(&name.name),
+                _ => None,
+            });
+        let key = keys.get(1).and_then(Option::as_ref);
+        let key_suffix = match (resource_value, key) {
+            (Some(value), Some(key)) => instance_key_suffix(value, key),
+            _ => None,
+        };
+        let read = ResourceRead {
+            resource: format!("{}.{}", root_name.name, name.name),
+            key_suffix,
+        };
+        if let Some(reads) = &mut self.reads {
+            reads.push(read);
+        }
     }
 
     fn finish_owned(
@@ -944,6 +1000,21 @@ fn get_attr<'v>(value: &'v Value, name: &Ident) -> Result<Step<'v>, Diagnostic> 
             name.span,
             format!("a {} has no attribute \"{}\"", other.type_name(), name.name),
         )),
+    }
+}
+
+/// The address suffix of the instance `key` names in a resource's value
+/// (a list for `count`, a map for `for_each`), when it names one.
+fn instance_key_suffix(resource_value: &Value, key: &Value) -> Option<String> {
+    match (resource_value, key.unmarked()) {
+        (Value::List(items), Value::Number(n)) => n
+            .to_usize()
+            .filter(|&i| i < items.len())
+            .map(|i| format!("[{i}]")),
+        (Value::Map(items), Value::String(k)) if items.contains_key(k.as_str()) => {
+            Some(format!("[{}]", imm_stdlib::value::quote_string(k)))
+        }
+        _ => None,
     }
 }
 

@@ -74,34 +74,17 @@ impl InstanceGraph {
     }
 }
 
-/// For each instance, the indices of the instances it depends on. A
-/// dependency on `TYPE.NAME` means every instance of it; one on
-/// `module.NAME` means every instance inside that module.
+/// For each instance, the indices of the instances it depends on (see
+/// [`Dependencies::resolve`]), sorted, itself left out.
 pub fn instance_dependencies(instances: &[Instance]) -> Vec<Vec<usize>> {
-    let mut by_resource: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (index, instance) in instances.iter().enumerate() {
-        by_resource
-            .entry(instance.resource.as_str())
-            .or_default()
-            .push(index);
-    }
+    let index = Dependencies::new(instances.iter().map(|i| i.address.as_str()));
     instances
         .iter()
         .enumerate()
         .map(|(from, instance)| {
             let mut targets: Vec<usize> = Vec::new();
-            for dep in &instance.depends_on {
-                if let Some(found) = by_resource.get(dep.as_str()) {
-                    targets.extend(found);
-                }
-                if dep.starts_with("module.") {
-                    let prefix = format!("{dep}.");
-                    for (resource, found) in &by_resource {
-                        if resource.starts_with(&prefix) {
-                            targets.extend(found);
-                        }
-                    }
-                }
+            for entry in &instance.depends_on {
+                index.resolve(entry, &mut targets);
             }
             targets.sort_unstable();
             targets.dedup();
@@ -109,6 +92,67 @@ pub fn instance_dependencies(instances: &[Instance]) -> Vec<Vec<usize>> {
             targets
         })
         .collect()
+}
+
+/// The resource address of an instance address: `file.svc["a"]` →
+/// `file.svc` (module calls have no keys, so the first `[` starts the
+/// instance's).
+pub fn resource_of(address: &str) -> &str {
+    address.find('[').map_or(address, |at| &address[..at])
+}
+
+/// A list of instance addresses, to find the ones a dependency entry
+/// names: an instance address names itself, a resource address every
+/// instance of it, a module address (`module.api`) everything inside.
+/// Entries are kept this way in plans and state, so that depending on a
+/// resource of many instances is one entry, not one per instance.
+pub struct Dependencies<'a> {
+    by_address: HashMap<&'a str, usize>,
+    by_resource: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Dependencies<'a> {
+    pub fn new(addresses: impl Iterator<Item = &'a str>) -> Dependencies<'a> {
+        let mut by_address = HashMap::new();
+        let mut by_resource: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (index, address) in addresses.enumerate() {
+            by_address.insert(address, index);
+            by_resource
+                .entry(resource_of(address))
+                .or_default()
+                .push(index);
+        }
+        Dependencies {
+            by_address,
+            by_resource,
+        }
+    }
+
+    /// Adds the indices of the addresses `entry` names to `out`.
+    pub fn resolve(&self, entry: &str, out: &mut Vec<usize>) {
+        if let Some(&index) = self.by_address.get(entry) {
+            out.push(index);
+            return;
+        }
+        if let Some(found) = self.by_resource.get(entry) {
+            out.extend(found);
+            return;
+        }
+        if entry.starts_with("module.") {
+            for (resource, found) in &self.by_resource {
+                if crate::moves::covers(entry, resource) {
+                    out.extend(found);
+                }
+            }
+        }
+    }
+
+    /// Whether `entry` names any address of the list but `own`.
+    pub fn names_other_than(&self, entry: &str, own: usize) -> bool {
+        let mut found = Vec::new();
+        self.resolve(entry, &mut found);
+        found.iter().any(|&i| i != own)
+    }
 }
 
 fn dot_quote(s: &str) -> String {

@@ -103,6 +103,7 @@ fn rename_record(state: &mut State, moved: &Moved) {
             entry.address = moved.to.clone();
         }
     }
+    state.reindex();
 }
 
 #[cfg(test)]

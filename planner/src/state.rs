@@ -49,6 +49,32 @@ pub struct State {
     /// when the instance is recorded again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interrupted: Vec<InterruptedCreate>,
+    /// Where each record of `resources` is, by address, kept by
+    /// [`State::put_resource`] and [`State::remove_resource`]: an apply
+    /// looks up every instance it changes, and a scan each time would make
+    /// it quadratic. Code that renames records in place calls
+    /// [`State::reindex`].
+    #[serde(skip)]
+    index: RecordIndex,
+}
+
+/// Positions of records by address. Trusted only while it covers as many
+/// records as there are and a hit names the record found; otherwise a
+/// lookup scans, and the next change rebuilds it. Not part of what a
+/// state is: two states compare equal whatever their indexes.
+#[derive(Clone, Default)]
+struct RecordIndex(std::collections::HashMap<String, usize>);
+
+impl PartialEq for RecordIndex {
+    fn eq(&self, _: &RecordIndex) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for RecordIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecordIndex({} addresses)", self.0.len())
+    }
 }
 
 /// A create that a killed run started and did not finish.
@@ -180,25 +206,74 @@ impl State {
 
     /// The record of an instance address.
     pub fn resource(&self, address: &str) -> Option<&ResourceRecord> {
-        self.resources.iter().find(|r| r.address == address)
+        self.position(address).map(|at| &self.resources[at])
+    }
+
+    /// Where the record of `address` is: through the index while it can be
+    /// trusted, else by a scan.
+    fn position(&self, address: &str) -> Option<usize> {
+        if self.index.0.len() == self.resources.len() {
+            match self.index.0.get(address) {
+                None => return None,
+                Some(&at) if self.resources.get(at).is_some_and(|r| r.address == address) => {
+                    return Some(at)
+                }
+                Some(_) => {}
+            }
+        }
+        self.resources.iter().position(|r| r.address == address)
+    }
+
+    /// Rebuilds the index of records by address (after records were
+    /// renamed or reordered in place).
+    pub fn reindex(&mut self) {
+        self.index.0 = self
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(at, r)| (r.address.clone(), at))
+            .collect();
+    }
+
+    /// The index, rebuilt when it cannot be trusted for `address`.
+    fn fresh_position(&mut self, address: &str) -> Option<usize> {
+        let stale = self.index.0.len() != self.resources.len()
+            || self
+                .index
+                .0
+                .get(address)
+                .is_some_and(|&at| self.resources.get(at).is_none_or(|r| r.address != address));
+        if stale {
+            self.reindex();
+        }
+        self.index.0.get(address).copied()
     }
 
     /// Inserts or replaces the record of `record.address`.
     pub fn put_resource(&mut self, record: ResourceRecord) {
-        self.interrupted.retain(|i| i.address != record.address);
-        match self
-            .resources
-            .iter_mut()
-            .find(|r| r.address == record.address)
-        {
-            Some(slot) => *slot = record,
-            None => self.resources.push(record),
+        if !self.interrupted.is_empty() {
+            self.interrupted.retain(|i| i.address != record.address);
+        }
+        match self.fresh_position(&record.address) {
+            Some(at) => self.resources[at] = record,
+            None => {
+                self.index
+                    .0
+                    .insert(record.address.clone(), self.resources.len());
+                self.resources.push(record);
+            }
         }
     }
 
     pub fn remove_resource(&mut self, address: &str) -> Option<ResourceRecord> {
-        let index = self.resources.iter().position(|r| r.address == address)?;
-        Some(self.resources.remove(index))
+        let at = self.fresh_position(address)?;
+        self.index.0.remove(address);
+        for position in self.index.0.values_mut() {
+            if *position > at {
+                *position -= 1;
+            }
+        }
+        Some(self.resources.remove(at))
     }
 
     /// Records (or updates) a ledger entry.
@@ -240,6 +315,7 @@ impl State {
             artifacts: Vec::new(),
             released: Vec::new(),
             interrupted: Vec::new(),
+            index: RecordIndex::default(),
         }
     }
 }
@@ -645,6 +721,59 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(address: &str) -> ResourceRecord {
+        ResourceRecord {
+            address: address.to_string(),
+            type_name: "file".into(),
+            fingerprint: None,
+            attributes: serde_json::Value::Null,
+            sensitive: BTreeMap::new(),
+            shown: BTreeMap::new(),
+            outs: serde_json::Map::new(),
+            private: serde_json::Value::Null,
+            dependencies: Vec::new(),
+            prevent_destroy: false,
+            status: Status::Ready,
+            deposed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn records_are_found_by_address_after_puts_removes_reorders_and_renames() {
+        let mut state = State::new("default");
+        for i in 0..5 {
+            state.put_resource(record(&format!("file.a[{i}]")));
+        }
+        state.put_resource(record("file.a[2]"));
+        assert_eq!(
+            state.resources.len(),
+            5,
+            "a put of a recorded address replaces it"
+        );
+        assert!(state.remove_resource("file.a[1]").is_some());
+        assert!(state.remove_resource("file.a[1]").is_none());
+        for i in [0, 2, 3, 4] {
+            let address = format!("file.a[{i}]");
+            assert_eq!(state.resource(&address).map(|r| &r.address), Some(&address));
+        }
+        state.resources.reverse();
+        assert_eq!(
+            state.resource("file.a[4]").map(|r| r.address.as_str()),
+            Some("file.a[4]")
+        );
+        state.put_resource(record("file.a[0]"));
+        assert_eq!(state.resources.len(), 4);
+        state.resources[0].address = "file.b".into();
+        state.reindex();
+        assert!(state.resource("file.b").is_some());
+        assert!(state.resource("file.a[4]").is_none());
+        // A state read from its file has no index yet: lookups still work.
+        let read: State =
+            serde_json::from_str(&serde_json::to_string(&state).expect("json")).expect("state");
+        assert_eq!(read, state);
+        assert!(read.resource("file.a[3]").is_some());
+    }
 
     #[test]
     fn a_version_1_state_migrates_and_marks_shared_image_repositories() {

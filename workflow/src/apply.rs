@@ -39,11 +39,16 @@ pub fn has_work(planned: &Planned) -> bool {
         .outputs
         .iter()
         .any(|o| o.action != Action::Noop);
+    let recorded: std::collections::HashMap<&str, bool> = planned
+        .state
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r.prevent_destroy))
+        .collect();
     let lifecycle_change = planned.evaluated.instances.iter().any(|i| {
-        planned
-            .state
-            .resource(&i.address)
-            .is_some_and(|r| r.prevent_destroy != i.prevent_destroy)
+        recorded
+            .get(i.address.as_str())
+            .is_some_and(|&recorded| recorded != i.prevent_destroy)
     });
     planned.plan.summary.has_changes()
         || outputs_change

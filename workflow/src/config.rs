@@ -265,7 +265,11 @@ fn dependents(instances: &[imm_lang::evaluate::Instance], config: &str) -> BTree
     loop {
         let before = reach.len();
         for instance in instances {
-            if instance.depends_on.iter().any(|d| reach.contains(d)) {
+            if instance
+                .depends_on
+                .iter()
+                .any(|d| reach.contains(imm_planner::graph::resource_of(d)))
+            {
                 reach.insert(instance.resource.clone());
             }
         }
@@ -352,7 +356,10 @@ pub(crate) fn keep_store_with_consumers(
             continue;
         }
         let consumers_failed = plan.changes.iter().any(|c| {
-            c.depends_on.contains(&change.address) && not_done.contains(c.address.as_str())
+            c.depends_on
+                .iter()
+                .any(|entry| imm_planner::moves::covers(entry, &change.address))
+                && not_done.contains(c.address.as_str())
         });
         if !consumers_failed {
             continue;

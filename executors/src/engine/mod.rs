@@ -179,6 +179,7 @@ impl Engine<'_> {
             &mut output,
         )
         .await;
+        recorder.commit_journal().await;
         recorder.conclude(&ended)
     }
 }

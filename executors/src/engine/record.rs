@@ -2,8 +2,9 @@
 //! `backend/local`): before a step starts, its intent is journalled; when
 //! it ends, what it left is recorded (its record, with a replaced object
 //! kept as deposed until its down step; the artifact ledger) in memory and
-//! in the journal before any step after it starts. A journal that cannot
-//! be written stops the walk. At the end, the state follows the
+//! in the journal before any step after it starts. The steps that start or
+//! end together share one commit of the journal (`Visitor::commit`). A
+//! journal that cannot be written stops the walk. At the end, the state follows the
 //! configuration and the plan's order.
 
 use super::schedule::{step_name, Kind};
@@ -103,7 +104,7 @@ impl Visitor for Recorder<'_, '_> {
                 return Finish::Failed;
             }
         };
-        if let Err(e) = self.record(&address, action, output).await {
+        if let Err(e) = self.record(step.change, action, output).await {
             // The object is as the in-memory state says, and the state
             // document written at the end of the run records it; but no
             // step may start that a crash would then leave unrecorded.
@@ -145,9 +146,44 @@ impl Visitor for Recorder<'_, '_> {
     fn message(&mut self, (address, line): (String, String)) {
         (self.events)(Event::Output { address, line });
     }
+
+    async fn commit(&mut self, starting: &[usize], ended: &[usize]) -> bool {
+        let Err(e) = self.engine.journal.commit().await else {
+            return true;
+        };
+        for &index in starting {
+            let address = self.address_of(index);
+            let message = format!("{e}; the step was not started");
+            let failure = ActionError::new(Code::JournalUnwritable, message);
+            self.outcome.failed.push((address, failure));
+        }
+        for &index in ended {
+            let address = self.address_of(index);
+            let message =
+                format!("{e}; what this step did is recorded in the state at the end of the run");
+            let failure = ActionError::new(Code::JournalUnwritable, message);
+            self.outcome.failed.push((address, failure));
+        }
+        self.outcome.journal_error.get_or_insert(e);
+        false
+    }
 }
 
 impl Recorder<'_, '_> {
+    fn address_of(&self, index: usize) -> String {
+        self.engine.plan.changes[self.steps[index].change]
+            .address
+            .clone()
+    }
+
+    /// Makes the journal's last entries durable (the failures of the last
+    /// steps) before the state document is written.
+    pub(super) async fn commit_journal(&mut self) {
+        if let Err(e) = self.engine.journal.commit().await {
+            self.outcome.journal_error.get_or_insert(e);
+        }
+    }
+
     /// A failed step: the journal's open entry closed and the failure kept
     /// for the outcome (the walk skips what follows it).
     async fn fail(&mut self, index: usize, failure: ActionError) {
@@ -208,16 +244,25 @@ impl Recorder<'_, '_> {
     /// Records what a step left, in memory and in the journal.
     async fn record(
         &mut self,
-        address: &str,
+        change: usize,
         action: Action,
         output: StepOutput,
     ) -> Result<(), JournalError> {
         let engine = &mut self.engine;
+        let plan = engine.plan;
+        let address = plan.changes[change].address.as_str();
         match output {
             StepOutput::Created(made, fingerprint) => {
                 let (instance, created) = *made;
+                let dependencies = plan.changes[change].depends_on.clone();
                 let recorded = engine
-                    .record_created(&instance, created, fingerprint, action, &self.original)
+                    .record_created(
+                        &instance,
+                        created,
+                        fingerprint,
+                        (action, dependencies),
+                        &self.original,
+                    )
                     .await;
                 self.instances.insert(instance.address.clone(), instance);
                 match action {
@@ -308,12 +353,10 @@ impl Engine<'_> {
         instance: &Instance,
         created: Created,
         fingerprint: Option<String>,
-        action: Action,
+        (action, dependencies): (Action, Vec<String>),
         original: &HashMap<String, ResourceRecord>,
     ) -> Result<(), JournalError> {
-        let change = self.plan.change(&instance.address);
         let artifact_outs = created.outs.clone();
-        let dependencies = change.map(|c| c.depends_on.clone()).unwrap_or_default();
         let mut record = imm_planner::stored::new_record(
             instance,
             self.key,

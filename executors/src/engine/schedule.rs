@@ -4,6 +4,7 @@
 //! it must follow. The walk (`walk.rs`) runs them in that order.
 
 use super::walk::Graph;
+use imm_planner::graph::Dependencies;
 use imm_planner::plan::{Action, Change};
 use imm_planner::state::ResourceRecord;
 use std::collections::HashMap;
@@ -52,13 +53,19 @@ pub(super) fn steps(
             down.insert(address, add(&mut steps, i, Kind::Down));
         }
     }
+    let index = Dependencies::new(changes.iter().map(|c| c.address.as_str()));
+    let mut found = Vec::new();
     let mut edges: Vec<(usize, usize)> = Vec::new();
-    for change in changes {
+    for (own, change) in changes.iter().enumerate() {
         let address = change.address.as_str();
         if let Some(&u) = up.get(address) {
             edges.extend(cleanup.get(address).map(|&c| (c, u)));
-            for dep in &change.depends_on {
-                edges.extend(up.get(dep.as_str()).map(|&d| (d, u)));
+            found.clear();
+            for entry in &change.depends_on {
+                index.resolve(entry, &mut found);
+            }
+            for &dep in found.iter().filter(|&&d| d != own) {
+                edges.extend(up.get(changes[dep].address.as_str()).map(|&d| (d, u)));
             }
         }
         if let Some(&d) = down.get(address) {
@@ -68,11 +75,19 @@ pub(super) fn steps(
     }
     // The old object goes after everything that used it has moved on.
     for record in original.values() {
-        for used in &record.dependencies {
-            let Some(&d) = down.get(used.as_str()) else {
+        let user = record.address.as_str();
+        found.clear();
+        for entry in &record.dependencies {
+            index.resolve(entry, &mut found);
+        }
+        for &used in &found {
+            let used = changes[used].address.as_str();
+            let Some(&d) = down.get(used) else {
                 continue;
             };
-            let user = record.address.as_str();
+            if used == user {
+                continue;
+            }
             let last_of_user = down.get(user).or_else(|| up.get(user));
             edges.extend(last_of_user.map(|&s| (s, d)));
         }

@@ -104,6 +104,17 @@ pub(crate) trait Visitor {
 
     /// A message from a running step.
     fn message(&mut self, message: Self::Message);
+
+    /// Makes durable what `start` and `finish` wrote since the last call,
+    /// all at once, before any of the steps started since then runs
+    /// (`starting`, among them those waiting for the steps that ended well
+    /// since then: `ended`). `false`: it could not; the starting steps do
+    /// not run, the ended ones count as failed, and the visitor stops the
+    /// walk ([`Visitor::halted`]).
+    async fn commit(&mut self, starting: &[usize], ended: &[usize]) -> bool {
+        let _ = (starting, ended);
+        true
+    }
 }
 
 /// Walks `graph` with at most `limit` steps running at once (at least one)
@@ -122,39 +133,66 @@ pub(crate) async fn walk<V: Visitor>(
     let mut spawned: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut stopping = false;
     tokio::pin!(interrupt);
+    // Steps that ended well since the last commit: released already, but
+    // nothing waiting for them runs before the next commit.
+    let mut ended: Vec<usize> = Vec::new();
     loop {
-        while !stopping && running.len() < limit.max(1) {
+        let mut starting: Vec<(usize, Job<V::Output>)> = Vec::new();
+        while !stopping && running.len() + starting.len() < limit.max(1) {
             if visitor.halted() {
                 stopping = true;
                 break;
             }
             let Some(step) = walk.ready.pop() else { break };
             match visitor.start(step, &walk.progress).await {
-                Start::Run(job) => {
-                    walk.progress[step] = Progress::Running;
-                    let handle = running.spawn(async move { (step, job.await) });
-                    spawned.insert(handle.id(), step);
-                }
+                Start::Run(job) => starting.push((step, job)),
                 Start::Failed => walk.fail(step, visitor),
             }
+        }
+        // What ended and what starts share one commit, made before any of
+        // the starting steps runs.
+        let steps: Vec<usize> = starting.iter().map(|(step, _)| *step).collect();
+        let anything_to_commit = !steps.is_empty() || !ended.is_empty();
+        if anything_to_commit && !visitor.commit(&steps, &ended).await {
+            for &step in &ended {
+                walk.progress[step] = Progress::Failed;
+            }
+            for step in steps {
+                walk.fail(step, visitor);
+            }
+            starting.clear();
+        }
+        ended.clear();
+        for (step, job) in starting {
+            walk.progress[step] = Progress::Running;
+            let handle = running.spawn(async move { (step, job.await) });
+            spawned.insert(handle.id(), step);
         }
         if running.is_empty() {
             break;
         }
         tokio::select! {
             joined = running.join_next() => {
-                let (step, ended) = match joined {
-                    None => break,
-                    Some(Ok((step, output))) => (step, Ok(output)),
-                    Some(Err(e)) => match spawned.get(&e.id()) {
-                        Some(&step) => (step, Err(Panicked(e.to_string()))),
-                        None => continue,
-                    },
-                };
-                match visitor.finish(step, ended).await {
-                    Finish::Done => walk.done(step),
-                    Finish::Failed => walk.fail(step, visitor),
-                    Finish::FailedAlone => walk.progress[step] = Progress::Failed,
+                // Every step that has ended by now, not only the first.
+                let mut next = joined;
+                while let Some(joined) = next {
+                    let finished = match joined {
+                        Ok((step, output)) => Some((step, Ok(output))),
+                        Err(e) => spawned
+                            .get(&e.id())
+                            .map(|&step| (step, Err(Panicked(e.to_string())))),
+                    };
+                    if let Some((step, result)) = finished {
+                        match visitor.finish(step, result).await {
+                            Finish::Done => {
+                                walk.done(step);
+                                ended.push(step);
+                            }
+                            Finish::Failed => walk.fail(step, visitor),
+                            Finish::FailedAlone => walk.progress[step] = Progress::Failed,
+                        }
+                    }
+                    next = running.try_join_next();
                 }
             }
             _ = &mut interrupt, if !stopping => {
@@ -236,6 +274,11 @@ mod tests {
         most_at_once: Arc<AtomicUsize>,
         /// Told when the first step starts.
         first_started: Option<tokio::sync::oneshot::Sender<()>>,
+        /// `(starting, ended)` of each commit, in order, with what had
+        /// started by then.
+        commits: Vec<(Vec<usize>, Vec<usize>, usize)>,
+        /// Commits fail from this one on.
+        failing_commit: Option<usize>,
     }
 
     impl Visitor for Steps {
@@ -281,6 +324,13 @@ mod tests {
         }
 
         fn message(&mut self, (): ()) {}
+
+        async fn commit(&mut self, starting: &[usize], ended: &[usize]) -> bool {
+            self.commits
+                .push((starting.to_vec(), ended.to_vec(), self.started.len()));
+            self.failing_commit
+                .is_none_or(|first| self.commits.len() <= first)
+        }
     }
 
     async fn run(
@@ -314,6 +364,53 @@ mod tests {
             );
         }
         assert_eq!(steps.started[..2], [0, 4], "ready steps start in order");
+    }
+
+    #[tokio::test]
+    async fn steps_starting_or_ending_together_share_a_commit_made_before_they_go_on() {
+        // Six steps at once, then one waiting for them all.
+        let graph = Graph::new(7, (0..6).map(|s| (s, 6)));
+        let mut steps = Steps::default();
+        let progress = run(graph, 10, &mut steps, never()).await;
+        assert_eq!(progress, vec![Progress::Done; 7]);
+        assert_eq!(
+            steps.commits[0],
+            (vec![0, 1, 2, 3, 4, 5], vec![], 6),
+            "the six ready steps start under one commit"
+        );
+        let until_last_start = steps
+            .commits
+            .iter()
+            .position(|(starting, _, _)| starting.contains(&6))
+            .expect("6 started");
+        let before_last_start = steps.commits[..=until_last_start]
+            .iter()
+            .flat_map(|(_, ended, _)| ended.clone())
+            .collect::<HashSet<usize>>();
+        assert_eq!(
+            before_last_start,
+            (0..6).collect(),
+            "step 6 starts only once the ends of all six are committed"
+        );
+        assert!(
+            steps.commits.len() < 2 * 7,
+            "fewer commits than entries: {:?}",
+            steps.commits
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_starts_nothing_it_covered_and_releases_nothing() {
+        let graph = Graph::new(3, [(0, 1)]);
+        let mut steps = Steps {
+            failing_commit: Some(1),
+            ..Steps::default()
+        };
+        // The first commit (0 and 2 starting) succeeds, the next (their
+        // ends, and 1 starting) fails: 1 never runs.
+        let progress = run(graph, 10, &mut steps, never()).await;
+        assert_eq!(progress[1], Progress::Failed);
+        assert!(!steps.finished.contains(&1));
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! State in local files (the default, or `state { path = "dir" }`):
 //! `planner::state`'s document, backup and lock file, and
-//! `planner::journal`'s fsync'd journal file, behind [`StateBackend`].
+//! `planner::journal`'s journal file (synced in groups), behind [`StateBackend`].
 
 use super::{LockGuard, Settings, StateBackend, Version};
 use crate::journal::{JournalError, JournalSink};
@@ -163,11 +163,22 @@ struct LocalJournal {
 #[async_trait]
 impl JournalSink for LocalJournal {
     async fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
-        // An fsync of one line: short enough to run on the loop itself.
-        self.journal.append(entry).map_err(|e| JournalError {
+        // A write of one line: short enough to run on the loop itself.
+        self.journal.append(entry).map_err(|e| self.error(e))
+    }
+
+    async fn commit(&mut self) -> Result<(), JournalError> {
+        // One fdatasync for every line since the last: a few milliseconds.
+        self.journal.commit().map_err(|e| self.error(e))
+    }
+}
+
+impl LocalJournal {
+    fn error(&self, e: anyhow::Error) -> JournalError {
+        JournalError {
             location: self.location.clone(),
             message: format!("{e:#}"),
-        })
+        }
     }
 }
 

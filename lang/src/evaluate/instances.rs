@@ -20,15 +20,29 @@ impl Run<'_, '_> {
         deps: &[String],
     ) -> Value {
         let prefix = &node.address_prefix;
+        let explicit = self.explicit_depends_on(resource, prefix);
         // `depends_on = [x]` is also a reference to x: list each once.
         let depends_on: Vec<String> = deps
             .iter()
             .map(|d| format!("{prefix}{d}"))
-            .chain(self.explicit_depends_on(resource, prefix))
+            .chain(explicit.iter().cloned())
             .chain(self.inherited_deps.iter().cloned())
             .collect::<indexmap::IndexSet<String>>()
             .into_iter()
             .collect();
+        let narrowable = node
+            .analysis
+            .narrowable_deps
+            .get(&resource.key())
+            .into_iter()
+            .flatten()
+            .map(|d| format!("{prefix}{d}"))
+            .filter(|d| !explicit.contains(d))
+            .collect();
+        if resource.count.is_some() || resource.for_each.is_some() {
+            self.keyed_resources
+                .insert(format!("{prefix}{}", resource.key()));
+        }
         let prevent_destroy = resource
             .body
             .blocks_named("lifecycle")
@@ -38,6 +52,7 @@ impl Run<'_, '_> {
             node,
             resource,
             depends_on,
+            narrowable,
             prevent_destroy,
         };
         if let Some(count_expr) = &resource.count {
@@ -274,9 +289,11 @@ impl Run<'_, '_> {
             "self".into(),
             object([("name", Value::string(resource.name.name.clone()))]),
         );
+        let outer_reads = ev.reads.replace(Vec::new());
         let mut value = self.config(ev, resource);
         ev.roots.remove("self");
         self.preconditions(ev, &resource.preconditions, &address);
+        let depends_on = self.read_dependencies(base, ev.reads.as_deref().unwrap_or_default());
         if let Some(overrides) = self.inputs.overrides.get(&address) {
             value.extend(overrides.clone());
         }
@@ -290,7 +307,7 @@ impl Run<'_, '_> {
             name: resource.name.name.clone(),
             key,
             config: BTreeMap::new(),
-            depends_on: base.depends_on.clone(),
+            depends_on,
             prevent_destroy: base.prevent_destroy,
             module_dir: base.node.dir.clone(),
             span: resource.span,
@@ -310,6 +327,9 @@ impl Run<'_, '_> {
             }
         }
         self.postconditions(ev, &resource.postconditions, &instance.address, &value);
+        let reads = std::mem::replace(&mut ev.reads, outer_reads).unwrap_or_default();
+        let mut instance = instance;
+        instance.depends_on = self.read_dependencies(base, &reads);
         self.pending.push(Pending {
             instance: self.instances.len(),
             shadowed,
@@ -385,6 +405,39 @@ impl Run<'_, '_> {
                 config.insert(attr_name.to_string(), Value::Unknown(Type::String));
             }
         }
+    }
+
+    /// What an instance depends on: the resource's dependencies, each
+    /// narrowed to the instances the evaluation read where every read of
+    /// it named one (`file.svc["a"]`); where a read took the whole
+    /// resource, or it is reached through a local, a module or
+    /// `depends_on`, the resource as one entry.
+    fn read_dependencies(&self, base: &InstanceBase<'_>, reads: &[ResourceRead]) -> Vec<String> {
+        let prefix = base.node.address_prefix.as_str();
+        let mut out = Vec::with_capacity(base.depends_on.len());
+        for dep in &base.depends_on {
+            if !base.narrowable.contains(dep) || !self.keyed_resources.contains(dep) {
+                out.push(dep.clone());
+                continue;
+            }
+            let local_name = dep.strip_prefix(prefix).unwrap_or(dep);
+            let mut read_instances = Vec::new();
+            let mut read_whole = false;
+            for read in reads.iter().filter(|r| r.resource == local_name) {
+                match &read.key_suffix {
+                    Some(suffix) => read_instances.push(format!("{dep}{suffix}")),
+                    None => read_whole = true,
+                }
+            }
+            if read_whole || read_instances.is_empty() {
+                out.push(dep.clone());
+                continue;
+            }
+            read_instances.sort();
+            read_instances.dedup();
+            out.extend(read_instances);
+        }
+        out
     }
 
     /// A known configuration must parse into its type's typed struct (what

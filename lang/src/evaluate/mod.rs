@@ -10,7 +10,7 @@
 use crate::check::Symbol;
 use crate::decl::{ModuleDecl, Resource, Variable};
 use crate::diagnostics::{did_you_mean, Code, Diagnostic, Diagnostics};
-use crate::expr::{Evaluator, TemplateCache};
+use crate::expr::{Evaluator, ResourceRead, TemplateCache};
 use crate::project::{ModuleNode, Project};
 use crate::schema::{self, Kind};
 use crate::source::{SourceMap, Span};
@@ -216,7 +216,10 @@ pub struct Instance {
     /// Attributes and nested blocks (single blocks as objects, repeatable
     /// ones as lists of objects).
     pub config: BTreeMap<String, Value>,
-    /// Resources (addresses without keys) this one depends on.
+    /// What this instance depends on, each entry one of: an instance
+    /// address (`file.svc["a"]`: it read that instance), a resource address
+    /// (`file.svc`: every instance of it) or a module address
+    /// (`module.api`: everything inside it).
     pub depends_on: Vec<String>,
     pub prevent_destroy: bool,
     /// Directory of the module that declares it (paths are relative to it).
@@ -400,6 +403,7 @@ pub fn evaluate_with(
         instances: Vec::new(),
         pending: Vec::new(),
         inherited_deps: Vec::new(),
+        keyed_resources: std::collections::HashSet::new(),
         oracle,
         root_scope: None,
         checks: Vec::new(),
@@ -467,6 +471,9 @@ struct Run<'i, 'o> {
     /// Resources that the module calls leading to the current module
     /// depend on: every instance inside waits for them.
     inherited_deps: Vec<String>,
+    /// Resources (with their module prefix) expanded by `count` or
+    /// `for_each`: only their instances can be read one by one.
+    keyed_resources: std::collections::HashSet<String>,
     oracle: &'o mut dyn OutsOracle,
     root_scope: Option<RootScope>,
     checks: Vec<CheckResult>,
@@ -729,6 +736,8 @@ pub(super) struct InstanceBase<'a> {
     node: &'a ModuleNode,
     resource: &'a Resource,
     depends_on: Vec<String>,
+    /// Entries of `depends_on` that may be narrowed to the instances read.
+    narrowable: Vec<String>,
     prevent_destroy: bool,
 }
 

@@ -5,7 +5,7 @@
 use super::artifact::{fingerprint_of, ContextCache};
 use super::destroy::destroy_change;
 use super::model::*;
-use crate::graph::instance_dependencies;
+use crate::graph::{resource_of, Dependencies};
 use crate::state::{ResourceRecord, State, Status};
 use crate::stored::{differences, Difference, FingerprintKey};
 use imm_lang::diagnostics::{Code, Diagnostic};
@@ -13,7 +13,7 @@ use imm_lang::evaluate::{Evaluated, Instance, OutsOracle};
 use imm_lang::schema::Phase;
 use imm_lang::types::{self, Prediction};
 use imm_stdlib::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What the plan is asked to do besides diffing.
 #[derive(Debug, Default, Clone)]
@@ -73,6 +73,8 @@ pub struct Planner<'a> {
     /// Resource addresses (without keys) with an instance created or
     /// replaced, and whether they are artifacts.
     changing: HashMap<String, bool>,
+    /// The instance addresses created or replaced.
+    changing_instances: HashSet<String>,
     contexts: ContextCache,
     diagnostics: Vec<Diagnostic>,
 }
@@ -108,6 +110,7 @@ impl<'a> Planner<'a> {
             options,
             decisions: HashMap::new(),
             changing: HashMap::new(),
+            changing_instances: HashSet::new(),
             contexts: HashMap::new(),
             diagnostics: Vec::new(),
         }
@@ -343,7 +346,14 @@ impl<'a> Planner<'a> {
     fn changing_dependencies(&self, instance: &Instance) -> Vec<String> {
         let mut found = Vec::new();
         for dep in &instance.depends_on {
-            if self.changing.contains_key(dep) {
+            if dep.contains('[') {
+                let resource = resource_of(dep);
+                if self.changing_instances.contains(dep.as_str())
+                    && !found.iter().any(|f| f == resource)
+                {
+                    found.push(resource.to_string());
+                }
+            } else if self.changing.contains_key(dep) {
                 found.push(dep.clone());
             } else if dep.starts_with("module.") {
                 let prefix = format!("{dep}.");
@@ -417,10 +427,10 @@ impl<'a> Planner<'a> {
 
     /// Builds the plan from the evaluation this planner took part in.
     pub fn finish(mut self, state: &State, evaluated: &Evaluated) -> (Plan, Vec<Diagnostic>) {
-        let deps = instance_dependencies(&evaluated.instances);
+        let index = Dependencies::new(evaluated.instances.iter().map(|i| i.address.as_str()));
         let mut changes = Vec::with_capacity(evaluated.instances.len());
         let mut seen: BTreeSet<&str> = BTreeSet::new();
-        for (instance, dep_indices) in evaluated.instances.iter().zip(&deps) {
+        for (own, instance) in evaluated.instances.iter().enumerate() {
             seen.insert(instance.address.as_str());
             let Some(decision) = self.decisions.remove(&instance.address) else {
                 continue;
@@ -470,9 +480,11 @@ impl<'a> Planner<'a> {
                 changed: decision.changed,
                 artifact: types::is_artifact(&instance.type_name),
                 fingerprint: decision.fingerprint,
-                depends_on: dep_indices
+                depends_on: instance
+                    .depends_on
                     .iter()
-                    .map(|&i| evaluated.instances[i].address.clone())
+                    .filter(|entry| index.names_other_than(entry, own))
+                    .cloned()
                     .collect(),
                 stop_first,
                 deposed: record.map(|r| r.deposed.len()).unwrap_or(0),
@@ -557,26 +569,28 @@ impl<'a> Planner<'a> {
                 );
             }
         }
-        let depends: HashMap<&str, &[String]> = changes
+        let index = Dependencies::new(changes.iter().map(|c| c.address.as_str()));
+        let mut included: Vec<bool> = changes
             .iter()
-            .map(|c| (c.address.as_str(), c.depends_on.as_slice()))
+            .map(|c| targets.iter().any(|t| crate::moves::covers(t, &c.address)))
             .collect();
-        let mut included: BTreeSet<String> = changes
-            .iter()
-            .filter(|c| targets.iter().any(|t| crate::moves::covers(t, &c.address)))
-            .map(|c| c.address.clone())
-            .collect();
-        let mut waiting: Vec<String> = included.iter().cloned().collect();
-        while let Some(address) = waiting.pop() {
-            for dependency in depends.get(address.as_str()).copied().unwrap_or_default() {
-                if included.insert(dependency.clone()) {
-                    waiting.push(dependency.clone());
+        let mut waiting: Vec<usize> = (0..changes.len()).filter(|&i| included[i]).collect();
+        let mut found = Vec::new();
+        while let Some(at) = waiting.pop() {
+            found.clear();
+            for entry in &changes[at].depends_on {
+                index.resolve(entry, &mut found);
+            }
+            for &dependency in &found {
+                if !included[dependency] {
+                    included[dependency] = true;
+                    waiting.push(dependency);
                 }
             }
         }
         let mut left = 0;
-        for change in changes.iter_mut() {
-            if included.contains(&change.address) || change.action == Action::Noop {
+        for (change, included) in changes.iter_mut().zip(included) {
+            if included || change.action == Action::Noop {
                 continue;
             }
             change.action = Action::Noop;
@@ -625,6 +639,7 @@ impl OutsOracle for Planner<'_> {
                 instance.resource.clone(),
                 types::is_artifact(&instance.type_name),
             );
+            self.changing_instances.insert(instance.address.clone());
         }
         let outs = self.outs_after(instance, config, &decision);
         self.decisions.insert(instance.address.clone(), decision);
