@@ -339,6 +339,10 @@ pub struct Diagnostic {
     pub primary_label: Option<String>,
     pub labels: Vec<Label>,
     pub help: Option<String>,
+    /// The checkable object a failed condition belongs to (`var.NAME`,
+    /// `output.NAME`, `TYPE.NAME`, `check.NAME`), so that `imm test`'s
+    /// `expect_failures` names it by address, whatever the message says.
+    pub subject: Option<String>,
 }
 
 impl Diagnostic {
@@ -351,6 +355,7 @@ impl Diagnostic {
             primary_label: None,
             labels: Vec::new(),
             help: None,
+            subject: None,
         }
     }
 
@@ -376,6 +381,11 @@ impl Diagnostic {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_subject(mut self, address: impl Into<String>) -> Diagnostic {
+        self.subject = Some(address.into());
         self
     }
 

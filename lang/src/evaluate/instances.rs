@@ -2,6 +2,7 @@
 //! instance's configuration evaluated and converted to its schema's types,
 //! its dependencies collected, and the oracle asked for its out attributes.
 
+use super::conditions::Owner;
 use super::*;
 
 /// Instances one resource may have unless `IMM_MAX_INSTANCES` says otherwise:
@@ -275,7 +276,14 @@ impl Run<'_, '_> {
         );
         let mut value = self.config(ev, resource);
         ev.roots.remove("self");
-        self.preconditions(ev, &resource.preconditions, &address);
+        self.preconditions(
+            ev,
+            &resource.preconditions,
+            &Owner {
+                address: &address,
+                subject: &resource_address,
+            },
+        );
         if let Some(overrides) = self.inputs.overrides.get(&address) {
             value.extend(overrides.clone());
         }
@@ -306,7 +314,11 @@ impl Run<'_, '_> {
                 shadowed.push((out.name.to_string(), configured));
             }
         }
-        self.postconditions(ev, &resource.postconditions, &instance.address, &value);
+        let owner = Owner {
+            address: &instance.address,
+            subject: &instance.resource,
+        };
+        self.postconditions(ev, &resource.postconditions, &owner, &value);
         self.pending.push(Pending {
             instance: self.instances.len(),
             shadowed,
