@@ -97,7 +97,25 @@ pub fn run(args: TestArgs) -> CommandResult {
         return Ok(ExitCode::SUCCESS);
     }
     crate::report::out(&format!("\nFailure! {passed} passed, {failed} failed."));
-    Ok(ExitCode::from(1))
+    Err(runs_failed(&reports))
+}
+
+/// `E1005`, naming every run that did not go as its file says.
+fn runs_failed(reports: &[FileReport]) -> Error {
+    let names: Vec<String> = reports
+        .iter()
+        .flat_map(|f| {
+            f.runs
+                .iter()
+                .filter(|r| !matches!(r.outcome, Outcome::Pass))
+                .map(move |r| format!("{} run \"{}\"", f.name, r.name))
+        })
+        .collect();
+    Error::new(
+        Code::TestRunFailed,
+        format!("imm test: {} run(s) failed: {}", names.len(), names.join(", ")),
+        "read each run's messages above; fix the configuration or the test file",
+    )
 }
 
 /// `--filter` names a test file (`tests/x.imm` or `x.imm`) or a run.
