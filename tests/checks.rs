@@ -575,7 +575,9 @@ fn a_rollback_is_judged_by_policies_as_an_apply_is() {
     ]);
     refused.assert_fails_with("E1003");
     assert!(
-        refused.all().contains("a change of config.app needs a review"),
+        refused
+            .all()
+            .contains("a change of config.app needs a review"),
         "{}",
         refused.all()
     );
@@ -647,7 +649,10 @@ run "the_other_one_fails" {
 fn expect_failures_match_by_address_whatever_the_message_says() {
     for message in ["n: too big: lower it", "var.n failed: output.double"] {
         let main = ADDRESSED.replace("ERROR_MESSAGE", message);
-        let p = Project::new(&[("main.imm", &main), ("tests/addressed.imm", ADDRESSED_TESTS)]);
+        let p = Project::new(&[
+            ("main.imm", &main),
+            ("tests/addressed.imm", ADDRESSED_TESTS),
+        ]);
         let run = p.imm(&["test"]);
         run.assert_code(1);
         for passed in ["resource_fails", "output_fails"] {

@@ -41,7 +41,11 @@ pub fn run(args: DestroyArgs) -> CommandResult {
             crate::report::out("Nothing to destroy: the state records no resources.");
             return Ok(ExitCode::SUCCESS);
         }
-        warnings.extend(policy_check::judge(&mut loaded, &mut plan, &policies.request())?);
+        warnings.extend(policy_check::judge(
+            &mut loaded,
+            &mut plan,
+            &policies.request(),
+        )?);
         print_warnings(&warnings, &loaded, DiagnosticFormat::Human);
         print_plan(&plan, PlanFormat::Human);
         if let Some(refused) = policy_check::refused(&plan) {

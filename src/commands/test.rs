@@ -113,7 +113,11 @@ fn runs_failed(reports: &[FileReport]) -> Error {
         .collect();
     Error::new(
         Code::TestRunFailed,
-        format!("imm test: {} run(s) failed: {}", names.len(), names.join(", ")),
+        format!(
+            "imm test: {} run(s) failed: {}",
+            names.len(),
+            names.join(", ")
+        ),
         "read each run's messages above; fix the configuration or the test file",
     )
 }
@@ -418,7 +422,7 @@ fn checkable(d: &Diagnostic) -> Option<String> {
         Code::PreconditionFailed
         | Code::PostconditionFailed
         | Code::CheckFailed
-        | Code::ValidationFailed => d.subject.clone(),
+        | Code::ValidationFailed => d.subject.as_ref().map(|s| s.address.clone()),
         _ => None,
     }
 }

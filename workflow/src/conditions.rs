@@ -37,7 +37,7 @@ pub fn after_apply(loaded: &mut Loaded, state: &State) -> AfterApply {
                 found
                     .check_warnings
                     .push(format!("warning[{}]: {}", d.code, d.message));
-                found.failed_checks.extend(d.subject);
+                found.failed_checks.extend(d.subject.map(|s| s.address));
             }
             _ => {}
         }

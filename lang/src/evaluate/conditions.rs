@@ -88,7 +88,13 @@ pub(super) struct Owner<'a> {
 }
 
 /// A failed pre- or postcondition, at its condition.
-fn failed(code: Code, condition: &Condition, what: &str, owner: &Owner, message: String) -> Diagnostic {
+fn failed(
+    code: Code,
+    condition: &Condition,
+    what: &str,
+    owner: &Owner,
+    message: String,
+) -> Diagnostic {
     let address = owner.address;
     let help = match code {
         Code::PostconditionFailed => format!("{address} exists and is recorded in state; fix its configuration or the condition and apply again"),
