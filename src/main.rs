@@ -165,6 +165,8 @@ enum Command {
         /// Steps carried out at once.
         #[arg(long, default_value_t = 10)]
         parallelism: usize,
+        #[command(flatten)]
+        policies: commands::plan::PolicyArgs,
     },
     /// Render a saved plan.
     Show {
@@ -325,7 +327,14 @@ fn dispatch(command: Command) -> commands::CommandResult {
             auto_approve,
             yes_really,
             parallelism,
-        } => commands::destroy::run(&project, auto_approve, yes_really, parallelism),
+            policies,
+        } => commands::destroy::run(commands::destroy::DestroyArgs {
+            project,
+            policies,
+            auto_approve,
+            yes_really,
+            parallelism,
+        }),
         Command::Show { planfile, format } => commands::plan::show(&planfile, format),
         Command::Test {
             dir,

@@ -339,6 +339,14 @@ fn imm_test_runs_plans_and_expected_failures_and_writes_junit_xml() {
         "{}",
         run.all()
     );
+    assert!(
+        run.stderr.contains("E1005")
+            && run
+                .stderr
+                .contains("1 run(s) failed: tests/basic.imm run \"wrong_on_purpose\""),
+        "the failure is a coded diagnostic naming the run: {}",
+        run.all()
+    );
     assert!(!p.file("out").exists(), "the project itself is untouched");
     assert!(!p.file(".imm").exists(), "the project's state is untouched");
     let xml = std::fs::read_to_string(p.file("junit.xml")).expect("junit.xml");
@@ -469,4 +477,222 @@ fn imm_test_applies_on_docker_and_tears_down_after_a_failed_run() {
         !images.lines().any(|i| i.starts_with(&prefix)),
         "the teardown removed the image: {images}"
     );
+}
+
+const GUARDED: &str = r#"variable "level" {
+  default = "info"
+}
+
+resource "file" "a" {
+  path    = "out/a.txt"
+  content = "hello"
+}
+
+resource "config" "app" {
+  values = { level = var.level }
+}
+
+policy "files_stay" {
+  assert {
+    condition     = alltrue([for c in plan.changes : c.action != "destroy" if c.type == "file"])
+    error_message = "files are never destroyed in ${plan.environment}"
+  }
+}
+
+policy "config_is_reviewed" {
+  assert {
+    condition     = alltrue([for c in plan.changes : c.action != "reconfigure" if c.type == "config"])
+    error_message = "a change of config.app needs a review"
+  }
+}
+"#;
+
+fn config_revision(p: &Project) -> u64 {
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.file(".imm/state/default.json")).expect("state"),
+    )
+    .expect("json");
+    state["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["address"] == "config.app"))
+        .and_then(|r| r["outs"]["revision"].as_u64())
+        .expect("config.app's revision")
+}
+
+#[test]
+fn a_mandatory_policy_refuses_destroy_unless_overridden() {
+    let p = Project::new(&[("main.imm", GUARDED)]);
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    let destroy = p.imm(&["destroy", "--auto-approve"]);
+    destroy.assert_fails_with("E1003");
+    assert!(
+        destroy
+            .all()
+            .contains("files are never destroyed in default"),
+        "{}",
+        destroy.all()
+    );
+    assert!(
+        destroy.all().contains("--override-policy files_stay"),
+        "the help names the override: {}",
+        destroy.all()
+    );
+    assert!(p.file("out/a.txt").exists(), "nothing was destroyed");
+    p.imm(&[
+        "destroy",
+        "--auto-approve",
+        "--override-policy",
+        "files_stay",
+    ])
+    .assert_ok();
+    assert!(!p.file("out/a.txt").exists());
+}
+
+#[test]
+fn a_rollback_is_judged_by_policies_as_an_apply_is() {
+    let p = Project::new(&[("main.imm", GUARDED)]);
+    p.imm(&["apply", "--auto-approve"]).assert_ok();
+    let first = config_revision(&p).to_string();
+    p.imm(&["apply", "--auto-approve", "--var", "level=debug"])
+        .assert_fails_with("E1003");
+    p.imm(&[
+        "apply",
+        "--auto-approve",
+        "--var",
+        "level=debug",
+        "--override-policy",
+        "config_is_reviewed",
+    ])
+    .assert_ok();
+    let refused = p.imm(&[
+        "config",
+        "rollback",
+        "app",
+        &first,
+        "--var",
+        "level=debug",
+        "--auto-approve",
+    ]);
+    refused.assert_fails_with("E1003");
+    assert!(
+        refused
+            .all()
+            .contains("a change of config.app needs a review"),
+        "{}",
+        refused.all()
+    );
+    p.imm(&[
+        "config",
+        "rollback",
+        "app",
+        &first,
+        "--var",
+        "level=debug",
+        "--auto-approve",
+        "--override-policy",
+        "config_is_reviewed",
+    ])
+    .assert_ok()
+    .assert_stdout_contains("\"debug\" → \"info\"");
+}
+
+const ADDRESSED: &str = r#"variable "n" {
+  default = 3
+}
+
+resource "file" "a" {
+  path    = "out/a.txt"
+  content = "n=${var.n}"
+  lifecycle {
+    precondition {
+      condition     = var.n < 5
+      error_message = "ERROR_MESSAGE"
+    }
+  }
+}
+
+output "double" {
+  value = var.n * 2
+  precondition {
+    condition     = var.n != 4
+    error_message = "ERROR_MESSAGE"
+  }
+}
+"#;
+
+const ADDRESSED_TESTS: &str = r#"run "resource_fails" {
+  command = plan
+  variables {
+    n = 6
+  }
+  expect_failures = [file.a]
+}
+
+run "output_fails" {
+  command = plan
+  variables {
+    n = 4
+  }
+  expect_failures = [output.double]
+}
+
+run "the_other_one_fails" {
+  command = plan
+  variables {
+    n = 6
+  }
+  expect_failures = [output.double]
+}
+"#;
+
+#[test]
+fn expect_failures_match_by_address_whatever_the_message_says() {
+    for message in ["n: too big: lower it", "var.n failed: output.double"] {
+        let main = ADDRESSED.replace("ERROR_MESSAGE", message);
+        let p = Project::new(&[
+            ("main.imm", &main),
+            ("tests/addressed.imm", ADDRESSED_TESTS),
+        ]);
+        let run = p.imm(&["test"]);
+        run.assert_code(1);
+        for passed in ["resource_fails", "output_fails"] {
+            assert!(
+                run.stdout.contains(&format!("run \"{passed}\"... pass")),
+                "with error_message {message:?}: {}",
+                run.all()
+            );
+        }
+        assert!(
+            run.stdout.contains("run \"the_other_one_fails\"... fail"),
+            "{}",
+            run.all()
+        );
+        assert!(
+            run.stdout
+                .contains("output.double was expected to fail, and did not")
+                && run
+                    .stdout
+                    .contains("file.a failed, which the run does not expect"),
+            "{}",
+            run.all()
+        );
+    }
+}
+
+#[test]
+fn an_environments_policy_dirs_are_judged_on_every_plan() {
+    let main = "environment \"default\" {\n  policy_dirs = [\"policies\"]\n}\n\nresource \"file\" \"a\" {\n  path    = \"out/a.txt\"\n  content = \"x\"\n}\n";
+    let policy = "policy \"no_out\" {\n  assert {\n    condition     = alltrue([for c in plan.changes : !startswith(c.after.path, \"out/\") if c.type == \"file\"])\n    error_message = \"nothing goes to out/\"\n  }\n}\n";
+    let p = Project::new(&[("main.imm", main), ("policies/team.imm", policy)]);
+    let plan = p.imm(&["plan"]);
+    plan.assert_code(3);
+    assert!(
+        plan.stdout
+            .contains("policy \"no_out\" (mandatory): fail — nothing goes to out/"),
+        "{}",
+        plan.all()
+    );
+    p.imm(&["apply", "--auto-approve"])
+        .assert_fails_with("E1003");
+    assert!(!p.file("out/a.txt").exists());
 }

@@ -344,10 +344,22 @@ pub struct Diagnostic {
     pub message: String,
     /// The primary span; `None` for problems that come from no file.
     pub span: Option<Span>,
-    /// Text under the primary span.
-    pub primary_label: Option<String>,
+    /// Text under the primary span (boxed, as `subject`, to keep a
+    /// `Diagnostic` under clippy's `result_large_err` size).
+    pub primary_label: Option<Box<str>>,
     pub labels: Vec<Label>,
     pub help: Option<String>,
+    /// The checkable object a failed condition belongs to, so that `imm
+    /// test`'s `expect_failures` names it by address, whatever the message
+    /// says.
+    pub subject: Option<Box<Subject>>,
+}
+
+/// The address of a checkable object: `var.NAME`, `output.NAME`,
+/// `TYPE.NAME`, `check.NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    pub address: String,
 }
 
 impl Diagnostic {
@@ -360,6 +372,7 @@ impl Diagnostic {
             primary_label: None,
             labels: Vec::new(),
             help: None,
+            subject: None,
         }
     }
 
@@ -371,7 +384,7 @@ impl Diagnostic {
     }
 
     pub fn with_primary_label(mut self, text: impl Into<String>) -> Diagnostic {
-        self.primary_label = Some(text.into());
+        self.primary_label = Some(text.into().into_boxed_str());
         self
     }
 
@@ -385,6 +398,13 @@ impl Diagnostic {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_subject(mut self, address: impl Into<String>) -> Diagnostic {
+        self.subject = Some(Box::new(Subject {
+            address: address.into(),
+        }));
         self
     }
 
@@ -538,7 +558,7 @@ impl MietteAdapter {
                     file.text.to_string(),
                 ));
                 labels.push(miette::LabeledSpan::new_primary_with_span(
-                    diag.primary_label.clone(),
+                    diag.primary_label.as_deref().map(String::from),
                     (
                         span.start as usize,
                         span.end.saturating_sub(span.start) as usize,

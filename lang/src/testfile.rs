@@ -39,8 +39,12 @@ pub fn runs(file: FileId, sources: &SourceMap) -> (Vec<TestRun>, Diagnostics) {
     let mut out = Vec::new();
     for block in parsed.body.blocks() {
         if block.kind.name != "run" || block.labels.len() != 1 {
+            let code = match block.kind.name == "run" {
+                true => Code::WrongLabels,
+                false => Code::UnknownBlock,
+            };
             diags.push(
-                Diagnostic::at(Code::TestRunFailed, block.kind.span, "a test file holds only run \"NAME\" { ... } blocks")
+                Diagnostic::at(code, block.kind.span, "a test file holds only run \"NAME\" { ... } blocks")
                     .with_help("write run \"NAME\" { command = plan  assert { condition = ...  error_message = \"...\" } }"),
             );
             continue;

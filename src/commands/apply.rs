@@ -3,7 +3,7 @@
 //! journalled step by step, so however the run ends, it is true to what
 //! exists.
 
-use super::plan::{print_plan, read_plan_file, PlanArgs, PlanFormat};
+use super::plan::{print_plan, read_plan_file, PlanArgs, PlanFormat, PolicyArgs};
 use super::{
     carry_out, confirm_change, plan_was_shown, print_notes, print_warnings, CommandResult,
 };
@@ -87,8 +87,10 @@ fn from_plan_file(args: &ApplyArgs) -> Result<(ProjectArgs, PlanArgs, Option<Pla
         replace: file.replace.clone(),
         target: file.target.clone(),
         refresh: args.plan.refresh,
-        policy: file.policy.clone(),
-        override_policy: file.override_policy.clone(),
+        policies: PolicyArgs {
+            policy: file.policy.clone(),
+            override_policy: file.override_policy.clone(),
+        },
     };
     Ok((project, plan_args, Some(file.plan)))
 }

@@ -7,13 +7,14 @@
 //! never shown.
 
 use super::apply::report;
-use super::plan::{print_plan, PlanFormat};
+use super::plan::{print_plan, PlanFormat, PolicyArgs};
 use super::{
-    carry_out, confirm_change, confirm_or_refuse, plan_was_shown, print_notes, CommandResult,
+    carry_out, confirm_change, confirm_or_refuse, plan_was_shown, print_notes, print_warnings,
+    CommandResult,
 };
-use crate::ProjectArgs;
+use crate::{DiagnosticFormat, ProjectArgs};
 use imm_workflow::config::ConfigTarget;
-use imm_workflow::{load, Session};
+use imm_workflow::{load, policy_check, Session};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
@@ -53,6 +54,9 @@ pub enum ConfigCommand {
         /// How many steps run at once.
         #[arg(long, default_value_t = 10)]
         parallelism: usize,
+        // Judged as for `imm apply`; --store-only makes no plan to judge.
+        #[command(flatten)]
+        policies: PolicyArgs,
     },
 }
 
@@ -81,6 +85,7 @@ pub fn run(command: &ConfigCommand) -> CommandResult {
             auto_approve,
             yes_really,
             parallelism,
+            policies,
         } => rollback(
             project,
             path,
@@ -91,6 +96,7 @@ pub fn run(command: &ConfigCommand) -> CommandResult {
                 yes_really: *yes_really,
             },
             *parallelism,
+            policies,
         ),
     }
 }
@@ -145,6 +151,7 @@ fn rollback(
     store: Option<&str>,
     approval: Approval,
     parallelism: usize,
+    policies: &PolicyArgs,
 ) -> CommandResult {
     let session = Session::new()?;
     let (loaded, site, lock) = load::load_locked(&project.request(), &session, "rollback")?;
@@ -152,14 +159,25 @@ fn rollback(
     lock.hold(|| -> CommandResult {
         let state = site.peek().ok().flatten();
         let target = ConfigTarget::find(&loaded, state.as_ref(), path, store)?;
-        let planned = target.plan_rollback_with_consumers(&session, &site, loaded, revision, true)?;
+        let planned = target.plan_rollback_with_consumers(
+            &session,
+            &site,
+            loaded,
+            revision,
+            true,
+            policies.request(),
+        )?;
         print_notes(&planned.notes);
+        print_warnings(&planned.warnings, &planned.loaded, DiagnosticFormat::Human);
         crate::report::out(&format!(
             "Rollback of {} in {} to the values of revision {revision}, with what uses them:\n",
             target.dir,
             target.describe()
         ));
         print_plan(&planned.plan, PlanFormat::Human);
+        if let Some(refused) = policy_check::refused(&planned.plan) {
+            return Err(refused);
+        }
         plan_was_shown()?;
         if !planned.plan.summary.has_changes() {
             return Ok(ExitCode::SUCCESS);

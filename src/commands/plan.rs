@@ -34,12 +34,29 @@ pub struct PlanArgs {
     /// Check recorded objects against what exists first (drift is replaced).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+}
+
+/// `--policy` and `--override-policy`, shared by every command that
+/// carries out a plan (plan, apply, destroy, config rollback).
+#[derive(clap::Args, Clone, Default)]
+pub struct PolicyArgs {
     /// Also judge the plan by the policy blocks of DIR's *.imm files (repeatable).
     #[arg(long = "policy", value_name = "DIR")]
     pub policy: Vec<PathBuf>,
     /// Let this mandatory policy fail (repeatable); a saved plan records it.
     #[arg(long = "override-policy", value_name = "NAME")]
     pub override_policy: Vec<String>,
+}
+
+impl PolicyArgs {
+    pub fn request(&self) -> PolicyRequest {
+        PolicyRequest {
+            dirs: self.policy.iter().map(|d| absolute(d)).collect(),
+            overrides: self.override_policy.clone(),
+        }
+    }
 }
 
 impl PlanArgs {
@@ -53,10 +70,7 @@ impl PlanArgs {
 
     /// `--policy` and `--override-policy`.
     pub fn policies(&self) -> PolicyRequest {
-        PolicyRequest {
-            dirs: self.policy.iter().map(|d| absolute(d)).collect(),
-            overrides: self.override_policy.clone(),
-        }
+        self.policies.request()
     }
 }
 
@@ -186,7 +200,7 @@ fn save(
         replace: plan_args.replace.clone(),
         target: plan_args.target.clone(),
         policy: plan_args.policies().dirs,
-        override_policy: plan_args.override_policy.clone(),
+        override_policy: plan_args.policies.override_policy.clone(),
         plan: planned.plan.clone(),
     };
     let text = serde_json::to_string_pretty(&file).unwrap_or_default();

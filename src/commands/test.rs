@@ -97,7 +97,29 @@ pub fn run(args: TestArgs) -> CommandResult {
         return Ok(ExitCode::SUCCESS);
     }
     crate::report::out(&format!("\nFailure! {passed} passed, {failed} failed."));
-    Ok(ExitCode::from(1))
+    Err(runs_failed(&reports))
+}
+
+/// `E1005`, naming every run that did not go as its file says.
+fn runs_failed(reports: &[FileReport]) -> Error {
+    let names: Vec<String> = reports
+        .iter()
+        .flat_map(|f| {
+            f.runs
+                .iter()
+                .filter(|r| !matches!(r.outcome, Outcome::Pass))
+                .map(move |r| format!("{} run \"{}\"", f.name, r.name))
+        })
+        .collect();
+    Error::new(
+        Code::TestRunFailed,
+        format!(
+            "imm test: {} run(s) failed: {}",
+            names.len(),
+            names.join(", ")
+        ),
+        "read each run's messages above; fix the configuration or the test file",
+    )
 }
 
 /// `--filter` names a test file (`tests/x.imm` or `x.imm`) or a run.
@@ -392,27 +414,16 @@ fn one_run(
     }
 }
 
-/// The checkable object a failure names: `var.x` (validation), the
-/// address before `: ` of a condition or check, nothing for other errors.
+/// The checkable object a failure belongs to (`var.x`, `output.y`,
+/// `TYPE.NAME`, `check.z`), by the address its diagnostic carries: never
+/// read from the message, which the configuration's `error_message` writes.
 fn checkable(d: &Diagnostic) -> Option<String> {
     match d.code {
-        Code::PreconditionFailed | Code::PostconditionFailed | Code::CheckFailed => d
-            .message
-            .split_once(": ")
-            .map(|(address, _)| strip_key(address)),
-        Code::ValidationFailed => {
-            let name = d.message.split('"').nth(1)?;
-            Some(format!("var.{name}"))
-        }
+        Code::PreconditionFailed
+        | Code::PostconditionFailed
+        | Code::CheckFailed
+        | Code::ValidationFailed => d.subject.as_ref().map(|s| s.address.clone()),
         _ => None,
-    }
-}
-
-/// `exec.x[0]` names `exec.x` in `expect_failures`.
-fn strip_key(address: &str) -> String {
-    match address.find('[') {
-        Some(i) => address[..i].to_string(),
-        None => address.to_string(),
     }
 }
 
@@ -464,14 +475,7 @@ fn carry_out(
             sources: SourceMap::default(),
         });
     }
-    failed.extend(
-        applied
-            .notes
-            .iter()
-            .filter_map(|n| n.strip_prefix("warning[W1001]: "))
-            .filter_map(|m| m.split_once(": "))
-            .map(|(a, _)| a.to_string()),
-    );
+    failed.extend(applied.failed_checks.iter().cloned());
     let (mut loaded, _) = load_copy(session, args, dir, run_vars(run, sources))?;
     loaded.inputs.known_outs = applied.state.known_outs(|_| false);
     let (mut evaluated, _) = evaluate::evaluate(

@@ -29,6 +29,9 @@ pub struct Applied {
     pub notes: Vec<String>,
     /// One diagnostic per failure, each under its executor's code and help.
     pub failures: Vec<Diagnostic>,
+    /// The `check` blocks (`check.NAME`) whose asserts were false once the
+    /// apply was done.
+    pub failed_checks: Vec<String>,
 }
 
 /// Whether the plan asks for anything to be done (or recorded: a first
@@ -137,6 +140,7 @@ pub fn apply(
         outputs,
         notes,
         failures,
+        failed_checks: conditions.failed_checks,
     })
 }
 
@@ -181,6 +185,7 @@ pub fn destroy(
         outputs: None,
         notes,
         failures,
+        failed_checks: Vec::new(),
     })
 }
 

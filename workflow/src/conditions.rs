@@ -15,6 +15,8 @@ pub struct AfterApply {
     pub failures: Vec<Diagnostic>,
     /// Failed checks, as lines for the report (they never block).
     pub check_warnings: Vec<String>,
+    /// The failed checks' addresses (`check.NAME`).
+    pub failed_checks: Vec<String>,
 }
 
 /// Evaluates the project with the outs the new state records.
@@ -31,9 +33,12 @@ pub fn after_apply(loaded: &mut Loaded, state: &State) -> AfterApply {
     for d in diags.0 {
         match d.code {
             Code::PreconditionFailed | Code::PostconditionFailed => found.failures.push(d),
-            Code::CheckFailed => found
-                .check_warnings
-                .push(format!("warning[{}]: {}", d.code, d.message)),
+            Code::CheckFailed => {
+                found
+                    .check_warnings
+                    .push(format!("warning[{}]: {}", d.code, d.message));
+                found.failed_checks.extend(d.subject.map(|s| s.address));
+            }
             _ => {}
         }
     }

@@ -146,6 +146,7 @@ impl ConfigTarget {
         loaded: Loaded,
         revision: u64,
         refresh: bool,
+        policies: crate::policy_check::PolicyRequest,
     ) -> Result<Planned> {
         let Some(address) = self.address.clone() else {
             return Err(Error::new(
@@ -185,9 +186,11 @@ impl ConfigTarget {
             BTreeMap::from([("values".to_string(), Value::Map(values))]),
         );
         loaded.purpose = rollback_purpose(revision);
-        // Refreshed again, so that a consumer found gone is replaced.
+        // Refreshed again, so that a consumer found gone is replaced; the
+        // policies judge this plan, the one carried out.
         let request = PlanRequest {
             refresh,
+            policies,
             ..PlanRequest::default()
         };
         make_plan(session, site, loaded, request)

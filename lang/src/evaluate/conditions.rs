@@ -80,25 +80,34 @@ fn message(ev: &mut Evaluator<'_>, condition: &Condition) -> String {
     }
 }
 
+/// Whose conditions are judged: the instance or output named in messages
+/// (`exec.x[0]`), and the checkable object it belongs to (`exec.x`).
+pub(super) struct Owner<'a> {
+    pub address: &'a str,
+    pub subject: &'a str,
+}
+
 /// A failed pre- or postcondition, at its condition.
 fn failed(
     code: Code,
     condition: &Condition,
     what: &str,
-    owner: &str,
+    owner: &Owner,
     message: String,
 ) -> Diagnostic {
+    let address = owner.address;
     let help = match code {
-        Code::PostconditionFailed => format!("{owner} exists and is recorded in state; fix its configuration or the condition and apply again"),
-        _ => format!("fix the values this condition reads, or the condition; nothing was planned past {owner}"),
+        Code::PostconditionFailed => format!("{address} exists and is recorded in state; fix its configuration or the condition and apply again"),
+        _ => format!("fix the values this condition reads, or the condition; nothing was planned past {address}"),
     };
     Diagnostic::at(
         code,
         condition.condition.span,
-        format!("{owner}: {what} failed: {message}"),
+        format!("{address}: {what} failed: {message}"),
     )
     .with_primary_label("this condition is false")
     .with_help(help)
+    .with_subject(owner.subject)
 }
 
 impl Run<'_, '_> {
@@ -107,7 +116,7 @@ impl Run<'_, '_> {
         &mut self,
         ev: &mut Evaluator<'_>,
         conditions: &[Condition],
-        owner: &str,
+        owner: &Owner,
     ) {
         self.conditions(
             ev,
@@ -123,7 +132,7 @@ impl Run<'_, '_> {
         &mut self,
         ev: &mut Evaluator<'_>,
         conditions: &[Condition],
-        owner: &str,
+        owner: &Owner,
         value: &BTreeMap<String, Value>,
     ) {
         if conditions.is_empty() {
@@ -144,7 +153,7 @@ impl Run<'_, '_> {
         &mut self,
         ev: &mut Evaluator<'_>,
         conditions: &[Condition],
-        owner: &str,
+        owner: &Owner,
         code: Code,
         what: &str,
     ) {
@@ -195,7 +204,8 @@ impl Run<'_, '_> {
                             .with_primary_label("this assert is false")
                             .with_help(
                                 "checks never block: fix what the check watches, or the assert",
-                            ),
+                            )
+                            .with_subject(address.clone()),
                         );
                         result.messages.push(message);
                     }

@@ -2,6 +2,7 @@
 //! instance's configuration evaluated and converted to its schema's types,
 //! its dependencies collected, and the oracle asked for its out attributes.
 
+use super::conditions::Owner;
 use super::*;
 use imm_stdlib::functions::TreeDigestError;
 
@@ -292,7 +293,14 @@ impl Run<'_, '_> {
         let outer_reads = ev.reads.replace(Vec::new());
         let mut value = self.config(ev, resource);
         ev.roots.remove("self");
-        self.preconditions(ev, &resource.preconditions, &address);
+        self.preconditions(
+            ev,
+            &resource.preconditions,
+            &Owner {
+                address: &address,
+                subject: &resource_address,
+            },
+        );
         let depends_on = self.read_dependencies(base, ev.reads.as_deref().unwrap_or_default());
         if let Some(overrides) = self.inputs.overrides.get(&address) {
             value.extend(overrides.clone());
@@ -326,7 +334,11 @@ impl Run<'_, '_> {
                 shadowed.push((out.name.to_string(), configured));
             }
         }
-        self.postconditions(ev, &resource.postconditions, &instance.address, &value);
+        let owner = Owner {
+            address: &instance.address,
+            subject: &instance.resource,
+        };
+        self.postconditions(ev, &resource.postconditions, &owner, &value);
         let reads = std::mem::replace(&mut ev.reads, outer_reads).unwrap_or_default();
         let mut instance = instance;
         instance.depends_on = self.read_dependencies(base, &reads);

@@ -584,7 +584,11 @@ impl Run<'_, '_> {
                     let Some(output) = node.decl.outputs.get(name) else {
                         continue;
                     };
-                    let owner = format!("{}output.{name}", node.address_prefix);
+                    let address = format!("{}output.{name}", node.address_prefix);
+                    let owner = conditions::Owner {
+                        address: &address,
+                        subject: &address,
+                    };
                     self.preconditions(&mut ev, &output.preconditions, &owner);
                     let value = self.eval_or_unknown(&mut ev, &output.value);
                     if value.contains_sensitive() && !output.sensitive {

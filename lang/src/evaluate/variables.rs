@@ -127,7 +127,8 @@ pub(super) fn check_validations(
                         ),
                     )
                     .with_primary_label("this condition is false")
-                    .with_help("pass a value that satisfies the condition"),
+                    .with_help("pass a value that satisfies the condition")
+                    .with_subject(format!("var.{}", variable.name.name)),
                 );
             }
             other => diags.push(Diagnostic::at(
