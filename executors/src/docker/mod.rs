@@ -268,17 +268,29 @@ impl DockerClient {
         })
     }
 
-    /// Whether the local engine has an image of this name that no registry
-    /// knows of (built there, never pushed or pulled): such an image is
-    /// used as it is, not locked.
+    /// Whether the local engine or a declared one has an image of this name
+    /// that no registry knows of (built there, never pushed or pulled):
+    /// such an image is used as it is, not locked.
     pub async fn has_local_only_image(&self, name: &str) -> bool {
-        let Ok(docker) = self.engine(None).await else {
-            return false;
-        };
-        match docker.inspect_image(name).await {
-            Ok(image) => image.repo_digests.unwrap_or_default().is_empty(),
-            Err(_) => false,
+        let declared: Vec<String> = self
+            .engines
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect();
+        let engines = std::iter::once(None).chain(declared.iter().map(|e| Some(e.as_str())));
+        for engine in engines {
+            let Ok(docker) = self.engine(engine).await else {
+                continue;
+            };
+            if let Ok(image) = docker.inspect_image(name).await {
+                if image.repo_digests.unwrap_or_default().is_empty() {
+                    return true;
+                }
+            }
         }
+        false
     }
 
     /// The engine `name` (`None`: the local engine).
