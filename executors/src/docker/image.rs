@@ -222,6 +222,28 @@ pub(super) async fn ensure_pulled(
         return Ok(image.id);
     }
     run.report(address, &format!("pulling {reference}"));
+    pull(docker, reference, credentials, |layers_done| {
+        run.report(
+            address,
+            &format!("pulling {reference}: {layers_done} layer(s) done"),
+        );
+    })
+    .await?;
+    let image = docker
+        .inspect_image(reference)
+        .await
+        .map_err(|e| failed(&format!("inspecting image {reference}"), e))?;
+    Ok(image.id)
+}
+
+/// Pulls `reference` through the daemon, telling `on_layer` how many
+/// layers are done as each one completes.
+async fn pull(
+    docker: &Docker,
+    reference: &str,
+    credentials: Option<bollard::auth::DockerCredentials>,
+    mut on_layer: impl FnMut(usize),
+) -> Result<(), ActionError> {
     let mut stream = patient(docker).create_image(
         Some(CreateImageOptions {
             from_image: Some(reference.to_string()),
@@ -241,17 +263,10 @@ pub(super) async fn ensure_pulled(
         })?;
         if info.status.as_deref() == Some("Pull complete") {
             layers_done += 1;
-            run.report(
-                address,
-                &format!("pulling {reference}: {layers_done} layer(s) done"),
-            );
+            on_layer(layers_done);
         }
     }
-    let image = docker
-        .inspect_image(reference)
-        .await
-        .map_err(|e| failed(&format!("inspecting image {reference}"), e))?;
-    Ok(image.id)
+    Ok(())
 }
 
 async fn create(
@@ -545,22 +560,7 @@ async fn pull_tested(
     pinned: &str,
     fingerprint: &str,
 ) -> Result<String, ActionError> {
-    let mut stream = patient(docker).create_image(
-        Some(CreateImageOptions {
-            from_image: Some(pinned.to_string()),
-            ..Default::default()
-        }),
-        None,
-        None,
-    );
-    while let Some(step) = stream.next().await {
-        step.map_err(|e| {
-            ActionError::new(
-                Code::PullFailed,
-                format!("pulling {pinned} failed: {}", docker_message(&e)),
-            )
-        })?;
-    }
+    pull(docker, pinned, None, |_| {}).await?;
     let image = inspect(docker, pinned).await?;
     let label = image
         .config
