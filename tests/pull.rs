@@ -15,24 +15,6 @@ mod registry;
 
 use docker::{docker, docker_project, DockerProject};
 
-/// A build context: the static busybox and a file that tells versions apart.
-fn context(version: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a context");
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY version /version\n",
-    )
-    .expect("Dockerfile");
-    let busybox = dir.path().join("busybox");
-    std::fs::write(&busybox, docker::static_busybox()).expect("busybox");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&busybox, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
-    std::fs::write(dir.path().join("version"), version).expect("version");
-    dir
-}
-
 /// A pulled image and a container running the same tag, named directly.
 const PULLED: &str = r#"
 resource "docker_image" "app" {
@@ -74,7 +56,7 @@ fn remove_local(reference: &str) {
 #[test]
 fn a_tag_is_locked_at_the_first_plan_pulled_by_digest_and_moved_only_by_lock_upgrade() {
     let registry = registry::Registry::start();
-    let first = registry.push("team/app", "1", context("one").path());
+    let first = registry.push("team/app", "1", docker::versioned_context("one").path());
     let image = format!("{}/team/app:1", registry.address);
     let repository = format!("{}/team/app", registry.address);
     let p = project(PULLED, &image);
@@ -113,7 +95,7 @@ fn a_tag_is_locked_at_the_first_plan_pulled_by_digest_and_moved_only_by_lock_upg
     );
 
     // The tag moves upstream: nothing changes until the lock is upgraded.
-    let second = registry.push("team/app", "1", context("two").path());
+    let second = registry.push("team/app", "1", docker::versioned_context("two").path());
     assert_ne!(first, second);
     p.imm(&["plan"])
         .assert_ok()
@@ -148,7 +130,7 @@ fn a_tag_is_locked_at_the_first_plan_pulled_by_digest_and_moved_only_by_lock_upg
 #[test]
 fn an_unknown_tag_or_a_locked_digest_the_registry_lost_fails_the_plan_at_the_image() {
     let registry = registry::Registry::start();
-    let first = registry.push("team/app", "1", context("one").path());
+    let first = registry.push("team/app", "1", docker::versioned_context("one").path());
 
     let missing = format!("{}/team/app:9.9", registry.address);
     let p = project(PULLED, &missing);
@@ -229,7 +211,7 @@ resource "docker_container" "two" {
 #[test]
 fn prod_runs_on_every_engine_the_digest_staging_ran_even_after_the_tag_moved() {
     let registry = registry::Registry::start();
-    let first = registry.push("team/app", "1", context("one").path());
+    let first = registry.push("team/app", "1", docker::versioned_context("one").path());
     let image = format!("{}/team/app:1", registry.address);
     let repository = format!("{}/team/app", registry.address);
     let p = project(PROMOTED, &image);
@@ -239,7 +221,7 @@ fn prod_runs_on_every_engine_the_digest_staging_ran_even_after_the_tag_moved() {
         .assert_fails_with("was not built, applied and tested in \"staging\"");
     p.imm(&["apply", "--env", "staging", "--auto-approve"])
         .assert_ok();
-    registry.push("team/app", "1", context("two").path());
+    registry.push("team/app", "1", docker::versioned_context("two").path());
     p.imm(&["apply", "--env", "prod", "--auto-approve"])
         .assert_ok();
     for env in ["staging", "prod"] {
@@ -274,7 +256,7 @@ resource "docker_container" "app" {
 fn a_private_registry_is_reached_with_a_secret_that_never_reaches_state_or_output() {
     let password = "s3cret-Registry-Pw";
     let registry = registry::Registry::start_with_user("deployer", password);
-    let first = registry.push("team/private", "1", context("one").path());
+    let first = registry.push("team/private", "1", docker::versioned_context("one").path());
     let image = format!("{}/team/private:1", registry.address);
     let repository = format!("{}/team/private", registry.address);
     let p = project(&PRIVATE.replace("ADDRESS", &registry.address), &image);

@@ -21,29 +21,16 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// A build context: the static busybox and a file that tells versions apart.
-fn context(version: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a context");
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY version /version\n",
-    )
-    .expect("Dockerfile");
-    std::fs::write(dir.path().join("busybox"), docker::static_busybox()).expect("busybox");
-    std::fs::write(dir.path().join("version"), version).expect("version");
-    dir
-}
-
 #[test]
 fn a_tag_resolves_to_the_digest_docker_pushed_and_follows_it_when_moved() {
     docker::require_docker();
     let registry = registry::Registry::start();
-    let first = registry.push("team/app", "1", context("one").path());
+    let first = registry.push("team/app", "1", docker::versioned_context("one").path());
     let client = RegistryClient::new(Vec::new());
     let image = ImageRef::parse(&format!("{}/team/app:1", registry.address)).expect("name");
     assert_eq!(block_on(client.resolve(&image, None)), Ok(first.clone()));
 
-    let second = registry.push("team/app", "1", context("two").path());
+    let second = registry.push("team/app", "1", docker::versioned_context("two").path());
     assert_ne!(first, second, "a new build is another digest");
     assert_eq!(
         block_on(client.resolve(&image, None)),
@@ -63,7 +50,7 @@ fn a_tag_resolves_to_the_digest_docker_pushed_and_follows_it_when_moved() {
 fn an_unknown_tag_or_a_registry_that_does_not_answer_is_a_clear_error() {
     docker::require_docker();
     let registry = registry::Registry::start();
-    registry.push("team/app", "1", context("one").path());
+    registry.push("team/app", "1", docker::versioned_context("one").path());
     let client = RegistryClient::new(Vec::new());
     let missing = ImageRef::parse(&format!("{}/team/app:9.9", registry.address)).expect("name");
     let e = block_on(client.resolve(&missing, None)).expect_err("no such tag");
@@ -88,7 +75,7 @@ fn an_unknown_tag_or_a_registry_that_does_not_answer_is_a_clear_error() {
 fn a_registry_that_asks_for_a_password_answers_only_with_the_credentials() {
     docker::require_docker();
     let registry = registry::Registry::start_with_user("deployer", "s3cret");
-    let pushed = registry.push("team/app", "1", context("one").path());
+    let pushed = registry.push("team/app", "1", docker::versioned_context("one").path());
     let client = RegistryClient::new(Vec::new());
     let image = ImageRef::parse(&format!("{}/team/app:1", registry.address)).expect("name");
     let e = block_on(client.resolve(&image, None)).expect_err("anonymous");

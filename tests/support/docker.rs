@@ -329,3 +329,22 @@ fn prepare(script: &str, dir: &std::path::Path, needs: &str) {
         String::from_utf8_lossy(&prepared.stderr)
     );
 }
+
+/// A build context of an image that runs: the static busybox, executable,
+/// and a file that tells versions apart.
+pub fn versioned_context(version: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a context");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY version /version\n",
+    )
+    .expect("Dockerfile");
+    let busybox = dir.path().join("busybox");
+    std::fs::write(&busybox, static_busybox()).expect("busybox");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&busybox, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    std::fs::write(dir.path().join("version"), version).expect("version");
+    dir
+}
