@@ -3,7 +3,7 @@
 //! while the name is taken), removed, and checked to still exist. How each
 //! is asked of the daemon is its own module's ([`NamedKind`]).
 
-use super::{failed, free_name, labels, private_str, removed, still_there, DockerClient};
+use super::{failed, free_name, labels, private_str, still_there, DockerClient};
 use crate::{
     ActionError, Configured, CreateRequest, Created, Executor, Existing, Observed, RunContext,
 };
@@ -37,18 +37,11 @@ pub(super) trait NamedKind: Configured + Send + Sync + 'static {
         labels: HashMap<String, String>,
     ) -> Result<Option<String>, DockerError>;
 
-    /// Removes the object recorded as `recorded` (its id, else its name).
-    async fn remove(docker: &Docker, recorded: &str) -> Result<(), DockerError>;
-
-    /// Removes the object for good: a kind whose removal finishes later
-    /// (a swarm network still used by dying tasks) waits here.
-    async fn remove_for_good(
-        docker: &Docker,
-        recorded: &str,
-        what: &str,
-    ) -> Result<(), ActionError> {
-        removed(Self::remove(docker, recorded).await, what)
-    }
+    /// Removes the object recorded as `recorded` (its id, else its name),
+    /// described as `what`; one already gone is removed. A kind whose
+    /// removal finishes later (a swarm network still used by dying tasks)
+    /// waits here.
+    async fn remove(docker: &Docker, recorded: &str, what: &str) -> Result<(), ActionError>;
 
     /// Inspects the object recorded as `recorded`.
     async fn inspect(docker: &Docker, recorded: &str) -> Result<(), DockerError>;
@@ -124,7 +117,7 @@ impl<K: NamedKind> Executor for NamedExecutor<K> {
             return Ok(());
         }
         let what = format!("{} {object}", K::KIND);
-        K::remove_for_good(&docker, object, &what).await
+        K::remove(&docker, object, &what).await
     }
 
     async fn read(

@@ -49,11 +49,7 @@ impl NamedKind for Network {
         Ok(Some(docker.create_network(request).await?.id))
     }
 
-    async fn remove(docker: &Docker, id: &str) -> Result<(), DockerError> {
-        docker.remove_network(id).await
-    }
-
-    async fn remove_for_good(docker: &Docker, id: &str, _what: &str) -> Result<(), ActionError> {
+    async fn remove(docker: &Docker, id: &str, _what: &str) -> Result<(), ActionError> {
         // A swarm network outlives its removal while tasks still use it.
         super::swarm::remove_network(docker, id).await
     }

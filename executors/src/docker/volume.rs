@@ -2,7 +2,8 @@
 //! inspected (recorded by its name); the rest is [`super::named`]'s.
 
 use super::named::{NamedExecutor, NamedKind};
-use crate::{Configured, RunContext};
+use super::removed;
+use crate::{ActionError, Configured, RunContext};
 use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::models::VolumeCreateRequest;
@@ -47,9 +48,9 @@ impl NamedKind for Volume {
         docker.create_volume(request).await.map(|_| None)
     }
 
-    async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
+    async fn remove(docker: &Docker, name: &str, what: &str) -> Result<(), ActionError> {
         let options = None::<RemoveVolumeOptions>;
-        docker.remove_volume(name, options).await
+        removed(docker.remove_volume(name, options).await, what)
     }
 
     async fn inspect(docker: &Docker, name: &str) -> Result<(), DockerError> {
